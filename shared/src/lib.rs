@@ -1,0 +1,23 @@
+//! The common crate of every Lambda function: configuration, errors, HTTP helpers, auth primitives, the
+//! single-table store and the domain use cases. Handlers in `functions/*` stay thin: parse, call one use case
+//! from here, respond.
+
+pub mod auth;
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod logging;
+pub mod solutions;
+pub mod store;
+pub mod tokens;
+pub mod users;
+
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "secrets")]
+pub mod secrets;
+
+pub use error::{ApiError, FieldError};

@@ -1,0 +1,73 @@
+//! Solutions and tiers: what a user can use, and at which tier.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Anonymous,
+    Free,
+    Pro,
+    Enterprise,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier::Anonymous, Tier::Free, Tier::Pro, Tier::Enterprise];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Free => "free",
+            Self::Pro => "pro",
+            Self::Enterprise => "enterprise",
+        }
+    }
+
+    /// Platform defaults when a solution sets no limits: (daily, monthly); `None` = unlimited.
+    pub fn default_limits(self) -> (Option<u64>, Option<u64>) {
+        match self {
+            Self::Anonymous => (Some(10), None),
+            Self::Free => (Some(100), None),
+            Self::Pro => (Some(10_000), None),
+            Self::Enterprise => (None, None),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SolutionStatus {
+    Draft,
+    Submitted,
+    Published,
+    Suspended,
+    Retired,
+}
+
+impl SolutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Submitted => "submitted",
+            Self::Published => "published",
+            Self::Suspended => "suspended",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_order_and_defaults() {
+        assert!(Tier::Free < Tier::Pro && Tier::Pro < Tier::Enterprise);
+        assert_eq!(Tier::Free.default_limits().0, Some(100));
+        assert_eq!(Tier::Enterprise.default_limits().0, None);
+        assert_eq!(
+            serde_json::to_string(&Tier::Pro).ok().as_deref(),
+            Some("\"pro\"")
+        );
+    }
+}

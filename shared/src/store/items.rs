@@ -1,0 +1,386 @@
+//! Stored items, one struct per entity. Constructors take domain values and fill the keys from [`keys`];
+//! every item carries its `entity_type` discriminator.
+
+use super::keys;
+use crate::auth::jwt::TokenKind;
+use crate::solutions::{SolutionStatus, Tier};
+use crate::users::Role;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<String>,
+}
+
+impl UserItem {
+    pub fn new(
+        user_id: &str,
+        email: &str,
+        name: &str,
+        role: Role,
+        password_hash: String,
+        created_at: String,
+    ) -> Self {
+        let key = keys::user(user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "user".into(),
+            user_id: user_id.into(),
+            email: email.into(),
+            name: name.into(),
+            role,
+            password_hash,
+            created_at,
+            partner_id: None,
+        }
+    }
+}
+
+/// The uniqueness guard of an email address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+}
+
+impl EmailItem {
+    pub fn new(email: &str, user_id: &str) -> Self {
+        let key = keys::email(email);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "email".into(),
+            user_id: user_id.into(),
+        }
+    }
+}
+
+/// A user's tier for one solution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntitlementItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    pub solution_id: String,
+    pub tier: Tier,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+impl EntitlementItem {
+    pub fn new(
+        user_id: &str,
+        solution_id: &str,
+        tier: Tier,
+        updated_at: String,
+        updated_by: &str,
+    ) -> Self {
+        let key = keys::entitlement(user_id, solution_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "entitlement".into(),
+            user_id: user_id.into(),
+            solution_id: solution_id.into(),
+            tier,
+            updated_at,
+            updated_by: updated_by.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SolutionItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub solution_id: String,
+    pub partner_id: String,
+    pub name: String,
+    pub description: String,
+    pub status: SolutionStatus,
+    /// IANA time zone in which the solution's day is counted.
+    pub time_zone: String,
+    pub created_at: String,
+}
+
+impl SolutionItem {
+    pub fn new(
+        solution_id: &str,
+        partner_id: &str,
+        name: &str,
+        description: &str,
+        status: SolutionStatus,
+        time_zone: &str,
+        created_at: String,
+    ) -> Self {
+        let key = keys::solution(solution_id);
+        let gsi = keys::solutions_by_status(status.as_str(), &created_at, solution_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "solution".into(),
+            solution_id: solution_id.into(),
+            partner_id: partner_id.into(),
+            name: name.into(),
+            description: description.into(),
+            status,
+            time_zone: time_zone.into(),
+            created_at,
+        }
+    }
+}
+
+/// Limits of a tier: platform defaults (`solution_id` = None) or a solution's own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierDefinitionItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    pub tier: Tier,
+    /// `None` = unlimited.
+    pub daily_limit: Option<u64>,
+    pub monthly_limit: Option<u64>,
+    pub updated_at: String,
+}
+
+impl TierDefinitionItem {
+    pub fn new(
+        solution_id: Option<&str>,
+        tier: Tier,
+        daily_limit: Option<u64>,
+        monthly_limit: Option<u64>,
+        updated_at: String,
+    ) -> Self {
+        let key = match solution_id {
+            Some(sid) => keys::solution_tier(sid, tier.as_str()),
+            None => keys::default_tier(tier.as_str()),
+        };
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "tier_definition".into(),
+            solution_id: solution_id.map(str::to_owned),
+            tier,
+            daily_limit,
+            monthly_limit,
+            updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub partner_id: String,
+    pub user_id: String,
+    pub company: String,
+    pub contact_email: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+impl PartnerItem {
+    pub fn new(
+        partner_id: &str,
+        user_id: &str,
+        company: &str,
+        contact_email: &str,
+        status: &str,
+        created_at: String,
+    ) -> Self {
+        let key = keys::partner(partner_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "partner".into(),
+            partner_id: partner_id.into(),
+            user_id: user_id.into(),
+            company: company.into(),
+            contact_email: contact_email.into(),
+            status: status.into(),
+            created_at,
+        }
+    }
+}
+
+/// Session or solution-token family: the unit of revocation and of refresh-token rotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FamilyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub kind: TokenKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime of each token minted in this family.
+    pub token_ttl_seconds: i64,
+    pub created_at: String,
+    /// End of the family's absolute lifetime (epoch seconds); refresh tokens stop working then.
+    pub refresh_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_reason: Option<String>,
+    /// TTL (epoch seconds).
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<String>,
+    /// TTL (epoch seconds).
+    pub expires_at: i64,
+}
+
+impl RefreshItem {
+    pub fn new(hash: &str, family: &FamilyItem, created_at: String) -> Self {
+        let key = keys::refresh(hash);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "refresh_token".into(),
+            family_id: family.family_id.clone(),
+            user_id: family.user_id.clone(),
+            created_at,
+            used_at: None,
+            expires_at: family.expires_at,
+        }
+    }
+}
+
+/// The record of one issued JWT (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub token_id: String,
+    pub user_id: String,
+    pub family_id: String,
+    pub kind: TokenKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub issued_at: String,
+    /// The JWT's `exp` (epoch seconds).
+    pub exp: i64,
+    /// TTL (epoch seconds): a day after `exp`.
+    pub expires_at: i64,
+}
+
+impl TokenItem {
+    pub fn new(token_id: &str, family: &FamilyItem, issued_at: String, exp: i64) -> Self {
+        let key = keys::token(token_id);
+        let gsi = keys::user_tokens(&family.user_id, &issued_at, token_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "token".into(),
+            token_id: token_id.into(),
+            user_id: family.user_id.clone(),
+            family_id: family.family_id.clone(),
+            kind: family.kind,
+            solution_id: family.solution_id.clone(),
+            scopes: family.scopes.clone(),
+            issued_at,
+            exp,
+            expires_at: exp + 86_400,
+        }
+    }
+}
+
+impl FamilyItem {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        family_id: &str,
+        user_id: &str,
+        kind: TokenKind,
+        solution_id: Option<&str>,
+        scopes: Vec<String>,
+        token_ttl_seconds: i64,
+        created_at: String,
+        refresh_until: i64,
+    ) -> Self {
+        let key = keys::family(family_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "token_family".into(),
+            family_id: family_id.into(),
+            user_id: user_id.into(),
+            kind,
+            solution_id: solution_id.map(str::to_owned),
+            scopes,
+            token_ttl_seconds,
+            created_at,
+            refresh_until,
+            revoked_at: None,
+            revoked_by: None,
+            revoked_reason: None,
+            expires_at: refresh_until + 86_400,
+        }
+    }
+}

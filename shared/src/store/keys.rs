@@ -1,0 +1,157 @@
+//! The key schema of the single table. **Nothing outside this module formats a key or a prefix.**
+//!
+//! Table attributes: `PK`, `SK`, `GSI1PK`, `GSI1SK`, `entity_type`, `expires_at` (TTL, epoch seconds).
+//!
+//! | access pattern                                  | index | key condition                                     |
+//! |-------------------------------------------------|-------|---------------------------------------------------|
+//! | user by id                                      | table | PK=`USER#<user_id>`, SK=`PROFILE`                 |
+//! | user id by normalised email (uniqueness guard)  | table | PK=`EMAIL#<email>`, SK=`EMAIL`                    |
+//! | a user's tier for a solution                    | table | PK=`USER#<user_id>`, SK=`TIER#<solution_id>`      |
+//! | a user's profile and all tiers (user context)   | table | PK=`USER#<user_id>`                               |
+//! | a user's tiers only                             | table | PK=`USER#<user_id>`, SK begins_with `TIER#`       |
+//! | solution by id                                  | table | PK=`SOLUTION#<solution_id>`, SK=`META`            |
+//! | solutions by status, newest first               | GSI1  | GSI1PK=`SOLUTIONS#<status>`, GSI1SK=`<created>#<id>` |
+//! | a solution's tier definition                    | table | PK=`SOLUTION#<solution_id>`, SK=`TIERDEF#<tier>`  |
+//! | platform default tier definitions               | table | PK=`TIERDEF#default`, SK=`TIERDEF#<tier>`         |
+//! | partner by id                                   | table | PK=`PARTNER#<partner_id>`, SK=`PROFILE`           |
+//! | issued token by id                              | table | PK=`TOKEN#<token_id>`, SK=`TOKEN`                 |
+//! | a user's tokens, newest first                   | GSI1  | GSI1PK=`USER#<user_id>#TOKENS`, GSI1SK=`<issued>#<token_id>` |
+//! | token family (session) state                    | table | PK=`FAMILY#<family_id>`, SK=`FAMILY`              |
+//! | refresh token by hash                           | table | PK=`REFRESH#<sha256>`, SK=`REFRESH`               |
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+
+/// A primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: String, sk: impl Into<String>) -> Self {
+        Self { pk, sk: sk.into() }
+    }
+
+    /// The key as a DynamoDB key map.
+    pub fn to_map(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (PK.to_owned(), AttributeValue::S(self.pk.clone())),
+            (SK.to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+}
+
+/// A GSI1 key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gsi1 {
+    pub pk: String,
+    pub sk: String,
+}
+
+pub fn user(user_id: &str) -> Key {
+    Key::new(user_partition(user_id), "PROFILE")
+}
+
+pub fn user_partition(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+pub fn email(normalized_email: &str) -> Key {
+    Key::new(format!("EMAIL#{normalized_email}"), "EMAIL")
+}
+
+pub const TIER_PREFIX: &str = "TIER#";
+
+pub fn entitlement(user_id: &str, solution_id: &str) -> Key {
+    Key::new(
+        user_partition(user_id),
+        format!("{TIER_PREFIX}{solution_id}"),
+    )
+}
+
+/// The solution id of an entitlement sort key.
+pub fn entitlement_solution(sk: &str) -> Option<&str> {
+    sk.strip_prefix(TIER_PREFIX)
+}
+
+pub fn solution(solution_id: &str) -> Key {
+    Key::new(format!("SOLUTION#{solution_id}"), "META")
+}
+
+pub fn solutions_by_status(status: &str, created_at: &str, solution_id: &str) -> Gsi1 {
+    Gsi1 {
+        pk: solutions_status_partition(status),
+        sk: format!("{created_at}#{solution_id}"),
+    }
+}
+
+pub fn solutions_status_partition(status: &str) -> String {
+    format!("SOLUTIONS#{status}")
+}
+
+pub fn solution_tier(solution_id: &str, tier: &str) -> Key {
+    Key::new(format!("SOLUTION#{solution_id}"), format!("TIERDEF#{tier}"))
+}
+
+pub fn default_tier(tier: &str) -> Key {
+    Key::new("TIERDEF#default".to_owned(), format!("TIERDEF#{tier}"))
+}
+
+pub fn partner(partner_id: &str) -> Key {
+    Key::new(format!("PARTNER#{partner_id}"), "PROFILE")
+}
+
+pub fn token(token_id: &str) -> Key {
+    Key::new(format!("TOKEN#{token_id}"), "TOKEN")
+}
+
+pub fn user_tokens(user_id: &str, issued_at: &str, token_id: &str) -> Gsi1 {
+    Gsi1 {
+        pk: user_tokens_partition(user_id),
+        sk: format!("{issued_at}#{token_id}"),
+    }
+}
+
+pub fn user_tokens_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#TOKENS")
+}
+
+pub fn family(family_id: &str) -> Key {
+    Key::new(format!("FAMILY#{family_id}"), "FAMILY")
+}
+
+pub fn refresh(hash_hex: &str) -> Key {
+    Key::new(format!("REFRESH#{hash_hex}"), "REFRESH")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable() {
+        // These strings are stored data: changing one is a migration, so this test pins them.
+        assert_eq!(user("usr_1"), Key::new("USER#usr_1".into(), "PROFILE"));
+        assert_eq!(email("a@b.c").pk, "EMAIL#a@b.c");
+        assert_eq!(entitlement("usr_1", "sol_1").sk, "TIER#sol_1");
+        assert_eq!(entitlement_solution("TIER#sol_1"), Some("sol_1"));
+        assert_eq!(solution("sol_1").pk, "SOLUTION#sol_1");
+        assert_eq!(
+            solutions_by_status("published", "2026", "sol_1").pk,
+            "SOLUTIONS#published"
+        );
+        assert_eq!(default_tier("free").sk, "TIERDEF#free");
+        assert_eq!(token("tok_1").pk, "TOKEN#tok_1");
+        assert_eq!(user_tokens("usr_1", "t", "tok_1").pk, "USER#usr_1#TOKENS");
+        assert_eq!(family("fam_1").pk, "FAMILY#fam_1");
+        assert_eq!(refresh("ab").pk, "REFRESH#ab");
+    }
+}

@@ -1,0 +1,235 @@
+//! `devstack setup`: prepares the local stack that `make dev` runs, from the same definitions as production:
+//! the table from `infra/template.yaml`, the token-signing secret in Secrets Manager (moto), default tiers, an
+//! admin, a demo partner and a demo solution. Idempotent: state (generated key material and passwords) is kept
+//! in `$DEV_STATE_DIR/dev-state/` so a restart keeps tokens valid and credentials stable.
+
+use integration_tests::{seed, template};
+use serde::{Deserialize, Serialize};
+use shared::auth::jwt::KeySet;
+use shared::clock::SystemClock;
+use shared::solutions::SolutionStatus;
+use shared::store::Store;
+use shared::tokens::{AuthService, TokenSettings};
+use shared::users::Role;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    signing_key_material: Option<String>,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
+    partner_email: Option<String>,
+    partner_password: Option<String>,
+    partner_id: Option<String>,
+    solution_id: Option<String>,
+}
+
+fn env(name: &'static str) -> Result<String, BoxError> {
+    Ok(shared::config::required(name)?)
+}
+
+fn state_path() -> PathBuf {
+    let base = std::env::var("DEV_STATE_DIR").unwrap_or_else(|_| ".local".into());
+    Path::new(&base).join("dev-state").join("state.json")
+}
+
+fn load_state(path: &Path) -> State {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn save_state(path: &Path, state: &State) -> Result<(), BoxError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_vec_pretty(state)?)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn generated_password() -> String {
+    format!("dev-{}", shared::crypto::random_token::<12>())
+}
+
+async fn wait_for_dynamodb(client: &aws_sdk_dynamodb::Client) -> Result<(), BoxError> {
+    for _ in 0..60 {
+        if client.list_tables().limit(1).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err("DynamoDB Local did not answer within 30 s".into())
+}
+
+async fn ensure_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    value: &str,
+) -> Result<(), BoxError> {
+    match client.describe_secret().secret_id(id).send().await {
+        Ok(_) => {
+            client
+                .put_secret_value()
+                .secret_id(id)
+                .secret_string(value)
+                .send()
+                .await?;
+        }
+        Err(_) => {
+            client
+                .create_secret()
+                .name(id)
+                .description("Token-signing key material (local dev)")
+                .secret_string(value)
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn setup() -> Result<(), BoxError> {
+    let table = env("TABLE_NAME")?;
+    let secret_id = env("SIGNING_KEY_SECRET_ID")?;
+    let issuer = env("JWT_ISSUER")?;
+    let path = state_path();
+    let mut state = load_state(&path);
+
+    let sdk = shared::aws::load().await;
+    let dynamo = shared::aws::dynamodb(&sdk);
+    wait_for_dynamodb(&dynamo).await?;
+    template::create_table(&dynamo, &table).await?;
+    println!("table         {table} (from infra/template.yaml)");
+
+    let material = state
+        .signing_key_material
+        .get_or_insert_with(shared::crypto::random_token::<48>)
+        .clone();
+    let secret_json = serde_json::json!({ "current": material }).to_string();
+    ensure_secret(&shared::secrets::client(&sdk), &secret_id, &secret_json).await?;
+    let keys = KeySet::from_secret_json(&issuer, &secret_json)?;
+    println!("signing key   {secret_id} (kid {})", keys.current_kid());
+    save_state(&path, &state)?;
+
+    let store = Store::new(dynamo, &table);
+    let auth = AuthService::new(
+        store.clone(),
+        Arc::new(keys),
+        Arc::new(SystemClock),
+        TokenSettings::default(),
+    );
+    seed::default_tiers(&store).await?;
+    println!("tiers         anonymous 10/day, free 100/day, pro 10000/day, enterprise unlimited");
+
+    // Admin: ADMIN_EMAIL / ADMIN_PASSWORD when set, else a generated password kept in the state file.
+    let admin_email = std::env::var("ADMIN_EMAIL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| {
+            state
+                .admin_email
+                .clone()
+                .unwrap_or_else(|| "admin@example.com".into())
+        });
+    let admin_password = std::env::var("ADMIN_PASSWORD")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            state
+                .admin_password
+                .clone()
+                .filter(|_| state.admin_email.as_deref() == Some(&admin_email))
+        })
+        .unwrap_or_else(generated_password);
+    let admin_note =
+        match seed::user(&auth, &admin_email, &admin_password, "Admin", Role::Admin).await {
+            Ok(_) => "created",
+            Err(e) if e.code == "email_taken" => "exists",
+            Err(e) => return Err(format!("seeding the admin: {e}").into()),
+        };
+    if admin_note == "created" || state.admin_email.as_deref() == Some(&admin_email) {
+        state.admin_email = Some(admin_email.clone());
+        state.admin_password = Some(admin_password.clone());
+    }
+    save_state(&path, &state)?;
+
+    // Demo partner and its published solution.
+    if state.solution_id.is_none()
+        || store
+            .get_solution(state.solution_id.as_deref().unwrap_or_default())
+            .await?
+            .is_none()
+    {
+        let email = "partner@example.com".to_owned();
+        let password = generated_password();
+        match seed::partner(&auth, &email, &password, "Demo Partner Ltd").await {
+            Ok((_, partner)) => {
+                state.partner_email = Some(email);
+                state.partner_password = Some(password);
+                state.partner_id = Some(partner.partner_id.clone());
+            }
+            Err(e) if e.code == "email_taken" => {}
+            Err(e) => return Err(format!("seeding the demo partner: {e}").into()),
+        }
+        let partner_id = state
+            .partner_id
+            .clone()
+            .ok_or("demo partner exists but its id is unknown: run `make dev-reset`")?;
+        let solution = seed::solution(
+            &store,
+            &partner_id,
+            "Demo Solution",
+            SolutionStatus::Published,
+        )
+        .await?;
+        state.solution_id = Some(solution.solution_id);
+        save_state(&path, &state)?;
+    }
+
+    let show = |v: &Option<String>| {
+        v.clone()
+            .unwrap_or_else(|| "(unchanged; not known to this state)".into())
+    };
+    println!();
+    println!(
+        "admin         {admin_email} / {}",
+        if admin_note == "exists" && state.admin_email.as_deref() != Some(&admin_email) {
+            "(existing account; password unchanged)".to_owned()
+        } else {
+            admin_password
+        }
+    );
+    println!(
+        "demo partner  {} / {} (partner {})",
+        show(&state.partner_email),
+        show(&state.partner_password),
+        show(&state.partner_id)
+    );
+    println!("demo solution {}", show(&state.solution_id));
+    println!("state         {}", path.display());
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    let result = match command.as_str() {
+        "setup" => setup().await,
+        _ => Err("usage: devstack setup".into()),
+    };
+    if let Err(e) = result {
+        eprintln!("devstack: {e}");
+        std::process::exit(1);
+    }
+}

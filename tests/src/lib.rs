@@ -1,0 +1,17 @@
+//! Integration-test support, shared by the test suites and the `devstack` binary: the table definition read
+//! from `infra/template.yaml` (so local and test tables equal the deployed one), seeding, and a harness that
+//! runs the real handlers against DynamoDB Local.
+
+pub mod harness;
+pub mod seed;
+pub mod template;
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}

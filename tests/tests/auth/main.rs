@@ -1,0 +1,7 @@
+//! Integration tests of the `auth` function against DynamoDB Local (through the real handler).
+
+mod attacks;
+mod events;
+mod flow;
+mod input;
+mod ownership;

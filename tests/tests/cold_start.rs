@@ -1,0 +1,79 @@
+//! Cold start of the auth function exactly as in Lambda: configuration from the environment, the signing key
+//! from Secrets Manager (moto), the table in DynamoDB Local. One test per binary: it sets process environment.
+
+use integration_tests::harness::dynamo_client;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_function_cold_starts_from_env_and_secrets_manager() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_ok(),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run with `make test`"
+    );
+    let table = format!("cold-{}", ulid::Ulid::new().to_string().to_lowercase());
+    integration_tests::template::create_table(&dynamo_client().await, &table)
+        .await
+        .expect("table");
+    let sdk = shared::aws::load().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let material = shared::crypto::random_token::<48>();
+    let secret_id = format!("cold-start/{table}");
+    secrets
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(json!({"current": material}).to_string())
+        .send()
+        .await
+        .expect("create secret");
+
+    // SAFETY: this binary runs this single test, before any other thread reads the environment.
+    unsafe {
+        std::env::set_var("TABLE_NAME", &table);
+        std::env::set_var("JWT_ISSUER", "https://cold.test");
+        std::env::set_var("SIGNING_KEY_SECRET_ID", "cold-start/does-not-exist");
+    }
+    // A missing secret fails the cold start with an error naming the secret, not a panic.
+    let err = auth::AppState::from_env()
+        .await
+        .err()
+        .expect("missing secret must fail");
+    assert!(
+        err.to_string().contains("cold-start/does-not-exist"),
+        "{err}"
+    );
+
+    unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &secret_id) };
+    let state = auth::AppState::from_env().await.expect("cold start");
+    let jwks = state.auth.jwks();
+    let expected = shared::auth::jwt::KeySet::from_material("https://cold.test", &material, None)
+        .expect("keys");
+    assert_eq!(jwks.keys[0].kid, expected.current_kid());
+
+    // And it serves: register through the handler built at cold start.
+    let req = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://api.test/api/auth/register")
+        .body(lambda_http::Body::Text(
+            json!({"email": "cold@example.test", "password": "long enough pw", "name": "Cold"})
+                .to_string(),
+        ))
+        .expect("request");
+    let resp = auth::handle(&state, req).await;
+    assert_eq!(resp.status().as_u16(), 201);
+
+    // A malformed secret value fails the cold start without echoing the value.
+    let bad_id = format!("cold-start/bad-{table}");
+    secrets
+        .create_secret()
+        .name(&bad_id)
+        .secret_string("{\"current\": \"too-short-secret-value\"}")
+        .send()
+        .await
+        .expect("create secret");
+    unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &bad_id) };
+    let err = auth::AppState::from_env()
+        .await
+        .err()
+        .expect("bad secret must fail");
+    assert!(!err.to_string().contains("too-short-secret-value"), "{err}");
+}
