@@ -71,8 +71,21 @@ pub async fn solution(
     name: &str,
     status: SolutionStatus,
 ) -> Result<SolutionItem, StoreError> {
+    solution_with_id(store, &shared::ids::solution_id(), partner_id, name, status).await
+}
+
+/// The local stack's demo solution has a fixed id so the README walkthrough works verbatim.
+pub const DEMO_SOLUTION_ID: &str = "sol_0000000000000000000000demo";
+
+pub async fn solution_with_id(
+    store: &Store,
+    solution_id: &str,
+    partner_id: &str,
+    name: &str,
+    status: SolutionStatus,
+) -> Result<SolutionItem, StoreError> {
     let item = SolutionItem::new(
-        &shared::ids::solution_id(),
+        solution_id,
         partner_id,
         name,
         &format!("{name}: a demo solution of the local stack"),

@@ -165,12 +165,7 @@ async fn setup() -> Result<(), BoxError> {
     save_state(&path, &state)?;
 
     // Demo partner and its published solution.
-    if state.solution_id.is_none()
-        || store
-            .get_solution(state.solution_id.as_deref().unwrap_or_default())
-            .await?
-            .is_none()
-    {
+    if store.get_solution(seed::DEMO_SOLUTION_ID).await?.is_none() {
         let email = "partner@example.com".to_owned();
         let password = generated_password();
         match seed::partner(&auth, &email, &password, "Demo Partner Ltd").await {
@@ -186,8 +181,9 @@ async fn setup() -> Result<(), BoxError> {
             .partner_id
             .clone()
             .ok_or("demo partner exists but its id is unknown: run `make dev-reset`")?;
-        let solution = seed::solution(
+        let solution = seed::solution_with_id(
             &store,
+            seed::DEMO_SOLUTION_ID,
             &partner_id,
             "Demo Solution",
             SolutionStatus::Published,
