@@ -13,6 +13,7 @@ pub mod logging;
 pub mod solutions;
 pub mod store;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 #[cfg(feature = "http")]

@@ -230,7 +230,57 @@ impl Principal {
     }
 }
 
-fn rfc3339(at: DateTime<Utc>) -> String {
+/// Authenticate a bearer token for the platform API: in-memory verification plus a consistent read of its
+/// family, so a revoked session stops at once.
+pub async fn authenticate(
+    keys: &KeySet,
+    store: &Store,
+    bearer: Option<&str>,
+    kinds: &[TokenKind],
+) -> Result<Principal, ApiError> {
+    let token = bearer.ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+    let claims = verify_bearer(keys, token, kinds)?;
+    let family = store.get_family(&claims.fid).await?;
+    if family.is_none_or(|f| f.revoked_at.is_some()) {
+        return Err(ApiError::unauthorized_code(
+            codes::REVOKED,
+            "the token has been revoked",
+        ));
+    }
+    Ok(Principal::from(claims))
+}
+
+/// Verify a bearer token in memory only (signature, expiry, issuer, kind).
+pub fn verify_bearer(keys: &KeySet, token: &str, kinds: &[TokenKind]) -> Result<Claims, ApiError> {
+    keys.verify(
+        token,
+        Expect {
+            kinds,
+            audience: None,
+            allow_expired: false,
+        },
+    )
+    .map_err(|e| ApiError::unauthorized_code(e.code(), e.to_string()))
+}
+
+impl From<Claims> for Principal {
+    fn from(claims: Claims) -> Self {
+        Self {
+            user_id: claims.sub,
+            email: claims.email,
+            role: claims.role.unwrap_or(Role::User),
+            token_id: claims.jti,
+            family_id: claims.fid,
+            kind: claims.typ,
+            solution_id: claims.solution_id,
+            scopes: claims.scopes,
+            issued_at: claims.iat,
+            exp: claims.exp,
+        }
+    }
+}
+
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -528,47 +578,13 @@ impl AuthService {
         Ok(self.session(&user, minted, refresh.secret, &family))
     }
 
-    /// Authenticate a bearer token for the platform API: in-memory verification plus a consistent read of its
-    /// family (so a revoked session stops at once).
+    /// Authenticate a bearer token for the platform API (see [`authenticate`]).
     pub async fn authenticate(
         &self,
         bearer: Option<&str>,
         kinds: &[TokenKind],
     ) -> Result<Principal, ApiError> {
-        let token = bearer.ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
-        let claims = self
-            .keys
-            .verify(
-                token,
-                Expect {
-                    kinds,
-                    audience: None,
-                    allow_expired: false,
-                },
-            )
-            .map_err(|e| ApiError::unauthorized_code(e.code(), e.to_string()))?;
-        let family = self.store.get_family(&claims.fid).await?;
-        match family {
-            Some(f) if f.revoked_at.is_none() => {}
-            _ => {
-                return Err(ApiError::unauthorized_code(
-                    codes::REVOKED,
-                    "the token has been revoked",
-                ));
-            }
-        }
-        Ok(Principal {
-            user_id: claims.sub,
-            email: claims.email,
-            role: claims.role.unwrap_or(Role::User),
-            token_id: claims.jti,
-            family_id: claims.fid,
-            kind: claims.typ,
-            solution_id: claims.solution_id,
-            scopes: claims.scopes,
-            issued_at: claims.iat,
-            exp: claims.exp,
-        })
+        authenticate(&self.keys, &self.store, bearer, kinds).await
     }
 
     pub async fn generate(

@@ -134,6 +134,28 @@ impl TestEnv {
         self.send(builder.body(body).expect("request")).await
     }
 
+    /// Send JSON POSTs all at once (one task each) and return their statuses in order.
+    pub async fn post_concurrently(&self, uri: &str, bodies: Vec<Value>) -> Vec<u16> {
+        let tasks: Vec<_> = bodies
+            .into_iter()
+            .map(|body| {
+                let state = Arc::clone(&self.state);
+                let req = lambda_http::http::Request::builder()
+                    .method("POST")
+                    .uri(format!("https://api.test{uri}"))
+                    .header("content-type", "application/json")
+                    .body(Body::Text(body.to_string()))
+                    .expect("request");
+                tokio::spawn(async move { auth::handle(&state, req).await.status().as_u16() })
+            })
+            .collect();
+        let mut statuses = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            statuses.push(t.await.expect("task"));
+        }
+        statuses
+    }
+
     /// Register a user through the API.
     pub async fn register(&self, email: &str) -> Session {
         let reply = self

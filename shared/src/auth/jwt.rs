@@ -2,8 +2,10 @@
 //! previous key so the key can rotate without breaking tokens in flight. The public keys are published as a
 //! JWKS so partners can verify tokens offline.
 //!
-//! Key material: the signing-key secret holds `{"current": "<random string>", "previous": "<random string>"?}`
-//! (CloudFormation generates the random string). Each string is stretched into an Ed25519 seed with SHA-256
+//! Key material: the signing-key secret holds `{"current": "...", "previous"?: "...", "next"?: "..."}` of random
+//! strings (CloudFormation generates the first). `current` signs; all three verify and are published. Rotation
+//! without a window in which a warm function refuses a fresh token: (1) add `next` and let every function
+//! cold-start with it (redeploy or wait); (2) move `current` to `previous` and `next` to `current`. Each string is stretched into an Ed25519 seed with SHA-256
 //! under a domain-separation label; the `kid` is derived from the public key.
 
 use crate::crypto;
@@ -138,7 +140,8 @@ pub struct Jwks {
 pub struct KeySet {
     issuer: String,
     current: SigningKey,
-    previous: Option<SigningKey>,
+    /// Verify-only keys: the previous key (tokens in flight) and the next one (rotation announced).
+    others: Vec<SigningKey>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +149,8 @@ struct SecretDoc {
     current: String,
     #[serde(default)]
     previous: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 /// What a verifier expects of a token.
@@ -165,11 +170,15 @@ impl KeySet {
         if doc.current.trim().is_empty() {
             return Err(KeyError::BadSecret);
         }
-        Self::from_material(
+        let mut keys = Self::from_material(
             issuer,
             &doc.current,
             doc.previous.as_deref().filter(|p| !p.trim().is_empty()),
-        )
+        )?;
+        if let Some(next) = doc.next.as_deref().filter(|p| !p.trim().is_empty()) {
+            keys.others.push(SigningKey::derive(next)?);
+        }
+        Ok(keys)
     }
 
     pub fn from_material(
@@ -180,7 +189,11 @@ impl KeySet {
         Ok(Self {
             issuer: issuer.to_owned(),
             current: SigningKey::derive(current)?,
-            previous: previous.map(SigningKey::derive).transpose()?,
+            others: previous
+                .map(SigningKey::derive)
+                .transpose()?
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -194,7 +207,7 @@ impl KeySet {
 
     pub fn jwks(&self) -> Jwks {
         let keys = std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
+            .chain(&self.others)
             .map(|k| Jwk {
                 kty: "OKP".into(),
                 crv: "Ed25519".into(),
@@ -216,7 +229,7 @@ impl KeySet {
 
     fn key_for(&self, kid: &str) -> Option<&SigningKey> {
         std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
+            .chain(&self.others)
             .find(|k| k.kid == kid)
     }
 
@@ -352,6 +365,23 @@ mod tests {
         };
         assert_eq!(k.verify(&sol, other), Err(TokenError::WrongAudience));
         assert_eq!(k.verify("not.a.jwt", SOLUTION), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn announced_next_key_verifies_before_it_signs() {
+        let (old, new) = ("o".repeat(64), "n".repeat(64));
+        let phase1 =
+            KeySet::from_secret_json(ISS, &format!(r#"{{"current":"{old}","next":"{new}"}}"#))
+                .expect("1");
+        let phase2 =
+            KeySet::from_secret_json(ISS, &format!(r#"{{"current":"{new}","previous":"{old}"}}"#))
+                .expect("2");
+        assert_eq!(phase1.jwks().keys.len(), 2);
+        // A function still on phase 1 accepts what a phase-2 function signs, and vice versa.
+        let fresh = phase2.sign(&claims(TokenKind::Solution, 60)).expect("sign");
+        assert!(phase1.verify(&fresh, SOLUTION).is_ok());
+        let older = phase1.sign(&claims(TokenKind::Solution, 60)).expect("sign");
+        assert!(phase2.verify(&older, SOLUTION).is_ok());
     }
 
     #[test]

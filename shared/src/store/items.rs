@@ -384,3 +384,146 @@ impl FamilyItem {
         }
     }
 }
+
+/// Prefix of the per-action count attributes of a usage counter (`action:<name>` = count).
+pub const ACTION_ATTR_PREFIX: &str = "action:";
+
+/// A usage counter: one customer × solution × local day (or month). `used` is what counts against the quota
+/// (an admin reset zeroes it); the `action:<name>` attributes count every granted unit by action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageCounterItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(default)]
+    pub entity_type: String,
+    #[serde(default)]
+    pub customer_id: String,
+    #[serde(default)]
+    pub solution_id: String,
+    /// `yyyy-mm-dd` (day counters) or `yyyy-mm` (month counters).
+    #[serde(default)]
+    pub period: String,
+    #[serde(default)]
+    pub used: u64,
+    #[serde(default)]
+    pub tier: Option<Tier>,
+    /// The limit in force at the last write (`None` = unlimited).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(flatten)]
+    pub other: std::collections::HashMap<String, serde_json::Value>,
+}
+
+impl UsageCounterItem {
+    /// Per-action counts.
+    pub fn actions(&self) -> std::collections::BTreeMap<String, u64> {
+        self.other
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((k.strip_prefix(ACTION_ATTR_PREFIX)?.to_owned(), v.as_u64()?))
+            })
+            .collect()
+    }
+
+    /// A copy of this counter under another customer (anonymous usage carried into a new account).
+    pub fn carried_to(&self, customer_id: &str, tier: Tier) -> Self {
+        let key = keys::usage_day(customer_id, &self.period, &self.solution_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            customer_id: customer_id.to_owned(),
+            tier: Some(tier),
+            ..self.clone()
+        }
+    }
+}
+
+/// The stored first answer of a usage event sent with an idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    /// SHA-256 of what the request asked for (action, quantity): a key reused for a different request is refused.
+    pub fingerprint: String,
+    /// The answer, as JSON text.
+    pub answer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+    pub created_at: String,
+    pub expires_at: i64,
+}
+
+/// Who reset a quota, when, why, and what it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaResetAuditItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub audit_id: String,
+    pub customer_id: String,
+    pub solution_id: String,
+    pub date: String,
+    pub previous_used: u64,
+    pub reset_by: String,
+    pub reason: String,
+    pub at: String,
+}
+
+/// A notification waiting to be delivered (the billing function sends it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub notification_id: String,
+    pub kind: String,
+    pub customer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    pub data: serde_json::Value,
+    pub status: String,
+    pub created_at: String,
+}
+
+impl NotificationItem {
+    pub fn new(
+        notification_id: &str,
+        kind: &str,
+        customer_id: &str,
+        solution_id: Option<&str>,
+        data: serde_json::Value,
+        created_at: String,
+    ) -> Self {
+        let key = keys::outbox(notification_id);
+        let gsi = keys::outbox_pending(&created_at, notification_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "notification".into(),
+            notification_id: notification_id.into(),
+            kind: kind.into(),
+            customer_id: customer_id.into(),
+            solution_id: solution_id.map(str::to_owned),
+            data,
+            status: "pending".into(),
+            created_at,
+        }
+    }
+}

@@ -18,6 +18,13 @@
 //! | a user's tokens, newest first                   | GSI1  | GSI1PK=`USER#<user_id>#TOKENS`, GSI1SK=`<issued>#<token_id>` |
 //! | token family (session) state                    | table | PK=`FAMILY#<family_id>`, SK=`FAMILY`              |
 //! | refresh token by hash                           | table | PK=`REFRESH#<sha256>`, SK=`REFRESH`               |
+//! | a customer's daily usage of a solution          | table | PK=`USAGE#<customer_id>`, SK=`DAY#<date>#<solution_id>` |
+//! | a customer's usage over a date range            | table | PK=`USAGE#<customer_id>`, SK between `DAY#<from>` and `DAY#<to>~` |
+//! | a customer's monthly usage of a solution        | table | PK=`USAGE#<customer_id>`, SK=`MONTH#<yyyy-mm>#<solution_id>` |
+//! | an idempotency record of a usage event          | table | PK=`IDEMPOTENCY#<customer>#<solution>#<sha256(key)>`, SK=`IDEMPOTENCY` |
+//! | a quota reset's audit record                    | table | PK=`AUDIT#quota#<customer>#<solution>`, SK=`<at>#<id>` |
+//! | an outbox notification (delivered by billing)   | table | PK=`OUTBOX#<notification_id>`, SK=`OUTBOX`        |
+//! | pending outbox notifications, oldest first      | GSI1  | GSI1PK=`OUTBOX#pending`, GSI1SK=`<created>#<id>`  |
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -132,6 +139,56 @@ pub fn refresh(hash_hex: &str) -> Key {
     Key::new(format!("REFRESH#{hash_hex}"), "REFRESH")
 }
 
+pub fn usage_partition(customer_id: &str) -> String {
+    format!("USAGE#{customer_id}")
+}
+
+pub fn usage_day(customer_id: &str, date: &str, solution_id: &str) -> Key {
+    Key::new(
+        usage_partition(customer_id),
+        format!("DAY#{date}#{solution_id}"),
+    )
+}
+
+pub fn usage_month(customer_id: &str, month: &str, solution_id: &str) -> Key {
+    Key::new(
+        usage_partition(customer_id),
+        format!("MONTH#{month}#{solution_id}"),
+    )
+}
+
+/// Sort-key bounds (inclusive) of a customer's usage between two dates.
+pub fn usage_day_range(from: &str, to: &str) -> (String, String) {
+    (format!("DAY#{from}"), format!("DAY#{to}~"))
+}
+
+pub fn idempotency(customer_id: &str, solution_id: &str, key_hash: &str) -> Key {
+    Key::new(
+        format!("IDEMPOTENCY#{customer_id}#{solution_id}#{key_hash}"),
+        "IDEMPOTENCY",
+    )
+}
+
+pub fn quota_audit(customer_id: &str, solution_id: &str, at: &str, id: &str) -> Key {
+    Key::new(
+        format!("AUDIT#quota#{customer_id}#{solution_id}"),
+        format!("{at}#{id}"),
+    )
+}
+
+pub fn outbox(notification_id: &str) -> Key {
+    Key::new(format!("OUTBOX#{notification_id}"), "OUTBOX")
+}
+
+pub const OUTBOX_PENDING: &str = "OUTBOX#pending";
+
+pub fn outbox_pending(created_at: &str, notification_id: &str) -> Gsi1 {
+    Gsi1 {
+        pk: OUTBOX_PENDING.to_owned(),
+        sk: format!("{created_at}#{notification_id}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +210,14 @@ mod tests {
         assert_eq!(user_tokens("usr_1", "t", "tok_1").pk, "USER#usr_1#TOKENS");
         assert_eq!(family("fam_1").pk, "FAMILY#fam_1");
         assert_eq!(refresh("ab").pk, "REFRESH#ab");
+        assert_eq!(
+            usage_day("usr_1", "2026-11-22", "sol_1"),
+            Key::new("USAGE#usr_1".into(), "DAY#2026-11-22#sol_1")
+        );
+        let (lo, hi) = usage_day_range("2026-11-01", "2026-11-22");
+        assert!(lo.as_str() <= "DAY#2026-11-01#sol_1" && "DAY#2026-11-22#sol_1" <= hi.as_str());
+        assert_eq!(idempotency("c", "s", "h").pk, "IDEMPOTENCY#c#s#h");
+        assert_eq!(outbox("n1").pk, "OUTBOX#n1");
+        assert_eq!(outbox_pending("t", "n1").pk, "OUTBOX#pending");
     }
 }

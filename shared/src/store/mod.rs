@@ -5,9 +5,11 @@ pub mod items;
 pub mod keys;
 mod solutions;
 mod tokens;
+mod usage;
 mod users;
 
 pub use tokens::{RotateError, ValidationReads};
+pub use usage::{Counted, CounterSpec, TxCounted};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

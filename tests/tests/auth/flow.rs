@@ -206,25 +206,8 @@ async fn refresh_reuse_revokes_the_whole_family() {
 async fn concurrent_refresh_of_one_token_lets_exactly_one_through() {
     let env = TestEnv::new().await;
     let session = env.register(&unique_email("race")).await;
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let state = env.state.clone();
-        let rt = session.refresh_token.clone();
-        tasks.push(tokio::spawn(async move {
-            let req = lambda_http::http::Request::builder()
-                .method("POST")
-                .uri("https://api.test/api/refresh-token")
-                .body(lambda_http::Body::Text(
-                    json!({"refresh_token": rt}).to_string(),
-                ))
-                .expect("request");
-            auth::handle(&state, req).await.status().as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    let bodies = vec![json!({"refresh_token": session.refresh_token}); 8];
+    let statuses = env.post_concurrently("/api/refresh-token", bodies).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -240,29 +223,18 @@ async fn concurrent_refresh_of_one_token_lets_exactly_one_through() {
 async fn twenty_concurrent_registrations_of_one_email_make_one_account() {
     let env = TestEnv::new().await;
     let email = unique_email("dup");
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let state = env.state.clone();
-        // Differently-cased spellings of the same address.
-        let spelled = if i % 2 == 0 {
-            email.clone()
-        } else {
-            email.to_uppercase()
-        };
-        tasks.push(tokio::spawn(async move {
-            let body = json!({"email": spelled, "password": PASSWORD, "name": "Racer"}).to_string();
-            let req = lambda_http::http::Request::builder()
-                .method("POST")
-                .uri("https://api.test/api/auth/register")
-                .body(lambda_http::Body::Text(body))
-                .expect("request");
-            auth::handle(&state, req).await.status().as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task"));
-    }
+    // Differently-cased spellings of the same address.
+    let bodies = (0..20)
+        .map(|i| {
+            let spelled = if i % 2 == 0 {
+                email.clone()
+            } else {
+                email.to_uppercase()
+            };
+            json!({"email": spelled, "password": PASSWORD, "name": "Racer"})
+        })
+        .collect();
+    let statuses = env.post_concurrently("/api/auth/register", bodies).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),
         1,
