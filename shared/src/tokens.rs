@@ -12,11 +12,11 @@ use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
 use crate::solutions::{SolutionStatus, Tier};
 use crate::store::items::{
-    EntitlementItem, FamilyItem, RefreshItem, SolutionItem, TokenItem, UserItem,
+    EntitlementItem, FamilyItem, RefreshItem, SolutionItem, TokenItem, UsageCounterItem, UserItem,
 };
 use crate::store::{RotateError, Store, StoreError, keys, take};
 use crate::users::{self, Role};
-use crate::{ids, solutions};
+use crate::{ids, solutions, usage};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -145,6 +145,9 @@ pub struct Validation {
     pub tier: Tier,
     pub scopes: Vec<String>,
     pub expires_at: String,
+    /// The user's quota for the token's solution today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<usage::Quota>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -186,6 +189,9 @@ pub struct UserContext {
     pub solutions: Vec<SolutionTier>,
     pub subscriptions: Vec<serde_json::Value>,
     pub token: TokenInfo,
+    /// With a solution token: the quota for that solution today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<usage::Quota>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -492,6 +498,7 @@ impl AuthService {
         password: &str,
         name: &str,
         role: Role,
+        anonymous_id: Option<&str>,
     ) -> Result<(UserItem, Option<Session>), ApiError> {
         let mut errors = Vec::new();
         let email = users::normalize_email(email)
@@ -518,9 +525,17 @@ impl AuthService {
         let minted = self.mint(&family, &email, role, None)?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
-        let extra = self
+        let mut extra = self
             .store
             .family_start_items(&family, &refresh_item, &minted.record)?;
+        if let Some(anonymous_id) = anonymous_id {
+            for counter in self.anonymous_carry_over(anonymous_id, &user_id).await? {
+                extra.push(
+                    self.store
+                        .tx_put(&counter, Some("attribute_not_exists(PK)"))?,
+                );
+            }
+        }
         match self.store.create_user(&user, extra).await {
             Ok(()) => {
                 tracing::info!(user_id = %user.user_id, "account created");
@@ -535,10 +550,75 @@ impl AuthService {
         }
     }
 
-    pub async fn register(&self, req: RegisterRequest) -> Result<Session, ApiError> {
-        let (_, session) = self
-            .create_account(&req.email, &req.password, &req.name, Role::User)
+    /// Today's usage of an anonymous visitor, as counters of the new account (so signing up never resets a
+    /// quota). "Today" is each solution's local day.
+    async fn anonymous_carry_over(
+        &self,
+        anonymous_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<UsageCounterItem>, ApiError> {
+        const MAX_SOLUTIONS: usize = 10;
+        let customer =
+            usage::anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
+        let now = self.clock.now();
+        let utc_today = now.date_naive();
+        let day =
+            |d: Option<chrono::NaiveDate>| d.unwrap_or(utc_today).format("%Y-%m-%d").to_string();
+        let counters = self
+            .store
+            .usage_days(
+                &customer,
+                &day(utc_today.pred_opt()),
+                &day(utc_today.succ_opt()),
+            )
             .await?;
+        let mut solution_ids: Vec<String> =
+            counters.iter().map(|c| c.solution_id.clone()).collect();
+        solution_ids.sort();
+        solution_ids.dedup();
+        solution_ids.truncate(MAX_SOLUTIONS);
+        let wanted: Vec<keys::Key> = solution_ids
+            .iter()
+            .flat_map(|s| usage::Policy::read_keys(s))
+            .collect();
+        let mut found = self.store.batch_get(&wanted, false).await?;
+        let mut policies = std::collections::HashMap::new();
+        for sid in &solution_ids {
+            if let Some(p) = usage::Policy::from_found(sid, &mut found)? {
+                policies.insert(sid.clone(), p);
+            }
+        }
+        Ok(counters
+            .iter()
+            .filter_map(|c| {
+                let policy = policies.get(&c.solution_id)?;
+                let today = usage::local_day(now, policy.tz);
+                (c.period == today.day && c.used > 0).then(|| {
+                    let mut carried = c.carried_to(user_id, Tier::Free);
+                    carried.limit = policy.limits(Tier::Free).daily;
+                    carried
+                })
+            })
+            .collect())
+    }
+
+    pub async fn register(
+        &self,
+        req: RegisterRequest,
+        anonymous_id: Option<&str>,
+    ) -> Result<Session, ApiError> {
+        let (user, session) = self
+            .create_account(
+                &req.email,
+                &req.password,
+                &req.name,
+                Role::User,
+                anonymous_id,
+            )
+            .await?;
+        if anonymous_id.is_some() {
+            tracing::info!(user_id = %user.user_id, "anonymous usage carried into the new account");
+        }
         session.ok_or_else(|| ApiError::internal("account created without a session"))
     }
 
@@ -658,25 +738,32 @@ impl AuthService {
             )
             .map_err(token_invalid)?;
         let solution_id = claims.solution_id.clone().unwrap_or_default();
-        let reads = self
-            .store
-            .validation_reads(&claims.fid, &claims.sub, Some(&solution_id))
-            .await?;
-        if reads.family.is_none_or(|f| f.revoked_at.is_some()) {
+        let now = self.clock.now();
+        let fk = keys::family(&claims.fid);
+        let ek = keys::entitlement(&claims.sub, &solution_id);
+        let mut wanted = vec![fk.clone(), ek.clone()];
+        wanted.extend(usage::quota_read_keys(&claims.sub, &solution_id, now));
+        // One round trip: revocation, current tier and today's quota.
+        let mut found = self.store.batch_get(&wanted, true).await?;
+        let family: Option<FamilyItem> = take(&mut found, &fk)?;
+        if family.is_none_or(|f| f.revoked_at.is_some()) {
             return Err(
                 ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked")
                     .with_extension("valid", false.into()),
             );
         }
+        let tier = take::<EntitlementItem>(&mut found, &ek)?.map_or(Tier::Free, |e| e.tier);
+        let quota = usage::quota_from_found(&claims.sub, &solution_id, tier, now, &mut found)?;
         Ok(Validation {
             valid: true,
             token_id: claims.jti,
             user_id: claims.sub,
             email: claims.email,
             solution_id,
-            tier: reads.entitlement.map_or(Tier::Free, |e| e.tier),
+            tier,
             scopes: claims.scopes,
             expires_at: epoch_rfc3339(claims.exp),
+            quota,
         })
     }
 
@@ -868,6 +955,21 @@ impl AuthService {
     pub async fn user_context(&self, caller: &Principal) -> Result<UserContext, ApiError> {
         let (user, tiers) = self.store.user_with_entitlements(&caller.user_id).await?;
         let user = user.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+        let quota = match &caller.solution_id {
+            Some(sid) => {
+                let now = self.clock.now();
+                let tier = tiers
+                    .iter()
+                    .find(|e| &e.solution_id == sid)
+                    .map_or(Tier::Free, |e| e.tier);
+                let mut found = self
+                    .store
+                    .batch_get(&usage::quota_read_keys(&caller.user_id, sid, now), false)
+                    .await?;
+                usage::quota_from_found(&caller.user_id, sid, tier, now, &mut found)?
+            }
+            None => None,
+        };
         Ok(UserContext {
             user: Profile {
                 user_id: user.user_id,
@@ -892,6 +994,7 @@ impl AuthService {
                 issued_at: epoch_rfc3339(caller.issued_at),
                 expires_at: epoch_rfc3339(caller.exp),
             },
+            quota,
         })
     }
 

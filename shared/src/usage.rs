@@ -508,6 +508,11 @@ impl UsageService {
         &self.store
     }
 
+    /// "Now" by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     fn ttl(&self) -> i64 {
         self.settings.cache_ttl_seconds
     }

@@ -3,24 +3,94 @@
 //! (`infra/local/services.py run -- cargo test`).
 
 use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use lambda_http::http::{HeaderMap, Method};
 use lambda_http::{Body, Request};
 use serde_json::Value;
 use shared::auth::jwt::KeySet;
-use shared::clock::SystemClock;
+use shared::clock::ManualClock;
 use shared::solutions::SolutionStatus;
 use shared::store::Store;
 use shared::store::items::SolutionItem;
 use shared::tokens::Session;
 use shared::users::Role;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const ISSUER: &str = "https://issuer.test";
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// Counts the DynamoDB requests a client sends (every attempt) and the write capacity its responses report.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter {
+    requests: Arc<AtomicU64>,
+    /// Write capacity units × 1000 (responses carry fractional units for transactions).
+    milli_wcu: Arc<AtomicU64>,
+}
+
+impl RequestCounter {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Capacity units reported by responses that carry `ConsumedCapacity`.
+    pub fn capacity_units(&self) -> f64 {
+        self.milli_wcu.load(Ordering::SeqCst) as f64 / 1000.0
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        ctx: &AfterDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(bytes) = ctx.response().body().bytes() else {
+            return Ok(());
+        };
+        let Ok(doc) = serde_json::from_slice::<Value>(bytes) else {
+            return Ok(());
+        };
+        let units = |c: &Value| c["CapacityUnits"].as_f64().unwrap_or(0.0);
+        let total: f64 = match &doc["ConsumedCapacity"] {
+            Value::Array(list) => list.iter().map(units).sum(),
+            Value::Object(_) => units(&doc["ConsumedCapacity"]),
+            _ => 0.0,
+        };
+        self.milli_wcu
+            .fetch_add((total * 1000.0).round() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 /// A DynamoDB client for the local endpoint. Panics with instructions when the endpoint is not configured,
 /// so a test never silently passes without a database.
 pub async fn dynamo_client() -> Client {
+    dynamo_client_counted(RequestCounter::default()).await
+}
+
+pub async fn dynamo_client_counted(counter: RequestCounter) -> Client {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "AWS_ENDPOINT_URL_DYNAMODB is not set: run the integration tests with `make test` \
@@ -33,7 +103,10 @@ pub async fn dynamo_client() -> Client {
         ))
         .load()
         .await;
-    Client::new(&config)
+    let conf = aws_sdk_dynamodb::config::Builder::from(&config)
+        .interceptor(counter)
+        .build();
+    Client::from_conf(conf)
 }
 
 /// A response, decoded.
@@ -55,6 +128,11 @@ impl Reply {
 
 pub struct TestEnv {
     pub state: Arc<auth::AppState>,
+    pub usage: Arc<usage::AppState>,
+    /// The clock of both functions (starts at the real time; tests move it).
+    pub clock: ManualClock,
+    /// Requests sent to DynamoDB by both functions.
+    pub dynamo: RequestCounter,
     pub store: Store,
     /// The signing-key material (so tests can mint or forge tokens with the same or other keys).
     pub key_material: String,
@@ -63,7 +141,8 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> Self {
-        let client = dynamo_client().await;
+        let dynamo = RequestCounter::default();
+        let client = dynamo_client_counted(dynamo.clone()).await;
         let table = format!("test-{}", ulid::Ulid::new().to_string().to_lowercase());
         crate::template::create_table(&client, &table)
             .await
@@ -71,38 +150,48 @@ impl TestEnv {
         let store = Store::new(client, &table);
         let key_material = shared::crypto::random_token::<48>();
         let keys = KeySet::from_material(ISSUER, &key_material, None).expect("keys");
+        let clock = ManualClock::new(chrono::Utc::now());
         let state = Arc::new(auth::AppState::new(
             store.clone(),
             keys,
-            Arc::new(SystemClock),
+            Arc::new(clock.clone()),
+        ));
+        let usage_keys = KeySet::from_material(ISSUER, &key_material, None).expect("keys");
+        let usage = Arc::new(usage::AppState::new(
+            store.clone(),
+            usage_keys,
+            Arc::new(clock.clone()),
         ));
         Self {
             state,
+            usage,
+            clock,
+            dynamo,
             store,
             key_material,
             table,
         }
     }
 
+    /// Today's date (UTC) by the injected clock.
+    pub fn clock_day(&self) -> String {
+        use shared::clock::Clock;
+        self.clock.now().format("%Y-%m-%d").to_string()
+    }
+
     pub fn keys(&self) -> KeySet {
         KeySet::from_material(ISSUER, &self.key_material, None).expect("keys")
     }
 
-    /// Run a request through the handler.
+    /// Run a request through the function that serves its route (auth or usage).
     pub async fn send(&self, req: Request) -> Reply {
-        let resp = auth::handle(&self.state, req).await;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = match resp.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
-            Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
-            _ => Value::Null,
+        let path = req.uri().path().to_owned();
+        let method = req.method().as_str().to_owned();
+        let resp = match shared::http::match_route(usage::ROUTES, &method, &path) {
+            shared::http::RouteMatch::NotFound => auth::handle(&self.state, req).await,
+            _ => usage::handle(&self.usage, req).await,
         };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        decode(resp)
     }
 
     /// Build and run a request with an optional JSON body and bearer token.
@@ -124,6 +213,18 @@ impl TestEnv {
         body: Body,
         bearer: Option<&str>,
     ) -> Reply {
+        self.call_with(method, uri, body, bearer, &[]).await
+    }
+
+    /// A request with extra headers.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Body,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut builder = lambda_http::http::Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("method"))
             .uri(format!("https://api.test{uri}"))
@@ -131,29 +232,58 @@ impl TestEnv {
         if let Some(token) = bearer {
             builder = builder.header("authorization", format!("Bearer {token}"));
         }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         self.send(builder.body(body).expect("request")).await
     }
 
     /// Send JSON POSTs all at once (one task each) and return their statuses in order.
     pub async fn post_concurrently(&self, uri: &str, bodies: Vec<Value>) -> Vec<u16> {
+        self.post_concurrently_as(uri, bodies, None)
+            .await
+            .into_iter()
+            .map(|r| r.status)
+            .collect()
+    }
+
+    /// Send JSON POSTs all at once with an optional bearer token; the replies in order.
+    pub async fn post_concurrently_as(
+        &self,
+        uri: &str,
+        bodies: Vec<Value>,
+        bearer: Option<&str>,
+    ) -> Vec<Reply> {
         let tasks: Vec<_> = bodies
             .into_iter()
             .map(|body| {
-                let state = Arc::clone(&self.state);
-                let req = lambda_http::http::Request::builder()
+                let auth_state = Arc::clone(&self.state);
+                let usage_state = Arc::clone(&self.usage);
+                let mut builder = lambda_http::http::Request::builder()
                     .method("POST")
                     .uri(format!("https://api.test{uri}"))
-                    .header("content-type", "application/json")
-                    .body(Body::Text(body.to_string()))
-                    .expect("request");
-                tokio::spawn(async move { auth::handle(&state, req).await.status().as_u16() })
+                    .header("content-type", "application/json");
+                if let Some(token) = bearer {
+                    builder = builder.header("authorization", format!("Bearer {token}"));
+                }
+                let req = builder.body(Body::Text(body.to_string())).expect("request");
+                let is_usage = shared::http::match_route(usage::ROUTES, "POST", uri)
+                    != shared::http::RouteMatch::NotFound;
+                tokio::spawn(async move {
+                    let resp = if is_usage {
+                        usage::handle(&usage_state, req).await
+                    } else {
+                        auth::handle(&auth_state, req).await
+                    };
+                    decode(resp)
+                })
             })
             .collect();
-        let mut statuses = Vec::with_capacity(tasks.len());
+        let mut replies = Vec::with_capacity(tasks.len());
         for t in tasks {
-            statuses.push(t.await.expect("task"));
+            replies.push(t.await.expect("task"));
         }
-        statuses
+        replies
     }
 
     /// Register a user through the API.
@@ -223,6 +353,21 @@ impl TestEnv {
             .await;
         assert_eq!(reply.status, 201, "generate-token: {:?}", reply.body);
         reply.body
+    }
+}
+
+fn decode(resp: lambda_http::Response<Body>) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
+        Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 

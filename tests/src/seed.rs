@@ -32,7 +32,7 @@ pub async fn user(
     name: &str,
     role: Role,
 ) -> Result<UserItem, ApiError> {
-    auth.create_account(email, password, name, role)
+    auth.create_account(email, password, name, role, None)
         .await
         .map(|(u, _)| u)
 }

@@ -28,7 +28,12 @@ const KNOWN_PLACEHOLDERS: &[&str] = &[
     "SOLUTION_TOKEN",
     "TOKEN_ID",
     "REFRESH_TOKEN",
+    "ANONYMOUS_ID",
 ];
+
+/// The router of every HTTP function crate: (binary, its `ROUTES`). A function with `HttpApi` events in
+/// the template must appear here (a test checks), so a new function cannot slip past check (b).
+const ROUTERS: &[(&str, &[(&str, &str)])] = &[("auth", auth::ROUTES), ("usage", usage::ROUTES)];
 
 const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -217,21 +222,35 @@ fn fmt_routes<'a>(routes: impl IntoIterator<Item = &'a Route>) -> String {
 /// Does a concrete path (`/api/usage/cus_1`) match a template (`/api/usage/{customer_id}`)?
 /// `{name}` matches one non-empty segment, `{name+}` the (non-empty) rest of the path.
 fn path_matches(template: &str, path: &str) -> bool {
+    path_params(template, path).is_some()
+}
+
+/// The path parameters of a concrete path under a template (`{customer_id}` → `cus_1`), as API
+/// Gateway would pass them in `pathParameters`; `None` when the path does not match.
+fn path_params(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
+    let mut params = BTreeMap::new();
     let mut want = template.split('/');
     let mut have = path.split('/');
     loop {
         match (want.next(), have.next()) {
-            (None, None) => return true,
+            (None, None) => return Some(params),
             (Some(w), Some(h)) if w.starts_with('{') && w.ends_with("+}") => {
-                return !h.is_empty() || have.next().is_some();
+                let rest: Vec<&str> = std::iter::once(h).chain(have).collect();
+                let rest = rest.join("/");
+                if rest.is_empty() {
+                    return None;
+                }
+                params.insert(w[1..w.len() - 2].to_owned(), rest);
+                return Some(params);
             }
             (Some(w), Some(h)) if w.starts_with('{') && w.ends_with('}') => {
                 if h.is_empty() {
-                    return false;
+                    return None;
                 }
+                params.insert(w[1..w.len() - 1].to_owned(), h.to_owned());
             }
             (Some(w), Some(h)) if w == h => {}
-            _ => return false,
+            _ => return None,
         }
     }
 }
@@ -313,36 +332,55 @@ fn template_routes_equal_openapi_operations() {
 // (b) the routes of each function in the template == its router
 // ---------------------------------------------------------------------------------------------
 
-fn assert_function_routes(binary: &str, router: &[(&str, &str)]) {
-    let functions = functions(&template());
-    let function = functions
+/// Compares one function's routes in the template with its router; returns the disagreement.
+fn function_routes_problem(
+    functions: &[Function],
+    binary: &str,
+    router: &[(&str, &str)],
+) -> Option<String> {
+    let Some(function) = functions
         .iter()
         .find(|f| f.binary.as_deref() == Some(binary))
-        .unwrap_or_else(|| {
-            panic!("no function in infra/template.yaml has BuildProperties.Binary = {binary}")
-        });
+    else {
+        return Some(format!(
+            "no function in infra/template.yaml has BuildProperties.Binary = {binary}"
+        ));
+    };
     let in_template = function.routes();
     let in_router: BTreeSet<Route> = router
         .iter()
         .map(|(m, p)| (m.to_ascii_uppercase(), (*p).to_owned()))
         .collect();
-    assert_eq!(
-        router.len(),
-        in_router.len(),
-        "{binary}::ROUTES lists a route twice"
-    );
-    assert!(
-        in_template == in_router,
-        "{} in infra/template.yaml and {binary}::ROUTES disagree.\n  in the template, missing from the router:\n{}\n  in the router, missing from the template:\n{}",
-        function.logical_id,
-        fmt_routes(in_template.difference(&in_router)),
-        fmt_routes(in_router.difference(&in_template)),
-    );
+    if router.len() != in_router.len() {
+        return Some(format!("{binary}::ROUTES lists a route twice"));
+    }
+    (in_template != in_router).then(|| {
+        format!(
+            "{} in infra/template.yaml and {binary}::ROUTES disagree.\n  in the template, missing from the router:\n{}\n  in the router, missing from the template:\n{}",
+            function.logical_id,
+            fmt_routes(in_template.difference(&in_router)),
+            fmt_routes(in_router.difference(&in_template)),
+        )
+    })
 }
 
 #[test]
-fn auth_function_routes_equal_auth_router() {
-    assert_function_routes("auth", auth::ROUTES);
+fn function_routes_equal_their_routers() {
+    let functions = functions(&template());
+    let mut problems: Vec<String> = ROUTERS
+        .iter()
+        .filter_map(|(binary, router)| function_routes_problem(&functions, binary, router))
+        .collect();
+    for function in functions.iter().filter(|f| !f.http_events.is_empty()) {
+        let binary = function.binary.as_deref().unwrap_or("?");
+        if !ROUTERS.iter().any(|(b, _)| *b == binary) {
+            problems.push(format!(
+                "{} (binary `{binary}`) has HttpApi routes but no entry in ROUTERS of tests/tests/contract.rs",
+                function.logical_id
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,12 +488,13 @@ fn json_str<'a>(value: &'a serde_json::Value, pointer: &str) -> Option<&'a str> 
 }
 
 /// Checks one API Gateway HTTP API (payload v2.0) event; returns the problems found.
+/// Returns the route the event targets when it is one of `own_routes`.
 fn check_http_event(
     file: &Path,
     own_routes: &BTreeSet<Route>,
     all_routes: &BTreeSet<Route>,
     problems: &mut Vec<String>,
-) {
+) -> Option<Route> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -472,11 +511,17 @@ fn check_http_event(
 
     let text = match fs::read_to_string(file) {
         Ok(text) => text,
-        Err(e) => return problem(format!("unreadable: {e}")),
+        Err(e) => {
+            problem(format!("unreadable: {e}"));
+            return None;
+        }
     };
     let event: serde_json::Value = match serde_json::from_str(&text) {
         Ok(event) => event,
-        Err(e) => return problem(format!("not JSON: {e}")),
+        Err(e) => {
+            problem(format!("not JSON: {e}"));
+            return None;
+        }
     };
 
     // The expected status is part of the name: `<route-slug>-<status>[-<case>].json`.
@@ -535,6 +580,7 @@ fn check_http_event(
         }
     }
 
+    let mut target = None;
     if stem.starts_with("unknown-route-") {
         // API Gateway would not route it; the function's own router must answer 404.
         if all_routes
@@ -548,15 +594,30 @@ fn check_http_event(
     } else {
         match route_key.split_once(' ') {
             Some((m, p)) if own_routes.contains(&(m.to_owned(), p.to_owned())) => {
+                target = Some((m.to_owned(), p.to_owned()));
                 if method != m {
                     problem(format!(
                         "requestContext.http.method {method} differs from routeKey {route_key}"
                     ));
                 }
-                if !path_matches(p, raw_path) {
-                    problem(format!(
+                match path_params(p, raw_path) {
+                    None => problem(format!(
                         "rawPath {raw_path} does not match routeKey {route_key}"
-                    ));
+                    )),
+                    Some(expected) => {
+                        // API Gateway passes the template's parameters; a handler may read them.
+                        let given: Option<BTreeMap<String, String>> =
+                            match event.pointer("/pathParameters") {
+                                None | Some(serde_json::Value::Null) => None,
+                                Some(value) => serde_json::from_value(value.clone()).ok(),
+                            };
+                        let given = given.unwrap_or_default();
+                        if given != expected {
+                            problem(format!(
+                                "pathParameters {given:?} differ from the ones of rawPath under routeKey {route_key}: {expected:?}"
+                            ));
+                        }
+                    }
                 }
             }
             _ => problem(format!(
@@ -581,7 +642,10 @@ fn check_http_event(
     // The body is JSON (unless the case is about malformed JSON) and declared as such.
     let substituted: serde_json::Value = match serde_json::from_str(&substituted) {
         Ok(v) => v,
-        Err(e) => return problem(format!("not JSON after substituting placeholders: {e}")),
+        Err(e) => {
+            problem(format!("not JSON after substituting placeholders: {e}"));
+            return target;
+        }
     };
     let base64 = substituted
         .pointer("/isBase64Encoded")
@@ -605,7 +669,8 @@ fn check_http_event(
         }
     }
 
-    // lambda_http turns it into the request the handler will see.
+    // lambda_http turns it into the request the handler will see (placeholders substituted).
+    let raw_path = json_str(&substituted, "/rawPath").unwrap_or_default();
     match lambda_http::request::from_str(&substituted.to_string()) {
         Err(e) => problem(format!("lambda_http cannot read it: {e}")),
         Ok(request) => {
@@ -623,6 +688,7 @@ fn check_http_event(
             }
         }
     }
+    target
 }
 
 #[test]
@@ -639,6 +705,12 @@ fn sample_events_target_routes_of_their_function() {
 
     let mut problems = Vec::new();
     let mut checked = 0;
+    // Every route of every HTTP function needs at least one sample event.
+    let mut uncovered: BTreeMap<String, BTreeSet<Route>> = functions
+        .iter()
+        .filter(|f| !f.http_events.is_empty())
+        .map(|f| (f.binary.clone().unwrap_or_default(), f.routes()))
+        .collect();
     for dir in &dirs {
         let binary = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let Some(function) = functions
@@ -662,9 +734,19 @@ fn sample_events_target_routes_of_their_function() {
             .collect();
         files.sort();
         for file in &files {
-            check_http_event(file, &own_routes, &all_routes, &mut problems);
+            if let Some(route) = check_http_event(file, &own_routes, &all_routes, &mut problems)
+                && let Some(routes) = uncovered.get_mut(binary)
+            {
+                routes.remove(&route);
+            }
             checked += 1;
         }
+    }
+    for (binary, routes) in uncovered.iter().filter(|(_, r)| !r.is_empty()) {
+        problems.push(format!(
+            "events/{binary}: no sample event for\n{}",
+            fmt_routes(routes)
+        ));
     }
     assert!(
         checked > 0,
@@ -696,6 +778,27 @@ fn path_matching_treats_parameters_as_one_segment() {
     assert!(!path_matches("/api/usage/{customer_id}", "/api/usage/a/b"));
     assert!(!path_matches("/api/usage/{customer_id}", "/api/usage"));
     assert!(!path_matches("/api/auth/register", "/api/auth/login"));
+}
+
+#[test]
+fn path_parameters_are_taken_from_the_path() {
+    let params = |t, p| {
+        path_params(t, p).map(|m| {
+            m.into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(params("/api/auth/login", "/api/auth/login"), Some(vec![]));
+    assert_eq!(
+        params("/api/quotas/{customer_id}/{solution_id}", "/api/quotas/c/s"),
+        Some(vec!["customer_id=c".to_owned(), "solution_id=s".to_owned()])
+    );
+    assert_eq!(
+        params("/files/{key+}", "/files/a/b"),
+        Some(vec!["key=a/b".to_owned()])
+    );
+    assert_eq!(params("/api/usage/{customer_id}", "/api/usage/"), None);
 }
 
 #[test]

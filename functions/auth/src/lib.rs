@@ -87,7 +87,10 @@ async fn dispatch(
     let limit = http::DEFAULT_BODY_LIMIT;
     match ROUTES[route] {
         ("POST", "/api/auth/register") => {
-            let session = auth.register(http::json_body(req, limit)?).await?;
+            let anonymous_id = http::header_str(req, "x-anonymous-id");
+            let session = auth
+                .register(http::json_body(req, limit)?, anonymous_id)
+                .await?;
             Ok(http::json(201, &session))
         }
         ("POST", "/api/auth/login") => Ok(http::json(

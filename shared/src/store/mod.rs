@@ -8,7 +8,7 @@ mod tokens;
 mod usage;
 mod users;
 
-pub use tokens::{RotateError, ValidationReads};
+pub use tokens::RotateError;
 pub use usage::{Counted, CounterSpec, TxCounted};
 
 use aws_sdk_dynamodb::Client;

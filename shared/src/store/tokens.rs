@@ -1,6 +1,6 @@
 //! Token families, refresh tokens and issued-token records in the store.
 
-use super::items::{EntitlementItem, FamilyItem, RefreshItem, TokenItem};
+use super::items::{FamilyItem, RefreshItem, TokenItem};
 use super::{Item, Store, StoreError, classify, cursor, from_item, keys};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use std::collections::HashMap;
@@ -14,13 +14,6 @@ pub enum RotateError {
     Revoked,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// What one validation needs, read in one round trip.
-#[derive(Debug, Default)]
-pub struct ValidationReads {
-    pub family: Option<FamilyItem>,
-    pub entitlement: Option<EntitlementItem>,
 }
 
 impl Store {
@@ -133,27 +126,6 @@ impl Store {
 
     pub async fn get_token(&self, token_id: &str) -> Result<Option<TokenItem>, StoreError> {
         self.get(&keys::token(token_id), true).await
-    }
-
-    /// The family of a token and the user's entitlement for a solution, in one round trip.
-    pub async fn validation_reads(
-        &self,
-        family_id: &str,
-        user_id: &str,
-        solution_id: Option<&str>,
-    ) -> Result<ValidationReads, StoreError> {
-        let fk = keys::family(family_id);
-        let mut wanted = vec![fk.clone()];
-        let ek = solution_id.map(|sid| keys::entitlement(user_id, sid));
-        wanted.extend(ek.clone());
-        let mut found = self.batch_get(&wanted, true).await?;
-        Ok(ValidationReads {
-            family: found.remove(&(fk.pk, fk.sk)).map(from_item).transpose()?,
-            entitlement: match ek {
-                Some(k) => found.remove(&(k.pk, k.sk)).map(from_item).transpose()?,
-                None => None,
-            },
-        })
     }
 
     /// Several families by id (one round trip per 100).

@@ -1,4 +1,4 @@
-//! Every sample event in `events/auth/` runs through the handler and yields the status in its file name.
+//! Every sample event in `events/auth/` and `events/usage/` runs through the handler and yields the status in its file name.
 
 use integration_tests::harness::{PASSWORD, TestEnv, unique_email};
 use integration_tests::workspace_root;
@@ -21,13 +21,17 @@ async fn sample_events_produce_their_named_status() {
     let env = TestEnv::new().await;
     let solution = env.solution(SolutionStatus::Published).await;
     let admin = env.admin().await;
-    let dir = workspace_root().join("events/auth");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("events/auth")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
+    let mut files = Vec::new();
+    for function in ["auth", "usage"] {
+        let dir = workspace_root().join("events").join(function);
+        files.extend(
+            std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json")),
+        );
+    }
     files.sort();
     assert!(
         files.len() >= 20,
@@ -62,7 +66,11 @@ async fn sample_events_produce_their_named_status() {
                 "{{TOKEN_ID}}",
                 token["token_id"].as_str().expect("token_id"),
             )
-            .replace("{{REFRESH_TOKEN}}", &session.refresh_token);
+            .replace("{{REFRESH_TOKEN}}", &session.refresh_token)
+            .replace(
+                "{{ANONYMOUS_ID}}",
+                &format!("visitor-{}", ulid::Ulid::new()),
+            );
         assert!(!text.contains("{{"), "{name}: unknown placeholder");
         let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let reply = env.send(req).await;
