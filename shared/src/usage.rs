@@ -11,7 +11,7 @@
 //!   answer and updates the counters under an expected-count condition; a stale expectation comes back with
 //!   the current count and is retried.
 
-use crate::auth::jwt::{KeySet, TokenKind};
+use crate::auth::jwt::{Claims, KeySet, TokenKind};
 use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
 use crate::solutions::{SolutionStatus, Tier};
@@ -236,7 +236,7 @@ pub struct TrackAnswer {
     pub code: Option<String>,
     pub used: u64,
     pub limit: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `None` (null) when unlimited.
     pub remaining: Option<u64>,
     pub reset_at: String,
 }
@@ -259,7 +259,7 @@ impl TrackAnswer {
             code: Some("quota_exceeded".into()),
             used,
             limit,
-            remaining: None,
+            remaining: limit.map(|l| l.saturating_sub(used)),
             reset_at: rfc3339(*reset_at),
         }
     }
@@ -316,10 +316,16 @@ pub struct TierLimitsRequest {
     #[serde(default)]
     pub solution_id: Option<String>,
     pub tier: Tier,
-    /// null = unlimited.
-    pub daily_limit: Option<u64>,
+    /// Required; null = unlimited.
+    #[serde(default, deserialize_with = "present")]
+    pub daily_limit: Option<Option<u64>>,
     #[serde(default)]
     pub monthly_limit: Option<u64>,
+}
+
+/// A member that must be present but may be null: missing → `None`, null → `Some(None)`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,6 +369,8 @@ struct Caches {
     families: Mutex<HashMap<String, Cached<bool>>>,
     /// Last known count per counter key (only a starting guess for the transactional path).
     counters: Mutex<HashMap<(String, String), u64>>,
+    /// Tokens whose signature was verified, by their exact text (expiry is still checked on every use).
+    verified: Mutex<HashMap<String, Arc<Claims>>>,
 }
 
 const MAX_ENTRIES: usize = 50_000;
@@ -581,11 +589,22 @@ impl UsageService {
         &self,
         bearer: Option<&str>,
         anonymous_id: Option<&str>,
-        req: TrackRequest,
+        idempotency_header: Option<&str>,
+        mut req: TrackRequest,
     ) -> Result<TrackAnswer, ApiError> {
+        match (&req.idempotency_key, idempotency_header) {
+            (Some(body), Some(header)) if body != header => {
+                return Err(ApiError::field(
+                    "idempotency_key",
+                    "differs from the Idempotency-Key header",
+                ));
+            }
+            (None, Some(header)) => req.idempotency_key = Some(header.to_owned()),
+            _ => {}
+        }
         let subject = match bearer {
             Some(token) => {
-                let claims = verify_bearer(&self.keys, token, &[TokenKind::Solution])?;
+                let claims = self.verify_cached(token)?;
                 let sid = claims.solution_id.clone().unwrap_or_default();
                 if req.solution_id.as_deref().is_some_and(|s| s != sid) {
                     return Err(ApiError::field(
@@ -596,8 +615,8 @@ impl UsageService {
                 Subject {
                     customer_id: claims.sub.clone(),
                     solution_id: sid,
-                    family_id: Some(claims.fid),
-                    user_id: Some(claims.sub),
+                    family_id: Some(claims.fid.clone()),
+                    user_id: Some(claims.sub.clone()),
                 }
             }
             None => {
@@ -809,6 +828,27 @@ impl UsageService {
         Ok(())
     }
 
+    /// Verify a solution token, remembering verified tokens so a partner's repeated calls with one token pay
+    /// the signature check once per container. Expiry is checked against the clock on every call.
+    fn verify_cached(&self, token: &str) -> Result<Arc<Claims>, ApiError> {
+        // Expiry by the wall clock, as the signature check itself does.
+        let now = Utc::now().timestamp();
+        let cached = lock(&self.caches.verified).get(token).cloned();
+        if let Some(claims) = cached.filter(|c| c.exp > now) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(verify_bearer(&self.keys, token, &[TokenKind::Solution])?);
+        let mut cache = lock(&self.caches.verified);
+        if cache.len() >= MAX_ENTRIES / 5 {
+            cache.retain(|_, c| c.exp > now);
+            if cache.len() >= MAX_ENTRIES / 5 {
+                cache.clear();
+            }
+        }
+        cache.insert(token.to_owned(), Arc::clone(&claims));
+        Ok(claims)
+    }
+
     /// Authenticate a reader (session or solution token; a consistent revocation check).
     pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
         authenticate(
@@ -1017,6 +1057,9 @@ impl UsageService {
         if !caller.is_admin() {
             return Err(ApiError::forbidden("only admins may change limits"));
         }
+        let daily_limit = req
+            .daily_limit
+            .ok_or_else(|| ApiError::field("daily_limit", "is required (null for unlimited)"))?;
         if let Some(sid) = &req.solution_id {
             if !crate::ids::is_valid("sol", sid) {
                 return Err(ApiError::field("solution_id", "must be a sol_ id"));
@@ -1029,7 +1072,7 @@ impl UsageService {
         let item = TierDefinitionItem::new(
             req.solution_id.as_deref(),
             req.tier,
-            req.daily_limit,
+            daily_limit,
             req.monthly_limit,
             now.clone(),
         );
@@ -1038,7 +1081,7 @@ impl UsageService {
         Ok(TierLimitsAnswer {
             solution_id: req.solution_id,
             tier: req.tier,
-            daily_limit: req.daily_limit,
+            daily_limit,
             monthly_limit: req.monthly_limit,
             updated_at: now,
         })

@@ -1,5 +1,5 @@
 //! validate-token latency, measured locally: the real handler against DynamoDB Local (one batched read per
-//! call) next to a bare `BatchGetItem` of the same keys, plus the in-memory verification cost alone.
+//! call: revocation, tier and today's quota) next to a bare `BatchGetItem` of the same keys, plus the in-memory verification cost alone.
 //! Run with `make bench` (it starts DynamoDB Local). Prints p50/p99 in microseconds.
 
 use integration_tests::harness::{TestEnv, unique_email};
@@ -43,10 +43,16 @@ async fn main() {
     let claims: shared::auth::jwt::Claims = jsonwebtoken::dangerous::insecure_decode(&token)
         .expect("claims")
         .claims;
-    let keys = vec![
+    // The same keys validate-token reads: family, entitlement, the solution's policy, today's counters.
+    let mut keys = vec![
         shared::store::keys::family(&claims.fid),
         shared::store::keys::entitlement(&claims.sub, &solution.solution_id),
     ];
+    keys.extend(shared::usage::quota_read_keys(
+        &claims.sub,
+        &solution.solution_id,
+        chrono::Utc::now(),
+    ));
 
     let request = || {
         lambda_http::http::Request::builder()

@@ -95,6 +95,7 @@ async fn dispatch(
                 .track(
                     http::bearer(req),
                     http::header_str(req, "x-anonymous-id"),
+                    http::header_str(req, "idempotency-key"),
                     body,
                 )
                 .await?;

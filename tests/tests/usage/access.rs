@@ -270,6 +270,53 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         (r.status, r.body["errors"][0]["field"].as_str()),
         (400, Some("solution_id"))
     );
+    // The idempotency key may come as a header; it must not contradict the body.
+    let header = |key: &'static str, body: serde_json::Value| {
+        let env = &f.env;
+        let token = f.token.clone();
+        async move {
+            env.call_with(
+                "POST",
+                "/api/track-usage",
+                Body::Text(body.to_string()),
+                Some(&token),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let first = header("h-1", json!({"action": "a"})).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(header("h-1", json!({"action": "a"})).await.body, first.body);
+    let r = header("h-1", json!({"action": "a", "idempotency_key": "other"})).await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (400, Some("idempotency_key"))
+    );
+    // Limits: daily_limit must be given (null means unlimited), only by admins.
+    let r = f
+        .env
+        .call(
+            "PUT",
+            "/api/tier-limits",
+            Some(json!({"solution_id": f.solution.solution_id, "tier": "pro"})),
+            Some(&f.admin),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (400, Some("daily_limit"))
+    );
+    let r = f
+        .env
+        .call(
+            "PUT",
+            "/api/tier-limits",
+            Some(json!({"tier": "pro", "daily_limit": 5})),
+            Some(&f.access),
+        )
+        .await;
+    assert_eq!(r.status, 403);
     // Bad dates in the history.
     let r = f
         .env

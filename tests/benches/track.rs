@@ -1,0 +1,138 @@
+//! track-usage, measured locally in one run against the same DynamoDB Local: the real handler (token
+//! verification, caches, one conditional `UpdateItem`) next to a bare `UpdateItem` of the same counter item
+//! with the same condition. Prints p50/p99 of both, their ratio, and the client-side CPU time per request.
+//! Run with `make bench`.
+
+use integration_tests::harness::{TestEnv, unique_email};
+use serde_json::json;
+use shared::solutions::{SolutionStatus, Tier};
+use shared::store::items::TierDefinitionItem;
+use shared::store::{CounterSpec, keys};
+use std::time::Instant;
+
+const WARMUP: usize = 500;
+const RUNS: usize = 3_000;
+
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+fn pct(sorted: &[u128], p: f64) -> u128 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(name: &str, mut samples: Vec<u128>) -> (u128, u128) {
+    samples.sort_unstable();
+    let (p50, p99) = (pct(&samples, 0.50), pct(&samples, 0.99));
+    println!(
+        "{name:<40} n={}  p50={p50:>5} us  p90={:>5} us  p99={p99:>5} us",
+        samples.len(),
+        pct(&samples, 0.90)
+    );
+    (p50, p99)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let env = TestEnv::new().await;
+    let solution = env.solution(SolutionStatus::Published).await;
+    // A limit high enough never to refuse during the run; the condition is still evaluated.
+    let limit: u64 = 1_000_000_000;
+    let def = TierDefinitionItem::new(
+        Some(&solution.solution_id),
+        Tier::Free,
+        Some(limit),
+        None,
+        "bench".into(),
+    );
+    env.store.put_tier_definition(&def).await.expect("limit");
+    let session = env.register(&unique_email("bench")).await;
+    let token = env
+        .solution_token(&session.access_token, &solution.solution_id)
+        .await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let body = json!({"action": "search"}).to_string();
+    let request = || {
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://api.test/api/track-usage")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(lambda_http::Body::Text(body.clone()))
+            .expect("request")
+    };
+    // The baseline is the very UpdateItem the handler sends (same expression and condition), on another
+    // counter item of the same shape, sent straight through the store: the difference is the handler.
+    let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let spec = CounterSpec {
+        key: keys::usage_day("bench-bare", &date, &solution.solution_id),
+        customer_id: "bench-bare".into(),
+        solution_id: solution.solution_id.clone(),
+        period: date.clone(),
+        tier: Tier::Free,
+        limit: Some(limit),
+        expires_at: chrono::Utc::now().timestamp() + 86_400,
+    };
+    let bare = || env.store.count_usage(&spec, "search", 1);
+
+    for _ in 0..WARMUP {
+        assert_eq!(
+            usage::handle(&env.usage, request()).await.status().as_u16(),
+            200
+        );
+        bare().await.expect("bare");
+    }
+    let requests_before = env.dynamo.requests();
+    let mut handler = Vec::with_capacity(RUNS);
+    let mut baseline = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let resp = usage::handle(&env.usage, request()).await;
+        handler.push(t.elapsed().as_micros());
+        assert_eq!(resp.status().as_u16(), 200);
+        let t = Instant::now();
+        bare().await.expect("bare");
+        baseline.push(t.elapsed().as_micros());
+    }
+    let requests = env.dynamo.requests() - requests_before;
+
+    // Client-side CPU per request, each measured alone.
+    let c0 = cpu_seconds();
+    for _ in 0..RUNS {
+        usage::handle(&env.usage, request()).await;
+    }
+    let c1 = cpu_seconds();
+    for _ in 0..RUNS {
+        bare().await.expect("bare");
+    }
+    let c2 = cpu_seconds();
+    let handler_cpu = (c1 - c0) / RUNS as f64 * 1e6;
+    let bare_cpu = (c2 - c1) / RUNS as f64 * 1e6;
+
+    println!(
+        "track-usage vs bare UpdateItem, same DynamoDB Local, {RUNS} interleaved runs after {WARMUP} warm-up:"
+    );
+    let (h50, h99) = report("handler POST /api/track-usage", handler);
+    let (b50, b99) = report("bare UpdateItem (same request)", baseline);
+    println!(
+        "ratio handler/bare: p50 {:.3}  p99 {:.3}",
+        h50 as f64 / b50.max(1) as f64,
+        h99 as f64 / b99.max(1) as f64
+    );
+    println!(
+        "DynamoDB requests per tracked event: {:.3}",
+        requests as f64 / (2 * RUNS) as f64 * 2.0 - 1.0
+    );
+    println!(
+        "client CPU per request: handler {handler_cpu:.1} us, bare UpdateItem {bare_cpu:.1} us, handler's own work {:.1} us",
+        handler_cpu - bare_cpu
+    );
+}
