@@ -256,6 +256,43 @@ pub fn problem(err: &ApiError) -> Response<Body> {
     resp
 }
 
+/// Serve one request from a route table: match the route (404/405 otherwise), run `dispatch` with the route's
+/// index and path parameters, render errors as problem+json, and log one line (method, route, status, code,
+/// elapsed) — never headers or bodies.
+pub async fn serve<F, Fut>(routes: &[(&str, &str)], req: &Request, dispatch: F) -> Response<Body>
+where
+    F: FnOnce(usize, Vec<(String, String)>) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let started = std::time::Instant::now();
+    let method = req.method().as_str();
+    let path = req.uri().path();
+    let (route, result) = match match_route(routes, method, path) {
+        RouteMatch::Found(i, params) => (routes[i].1, dispatch(i, params).await),
+        RouteMatch::MethodNotAllowed => ("-", Err(ApiError::method_not_allowed(method, path))),
+        RouteMatch::NotFound => ("-", Err(ApiError::route_not_found(method, path))),
+    };
+    let code = result.as_ref().err().map(|e| e.code.to_string());
+    let resp = render(result);
+    tracing::info!(
+        method,
+        route,
+        status = resp.status().as_u16(),
+        code = code.as_deref().unwrap_or(""),
+        elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    resp
+}
+
+/// A path parameter by name (empty when absent).
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
 /// Render a handler result.
 pub fn render(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(|e| problem(&e))

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod logging;
 pub mod solutions;
 pub mod store;
+pub mod stripe;
 pub mod tokens;
 pub mod usage;
 pub mod users;

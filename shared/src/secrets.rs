@@ -30,3 +30,19 @@ pub async fn get_string(client: &Client, id: &str) -> Result<String, SecretError
         .filter(|s| !s.is_empty())
         .ok_or_else(|| SecretError::Empty { id: id.to_owned() })
 }
+
+/// What every HTTP function loads at cold start: the store and the token keys (from Secrets Manager).
+pub struct Platform {
+    pub store: crate::store::Store,
+    pub keys: crate::auth::jwt::KeySet,
+}
+
+/// Configuration from the environment, SDK clients, and the signing keys, read once.
+pub async fn load_platform() -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
+    let config = crate::config::Config::from_env()?;
+    let sdk = crate::aws::load().await;
+    let secret = get_string(&client(&sdk), &config.signing_key_secret_id).await?;
+    let keys = crate::auth::jwt::KeySet::from_secret_json(&config.jwt_issuer, &secret)?;
+    let store = crate::store::Store::new(crate::aws::dynamodb(&sdk), config.table_name);
+    Ok(Platform { store, keys })
+}

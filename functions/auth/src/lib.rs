@@ -4,13 +4,11 @@
 use lambda_http::{Body, Request, Response};
 use shared::auth::jwt::{KeySet, TokenKind};
 use shared::clock::{Clock, SystemClock};
-use shared::config::Config;
-use shared::http::{self, RouteMatch};
+use shared::http;
 use shared::store::Store;
 use shared::tokens::{AuthService, Refreshed, TokenSettings};
-use shared::{ApiError, aws, secrets};
+use shared::{ApiError, secrets};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -37,15 +35,14 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients and the signing keys (read once from Secrets Manager).
+    /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
-        let config = Config::from_env()?;
-        let sdk = aws::load().await;
-        let secret =
-            secrets::get_string(&secrets::client(&sdk), &config.signing_key_secret_id).await?;
-        let keys = KeySet::from_secret_json(&config.jwt_issuer, &secret)?;
-        let store = Store::new(aws::dynamodb(&sdk), config.table_name);
-        Ok(Self::new(store, keys, Arc::new(SystemClock)))
+        let platform = secrets::load_platform().await?;
+        Ok(Self::new(
+            platform.store,
+            platform.keys,
+            Arc::new(SystemClock),
+        ))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
@@ -57,25 +54,7 @@ impl AppState {
 
 /// The function's entry point for one request.
 pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    let started = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let (route, result) = match http::match_route(ROUTES, &method, &path) {
-        RouteMatch::Found(i, _params) => (ROUTES[i].1, dispatch(state, i, &req).await),
-        RouteMatch::MethodNotAllowed => ("-", Err(ApiError::method_not_allowed(&method, &path))),
-        RouteMatch::NotFound => ("-", Err(ApiError::route_not_found(&method, &path))),
-    };
-    let code = result.as_ref().err().map(|e| e.code.to_string());
-    let resp = http::render(result);
-    tracing::info!(
-        method = %method,
-        route,
-        status = resp.status().as_u16(),
-        code = code.as_deref().unwrap_or(""),
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    resp
+    http::serve(ROUTES, &req, |route, _params| dispatch(state, route, &req)).await
 }
 
 async fn dispatch(

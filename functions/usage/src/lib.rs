@@ -7,13 +7,11 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use shared::auth::jwt::KeySet;
 use shared::clock::{Clock, SystemClock};
-use shared::config::Config;
-use shared::http::{self, RouteMatch};
+use shared::http;
 use shared::store::Store;
 use shared::usage::{TrackAnswer, UsageService, UsageSettings};
-use shared::{ApiError, aws, secrets};
+use shared::{ApiError, secrets};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -34,15 +32,14 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients and the token-verification keys (read once).
+    /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
-        let config = Config::from_env()?;
-        let sdk = aws::load().await;
-        let secret =
-            secrets::get_string(&secrets::client(&sdk), &config.signing_key_secret_id).await?;
-        let keys = KeySet::from_secret_json(&config.jwt_issuer, &secret)?;
-        let store = Store::new(aws::dynamodb(&sdk), config.table_name);
-        Ok(Self::new(store, keys, Arc::new(SystemClock)))
+        let platform = secrets::load_platform().await?;
+        Ok(Self::new(
+            platform.store,
+            platform.keys,
+            Arc::new(SystemClock),
+        ))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
@@ -53,40 +50,19 @@ impl AppState {
 }
 
 pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    let started = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let (route, result) = match http::match_route(ROUTES, &method, &path) {
-        RouteMatch::Found(i, params) => (ROUTES[i].1, dispatch(state, i, &params, &req).await),
-        RouteMatch::MethodNotAllowed => ("-", Err(ApiError::method_not_allowed(&method, &path))),
-        RouteMatch::NotFound => ("-", Err(ApiError::route_not_found(&method, &path))),
-    };
-    let code = result.as_ref().err().map(|e| e.code.to_string());
-    let resp = http::render(result);
-    tracing::info!(
-        method = %method,
-        route,
-        status = resp.status().as_u16(),
-        code = code.as_deref().unwrap_or(""),
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    resp
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
+    http::serve(ROUTES, &req, |route, params| {
+        dispatch(state, route, params, &req)
+    })
+    .await
 }
 
 async fn dispatch(
     state: &AppState,
     route: usize,
-    params: &[(String, String)],
+    params: Vec<(String, String)>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
+    let param = |name: &str| http::param(&params, name).to_owned();
     let usage = &state.usage;
     match ROUTES[route] {
         ("POST", "/api/track-usage") => {
@@ -109,7 +85,7 @@ async fn dispatch(
             let history = usage
                 .history(
                     &caller,
-                    param(params, "customer_id"),
+                    &param("customer_id"),
                     solution_id.as_deref(),
                     from.as_deref(),
                     to.as_deref(),
@@ -120,11 +96,7 @@ async fn dispatch(
         ("GET", "/api/quotas/{customer_id}/{solution_id}") => {
             let caller = usage.authenticate(http::bearer(req)).await?;
             let quota = usage
-                .quota(
-                    &caller,
-                    param(params, "customer_id"),
-                    param(params, "solution_id"),
-                )
+                .quota(&caller, &param("customer_id"), &param("solution_id"))
                 .await?;
             Ok(http::json(200, &quota))
         }

@@ -1,0 +1,3 @@
+//! Stripe, as pure functions (no I/O here): webhook signature verification.
+
+pub mod signature;
