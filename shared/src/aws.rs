@@ -2,9 +2,7 @@
 //! with the standard `AWS_ENDPOINT_URL_<SERVICE>` variables, which `aws-config` reads itself.
 
 pub async fn load() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
 }
 
 pub fn dynamodb(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {

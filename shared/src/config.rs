@@ -23,14 +23,8 @@ pub struct ConfigError {
 pub fn required(name: &'static str) -> Result<String, ConfigError> {
     match env::var(name) {
         Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
-        Ok(_) => Err(ConfigError {
-            name,
-            reason: "empty",
-        }),
-        Err(_) => Err(ConfigError {
-            name,
-            reason: "not set",
-        }),
+        Ok(_) => Err(ConfigError { name, reason: "empty" }),
+        Err(_) => Err(ConfigError { name, reason: "not set" }),
     }
 }
 

@@ -15,10 +15,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -87,12 +84,7 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl ApiError {
-    pub fn new(
-        status: u16,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: u16, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
         Self(Box::new(Problem {
             status,
             code: Cow::Borrowed(code),
@@ -122,12 +114,7 @@ impl ApiError {
     pub fn malformed_json(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         let message = message.into();
-        let mut e = Self::new(
-            400,
-            codes::MALFORMED_JSON,
-            "Malformed JSON",
-            format!("{field}: {message}"),
-        );
+        let mut e = Self::new(400, codes::MALFORMED_JSON, "Malformed JSON", format!("{field}: {message}"));
         e.errors = vec![FieldError::new(field, message)];
         e
     }
@@ -164,21 +151,11 @@ impl ApiError {
     }
 
     pub fn route_not_found(method: &str, path: &str) -> Self {
-        Self::new(
-            404,
-            codes::ROUTE_NOT_FOUND,
-            "Not found",
-            format!("no route for {method} {path}"),
-        )
+        Self::new(404, codes::ROUTE_NOT_FOUND, "Not found", format!("no route for {method} {path}"))
     }
 
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(
-            405,
-            codes::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-            format!("{method} is not allowed on {path}"),
-        )
+        Self::new(405, codes::METHOD_NOT_ALLOWED, "Method not allowed", format!("{method} is not allowed on {path}"))
     }
 
     /// A dependency (DynamoDB, Secrets Manager, a provider) is unavailable or throttling: retry later.
@@ -196,12 +173,7 @@ impl ApiError {
     /// Our own fault. The cause is logged here and never sent to the caller.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            500,
-            codes::INTERNAL,
-            "Internal error",
-            "an internal error occurred",
-        )
+        Self::new(500, codes::INTERNAL, "Internal error", "an internal error occurred")
     }
 
     pub fn with_extension(mut self, key: &str, value: serde_json::Value) -> Self {
@@ -212,19 +184,13 @@ impl ApiError {
     /// The problem document.
     pub fn to_problem(&self) -> serde_json::Value {
         let mut doc = serde_json::Map::new();
-        doc.insert(
-            "type".into(),
-            format!("https://docs.monetization.example/problems/{}", self.code).into(),
-        );
+        doc.insert("type".into(), format!("https://docs.monetization.example/problems/{}", self.code).into());
         doc.insert("title".into(), self.title.as_ref().into());
         doc.insert("status".into(), self.status.into());
         doc.insert("code".into(), self.code.as_ref().into());
         doc.insert("detail".into(), self.detail.clone().into());
         if !self.errors.is_empty() {
-            doc.insert(
-                "errors".into(),
-                serde_json::to_value(&self.errors).unwrap_or_default(),
-            );
+            doc.insert("errors".into(), serde_json::to_value(&self.errors).unwrap_or_default());
         }
         for (k, v) in &self.extensions {
             doc.insert(k.clone(), v.clone());
@@ -243,11 +209,7 @@ mod tests {
         assert_eq!(doc["status"], 400);
         assert_eq!(doc["code"], "validation_failed");
         assert_eq!(doc["errors"][0]["field"], "email");
-        assert!(
-            doc["type"]
-                .as_str()
-                .is_some_and(|t| t.ends_with("/validation_failed"))
-        );
+        assert!(doc["type"].as_str().is_some_and(|t| t.ends_with("/validation_failed")));
     }
 
     #[test]

@@ -24,11 +24,7 @@ pub enum RouteMatch {
 
 /// Match `path` against templates like `/api/usage/{customer_id}`.
 pub fn match_route(routes: &[(&str, &str)], method: &str, path: &str) -> RouteMatch {
-    let path = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     let mut path_matched = false;
     for (i, (m, template)) in routes.iter().enumerate() {
         if let Some(params) = match_template(template, path) {
@@ -38,11 +34,7 @@ pub fn match_route(routes: &[(&str, &str)], method: &str, path: &str) -> RouteMa
             path_matched = true;
         }
     }
-    if path_matched {
-        RouteMatch::MethodNotAllowed
-    } else {
-        RouteMatch::NotFound
-    }
+    if path_matched { RouteMatch::MethodNotAllowed } else { RouteMatch::NotFound }
 }
 
 fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)>> {
@@ -69,10 +61,9 @@ fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)>> {
 }
 
 fn percent_decode(segment: &str) -> Option<String> {
-    let decoded: String =
-        url::form_urlencoded::parse(format!("v={}", segment.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())?;
+    let decoded: String = url::form_urlencoded::parse(format!("v={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())?;
     Some(decoded)
 }
 
@@ -118,10 +109,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Ok(v) => match de.end() {
             Ok(()) => return Ok(v),
             Err(e) => {
-                return Err(ApiError::malformed_json(
-                    "body",
-                    format!("not valid JSON: {e}"),
-                ));
+                return Err(ApiError::malformed_json("body", format!("not valid JSON: {e}")));
             }
         },
         Err(err) => Err(err),
@@ -133,17 +121,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let inner = err.into_inner();
             use serde_json::error::Category;
             match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::malformed_json(
-                    "body",
-                    format!("not valid JSON: {inner}"),
-                )),
+                Category::Syntax | Category::Eof | Category::Io => {
+                    Err(ApiError::malformed_json("body", format!("not valid JSON: {inner}")))
+                }
                 Category::Data => {
                     let message = inner.to_string();
-                    let message = message
-                        .split(" at line ")
-                        .next()
-                        .unwrap_or(&message)
-                        .to_owned();
+                    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
                     let named = between_backticks(&message);
                     let field = if message.starts_with("missing field") {
                         join_path(&path, named.unwrap_or("body"))
@@ -168,29 +151,20 @@ fn between_backticks(s: &str) -> Option<&str> {
 }
 
 fn join_path(parent: &str, field: &str) -> String {
-    if parent == "." || parent.is_empty() {
-        field.to_owned()
-    } else {
-        format!("{parent}.{field}")
-    }
+    if parent == "." || parent.is_empty() { field.to_owned() } else { format!("{parent}.{field}") }
 }
 
 /// The bearer token of the `Authorization` header, if any.
 pub fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// The first value of a query parameter, percent-decoded.
 pub fn query(req: &Request, name: &str) -> Option<String> {
     let q = req.uri().query()?;
-    url::form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// A header's value as text.
@@ -208,10 +182,7 @@ fn build(code: u16, content_type: &'static str, body: Body) -> Response<Body> {
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     resp
 }
 
@@ -235,8 +206,7 @@ pub fn json_cacheable<T: Serialize>(code: u16, body: &T, max_age: u32) -> Respon
 pub fn no_content() -> Response<Body> {
     let mut resp = Response::new(Body::Empty);
     *resp.status_mut() = StatusCode::NO_CONTENT;
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -250,8 +220,7 @@ pub fn problem(err: &ApiError) -> Response<Body> {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
     if err.status == 401 {
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp
 }
@@ -287,10 +256,7 @@ where
 
 /// A path parameter by name (empty when absent).
 pub fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
+    params.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
 /// Render a handler result.
@@ -311,36 +277,15 @@ mod tests {
 
     #[test]
     fn routes_match_with_parameters_and_methods() {
-        assert_eq!(
-            match_route(ROUTES, "POST", "/api/auth/register"),
-            RouteMatch::Found(0, vec![])
-        );
-        assert_eq!(
-            match_route(ROUTES, "POST", "/api/auth/register/"),
-            RouteMatch::Found(0, vec![])
-        );
-        assert_eq!(
-            match_route(ROUTES, "GET", "/api/auth/register"),
-            RouteMatch::MethodNotAllowed
-        );
+        assert_eq!(match_route(ROUTES, "POST", "/api/auth/register"), RouteMatch::Found(0, vec![]));
+        assert_eq!(match_route(ROUTES, "POST", "/api/auth/register/"), RouteMatch::Found(0, vec![]));
+        assert_eq!(match_route(ROUTES, "GET", "/api/auth/register"), RouteMatch::MethodNotAllowed);
         assert_eq!(
             match_route(ROUTES, "GET", "/api/quotas/usr_1/sol%5F2"),
-            RouteMatch::Found(
-                2,
-                vec![
-                    ("customer_id".into(), "usr_1".into()),
-                    ("solution_id".into(), "sol_2".into())
-                ]
-            )
+            RouteMatch::Found(2, vec![("customer_id".into(), "usr_1".into()), ("solution_id".into(), "sol_2".into())])
         );
-        assert_eq!(
-            match_route(ROUTES, "GET", "/api/usage/"),
-            RouteMatch::NotFound
-        );
-        assert_eq!(
-            match_route(ROUTES, "GET", "/api/usage/a/b"),
-            RouteMatch::NotFound
-        );
+        assert_eq!(match_route(ROUTES, "GET", "/api/usage/"), RouteMatch::NotFound);
+        assert_eq!(match_route(ROUTES, "GET", "/api/usage/a/b"), RouteMatch::NotFound);
     }
 
     #[derive(Debug, Deserialize)]
@@ -368,29 +313,11 @@ mod tests {
         assert_eq!(field_of("{"), ("malformed_json".into(), "body".into()));
         assert_eq!(field_of(""), ("malformed_json".into(), "body".into()));
         assert_eq!(field_of("{}"), ("validation_failed".into(), "email".into()));
-        assert_eq!(
-            field_of(r#"{"email": 5}"#),
-            ("validation_failed".into(), "email".into())
-        );
-        assert_eq!(
-            field_of(r#"{"email":"a","ttl":-1}"#),
-            ("validation_failed".into(), "ttl".into())
-        );
-        assert_eq!(
-            field_of(r#"{"email":"a","role":"admin"}"#),
-            ("validation_failed".into(), "role".into())
-        );
-        assert_eq!(
-            field_of(r#"{"email":"a","inner":{}}"#),
-            ("validation_failed".into(), "inner.n".into())
-        );
-        assert_eq!(
-            field_of(r#"[1]"#),
-            ("validation_failed".into(), "body".into())
-        );
-        assert_eq!(
-            field_of(r#"{"email":"a"} trailing"#),
-            ("malformed_json".into(), "body".into())
-        );
+        assert_eq!(field_of(r#"{"email": 5}"#), ("validation_failed".into(), "email".into()));
+        assert_eq!(field_of(r#"{"email":"a","ttl":-1}"#), ("validation_failed".into(), "ttl".into()));
+        assert_eq!(field_of(r#"{"email":"a","role":"admin"}"#), ("validation_failed".into(), "role".into()));
+        assert_eq!(field_of(r#"{"email":"a","inner":{}}"#), ("validation_failed".into(), "inner.n".into()));
+        assert_eq!(field_of(r#"[1]"#), ("validation_failed".into(), "body".into()));
+        assert_eq!(field_of(r#"{"email":"a"} trailing"#), ("malformed_json".into(), "body".into()));
     }
 }

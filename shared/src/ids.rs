@@ -1,10 +1,7 @@
 //! Identifiers: a short type prefix and a ULID, so ids sort by creation time and say what they name.
 
 pub fn new_id(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}",
-        ulid::Ulid::new().to_string().to_ascii_lowercase()
-    )
+    format!("{prefix}_{}", ulid::Ulid::new().to_string().to_ascii_lowercase())
 }
 
 pub fn user_id() -> String {
@@ -28,9 +25,7 @@ pub fn is_valid(prefix: &str, id: &str) -> bool {
     id.len() == prefix.len() + 27
         && id.starts_with(prefix)
         && id.as_bytes()[prefix.len()] == b'_'
-        && id[prefix.len() + 1..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        && id[prefix.len() + 1..].bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
 }
 
 #[cfg(test)]

@@ -17,18 +17,11 @@ pub fn client(config: &aws_config::SdkConfig) -> Client {
 
 /// The current string value of a secret.
 pub async fn get_string(client: &Client, id: &str) -> Result<String, SecretError> {
-    let out = client
-        .get_secret_value()
-        .secret_id(id)
-        .send()
-        .await
-        .map_err(|e| SecretError::Unavailable {
-            id: id.to_owned(),
-            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-        })?;
-    out.secret_string
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| SecretError::Empty { id: id.to_owned() })
+    let out = client.get_secret_value().secret_id(id).send().await.map_err(|e| SecretError::Unavailable {
+        id: id.to_owned(),
+        reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+    })?;
+    out.secret_string.filter(|s| !s.is_empty()).ok_or_else(|| SecretError::Empty { id: id.to_owned() })
 }
 
 /// What every HTTP function loads at cold start: the store and the token keys (from Secrets Manager).

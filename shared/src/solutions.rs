@@ -65,9 +65,6 @@ mod tests {
         assert!(Tier::Free < Tier::Pro && Tier::Pro < Tier::Enterprise);
         assert_eq!(Tier::Free.default_limits().0, Some(100));
         assert_eq!(Tier::Enterprise.default_limits().0, None);
-        assert_eq!(
-            serde_json::to_string(&Tier::Pro).ok().as_deref(),
-            Some("\"pro\"")
-        );
+        assert_eq!(serde_json::to_string(&Tier::Pro).ok().as_deref(), Some("\"pro\""));
     }
 }

@@ -248,25 +248,15 @@ pub async fn authenticate(
     let claims = verify_bearer(keys, token, kinds)?;
     let family = store.get_family(&claims.fid).await?;
     if family.is_none_or(|f| f.revoked_at.is_some()) {
-        return Err(ApiError::unauthorized_code(
-            codes::REVOKED,
-            "the token has been revoked",
-        ));
+        return Err(ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked"));
     }
     Ok(Principal::from(claims))
 }
 
 /// Verify a bearer token in memory only (signature, expiry, issuer, kind).
 pub fn verify_bearer(keys: &KeySet, token: &str, kinds: &[TokenKind]) -> Result<Claims, ApiError> {
-    keys.verify(
-        token,
-        Expect {
-            kinds,
-            audience: None,
-            allow_expired: false,
-        },
-    )
-    .map_err(|e| ApiError::unauthorized_code(e.code(), e.to_string()))
+    keys.verify(token, Expect { kinds, audience: None, allow_expired: false })
+        .map_err(|e| ApiError::unauthorized_code(e.code(), e.to_string()))
 }
 
 impl From<Claims> for Principal {
@@ -291,9 +281,7 @@ pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
 }
 
 fn epoch_rfc3339(epoch: i64) -> String {
-    DateTime::from_timestamp(epoch, 0)
-        .map(rfc3339)
-        .unwrap_or_default()
+    DateTime::from_timestamp(epoch, 0).map(rfc3339).unwrap_or_default()
 }
 
 fn token_invalid(err: TokenError) -> ApiError {
@@ -323,21 +311,14 @@ fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Vec<String>, FieldErro
         return Ok(DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect());
     };
     if scopes.len() > MAX_SCOPES {
-        return Err(FieldError::new(
-            "scopes",
-            format!("at most {MAX_SCOPES} scopes"),
-        ));
+        return Err(FieldError::new("scopes", format!("at most {MAX_SCOPES} scopes")));
     }
     for (i, s) in scopes.iter().enumerate() {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":._-".contains(&b));
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":._-".contains(&b));
         if !ok {
-            return Err(FieldError::new(
-                format!("scopes[{i}]"),
-                "must match [a-z0-9:._-]{1,64}",
-            ));
+            return Err(FieldError::new(format!("scopes[{i}]"), "must match [a-z0-9:._-]{1,64}"));
         }
     }
     let mut scopes = scopes;
@@ -347,11 +328,7 @@ fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Vec<String>, FieldErro
 }
 
 fn check_id(field: &str, prefix: &str, value: &str) -> Result<(), FieldError> {
-    if ids::is_valid(prefix, value) {
-        Ok(())
-    } else {
-        Err(FieldError::new(field, format!("must be a {prefix}_ id")))
-    }
+    if ids::is_valid(prefix, value) { Ok(()) } else { Err(FieldError::new(field, format!("must be a {prefix}_ id"))) }
 }
 
 /// The auth use cases.
@@ -371,18 +348,8 @@ struct Minted {
 }
 
 impl AuthService {
-    pub fn new(
-        store: Store,
-        keys: Arc<KeySet>,
-        clock: Arc<dyn Clock>,
-        settings: TokenSettings,
-    ) -> Self {
-        Self {
-            store,
-            keys,
-            clock,
-            settings,
-        }
+    pub fn new(store: Store, keys: Arc<KeySet>, clock: Arc<dyn Clock>, settings: TokenSettings) -> Self {
+        Self { store, keys, clock, settings }
     }
 
     pub fn store(&self) -> &Store {
@@ -397,13 +364,7 @@ impl AuthService {
         self.keys.jwks()
     }
 
-    fn mint(
-        &self,
-        family: &FamilyItem,
-        email: &str,
-        role: Role,
-        tier: Option<Tier>,
-    ) -> Result<Minted, ApiError> {
+    fn mint(&self, family: &FamilyItem, email: &str, role: Role, tier: Option<Tier>) -> Result<Minted, ApiError> {
         let now = self.clock.now();
         let iat = now.timestamp();
         let exp = iat + family.token_ttl_seconds;
@@ -431,12 +392,7 @@ impl AuthService {
         Ok(Minted { jwt, record, exp })
     }
 
-    fn new_family(
-        &self,
-        user_id: &str,
-        kind: TokenKind,
-        solution: Option<(&str, Vec<String>, i64)>,
-    ) -> FamilyItem {
+    fn new_family(&self, user_id: &str, kind: TokenKind, solution: Option<(&str, Vec<String>, i64)>) -> FamilyItem {
         let now = self.clock.now();
         let (solution_id, scopes, ttl) = match solution {
             Some((sid, scopes, ttl)) => (Some(sid), scopes, ttl),
@@ -454,13 +410,7 @@ impl AuthService {
         )
     }
 
-    fn session(
-        &self,
-        user: &UserItem,
-        minted: Minted,
-        refresh_secret: String,
-        family: &FamilyItem,
-    ) -> Session {
+    fn session(&self, user: &UserItem, minted: Minted, refresh_secret: String, family: &FamilyItem) -> Session {
         Session {
             user_id: user.user_id.clone(),
             access_token: minted.jwt,
@@ -470,13 +420,7 @@ impl AuthService {
         }
     }
 
-    fn solution_token(
-        &self,
-        minted: Minted,
-        refresh_secret: String,
-        family: &FamilyItem,
-        tier: Tier,
-    ) -> SolutionToken {
+    fn solution_token(&self, minted: Minted, refresh_secret: String, family: &FamilyItem, tier: Tier) -> SolutionToken {
         SolutionToken {
             token: minted.jwt,
             token_id: minted.record.token_id.clone(),
@@ -501,9 +445,7 @@ impl AuthService {
         anonymous_id: Option<&str>,
     ) -> Result<(UserItem, Option<Session>), ApiError> {
         let mut errors = Vec::new();
-        let email = users::normalize_email(email)
-            .map_err(|e| errors.push(e))
-            .ok();
+        let email = users::normalize_email(email).map_err(|e| errors.push(e)).ok();
         let name = users::normalize_name(name).map_err(|e| errors.push(e)).ok();
         if let Err(e) = users::validate_password(password) {
             errors.push(e);
@@ -513,27 +455,15 @@ impl AuthService {
         };
         let hash = password::hash(password).map_err(ApiError::internal)?;
         let user_id = ids::user_id();
-        let user = UserItem::new(
-            &user_id,
-            &email,
-            &name,
-            role,
-            hash,
-            rfc3339(self.clock.now()),
-        );
+        let user = UserItem::new(&user_id, &email, &name, role, hash, rfc3339(self.clock.now()));
         let family = self.new_family(&user_id, TokenKind::Access, None);
         let minted = self.mint(&family, &email, role, None)?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
-        let mut extra = self
-            .store
-            .family_start_items(&family, &refresh_item, &minted.record)?;
+        let mut extra = self.store.family_start_items(&family, &refresh_item, &minted.record)?;
         if let Some(anonymous_id) = anonymous_id {
             for counter in self.anonymous_carry_over(anonymous_id, &user_id).await? {
-                extra.push(
-                    self.store
-                        .tx_put(&counter, Some("attribute_not_exists(PK)"))?,
-                );
+                extra.push(self.store.tx_put(&counter, Some("attribute_not_exists(PK)"))?);
             }
         }
         match self.store.create_user(&user, extra).await {
@@ -542,45 +472,27 @@ impl AuthService {
                 let session = self.session(&user, minted, refresh.secret, &family);
                 Ok((user, Some(session)))
             }
-            Err(StoreError::Conditional { index: Some(0) }) => Err(ApiError::conflict(
-                codes::EMAIL_TAKEN,
-                "an account with this email already exists",
-            )),
+            Err(StoreError::Conditional { index: Some(0) }) => {
+                Err(ApiError::conflict(codes::EMAIL_TAKEN, "an account with this email already exists"))
+            }
             Err(e) => Err(e.into()),
         }
     }
 
     /// Today's usage of an anonymous visitor, as counters of the new account (so signing up never resets a
     /// quota). "Today" is each solution's local day.
-    async fn anonymous_carry_over(
-        &self,
-        anonymous_id: &str,
-        user_id: &str,
-    ) -> Result<Vec<UsageCounterItem>, ApiError> {
+    async fn anonymous_carry_over(&self, anonymous_id: &str, user_id: &str) -> Result<Vec<UsageCounterItem>, ApiError> {
         const MAX_SOLUTIONS: usize = 10;
-        let customer =
-            usage::anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
+        let customer = usage::anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
         let now = self.clock.now();
         let utc_today = now.date_naive();
-        let day =
-            |d: Option<chrono::NaiveDate>| d.unwrap_or(utc_today).format("%Y-%m-%d").to_string();
-        let counters = self
-            .store
-            .usage_days(
-                &customer,
-                &day(utc_today.pred_opt()),
-                &day(utc_today.succ_opt()),
-            )
-            .await?;
-        let mut solution_ids: Vec<String> =
-            counters.iter().map(|c| c.solution_id.clone()).collect();
+        let day = |d: Option<chrono::NaiveDate>| d.unwrap_or(utc_today).format("%Y-%m-%d").to_string();
+        let counters = self.store.usage_days(&customer, &day(utc_today.pred_opt()), &day(utc_today.succ_opt())).await?;
+        let mut solution_ids: Vec<String> = counters.iter().map(|c| c.solution_id.clone()).collect();
         solution_ids.sort();
         solution_ids.dedup();
         solution_ids.truncate(MAX_SOLUTIONS);
-        let wanted: Vec<keys::Key> = solution_ids
-            .iter()
-            .flat_map(|s| usage::Policy::read_keys(s))
-            .collect();
+        let wanted: Vec<keys::Key> = solution_ids.iter().flat_map(|s| usage::Policy::read_keys(s)).collect();
         let mut found = self.store.batch_get(&wanted, false).await?;
         let mut policies = std::collections::HashMap::new();
         for sid in &solution_ids {
@@ -602,20 +514,9 @@ impl AuthService {
             .collect())
     }
 
-    pub async fn register(
-        &self,
-        req: RegisterRequest,
-        anonymous_id: Option<&str>,
-    ) -> Result<Session, ApiError> {
-        let (user, session) = self
-            .create_account(
-                &req.email,
-                &req.password,
-                &req.name,
-                Role::User,
-                anonymous_id,
-            )
-            .await?;
+    pub async fn register(&self, req: RegisterRequest, anonymous_id: Option<&str>) -> Result<Session, ApiError> {
+        let (user, session) =
+            self.create_account(&req.email, &req.password, &req.name, Role::User, anonymous_id).await?;
         if anonymous_id.is_some() {
             tracing::info!(user_id = %user.user_id, "anonymous usage carried into the new account");
         }
@@ -623,14 +524,8 @@ impl AuthService {
     }
 
     pub async fn login(&self, req: LoginRequest) -> Result<Session, ApiError> {
-        let invalid = || {
-            ApiError::unauthorized_code(
-                codes::INVALID_CREDENTIALS,
-                "email or password is incorrect",
-            )
-        };
-        let email =
-            users::normalize_email(&req.email).map_err(|e| ApiError::validation(vec![e]))?;
+        let invalid = || ApiError::unauthorized_code(codes::INVALID_CREDENTIALS, "email or password is incorrect");
+        let email = users::normalize_email(&req.email).map_err(|e| ApiError::validation(vec![e]))?;
         if req.password.chars().count() > password::MAX_LEN {
             password::verify_dummy(&req.password);
             return Err(invalid());
@@ -651,74 +546,44 @@ impl AuthService {
         let minted = self.mint(&family, &user.email, user.role, None)?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
-        self.store
-            .start_family(&family, &refresh_item, &minted.record)
-            .await?;
+        self.store.start_family(&family, &refresh_item, &minted.record).await?;
         tracing::info!(user_id = %user.user_id, family_id = %family.family_id, "login");
         Ok(self.session(&user, minted, refresh.secret, &family))
     }
 
     /// Authenticate a bearer token for the platform API (see [`authenticate`]).
-    pub async fn authenticate(
-        &self,
-        bearer: Option<&str>,
-        kinds: &[TokenKind],
-    ) -> Result<Principal, ApiError> {
+    pub async fn authenticate(&self, bearer: Option<&str>, kinds: &[TokenKind]) -> Result<Principal, ApiError> {
         authenticate(&self.keys, &self.store, bearer, kinds).await
     }
 
-    pub async fn generate(
-        &self,
-        caller: &Principal,
-        req: GenerateRequest,
-    ) -> Result<SolutionToken, ApiError> {
+    pub async fn generate(&self, caller: &Principal, req: GenerateRequest) -> Result<SolutionToken, ApiError> {
         let mut errors = Vec::new();
         if let Err(e) = check_id("solution_id", "sol", &req.solution_id) {
             errors.push(e);
         }
         let scopes = validate_scopes(req.scopes).map_err(|e| errors.push(e)).ok();
-        let ttl = req
-            .ttl_seconds
-            .unwrap_or(self.settings.solution_default_ttl_seconds);
-        let (min, max) = (
-            self.settings.solution_min_ttl_seconds,
-            self.settings.solution_max_ttl_seconds,
-        );
+        let ttl = req.ttl_seconds.unwrap_or(self.settings.solution_default_ttl_seconds);
+        let (min, max) = (self.settings.solution_min_ttl_seconds, self.settings.solution_max_ttl_seconds);
         if !(min..=max).contains(&ttl) {
-            errors.push(FieldError::new(
-                "ttl_seconds",
-                format!("must be between {min} and {max}"),
-            ));
+            errors.push(FieldError::new("ttl_seconds", format!("must be between {min} and {max}")));
         }
         let (Some(scopes), true) = (scopes, errors.is_empty()) else {
             return Err(ApiError::validation(errors));
         };
         let sk = keys::solution(&req.solution_id);
         let ek = keys::entitlement(&caller.user_id, &req.solution_id);
-        let mut found = self
-            .store
-            .batch_get(&[sk.clone(), ek.clone()], false)
-            .await?;
+        let mut found = self.store.batch_get(&[sk.clone(), ek.clone()], false).await?;
         let solution: Option<SolutionItem> = take(&mut found, &sk)?;
         let entitlement: Option<EntitlementItem> = take(&mut found, &ek)?;
         if !solution.is_some_and(|s| s.status == SolutionStatus::Published) {
-            return Err(ApiError::not_found(
-                codes::SOLUTION_NOT_FOUND,
-                "no published solution with this id",
-            ));
+            return Err(ApiError::not_found(codes::SOLUTION_NOT_FOUND, "no published solution with this id"));
         }
         let tier = entitlement.map_or(Tier::Free, |e| e.tier);
-        let family = self.new_family(
-            &caller.user_id,
-            TokenKind::Solution,
-            Some((&req.solution_id, scopes, ttl)),
-        );
+        let family = self.new_family(&caller.user_id, TokenKind::Solution, Some((&req.solution_id, scopes, ttl)));
         let minted = self.mint(&family, &caller.email, caller.role, Some(tier))?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
-        self.store
-            .start_family(&family, &refresh_item, &minted.record)
-            .await?;
+        self.store.start_family(&family, &refresh_item, &minted.record).await?;
         tracing::info!(user_id = %caller.user_id, token_id = %minted.record.token_id, solution_id = %req.solution_id, "solution token issued");
         Ok(self.solution_token(minted, refresh.secret, &family, tier))
     }
@@ -730,11 +595,7 @@ impl AuthService {
             .keys
             .verify(
                 &req.token,
-                Expect {
-                    kinds: &[TokenKind::Solution],
-                    audience: req.solution_id.as_deref(),
-                    allow_expired: false,
-                },
+                Expect { kinds: &[TokenKind::Solution], audience: req.solution_id.as_deref(), allow_expired: false },
             )
             .map_err(token_invalid)?;
         let solution_id = claims.solution_id.clone().unwrap_or_default();
@@ -747,10 +608,8 @@ impl AuthService {
         let mut found = self.store.batch_get(&wanted, true).await?;
         let family: Option<FamilyItem> = take(&mut found, &fk)?;
         if family.is_none_or(|f| f.revoked_at.is_some()) {
-            return Err(
-                ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked")
-                    .with_extension("valid", false.into()),
-            );
+            return Err(ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked")
+                .with_extension("valid", false.into()));
         }
         let tier = take::<EntitlementItem>(&mut found, &ek)?.map_or(Tier::Free, |e| e.tier);
         let quota = usage::quota_from_found(&claims.sub, &solution_id, tier, now, &mut found)?;
@@ -768,17 +627,9 @@ impl AuthService {
     }
 
     pub async fn refresh(&self, req: RefreshRequest) -> Result<Refreshed, ApiError> {
-        let invalid = || {
-            ApiError::unauthorized_code(
-                codes::INVALID_REFRESH_TOKEN,
-                "the refresh token is not valid",
-            )
-        };
+        let invalid = || ApiError::unauthorized_code(codes::INVALID_REFRESH_TOKEN, "the refresh token is not valid");
         let presented = refresh::parse(&req.refresh_token).ok_or_else(invalid)?;
-        let (stored, family) = self
-            .store
-            .refresh_and_family(&presented.hash, &presented.family_id)
-            .await?;
+        let (stored, family) = self.store.refresh_and_family(&presented.hash, &presented.family_id).await?;
         let (Some(stored), Some(family)) = (stored, family) else {
             return Err(invalid());
         };
@@ -786,26 +637,17 @@ impl AuthService {
             return Err(invalid());
         }
         if family.revoked_at.is_some() {
-            return Err(ApiError::unauthorized_code(
-                codes::REVOKED,
-                "this session has been revoked",
-            ));
+            return Err(ApiError::unauthorized_code(codes::REVOKED, "this session has been revoked"));
         }
         let now = self.clock.now();
         if now.timestamp() >= family.refresh_until {
-            return Err(ApiError::unauthorized_code(
-                codes::EXPIRED,
-                "the refresh token has expired",
-            ));
+            return Err(ApiError::unauthorized_code(codes::EXPIRED, "the refresh token has expired"));
         }
         if stored.used_at.is_some() {
             return Err(self.reuse_detected(&family).await);
         }
         let uk = keys::user(&family.user_id);
-        let ek = family
-            .solution_id
-            .as_deref()
-            .map(|sid| keys::entitlement(&family.user_id, sid));
+        let ek = family.solution_id.as_deref().map(|sid| keys::entitlement(&family.user_id, sid));
         let mut wanted = vec![uk.clone()];
         wanted.extend(ek.clone());
         let mut found = self.store.batch_get(&wanted, true).await?;
@@ -817,18 +659,11 @@ impl AuthService {
         let minted = self.mint(&family, &user.email, user.role, tier)?;
         let next = refresh::generate(&family.family_id);
         let next_item = RefreshItem::new(&next.hash, &family, rfc3339(now));
-        match self
-            .store
-            .rotate_refresh(&presented.hash, &rfc3339(now), &next_item, &minted.record)
-            .await
-        {
+        match self.store.rotate_refresh(&presented.hash, &rfc3339(now), &next_item, &minted.record).await {
             Ok(()) => {}
             Err(RotateError::Reused) => return Err(self.reuse_detected(&family).await),
             Err(RotateError::Revoked) => {
-                return Err(ApiError::unauthorized_code(
-                    codes::REVOKED,
-                    "this session has been revoked",
-                ));
+                return Err(ApiError::unauthorized_code(codes::REVOKED, "this session has been revoked"));
             }
             Err(RotateError::Store(e)) => return Err(e.into()),
         }
@@ -845,12 +680,7 @@ impl AuthService {
         tracing::warn!(user_id = %family.user_id, family_id = %family.family_id, "refresh token reuse: family revoked");
         if let Err(e) = self
             .store
-            .revoke_family(
-                &family.family_id,
-                "system",
-                "refresh_token_reused",
-                &rfc3339(self.clock.now()),
-            )
+            .revoke_family(&family.family_id, "system", "refresh_token_reused", &rfc3339(self.clock.now()))
             .await
         {
             return e.into();
@@ -878,9 +708,7 @@ impl AuthService {
                             allow_expired: true,
                         },
                     )
-                    .map_err(|e| {
-                        ApiError::field("token", format!("not a token of this platform: {e}"))
-                    })?;
+                    .map_err(|e| ApiError::field("token", format!("not a token of this platform: {e}")))?;
                 claims.jti
             }
             _ => {
@@ -890,28 +718,16 @@ impl AuthService {
                 )]));
             }
         };
-        let record =
-            self.store.get_token(&token_id).await?.ok_or_else(|| {
-                ApiError::not_found(codes::TOKEN_NOT_FOUND, "no token with this id")
-            })?;
+        let record = self
+            .store
+            .get_token(&token_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(codes::TOKEN_NOT_FOUND, "no token with this id"))?;
         if record.user_id != caller.user_id && !caller.is_admin() {
-            return Err(ApiError::forbidden(
-                "only the token's owner or an admin may revoke it",
-            ));
+            return Err(ApiError::forbidden("only the token's owner or an admin may revoke it"));
         }
-        let reason = if caller.user_id == record.user_id {
-            "revoked_by_owner"
-        } else {
-            "revoked_by_admin"
-        };
-        self.store
-            .revoke_family(
-                &record.family_id,
-                &caller.user_id,
-                reason,
-                &rfc3339(self.clock.now()),
-            )
-            .await?;
+        let reason = if caller.user_id == record.user_id { "revoked_by_owner" } else { "revoked_by_admin" };
+        self.store.revoke_family(&record.family_id, &caller.user_id, reason, &rfc3339(self.clock.now())).await?;
         tracing::info!(token_id = %token_id, family_id = %record.family_id, by = %caller.user_id, "token revoked");
         Ok(())
     }
@@ -939,17 +755,10 @@ impl AuthService {
         let families = self.store.families(&family_ids).await?;
         let tokens = records
             .iter()
-            .filter(|t| {
-                families
-                    .get(&t.family_id)
-                    .is_some_and(|f| f.revoked_at.is_none())
-            })
+            .filter(|t| families.get(&t.family_id).is_some_and(|f| f.revoked_at.is_none()))
             .map(token_info)
             .collect();
-        Ok(TokenList {
-            tokens,
-            next_cursor,
-        })
+        Ok(TokenList { tokens, next_cursor })
     }
 
     pub async fn user_context(&self, caller: &Principal) -> Result<UserContext, ApiError> {
@@ -958,14 +767,8 @@ impl AuthService {
         let quota = match &caller.solution_id {
             Some(sid) => {
                 let now = self.clock.now();
-                let tier = tiers
-                    .iter()
-                    .find(|e| &e.solution_id == sid)
-                    .map_or(Tier::Free, |e| e.tier);
-                let mut found = self
-                    .store
-                    .batch_get(&usage::quota_read_keys(&caller.user_id, sid, now), false)
-                    .await?;
+                let tier = tiers.iter().find(|e| &e.solution_id == sid).map_or(Tier::Free, |e| e.tier);
+                let mut found = self.store.batch_get(&usage::quota_read_keys(&caller.user_id, sid, now), false).await?;
                 usage::quota_from_found(&caller.user_id, sid, tier, now, &mut found)?
             }
             None => None,
@@ -978,13 +781,7 @@ impl AuthService {
                 role: user.role,
                 created_at: user.created_at,
             },
-            solutions: tiers
-                .into_iter()
-                .map(|e| SolutionTier {
-                    solution_id: e.solution_id,
-                    tier: e.tier,
-                })
-                .collect(),
+            solutions: tiers.into_iter().map(|e| SolutionTier { solution_id: e.solution_id, tier: e.tier }).collect(),
             subscriptions: Vec::new(),
             token: TokenInfo {
                 token_id: caller.token_id.clone(),
@@ -998,52 +795,31 @@ impl AuthService {
         })
     }
 
-    pub async fn set_tier(
-        &self,
-        caller: &Principal,
-        req: SetTierRequest,
-    ) -> Result<Entitlement, ApiError> {
+    pub async fn set_tier(&self, caller: &Principal, req: SetTierRequest) -> Result<Entitlement, ApiError> {
         if !caller.is_admin() {
             return Err(ApiError::forbidden("only admins may change tiers"));
         }
         let mut errors = Vec::new();
-        for (field, prefix, value) in [
-            ("user_id", "usr", &req.user_id),
-            ("solution_id", "sol", &req.solution_id),
-        ] {
+        for (field, prefix, value) in [("user_id", "usr", &req.user_id), ("solution_id", "sol", &req.solution_id)] {
             if let Err(e) = check_id(field, prefix, value) {
                 errors.push(e);
             }
         }
         if req.tier == Tier::Anonymous {
-            errors.push(FieldError::new(
-                "tier",
-                "must be one of free, pro, enterprise",
-            ));
+            errors.push(FieldError::new("tier", "must be one of free, pro, enterprise"));
         }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
-        let item = EntitlementItem::new(
-            &req.user_id,
-            &req.solution_id,
-            req.tier,
-            rfc3339(self.clock.now()),
-            &caller.user_id,
-        );
+        let item =
+            EntitlementItem::new(&req.user_id, &req.solution_id, req.tier, rfc3339(self.clock.now()), &caller.user_id);
         match self.store.set_entitlement(&item).await {
             Ok(()) => {}
             Err(StoreError::Conditional { index: Some(0) }) => {
-                return Err(ApiError::not_found(
-                    codes::USER_NOT_FOUND,
-                    "no user with this id",
-                ));
+                return Err(ApiError::not_found(codes::USER_NOT_FOUND, "no user with this id"));
             }
             Err(StoreError::Conditional { index: Some(1) }) => {
-                return Err(ApiError::not_found(
-                    codes::SOLUTION_NOT_FOUND,
-                    "no solution with this id",
-                ));
+                return Err(ApiError::not_found(codes::SOLUTION_NOT_FOUND, "no solution with this id"));
             }
             Err(e) => return Err(e.into()),
         }
@@ -1059,22 +835,14 @@ impl AuthService {
 
     pub async fn user_solutions(&self, caller: &Principal) -> Result<UserSolutions, ApiError> {
         let (published, tiers) = tokio::try_join!(
-            self.store
-                .solutions_by_status(solutions::SolutionStatus::Published),
+            self.store.solutions_by_status(solutions::SolutionStatus::Published),
             self.store.entitlements(&caller.user_id),
         )?;
         let solutions = published
             .into_iter()
             .map(|s| {
-                let tier = tiers
-                    .iter()
-                    .find(|e| e.solution_id == s.solution_id)
-                    .map_or(Tier::Free, |e| e.tier);
-                UsableSolution {
-                    solution_id: s.solution_id,
-                    name: s.name,
-                    tier,
-                }
+                let tier = tiers.iter().find(|e| e.solution_id == s.solution_id).map_or(Tier::Free, |e| e.tier);
+                UsableSolution { solution_id: s.solution_id, name: s.name, tier }
             })
             .collect();
         Ok(UserSolutions { solutions })
@@ -1087,10 +855,7 @@ mod tests {
 
     #[test]
     fn scopes_default_validate_and_dedupe() {
-        assert_eq!(
-            validate_scopes(None).ok(),
-            Some(vec!["usage:read".into(), "usage:track".into()])
-        );
+        assert_eq!(validate_scopes(None).ok(), Some(vec!["usage:read".into(), "usage:track".into()]));
         assert_eq!(
             validate_scopes(Some(vec!["b".into(), "a".into(), "b".into()])).ok(),
             Some(vec!["a".into(), "b".into()])

@@ -16,8 +16,8 @@ use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
 use crate::solutions::{SolutionStatus, Tier};
 use crate::store::items::{
-    EntitlementItem, FamilyItem, IdempotencyItem, NotificationItem, QuotaResetAuditItem,
-    SolutionItem, TierDefinitionItem, UsageCounterItem,
+    EntitlementItem, FamilyItem, IdempotencyItem, NotificationItem, QuotaResetAuditItem, SolutionItem,
+    TierDefinitionItem, UsageCounterItem,
 };
 use crate::store::{Counted, CounterSpec, Item, Store, StoreError, TxCounted, keys, take};
 use crate::tokens::{Principal, authenticate, rfc3339, verify_bearer};
@@ -69,10 +69,8 @@ impl Policy {
         };
         let mut limits = BTreeMap::new();
         for tier in Tier::ALL {
-            let own: Option<TierDefinitionItem> =
-                take(found, &keys::solution_tier(solution_id, tier.as_str()))?;
-            let default: Option<TierDefinitionItem> =
-                take(found, &keys::default_tier(tier.as_str()))?;
+            let own: Option<TierDefinitionItem> = take(found, &keys::solution_tier(solution_id, tier.as_str()))?;
+            let default: Option<TierDefinitionItem> = take(found, &keys::default_tier(tier.as_str()))?;
             let (daily, monthly) = match own.or(default) {
                 Some(def) => (def.daily_limit, def.monthly_limit),
                 None => tier.default_limits(),
@@ -88,10 +86,10 @@ impl Policy {
     }
 
     pub fn limits(&self, tier: Tier) -> TierLimits {
-        self.limits.get(&tier).copied().unwrap_or(TierLimits {
-            daily: tier.default_limits().0,
-            monthly: tier.default_limits().1,
-        })
+        self.limits
+            .get(&tier)
+            .copied()
+            .unwrap_or(TierLimits { daily: tier.default_limits().0, monthly: tier.default_limits().1 })
     }
 
     pub fn is_published(&self) -> bool {
@@ -116,10 +114,7 @@ pub fn local_day(now: DateTime<Utc>, tz: Tz) -> LocalDay {
     let next = date.checked_add_days(Days::new(1)).unwrap_or(date);
     // Local midnight may not exist (a DST gap at 00:00): take the first instant of the next day that does.
     let reset_at = (0..=3)
-        .find_map(|h| {
-            next.and_hms_opt(h, 0, 0)
-                .and_then(|t| tz.from_local_datetime(&t).earliest())
-        })
+        .find_map(|h| next.and_hms_opt(h, 0, 0).and_then(|t| tz.from_local_datetime(&t).earliest()))
         .map_or(now + chrono::Duration::days(1), |t| t.with_timezone(&Utc));
     LocalDay {
         day: date.format("%Y-%m-%d").to_string(),
@@ -141,13 +136,7 @@ pub struct Quota {
 
 impl Quota {
     pub fn new(tier: Tier, limit: Option<u64>, used: u64, reset_at: DateTime<Utc>) -> Self {
-        Self {
-            tier,
-            limit,
-            used,
-            remaining: limit.map(|l| l.saturating_sub(used)),
-            reset_at: rfc3339(reset_at),
-        }
+        Self { tier, limit, used, remaining: limit.map(|l| l.saturating_sub(used)), reset_at: rfc3339(reset_at) }
     }
 }
 
@@ -156,15 +145,8 @@ impl Quota {
 pub fn quota_read_keys(customer_id: &str, solution_id: &str, now: DateTime<Utc>) -> Vec<keys::Key> {
     let mut out = Policy::read_keys(solution_id);
     let today = now.date_naive();
-    for d in [today.pred_opt(), Some(today), today.succ_opt()]
-        .into_iter()
-        .flatten()
-    {
-        out.push(keys::usage_day(
-            customer_id,
-            &d.format("%Y-%m-%d").to_string(),
-            solution_id,
-        ));
+    for d in [today.pred_opt(), Some(today), today.succ_opt()].into_iter().flatten() {
+        out.push(keys::usage_day(customer_id, &d.format("%Y-%m-%d").to_string(), solution_id));
     }
     out
 }
@@ -181,33 +163,20 @@ pub fn quota_from_found(
         return Ok(None);
     };
     let today = local_day(now, policy.tz);
-    let counter: Option<UsageCounterItem> = take(
-        found,
-        &keys::usage_day(customer_id, &today.day, solution_id),
-    )?;
+    let counter: Option<UsageCounterItem> = take(found, &keys::usage_day(customer_id, &today.day, solution_id))?;
     let limit = policy.limits(tier).daily;
-    Ok(Some(Quota::new(
-        tier,
-        limit,
-        counter.map_or(0, |c| c.used),
-        today.reset_at,
-    )))
+    Ok(Some(Quota::new(tier, limit, counter.map_or(0, |c| c.used), today.reset_at)))
 }
 
 /// The customer id under which an anonymous visitor's usage is counted. The id must be 8–128 characters of
 /// `[A-Za-z0-9_-]`.
 pub fn anonymous_customer(anonymous_id: &str) -> Result<String, FieldError> {
     let ok = (8..=128).contains(&anonymous_id.len())
-        && anonymous_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && anonymous_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(format!("anon:{anonymous_id}"))
     } else {
-        Err(FieldError::new(
-            "X-Anonymous-Id",
-            "must be 8 to 128 characters of [A-Za-z0-9_-]",
-        ))
+        Err(FieldError::new("X-Anonymous-Id", "must be 8 to 128 characters of [A-Za-z0-9_-]"))
     }
 }
 
@@ -265,9 +234,7 @@ impl TrackAnswer {
     }
 
     pub fn reset_at(&self) -> Option<DateTime<Utc>> {
-        DateTime::parse_from_rfc3339(&self.reset_at)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
+        DateTime::parse_from_rfc3339(&self.reset_at).ok().map(|t| t.with_timezone(&Utc))
     }
 }
 
@@ -348,11 +315,7 @@ pub struct UsageSettings {
 
 impl Default for UsageSettings {
     fn default() -> Self {
-        Self {
-            cache_ttl_seconds: 60,
-            idempotency_ttl_seconds: 48 * 3_600,
-            history_ttl_days: 400,
-        }
+        Self { cache_ttl_seconds: 60, idempotency_ttl_seconds: 48 * 3_600, history_ttl_days: 400 }
     }
 }
 
@@ -385,29 +348,15 @@ fn fresh<K: std::hash::Hash + Eq, V: Clone>(
     now: DateTime<Utc>,
     ttl: i64,
 ) -> Option<V> {
-    lock(map)
-        .get(key)
-        .filter(|c| (now - c.fetched).num_seconds() < ttl)
-        .map(|c| c.value.clone())
+    lock(map).get(key).filter(|c| (now - c.fetched).num_seconds() < ttl).map(|c| c.value.clone())
 }
 
-fn remember<K: std::hash::Hash + Eq, V>(
-    map: &Mutex<HashMap<K, Cached<V>>>,
-    key: K,
-    value: V,
-    now: DateTime<Utc>,
-) {
+fn remember<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, Cached<V>>>, key: K, value: V, now: DateTime<Utc>) {
     let mut guard = lock(map);
     if guard.len() >= MAX_ENTRIES {
         guard.clear();
     }
-    guard.insert(
-        key,
-        Cached {
-            value,
-            fetched: now,
-        },
-    );
+    guard.insert(key, Cached { value, fetched: now });
 }
 
 /// Who is tracking.
@@ -433,60 +382,36 @@ fn validate_track(req: &TrackRequest) -> Result<u64, ApiError> {
     let mut errors = Vec::new();
     let action_ok = !req.action.is_empty()
         && req.action.len() <= 64
-        && req
-            .action
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+        && req.action.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
     if !action_ok {
-        errors.push(FieldError::new(
-            "action",
-            "must be 1 to 64 characters of [A-Za-z0-9_.:-]",
-        ));
+        errors.push(FieldError::new("action", "must be 1 to 64 characters of [A-Za-z0-9_.:-]"));
     }
     let quantity = req.quantity.unwrap_or(1);
     if !(1..=MAX_QUANTITY).contains(&quantity) {
-        errors.push(FieldError::new(
-            "quantity",
-            format!("must be an integer from 1 to {MAX_QUANTITY}"),
-        ));
+        errors.push(FieldError::new("quantity", format!("must be an integer from 1 to {MAX_QUANTITY}")));
     }
     if let Some(key) = &req.idempotency_key
         && (key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()))
     {
-        errors.push(FieldError::new(
-            "idempotency_key",
-            "must be 1 to 255 printable ASCII characters",
-        ));
+        errors.push(FieldError::new("idempotency_key", "must be 1 to 255 printable ASCII characters"));
     }
     if let Some(meta) = &req.metadata
         && (!meta.is_object() || meta.to_string().len() > MAX_METADATA_BYTES)
     {
-        errors.push(FieldError::new(
-            "metadata",
-            format!("must be a JSON object of at most {MAX_METADATA_BYTES} bytes"),
-        ));
+        errors
+            .push(FieldError::new("metadata", format!("must be a JSON object of at most {MAX_METADATA_BYTES} bytes")));
     }
     if let Some(sid) = &req.solution_id
         && !crate::ids::is_valid("sol", sid)
     {
         errors.push(FieldError::new("solution_id", "must be a sol_ id"));
     }
-    if errors.is_empty() {
-        Ok(quantity.unsigned_abs())
-    } else {
-        Err(ApiError::validation(errors))
-    }
+    if errors.is_empty() { Ok(quantity.unsigned_abs()) } else { Err(ApiError::validation(errors)) }
 }
 
 fn solution_not_found() -> ApiError {
-    let mut e = ApiError::not_found(
-        codes::SOLUTION_NOT_FOUND,
-        "no published solution with this id",
-    );
-    e.errors = vec![FieldError::new(
-        "solution_id",
-        "no published solution with this id",
-    )];
+    let mut e = ApiError::not_found(codes::SOLUTION_NOT_FOUND, "no published solution with this id");
+    e.errors = vec![FieldError::new("solution_id", "no published solution with this id")];
     e
 }
 
@@ -497,19 +422,8 @@ fn check_date(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, Field
 }
 
 impl UsageService {
-    pub fn new(
-        store: Store,
-        keys: Arc<KeySet>,
-        clock: Arc<dyn Clock>,
-        settings: UsageSettings,
-    ) -> Self {
-        Self {
-            store,
-            keys,
-            clock,
-            settings,
-            caches: Arc::new(Caches::default()),
-        }
+    pub fn new(store: Store, keys: Arc<KeySet>, clock: Arc<dyn Clock>, settings: UsageSettings) -> Self {
+        Self { store, keys, clock, settings, caches: Arc::new(Caches::default()) }
     }
 
     pub fn store(&self) -> &Store {
@@ -571,15 +485,9 @@ impl UsageService {
             }
         }
         if revoked == Some(true) {
-            return Err(ApiError::unauthorized_code(
-                codes::REVOKED,
-                "the token has been revoked",
-            ));
+            return Err(ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked"));
         }
-        let policy = policy
-            .flatten()
-            .filter(|p| p.is_published())
-            .ok_or_else(solution_not_found)?;
+        let policy = policy.flatten().filter(|p| p.is_published()).ok_or_else(solution_not_found)?;
         Ok((policy, tier.unwrap_or(Tier::Free)))
     }
 
@@ -594,10 +502,7 @@ impl UsageService {
     ) -> Result<TrackAnswer, ApiError> {
         match (&req.idempotency_key, idempotency_header) {
             (Some(body), Some(header)) if body != header => {
-                return Err(ApiError::field(
-                    "idempotency_key",
-                    "differs from the Idempotency-Key header",
-                ));
+                return Err(ApiError::field("idempotency_key", "differs from the Idempotency-Key header"));
             }
             (None, Some(header)) => req.idempotency_key = Some(header.to_owned()),
             _ => {}
@@ -607,10 +512,7 @@ impl UsageService {
                 let claims = self.verify_cached(token)?;
                 let sid = claims.solution_id.clone().unwrap_or_default();
                 if req.solution_id.as_deref().is_some_and(|s| s != sid) {
-                    return Err(ApiError::field(
-                        "solution_id",
-                        "does not match the token's solution",
-                    ));
+                    return Err(ApiError::field("solution_id", "does not match the token's solution"));
                 }
                 Subject {
                     customer_id: claims.sub.clone(),
@@ -621,21 +523,14 @@ impl UsageService {
             }
             None => {
                 let anonymous_id = anonymous_id.ok_or_else(|| {
-                    ApiError::unauthorized(
-                        "a solution token (Bearer) or an X-Anonymous-Id header is required",
-                    )
+                    ApiError::unauthorized("a solution token (Bearer) or an X-Anonymous-Id header is required")
                 })?;
-                let customer_id =
-                    anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
-                let solution_id = req.solution_id.clone().ok_or_else(|| {
-                    ApiError::field("solution_id", "is required for anonymous usage")
-                })?;
-                Subject {
-                    customer_id,
-                    solution_id,
-                    family_id: None,
-                    user_id: None,
-                }
+                let customer_id = anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
+                let solution_id = req
+                    .solution_id
+                    .clone()
+                    .ok_or_else(|| ApiError::field("solution_id", "is required for anonymous usage"))?;
+                Subject { customer_id, solution_id, family_id: None, user_id: None }
             }
         };
         let quantity = validate_track(&req)?;
@@ -665,12 +560,10 @@ impl UsageService {
                 Counted::Refused { used } => TrackAnswer::refused(used, day.limit, &today.reset_at),
             }
         } else {
-            self.track_transactional(&subject, &req, quantity, &day, month.as_ref(), &today)
-                .await?
+            self.track_transactional(&subject, &req, quantity, &day, month.as_ref(), &today).await?
         };
         if answer.allowed {
-            self.notify_thresholds(&subject, &day, answer.used, quantity)
-                .await?;
+            self.notify_thresholds(&subject, &day, answer.used, quantity).await?;
         }
         Ok(answer)
     }
@@ -685,39 +578,20 @@ impl UsageService {
         today: &LocalDay,
     ) -> Result<TrackAnswer, ApiError> {
         let now = self.clock.now();
-        let key = req
-            .idempotency_key
-            .clone()
-            .unwrap_or_else(crate::ids::token_id);
+        let key = req.idempotency_key.clone().unwrap_or_else(crate::ids::token_id);
         let key_hash = crate::crypto::sha256_hex(key.as_bytes());
         let record_key = keys::idempotency(&subject.customer_id, &subject.solution_id, &key_hash);
-        let fingerprint =
-            crate::crypto::sha256_hex(format!("{}\n{}", req.action, quantity).as_bytes());
+        let fingerprint = crate::crypto::sha256_hex(format!("{}\n{}", req.action, quantity).as_bytes());
         let specs: Vec<&CounterSpec> = std::iter::once(day).chain(month).collect();
         let cache_key = |s: &CounterSpec| (s.key.pk.clone(), s.key.sk.clone());
-        let mut expected: Vec<u64> = specs
-            .iter()
-            .map(|s| {
-                lock(&self.caches.counters)
-                    .get(&cache_key(s))
-                    .copied()
-                    .unwrap_or(0)
-            })
-            .collect();
+        let mut expected: Vec<u64> =
+            specs.iter().map(|s| lock(&self.caches.counters).get(&cache_key(s)).copied().unwrap_or(0)).collect();
         let mut confirmed = vec![false; specs.len()];
         for attempt in 0..12u32 {
             // Would this event exceed a limit at the expected counts?
-            if let Some(i) = specs
-                .iter()
-                .zip(&expected)
-                .position(|(s, e)| s.limit.is_some_and(|l| e + quantity > l))
-            {
+            if let Some(i) = specs.iter().zip(&expected).position(|(s, e)| s.limit.is_some_and(|l| e + quantity > l)) {
                 if confirmed[i] {
-                    return Ok(TrackAnswer::refused(
-                        expected[0],
-                        day.limit,
-                        &today.reset_at,
-                    ));
+                    return Ok(TrackAnswer::refused(expected[0], day.limit, &today.reset_at));
                 }
                 // A cached guess: confirm with a consistent read before refusing.
                 let current = self.store.get_counter(&specs[i].key, true).await?;
@@ -736,16 +610,9 @@ impl UsageService {
                 created_at: rfc3339(now),
                 expires_at: now.timestamp() + self.settings.idempotency_ttl_seconds,
             };
-            let counters: Vec<(CounterSpec, u64)> = specs
-                .iter()
-                .map(|s| (*s).clone())
-                .zip(expected.iter().copied())
-                .collect();
-            match self
-                .store
-                .count_usage_tx(&record, &counters, &req.action, quantity)
-                .await?
-            {
+            let counters: Vec<(CounterSpec, u64)> =
+                specs.iter().map(|s| (*s).clone()).zip(expected.iter().copied()).collect();
+            match self.store.count_usage_tx(&record, &counters, &req.action, quantity).await? {
                 TxCounted::Applied => {
                     let mut cache = lock(&self.caches.counters);
                     if cache.len() >= MAX_ENTRIES {
@@ -767,10 +634,7 @@ impl UsageService {
                             "idempotency_key_reused",
                             "this idempotency key was used for a different request",
                         );
-                        e.errors = vec![FieldError::new(
-                            "idempotency_key",
-                            "was used for a different request",
-                        )];
+                        e.errors = vec![FieldError::new("idempotency_key", "was used for a different request")];
                         return Err(e);
                     }
                     return serde_json::from_str(&stored.answer).map_err(ApiError::internal);
@@ -783,10 +647,7 @@ impl UsageService {
                 }
                 TxCounted::Conflict => {
                     let jitter = u64::from(crate::crypto::random_bytes::<1>()[0] % 16);
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        (4 << attempt.min(5)) + jitter,
-                    ))
-                    .await;
+                    tokio::time::sleep(std::time::Duration::from_millis((4 << attempt.min(5)) + jitter)).await;
                 }
             }
         }
@@ -808,10 +669,7 @@ impl UsageService {
         for pct in [80u64, 100] {
             let threshold = (limit * pct).div_ceil(100);
             if before < threshold && used >= threshold {
-                let id = format!(
-                    "quota-{pct}:{}:{}:{}",
-                    subject.customer_id, subject.solution_id, day.period
-                );
+                let id = format!("quota-{pct}:{}:{}:{}", subject.customer_id, subject.solution_id, day.period);
                 let item = NotificationItem::new(
                     &id,
                     &format!("quota_{pct}"),
@@ -851,13 +709,7 @@ impl UsageService {
 
     /// Authenticate a reader (session or solution token; a consistent revocation check).
     pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
-        authenticate(
-            &self.keys,
-            &self.store,
-            bearer,
-            &[TokenKind::Access, TokenKind::Solution],
-        )
-        .await
+        authenticate(&self.keys, &self.store, bearer, &[TokenKind::Access, TokenKind::Solution]).await
     }
 
     fn may_read(caller: &Principal, customer_id: &str) -> Result<(), ApiError> {
@@ -878,14 +730,8 @@ impl UsageService {
     ) -> Result<UsageHistory, ApiError> {
         Self::may_read(caller, customer_id)?;
         let mut errors = Vec::new();
-        let from = check_date("from", from)
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten();
-        let to = check_date("to", to)
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten();
+        let from = check_date("from", from).map_err(|e| errors.push(e)).ok().flatten();
+        let to = check_date("to", to).map_err(|e| errors.push(e)).ok().flatten();
         if let Some(sid) = solution_id
             && !crate::ids::is_valid("sol", sid)
         {
@@ -900,15 +746,9 @@ impl UsageService {
             return Err(ApiError::field("from", "must not be after `to`"));
         }
         if (to - from).num_days() > MAX_HISTORY_DAYS {
-            return Err(ApiError::field(
-                "from",
-                format!("the range may span at most {MAX_HISTORY_DAYS} days"),
-            ));
+            return Err(ApiError::field("from", format!("the range may span at most {MAX_HISTORY_DAYS} days")));
         }
-        let (from, to) = (
-            from.format("%Y-%m-%d").to_string(),
-            to.format("%Y-%m-%d").to_string(),
-        );
+        let (from, to) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
         let days = self
             .store
             .usage_days(customer_id, &from, &to)
@@ -923,21 +763,11 @@ impl UsageService {
                 limit: c.limit,
             })
             .collect();
-        Ok(UsageHistory {
-            customer_id: customer_id.to_owned(),
-            from,
-            to,
-            days,
-        })
+        Ok(UsageHistory { customer_id: customer_id.to_owned(), from, to, days })
     }
 
     /// The current quota of a customer for a solution (one batched read).
-    pub async fn quota(
-        &self,
-        caller: &Principal,
-        customer_id: &str,
-        solution_id: &str,
-    ) -> Result<Quota, ApiError> {
+    pub async fn quota(&self, caller: &Principal, customer_id: &str, solution_id: &str) -> Result<Quota, ApiError> {
         Self::may_read(caller, customer_id)?;
         if !crate::ids::is_valid("sol", solution_id) {
             return Err(ApiError::field("solution_id", "must be a sol_ id"));
@@ -955,16 +785,11 @@ impl UsageService {
             take::<EntitlementItem>(&mut found, &keys::entitlement(customer_id, solution_id))?
                 .map_or(Tier::Free, |e| e.tier)
         };
-        quota_from_found(customer_id, solution_id, tier, now, &mut found)?
-            .ok_or_else(solution_not_found)
+        quota_from_found(customer_id, solution_id, tier, now, &mut found)?.ok_or_else(solution_not_found)
     }
 
     /// Admin: today's count back to 0, with an audit record of who, when, why and the previous value.
-    pub async fn reset(
-        &self,
-        caller: &Principal,
-        req: ResetRequest,
-    ) -> Result<ResetAnswer, ApiError> {
+    pub async fn reset(&self, caller: &Principal, req: ResetRequest) -> Result<ResetAnswer, ApiError> {
         if !caller.is_admin() {
             return Err(ApiError::forbidden("only admins may reset quotas"));
         }
@@ -972,10 +797,7 @@ impl UsageService {
         if !crate::ids::is_valid("sol", &req.solution_id) {
             errors.push(FieldError::new("solution_id", "must be a sol_ id"));
         }
-        if req.customer_id.is_empty()
-            || req.customer_id.len() > 160
-            || req.customer_id.contains('#')
-        {
+        if req.customer_id.is_empty() || req.customer_id.len() > 160 || req.customer_id.contains('#') {
             errors.push(FieldError::new("customer_id", "must be a customer id"));
         }
         let reason = req.reason.trim();
@@ -985,21 +807,13 @@ impl UsageService {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
-        let mut found = self
-            .store
-            .batch_get(&Policy::read_keys(&req.solution_id), false)
-            .await?;
-        let policy =
-            Policy::from_found(&req.solution_id, &mut found)?.ok_or_else(solution_not_found)?;
+        let mut found = self.store.batch_get(&Policy::read_keys(&req.solution_id), false).await?;
+        let policy = Policy::from_found(&req.solution_id, &mut found)?.ok_or_else(solution_not_found)?;
         let now = self.clock.now();
         let today = local_day(now, policy.tz);
         let key = keys::usage_day(&req.customer_id, &today.day, &req.solution_id);
         for _ in 0..8 {
-            let previous = self
-                .store
-                .get_counter(&key, true)
-                .await?
-                .map_or(0, |c| c.used);
+            let previous = self.store.get_counter(&key, true).await?.map_or(0, |c| c.used);
             let audit_id = crate::ids::new_id("aud");
             let at = rfc3339(now);
             let audit_key = keys::quota_audit(&req.customer_id, &req.solution_id, &at, &audit_id);
@@ -1018,9 +832,7 @@ impl UsageService {
             };
             let result = if previous == 0 {
                 // Nothing to zero: record the (no-op) reset for the audit trail.
-                self.store
-                    .put(&audit, Some("attribute_not_exists(PK)"))
-                    .await
+                self.store.put(&audit, Some("attribute_not_exists(PK)")).await
             } else {
                 self.store.reset_counter(&key, previous, &audit).await
             };
@@ -1049,17 +861,12 @@ impl UsageService {
     }
 
     /// Admin: set a tier's limits, for one solution or as the platform default.
-    pub async fn set_limits(
-        &self,
-        caller: &Principal,
-        req: TierLimitsRequest,
-    ) -> Result<TierLimitsAnswer, ApiError> {
+    pub async fn set_limits(&self, caller: &Principal, req: TierLimitsRequest) -> Result<TierLimitsAnswer, ApiError> {
         if !caller.is_admin() {
             return Err(ApiError::forbidden("only admins may change limits"));
         }
-        let daily_limit = req
-            .daily_limit
-            .ok_or_else(|| ApiError::field("daily_limit", "is required (null for unlimited)"))?;
+        let daily_limit =
+            req.daily_limit.ok_or_else(|| ApiError::field("daily_limit", "is required (null for unlimited)"))?;
         if let Some(sid) = &req.solution_id {
             if !crate::ids::is_valid("sol", sid) {
                 return Err(ApiError::field("solution_id", "must be a sol_ id"));
@@ -1069,13 +876,8 @@ impl UsageService {
             }
         }
         let now = rfc3339(self.clock.now());
-        let item = TierDefinitionItem::new(
-            req.solution_id.as_deref(),
-            req.tier,
-            daily_limit,
-            req.monthly_limit,
-            now.clone(),
-        );
+        let item =
+            TierDefinitionItem::new(req.solution_id.as_deref(), req.tier, daily_limit, req.monthly_limit, now.clone());
         self.store.put_tier_definition(&item).await?;
         tracing::info!(solution_id = ?req.solution_id, tier = req.tier.as_str(), by = %caller.user_id, "tier limits set");
         Ok(TierLimitsAnswer {
@@ -1093,9 +895,7 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .expect("time")
+        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).expect("time")
     }
 
     #[test]
@@ -1108,10 +908,7 @@ mod tests {
         assert_eq!(d.day, "2026-11-23");
         assert_eq!(d.month, "2026-11");
         let utc = local_day(at("2026-12-31T23:59:59Z"), Tz::UTC);
-        assert_eq!(
-            (utc.day.as_str(), rfc3339(utc.reset_at).as_str()),
-            ("2026-12-31", "2027-01-01T00:00:00Z")
-        );
+        assert_eq!((utc.day.as_str(), rfc3339(utc.reset_at).as_str()), ("2026-12-31", "2027-01-01T00:00:00Z"));
         // A zone whose midnight is skipped by DST (America/Santiago, 2026-09-06 00:00 does not exist).
         let santiago: Tz = "America/Santiago".parse().expect("tz");
         let d = local_day(at("2026-09-06T02:00:00Z"), santiago);
@@ -1138,10 +935,7 @@ mod tests {
             let e = validate_track(&req(a, q)).expect_err("invalid");
             assert_eq!(e.errors[0].field, field);
         }
-        assert_eq!(
-            anonymous_customer("visitor-123").as_deref(),
-            Ok("anon:visitor-123")
-        );
+        assert_eq!(anonymous_customer("visitor-123").as_deref(), Ok("anon:visitor-123"));
         assert!(anonymous_customer("short").is_err());
         assert!(anonymous_customer("has#hash-in-it").is_err());
     }

@@ -50,19 +50,13 @@ pub fn validate_password(password: &str) -> Result<(), FieldError> {
     if chars < crate::auth::password::MIN_LEN {
         return Err(FieldError::new(
             "password",
-            format!(
-                "must be at least {} characters",
-                crate::auth::password::MIN_LEN
-            ),
+            format!("must be at least {} characters", crate::auth::password::MIN_LEN),
         ));
     }
     if chars > crate::auth::password::MAX_LEN {
         return Err(FieldError::new(
             "password",
-            format!(
-                "must be at most {} characters",
-                crate::auth::password::MAX_LEN
-            ),
+            format!("must be at most {} characters", crate::auth::password::MAX_LEN),
         ));
     }
     Ok(())
@@ -72,10 +66,7 @@ pub fn normalize_name(raw: &str) -> Result<String, FieldError> {
     let name = raw.trim();
     let n = name.chars().count();
     if n == 0 || n > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            "name",
-            format!("must be 1 to {MAX_NAME_CHARS} printable characters"),
-        ));
+        return Err(FieldError::new("name", format!("must be 1 to {MAX_NAME_CHARS} printable characters")));
     }
     Ok(name.to_owned())
 }
@@ -86,13 +77,8 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            normalize_email("  Alice@Example.COM ").as_deref(),
-            Ok("alice@example.com")
-        );
-        for bad in [
-            "", "a", "a@b", "@b.c", "a@b..c", "a b@c.d", "a@b@c.d", "a@.c",
-        ] {
+        assert_eq!(normalize_email("  Alice@Example.COM ").as_deref(), Ok("alice@example.com"));
+        for bad in ["", "a", "a@b", "@b.c", "a@b..c", "a b@c.d", "a@b@c.d", "a@.c"] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

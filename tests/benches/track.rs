@@ -14,10 +14,7 @@ const WARMUP: usize = 500;
 const RUNS: usize = 3_000;
 
 fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
@@ -30,11 +27,7 @@ fn pct(sorted: &[u128], p: f64) -> u128 {
 fn report(name: &str, mut samples: Vec<u128>) -> (u128, u128) {
     samples.sort_unstable();
     let (p50, p99) = (pct(&samples, 0.50), pct(&samples, 0.99));
-    println!(
-        "{name:<40} n={}  p50={p50:>5} us  p90={:>5} us  p99={p99:>5} us",
-        samples.len(),
-        pct(&samples, 0.90)
-    );
+    println!("{name:<40} n={}  p50={p50:>5} us  p90={:>5} us  p99={p99:>5} us", samples.len(), pct(&samples, 0.90));
     (p50, p99)
 }
 
@@ -44,18 +37,10 @@ async fn main() {
     let solution = env.solution(SolutionStatus::Published).await;
     // A limit high enough never to refuse during the run; the condition is still evaluated.
     let limit: u64 = 1_000_000_000;
-    let def = TierDefinitionItem::new(
-        Some(&solution.solution_id),
-        Tier::Free,
-        Some(limit),
-        None,
-        "bench".into(),
-    );
+    let def = TierDefinitionItem::new(Some(&solution.solution_id), Tier::Free, Some(limit), None, "bench".into());
     env.store.put_tier_definition(&def).await.expect("limit");
     let session = env.register(&unique_email("bench")).await;
-    let token = env
-        .solution_token(&session.access_token, &solution.solution_id)
-        .await["token"]
+    let token = env.solution_token(&session.access_token, &solution.solution_id).await["token"]
         .as_str()
         .expect("token")
         .to_owned();
@@ -84,10 +69,7 @@ async fn main() {
     let bare = || env.store.count_usage(&spec, "search", 1);
 
     for _ in 0..WARMUP {
-        assert_eq!(
-            usage::handle(&env.usage, request()).await.status().as_u16(),
-            200
-        );
+        assert_eq!(usage::handle(&env.usage, request()).await.status().as_u16(), 200);
         bare().await.expect("bare");
     }
     let requests_before = env.dynamo.requests();
@@ -117,9 +99,7 @@ async fn main() {
     let handler_cpu = (c1 - c0) / RUNS as f64 * 1e6;
     let bare_cpu = (c2 - c1) / RUNS as f64 * 1e6;
 
-    println!(
-        "track-usage vs bare UpdateItem, same DynamoDB Local, {RUNS} interleaved runs after {WARMUP} warm-up:"
-    );
+    println!("track-usage vs bare UpdateItem, same DynamoDB Local, {RUNS} interleaved runs after {WARMUP} warm-up:");
     let (h50, h99) = report("handler POST /api/track-usage", handler);
     let (b50, b99) = report("bare UpdateItem (same request)", baseline);
     println!(
@@ -127,10 +107,7 @@ async fn main() {
         h50 as f64 / b50.max(1) as f64,
         h99 as f64 / b99.max(1) as f64
     );
-    println!(
-        "DynamoDB requests per tracked event: {:.3}",
-        requests as f64 / (2 * RUNS) as f64 * 2.0 - 1.0
-    );
+    println!("DynamoDB requests per tracked event: {:.3}", requests as f64 / (2 * RUNS) as f64 * 2.0 - 1.0);
     println!(
         "client CPU per request: handler {handler_cpu:.1} us, bare UpdateItem {bare_cpu:.1} us, handler's own work {:.1} us",
         handler_cpu - bare_cpu

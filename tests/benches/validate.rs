@@ -35,24 +35,16 @@ async fn main() {
     let env = TestEnv::new().await;
     let solution = env.solution(SolutionStatus::Published).await;
     let session = env.register(&unique_email("bench")).await;
-    let generated = env
-        .solution_token(&session.access_token, &solution.solution_id)
-        .await;
+    let generated = env.solution_token(&session.access_token, &solution.solution_id).await;
     let token = generated["token"].as_str().expect("token").to_owned();
     let body = json!({ "token": token }).to_string();
-    let claims: shared::auth::jwt::Claims = jsonwebtoken::dangerous::insecure_decode(&token)
-        .expect("claims")
-        .claims;
+    let claims: shared::auth::jwt::Claims = jsonwebtoken::dangerous::insecure_decode(&token).expect("claims").claims;
     // The same keys validate-token reads: family, entitlement, the solution's policy, today's counters.
     let mut keys = vec![
         shared::store::keys::family(&claims.fid),
         shared::store::keys::entitlement(&claims.sub, &solution.solution_id),
     ];
-    keys.extend(shared::usage::quota_read_keys(
-        &claims.sub,
-        &solution.solution_id,
-        chrono::Utc::now(),
-    ));
+    keys.extend(shared::usage::quota_read_keys(&claims.sub, &solution.solution_id, chrono::Utc::now()));
 
     let request = || {
         lambda_http::http::Request::builder()
@@ -86,14 +78,7 @@ async fn main() {
     let mut verify = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let t = Instant::now();
-        let ok = key_set.verify(
-            &token,
-            Expect {
-                kinds: &[TokenKind::Solution],
-                audience: None,
-                allow_expired: false,
-            },
-        );
+        let ok = key_set.verify(&token, Expect { kinds: &[TokenKind::Solution], audience: None, allow_expired: false });
         verify.push(t.elapsed().as_nanos() / 1_000);
         assert!(ok.is_ok());
     }

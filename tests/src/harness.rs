@@ -78,8 +78,7 @@ impl Intercept for RequestCounter {
             Value::Object(_) => units(&doc["ConsumedCapacity"]),
             _ => 0.0,
         };
-        self.milli_wcu
-            .fetch_add((total * 1000.0).round() as u64, Ordering::SeqCst);
+        self.milli_wcu.fetch_add((total * 1000.0).round() as u64, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -98,14 +97,10 @@ pub async fn dynamo_client_counted(counter: RequestCounter) -> Client {
     );
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
         .load()
         .await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&config)
-        .interceptor(counter)
-        .build();
+    let conf = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(counter).build();
     Client::from_conf(conf)
 }
 
@@ -119,10 +114,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 }
 
@@ -144,33 +136,15 @@ impl TestEnv {
         let dynamo = RequestCounter::default();
         let client = dynamo_client_counted(dynamo.clone()).await;
         let table = format!("test-{}", ulid::Ulid::new().to_string().to_lowercase());
-        crate::template::create_table(&client, &table)
-            .await
-            .unwrap_or_else(|e| panic!("creating table {table}: {e}"));
+        crate::template::create_table(&client, &table).await.unwrap_or_else(|e| panic!("creating table {table}: {e}"));
         let store = Store::new(client, &table);
         let key_material = shared::crypto::random_token::<48>();
         let keys = KeySet::from_material(ISSUER, &key_material, None).expect("keys");
         let clock = ManualClock::new(chrono::Utc::now());
-        let state = Arc::new(auth::AppState::new(
-            store.clone(),
-            keys,
-            Arc::new(clock.clone()),
-        ));
+        let state = Arc::new(auth::AppState::new(store.clone(), keys, Arc::new(clock.clone())));
         let usage_keys = KeySet::from_material(ISSUER, &key_material, None).expect("keys");
-        let usage = Arc::new(usage::AppState::new(
-            store.clone(),
-            usage_keys,
-            Arc::new(clock.clone()),
-        ));
-        Self {
-            state,
-            usage,
-            clock,
-            dynamo,
-            store,
-            key_material,
-            table,
-        }
+        let usage = Arc::new(usage::AppState::new(store.clone(), usage_keys, Arc::new(clock.clone())));
+        Self { state, usage, clock, dynamo, store, key_material, table }
     }
 
     /// Today's date (UTC) by the injected clock.
@@ -195,24 +169,12 @@ impl TestEnv {
     }
 
     /// Build and run a request with an optional JSON body and bearer token.
-    pub async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        body: Option<Value>,
-        bearer: Option<&str>,
-    ) -> Reply {
+    pub async fn call(&self, method: &str, uri: &str, body: Option<Value>, bearer: Option<&str>) -> Reply {
         let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
         self.call_raw(method, uri, body, bearer).await
     }
 
-    pub async fn call_raw(
-        &self,
-        method: &str,
-        uri: &str,
-        body: Body,
-        bearer: Option<&str>,
-    ) -> Reply {
+    pub async fn call_raw(&self, method: &str, uri: &str, body: Body, bearer: Option<&str>) -> Reply {
         self.call_with(method, uri, body, bearer, &[]).await
     }
 
@@ -240,20 +202,11 @@ impl TestEnv {
 
     /// Send JSON POSTs all at once (one task each) and return their statuses in order.
     pub async fn post_concurrently(&self, uri: &str, bodies: Vec<Value>) -> Vec<u16> {
-        self.post_concurrently_as(uri, bodies, None)
-            .await
-            .into_iter()
-            .map(|r| r.status)
-            .collect()
+        self.post_concurrently_as(uri, bodies, None).await.into_iter().map(|r| r.status).collect()
     }
 
     /// Send JSON POSTs all at once with an optional bearer token; the replies in order.
-    pub async fn post_concurrently_as(
-        &self,
-        uri: &str,
-        bodies: Vec<Value>,
-        bearer: Option<&str>,
-    ) -> Vec<Reply> {
+    pub async fn post_concurrently_as(&self, uri: &str, bodies: Vec<Value>, bearer: Option<&str>) -> Vec<Reply> {
         let tasks: Vec<_> = bodies
             .into_iter()
             .map(|body| {
@@ -267,8 +220,8 @@ impl TestEnv {
                     builder = builder.header("authorization", format!("Bearer {token}"));
                 }
                 let req = builder.body(Body::Text(body.to_string())).expect("request");
-                let is_usage = shared::http::match_route(usage::ROUTES, "POST", uri)
-                    != shared::http::RouteMatch::NotFound;
+                let is_usage =
+                    shared::http::match_route(usage::ROUTES, "POST", uri) != shared::http::RouteMatch::NotFound;
                 tokio::spawn(async move {
                     let resp = if is_usage {
                         usage::handle(&usage_state, req).await
@@ -292,9 +245,7 @@ impl TestEnv {
             .call(
                 "POST",
                 "/api/auth/register",
-                Some(
-                    serde_json::json!({"email": email, "password": PASSWORD, "name": "Test User"}),
-                ),
+                Some(serde_json::json!({"email": email, "password": PASSWORD, "name": "Test User"})),
                 None,
             )
             .await;
@@ -304,24 +255,14 @@ impl TestEnv {
 
     /// An admin account (seeded, as admins are) and a session for it.
     pub async fn admin(&self) -> Session {
-        let email = format!(
-            "admin-{}@example.test",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        crate::seed::user(&self.state.auth, &email, PASSWORD, "Admin", Role::Admin)
-            .await
-            .expect("seed admin");
+        let email = format!("admin-{}@example.test", ulid::Ulid::new().to_string().to_lowercase());
+        crate::seed::user(&self.state.auth, &email, PASSWORD, "Admin", Role::Admin).await.expect("seed admin");
         self.login(&email).await
     }
 
     pub async fn login(&self, email: &str) -> Session {
         let reply = self
-            .call(
-                "POST",
-                "/api/auth/login",
-                Some(serde_json::json!({"email": email, "password": PASSWORD})),
-                None,
-            )
+            .call("POST", "/api/auth/login", Some(serde_json::json!({"email": email, "password": PASSWORD})), None)
             .await;
         assert_eq!(reply.status, 200, "login {email}: {:?}", reply.body);
         serde_json::from_value(reply.body).expect("session")
@@ -329,16 +270,10 @@ impl TestEnv {
 
     /// A solution in the given status, owned by a fresh partner.
     pub async fn solution(&self, status: SolutionStatus) -> SolutionItem {
-        let email = format!(
-            "partner-{}@example.test",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let (_, partner) = crate::seed::partner(&self.state.auth, &email, PASSWORD, "Partner Co")
-            .await
-            .expect("seed partner");
-        crate::seed::solution(&self.store, &partner.partner_id, "Test Solution", status)
-            .await
-            .expect("seed solution")
+        let email = format!("partner-{}@example.test", ulid::Ulid::new().to_string().to_lowercase());
+        let (_, partner) =
+            crate::seed::partner(&self.state.auth, &email, PASSWORD, "Partner Co").await.expect("seed partner");
+        crate::seed::solution(&self.store, &partner.partner_id, "Test Solution", status).await.expect("seed solution")
     }
 
     /// Generate a solution token through the API.
@@ -364,17 +299,10 @@ fn decode(resp: lambda_http::Response<Body>) -> Reply {
         Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
         _ => Value::Null,
     };
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply { status, headers, body }
 }
 
 /// A unique email address.
 pub fn unique_email(tag: &str) -> String {
-    format!(
-        "{tag}-{}@example.test",
-        ulid::Ulid::new().to_string().to_lowercase()
-    )
+    format!("{tag}-{}@example.test", ulid::Ulid::new().to_string().to_lowercase())
 }

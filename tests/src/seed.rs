@@ -17,9 +17,7 @@ fn now() -> String {
 pub async fn default_tiers(store: &Store) -> Result<(), StoreError> {
     for tier in Tier::ALL {
         let (daily, monthly) = tier.default_limits();
-        store
-            .put_tier_definition(&TierDefinitionItem::new(None, tier, daily, monthly, now()))
-            .await?;
+        store.put_tier_definition(&TierDefinitionItem::new(None, tier, daily, monthly, now())).await?;
     }
     Ok(())
 }
@@ -32,9 +30,7 @@ pub async fn user(
     name: &str,
     role: Role,
 ) -> Result<UserItem, ApiError> {
-    auth.create_account(email, password, name, role, None)
-        .await
-        .map(|(u, _)| u)
+    auth.create_account(email, password, name, role, None).await.map(|(u, _)| u)
 }
 
 /// A partner: its account (role `partner`) and its approved partner profile.
@@ -46,21 +42,10 @@ pub async fn partner(
 ) -> Result<(UserItem, PartnerItem), ApiError> {
     let mut account = user(auth, email, password, company, Role::Partner).await?;
     let partner_id = shared::ids::partner_id();
-    let profile = PartnerItem::new(
-        &partner_id,
-        &account.user_id,
-        company,
-        &account.email,
-        "approved",
-        now(),
-    );
-    auth.store()
-        .put(&profile, Some("attribute_not_exists(PK)"))
-        .await?;
+    let profile = PartnerItem::new(&partner_id, &account.user_id, company, &account.email, "approved", now());
+    auth.store().put(&profile, Some("attribute_not_exists(PK)")).await?;
     account.partner_id = Some(partner_id);
-    auth.store()
-        .put(&account, Some("attribute_exists(PK)"))
-        .await?;
+    auth.store().put(&account, Some("attribute_exists(PK)")).await?;
     Ok((account, profile))
 }
 

@@ -2,8 +2,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 use std::error::Error;
@@ -112,9 +112,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), BoxError> {
                 .set_key_schema(Some(key_schema(&g.key_schema)?))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::from(
-                            g.projection.projection_type.as_str(),
-                        ))
+                        .projection_type(ProjectionType::from(g.projection.projection_type.as_str()))
                         .build(),
                 )
                 .build()?,
@@ -126,10 +124,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), BoxError> {
             .update_time_to_live()
             .table_name(name)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(&ttl.attribute_name)
-                    .enabled(ttl.enabled)
-                    .build()?,
+                TimeToLiveSpecification::builder().attribute_name(&ttl.attribute_name).enabled(ttl.enabled).build()?,
             )
             .send()
             .await?;

@@ -11,9 +11,7 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run with `make test`"
     );
     let table = format!("cold-{}", ulid::Ulid::new().to_string().to_lowercase());
-    integration_tests::template::create_table(&dynamo_client().await, &table)
-        .await
-        .expect("table");
+    integration_tests::template::create_table(&dynamo_client().await, &table).await.expect("table");
     let sdk = shared::aws::load().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let material = shared::crypto::random_token::<48>();
@@ -33,20 +31,13 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         std::env::set_var("SIGNING_KEY_SECRET_ID", "cold-start/does-not-exist");
     }
     // A missing secret fails the cold start with an error naming the secret, not a panic.
-    let err = auth::AppState::from_env()
-        .await
-        .err()
-        .expect("missing secret must fail");
-    assert!(
-        err.to_string().contains("cold-start/does-not-exist"),
-        "{err}"
-    );
+    let err = auth::AppState::from_env().await.err().expect("missing secret must fail");
+    assert!(err.to_string().contains("cold-start/does-not-exist"), "{err}");
 
     unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &secret_id) };
     let state = auth::AppState::from_env().await.expect("cold start");
     let jwks = state.auth.jwks();
-    let expected = shared::auth::jwt::KeySet::from_material("https://cold.test", &material, None)
-        .expect("keys");
+    let expected = shared::auth::jwt::KeySet::from_material("https://cold.test", &material, None).expect("keys");
     assert_eq!(jwks.keys[0].kid, expected.current_kid());
 
     // And it serves: register through the handler built at cold start.
@@ -54,8 +45,7 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         .method("POST")
         .uri("https://api.test/api/auth/register")
         .body(lambda_http::Body::Text(
-            json!({"email": "cold@example.test", "password": "long enough pw", "name": "Cold"})
-                .to_string(),
+            json!({"email": "cold@example.test", "password": "long enough pw", "name": "Cold"}).to_string(),
         ))
         .expect("request");
     let resp = auth::handle(&state, req).await;
@@ -71,9 +61,6 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         .await
         .expect("create secret");
     unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &bad_id) };
-    let err = auth::AppState::from_env()
-        .await
-        .err()
-        .expect("bad secret must fail");
+    let err = auth::AppState::from_env().await.err().expect("bad secret must fail");
     assert!(!err.to_string().contains("too-short-secret-value"), "{err}");
 }

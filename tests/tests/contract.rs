@@ -35,19 +35,14 @@ const KNOWN_PLACEHOLDERS: &[&str] = &[
 /// the template must appear here (a test checks), so a new function cannot slip past check (b).
 const ROUTERS: &[(&str, &[(&str, &str)])] = &[("auth", auth::ROUTES), ("usage", usage::ROUTES)];
 
-const HTTP_METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 // ---------------------------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------------------------
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent directory")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent directory").to_path_buf()
 }
 
 fn load_yaml(relative: &str) -> Value {
@@ -77,11 +72,9 @@ fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 fn has_intrinsic(value: &Value) -> bool {
     match value {
         Value::Tagged(_) => true,
-        Value::Mapping(map) => map.iter().any(|(k, v)| {
-            k.as_str()
-                .is_some_and(|k| k == "Ref" || k.starts_with("Fn::"))
-                || has_intrinsic(v)
-        }),
+        Value::Mapping(map) => {
+            map.iter().any(|(k, v)| k.as_str().is_some_and(|k| k == "Ref" || k.starts_with("Fn::")) || has_intrinsic(v))
+        }
         Value::Sequence(items) => items.iter().any(has_intrinsic),
         _ => false,
     }
@@ -90,12 +83,8 @@ fn has_intrinsic(value: &Value) -> bool {
 /// Is `value` a reference to the logical id `target`, as `!Ref target` or `{Ref: target}`?
 fn is_ref_to(value: &Value, target: &str) -> bool {
     match value {
-        Value::Tagged(tagged) => {
-            tagged.tag == "Ref" && untag(&tagged.value).as_str() == Some(target)
-        }
-        Value::Mapping(map) => {
-            map.len() == 1 && map.get("Ref").and_then(Value::as_str) == Some(target)
-        }
+        Value::Tagged(tagged) => tagged.tag == "Ref" && untag(&tagged.value).as_str() == Some(target),
+        Value::Mapping(map) => map.len() == 1 && map.get("Ref").and_then(Value::as_str) == Some(target),
         _ => false,
     }
 }
@@ -117,10 +106,7 @@ struct Function {
 
 impl Function {
     fn routes(&self) -> BTreeSet<Route> {
-        self.http_events
-            .iter()
-            .filter_map(|e| e.route.clone())
-            .collect()
+        self.http_events.iter().filter_map(|e| e.route.clone()).collect()
     }
 }
 
@@ -129,17 +115,10 @@ fn template() -> Value {
 }
 
 fn resources(template: &Value) -> Vec<(String, &Value)> {
-    let resources = field(template, "Resources")
-        .and_then(Value::as_mapping)
-        .expect("template has a Resources mapping");
+    let resources = field(template, "Resources").and_then(Value::as_mapping).expect("template has a Resources mapping");
     resources
         .iter()
-        .map(|(id, resource)| {
-            (
-                id.as_str().expect("logical ids are strings").to_owned(),
-                untag(resource),
-            )
-        })
+        .map(|(id, resource)| (id.as_str().expect("logical ids are strings").to_owned(), untag(resource)))
         .collect()
 }
 
@@ -149,16 +128,12 @@ fn functions(template: &Value) -> Vec<Function> {
         .filter(|(_, r)| str_field(r, "Type") == Some("AWS::Serverless::Function"))
         .map(|(logical_id, resource)| {
             let metadata = field(resource, "Metadata");
-            let build_method = metadata
-                .and_then(|m| str_field(m, "BuildMethod"))
-                .map(str::to_owned);
+            let build_method = metadata.and_then(|m| str_field(m, "BuildMethod")).map(str::to_owned);
             let binary = metadata
                 .and_then(|m| field(m, "BuildProperties"))
                 .and_then(|p| str_field(p, "Binary"))
                 .map(str::to_owned);
-            let events = field(resource, "Properties")
-                .and_then(|p| field(p, "Events"))
-                .and_then(Value::as_mapping);
+            let events = field(resource, "Properties").and_then(|p| field(p, "Events")).and_then(Value::as_mapping);
             let http_events = events
                 .into_iter()
                 .flatten()
@@ -170,33 +145,22 @@ fn functions(template: &Value) -> Vec<Function> {
                     HttpEvent {
                         name: name.as_str().unwrap_or("?").to_owned(),
                         api_id: props.and_then(|p| untag(p).get("ApiId")).cloned(),
-                        route: method
-                            .zip(path)
-                            .map(|(m, p)| (m.to_ascii_uppercase(), p.to_owned())),
+                        route: method.zip(path).map(|(m, p)| (m.to_ascii_uppercase(), p.to_owned())),
                     }
                 })
                 .collect();
-            Function {
-                logical_id,
-                build_method,
-                binary,
-                http_events,
-            }
+            Function { logical_id, build_method, binary, http_events }
         })
         .collect()
 }
 
 fn openapi_operations() -> BTreeSet<Route> {
     let doc = load_yaml("infra/openapi.yaml");
-    let paths = field(&doc, "paths")
-        .and_then(Value::as_mapping)
-        .expect("openapi.yaml has a paths mapping");
+    let paths = field(&doc, "paths").and_then(Value::as_mapping).expect("openapi.yaml has a paths mapping");
     let mut operations = BTreeSet::new();
     for (path, item) in paths {
         let path = path.as_str().expect("path keys are strings");
-        let item = untag(item)
-            .as_mapping()
-            .unwrap_or_else(|| panic!("openapi path {path} is a mapping"));
+        let item = untag(item).as_mapping().unwrap_or_else(|| panic!("openapi path {path} is a mapping"));
         for (key, _) in item {
             let key = key.as_str().unwrap_or_default();
             if HTTP_METHODS.contains(&key) {
@@ -208,15 +172,8 @@ fn openapi_operations() -> BTreeSet<Route> {
 }
 
 fn fmt_routes<'a>(routes: impl IntoIterator<Item = &'a Route>) -> String {
-    let lines: Vec<String> = routes
-        .into_iter()
-        .map(|(m, p)| format!("    {m} {p}"))
-        .collect();
-    if lines.is_empty() {
-        "    (none)".to_owned()
-    } else {
-        lines.join("\n")
-    }
+    let lines: Vec<String> = routes.into_iter().map(|(m, p)| format!("    {m} {p}")).collect();
+    if lines.is_empty() { "    (none)".to_owned() } else { lines.join("\n") }
 }
 
 /// Does a concrete path (`/api/usage/cus_1`) match a template (`/api/usage/{customer_id}`)?
@@ -297,10 +254,7 @@ fn template_routes_equal_openapi_operations() {
                     function.logical_id, event.name
                 )
             });
-            owners
-                .entry(route)
-                .or_default()
-                .push(format!("{}.{}", function.logical_id, event.name));
+            owners.entry(route).or_default().push(format!("{}.{}", function.logical_id, event.name));
         }
     }
     let duplicated: Vec<String> = owners
@@ -308,18 +262,11 @@ fn template_routes_equal_openapi_operations() {
         .filter(|(_, events)| events.len() > 1)
         .map(|((m, p), events)| format!("    {m} {p}: {}", events.join(", ")))
         .collect();
-    assert!(
-        duplicated.is_empty(),
-        "routes declared more than once in infra/template.yaml:\n{}",
-        duplicated.join("\n")
-    );
+    assert!(duplicated.is_empty(), "routes declared more than once in infra/template.yaml:\n{}", duplicated.join("\n"));
 
     let in_template: BTreeSet<Route> = owners.into_keys().collect();
     let in_openapi = openapi_operations();
-    assert!(
-        !in_template.is_empty(),
-        "infra/template.yaml declares no HttpApi routes"
-    );
+    assert!(!in_template.is_empty(), "infra/template.yaml declares no HttpApi routes");
     assert!(
         in_template == in_openapi,
         "infra/template.yaml and infra/openapi.yaml disagree.\n  in the template, missing from OpenAPI:\n{}\n  in OpenAPI, missing from the template:\n{}",
@@ -333,24 +280,12 @@ fn template_routes_equal_openapi_operations() {
 // ---------------------------------------------------------------------------------------------
 
 /// Compares one function's routes in the template with its router; returns the disagreement.
-fn function_routes_problem(
-    functions: &[Function],
-    binary: &str,
-    router: &[(&str, &str)],
-) -> Option<String> {
-    let Some(function) = functions
-        .iter()
-        .find(|f| f.binary.as_deref() == Some(binary))
-    else {
-        return Some(format!(
-            "no function in infra/template.yaml has BuildProperties.Binary = {binary}"
-        ));
+fn function_routes_problem(functions: &[Function], binary: &str, router: &[(&str, &str)]) -> Option<String> {
+    let Some(function) = functions.iter().find(|f| f.binary.as_deref() == Some(binary)) else {
+        return Some(format!("no function in infra/template.yaml has BuildProperties.Binary = {binary}"));
     };
     let in_template = function.routes();
-    let in_router: BTreeSet<Route> = router
-        .iter()
-        .map(|(m, p)| (m.to_ascii_uppercase(), (*p).to_owned()))
-        .collect();
+    let in_router: BTreeSet<Route> = router.iter().map(|(m, p)| (m.to_ascii_uppercase(), (*p).to_owned())).collect();
     if router.len() != in_router.len() {
         return Some(format!("{binary}::ROUTES lists a route twice"));
     }
@@ -367,10 +302,8 @@ fn function_routes_problem(
 #[test]
 fn function_routes_equal_their_routers() {
     let functions = functions(&template());
-    let mut problems: Vec<String> = ROUTERS
-        .iter()
-        .filter_map(|(binary, router)| function_routes_problem(&functions, binary, router))
-        .collect();
+    let mut problems: Vec<String> =
+        ROUTERS.iter().filter_map(|(binary, router)| function_routes_problem(&functions, binary, router)).collect();
     for function in functions.iter().filter(|f| !f.http_events.is_empty()) {
         let binary = function.binary.as_deref().unwrap_or("?");
         if !ROUTERS.iter().any(|(b, _)| *b == binary) {
@@ -394,15 +327,9 @@ fn http_functions_are_cargo_lambda_binaries_on_the_api() {
     let mut binaries: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for function in &functions {
         if let Some(binary) = &function.binary {
-            binaries
-                .entry(binary.clone())
-                .or_default()
-                .push(function.logical_id.clone());
+            binaries.entry(binary.clone()).or_default().push(function.logical_id.clone());
             if binary == "bootstrap" {
-                problems.push(format!(
-                    "{}: binary must have a unique name, not `bootstrap`",
-                    function.logical_id
-                ));
+                problems.push(format!("{}: binary must have a unique name, not `bootstrap`", function.logical_id));
             }
         }
         if function.http_events.is_empty() {
@@ -415,10 +342,7 @@ fn http_functions_are_cargo_lambda_binaries_on_the_api() {
             ));
         }
         if function.binary.as_deref().is_none_or(str::is_empty) {
-            problems.push(format!(
-                "{}: Metadata.BuildProperties.Binary is missing",
-                function.logical_id
-            ));
+            problems.push(format!("{}: Metadata.BuildProperties.Binary is missing", function.logical_id));
         }
         for event in &function.http_events {
             if !event.api_id.as_ref().is_some_and(|id| is_ref_to(id, "Api")) {
@@ -431,21 +355,14 @@ fn http_functions_are_cargo_lambda_binaries_on_the_api() {
     }
     for (binary, ids) in &binaries {
         if ids.len() > 1 {
-            problems.push(format!(
-                "binary {binary} is built by several functions: {}",
-                ids.join(", ")
-            ));
+            problems.push(format!("binary {binary} is built by several functions: {}", ids.join(", ")));
         }
     }
     assert!(
         functions.iter().any(|f| !f.http_events.is_empty()),
         "infra/template.yaml has no function with HttpApi events"
     );
-    assert!(
-        problems.is_empty(),
-        "infra/template.yaml:\n  {}",
-        problems.join("\n  ")
-    );
+    assert!(problems.is_empty(), "infra/template.yaml:\n  {}", problems.join("\n  "));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,20 +379,10 @@ fn table_schema_is_literal() {
         .expect("infra/template.yaml has a resource `Table`");
     assert_eq!(str_field(table, "Type"), Some("AWS::DynamoDB::Table"));
     let props = field(table, "Properties").expect("Table has Properties");
-    for key in [
-        "AttributeDefinitions",
-        "KeySchema",
-        "GlobalSecondaryIndexes",
-        "TimeToLiveSpecification",
-        "BillingMode",
-    ] {
-        let value = untag(props)
-            .get(key)
-            .unwrap_or_else(|| panic!("Table.Properties.{key} is missing"));
-        assert!(
-            !has_intrinsic(value),
-            "Table.Properties.{key} must be literal (no intrinsic functions)"
-        );
+    for key in ["AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "TimeToLiveSpecification", "BillingMode"]
+    {
+        let value = untag(props).get(key).unwrap_or_else(|| panic!("Table.Properties.{key} is missing"));
+        assert!(!has_intrinsic(value), "Table.Properties.{key} must be literal (no intrinsic functions)");
     }
 }
 
@@ -495,18 +402,10 @@ fn check_http_event(
     all_routes: &BTreeSet<Route>,
     problems: &mut Vec<String>,
 ) -> Option<Route> {
-    let name = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("?")
-        .to_owned();
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_owned();
     let stem = name.trim_end_matches(".json");
     let root = repo_root();
-    let shown = file
-        .strip_prefix(&root)
-        .unwrap_or(file)
-        .display()
-        .to_string();
+    let shown = file.strip_prefix(&root).unwrap_or(file).display().to_string();
     let mut problem = |msg: String| problems.push(format!("{shown}: {msg}"));
 
     let text = match fs::read_to_string(file) {
@@ -525,14 +424,10 @@ fn check_http_event(
     };
 
     // The expected status is part of the name: `<route-slug>-<status>[-<case>].json`.
-    let status = stem
-        .split('-')
-        .find(|part| part.len() == 3 && part.bytes().all(|b| b.is_ascii_digit()));
+    let status = stem.split('-').find(|part| part.len() == 3 && part.bytes().all(|b| b.is_ascii_digit()));
     match status.map(|s| s.parse::<u16>().unwrap_or(0)) {
         Some(100..=599) => {}
-        _ => problem(
-            "file name has no expected status (`<route-slug>-<status>[-<case>].json`)".into(),
-        ),
+        _ => problem("file name has no expected status (`<route-slug>-<status>[-<case>].json`)".into()),
     }
 
     if json_str(&event, "/version") != Some("2.0") {
@@ -550,32 +445,18 @@ fn check_http_event(
     if json_str(&event, "/requestContext/stage") != Some("$default") {
         problem("requestContext.stage must be \"$default\"".into());
     }
-    if event
-        .pointer("/rawQueryString")
-        .and_then(serde_json::Value::as_str)
-        .is_none()
-    {
+    if event.pointer("/rawQueryString").and_then(serde_json::Value::as_str).is_none() {
         problem("rawQueryString is missing".into());
     }
-    if !event
-        .pointer("/isBase64Encoded")
-        .is_some_and(serde_json::Value::is_boolean)
-    {
+    if !event.pointer("/isBase64Encoded").is_some_and(serde_json::Value::is_boolean) {
         problem("isBase64Encoded is missing".into());
     }
-    let headers = event
-        .pointer("/headers")
-        .and_then(serde_json::Value::as_object);
+    let headers = event.pointer("/headers").and_then(serde_json::Value::as_object);
     match headers {
         None => problem("headers is missing".into()),
         Some(headers) => {
-            if let Some(h) = headers
-                .keys()
-                .find(|h| h.chars().any(|c| c.is_ascii_uppercase()))
-            {
-                problem(format!(
-                    "header names are lowercase in payload v2 (found `{h}`)"
-                ));
+            if let Some(h) = headers.keys().find(|h| h.chars().any(|c| c.is_ascii_uppercase())) {
+                problem(format!("header names are lowercase in payload v2 (found `{h}`)"));
             }
         }
     }
@@ -583,34 +464,24 @@ fn check_http_event(
     let mut target = None;
     if stem.starts_with("unknown-route-") {
         // API Gateway would not route it; the function's own router must answer 404.
-        if all_routes
-            .iter()
-            .any(|(m, p)| m == method && path_matches(p, raw_path))
-        {
-            problem(format!(
-                "`{method} {raw_path}` is a declared route, not an unknown one"
-            ));
+        if all_routes.iter().any(|(m, p)| m == method && path_matches(p, raw_path)) {
+            problem(format!("`{method} {raw_path}` is a declared route, not an unknown one"));
         }
     } else {
         match route_key.split_once(' ') {
             Some((m, p)) if own_routes.contains(&(m.to_owned(), p.to_owned())) => {
                 target = Some((m.to_owned(), p.to_owned()));
                 if method != m {
-                    problem(format!(
-                        "requestContext.http.method {method} differs from routeKey {route_key}"
-                    ));
+                    problem(format!("requestContext.http.method {method} differs from routeKey {route_key}"));
                 }
                 match path_params(p, raw_path) {
-                    None => problem(format!(
-                        "rawPath {raw_path} does not match routeKey {route_key}"
-                    )),
+                    None => problem(format!("rawPath {raw_path} does not match routeKey {route_key}")),
                     Some(expected) => {
                         // API Gateway passes the template's parameters; a handler may read them.
-                        let given: Option<BTreeMap<String, String>> =
-                            match event.pointer("/pathParameters") {
-                                None | Some(serde_json::Value::Null) => None,
-                                Some(value) => serde_json::from_value(value.clone()).ok(),
-                            };
+                        let given: Option<BTreeMap<String, String>> = match event.pointer("/pathParameters") {
+                            None | Some(serde_json::Value::Null) => None,
+                            Some(value) => serde_json::from_value(value.clone()).ok(),
+                        };
                         let given = given.unwrap_or_default();
                         if given != expected {
                             problem(format!(
@@ -629,14 +500,8 @@ fn check_http_event(
 
     // Placeholders must be ones the harness knows.
     let (substituted, placeholders) = substitute_placeholders(&text);
-    for unknown in placeholders
-        .iter()
-        .filter(|p| !KNOWN_PLACEHOLDERS.contains(&p.as_str()))
-    {
-        problem(format!(
-            "unknown placeholder {{{{{unknown}}}}} (known: {})",
-            KNOWN_PLACEHOLDERS.join(", ")
-        ));
+    for unknown in placeholders.iter().filter(|p| !KNOWN_PLACEHOLDERS.contains(&p.as_str())) {
+        problem(format!("unknown placeholder {{{{{unknown}}}}} (known: {})", KNOWN_PLACEHOLDERS.join(", ")));
     }
 
     // The body is JSON (unless the case is about malformed JSON) and declared as such.
@@ -647,14 +512,9 @@ fn check_http_event(
             return target;
         }
     };
-    let base64 = substituted
-        .pointer("/isBase64Encoded")
-        .and_then(serde_json::Value::as_bool)
-        .unwrap_or(false);
+    let base64 = substituted.pointer("/isBase64Encoded").and_then(serde_json::Value::as_bool).unwrap_or(false);
     if let Some(body) = json_str(&substituted, "/body") {
-        let content_type = headers
-            .and_then(|h| h.get("content-type"))
-            .and_then(serde_json::Value::as_str);
+        let content_type = headers.and_then(|h| h.get("content-type")).and_then(serde_json::Value::as_str);
         if !base64 && content_type.is_some_and(|ct| ct.starts_with("application/json")) {
             let parses = serde_json::from_str::<serde_json::Value>(body).is_ok();
             if parses == stem.contains("malformed-json") {
@@ -675,16 +535,10 @@ fn check_http_event(
         Err(e) => problem(format!("lambda_http cannot read it: {e}")),
         Ok(request) => {
             if request.method().as_str() != method {
-                problem(format!(
-                    "lambda_http sees method {} instead of {method}",
-                    request.method()
-                ));
+                problem(format!("lambda_http sees method {} instead of {method}", request.method()));
             }
             if request.uri().path() != raw_path {
-                problem(format!(
-                    "lambda_http sees path {} instead of {raw_path}",
-                    request.uri().path()
-                ));
+                problem(format!("lambda_http sees path {} instead of {raw_path}", request.uri().path()));
             }
         }
     }
@@ -713,13 +567,8 @@ fn sample_events_target_routes_of_their_function() {
         .collect();
     for dir in &dirs {
         let binary = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let Some(function) = functions
-            .iter()
-            .find(|f| f.binary.as_deref() == Some(binary))
-        else {
-            problems.push(format!(
-                "events/{binary}: no function in infra/template.yaml builds binary `{binary}`"
-            ));
+        let Some(function) = functions.iter().find(|f| f.binary.as_deref() == Some(binary)) else {
+            problems.push(format!("events/{binary}: no function in infra/template.yaml builds binary `{binary}`"));
             continue;
         };
         let own_routes = function.routes();
@@ -743,22 +592,10 @@ fn sample_events_target_routes_of_their_function() {
         }
     }
     for (binary, routes) in uncovered.iter().filter(|(_, r)| !r.is_empty()) {
-        problems.push(format!(
-            "events/{binary}: no sample event for\n{}",
-            fmt_routes(routes)
-        ));
+        problems.push(format!("events/{binary}: no sample event for\n{}", fmt_routes(routes)));
     }
-    assert!(
-        checked > 0,
-        "no sample events found under {}",
-        events_dir.display()
-    );
-    assert!(
-        problems.is_empty(),
-        "{} problem(s) in sample events:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(checked > 0, "no sample events found under {}", events_dir.display());
+    assert!(problems.is_empty(), "{} problem(s) in sample events:\n{}", problems.len(), problems.join("\n"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -769,10 +606,7 @@ fn sample_events_target_routes_of_their_function() {
 fn path_matching_treats_parameters_as_one_segment() {
     assert!(path_matches("/api/auth/register", "/api/auth/register"));
     assert!(path_matches("/api/usage/{customer_id}", "/api/usage/cus_1"));
-    assert!(path_matches(
-        "/api/quotas/{customer_id}/{solution_id}",
-        "/api/quotas/c/s"
-    ));
+    assert!(path_matches("/api/quotas/{customer_id}/{solution_id}", "/api/quotas/c/s"));
     assert!(path_matches("/files/{key+}", "/files/a/b/c"));
     assert!(!path_matches("/api/usage/{customer_id}", "/api/usage/"));
     assert!(!path_matches("/api/usage/{customer_id}", "/api/usage/a/b"));
@@ -782,35 +616,19 @@ fn path_matching_treats_parameters_as_one_segment() {
 
 #[test]
 fn path_parameters_are_taken_from_the_path() {
-    let params = |t, p| {
-        path_params(t, p).map(|m| {
-            m.into_iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-        })
-    };
+    let params = |t, p| path_params(t, p).map(|m| m.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>());
     assert_eq!(params("/api/auth/login", "/api/auth/login"), Some(vec![]));
     assert_eq!(
         params("/api/quotas/{customer_id}/{solution_id}", "/api/quotas/c/s"),
         Some(vec!["customer_id=c".to_owned(), "solution_id=s".to_owned()])
     );
-    assert_eq!(
-        params("/files/{key+}", "/files/a/b"),
-        Some(vec!["key=a/b".to_owned()])
-    );
+    assert_eq!(params("/files/{key+}", "/files/a/b"), Some(vec!["key=a/b".to_owned()]));
     assert_eq!(params("/api/usage/{customer_id}", "/api/usage/"), None);
 }
 
 #[test]
 fn placeholder_substitution_finds_every_name() {
-    let (text, names) =
-        substitute_placeholders(r#"{"a":"{{EMAIL}}","b":"Bearer {{ACCESS_TOKEN}}","c":"{{"}"#);
-    assert_eq!(
-        text,
-        r#"{"a":"placeholder-email","b":"Bearer placeholder-access-token","c":"{{"}"#
-    );
-    assert_eq!(
-        names,
-        BTreeSet::from(["EMAIL".to_owned(), "ACCESS_TOKEN".to_owned()])
-    );
+    let (text, names) = substitute_placeholders(r#"{"a":"{{EMAIL}}","b":"Bearer {{ACCESS_TOKEN}}","c":"{{"}"#);
+    assert_eq!(text, r#"{"a":"placeholder-email","b":"Bearer placeholder-access-token","c":"{{"}"#);
+    assert_eq!(names, BTreeSet::from(["EMAIL".to_owned(), "ACCESS_TOKEN".to_owned()]));
 }

@@ -38,17 +38,11 @@ impl AppState {
     /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
         let platform = secrets::load_platform().await?;
-        Ok(Self::new(
-            platform.store,
-            platform.keys,
-            Arc::new(SystemClock),
-        ))
+        Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            auth: AuthService::new(store, Arc::new(keys), clock, TokenSettings::default()),
-        }
+        Self { auth: AuthService::new(store, Arc::new(keys), clock, TokenSettings::default()) }
     }
 }
 
@@ -57,34 +51,22 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
     http::serve(ROUTES, &req, |route, _params| dispatch(state, route, &req)).await
 }
 
-async fn dispatch(
-    state: &AppState,
-    route: usize,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+async fn dispatch(state: &AppState, route: usize, req: &Request) -> Result<Response<Body>, ApiError> {
     let auth = &state.auth;
     let limit = http::DEFAULT_BODY_LIMIT;
     match ROUTES[route] {
         ("POST", "/api/auth/register") => {
             let anonymous_id = http::header_str(req, "x-anonymous-id");
-            let session = auth
-                .register(http::json_body(req, limit)?, anonymous_id)
-                .await?;
+            let session = auth.register(http::json_body(req, limit)?, anonymous_id).await?;
             Ok(http::json(201, &session))
         }
-        ("POST", "/api/auth/login") => Ok(http::json(
-            200,
-            &auth.login(http::json_body(req, limit)?).await?,
-        )),
+        ("POST", "/api/auth/login") => Ok(http::json(200, &auth.login(http::json_body(req, limit)?).await?)),
         ("POST", "/api/generate-token") => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             let token = auth.generate(&caller, http::json_body(req, limit)?).await?;
             Ok(http::json(201, &token))
         }
-        ("POST", "/api/validate-token") => Ok(http::json(
-            200,
-            &auth.validate(http::json_body(req, limit)?).await?,
-        )),
+        ("POST", "/api/validate-token") => Ok(http::json(200, &auth.validate(http::json_body(req, limit)?).await?)),
         ("POST", "/api/refresh-token") => {
             let refreshed: Refreshed = auth.refresh(http::json_body(req, limit)?).await?;
             Ok(http::json(200, &refreshed))
@@ -98,9 +80,7 @@ async fn dispatch(
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             let limit = http::query(req, "limit");
             let cursor = http::query(req, "cursor");
-            let list = auth
-                .list_tokens(&caller, limit.as_deref(), cursor.as_deref())
-                .await?;
+            let list = auth.list_tokens(&caller, limit.as_deref(), cursor.as_deref()).await?;
             Ok(http::json(200, &list))
         }
         ("GET", "/api/user-context") => {
@@ -109,10 +89,7 @@ async fn dispatch(
         }
         ("PUT", "/api/user-tier") => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
-            Ok(http::json(
-                200,
-                &auth.set_tier(&caller, http::json_body(req, limit)?).await?,
-            ))
+            Ok(http::json(200, &auth.set_tier(&caller, http::json_body(req, limit)?).await?))
         }
         ("GET", "/api/user-solutions") => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;

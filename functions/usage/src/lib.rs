@@ -35,25 +35,16 @@ impl AppState {
     /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
         let platform = secrets::load_platform().await?;
-        Ok(Self::new(
-            platform.store,
-            platform.keys,
-            Arc::new(SystemClock),
-        ))
+        Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            usage: UsageService::new(store, Arc::new(keys), clock, UsageSettings::default()),
-        }
+        Self { usage: UsageService::new(store, Arc::new(keys), clock, UsageSettings::default()) }
     }
 }
 
 pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(ROUTES, &req, |route, params| {
-        dispatch(state, route, params, &req)
-    })
-    .await
+    http::serve(ROUTES, &req, |route, params| dispatch(state, route, params, &req)).await
 }
 
 async fn dispatch(
@@ -83,35 +74,23 @@ async fn dispatch(
             let from = http::query(req, "from");
             let to = http::query(req, "to");
             let history = usage
-                .history(
-                    &caller,
-                    &param("customer_id"),
-                    solution_id.as_deref(),
-                    from.as_deref(),
-                    to.as_deref(),
-                )
+                .history(&caller, &param("customer_id"), solution_id.as_deref(), from.as_deref(), to.as_deref())
                 .await?;
             Ok(http::json(200, &history))
         }
         ("GET", "/api/quotas/{customer_id}/{solution_id}") => {
             let caller = usage.authenticate(http::bearer(req)).await?;
-            let quota = usage
-                .quota(&caller, &param("customer_id"), &param("solution_id"))
-                .await?;
+            let quota = usage.quota(&caller, &param("customer_id"), &param("solution_id")).await?;
             Ok(http::json(200, &quota))
         }
         ("POST", "/api/reset-quota") => {
             let caller = usage.authenticate(http::bearer(req)).await?;
-            let answer = usage
-                .reset(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?)
-                .await?;
+            let answer = usage.reset(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?;
             Ok(http::json(200, &answer))
         }
         ("PUT", "/api/tier-limits") => {
             let caller = usage.authenticate(http::bearer(req)).await?;
-            let answer = usage
-                .set_limits(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?)
-                .await?;
+            let answer = usage.set_limits(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?;
             Ok(http::json(200, &answer))
         }
         _ => Err(ApiError::internal("route table and dispatch disagree")),
@@ -120,18 +99,11 @@ async fn dispatch(
 
 /// 200 or 429, with the `RateLimit-*` headers (and `Retry-After` on 429).
 fn track_response(answer: &TrackAnswer, now: chrono::DateTime<Utc>) -> Response<Body> {
-    let reset_in = answer
-        .reset_at()
-        .map_or(0, |t| (t - now).num_seconds().max(0));
+    let reset_in = answer.reset_at().map_or(0, |t| (t - now).num_seconds().max(0));
     let mut resp = if answer.allowed {
         http::json(200, answer)
     } else {
-        let mut err = ApiError::new(
-            429,
-            "quota_exceeded",
-            "Quota exceeded",
-            "the daily quota of this tier is used up",
-        );
+        let mut err = ApiError::new(429, "quota_exceeded", "Quota exceeded", "the daily quota of this tier is used up");
         err.retry_after = Some(u64::try_from(reset_in).unwrap_or(0).max(1));
         let err = err
             .with_extension("allowed", false.into())

@@ -110,12 +110,7 @@ impl SigningKey {
         let x = URL_SAFE_NO_PAD.encode(&public);
         let kid = URL_SAFE_NO_PAD.encode(&crypto::sha256(&public)[..12]);
         let decoding = DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Derivation)?;
-        Ok(Self {
-            kid,
-            x,
-            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
-            decoding,
-        })
+        Ok(Self { kid, x, encoding: EncodingKey::from_ed_der(pkcs8.as_ref()), decoding })
     }
 }
 
@@ -170,30 +165,19 @@ impl KeySet {
         if doc.current.trim().is_empty() {
             return Err(KeyError::BadSecret);
         }
-        let mut keys = Self::from_material(
-            issuer,
-            &doc.current,
-            doc.previous.as_deref().filter(|p| !p.trim().is_empty()),
-        )?;
+        let mut keys =
+            Self::from_material(issuer, &doc.current, doc.previous.as_deref().filter(|p| !p.trim().is_empty()))?;
         if let Some(next) = doc.next.as_deref().filter(|p| !p.trim().is_empty()) {
             keys.others.push(SigningKey::derive(next)?);
         }
         Ok(keys)
     }
 
-    pub fn from_material(
-        issuer: &str,
-        current: &str,
-        previous: Option<&str>,
-    ) -> Result<Self, KeyError> {
+    pub fn from_material(issuer: &str, current: &str, previous: Option<&str>) -> Result<Self, KeyError> {
         Ok(Self {
             issuer: issuer.to_owned(),
             current: SigningKey::derive(current)?,
-            others: previous
-                .map(SigningKey::derive)
-                .transpose()?
-                .into_iter()
-                .collect(),
+            others: previous.map(SigningKey::derive).transpose()?.into_iter().collect(),
         })
     }
 
@@ -228,9 +212,7 @@ impl KeySet {
     }
 
     fn key_for(&self, kid: &str) -> Option<&SigningKey> {
-        std::iter::once(&self.current)
-            .chain(&self.others)
-            .find(|k| k.kid == kid)
+        std::iter::once(&self.current).chain(&self.others).find(|k| k.kid == kid)
     }
 
     /// Verify signature, algorithm, key, expiry, issuer, kind and audience, purely in memory.
@@ -244,26 +226,20 @@ impl KeySet {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::InvalidSignature);
         }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.key_for(kid))
-            .ok_or(TokenError::InvalidSignature)?;
+        let key = header.kid.as_deref().and_then(|kid| self.key_for(kid)).ok_or(TokenError::InvalidSignature)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_aud = false;
         validation.validate_exp = !expect.allow_expired;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(
-            |e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::InvalidSignature
-                | ErrorKind::InvalidAlgorithm
-                | ErrorKind::InvalidAlgorithmName
-                | ErrorKind::InvalidKeyFormat => TokenError::InvalidSignature,
-                _ => TokenError::Malformed,
-            },
-        )?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::InvalidSignature
+            | ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidAlgorithmName
+            | ErrorKind::InvalidKeyFormat => TokenError::InvalidSignature,
+            _ => TokenError::Malformed,
+        })?;
         let claims = data.claims;
         if !crypto::constant_time_eq(claims.iss.as_bytes(), self.issuer.as_bytes()) {
             return Err(TokenError::InvalidSignature);
@@ -329,26 +305,18 @@ mod tests {
         }
     }
 
-    const SOLUTION: Expect<'static> = Expect {
-        kinds: &[TokenKind::Solution],
-        audience: None,
-        allow_expired: false,
-    };
+    const SOLUTION: Expect<'static> = Expect { kinds: &[TokenKind::Solution], audience: None, allow_expired: false };
 
     #[test]
     fn derivation_is_deterministic_and_rotation_verifies_old_tokens() {
         let old = KeySet::from_material(ISS, &"o".repeat(64), None).expect("old");
         let token = old.sign(&claims(TokenKind::Solution, 60)).expect("sign");
-        let rotated =
-            KeySet::from_material(ISS, &"n".repeat(64), Some(&"o".repeat(64))).expect("new");
+        let rotated = KeySet::from_material(ISS, &"n".repeat(64), Some(&"o".repeat(64))).expect("new");
         assert_eq!(rotated.jwks().keys.len(), 2);
         assert_eq!(rotated.jwks().keys[1].kid, old.current_kid());
         assert!(rotated.verify(&token, SOLUTION).is_ok());
         let unrelated = KeySet::from_material(ISS, &"z".repeat(64), None).expect("z");
-        assert_eq!(
-            unrelated.verify(&token, SOLUTION),
-            Err(TokenError::InvalidSignature)
-        );
+        assert_eq!(unrelated.verify(&token, SOLUTION), Err(TokenError::InvalidSignature));
     }
 
     #[test]
@@ -359,10 +327,7 @@ mod tests {
         let access = k.sign(&claims(TokenKind::Access, 60)).expect("sign");
         assert_eq!(k.verify(&access, SOLUTION), Err(TokenError::WrongAudience));
         let sol = k.sign(&claims(TokenKind::Solution, 60)).expect("sign");
-        let other = Expect {
-            audience: Some("sol_2"),
-            ..SOLUTION
-        };
+        let other = Expect { audience: Some("sol_2"), ..SOLUTION };
         assert_eq!(k.verify(&sol, other), Err(TokenError::WrongAudience));
         assert_eq!(k.verify("not.a.jwt", SOLUTION), Err(TokenError::Malformed));
     }
@@ -370,12 +335,8 @@ mod tests {
     #[test]
     fn announced_next_key_verifies_before_it_signs() {
         let (old, new) = ("o".repeat(64), "n".repeat(64));
-        let phase1 =
-            KeySet::from_secret_json(ISS, &format!(r#"{{"current":"{old}","next":"{new}"}}"#))
-                .expect("1");
-        let phase2 =
-            KeySet::from_secret_json(ISS, &format!(r#"{{"current":"{new}","previous":"{old}"}}"#))
-                .expect("2");
+        let phase1 = KeySet::from_secret_json(ISS, &format!(r#"{{"current":"{old}","next":"{new}"}}"#)).expect("1");
+        let phase2 = KeySet::from_secret_json(ISS, &format!(r#"{{"current":"{new}","previous":"{old}"}}"#)).expect("2");
         assert_eq!(phase1.jwks().keys.len(), 2);
         // A function still on phase 1 accepts what a phase-2 function signs, and vice versa.
         let fresh = phase2.sign(&claims(TokenKind::Solution, 60)).expect("sign");
@@ -388,8 +349,7 @@ mod tests {
     fn secret_json_is_parsed_and_validated() {
         assert!(KeySet::from_secret_json(ISS, r#"{"current":"short"}"#).is_err());
         assert!(KeySet::from_secret_json(ISS, "nope").is_err());
-        let k = KeySet::from_secret_json(ISS, &format!(r#"{{"current":"{}"}}"#, "q".repeat(64)))
-            .expect("ok");
+        let k = KeySet::from_secret_json(ISS, &format!(r#"{{"current":"{}"}}"#, "q".repeat(64))).expect("ok");
         assert_eq!(k.jwks().keys.len(), 1);
         assert_eq!(k.jwks().keys[0].crv, "Ed25519");
     }

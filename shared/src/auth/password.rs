@@ -21,18 +21,13 @@ pub struct HashError;
 pub fn hash(password: &str) -> Result<String, HashError> {
     let salt_bytes = crate::crypto::random_bytes::<16>();
     let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| HashError)?;
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| HashError)
+    hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| HashError)
 }
 
 /// Verify a password against a stored PHC string. A malformed stored hash verifies as false.
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => hasher()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }

@@ -28,16 +28,10 @@ pub fn parse(token: &str) -> Option<Presented> {
     if !crate::ids::is_valid("fam", family_id) || random.len() != 43 {
         return None;
     }
-    if !random
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if !random.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return None;
     }
-    Some(Presented {
-        family_id: family_id.to_owned(),
-        hash: crypto::sha256_hex(token.as_bytes()),
-    })
+    Some(Presented { family_id: family_id.to_owned(), hash: crypto::sha256_hex(token.as_bytes()) })
 }
 
 #[cfg(test)]

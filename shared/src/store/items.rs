@@ -25,14 +25,7 @@ pub struct UserItem {
 }
 
 impl UserItem {
-    pub fn new(
-        user_id: &str,
-        email: &str,
-        name: &str,
-        role: Role,
-        password_hash: String,
-        created_at: String,
-    ) -> Self {
+    pub fn new(user_id: &str, email: &str, name: &str, role: Role, password_hash: String, created_at: String) -> Self {
         let key = keys::user(user_id);
         Self {
             pk: key.pk,
@@ -63,12 +56,7 @@ pub struct EmailItem {
 impl EmailItem {
     pub fn new(email: &str, user_id: &str) -> Self {
         let key = keys::email(email);
-        Self {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: "email".into(),
-            user_id: user_id.into(),
-        }
+        Self { pk: key.pk, sk: key.sk, entity_type: "email".into(), user_id: user_id.into() }
     }
 }
 
@@ -88,13 +76,7 @@ pub struct EntitlementItem {
 }
 
 impl EntitlementItem {
-    pub fn new(
-        user_id: &str,
-        solution_id: &str,
-        tier: Tier,
-        updated_at: String,
-        updated_by: &str,
-    ) -> Self {
+    pub fn new(user_id: &str, solution_id: &str, tier: Tier, updated_at: String, updated_by: &str) -> Self {
         let key = keys::entitlement(user_id, solution_id);
         Self {
             pk: key.pk,
@@ -423,22 +405,14 @@ impl UsageCounterItem {
     pub fn actions(&self) -> std::collections::BTreeMap<String, u64> {
         self.other
             .iter()
-            .filter_map(|(k, v)| {
-                Some((k.strip_prefix(ACTION_ATTR_PREFIX)?.to_owned(), v.as_u64()?))
-            })
+            .filter_map(|(k, v)| Some((k.strip_prefix(ACTION_ATTR_PREFIX)?.to_owned(), v.as_u64()?)))
             .collect()
     }
 
     /// A copy of this counter under another customer (anonymous usage carried into a new account).
     pub fn carried_to(&self, customer_id: &str, tier: Tier) -> Self {
         let key = keys::usage_day(customer_id, &self.period, &self.solution_id);
-        Self {
-            pk: key.pk,
-            sk: key.sk,
-            customer_id: customer_id.to_owned(),
-            tier: Some(tier),
-            ..self.clone()
-        }
+        Self { pk: key.pk, sk: key.sk, customer_id: customer_id.to_owned(), tier: Some(tier), ..self.clone() }
     }
 }
 

@@ -78,10 +78,7 @@ pub fn email(normalized_email: &str) -> Key {
 pub const TIER_PREFIX: &str = "TIER#";
 
 pub fn entitlement(user_id: &str, solution_id: &str) -> Key {
-    Key::new(
-        user_partition(user_id),
-        format!("{TIER_PREFIX}{solution_id}"),
-    )
+    Key::new(user_partition(user_id), format!("{TIER_PREFIX}{solution_id}"))
 }
 
 /// The solution id of an entitlement sort key.
@@ -94,10 +91,7 @@ pub fn solution(solution_id: &str) -> Key {
 }
 
 pub fn solutions_by_status(status: &str, created_at: &str, solution_id: &str) -> Gsi1 {
-    Gsi1 {
-        pk: solutions_status_partition(status),
-        sk: format!("{created_at}#{solution_id}"),
-    }
+    Gsi1 { pk: solutions_status_partition(status), sk: format!("{created_at}#{solution_id}") }
 }
 
 pub fn solutions_status_partition(status: &str) -> String {
@@ -121,10 +115,7 @@ pub fn token(token_id: &str) -> Key {
 }
 
 pub fn user_tokens(user_id: &str, issued_at: &str, token_id: &str) -> Gsi1 {
-    Gsi1 {
-        pk: user_tokens_partition(user_id),
-        sk: format!("{issued_at}#{token_id}"),
-    }
+    Gsi1 { pk: user_tokens_partition(user_id), sk: format!("{issued_at}#{token_id}") }
 }
 
 pub fn user_tokens_partition(user_id: &str) -> String {
@@ -144,17 +135,11 @@ pub fn usage_partition(customer_id: &str) -> String {
 }
 
 pub fn usage_day(customer_id: &str, date: &str, solution_id: &str) -> Key {
-    Key::new(
-        usage_partition(customer_id),
-        format!("DAY#{date}#{solution_id}"),
-    )
+    Key::new(usage_partition(customer_id), format!("DAY#{date}#{solution_id}"))
 }
 
 pub fn usage_month(customer_id: &str, month: &str, solution_id: &str) -> Key {
-    Key::new(
-        usage_partition(customer_id),
-        format!("MONTH#{month}#{solution_id}"),
-    )
+    Key::new(usage_partition(customer_id), format!("MONTH#{month}#{solution_id}"))
 }
 
 /// Sort-key bounds (inclusive) of a customer's usage between two dates.
@@ -163,17 +148,11 @@ pub fn usage_day_range(from: &str, to: &str) -> (String, String) {
 }
 
 pub fn idempotency(customer_id: &str, solution_id: &str, key_hash: &str) -> Key {
-    Key::new(
-        format!("IDEMPOTENCY#{customer_id}#{solution_id}#{key_hash}"),
-        "IDEMPOTENCY",
-    )
+    Key::new(format!("IDEMPOTENCY#{customer_id}#{solution_id}#{key_hash}"), "IDEMPOTENCY")
 }
 
 pub fn quota_audit(customer_id: &str, solution_id: &str, at: &str, id: &str) -> Key {
-    Key::new(
-        format!("AUDIT#quota#{customer_id}#{solution_id}"),
-        format!("{at}#{id}"),
-    )
+    Key::new(format!("AUDIT#quota#{customer_id}#{solution_id}"), format!("{at}#{id}"))
 }
 
 pub fn outbox(notification_id: &str) -> Key {
@@ -183,10 +162,7 @@ pub fn outbox(notification_id: &str) -> Key {
 pub const OUTBOX_PENDING: &str = "OUTBOX#pending";
 
 pub fn outbox_pending(created_at: &str, notification_id: &str) -> Gsi1 {
-    Gsi1 {
-        pk: OUTBOX_PENDING.to_owned(),
-        sk: format!("{created_at}#{notification_id}"),
-    }
+    Gsi1 { pk: OUTBOX_PENDING.to_owned(), sk: format!("{created_at}#{notification_id}") }
 }
 
 #[cfg(test)]
@@ -201,19 +177,13 @@ mod tests {
         assert_eq!(entitlement("usr_1", "sol_1").sk, "TIER#sol_1");
         assert_eq!(entitlement_solution("TIER#sol_1"), Some("sol_1"));
         assert_eq!(solution("sol_1").pk, "SOLUTION#sol_1");
-        assert_eq!(
-            solutions_by_status("published", "2026", "sol_1").pk,
-            "SOLUTIONS#published"
-        );
+        assert_eq!(solutions_by_status("published", "2026", "sol_1").pk, "SOLUTIONS#published");
         assert_eq!(default_tier("free").sk, "TIERDEF#free");
         assert_eq!(token("tok_1").pk, "TOKEN#tok_1");
         assert_eq!(user_tokens("usr_1", "t", "tok_1").pk, "USER#usr_1#TOKENS");
         assert_eq!(family("fam_1").pk, "FAMILY#fam_1");
         assert_eq!(refresh("ab").pk, "REFRESH#ab");
-        assert_eq!(
-            usage_day("usr_1", "2026-11-22", "sol_1"),
-            Key::new("USAGE#usr_1".into(), "DAY#2026-11-22#sol_1")
-        );
+        assert_eq!(usage_day("usr_1", "2026-11-22", "sol_1"), Key::new("USAGE#usr_1".into(), "DAY#2026-11-22#sol_1"));
         let (lo, hi) = usage_day_range("2026-11-01", "2026-11-22");
         assert!(lo.as_str() <= "DAY#2026-11-01#sol_1" && "DAY#2026-11-22#sol_1" <= hi.as_str());
         assert_eq!(idempotency("c", "s", "h").pk, "IDEMPOTENCY#c#s#h");

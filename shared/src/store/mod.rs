@@ -14,9 +14,7 @@ pub use usage::{Counted, CounterSpec, TxCounted};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -113,10 +111,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -127,11 +122,7 @@ impl Store {
         &self.table
     }
 
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        key: &keys::Key,
-        consistent: bool,
-    ) -> Result<Option<T>, StoreError> {
+    pub async fn get<T: DeserializeOwned>(&self, key: &keys::Key, consistent: bool) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -145,11 +136,7 @@ impl Store {
     }
 
     /// Put an item, optionally under a condition expression.
-    pub async fn put<T: Serialize>(
-        &self,
-        item: &T,
-        condition: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub async fn put<T: Serialize>(&self, item: &T, condition: Option<&str>) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -180,35 +167,20 @@ impl Store {
                 .consistent_read(consistent)
                 .build()
                 .map_err(build_err)?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
+            let out =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(classify)?;
+            for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                 let pk = string_attr(&item, keys::PK);
                 let sk = string_attr(&item, keys::SK);
                 found.insert((pk, sk), item);
             }
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
             if pending.is_empty() {
                 return Ok(found);
             }
             tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
         }
-        Err(StoreError::Unavailable(
-            "batch get left unprocessed keys".into(),
-        ))
+        Err(StoreError::Unavailable("batch get left unprocessed keys".into()))
     }
 
     /// A transaction. Transaction conflicts (another transaction on the same item) are retried a few times;
@@ -216,24 +188,16 @@ impl Store {
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let mut attempt = 0u32;
         loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
             let err = match result {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
             let reasons: Option<Vec<String>> = match &err {
                 SdkError::ServiceError(s) => match s.err() {
-                    TransactWriteItemsError::TransactionCanceledException(c) => Some(
-                        c.cancellation_reasons()
-                            .iter()
-                            .map(|r| r.code().unwrap_or("None").to_owned())
-                            .collect(),
-                    ),
+                    TransactWriteItemsError::TransactionCanceledException(c) => {
+                        Some(c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect())
+                    }
                     _ => None,
                 },
                 _ => None,
@@ -244,28 +208,20 @@ impl Store {
             if let Some(index) = reasons.iter().position(|c| c == "ConditionalCheckFailed") {
                 return Err(StoreError::Conditional { index: Some(index) });
             }
-            let retriable = reasons.iter().any(|c| {
-                c == "TransactionConflict"
-                    || c == "ThrottlingError"
-                    || c == "ProvisionedThroughputExceeded"
-            });
+            let retriable = reasons
+                .iter()
+                .any(|c| c == "TransactionConflict" || c == "ThrottlingError" || c == "ProvisionedThroughputExceeded");
             if retriable && attempt < 6 {
                 attempt += 1;
                 let jitter = u64::from(crate::crypto::random_bytes::<1>()[0] % 20);
                 tokio::time::sleep(std::time::Duration::from_millis((5 << attempt) + jitter)).await;
                 continue;
             }
-            return Err(StoreError::Unavailable(format!(
-                "transaction canceled: {reasons:?}"
-            )));
+            return Err(StoreError::Unavailable(format!("transaction canceled: {reasons:?}")));
         }
     }
 
-    pub fn tx_put<T: Serialize>(
-        &self,
-        item: &T,
-        condition: Option<&str>,
-    ) -> Result<TransactWriteItem, StoreError> {
+    pub fn tx_put<T: Serialize>(&self, item: &T, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(item)?))
@@ -275,11 +231,7 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    pub fn tx_check(
-        &self,
-        key: &keys::Key,
-        condition: &str,
-    ) -> Result<TransactWriteItem, StoreError> {
+    pub fn tx_check(&self, key: &keys::Key, condition: &str) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key.to_map()))
@@ -313,10 +265,7 @@ pub fn take<T: DeserializeOwned>(
     found: &mut HashMap<(String, String), Item>,
     key: &keys::Key,
 ) -> Result<Option<T>, StoreError> {
-    found
-        .remove(&(key.pk.clone(), key.sk.clone()))
-        .map(from_item)
-        .transpose()
+    found.remove(&(key.pk.clone(), key.sk.clone())).map(from_item).transpose()
 }
 
 fn string_attr(item: &Item, name: &str) -> String {
@@ -333,13 +282,9 @@ pub mod cursor {
 
     pub fn encode(last_evaluated_key: Option<&Item>) -> Option<String> {
         let key = last_evaluated_key?;
-        let map: HashMap<&str, &str> = key
-            .iter()
-            .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
-            .collect();
-        serde_json::to_vec(&map)
-            .ok()
-            .map(|json| URL_SAFE_NO_PAD.encode(json))
+        let map: HashMap<&str, &str> =
+            key.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str()))).collect();
+        serde_json::to_vec(&map).ok().map(|json| URL_SAFE_NO_PAD.encode(json))
     }
 
     /// Decode a cursor whose `partition_attr` must equal `partition`. `None` when invalid.
@@ -349,11 +294,7 @@ pub mod cursor {
         if map.get(partition_attr).map(String::as_str) != Some(partition) || map.len() > 4 {
             return None;
         }
-        Some(
-            map.into_iter()
-                .map(|(k, v)| (k, AttributeValue::S(v)))
-                .collect(),
-        )
+        Some(map.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
     }
 
     #[cfg(test)]
@@ -363,10 +304,7 @@ pub mod cursor {
         #[test]
         fn cursors_round_trip_and_are_bound_to_their_partition() {
             let key: Item = HashMap::from([
-                (
-                    "GSI1PK".to_owned(),
-                    AttributeValue::S("USER#a#TOKENS".into()),
-                ),
+                ("GSI1PK".to_owned(), AttributeValue::S("USER#a#TOKENS".into())),
                 ("GSI1SK".to_owned(), AttributeValue::S("2026#tok".into())),
             ]);
             let c = encode(Some(&key)).expect("cursor");

@@ -6,10 +6,7 @@ use crate::solutions::SolutionStatus;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 impl Store {
-    pub async fn get_solution(
-        &self,
-        solution_id: &str,
-    ) -> Result<Option<SolutionItem>, StoreError> {
+    pub async fn get_solution(&self, solution_id: &str) -> Result<Option<SolutionItem>, StoreError> {
         self.get(&keys::solution(solution_id), false).await
     }
 
@@ -18,10 +15,7 @@ impl Store {
     }
 
     /// Solutions in a status, newest first (every page).
-    pub async fn solutions_by_status(
-        &self,
-        status: SolutionStatus,
-    ) -> Result<Vec<SolutionItem>, StoreError> {
+    pub async fn solutions_by_status(&self, status: SolutionStatus) -> Result<Vec<SolutionItem>, StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -59,10 +53,7 @@ impl Store {
     pub async fn set_entitlement(&self, entitlement: &EntitlementItem) -> Result<(), StoreError> {
         let items = vec![
             self.tx_check(&keys::user(&entitlement.user_id), "attribute_exists(PK)")?,
-            self.tx_check(
-                &keys::solution(&entitlement.solution_id),
-                "attribute_exists(PK)",
-            )?,
+            self.tx_check(&keys::solution(&entitlement.solution_id), "attribute_exists(PK)")?,
             self.tx_put(entitlement, None)?,
         ];
         self.transact(items).await

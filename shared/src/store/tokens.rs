@@ -37,8 +37,7 @@ impl Store {
         refresh: &RefreshItem,
         token: &TokenItem,
     ) -> Result<(), StoreError> {
-        self.transact(self.family_start_items(family, refresh, token)?)
-            .await
+        self.transact(self.family_start_items(family, refresh, token)?).await
     }
 
     pub async fn get_family(&self, family_id: &str) -> Result<Option<FamilyItem>, StoreError> {
@@ -68,8 +67,7 @@ impl Store {
         next: &RefreshItem,
         token: &TokenItem,
     ) -> Result<(), RotateError> {
-        let values: Item =
-            HashMap::from([(":now".to_owned(), AttributeValue::S(used_at.to_owned()))]);
+        let values: Item = HashMap::from([(":now".to_owned(), AttributeValue::S(used_at.to_owned()))]);
         let items = vec![
             self.tx_update(
                 &keys::refresh(old_hash),
@@ -77,10 +75,7 @@ impl Store {
                 Some("attribute_exists(PK) AND attribute_not_exists(used_at)"),
                 values,
             )?,
-            self.tx_check(
-                &keys::family(&next.family_id),
-                "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
-            )?,
+            self.tx_check(&keys::family(&next.family_id), "attribute_exists(PK) AND attribute_not_exists(revoked_at)")?,
             self.tx_put(next, Some("attribute_not_exists(PK)"))?,
             self.tx_put(token, None)?,
         ];
@@ -94,13 +89,7 @@ impl Store {
 
     /// Revoke a family. The first revocation's time, actor and reason are kept. Returns false when the
     /// family does not exist.
-    pub async fn revoke_family(
-        &self,
-        family_id: &str,
-        by: &str,
-        reason: &str,
-        at: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn revoke_family(&self, family_id: &str, by: &str, reason: &str, at: &str) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -129,10 +118,7 @@ impl Store {
     }
 
     /// Several families by id (one round trip per 100).
-    pub async fn families(
-        &self,
-        family_ids: &[String],
-    ) -> Result<HashMap<String, FamilyItem>, StoreError> {
+    pub async fn families(&self, family_ids: &[String]) -> Result<HashMap<String, FamilyItem>, StoreError> {
         let mut out = HashMap::new();
         let mut ids: Vec<&String> = family_ids.iter().collect();
         ids.sort();
@@ -180,15 +166,8 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        let tokens = page
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<TokenItem>, _>>()?;
-        Ok(Some((
-            tokens,
-            cursor::encode(page.last_evaluated_key.as_ref()),
-        )))
+        let tokens =
+            page.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<TokenItem>, _>>()?;
+        Ok(Some((tokens, cursor::encode(page.last_evaluated_key.as_ref()))))
     }
 }

@@ -5,17 +5,15 @@
 //! than the limit and a refused call writes nothing. `ReturnValuesOnConditionCheckFailure` hands back the
 //! current count with the refusal, so a 429 costs no extra read.
 
-use super::items::{
-    ACTION_ATTR_PREFIX, IdempotencyItem, NotificationItem, QuotaResetAuditItem, UsageCounterItem,
-};
+use super::items::{ACTION_ATTR_PREFIX, IdempotencyItem, NotificationItem, QuotaResetAuditItem, UsageCounterItem};
 use super::{Item, Store, StoreError, classify, from_item, keys, to_item};
 use crate::solutions::Tier;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, Put, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use std::collections::HashMap;
 
@@ -66,10 +64,7 @@ fn s(v: &str) -> AttributeValue {
 }
 
 fn used_of(item: Option<&Item>) -> u64 {
-    item.and_then(|i| i.get("used"))
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    item.and_then(|i| i.get("used")).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 struct Expr {
@@ -98,10 +93,7 @@ fn counter_update(spec: &CounterSpec, action: &str, quantity: u64) -> Expr {
         (":sol".to_owned(), s(&spec.solution_id)),
         (":period".to_owned(), s(&spec.period)),
         (":tier".to_owned(), s(spec.tier.as_str())),
-        (
-            ":exp".to_owned(),
-            AttributeValue::N(spec.expires_at.to_string()),
-        ),
+        (":exp".to_owned(), AttributeValue::N(spec.expires_at.to_string())),
     ]);
     let mut update = "SET #used = if_not_exists(#used, :zero) + :q, #act = if_not_exists(#act, :zero) + :q, \
                       #et = :et, #cust = :cust, #sol = :sol, #period = :period, #tier = :tier, #exp = :exp"
@@ -114,21 +106,12 @@ fn counter_update(spec: &CounterSpec, action: &str, quantity: u64) -> Expr {
         }
         None => update.push_str(" REMOVE #limit"),
     }
-    Expr {
-        update,
-        names,
-        values,
-    }
+    Expr { update, names, values }
 }
 
 impl Store {
     /// Count `quantity` units against `spec.limit` with one conditional `UpdateItem`.
-    pub async fn count_usage(
-        &self,
-        spec: &CounterSpec,
-        action: &str,
-        quantity: u64,
-    ) -> Result<Counted, StoreError> {
+    pub async fn count_usage(&self, spec: &CounterSpec, action: &str, quantity: u64) -> Result<Counted, StoreError> {
         let mut expr = counter_update(spec, action, quantity);
         let condition = match spec.limit {
             None => None,
@@ -153,14 +136,9 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(Counted::Applied {
-                used: used_of(out.attributes.as_ref()),
-            }),
+            Ok(out) => Ok(Counted::Applied { used: used_of(out.attributes.as_ref()) }),
             Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
+                if matches!(se.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
             {
                 let used = match se.err() {
                     UpdateItemError::ConditionalCheckFailedException(c) => used_of(c.item()),
@@ -193,11 +171,8 @@ impl Store {
         for (spec, expected) in counters {
             let mut expr = counter_update(spec, action, quantity);
             expr.values.insert(":expected".to_owned(), n(*expected));
-            let condition = if *expected == 0 {
-                "attribute_not_exists(#used) OR #used = :expected"
-            } else {
-                "#used = :expected"
-            };
+            let condition =
+                if *expected == 0 { "attribute_not_exists(#used) OR #used = :expected" } else { "#used = :expected" };
             let update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(spec.key.to_map()))
@@ -205,9 +180,7 @@ impl Store {
                 .condition_expression(condition)
                 .set_expression_attribute_names(Some(expr.names))
                 .set_expression_attribute_values(Some(expr.values))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             items.push(TransactWriteItem::builder().update(update).build());
@@ -225,57 +198,37 @@ impl Store {
         };
         let reasons = match &err {
             SdkError::ServiceError(se) => match se.err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    c.cancellation_reasons().to_vec()
-                }
+                TransactWriteItemsError::TransactionCanceledException(c) => c.cancellation_reasons().to_vec(),
                 _ => return Err(classify(err)),
             },
             _ => return Err(classify(err)),
         };
-        let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| {
-            r.code() == Some("ConditionalCheckFailed")
-        };
+        let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| r.code() == Some("ConditionalCheckFailed");
         if let Some(first) = reasons.first().filter(|r| failed(r)) {
             let stored = first.item().map(|i| from_item(i.clone())).transpose()?;
             return Ok(TxCounted::Duplicate(stored));
         }
         if let Some((index, r)) = reasons.iter().enumerate().skip(1).find(|(_, r)| failed(r)) {
-            return Ok(TxCounted::Stale {
-                index: index - 1,
-                used: used_of(r.item()),
-            });
+            return Ok(TxCounted::Stale { index: index - 1, used: used_of(r.item()) });
         }
         let retriable = reasons.iter().any(|r| {
-            matches!(
-                r.code(),
-                Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
-            )
+            matches!(r.code(), Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"))
         });
         if retriable {
             Ok(TxCounted::Conflict)
         } else {
             Err(StoreError::Other(format!(
                 "usage transaction canceled: {:?}",
-                reasons
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None"))
-                    .collect::<Vec<_>>()
+                reasons.iter().map(|r| r.code().unwrap_or("None")).collect::<Vec<_>>()
             )))
         }
     }
 
-    pub async fn get_counter(
-        &self,
-        key: &keys::Key,
-        consistent: bool,
-    ) -> Result<Option<UsageCounterItem>, StoreError> {
+    pub async fn get_counter(&self, key: &keys::Key, consistent: bool) -> Result<Option<UsageCounterItem>, StoreError> {
         self.get(key, consistent).await
     }
 
-    pub async fn get_idempotency(
-        &self,
-        key: &keys::Key,
-    ) -> Result<Option<IdempotencyItem>, StoreError> {
+    pub async fn get_idempotency(&self, key: &keys::Key) -> Result<Option<IdempotencyItem>, StoreError> {
         self.get(key, true).await
     }
 
@@ -320,10 +273,7 @@ impl Store {
         expected: u64,
         audit: &QuotaResetAuditItem,
     ) -> Result<(), StoreError> {
-        let values: Item = HashMap::from([
-            (":zero".to_owned(), n(0)),
-            (":expected".to_owned(), n(expected)),
-        ]);
+        let values: Item = HashMap::from([(":zero".to_owned(), n(0)), (":expected".to_owned(), n(expected))]);
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key.to_map()))
@@ -347,12 +297,7 @@ impl Store {
         solution_id: &str,
     ) -> Result<Vec<QuotaResetAuditItem>, StoreError> {
         let pk = keys::quota_audit(customer_id, solution_id, "", "").pk;
-        self.query_partition(&pk, None)
-            .await?
-            .into_iter()
-            .rev()
-            .map(from_item)
-            .collect()
+        self.query_partition(&pk, None).await?.into_iter().rev().map(from_item).collect()
     }
 
     /// Record a notification unless one with the same id exists. True when this call created it.

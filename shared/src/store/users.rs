@@ -7,16 +7,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 impl Store {
     /// Create a user and the guard of its email atomically, together with `extra` items (e.g. the first
     /// session). The email guard is item 0: `Conditional { index: Some(0) }` means the email is taken.
-    pub async fn create_user(
-        &self,
-        user: &UserItem,
-        extra: Vec<TransactWriteItem>,
-    ) -> Result<(), StoreError> {
+    pub async fn create_user(&self, user: &UserItem, extra: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let mut items = vec![
-            self.tx_put(
-                &EmailItem::new(&user.email, &user.user_id),
-                Some("attribute_not_exists(PK)"),
-            )?,
+            self.tx_put(&EmailItem::new(&user.email, &user.user_id), Some("attribute_not_exists(PK)"))?,
             self.tx_put(user, Some("attribute_not_exists(PK)"))?,
         ];
         items.extend(extra);
@@ -24,10 +17,7 @@ impl Store {
     }
 
     pub async fn user_id_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .get::<EmailItem>(&keys::email(email), true)
-            .await?
-            .map(|e| e.user_id))
+        Ok(self.get::<EmailItem>(&keys::email(email), true).await?.map(|e| e.user_id))
     }
 
     pub async fn get_user(&self, user_id: &str) -> Result<Option<UserItem>, StoreError> {
@@ -39,17 +29,11 @@ impl Store {
         &self,
         user_id: &str,
     ) -> Result<(Option<UserItem>, Vec<EntitlementItem>), StoreError> {
-        let items = self
-            .query_partition(&keys::user_partition(user_id), None)
-            .await?;
+        let items = self.query_partition(&keys::user_partition(user_id), None).await?;
         let mut user = None;
         let mut tiers = Vec::new();
         for item in items {
-            match item
-                .get("entity_type")
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-            {
+            match item.get("entity_type").and_then(|v| v.as_s().ok()).map(String::as_str) {
                 Some("user") => user = Some(from_item(item)?),
                 Some("entitlement") => tiers.push(from_item(item)?),
                 _ => {}
@@ -67,11 +51,7 @@ impl Store {
     }
 
     /// Every item of a table partition, optionally restricted to a sort-key prefix.
-    pub(crate) async fn query_partition(
-        &self,
-        pk: &str,
-        sk_prefix: Option<&str>,
-    ) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn query_partition(&self, pk: &str, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {

@@ -39,10 +39,7 @@ fn state_path() -> PathBuf {
 }
 
 fn load_state(path: &Path) -> State {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 fn save_state(path: &Path, state: &State) -> Result<(), BoxError> {
@@ -72,19 +69,10 @@ async fn wait_for_dynamodb(client: &aws_sdk_dynamodb::Client) -> Result<(), BoxE
     Err("DynamoDB Local did not answer within 30 s".into())
 }
 
-async fn ensure_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    id: &str,
-    value: &str,
-) -> Result<(), BoxError> {
+async fn ensure_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<(), BoxError> {
     match client.describe_secret().secret_id(id).send().await {
         Ok(_) => {
-            client
-                .put_secret_value()
-                .secret_id(id)
-                .secret_string(value)
-                .send()
-                .await?;
+            client.put_secret_value().secret_id(id).secret_string(value).send().await?;
         }
         Err(_) => {
             client
@@ -112,10 +100,7 @@ async fn setup() -> Result<(), BoxError> {
     template::create_table(&dynamo, &table).await?;
     println!("table         {table} (from infra/template.yaml)");
 
-    let material = state
-        .signing_key_material
-        .get_or_insert_with(shared::crypto::random_token::<48>)
-        .clone();
+    let material = state.signing_key_material.get_or_insert_with(shared::crypto::random_token::<48>).clone();
     let secret_json = serde_json::json!({ "current": material }).to_string();
     ensure_secret(&shared::secrets::client(&sdk), &secret_id, &secret_json).await?;
     let keys = KeySet::from_secret_json(&issuer, &secret_json)?;
@@ -123,12 +108,7 @@ async fn setup() -> Result<(), BoxError> {
     save_state(&path, &state)?;
 
     let store = Store::new(dynamo, &table);
-    let auth = AuthService::new(
-        store.clone(),
-        Arc::new(keys),
-        Arc::new(SystemClock),
-        TokenSettings::default(),
-    );
+    let auth = AuthService::new(store.clone(), Arc::new(keys), Arc::new(SystemClock), TokenSettings::default());
     seed::default_tiers(&store).await?;
     println!("tiers         anonymous 10/day, free 100/day, pro 10000/day, enterprise unlimited");
 
@@ -136,28 +116,17 @@ async fn setup() -> Result<(), BoxError> {
     let admin_email = std::env::var("ADMIN_EMAIL")
         .ok()
         .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| {
-            state
-                .admin_email
-                .clone()
-                .unwrap_or_else(|| "admin@example.com".into())
-        });
+        .unwrap_or_else(|| state.admin_email.clone().unwrap_or_else(|| "admin@example.com".into()));
     let admin_password = std::env::var("ADMIN_PASSWORD")
         .ok()
         .filter(|s| !s.is_empty())
-        .or_else(|| {
-            state
-                .admin_password
-                .clone()
-                .filter(|_| state.admin_email.as_deref() == Some(&admin_email))
-        })
+        .or_else(|| state.admin_password.clone().filter(|_| state.admin_email.as_deref() == Some(&admin_email)))
         .unwrap_or_else(generated_password);
-    let admin_note =
-        match seed::user(&auth, &admin_email, &admin_password, "Admin", Role::Admin).await {
-            Ok(_) => "created",
-            Err(e) if e.code == "email_taken" => "exists",
-            Err(e) => return Err(format!("seeding the admin: {e}").into()),
-        };
+    let admin_note = match seed::user(&auth, &admin_email, &admin_password, "Admin", Role::Admin).await {
+        Ok(_) => "created",
+        Err(e) if e.code == "email_taken" => "exists",
+        Err(e) => return Err(format!("seeding the admin: {e}").into()),
+    };
     if admin_note == "created" || state.admin_email.as_deref() == Some(&admin_email) {
         state.admin_email = Some(admin_email.clone());
         state.admin_password = Some(admin_password.clone());
@@ -177,10 +146,8 @@ async fn setup() -> Result<(), BoxError> {
             Err(e) if e.code == "email_taken" => {}
             Err(e) => return Err(format!("seeding the demo partner: {e}").into()),
         }
-        let partner_id = state
-            .partner_id
-            .clone()
-            .ok_or("demo partner exists but its id is unknown: run `make dev-reset`")?;
+        let partner_id =
+            state.partner_id.clone().ok_or("demo partner exists but its id is unknown: run `make dev-reset`")?;
         let solution = seed::solution_with_id(
             &store,
             seed::DEMO_SOLUTION_ID,
@@ -193,10 +160,7 @@ async fn setup() -> Result<(), BoxError> {
         save_state(&path, &state)?;
     }
 
-    let show = |v: &Option<String>| {
-        v.clone()
-            .unwrap_or_else(|| "(unchanged; not known to this state)".into())
-    };
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unchanged; not known to this state)".into());
     println!();
     println!(
         "admin         {admin_email} / {}",

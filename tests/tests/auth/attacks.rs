@@ -23,36 +23,16 @@ async fn fixture() -> Fixture {
     let solution = env.solution(SolutionStatus::Published).await;
     let other = env.solution(SolutionStatus::Published).await;
     let session = env.register(&unique_email("attack")).await;
-    let generated = env
-        .solution_token(&session.access_token, &solution.solution_id)
-        .await;
+    let generated = env.solution_token(&session.access_token, &solution.solution_id).await;
     let token = generated["token"].as_str().expect("token").to_owned();
-    let claims: Claims = jsonwebtoken::dangerous::insecure_decode(&token)
-        .expect("decode")
-        .claims;
+    let claims: Claims = jsonwebtoken::dangerous::insecure_decode(&token).expect("decode").claims;
     let kid = env.keys().current_kid().to_owned();
-    Fixture {
-        env,
-        token,
-        claims,
-        kid,
-        other_solution: other.solution_id,
-        access_token: session.access_token,
-    }
+    Fixture { env, token, claims, kid, other_solution: other.solution_id, access_token: session.access_token }
 }
 
 async fn validate(env: &TestEnv, body: Value) -> (u16, Value) {
-    let r = env
-        .call("POST", "/api/validate-token", Some(body), None)
-        .await;
-    assert_eq!(
-        r.content_type(),
-        if r.status == 200 {
-            "application/json"
-        } else {
-            "application/problem+json"
-        }
-    );
+    let r = env.call("POST", "/api/validate-token", Some(body), None).await;
+    assert_eq!(r.content_type(), if r.status == 200 { "application/json" } else { "application/problem+json" });
     (r.status, r.body)
 }
 
@@ -77,17 +57,9 @@ async fn forged_and_misused_tokens_are_refused() {
     assert_eq!(validate(env, json!({"token": f.token})).await.0, 200);
 
     // alg: none.
-    let none = format!(
-        "{}.{}.",
-        b64(&json!({"alg": "none", "typ": "JWT", "kid": f.kid})),
-        b64(&payload)
-    );
+    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": f.kid})), b64(&payload));
     expect_refused(env, &none, "invalid_signature").await;
-    let none_upper = format!(
-        "{}.{}.",
-        b64(&json!({"alg": "NONE", "kid": f.kid})),
-        b64(&payload)
-    );
+    let none_upper = format!("{}.{}.", b64(&json!({"alg": "NONE", "kid": f.kid})), b64(&payload));
     assert_eq!(validate(env, json!({"token": none_upper})).await.0, 401);
 
     // HS256 signed with the public key (the classic key-confusion attack), raw bytes and JWK `x` text.
@@ -96,8 +68,7 @@ async fn forged_and_misused_tokens_are_refused() {
     for secret in [raw_public.as_slice(), x.as_bytes()] {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(f.kid.clone());
-        let forged = jsonwebtoken::encode(&header, &f.claims, &EncodingKey::from_secret(secret))
-            .expect("hs256");
+        let forged = jsonwebtoken::encode(&header, &f.claims, &EncodingKey::from_secret(secret)).expect("hs256");
         expect_refused(env, &forged, "invalid_signature").await;
     }
 
@@ -132,53 +103,25 @@ async fn forged_and_misused_tokens_are_refused() {
     // Wrong audience: aud not the token's solution.
     let mut wrong_aud = f.claims.clone();
     wrong_aud.aud = f.other_solution.clone();
-    expect_refused(
-        env,
-        &env.keys().sign(&wrong_aud).expect("sign"),
-        "wrong_audience",
-    )
-    .await;
+    expect_refused(env, &env.keys().sign(&wrong_aud).expect("sign"), "wrong_audience").await;
 
     // Wrong issuer, with the right key.
     let mut foreign = f.claims.clone();
     foreign.iss = "https://evil.test".into();
     assert_ne!(foreign.iss, ISSUER);
-    expect_refused(
-        env,
-        &env.keys().sign(&foreign).expect("sign"),
-        "invalid_signature",
-    )
-    .await;
+    expect_refused(env, &env.keys().sign(&foreign).expect("sign"), "invalid_signature").await;
     // Signed under another issuer's configuration with a different key entirely.
     let other_platform = KeySet::from_material(ISSUER, &"k".repeat(64), None).expect("keys");
-    expect_refused(
-        env,
-        &other_platform.sign(&f.claims).expect("sign"),
-        "invalid_signature",
-    )
-    .await;
+    expect_refused(env, &other_platform.sign(&f.claims).expect("sign"), "invalid_signature").await;
 
     // A token for another solution presented for this one.
-    let (status, body) = validate(
-        env,
-        json!({"token": f.token, "solution_id": f.other_solution}),
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("wrong_audience"))
-    );
+    let (status, body) = validate(env, json!({"token": f.token, "solution_id": f.other_solution})).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("wrong_audience")));
 
     // A session access token is not a solution token, and vice versa.
     expect_refused(env, &f.access_token, "wrong_audience").await;
-    let misuse = env
-        .call(
-            "POST",
-            "/api/generate-token",
-            Some(json!({"solution_id": f.claims.aud})),
-            Some(&f.token),
-        )
-        .await;
+    let misuse =
+        env.call("POST", "/api/generate-token", Some(json!({"solution_id": f.claims.aud})), Some(&f.token)).await;
     assert_eq!(misuse.status, 401);
     assert_eq!(misuse.body["code"], "wrong_audience");
 

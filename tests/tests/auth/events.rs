@@ -8,11 +8,7 @@ use shared::solutions::SolutionStatus;
 fn expected_status(name: &str) -> u16 {
     name.trim_end_matches(".json")
         .split('-')
-        .find_map(|part| {
-            (part.len() == 3)
-                .then(|| part.parse::<u16>().ok())
-                .flatten()
-        })
+        .find_map(|part| (part.len() == 3).then(|| part.parse::<u16>().ok()).flatten())
         .unwrap_or_else(|| panic!("{name} has no status in its name"))
 }
 
@@ -33,22 +29,13 @@ async fn sample_events_produce_their_named_status() {
         );
     }
     files.sort();
-    assert!(
-        files.len() >= 20,
-        "expected a sample event per route and case"
-    );
+    assert!(files.len() >= 20, "expected a sample event per route and case");
     for path in files {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("name")
-            .to_owned();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
         // A fresh user, session and solution token per event.
         let email = unique_email("event");
         let session = env.register(&email).await;
-        let token = env
-            .solution_token(&session.access_token, &solution.solution_id)
-            .await;
+        let token = env.solution_token(&session.access_token, &solution.solution_id).await;
         let text = std::fs::read_to_string(&path).expect("read");
         let text = text
             .replace("{{EMAIL}}", &email)
@@ -58,28 +45,14 @@ async fn sample_events_produce_their_named_status() {
             .replace("{{ADMIN_ACCESS_TOKEN}}", &admin.access_token)
             .replace("{{USER_ID}}", &session.user_id)
             .replace("{{SOLUTION_ID}}", &solution.solution_id)
-            .replace(
-                "{{SOLUTION_TOKEN}}",
-                token["token"].as_str().expect("token"),
-            )
-            .replace(
-                "{{TOKEN_ID}}",
-                token["token_id"].as_str().expect("token_id"),
-            )
+            .replace("{{SOLUTION_TOKEN}}", token["token"].as_str().expect("token"))
+            .replace("{{TOKEN_ID}}", token["token_id"].as_str().expect("token_id"))
             .replace("{{REFRESH_TOKEN}}", &session.refresh_token)
-            .replace(
-                "{{ANONYMOUS_ID}}",
-                &format!("visitor-{}", ulid::Ulid::new()),
-            );
+            .replace("{{ANONYMOUS_ID}}", &format!("visitor-{}", ulid::Ulid::new()));
         assert!(!text.contains("{{"), "{name}: unknown placeholder");
         let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let reply = env.send(req).await;
-        assert_eq!(
-            reply.status,
-            expected_status(&name),
-            "{name}: {:?}",
-            reply.body
-        );
+        assert_eq!(reply.status, expected_status(&name), "{name}: {:?}", reply.body);
         if reply.status >= 400 {
             assert_eq!(reply.content_type(), "application/problem+json", "{name}");
         }

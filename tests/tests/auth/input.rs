@@ -31,33 +31,13 @@ async fn malformed_bodies_are_4xx_naming_the_field() {
         for (body, field) in &cases {
             let token = bearer.then_some(admin.access_token.as_str());
             let r = env.call_raw(method, path, body.clone(), token).await;
-            assert!(
-                (400..500).contains(&r.status),
-                "{method} {path}: {} {:?}",
-                r.status,
-                r.body
-            );
-            assert_eq!(
-                r.content_type(),
-                "application/problem+json",
-                "{method} {path}"
-            );
+            assert!((400..500).contains(&r.status), "{method} {path}: {} {:?}", r.status, r.body);
+            assert_eq!(r.content_type(), "application/problem+json", "{method} {path}");
             assert!(r.body["code"].is_string());
-            assert_eq!(
-                r.body["errors"][0]["field"], *field,
-                "{method} {path} {:?}",
-                r.body
-            );
+            assert_eq!(r.body["errors"][0]["field"], *field, "{method} {path} {:?}", r.body);
         }
     }
-    let big = env
-        .call_raw(
-            "POST",
-            "/api/auth/register",
-            Body::Text("x".repeat(70 * 1024)),
-            None,
-        )
-        .await;
+    let big = env.call_raw("POST", "/api/auth/register", Body::Text("x".repeat(70 * 1024)), None).await;
     assert_eq!(big.status, 413);
     assert_eq!(big.body["code"], "payload_too_large");
 }
@@ -68,34 +48,10 @@ async fn missing_and_mistyped_fields_are_named() {
     let user = env.register(&unique_email("input")).await;
     let t = Some(user.access_token.as_str());
     let cases = [
-        (
-            "POST",
-            "/api/auth/register",
-            json!({"password": "long enough pw", "name": "N"}),
-            None,
-            "email",
-        ),
-        (
-            "POST",
-            "/api/auth/register",
-            json!({"email": "a@b.co", "name": "N"}),
-            None,
-            "password",
-        ),
-        (
-            "POST",
-            "/api/auth/register",
-            json!({"email": "a@b.co", "password": "long enough pw"}),
-            None,
-            "name",
-        ),
-        (
-            "POST",
-            "/api/auth/register",
-            json!({"email": 42, "password": "long enough pw", "name": "N"}),
-            None,
-            "email",
-        ),
+        ("POST", "/api/auth/register", json!({"password": "long enough pw", "name": "N"}), None, "email"),
+        ("POST", "/api/auth/register", json!({"email": "a@b.co", "name": "N"}), None, "password"),
+        ("POST", "/api/auth/register", json!({"email": "a@b.co", "password": "long enough pw"}), None, "name"),
+        ("POST", "/api/auth/register", json!({"email": 42, "password": "long enough pw", "name": "N"}), None, "email"),
         (
             "POST",
             "/api/auth/register",
@@ -103,13 +59,7 @@ async fn missing_and_mistyped_fields_are_named() {
             None,
             "email",
         ),
-        (
-            "POST",
-            "/api/auth/register",
-            json!({"email": "a@b.co", "password": "short", "name": "N"}),
-            None,
-            "password",
-        ),
+        ("POST", "/api/auth/register", json!({"email": "a@b.co", "password": "short", "name": "N"}), None, "password"),
         (
             "POST",
             "/api/auth/register",
@@ -124,21 +74,9 @@ async fn missing_and_mistyped_fields_are_named() {
             None,
             "role",
         ),
-        (
-            "POST",
-            "/api/auth/login",
-            json!({"email": "a@b.co", "password": ["x"]}),
-            None,
-            "password",
-        ),
+        ("POST", "/api/auth/login", json!({"email": "a@b.co", "password": ["x"]}), None, "password"),
         ("POST", "/api/generate-token", json!({}), t, "solution_id"),
-        (
-            "POST",
-            "/api/generate-token",
-            json!({"solution_id": "sol_x"}),
-            t,
-            "solution_id",
-        ),
+        ("POST", "/api/generate-token", json!({"solution_id": "sol_x"}), t, "solution_id"),
         (
             "POST",
             "/api/generate-token",
@@ -167,59 +105,22 @@ async fn missing_and_mistyped_fields_are_named() {
             t,
             "scopes",
         ),
-        (
-            "POST",
-            "/api/validate-token",
-            json!({"token": 5}),
-            None,
-            "token",
-        ),
-        (
-            "POST",
-            "/api/refresh-token",
-            json!({}),
-            None,
-            "refresh_token",
-        ),
+        ("POST", "/api/validate-token", json!({"token": 5}), None, "token"),
+        ("POST", "/api/refresh-token", json!({}), None, "refresh_token"),
         ("DELETE", "/api/revoke-token", json!({}), t, "token_id"),
-        (
-            "DELETE",
-            "/api/revoke-token",
-            json!({"token_id": "tok_1", "token": "x"}),
-            t,
-            "token_id",
-        ),
-        (
-            "DELETE",
-            "/api/revoke-token",
-            json!({"token": "not a jwt"}),
-            t,
-            "token",
-        ),
+        ("DELETE", "/api/revoke-token", json!({"token_id": "tok_1", "token": "x"}), t, "token_id"),
+        ("DELETE", "/api/revoke-token", json!({"token": "not a jwt"}), t, "token"),
         ("GET", "/api/tokens?limit=1000", json!(null), t, "limit"),
-        (
-            "GET",
-            "/api/tokens?cursor=garbage",
-            json!(null),
-            t,
-            "cursor",
-        ),
+        ("GET", "/api/tokens?cursor=garbage", json!(null), t, "cursor"),
     ];
     for (method, path, body, bearer, field) in cases {
         let body = (!body.is_null()).then_some(body);
         let r = env.call(method, path, body.clone(), bearer).await;
         assert_eq!(r.status, 400, "{method} {path} {body:?}: {:?}", r.body);
         assert_eq!(r.content_type(), "application/problem+json");
-        let fields: Vec<&str> = r.body["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .filter_map(|e| e["field"].as_str())
-            .collect();
-        assert!(
-            fields.contains(&field),
-            "{method} {path} {body:?}: expected {field} in {fields:?}"
-        );
+        let fields: Vec<&str> =
+            r.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+        assert!(fields.contains(&field), "{method} {path} {body:?}: expected {field} in {fields:?}");
     }
 }
 
@@ -227,30 +128,15 @@ async fn missing_and_mistyped_fields_are_named() {
 async fn routes_and_auth_failures_are_problems() {
     let env = TestEnv::new().await;
     let r = env.call("GET", "/api/nope", None, None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (404, Some("route_not_found"))
-    );
+    assert_eq!((r.status, r.body["code"].as_str()), (404, Some("route_not_found")));
     let r = env.call("GET", "/api/auth/register", None, None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (405, Some("method_not_allowed"))
-    );
+    assert_eq!((r.status, r.body["code"].as_str()), (405, Some("method_not_allowed")));
     for path in ["/api/tokens", "/api/user-context", "/api/user-solutions"] {
         let r = env.call("GET", path, None, None).await;
         assert_eq!(r.status, 401, "{path}");
         assert_eq!(r.content_type(), "application/problem+json");
-        assert_eq!(
-            r.headers
-                .get("www-authenticate")
-                .and_then(|v| v.to_str().ok()),
-            Some("Bearer")
-        );
+        assert_eq!(r.headers.get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
         let r = env.call("GET", path, None, Some("garbage")).await;
-        assert_eq!(
-            (r.status, r.body["code"].as_str()),
-            (401, Some("malformed")),
-            "{path}"
-        );
+        assert_eq!((r.status, r.body["code"].as_str()), (401, Some("malformed")), "{path}");
     }
 }

@@ -10,15 +10,11 @@ async fn users_cannot_list_or_revoke_each_others_tokens() {
     let solution = env.solution(SolutionStatus::Published).await;
     let a = env.register(&unique_email("a")).await;
     let b = env.register(&unique_email("b")).await;
-    let b_token = env
-        .solution_token(&b.access_token, &solution.solution_id)
-        .await;
+    let b_token = env.solution_token(&b.access_token, &solution.solution_id).await;
     let b_token_id = b_token["token_id"].as_str().expect("id").to_owned();
 
     // A's listing holds only A's tokens, and never a secret.
-    let list = env
-        .call("GET", "/api/tokens", None, Some(&a.access_token))
-        .await;
+    let list = env.call("GET", "/api/tokens", None, Some(&a.access_token)).await;
     assert_eq!(list.status, 200);
     let tokens = list.body["tokens"].as_array().expect("tokens");
     assert_eq!(tokens.len(), 1, "A's session only: {tokens:?}");
@@ -27,76 +23,33 @@ async fn users_cannot_list_or_revoke_each_others_tokens() {
     assert!(!text.contains(&a.access_token) && !text.contains(&a.refresh_token));
 
     // A cannot revoke B's token, by id or by value.
-    let by_id = env
-        .call(
-            "DELETE",
-            "/api/revoke-token",
-            Some(json!({"token_id": b_token_id})),
-            Some(&a.access_token),
-        )
-        .await;
+    let by_id =
+        env.call("DELETE", "/api/revoke-token", Some(json!({"token_id": b_token_id})), Some(&a.access_token)).await;
     assert_eq!(by_id.status, 403);
     assert_eq!(by_id.body["code"], "forbidden");
-    let by_value = env
-        .call(
-            "DELETE",
-            "/api/revoke-token",
-            Some(json!({"token": b_token["token"]})),
-            Some(&a.access_token),
-        )
-        .await;
+    let by_value =
+        env.call("DELETE", "/api/revoke-token", Some(json!({"token": b_token["token"]})), Some(&a.access_token)).await;
     assert_eq!(by_value.status, 403);
-    let still = env
-        .call(
-            "POST",
-            "/api/validate-token",
-            Some(json!({"token": b_token["token"]})),
-            None,
-        )
-        .await;
+    let still = env.call("POST", "/api/validate-token", Some(json!({"token": b_token["token"]})), None).await;
     assert_eq!(still.status, 200);
 
     // Unknown ids are 404; an admin may revoke B's token.
     let unknown = env
-        .call(
-            "DELETE",
-            "/api/revoke-token",
-            Some(json!({"token_id": shared::ids::token_id()})),
-            Some(&a.access_token),
-        )
+        .call("DELETE", "/api/revoke-token", Some(json!({"token_id": shared::ids::token_id()})), Some(&a.access_token))
         .await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["code"], "token_not_found");
     let admin = env.admin().await;
-    let by_admin = env
-        .call(
-            "DELETE",
-            "/api/revoke-token",
-            Some(json!({"token_id": b_token_id})),
-            Some(&admin.access_token),
-        )
-        .await;
+    let by_admin =
+        env.call("DELETE", "/api/revoke-token", Some(json!({"token_id": b_token_id})), Some(&admin.access_token)).await;
     assert_eq!(by_admin.status, 204);
-    let gone = env
-        .call(
-            "POST",
-            "/api/validate-token",
-            Some(json!({"token": b_token["token"]})),
-            None,
-        )
-        .await;
+    let gone = env.call("POST", "/api/validate-token", Some(json!({"token": b_token["token"]})), None).await;
     assert_eq!(gone.body["code"], "revoked");
 
     // B's listing no longer shows the revoked token, but still shows B's session.
-    let list_b = env
-        .call("GET", "/api/tokens", None, Some(&b.access_token))
-        .await;
-    let ids: Vec<&str> = list_b.body["tokens"]
-        .as_array()
-        .expect("tokens")
-        .iter()
-        .filter_map(|t| t["token_id"].as_str())
-        .collect();
+    let list_b = env.call("GET", "/api/tokens", None, Some(&b.access_token)).await;
+    let ids: Vec<&str> =
+        list_b.body["tokens"].as_array().expect("tokens").iter().filter_map(|t| t["token_id"].as_str()).collect();
     assert_eq!(ids.len(), 1);
     assert!(!ids.contains(&b_token_id.as_str()));
 }
@@ -108,8 +61,7 @@ async fn token_listing_pages_with_a_cursor_bound_to_its_owner() {
     let a = env.register(&unique_email("pager")).await;
     let other = env.register(&unique_email("other")).await;
     for _ in 0..4 {
-        env.solution_token(&a.access_token, &solution.solution_id)
-            .await;
+        env.solution_token(&a.access_token, &solution.solution_id).await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -133,10 +85,7 @@ async fn token_listing_pages_with_a_cursor_bound_to_its_owner() {
         let stolen = env
             .call(
                 "GET",
-                &format!(
-                    "/api/tokens?cursor={}",
-                    cursor.as_deref().unwrap_or_default()
-                ),
+                &format!("/api/tokens?cursor={}", cursor.as_deref().unwrap_or_default()),
                 None,
                 Some(&other.access_token),
             )

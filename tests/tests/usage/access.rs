@@ -28,9 +28,7 @@ async fn anonymous_usage_carries_into_the_new_account() {
         .call_with(
             "POST",
             "/api/auth/register",
-            Body::Text(
-                json!({"email": email, "password": PASSWORD, "name": "Convert"}).to_string(),
-            ),
+            Body::Text(json!({"email": email, "password": PASSWORD, "name": "Convert"}).to_string()),
             None,
             &[("x-anonymous-id", &visitor)],
         )
@@ -38,53 +36,19 @@ async fn anonymous_usage_carries_into_the_new_account() {
     assert_eq!(r.status, 201, "{:?}", r.body);
     let user_id = r.body["user_id"].as_str().expect("user").to_owned();
     let access = r.body["access_token"].as_str().expect("access").to_owned();
-    let q = f
-        .env
-        .call(
-            "GET",
-            &format!("/api/quotas/{user_id}/{sid}"),
-            None,
-            Some(&access),
-        )
-        .await;
+    let q = f.env.call("GET", &format!("/api/quotas/{user_id}/{sid}"), None, Some(&access)).await;
     assert_eq!(
-        (
-            q.body["used"].as_u64(),
-            q.body["tier"].as_str(),
-            q.body["limit"].as_u64()
-        ),
+        (q.body["used"].as_u64(), q.body["tier"].as_str(), q.body["limit"].as_u64()),
         (Some(3), Some("free"), Some(100))
     );
     // The new account's token sees the same quota in validate-token and user-context.
-    let token = f.env.solution_token(&access, &sid).await["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let v = f
-        .env
-        .call(
-            "POST",
-            "/api/validate-token",
-            Some(json!({"token": token})),
-            None,
-        )
-        .await;
+    let token = f.env.solution_token(&access, &sid).await["token"].as_str().expect("token").to_owned();
+    let v = f.env.call("POST", "/api/validate-token", Some(json!({"token": token})), None).await;
     assert_eq!(v.body["quota"]["used"], 3);
     assert_eq!(v.body["quota"]["limit"], 100);
-    let ctx = f
-        .env
-        .call("GET", "/api/user-context", None, Some(&token))
-        .await;
+    let ctx = f.env.call("GET", "/api/user-context", None, Some(&token)).await;
     assert_eq!(ctx.body["quota"]["used"], 3);
-    let r = f
-        .env
-        .call(
-            "POST",
-            "/api/track-usage",
-            Some(json!({"action": "try"})),
-            Some(&token),
-        )
-        .await;
+    let r = f.env.call("POST", "/api/track-usage", Some(json!({"action": "try"})), Some(&token)).await;
     assert_eq!(r.body["used"], 4);
     // An invalid anonymous id on registration is named.
     let bad = f
@@ -92,18 +56,12 @@ async fn anonymous_usage_carries_into_the_new_account() {
         .call_with(
             "POST",
             "/api/auth/register",
-            Body::Text(
-                json!({"email": unique_email("bad"), "password": PASSWORD, "name": "B"})
-                    .to_string(),
-            ),
+            Body::Text(json!({"email": unique_email("bad"), "password": PASSWORD, "name": "B"}).to_string()),
             None,
             &[("x-anonymous-id", "no")],
         )
         .await;
-    assert_eq!(
-        (bad.status, bad.body["errors"][0]["field"].as_str()),
-        (400, Some("X-Anonymous-Id"))
-    );
+    assert_eq!((bad.status, bad.body["errors"][0]["field"].as_str()), (400, Some("X-Anonymous-Id")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -111,37 +69,15 @@ async fn admin_reset_is_audited_and_others_are_refused() {
     let f = fixture().await;
     f.track(json!({"action": "a", "quantity": 5})).await;
     let body = json!({"customer_id": f.user_id, "solution_id": f.solution.solution_id, "reason": "support ticket 7"});
-    let denied = f
-        .env
-        .call(
-            "POST",
-            "/api/reset-quota",
-            Some(body.clone()),
-            Some(&f.access),
-        )
-        .await;
-    assert_eq!(
-        (denied.status, denied.body["code"].as_str()),
-        (403, Some("forbidden"))
-    );
+    let denied = f.env.call("POST", "/api/reset-quota", Some(body.clone()), Some(&f.access)).await;
+    assert_eq!((denied.status, denied.body["code"].as_str()), (403, Some("forbidden")));
     assert_eq!(f.quota().await["used"], 5);
 
-    let r = f
-        .env
-        .call("POST", "/api/reset-quota", Some(body), Some(&f.admin))
-        .await;
+    let r = f.env.call("POST", "/api/reset-quota", Some(body), Some(&f.admin)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(
-        (r.body["previous_used"].as_u64(), r.body["used"].as_u64()),
-        (Some(5), Some(0))
-    );
+    assert_eq!((r.body["previous_used"].as_u64(), r.body["used"].as_u64()), (Some(5), Some(0)));
     assert_eq!(f.quota().await["used"], 0);
-    let audit = f
-        .env
-        .store
-        .quota_resets(&f.user_id, &f.solution.solution_id)
-        .await
-        .expect("audit");
+    let audit = f.env.store.quota_resets(&f.user_id, &f.solution.solution_id).await.expect("audit");
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].previous_used, 5);
     assert_eq!(audit[0].reason, "support ticket 7");
@@ -149,15 +85,7 @@ async fn admin_reset_is_audited_and_others_are_refused() {
     assert_eq!(r.body["reset_by"], audit[0].reset_by.as_str());
     // Counting resumes from zero; the per-action history keeps every unit.
     assert_eq!(f.track(json!({"action": "a"})).await.body["used"], 1);
-    let h = f
-        .env
-        .call(
-            "GET",
-            &format!("/api/usage/{}", f.user_id),
-            None,
-            Some(&f.access),
-        )
-        .await;
+    let h = f.env.call("GET", &format!("/api/usage/{}", f.user_id), None, Some(&f.access)).await;
     assert_eq!(h.body["days"][0]["used"], 1);
     assert_eq!(h.body["days"][0]["actions"]["a"], 6);
 }
@@ -168,14 +96,8 @@ async fn customers_read_only_their_own_usage() {
     f.track(json!({"action": "search", "quantity": 2})).await;
     f.track(json!({"action": "export"})).await;
     let other = f.env.register(&unique_email("other")).await;
-    for path in [
-        format!("/api/usage/{}", f.user_id),
-        format!("/api/quotas/{}/{}", f.user_id, f.solution.solution_id),
-    ] {
-        let r = f
-            .env
-            .call("GET", &path, None, Some(&other.access_token))
-            .await;
+    for path in [format!("/api/usage/{}", f.user_id), format!("/api/quotas/{}/{}", f.user_id, f.solution.solution_id)] {
+        let r = f.env.call("GET", &path, None, Some(&other.access_token)).await;
         assert_eq!(r.status, 403, "{path}");
         let own = f.env.call("GET", &path, None, Some(&f.access)).await;
         assert_eq!(own.status, 200, "{path}");
@@ -185,21 +107,10 @@ async fn customers_read_only_their_own_usage() {
     }
     let h = f
         .env
-        .call(
-            "GET",
-            &format!(
-                "/api/usage/{}?solution_id={}",
-                f.user_id, f.solution.solution_id
-            ),
-            None,
-            Some(&f.access),
-        )
+        .call("GET", &format!("/api/usage/{}?solution_id={}", f.user_id, f.solution.solution_id), None, Some(&f.access))
         .await;
     let day = &h.body["days"][0];
-    assert_eq!(
-        (day["used"].as_u64(), day["limit"].as_u64()),
-        (Some(3), Some(100))
-    );
+    assert_eq!((day["used"].as_u64(), day["limit"].as_u64()), (Some(3), Some(100)));
     assert_eq!(day["actions"], json!({"search": 2, "export": 1}));
 }
 
@@ -214,11 +125,7 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         (json!({"quantity": 1}), "action", 400),
         (json!({"action": ""}), "action", 400),
         (json!({"action": "a", "metadata": [1]}), "metadata", 400),
-        (
-            json!({"action": "a", "idempotency_key": ""}),
-            "idempotency_key",
-            400,
-        ),
+        (json!({"action": "a", "idempotency_key": ""}), "idempotency_key", 400),
         (json!({"action": "a", "tier": "pro"}), "tier", 400),
     ];
     for (body, field, status) in cases {
@@ -243,33 +150,14 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         }
     };
     let r = anon(json!({"action": "a", "solution_id": shared::ids::solution_id()})).await;
-    assert_eq!(
-        (r.status, r.body["errors"][0]["field"].as_str()),
-        (404, Some("solution_id"))
-    );
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (404, Some("solution_id")));
     let r = anon(json!({"action": "a"})).await;
-    assert_eq!(
-        (r.status, r.body["errors"][0]["field"].as_str()),
-        (400, Some("solution_id"))
-    );
-    let r = f
-        .env
-        .call(
-            "POST",
-            "/api/track-usage",
-            Some(json!({"action": "a"})),
-            None,
-        )
-        .await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("solution_id")));
+    let r = f.env.call("POST", "/api/track-usage", Some(json!({"action": "a"})), None).await;
     assert_eq!(r.status, 401);
     // A token for this solution cannot count against another one.
-    let r = f
-        .track(json!({"action": "a", "solution_id": shared::ids::solution_id()}))
-        .await;
-    assert_eq!(
-        (r.status, r.body["errors"][0]["field"].as_str()),
-        (400, Some("solution_id"))
-    );
+    let r = f.track(json!({"action": "a", "solution_id": shared::ids::solution_id()})).await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("solution_id")));
     // The idempotency key may come as a header; it must not contradict the body.
     let header = |key: &'static str, body: serde_json::Value| {
         let env = &f.env;
@@ -289,10 +177,7 @@ async fn bad_input_is_a_4xx_naming_the_field() {
     assert_eq!(first.status, 200);
     assert_eq!(header("h-1", json!({"action": "a"})).await.body, first.body);
     let r = header("h-1", json!({"action": "a", "idempotency_key": "other"})).await;
-    assert_eq!(
-        (r.status, r.body["errors"][0]["field"].as_str()),
-        (400, Some("idempotency_key"))
-    );
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("idempotency_key")));
     // Limits: daily_limit must be given (null means unlimited), only by admins.
     let r = f
         .env
@@ -303,32 +188,11 @@ async fn bad_input_is_a_4xx_naming_the_field() {
             Some(&f.admin),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["errors"][0]["field"].as_str()),
-        (400, Some("daily_limit"))
-    );
-    let r = f
-        .env
-        .call(
-            "PUT",
-            "/api/tier-limits",
-            Some(json!({"tier": "pro", "daily_limit": 5})),
-            Some(&f.access),
-        )
-        .await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("daily_limit")));
+    let r =
+        f.env.call("PUT", "/api/tier-limits", Some(json!({"tier": "pro", "daily_limit": 5})), Some(&f.access)).await;
     assert_eq!(r.status, 403);
     // Bad dates in the history.
-    let r = f
-        .env
-        .call(
-            "GET",
-            &format!("/api/usage/{}?from=yesterday", f.user_id),
-            None,
-            Some(&f.access),
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.body["errors"][0]["field"].as_str()),
-        (400, Some("from"))
-    );
+    let r = f.env.call("GET", &format!("/api/usage/{}?from=yesterday", f.user_id), None, Some(&f.access)).await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("from")));
 }

@@ -9,48 +9,25 @@ async fn a_warm_tracked_event_is_one_request_and_one_write_unit() {
     // The first call warms the per-container caches (policy, tier, revocation): one batched read.
     let before = f.env.dynamo.requests();
     assert_eq!(f.track(json!({"action": "warm"})).await.status, 200);
-    assert_eq!(
-        f.env.dynamo.requests() - before,
-        2,
-        "cold: one BatchGetItem + one UpdateItem"
-    );
+    assert_eq!(f.env.dynamo.requests() - before, 2, "cold: one BatchGetItem + one UpdateItem");
 
     for i in 0..5 {
         let (requests, units) = (f.env.dynamo.requests(), f.env.dynamo.capacity_units());
-        let r = f
-            .track(json!({"action": "search", "metadata": {"i": i}}))
-            .await;
+        let r = f.track(json!({"action": "search", "metadata": {"i": i}})).await;
         assert_eq!(r.status, 200);
-        assert_eq!(
-            f.env.dynamo.requests() - requests,
-            1,
-            "exactly one DynamoDB request"
-        );
+        assert_eq!(f.env.dynamo.requests() - requests, 1, "exactly one DynamoDB request");
         let consumed = f.env.dynamo.capacity_units() - units;
-        assert!(
-            (consumed - 1.0).abs() < 1e-9,
-            "exactly one write unit, got {consumed}"
-        );
+        assert!((consumed - 1.0).abs() < 1e-9, "exactly one write unit, got {consumed}");
     }
 
     // With an idempotency key: one round trip (a transaction) once this container knows the count.
     let requests = f.env.dynamo.requests();
-    let r = f
-        .track(json!({"action": "search", "idempotency_key": "k-1"}))
-        .await;
+    let r = f.track(json!({"action": "search", "idempotency_key": "k-1"})).await;
     assert_eq!(r.status, 200);
     let first_keyed = f.env.dynamo.requests() - requests;
-    assert!(
-        first_keyed <= 2,
-        "a cold count guess costs at most one retry: {first_keyed}"
-    );
+    assert!(first_keyed <= 2, "a cold count guess costs at most one retry: {first_keyed}");
     let requests = f.env.dynamo.requests();
-    assert_eq!(
-        f.track(json!({"action": "search", "idempotency_key": "k-2"}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(f.track(json!({"action": "search", "idempotency_key": "k-2"})).await.status, 200);
     assert_eq!(f.env.dynamo.requests() - requests, 1, "one round trip");
 
     // A refusal is one request too (the count comes back with the failed condition).

@@ -24,28 +24,17 @@ pub async fn fixture() -> Fixture {
     let env = TestEnv::new().await;
     let solution = env.solution(SolutionStatus::Published).await;
     let session = env.register(&unique_email("usage")).await;
-    let token = env
-        .solution_token(&session.access_token, &solution.solution_id)
-        .await["token"]
+    let token = env.solution_token(&session.access_token, &solution.solution_id).await["token"]
         .as_str()
         .expect("token")
         .to_owned();
     let admin = env.admin().await.access_token;
-    Fixture {
-        env,
-        solution,
-        user_id: session.user_id,
-        access: session.access_token,
-        token,
-        admin,
-    }
+    Fixture { env, solution, user_id: session.user_id, access: session.access_token, token, admin }
 }
 
 impl Fixture {
     pub async fn track(&self, body: Value) -> Reply {
-        self.env
-            .call("POST", "/api/track-usage", Some(body), Some(&self.token))
-            .await
+        self.env.call("POST", "/api/track-usage", Some(body), Some(&self.token)).await
     }
 
     /// Set a tier's limits for the fixture's solution (admin route), then let caches expire.

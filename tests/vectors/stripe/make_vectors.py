@@ -189,7 +189,7 @@ def official_verdict(payload, hdr, secrets, now):
                 WebhookSignature.verify_header(payload, hdr, secret, tolerance=TOLERANCE)
                 return "ok"
             except SignatureVerificationError as err:
-                messages.append(str(err.user_message if getattr(err, "user_message", None) else err))
+                messages.append(err.user_message or str(err))
     assert len(set(messages)) == 1, f"secrets disagree on the failure: {messages}"
     return messages[0]
 
