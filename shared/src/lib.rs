@@ -13,6 +13,7 @@ pub mod logging;
 pub mod solutions;
 pub mod store;
 pub mod stripe;
+pub mod subscriptions;
 pub mod tokens;
 pub mod usage;
 pub mod users;
