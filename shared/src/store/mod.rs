@@ -122,6 +122,23 @@ impl Store {
         &self.table
     }
 
+    /// Every page of a query (`query` is the request without a start key).
+    pub(crate) async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = query.clone().set_exclusive_start_key(start.take()).send().await.map_err(classify)?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, key: &keys::Key, consistent: bool) -> Result<Option<T>, StoreError> {
         let out = self
             .client

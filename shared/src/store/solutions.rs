@@ -1,7 +1,7 @@
 //! Solutions, tier definitions and entitlements in the store.
 
 use super::items::{EntitlementItem, SolutionItem, TierDefinitionItem};
-use super::{Item, Store, StoreError, classify, from_item, keys};
+use super::{Store, StoreError, from_item, keys};
 use crate::solutions::SolutionStatus;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -16,32 +16,15 @@ impl Store {
 
     /// Solutions in a status, newest first (every page).
     pub async fn solutions_by_status(&self, status: SolutionStatus) -> Result<Vec<SolutionItem>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1)
-                .key_condition_expression("GSI1PK = :pk")
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(keys::solutions_status_partition(status.as_str())),
-                )
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
-        }
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::solutions_status_partition(status.as_str())))
+            .scan_index_forward(false);
+        self.query_all(q).await?.into_iter().map(from_item).collect()
     }
 
     pub async fn put_tier_definition(&self, def: &TierDefinitionItem) -> Result<(), StoreError> {

@@ -240,29 +240,15 @@ impl Store {
         to: &str,
     ) -> Result<Vec<UsageCounterItem>, StoreError> {
         let (lo, hi) = keys::usage_day_range(from, to);
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-                .expression_attribute_values(":pk", s(&keys::usage_partition(customer_id)))
-                .expression_attribute_values(":lo", s(&lo))
-                .expression_attribute_values(":hi", s(&hi))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
-        }
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(&keys::usage_partition(customer_id)))
+            .expression_attribute_values(":lo", s(&lo))
+            .expression_attribute_values(":hi", s(&hi));
+        self.query_all(q).await?.into_iter().map(from_item).collect()
     }
 
     /// Zero a day counter that holds `expected` and write the audit record, atomically.

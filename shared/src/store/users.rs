@@ -1,7 +1,7 @@
 //! User accounts in the store.
 
 use super::items::{EmailItem, EntitlementItem, UserItem};
-use super::{Item, Store, StoreError, classify, from_item, keys};
+use super::{Item, Store, StoreError, from_item, keys};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 impl Store {
@@ -52,28 +52,18 @@ impl Store {
 
     /// Every item of a table partition, optionally restricted to a sort-key prefix.
     pub(crate) async fn query_partition(&self, pk: &str, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .consistent_read(true);
-            q = match sk_prefix {
-                Some(prefix) => q
-                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
-                None => q.key_condition_expression("PK = :pk"),
-            };
-            let page = q.send().await.map_err(classify)?;
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
-        }
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true);
+        let q = match sk_prefix {
+            Some(prefix) => q
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
+            None => q.key_condition_expression("PK = :pk"),
+        };
+        self.query_all(q).await
     }
 }
