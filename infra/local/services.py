@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
-"""Local AWS stand-ins: DynamoDB Local and moto (S3, Secrets Manager, SES), bound to 127.0.0.1.
+"""Local stand-ins: DynamoDB Local, moto (S3, Secrets Manager, SES) and Stripe (localstripe), bound to 127.0.0.1.
 
 Library (used by dev.py):
 
-    with Services(db_path=None) as svc:          # in-memory DynamoDB + moto on free ports
-        env = svc.env()                           # AWS_ENDPOINT_URL_* + region + dummy credentials
-        ...
+    with Services(db_path=None) as svc:          # in-memory DynamoDB + moto + Stripe on free ports
+        env = svc.env()                           # AWS_ENDPOINT_URL_* + region + dummy credentials,
+        ...                                       # STRIPE_API_BASE + STRIPE_SECRET_KEY
 
 CLI:
 
     python3 infra/local/services.py run -- cargo test --workspace
-        starts DynamoDB Local (in memory) and moto on free ports, runs the command with the endpoint
-        variables set, stops both, and exits with the command's status.
-    python3 infra/local/services.py up [--db-path DIR] [--dynamodb-port N] [--moto-port N]
-        starts both, prints `export ...` lines for another shell, and waits for Ctrl-C.
+        starts DynamoDB Local (in memory), moto and the Stripe stand-in on free ports, runs the command with the
+        endpoint variables set, stops all three, and exits with the command's status.
+    python3 infra/local/services.py up [--db-path DIR] [--dynamodb-port N] [--moto-port N] [--stripe-port N]
+        starts all three, prints `export ...` lines for another shell, and waits for Ctrl-C.
+
+The Stripe stand-in is infra/local/stripe_local.py (localstripe plus prices, Checkout Sessions and a hosted
+checkout page at $STRIPE_API_BASE/checkout/<session id>), run by .local/localstripe-venv/bin/python; it keeps
+everything in memory. Webhooks: POST $STRIPE_API_BASE/_config/webhooks/<any id> with url= and secret=.
 
 Python 3 standard library only. Every service runs in its own process group (session) and is stopped with
 SIGTERM then SIGKILL to the whole group; children also get PR_SET_PDEATHSIG so they die with this process
@@ -45,6 +49,10 @@ LOGS = LOCAL / "logs"
 HERE = Path(__file__).resolve().parent
 LAUNCHER_SRC = HERE / "DynamoDBLocalLoopback.java"
 MOTO_SERVER = LOCAL / "moto-venv" / "bin" / "moto_server"
+LOCALSTRIPE_VENV = LOCAL / "localstripe-venv"
+LOCALSTRIPE_PYTHON = LOCALSTRIPE_VENV / "bin" / "python"
+STRIPE_LOCAL = HERE / "stripe_local.py"
+STRIPE_SECRET_KEY = "sk_test_local"  # localstripe accepts any key that starts with sk_
 BOOTSTRAP = HERE / "bootstrap.sh"
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -172,13 +180,16 @@ def java_bin() -> str | None:
     return os.environ.get("JAVA") or shutil.which("java")
 
 
-def ensure_tools(components: tuple[str, ...] = ("dynamodb", "moto", "java")) -> None:
+def ensure_tools(components: tuple[str, ...] = ("dynamodb", "moto", "localstripe", "java")) -> None:
     """Runs bootstrap.sh for the given components when one of them is missing (fast path: no subprocess)."""
     missing = []
     if "dynamodb" in components and dynamodb_dir() is None:
         missing.append("dynamodb")
     if "moto" in components and not MOTO_SERVER.exists():
         missing.append("moto")
+    # The same file bootstrap.sh checks (the console script exists once pip finished).
+    if "localstripe" in components and not (LOCALSTRIPE_VENV / "bin" / "localstripe").exists():
+        missing.append("localstripe")
     if "java" in components and java_bin() is None:
         missing.append("java")
     if missing:
@@ -349,6 +360,14 @@ def _moto_pending(port, ready_timeout, log_dir) -> _Pending:
                     log_dir, cwd=None)
 
 
+def _localstripe_pending(port, ready_timeout, log_dir) -> _Pending:
+    if not LOCALSTRIPE_PYTHON.exists():
+        raise ServiceError("localstripe not installed: run infra/local/bootstrap.sh localstripe")
+    return _Pending("localstripe",
+                    lambda p: [str(LOCALSTRIPE_PYTHON), str(STRIPE_LOCAL), "--port", str(p)],
+                    port, ready_timeout, log_dir, cwd=None)
+
+
 def start_dynamodb(port: int | None = None, db_path: Path | None = None, ready_timeout: float = 90.0,
                    log_dir: Path = LOGS) -> Service:
     """DynamoDB Local: in memory when db_path is None, else -dbPath db_path -sharedDb (persistent)."""
@@ -357,6 +376,16 @@ def start_dynamodb(port: int | None = None, db_path: Path | None = None, ready_t
 
 def start_moto(port: int | None = None, ready_timeout: float = 60.0, log_dir: Path = LOGS) -> Service:
     return _start_all([_moto_pending(port, ready_timeout, log_dir)])[0]
+
+
+def start_localstripe(port: int | None = None, ready_timeout: float = 30.0, log_dir: Path = LOGS) -> Service:
+    """The Stripe stand-in (stripe_local.py): in memory, webhooks registered through /_config/webhooks/<id>."""
+    return _start_all([_localstripe_pending(port, ready_timeout, log_dir)])[0]
+
+
+def stripe_env(port: int) -> dict[str, str]:
+    """What a Stripe client needs to talk to the stand-in on port (base URL without a trailing slash)."""
+    return {"STRIPE_API_BASE": f"http://{HOST}:{port}", "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY}
 
 
 def aws_env(dynamodb_port: int, moto_port: int, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -380,32 +409,50 @@ def aws_env(dynamodb_port: int, moto_port: int, base: dict[str, str] | None = No
 
 
 class Services:
-    """Context manager: DynamoDB Local + moto, started together, stopped together (DynamoDB first)."""
+    """Context manager: DynamoDB Local + moto + the Stripe stand-in (unless stripe=False), started together,
+    stopped together (DynamoDB first)."""
 
     def __init__(self, db_path: Path | None = None, dynamodb_port: int | None = None,
-                 moto_port: int | None = None, log_dir: Path = LOGS, bootstrap: bool = True):
+                 moto_port: int | None = None, log_dir: Path = LOGS, bootstrap: bool = True,
+                 stripe_port: int | None = None, stripe: bool = True):
         self.db_path, self.dynamodb_port, self.moto_port = db_path, dynamodb_port, moto_port
+        self.stripe_port, self.with_stripe = stripe_port, stripe
         self.log_dir, self.bootstrap = log_dir, bootstrap
         self.dynamodb: Service | None = None
         self.moto: Service | None = None
+        self.localstripe: Service | None = None
 
     def start(self) -> "Services":
         if self.bootstrap:
-            ensure_tools()
-        self.dynamodb, self.moto = _start_all([
+            ensure_tools(("dynamodb", "moto", "localstripe", "java") if self.with_stripe
+                         else ("dynamodb", "moto", "java"))
+        pending = [
             _dynamodb_pending(self.dynamodb_port, self.db_path, 90.0, self.log_dir),
             _moto_pending(self.moto_port, 60.0, self.log_dir),
-        ])
+        ]
+        if self.with_stripe:
+            pending.append(_localstripe_pending(self.stripe_port, 30.0, self.log_dir))
+        started = _start_all(pending)
+        self.dynamodb, self.moto = started[:2]
+        self.localstripe = started[2] if self.with_stripe else None
         return self
 
+    @property
+    def all(self) -> list[Service]:
+        """The services that were started, in start order."""
+        return [s for s in (self.dynamodb, self.moto, self.localstripe) if s is not None]
+
     def stop(self) -> None:
-        for svc in (self.dynamodb, self.moto):
+        for svc in (self.dynamodb, self.moto, self.localstripe):
             if svc is not None:
                 svc.stop()
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         assert self.dynamodb and self.moto, "services not started"
-        return aws_env(self.dynamodb.port, self.moto.port, base)
+        env = aws_env(self.dynamodb.port, self.moto.port, base)
+        if self.localstripe is not None:
+            env.update(stripe_env(self.localstripe.port))
+        return env
 
     def __enter__(self) -> "Services":
         return self.start()
@@ -437,11 +484,13 @@ def terminate_on_signals(signals=(signal.SIGTERM, signal.SIGHUP)):
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="services.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    run = sub.add_parser("run", help="start both, run a command with the endpoint env, stop both")
-    up = sub.add_parser("up", help="start both and wait for Ctrl-C")
+    run = sub.add_parser("run", help="start the services, run a command with the endpoint env, stop them")
+    up = sub.add_parser("up", help="start the services and wait for Ctrl-C")
     for p in (run, up):
         p.add_argument("--dynamodb-port", type=int, default=None)
         p.add_argument("--moto-port", type=int, default=None)
+        p.add_argument("--stripe-port", type=int, default=None, help="port of the Stripe stand-in")
+        p.add_argument("--no-stripe", action="store_true", help="do not start the Stripe stand-in")
         p.add_argument("--db-path", type=Path, default=None, help="persistent DynamoDB dir (default: in memory)")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- command ...")
     return parser.parse_args(argv)
@@ -494,20 +543,20 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = LOGS / f"{args.mode}-{os.getpid()}"
     keep_logs = False
     svc = Services(db_path=args.db_path, dynamodb_port=args.dynamodb_port, moto_port=args.moto_port,
-                   log_dir=log_dir)
+                   log_dir=log_dir, stripe_port=args.stripe_port, stripe=not args.no_stripe)
     try:
         with terminate_on_signals():
             t0 = time.monotonic()
             svc.start()
-            log(f"dynamodb {svc.dynamodb.url}, moto {svc.moto.url} ready in {time.monotonic() - t0:.1f}s")
+            log(f"{', '.join(f'{s.name} {s.url}' for s in svc.all)} ready in {time.monotonic() - t0:.1f}s")
             env = svc.env()
             if args.mode == "run":
                 return _run_command(command, env)
-            for var in sorted(k for k in env if k.startswith("AWS_") and env[k] != os.environ.get(k)):
+            for var in sorted(k for k in env if k.startswith(("AWS_", "STRIPE_")) and env[k] != os.environ.get(k)):
                 print(f"export {var}={env[var]}", flush=True)
             log("running; Ctrl-C to stop")
             while True:
-                for s in (svc.dynamodb, svc.moto):
+                for s in svc.all:
                     if s.proc.poll() is not None:
                         keep_logs = True
                         log(f"{s.name} exited with status {s.proc.returncode}:\n{tail(s.log_path)}")

@@ -42,6 +42,17 @@ pub mod codes {
     pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
     pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
     pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
+    pub const PAYMENT_PROVIDER_ERROR: &str = "payment_provider_error";
+    pub const PAYMENT_PROVIDER_UNAVAILABLE: &str = "payment_provider_unavailable";
+    pub const PAYMENT_FAILED: &str = "payment_failed";
+    pub const SUBSCRIPTION_NOT_FOUND: &str = "subscription_not_found";
+    pub const SUBSCRIPTION_EXISTS: &str = "subscription_exists";
+    pub const SUBSCRIPTION_NOT_ACTIVE: &str = "subscription_not_active";
+    pub const PRICE_NOT_FOUND: &str = "price_not_found";
+    pub const PAYMENT_NOT_FOUND: &str = "payment_not_found";
+    pub const REFUND_EXCEEDS_PAYMENT: &str = "refund_exceeds_payment";
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
+    pub const EVENT_IN_PROGRESS: &str = "event_in_progress";
     pub const INTERNAL: &str = "internal";
 }
 

@@ -32,10 +32,58 @@ pub struct Platform {
 
 /// Configuration from the environment, SDK clients, and the signing keys, read once.
 pub async fn load_platform() -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
+    load_platform_with(&crate::aws::load().await).await
+}
+
+/// As [`load_platform`], with an SDK configuration the caller keeps for other clients.
+pub async fn load_platform_with(
+    sdk: &aws_config::SdkConfig,
+) -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
     let config = crate::config::Config::from_env()?;
-    let sdk = crate::aws::load().await;
-    let secret = get_string(&client(&sdk), &config.signing_key_secret_id).await?;
+    let secret = get_string(&client(sdk), &config.signing_key_secret_id).await?;
     let keys = crate::auth::jwt::KeySet::from_secret_json(&config.jwt_issuer, &secret)?;
-    let store = crate::store::Store::new(crate::aws::dynamodb(&sdk), config.table_name);
+    let store = crate::store::Store::new(crate::aws::dynamodb(sdk), config.table_name);
     Ok(Platform { store, keys })
+}
+
+#[cfg(feature = "stripe-api")]
+/// The Stripe secret (JSON in Secrets Manager): `{"secret_key": "sk_…", "webhook_secrets": ["whsec_…", …]}`
+/// (`webhook_secret` with one value is accepted too; several allow a rotation).
+#[derive(serde::Deserialize)]
+struct StripeSecret {
+    #[serde(default)]
+    secret_key: Option<String>,
+    #[serde(default)]
+    webhook_secrets: Vec<String>,
+    #[serde(default)]
+    webhook_secret: Option<String>,
+}
+
+/// What the Stripe functions load at cold start.
+#[cfg(feature = "stripe-api")]
+pub struct StripeSetup {
+    pub client: crate::stripe::client::StripeClient,
+    pub webhook_secrets: Vec<String>,
+}
+
+/// `STRIPE_SECRET_ID` (Secrets Manager) and `STRIPE_API_BASE` (default `https://api.stripe.com`).
+#[cfg(feature = "stripe-api")]
+pub async fn load_stripe(sdk: &aws_config::SdkConfig) -> Result<StripeSetup, Box<dyn std::error::Error + Send + Sync>> {
+    let id = crate::config::required("STRIPE_SECRET_ID")?;
+    let raw = get_string(&client(sdk), &id).await?;
+    let secret: StripeSecret =
+        serde_json::from_str(&raw).map_err(|_| format!("secret {id} is not the Stripe secret JSON"))?;
+    let mut webhook_secrets = secret.webhook_secrets;
+    webhook_secrets.extend(secret.webhook_secret);
+    webhook_secrets.retain(|s| !s.is_empty());
+    let api_base = std::env::var("STRIPE_API_BASE")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| crate::stripe::client::DEFAULT_API_BASE.to_owned());
+    let client = crate::stripe::client::StripeClient::new(crate::stripe::client::StripeConfig {
+        api_base,
+        secret_key: secret.secret_key.unwrap_or_default(),
+        timeout: std::time::Duration::from_secs(10),
+    })?;
+    Ok(StripeSetup { client, webhook_secrets })
 }

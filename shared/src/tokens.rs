@@ -578,7 +578,7 @@ impl AuthService {
         if !solution.is_some_and(|s| s.status == SolutionStatus::Published) {
             return Err(ApiError::not_found(codes::SOLUTION_NOT_FOUND, "no published solution with this id"));
         }
-        let tier = entitlement.map_or(Tier::Free, |e| e.tier);
+        let tier = entitlement.map_or(Tier::Free, |e| e.tier_at(self.clock.now().timestamp()));
         let family = self.new_family(&caller.user_id, TokenKind::Solution, Some((&req.solution_id, scopes, ttl)));
         let minted = self.mint(&family, &caller.email, caller.role, Some(tier))?;
         let refresh = refresh::generate(&family.family_id);
@@ -611,7 +611,7 @@ impl AuthService {
             return Err(ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked")
                 .with_extension("valid", false.into()));
         }
-        let tier = take::<EntitlementItem>(&mut found, &ek)?.map_or(Tier::Free, |e| e.tier);
+        let tier = take::<EntitlementItem>(&mut found, &ek)?.map_or(Tier::Free, |e| e.tier_at(now.timestamp()));
         let quota = usage::quota_from_found(&claims.sub, &solution_id, tier, now, &mut found)?;
         Ok(Validation {
             valid: true,
@@ -653,7 +653,7 @@ impl AuthService {
         let mut found = self.store.batch_get(&wanted, true).await?;
         let user: UserItem = take(&mut found, &uk)?.ok_or_else(invalid)?;
         let tier = match &ek {
-            Some(k) => Some(take::<EntitlementItem>(&mut found, k)?.map_or(Tier::Free, |e| e.tier)),
+            Some(k) => Some(take::<EntitlementItem>(&mut found, k)?.map_or(Tier::Free, |e| e.tier_at(now.timestamp()))),
             None => None,
         };
         let minted = self.mint(&family, &user.email, user.role, tier)?;
@@ -767,7 +767,8 @@ impl AuthService {
         let quota = match &caller.solution_id {
             Some(sid) => {
                 let now = self.clock.now();
-                let tier = tiers.iter().find(|e| &e.solution_id == sid).map_or(Tier::Free, |e| e.tier);
+                let tier =
+                    tiers.iter().find(|e| &e.solution_id == sid).map_or(Tier::Free, |e| e.tier_at(now.timestamp()));
                 let mut found = self.store.batch_get(&usage::quota_read_keys(&caller.user_id, sid, now), false).await?;
                 usage::quota_from_found(&caller.user_id, sid, tier, now, &mut found)?
             }
@@ -781,7 +782,10 @@ impl AuthService {
                 role: user.role,
                 created_at: user.created_at,
             },
-            solutions: tiers.into_iter().map(|e| SolutionTier { solution_id: e.solution_id, tier: e.tier }).collect(),
+            solutions: tiers
+                .into_iter()
+                .map(|e| SolutionTier { tier: e.tier_at(self.clock.now().timestamp()), solution_id: e.solution_id })
+                .collect(),
             subscriptions: Vec::new(),
             token: TokenInfo {
                 token_id: caller.token_id.clone(),
@@ -838,10 +842,11 @@ impl AuthService {
             self.store.solutions_by_status(solutions::SolutionStatus::Published),
             self.store.entitlements(&caller.user_id),
         )?;
+        let now = self.clock.now().timestamp();
         let solutions = published
             .into_iter()
             .map(|s| {
-                let tier = tiers.iter().find(|e| e.solution_id == s.solution_id).map_or(Tier::Free, |e| e.tier);
+                let tier = tiers.iter().find(|e| e.solution_id == s.solution_id).map_or(Tier::Free, |e| e.tier_at(now));
                 UsableSolution { solution_id: s.solution_id, name: s.name, tier }
             })
             .collect();

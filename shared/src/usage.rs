@@ -20,6 +20,7 @@ use crate::store::items::{
     TierDefinitionItem, UsageCounterItem,
 };
 use crate::store::{Counted, CounterSpec, Item, Store, StoreError, TxCounted, keys, take};
+use crate::subscriptions::Grant;
 use crate::tokens::{Principal, authenticate, rfc3339, verify_bearer};
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -328,7 +329,8 @@ struct Cached<T> {
 #[derive(Default)]
 struct Caches {
     policies: Mutex<HashMap<String, Cached<Option<Arc<Policy>>>>>,
-    tiers: Mutex<HashMap<(String, String), Cached<Tier>>>,
+    /// A user's tier for a solution, with its scheduled switch (applied at read time).
+    tiers: Mutex<HashMap<(String, String), Cached<Grant>>>,
     families: Mutex<HashMap<String, Cached<bool>>>,
     /// Last known count per counter key (only a starting guess for the transactional path).
     counters: Mutex<HashMap<(String, String), u64>>,
@@ -447,7 +449,7 @@ impl UsageService {
         let mut policy = fresh(&self.caches.policies, sid, now, ttl);
         let tier_key = subject.user_id.clone().map(|u| (u, sid.clone()));
         let mut tier = match &tier_key {
-            Some(k) => fresh(&self.caches.tiers, k, now, ttl),
+            Some(k) => fresh(&self.caches.tiers, k, now, ttl).map(|g| g.at(now.timestamp())),
             None => Some(Tier::Anonymous),
         };
         let mut revoked = match &subject.family_id {
@@ -473,9 +475,9 @@ impl UsageService {
             }
             if let (None, Some((user, s))) = (&tier, &tier_key) {
                 let e: Option<EntitlementItem> = take(&mut found, &keys::entitlement(user, s))?;
-                let t = e.map_or(Tier::Free, |e| e.tier);
-                remember(&self.caches.tiers, (user.clone(), s.clone()), t, now);
-                tier = Some(t);
+                let grant = e.map_or_else(Grant::free, |e| Grant::of(&e));
+                remember(&self.caches.tiers, (user.clone(), s.clone()), grant, now);
+                tier = Some(grant.at(now.timestamp()));
             }
             if let (None, Some(fid)) = (&revoked, &subject.family_id) {
                 let f: Option<FamilyItem> = take(&mut found, &keys::family(fid))?;
@@ -535,6 +537,46 @@ impl UsageService {
         };
         let quantity = validate_track(&req)?;
         let (policy, tier) = self.resolve(&subject).await?;
+        let (mut answer, mut day) = self.count(&subject, &req, quantity, &policy, tier).await?;
+        // A refusal under a cached tier may be stale: an upgrade must lift the limit at once.
+        if !answer.allowed
+            && let Some(fresh_tier) = self.recheck_tier(&subject, tier).await?
+        {
+            (answer, day) = self.count(&subject, &req, quantity, &policy, fresh_tier).await?;
+        }
+        if answer.allowed {
+            self.notify_thresholds(&subject, &day, answer.used, quantity).await?;
+        }
+        Ok(answer)
+    }
+
+    /// After a refusal: the user's tier read again (consistently) when the cached one is more than two
+    /// seconds old. `Some` only when it changed.
+    async fn recheck_tier(&self, subject: &Subject, tier: Tier) -> Result<Option<Tier>, ApiError> {
+        let Some(user) = &subject.user_id else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let cache_key = (user.clone(), subject.solution_id.clone());
+        if fresh(&self.caches.tiers, &cache_key, now, 2).is_some() {
+            return Ok(None);
+        }
+        let e: Option<EntitlementItem> = self.store.get(&keys::entitlement(user, &subject.solution_id), true).await?;
+        let grant = e.map_or_else(Grant::free, |e| Grant::of(&e));
+        remember(&self.caches.tiers, cache_key, grant, now);
+        let fresh_tier = grant.at(now.timestamp());
+        Ok((fresh_tier != tier).then_some(fresh_tier))
+    }
+
+    /// Count one event under `tier`.
+    async fn count(
+        &self,
+        subject: &Subject,
+        req: &TrackRequest,
+        quantity: u64,
+        policy: &Policy,
+        tier: Tier,
+    ) -> Result<(TrackAnswer, CounterSpec), ApiError> {
         let now = self.clock.now();
         let today = local_day(now, policy.tz);
         let limits = policy.limits(tier);
@@ -560,12 +602,9 @@ impl UsageService {
                 Counted::Refused { used } => TrackAnswer::refused(used, day.limit, &today.reset_at),
             }
         } else {
-            self.track_transactional(&subject, &req, quantity, &day, month.as_ref(), &today).await?
+            self.track_transactional(subject, req, quantity, &day, month.as_ref(), &today).await?
         };
-        if answer.allowed {
-            self.notify_thresholds(&subject, &day, answer.used, quantity).await?;
-        }
-        Ok(answer)
+        Ok((answer, day))
     }
 
     async fn track_transactional(
@@ -783,7 +822,7 @@ impl UsageService {
             Tier::Anonymous
         } else {
             take::<EntitlementItem>(&mut found, &keys::entitlement(customer_id, solution_id))?
-                .map_or(Tier::Free, |e| e.tier)
+                .map_or(Tier::Free, |e| e.tier_at(now.timestamp()))
         };
         quota_from_found(customer_id, solution_id, tier, now, &mut found)?.ok_or_else(solution_not_found)
     }

@@ -291,7 +291,7 @@ impl TestEnv {
     }
 }
 
-fn decode(resp: lambda_http::Response<Body>) -> Reply {
+pub fn decode(resp: lambda_http::Response<Body>) -> Reply {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = match resp.body() {

@@ -2,6 +2,8 @@
 //! from `infra/template.yaml` (so local and test tables equal the deployed one), seeding, and a harness that
 //! runs the real handlers against DynamoDB Local.
 
+pub mod billing;
+pub mod fake_stripe;
 pub mod harness;
 pub mod seed;
 pub mod template;

@@ -26,6 +26,7 @@ const KNOWN_PLACEHOLDERS: &[&str] = &[
     "USER_ID",
     "SOLUTION_ID",
     "SOLUTION_TOKEN",
+    "STRIPE_SIGNATURE",
     "TOKEN_ID",
     "REFRESH_TOKEN",
     "ANONYMOUS_ID",
@@ -33,7 +34,12 @@ const KNOWN_PLACEHOLDERS: &[&str] = &[
 
 /// The router of every HTTP function crate: (binary, its `ROUTES`). A function with `HttpApi` events in
 /// the template must appear here (a test checks), so a new function cannot slip past check (b).
-const ROUTERS: &[(&str, &[(&str, &str)])] = &[("auth", auth::ROUTES), ("usage", usage::ROUTES)];
+const ROUTERS: &[(&str, &[(&str, &str)])] = &[
+    ("auth", auth::ROUTES),
+    ("usage", usage::ROUTES),
+    ("subscriptions", subscriptions::ROUTES),
+    ("stripe-webhook", stripe_webhook::ROUTES),
+];
 
 const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 

@@ -73,9 +73,26 @@ pub struct EntitlementItem {
     pub tier: Tier,
     pub updated_at: String,
     pub updated_by: String,
+    /// When `tier` stops applying (epoch seconds); `None` = until changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
+    /// The tier after `valid_until` (free when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then_tier: Option<Tier>,
+    /// The subscription this tier comes from, when it is paid for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
 }
 
 impl EntitlementItem {
+    /// The tier in force at `now` (epoch seconds).
+    pub fn tier_at(&self, now: i64) -> Tier {
+        match self.valid_until {
+            Some(until) if now >= until => self.then_tier.unwrap_or(Tier::Free),
+            _ => self.tier,
+        }
+    }
+
     pub fn new(user_id: &str, solution_id: &str, tier: Tier, updated_at: String, updated_by: &str) -> Self {
         let key = keys::entitlement(user_id, solution_id);
         Self {
@@ -87,6 +104,9 @@ impl EntitlementItem {
             tier,
             updated_at,
             updated_by: updated_by.into(),
+            valid_until: None,
+            then_tier: None,
+            subscription_id: None,
         }
     }
 }
@@ -155,6 +175,9 @@ pub struct TierDefinitionItem {
     /// `None` = unlimited.
     pub daily_limit: Option<u64>,
     pub monthly_limit: Option<u64>,
+    /// What the tier costs (paid tiers of a solution).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<crate::subscriptions::Price>,
     pub updated_at: String,
 }
 
@@ -178,6 +201,7 @@ impl TierDefinitionItem {
             tier,
             daily_limit,
             monthly_limit,
+            prices: Vec::new(),
             updated_at,
         }
     }
@@ -500,4 +524,220 @@ impl NotificationItem {
             created_at,
         }
     }
+}
+
+/// A subscription of a user to a solution's paid tier, on one provider. `reconciled` is the order-independent
+/// fold of the provider's facts; `version` guards every read-modify-write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub subscription_id: String,
+    pub user_id: String,
+    pub solution_id: String,
+    pub tier: Tier,
+    pub period: crate::subscriptions::BillingPeriod,
+    pub provider: crate::subscriptions::Provider,
+    /// The price of `tier` when it was chosen (kept: a later price change does not touch this subscription).
+    pub price: crate::subscriptions::Price,
+    /// A lower tier taking effect at the end of the current period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_tier: Option<Tier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_price: Option<crate::subscriptions::Price>,
+    /// When `pending_tier` takes over (the period end it was scheduled for, epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_effective_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_customer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_subscription_id: Option<String>,
+    /// The provider's subscription item (`si_…`) whose price changes on upgrade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_item_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
+    #[serde(default)]
+    pub reconciled: crate::subscriptions::Reconciled,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl SubscriptionItem {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        subscription_id: &str,
+        user_id: &str,
+        solution_id: &str,
+        tier: Tier,
+        period: crate::subscriptions::BillingPeriod,
+        provider: crate::subscriptions::Provider,
+        price: crate::subscriptions::Price,
+        created_at: String,
+    ) -> Self {
+        let key = keys::subscription(subscription_id);
+        let gsi = keys::user_subscriptions(user_id, &created_at, subscription_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "subscription".into(),
+            subscription_id: subscription_id.into(),
+            user_id: user_id.into(),
+            solution_id: solution_id.into(),
+            tier,
+            period,
+            provider,
+            price,
+            pending_tier: None,
+            pending_price: None,
+            pending_effective_at: None,
+            provider_customer_id: None,
+            provider_subscription_id: None,
+            provider_item_id: None,
+            checkout_session_id: None,
+            checkout_url: None,
+            reconciled: Default::default(),
+            version: 0,
+            created_at: created_at.clone(),
+            updated_at: created_at,
+        }
+    }
+}
+
+/// Our id (and owner) of a provider's object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderRefItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+}
+
+impl ProviderRefItem {
+    pub fn new(provider: &str, kind: &str, provider_id: &str, user_id: &str, subscription_id: Option<&str>) -> Self {
+        let key = keys::provider_ref(provider, kind, provider_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "provider_ref".into(),
+            user_id: user_id.into(),
+            subscription_id: subscription_id.map(str::to_owned),
+        }
+    }
+}
+
+/// A user's customer object at a provider (one per user and provider).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderCustomerItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    pub customer_id: String,
+    pub created_at: String,
+}
+
+impl ProviderCustomerItem {
+    pub fn new(provider: &str, user_id: &str, customer_id: &str, created_at: String) -> Self {
+        let key = keys::provider_customer(provider, user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "provider_customer".into(),
+            user_id: user_id.into(),
+            customer_id: customer_id.into(),
+            created_at,
+        }
+    }
+}
+
+/// A captured payment (recorded once per provider payment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub payment_id: String,
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    pub provider: crate::subscriptions::Provider,
+    /// The provider's payment (Stripe: the PaymentIntent, else the charge, else the invoice).
+    pub provider_payment_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_invoice_id: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    /// When the provider captured it (RFC 3339).
+    pub captured_at: String,
+    pub recorded_at: String,
+}
+
+/// A refund of a payment (recorded once per provider refund, when it succeeded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub refund_id: String,
+    pub payment_id: String,
+    pub user_id: String,
+    pub provider: crate::subscriptions::Provider,
+    pub provider_refund_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub refunded_at: String,
+    pub recorded_at: String,
+}
+
+/// A webhook event we received: the deduplication record (kept 35 days, longer than Stripe retries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEventItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub provider: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `processing` (with a lease) or `done`.
+    pub status: String,
+    pub lease_until: i64,
+    pub received_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<String>,
+    pub expires_at: i64,
 }

@@ -25,6 +25,15 @@
 //! | a quota reset's audit record                    | table | PK=`AUDIT#quota#<customer>#<solution>`, SK=`<at>#<id>` |
 //! | an outbox notification (delivered by billing)   | table | PK=`OUTBOX#<notification_id>`, SK=`OUTBOX`        |
 //! | pending outbox notifications, oldest first      | GSI1  | GSI1PK=`OUTBOX#pending`, GSI1SK=`<created>#<id>`  |
+//! | subscription by id                              | table | PK=`SUBSCRIPTION#<subscription_id>`, SK=`SUBSCRIPTION` |
+//! | a user's subscriptions, newest first            | GSI1  | GSI1PK=`USER#<user_id>#SUBSCRIPTIONS`, GSI1SK=`<created>#<id>` |
+//! | our id of a provider object (subscription, customer) | table | PK=`PROVIDERREF#<provider>#<kind>#<provider_id>`, SK=`REF` |
+//! | a user's customer at a provider                 | table | PK=`PROVIDERCUSTOMER#<provider>#<user_id>`, SK=`CUSTOMER` |
+//! | a payment                                       | table | PK=`PAYMENT#<payment_id>`, SK=`PAYMENT`           |
+//! | a payment's refunds                             | table | PK=`PAYMENT#<payment_id>`, SK begins_with `REFUND#` |
+//! | a user's payments and refunds, newest first     | GSI1  | GSI1PK=`USER#<user_id>#PAYMENTS`, GSI1SK=`<at>#<id>` |
+//! | a received webhook event (deduplication, 35 days) | table | PK=`WEBHOOK#<provider>#<event_id>`, SK=`WEBHOOK` |
+//! | the stored answer of an idempotent request      | table | PK=`IDEMPOTENCY#<scope>#<user_id>#<sha256(key)>`, SK=`IDEMPOTENCY` |
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -165,6 +174,58 @@ pub fn outbox_pending(created_at: &str, notification_id: &str) -> Gsi1 {
     Gsi1 { pk: OUTBOX_PENDING.to_owned(), sk: format!("{created_at}#{notification_id}") }
 }
 
+pub fn subscription(subscription_id: &str) -> Key {
+    Key::new(format!("SUBSCRIPTION#{subscription_id}"), "SUBSCRIPTION")
+}
+
+pub fn user_subscriptions(user_id: &str, created_at: &str, subscription_id: &str) -> Gsi1 {
+    Gsi1 { pk: user_subscriptions_partition(user_id), sk: format!("{created_at}#{subscription_id}") }
+}
+
+pub fn user_subscriptions_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#SUBSCRIPTIONS")
+}
+
+/// Our id of a provider's object: `kind` is `subscription` or `customer`.
+pub fn provider_ref(provider: &str, kind: &str, provider_id: &str) -> Key {
+    Key::new(format!("PROVIDERREF#{provider}#{kind}#{provider_id}"), "REF")
+}
+
+pub fn provider_customer(provider: &str, user_id: &str) -> Key {
+    Key::new(format!("PROVIDERCUSTOMER#{provider}#{user_id}"), "CUSTOMER")
+}
+
+pub fn payment(payment_id: &str) -> Key {
+    Key::new(payment_partition(payment_id), "PAYMENT")
+}
+
+pub fn payment_partition(payment_id: &str) -> String {
+    format!("PAYMENT#{payment_id}")
+}
+
+pub const REFUND_PREFIX: &str = "REFUND#";
+
+pub fn refund(payment_id: &str, refund_id: &str) -> Key {
+    Key::new(payment_partition(payment_id), format!("{REFUND_PREFIX}{refund_id}"))
+}
+
+pub fn user_payments(user_id: &str, at: &str, id: &str) -> Gsi1 {
+    Gsi1 { pk: user_payments_partition(user_id), sk: format!("{at}#{id}") }
+}
+
+pub fn user_payments_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#PAYMENTS")
+}
+
+pub fn webhook_event(provider: &str, event_id: &str) -> Key {
+    Key::new(format!("WEBHOOK#{provider}#{event_id}"), "WEBHOOK")
+}
+
+/// The stored answer of an idempotent request (`scope` names the operation, e.g. `subscriptions`).
+pub fn request_idempotency(scope: &str, user_id: &str, key_hash: &str) -> Key {
+    Key::new(format!("IDEMPOTENCY#{scope}#{user_id}#{key_hash}"), "IDEMPOTENCY")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +250,13 @@ mod tests {
         assert_eq!(idempotency("c", "s", "h").pk, "IDEMPOTENCY#c#s#h");
         assert_eq!(outbox("n1").pk, "OUTBOX#n1");
         assert_eq!(outbox_pending("t", "n1").pk, "OUTBOX#pending");
+        assert_eq!(subscription("sub_1"), Key::new("SUBSCRIPTION#sub_1".into(), "SUBSCRIPTION"));
+        assert_eq!(user_subscriptions("usr_1", "t", "sub_1").pk, "USER#usr_1#SUBSCRIPTIONS");
+        assert_eq!(provider_ref("stripe", "subscription", "sub_X").pk, "PROVIDERREF#stripe#subscription#sub_X");
+        assert_eq!(provider_customer("stripe", "usr_1").pk, "PROVIDERCUSTOMER#stripe#usr_1");
+        assert_eq!(refund("pay_1", "re_1"), Key::new("PAYMENT#pay_1".into(), "REFUND#re_1"));
+        assert_eq!(user_payments("usr_1", "t", "pay_1").pk, "USER#usr_1#PAYMENTS");
+        assert_eq!(webhook_event("stripe", "evt_1").pk, "WEBHOOK#stripe#evt_1");
+        assert_eq!(request_idempotency("subscriptions", "usr_1", "h").pk, "IDEMPOTENCY#subscriptions#usr_1#h");
     }
 }

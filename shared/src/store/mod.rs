@@ -4,10 +4,12 @@
 pub mod items;
 pub mod keys;
 mod solutions;
+mod subscriptions;
 mod tokens;
 mod usage;
 mod users;
 
+pub use subscriptions::{Claim, HistoryPage};
 pub use tokens::RotateError;
 pub use usage::{Counted, CounterSpec, TxCounted};
 

@@ -74,6 +74,8 @@ pub struct SubscriptionObject {
     pub period_start: Option<i64>,
     pub period_end: Option<i64>,
     pub price_id: Option<String>,
+    /// The first subscription item (`si_…`), whose price changes on upgrade.
+    pub item_id: Option<String>,
     /// Our subscription id, when we set it as metadata at checkout.
     pub our_id: Option<String>,
 }
@@ -96,6 +98,13 @@ pub struct InvoiceObject {
     pub amount_due: i64,
     pub currency: String,
     pub paid_at: Option<i64>,
+    /// The PaymentIntent that paid it (older API versions; since basil only with `expand[]=payments`).
+    pub payment_intent: Option<String>,
+    pub charge: Option<String>,
+    /// Our subscription id from the subscription's metadata, when the invoice carries it.
+    pub our_subscription_id: Option<String>,
+    pub hosted_invoice_url: Option<String>,
+    pub attempt_count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,10 +122,13 @@ pub struct ChargeObject {
     pub currency: String,
     pub amount_refunded: i64,
     pub invoice: Option<String>,
+    pub payment_intent: Option<String>,
+    pub customer: Option<String>,
     pub refunds: Vec<RefundObject>,
 }
 
-fn subscription(o: &Value) -> Option<SubscriptionObject> {
+/// Read a subscription object (from an event or from the API).
+pub fn subscription(o: &Value) -> Option<SubscriptionObject> {
     let first_item = o.pointer("/items/data/0");
     let period = |name: &str| {
         first_item.and_then(|i| i.get(name)).and_then(Value::as_i64).or_else(|| o.get(name).and_then(Value::as_i64))
@@ -130,12 +142,17 @@ fn subscription(o: &Value) -> Option<SubscriptionObject> {
         cancel_at_period_end: o.get("cancel_at_period_end").and_then(Value::as_bool).unwrap_or(false),
         period_start: period("current_period_start"),
         period_end: period("current_period_end"),
-        price_id: first_item.and_then(|i| i.pointer("/price/id")).and_then(Value::as_str).map(str::to_owned),
+        price_id: first_item
+            .and_then(|i| i.pointer("/price/id").or_else(|| i.pointer("/plan/id")))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        item_id: first_item.and_then(|i| i.get("id")).and_then(Value::as_str).map(str::to_owned),
         our_id: str_at(o, "/metadata/subscription_id"),
     })
 }
 
-fn invoice(o: &Value) -> Option<InvoiceObject> {
+/// Read an invoice object (from an event or from the API).
+pub fn invoice(o: &Value) -> Option<InvoiceObject> {
     let subscription = o
         .pointer("/parent/subscription_details/subscription")
         .and_then(expandable_id)
@@ -148,10 +165,24 @@ fn invoice(o: &Value) -> Option<InvoiceObject> {
         amount_due: int_at(o, "/amount_due").unwrap_or(0),
         currency: str_at(o, "/currency").unwrap_or_default(),
         paid_at: int_at(o, "/status_transitions/paid_at"),
+        payment_intent: o
+            .get("payment_intent")
+            .and_then(expandable_id)
+            .or_else(|| o.pointer("/payments/data/0/payment/payment_intent").and_then(expandable_id)),
+        charge: o
+            .get("charge")
+            .and_then(expandable_id)
+            .or_else(|| o.pointer("/payments/data/0/payment/charge").and_then(expandable_id)),
+        our_subscription_id: str_at(o, "/parent/subscription_details/metadata/subscription_id")
+            .or_else(|| str_at(o, "/subscription_details/metadata/subscription_id"))
+            .or_else(|| str_at(o, "/lines/data/0/metadata/subscription_id")),
+        hosted_invoice_url: str_at(o, "/hosted_invoice_url"),
+        attempt_count: int_at(o, "/attempt_count").unwrap_or(0),
     })
 }
 
-fn charge(o: &Value) -> Option<ChargeObject> {
+/// Read a charge object (from an event or from the API).
+pub fn charge(o: &Value) -> Option<ChargeObject> {
     let currency = str_at(o, "/currency").unwrap_or_default();
     let refunds = o
         .pointer("/refunds/data")
@@ -174,6 +205,8 @@ fn charge(o: &Value) -> Option<ChargeObject> {
         id: str_at(o, "/id")?,
         amount_refunded: int_at(o, "/amount_refunded").unwrap_or(0),
         invoice: o.get("invoice").and_then(expandable_id),
+        payment_intent: o.get("payment_intent").and_then(expandable_id),
+        customer: o.get("customer").and_then(expandable_id),
         currency,
         refunds,
     })

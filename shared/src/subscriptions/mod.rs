@@ -90,9 +90,13 @@ pub enum Fact {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reconciled {
     pub latest: Option<Snapshot>,
-    /// Start of the past-due spell, per billing period (keyed by period start).
-    pub past_due_since: BTreeMap<i64, i64>,
+    /// Start of the past-due spell, per billing period (keyed by the period start, in decimal: stored maps
+    /// have string keys).
+    #[serde(default)]
+    pub past_due_since: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub payments: BTreeMap<String, Money>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refunds: BTreeMap<String, Money>,
 }
 
@@ -102,7 +106,7 @@ impl Reconciled {
         match fact {
             Fact::Snapshot(s) => {
                 if s.status == SubscriptionStatus::PastDue {
-                    let since = self.past_due_since.entry(s.period_start).or_insert(s.created);
+                    let since = self.past_due_since.entry(s.period_start.to_string()).or_insert(s.created);
                     *since = (*since).min(s.created);
                 }
                 if self.latest.as_ref().is_none_or(|l| s.order_key() > l.order_key()) {
@@ -125,7 +129,8 @@ impl Reconciled {
         let latest = self.latest.as_ref()?;
         Some(match latest.status {
             SubscriptionStatus::PastDue => {
-                let since = self.past_due_since.get(&latest.period_start).copied().unwrap_or(latest.created);
+                let since =
+                    self.past_due_since.get(&latest.period_start.to_string()).copied().unwrap_or(latest.created);
                 if now >= since + grace_seconds { SubscriptionStatus::Expired } else { SubscriptionStatus::PastDue }
             }
             other => other,
@@ -147,6 +152,135 @@ impl Reconciled {
             *net.entry(r.currency.clone()).or_insert(0) -= r.amount;
         }
         net
+    }
+}
+
+#[cfg(feature = "stripe-api")]
+pub mod service;
+#[cfg(feature = "stripe-api")]
+pub mod webhook;
+
+/// Who collects the money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Stripe,
+    Phonepe,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::Phonepe => "phonepe",
+        }
+    }
+}
+
+/// How often a price is charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BillingPeriod {
+    Monthly,
+    Yearly,
+}
+
+/// One price of a tier: an amount in minor units of `currency` per `period`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    /// Minor units (paise, cents).
+    pub amount: i64,
+    /// ISO 4217, lowercase (`inr`, `usd`), as Stripe writes it.
+    pub currency: String,
+    pub period: BillingPeriod,
+    /// The Stripe Price (`price_…`) to use in Checkout; without one the tier cannot be sold on Stripe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe_price_id: Option<String>,
+}
+
+impl Price {
+    /// Input check: positive amount, a 3-letter currency, a plausible Stripe price id.
+    pub fn validate(&self, field: &str) -> Vec<crate::FieldError> {
+        let mut errors = Vec::new();
+        if self.amount <= 0 || self.amount > 10_000_000_000 {
+            errors.push(crate::FieldError::new(format!("{field}.amount"), "must be a positive amount in minor units"));
+        }
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_lowercase()) {
+            errors.push(crate::FieldError::new(format!("{field}.currency"), "must be a lowercase ISO 4217 code"));
+        }
+        if let Some(id) = &self.stripe_price_id
+            && (!id.starts_with("price_") && !id.starts_with("plan_")
+                || id.len() > 255
+                || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            errors.push(crate::FieldError::new(format!("{field}.stripe_price_id"), "must be a Stripe price id"));
+        }
+        errors
+    }
+}
+
+/// What a subscription grants on a solution, for the entitlement item: `tier` until `valid_until` (epoch
+/// seconds; `None` = until further notice), then `then`. Readers apply the switch at read time, so a
+/// cancellation at period end, a scheduled downgrade or the end of a grace period takes effect on the second
+/// without a scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub tier: crate::solutions::Tier,
+    pub valid_until: Option<i64>,
+    pub then: crate::solutions::Tier,
+}
+
+impl Grant {
+    pub fn free() -> Self {
+        Self { tier: crate::solutions::Tier::Free, valid_until: None, then: crate::solutions::Tier::Free }
+    }
+
+    /// The grant an entitlement item records.
+    pub fn of(e: &crate::store::items::EntitlementItem) -> Self {
+        Self { tier: e.tier, valid_until: e.valid_until, then: e.then_tier.unwrap_or(crate::solutions::Tier::Free) }
+    }
+
+    /// The tier in force at `now` (epoch seconds).
+    pub fn at(&self, now: i64) -> crate::solutions::Tier {
+        match self.valid_until {
+            Some(until) if now >= until => self.then,
+            _ => self.tier,
+        }
+    }
+}
+
+/// What a subscription grants (independent of the time of asking: the switches are in the grant).
+///
+/// * active: its tier; at period end the scheduled tier if a downgrade is pending, free if it is canceled at
+///   period end, else open-ended (the renewal's events extend it);
+/// * past due: its tier until the grace period ends, then free;
+/// * pending, canceled, expired: nothing (`None`; the caller falls back to free only where this
+///   subscription was the source of the user's tier).
+pub fn grant(
+    reconciled: &Reconciled,
+    tier: crate::solutions::Tier,
+    pending_tier: Option<crate::solutions::Tier>,
+    grace_seconds: i64,
+) -> Option<Grant> {
+    use crate::solutions::Tier;
+    let latest = reconciled.latest.as_ref()?;
+    match latest.status {
+        SubscriptionStatus::Active => {
+            let (valid_until, then) = if latest.cancel_at_period_end {
+                (Some(latest.period_end), Tier::Free)
+            } else if let Some(next) = pending_tier {
+                (Some(latest.period_end), next)
+            } else {
+                (None, Tier::Free)
+            };
+            Some(Grant { tier, valid_until, then })
+        }
+        SubscriptionStatus::PastDue => {
+            let since =
+                reconciled.past_due_since.get(&latest.period_start.to_string()).copied().unwrap_or(latest.created);
+            Some(Grant { tier, valid_until: Some(since + grace_seconds), then: Tier::Free })
+        }
+        _ => None,
     }
 }
 

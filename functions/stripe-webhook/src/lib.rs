@@ -1,0 +1,60 @@
+//! The `stripe-webhook` function: `POST /api/webhooks/stripe`. The raw body is verified against
+//! `Stripe-Signature` before anything is read from it; then
+//! `shared::subscriptions::webhook::StripeWebhookService` deduplicates and applies the event.
+
+use lambda_http::{Body, Request, Response};
+use shared::clock::{Clock, SystemClock};
+use shared::http;
+use shared::store::Store;
+use shared::stripe::client::StripeClient;
+use shared::subscriptions::service::{DEFAULT_GRACE_SECONDS, Ledger};
+use shared::subscriptions::webhook::{BODY_LIMIT, StripeWebhookService};
+use shared::{ApiError, secrets};
+use std::sync::Arc;
+
+/// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/webhooks/stripe")];
+
+pub struct AppState {
+    pub webhook: StripeWebhookService,
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl AppState {
+    /// Cold start: the store and the Stripe secrets (read once from Secrets Manager).
+    pub async fn from_env() -> Result<Self, BoxError> {
+        let sdk = shared::aws::load().await;
+        let platform = secrets::load_platform_with(&sdk).await?;
+        let stripe = secrets::load_stripe(&sdk).await?;
+        if stripe.webhook_secrets.is_empty() {
+            return Err("the Stripe secret has no webhook secret".into());
+        }
+        let grace = match std::env::var("GRACE_PERIOD_DAYS") {
+            Ok(days) => days.trim().parse::<i64>().map_err(|_| "GRACE_PERIOD_DAYS must be an integer")? * 86_400,
+            Err(_) => DEFAULT_GRACE_SECONDS,
+        };
+        Ok(Self::new(platform.store, Arc::new(SystemClock), stripe.client, stripe.webhook_secrets, grace))
+    }
+
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        stripe: StripeClient,
+        webhook_secrets: Vec<String>,
+        grace_seconds: i64,
+    ) -> Self {
+        let ledger = Ledger { store, clock, grace_seconds };
+        Self { webhook: StripeWebhookService::new(ledger, stripe, webhook_secrets) }
+    }
+}
+
+pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
+    http::serve(ROUTES, &req, |_, _| receive(state, &req)).await
+}
+
+async fn receive(state: &AppState, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body = http::body_bytes(req, BODY_LIMIT)?;
+    let ack = state.webhook.receive(http::header_str(req, "stripe-signature"), body).await?;
+    Ok(http::json(200, &ack))
+}

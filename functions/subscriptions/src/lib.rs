@@ -1,0 +1,110 @@
+//! The `subscriptions` function: paid subscriptions on Stripe (Checkout), tier changes, cancellations, the
+//! payment history and admin refunds. Handlers are thin: parse, call one use case of
+//! `shared::subscriptions::service::SubscriptionService`, respond.
+
+use lambda_http::{Body, Request, Response};
+use shared::auth::jwt::KeySet;
+use shared::clock::{Clock, SystemClock};
+use shared::http;
+use shared::store::Store;
+use shared::stripe::client::StripeClient;
+use shared::subscriptions::service::{SubscriptionService, SubscriptionSettings};
+use shared::{ApiError, secrets};
+use std::sync::Arc;
+
+/// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/subscriptions"),
+    ("GET", "/api/subscriptions/{customer_id}"),
+    ("PUT", "/api/subscriptions/{id}/upgrade"),
+    ("DELETE", "/api/subscriptions/{id}"),
+    ("GET", "/api/payments/history"),
+    ("POST", "/api/payments/{id}/refund"),
+];
+
+pub struct AppState {
+    pub subscriptions: SubscriptionService,
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl AppState {
+    /// Cold start: configuration, SDK clients, the token keys and the Stripe key (read once from Secrets
+    /// Manager).
+    pub async fn from_env() -> Result<Self, BoxError> {
+        let sdk = shared::aws::load().await;
+        let platform = secrets::load_platform_with(&sdk).await?;
+        let stripe = secrets::load_stripe(&sdk).await?;
+        let mut settings = SubscriptionSettings::new(&shared::config::required("APP_BASE_URL")?);
+        if let Ok(days) = std::env::var("GRACE_PERIOD_DAYS") {
+            settings.grace_seconds =
+                days.trim().parse::<i64>().map_err(|_| "GRACE_PERIOD_DAYS must be an integer")? * 86_400;
+        }
+        Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock), stripe.client, settings))
+    }
+
+    pub fn new(
+        store: Store,
+        keys: KeySet,
+        clock: Arc<dyn Clock>,
+        stripe: StripeClient,
+        settings: SubscriptionSettings,
+    ) -> Self {
+        Self { subscriptions: SubscriptionService::new(store, Arc::new(keys), clock, stripe, settings) }
+    }
+}
+
+pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
+    http::serve(ROUTES, &req, |route, params| dispatch(state, route, params, &req)).await
+}
+
+async fn dispatch(
+    state: &AppState,
+    route: usize,
+    params: Vec<(String, String)>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let param = |name: &str| http::param(&params, name).to_owned();
+    let subs = &state.subscriptions;
+    match ROUTES[route] {
+        ("POST", "/api/subscriptions") => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
+            let created = subs.create(&caller, body, http::header_str(req, "idempotency-key")).await?;
+            Ok(http::json(201, &created))
+        }
+        ("GET", "/api/subscriptions/{customer_id}") => {
+            let caller = subs.authenticate_reader(http::bearer(req)).await?;
+            Ok(http::json(200, &subs.list(&caller, &param("customer_id")).await?))
+        }
+        ("PUT", "/api/subscriptions/{id}/upgrade") => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
+            Ok(http::json(200, &subs.change_tier(&caller, &param("id"), body).await?))
+        }
+        ("DELETE", "/api/subscriptions/{id}") => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            let immediately = match http::query(req, "immediately").as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return Err(ApiError::field("immediately", "must be true or false")),
+            };
+            Ok(http::json(200, &subs.cancel(&caller, &param("id"), immediately).await?))
+        }
+        ("GET", "/api/payments/history") => {
+            let caller = subs.authenticate_reader(http::bearer(req)).await?;
+            let customer = http::query(req, "customer_id");
+            let cursor = http::query(req, "cursor");
+            let limit = http::query(req, "limit");
+            let history = subs.history(&caller, customer.as_deref(), cursor.as_deref(), limit.as_deref()).await?;
+            Ok(http::json(200, &history))
+        }
+        ("POST", "/api/payments/{id}/refund") => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
+            let answer = subs.refund(&caller, &param("id"), body, http::header_str(req, "idempotency-key")).await?;
+            Ok(http::json(202, &answer))
+        }
+        _ => Err(ApiError::internal("route table and dispatch disagree")),
+    }
+}

@@ -1,0 +1,323 @@
+//! Subscriptions, provider references, payments, refunds and webhook deduplication records in the store.
+
+use super::items::{
+    EntitlementItem, IdempotencyItem, PaymentItem, ProviderCustomerItem, ProviderRefItem, RefundItem, SubscriptionItem,
+    WebhookEventItem,
+};
+use super::{Item, Store, StoreError, classify, cursor, from_item, keys, to_item};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use std::collections::HashMap;
+
+/// Outcome of claiming a webhook event for processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First delivery (or a retry after a failed attempt whose lease ran out): process it.
+    Claimed,
+    /// Already processed: acknowledge, do nothing.
+    Done,
+    /// Another delivery of it is being processed right now.
+    InProgress,
+}
+
+/// One page of a user's payment history (payments and refunds as stored).
+#[derive(Debug, Default)]
+pub struct HistoryPage {
+    pub payments: Vec<PaymentItem>,
+    pub refunds: Vec<RefundItem>,
+    /// Items in page order (newest first): `true` = payment, index into the vectors.
+    pub order: Vec<(bool, usize)>,
+    pub cursor: Option<String>,
+}
+
+impl Store {
+    pub async fn get_subscription(&self, subscription_id: &str) -> Result<Option<SubscriptionItem>, StoreError> {
+        self.get(&keys::subscription(subscription_id), true).await
+    }
+
+    /// A user's subscriptions, newest first (every page).
+    pub async fn user_subscriptions(&self, user_id: &str) -> Result<Vec<SubscriptionItem>, StoreError> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::user_subscriptions_partition(user_id)))
+            .scan_index_forward(false);
+        let items = self.query_all(q).await?;
+        // GSI reads are eventually consistent: re-read each one for its current state.
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let listed: SubscriptionItem = from_item(item)?;
+            out.push(self.get_subscription(&listed.subscription_id).await?.unwrap_or(listed));
+        }
+        Ok(out)
+    }
+
+    /// Create a subscription (and, atomically, the stored answer of its idempotent request).
+    /// `Conditional { index: Some(1) }` means the idempotency record exists already.
+    pub async fn create_subscription(
+        &self,
+        item: &SubscriptionItem,
+        record: Option<&IdempotencyItem>,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![self.tx_put(item, Some("attribute_not_exists(PK)"))?];
+        if let Some(record) = record {
+            items.push(self.tx_put(record, Some("attribute_not_exists(PK)"))?);
+        }
+        self.transact(items).await
+    }
+
+    /// Write a new version of a subscription, expecting `expected_version` to be stored, together with the
+    /// entitlement it grants and any extra items. `Conditional { index: Some(0) }` = lost a race.
+    pub async fn save_subscription(
+        &self,
+        item: &SubscriptionItem,
+        expected_version: u64,
+        entitlement: Option<&EntitlementItem>,
+        extra: Vec<TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        let values: Item = HashMap::from([(":v".to_owned(), AttributeValue::N(expected_version.to_string()))]);
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .condition_expression("#version = :v")
+            .expression_attribute_names("#version", "version")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(e) = entitlement {
+            items.push(self.tx_put(e, None)?);
+        }
+        items.extend(extra);
+        self.transact(items).await
+    }
+
+    pub async fn get_entitlement(
+        &self,
+        user_id: &str,
+        solution_id: &str,
+    ) -> Result<Option<EntitlementItem>, StoreError> {
+        self.get(&keys::entitlement(user_id, solution_id), true).await
+    }
+
+    pub async fn get_provider_ref(
+        &self,
+        provider: &str,
+        kind: &str,
+        provider_id: &str,
+    ) -> Result<Option<ProviderRefItem>, StoreError> {
+        self.get(&keys::provider_ref(provider, kind, provider_id), true).await
+    }
+
+    /// Record a reference (idempotent: an existing one is kept).
+    pub async fn put_provider_ref(&self, item: &ProviderRefItem) -> Result<(), StoreError> {
+        match self.put(item, Some("attribute_not_exists(PK)")).await {
+            Ok(()) | Err(StoreError::Conditional { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_provider_customer(
+        &self,
+        provider: &str,
+        user_id: &str,
+    ) -> Result<Option<ProviderCustomerItem>, StoreError> {
+        self.get(&keys::provider_customer(provider, user_id), true).await
+    }
+
+    /// Remember a user's provider customer (and the reverse reference). Returns the customer id in force:
+    /// the stored one when another request created it first.
+    pub async fn put_provider_customer(
+        &self,
+        provider: &str,
+        item: &ProviderCustomerItem,
+    ) -> Result<String, StoreError> {
+        let reference = ProviderRefItem::new(provider, "customer", &item.customer_id, &item.user_id, None);
+        let items = vec![self.tx_put(item, Some("attribute_not_exists(PK)"))?, self.tx_put(&reference, None)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(item.customer_id.clone()),
+            Err(StoreError::Conditional { index: Some(0) }) => {
+                let stored = self.get_provider_customer(provider, &item.user_id).await?;
+                Ok(stored.map_or_else(|| item.customer_id.clone(), |s| s.customer_id))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_request_record(&self, key: &keys::Key) -> Result<Option<IdempotencyItem>, StoreError> {
+        self.get(key, true).await
+    }
+
+    /// Record a payment once. True when this call recorded it.
+    pub async fn put_payment_once(
+        &self,
+        item: &PaymentItem,
+        extra: Vec<TransactWriteItem>,
+    ) -> Result<bool, StoreError> {
+        let mut items = vec![self.tx_put(item, Some("attribute_not_exists(PK)"))?];
+        items.extend(extra);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conditional { index: Some(0) }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Record a refund once. True when this call recorded it.
+    pub async fn put_refund_once(&self, item: &RefundItem) -> Result<bool, StoreError> {
+        match self.put(item, Some("attribute_not_exists(PK)")).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conditional { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A payment and its refunds (one query of its partition).
+    pub async fn payment_with_refunds(
+        &self,
+        payment_id: &str,
+    ) -> Result<(Option<PaymentItem>, Vec<RefundItem>), StoreError> {
+        let mut payment = None;
+        let mut refunds = Vec::new();
+        for item in self.query_partition(&keys::payment_partition(payment_id), None).await? {
+            match item.get("entity_type").and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some("payment") => payment = Some(from_item(item)?),
+                Some("refund") => refunds.push(from_item(item)?),
+                _ => {}
+            }
+        }
+        Ok((payment, refunds))
+    }
+
+    /// One page of a user's payments and refunds, newest first.
+    pub async fn payment_history(
+        &self,
+        user_id: &str,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<Result<HistoryPage, ()>, StoreError> {
+        let partition = keys::user_payments_partition(user_id);
+        let start = match after {
+            Some(c) => match cursor::decode(c, keys::GSI1PK, &partition) {
+                Some(k) => Some(k),
+                None => return Ok(Err(())),
+            },
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(partition))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut page = HistoryPage { cursor: cursor::encode(out.last_evaluated_key.as_ref()), ..Default::default() };
+        for item in out.items.unwrap_or_default() {
+            match item.get("entity_type").and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some("payment") => {
+                    page.order.push((true, page.payments.len()));
+                    page.payments.push(from_item(item)?);
+                }
+                Some("refund") => {
+                    page.order.push((false, page.refunds.len()));
+                    page.refunds.push(from_item(item)?);
+                }
+                _ => {}
+            }
+        }
+        Ok(Ok(page))
+    }
+
+    /// Claim a webhook event: a conditional put that succeeds for the first delivery, or for a redelivery
+    /// of an event whose earlier processing failed (its lease ran out).
+    pub async fn claim_webhook_event(&self, item: &WebhookEventItem, now: i64) -> Result<Claim, StoreError> {
+        let values: Item = HashMap::from([
+            (":processing".to_owned(), AttributeValue::S("processing".into())),
+            (":now".to_owned(), AttributeValue::N(now.to_string())),
+        ]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .condition_expression("attribute_not_exists(PK) OR (#status = :processing AND lease_until < :now)")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                let status = match se.err() {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                        c.item().and_then(|i| i.get("status")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+                    }
+                    _ => String::new(),
+                };
+                Ok(if status == "done" { Claim::Done } else { Claim::InProgress })
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Mark a claimed event processed.
+    pub async fn finish_webhook_event(&self, key: &keys::Key, processed_at: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_map()))
+            .update_expression("SET #status = :done, processed_at = :at")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":done", AttributeValue::S("done".into()))
+            .expression_attribute_values(":at", AttributeValue::S(processed_at.to_owned()))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Restart a day counter at 0 under a new tier and limit (an upgrade), whatever it held.
+    pub fn tx_restart_counter(
+        &self,
+        key: &keys::Key,
+        tier: crate::solutions::Tier,
+        limit: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut values: Item = HashMap::from([
+            (":zero".to_owned(), AttributeValue::N("0".into())),
+            (":tier".to_owned(), AttributeValue::S(tier.as_str().into())),
+        ]);
+        let update = match limit {
+            Some(l) => {
+                values.insert(":limit".to_owned(), AttributeValue::N(l.to_string()));
+                "SET used = :zero, tier = :tier, #limit = :limit"
+            }
+            None => "SET used = :zero, tier = :tier REMOVE #limit",
+        };
+        let u = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_map()))
+            .update_expression(update)
+            .expression_attribute_names("#limit", "limit")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(u).build())
+    }
+}

@@ -1,0 +1,927 @@
+//! Subscription use cases on the Stripe rail: create (Checkout), list, upgrade / downgrade, cancel; payment
+//! history and admin refunds. Every change of a subscription is a version-checked write of the subscription
+//! together with the entitlement it grants, so concurrent webhooks and API calls never leave the user's tier
+//! behind the subscription's state.
+
+use super::{BillingPeriod, Fact, Grant, Price, Provider, Snapshot, SubscriptionStatus, grant};
+use crate::auth::jwt::{KeySet, TokenKind};
+use crate::clock::Clock;
+use crate::error::{ApiError, FieldError, codes};
+use crate::solutions::{SolutionStatus, Tier};
+use crate::store::items::{
+    EntitlementItem, IdempotencyItem, NotificationItem, PaymentItem, ProviderCustomerItem, QuotaResetAuditItem,
+    RefundItem, SolutionItem, SubscriptionItem, TierDefinitionItem,
+};
+use crate::store::{Store, StoreError, keys, take};
+use crate::stripe::client::{Form, StripeClient, field};
+use crate::stripe::events;
+use crate::tokens::{Principal, authenticate, rfc3339};
+use crate::usage::{Policy, local_day};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub const DEFAULT_GRACE_SECONDS: i64 = 7 * 86_400;
+const REQUEST_RECORD_TTL_SECONDS: i64 = 48 * 3_600;
+const MAX_SAVE_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct SubscriptionSettings {
+    /// How long a past-due subscription keeps its paid tier.
+    pub grace_seconds: i64,
+    /// Where Checkout sends the user back (`{CHECKOUT_SESSION_ID}` is filled in by Stripe).
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+impl SubscriptionSettings {
+    pub fn new(public_base: &str) -> Self {
+        let base = public_base.trim_end_matches('/');
+        Self {
+            grace_seconds: DEFAULT_GRACE_SECONDS,
+            success_url: format!("{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}"),
+            cancel_url: format!("{base}/billing/canceled"),
+        }
+    }
+}
+
+// ---------- requests and answers ----------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub solution_id: String,
+    pub tier: Tier,
+    pub provider: Provider,
+    #[serde(default)]
+    pub period: Option<BillingPeriod>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeRequest {
+    pub tier: Tier,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// Minor units; the whole remaining amount when absent.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// A subscription as callers see it (the status with the grace period applied).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionView {
+    pub subscription_id: String,
+    pub customer_id: String,
+    pub solution_id: String,
+    pub tier: Tier,
+    pub status: SubscriptionStatus,
+    pub provider: Provider,
+    pub period: BillingPeriod,
+    pub price: Money,
+    pub current_period_start: Option<String>,
+    pub current_period_end: Option<String>,
+    pub cancel_at_period_end: bool,
+    pub pending_tier: Option<Tier>,
+    pub pending_effective_at: Option<String>,
+    /// While past due: when the paid tier stops.
+    pub grace_until: Option<String>,
+    /// While pending: where to pay.
+    pub checkout_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Created {
+    pub subscription_id: String,
+    pub status: SubscriptionStatus,
+    pub checkout_url: Option<String>,
+    pub tier: Tier,
+    pub period: BillingPeriod,
+    pub price: Money,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionList {
+    pub customer_id: String,
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    /// `payment` or `refund`.
+    pub kind: &'static str,
+    /// The payment id (for a refund: of the refunded payment).
+    pub payment_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+    pub provider: Provider,
+    pub provider_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    pub customer_id: String,
+    pub items: Vec<HistoryEntry>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundAnswer {
+    pub payment_id: String,
+    pub provider_refund_id: String,
+    /// The provider's status (`pending`, `succeeded`, …); the refund is recorded when its webhook arrives.
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+}
+
+fn epoch(at: i64) -> Option<String> {
+    DateTime::from_timestamp(at, 0).map(rfc3339)
+}
+
+/// A deterministic id with our prefix: `<prefix>_` + 26 base32 characters of SHA-256(`seed`). Used where a
+/// retry must land on the same id (idempotent creates, payments keyed by the provider's id).
+pub fn derived_id(prefix: &str, seed: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let digest = crate::crypto::sha256(seed.as_bytes());
+    let mut out = String::with_capacity(prefix.len() + 27);
+    out.push_str(prefix);
+    out.push('_');
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for byte in digest {
+        acc = (acc << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 && out.len() < prefix.len() + 27 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((acc >> bits) & 31) as usize]));
+        }
+    }
+    out
+}
+
+impl SubscriptionView {
+    pub fn of(item: &SubscriptionItem, now: i64, grace_seconds: i64) -> Self {
+        let r = &item.reconciled;
+        let status = r.status_at(now, grace_seconds).unwrap_or(SubscriptionStatus::Pending);
+        let latest = r.latest.as_ref();
+        let grace_until = match (latest, status) {
+            (Some(l), SubscriptionStatus::PastDue) => {
+                let since = r.past_due_since.get(&l.period_start.to_string()).copied().unwrap_or(l.created);
+                epoch(since + grace_seconds)
+            }
+            _ => None,
+        };
+        Self {
+            subscription_id: item.subscription_id.clone(),
+            customer_id: item.user_id.clone(),
+            solution_id: item.solution_id.clone(),
+            tier: item.tier,
+            status,
+            provider: item.provider,
+            period: item.period,
+            price: Money { amount: item.price.amount, currency: item.price.currency.clone() },
+            current_period_start: latest.and_then(|l| epoch(l.period_start)),
+            current_period_end: latest.and_then(|l| epoch(l.period_end)),
+            cancel_at_period_end: latest.is_some_and(|l| l.cancel_at_period_end),
+            pending_tier: item.pending_tier,
+            pending_effective_at: item.pending_effective_at.and_then(epoch),
+            grace_until,
+            checkout_url: (status == SubscriptionStatus::Pending).then(|| item.checkout_url.clone()).flatten(),
+            created_at: item.created_at.clone(),
+            updated_at: item.updated_at.clone(),
+        }
+    }
+}
+
+/// The engine shared by the API and the webhook: version-checked read-modify-write of a subscription with
+/// its entitlement.
+#[derive(Clone)]
+pub struct Ledger {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub grace_seconds: i64,
+}
+
+/// What a change does besides the subscription itself.
+#[derive(Default)]
+pub struct Effects {
+    pub extra: Vec<TransactWriteItem>,
+}
+
+impl Ledger {
+    /// Load, change with `f` (which returns false for "nothing to do"), save with the entitlement; retried
+    /// when another writer got there first. Returns the saved (or unchanged) item.
+    pub async fn update<F>(&self, subscription_id: &str, mut f: F) -> Result<Option<SubscriptionItem>, ApiError>
+    where
+        F: FnMut(&mut SubscriptionItem, &mut Effects) -> Result<bool, ApiError>,
+    {
+        for _ in 0..MAX_SAVE_ATTEMPTS {
+            let Some(mut item) = self.store.get_subscription(subscription_id).await? else {
+                return Ok(None);
+            };
+            let before = item.clone();
+            let mut effects = Effects::default();
+            if !f(&mut item, &mut effects)? || item == before && effects.extra.is_empty() {
+                return Ok(Some(item));
+            }
+            self.promote_pending(&mut item);
+            let expected = item.version;
+            item.version += 1;
+            item.updated_at = rfc3339(self.clock.now());
+            let entitlement = self.entitlement_for(&item).await?;
+            match self.store.save_subscription(&item, expected, entitlement.as_ref(), effects.extra).await {
+                Ok(()) => return Ok(Some(item)),
+                Err(StoreError::Conditional { index: Some(0) }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::unavailable(1))
+    }
+
+    /// A renewal into the period a downgrade was scheduled for makes the scheduled tier current.
+    fn promote_pending(&self, item: &mut SubscriptionItem) {
+        let (Some(next), Some(at), Some(latest)) =
+            (item.pending_tier, item.pending_effective_at, &item.reconciled.latest)
+        else {
+            return;
+        };
+        if latest.period_start >= at {
+            item.tier = next;
+            if let Some(price) = item.pending_price.take() {
+                item.price = price;
+            }
+            item.pending_tier = None;
+            item.pending_effective_at = None;
+        }
+    }
+
+    /// The entitlement to write with this version: the subscription's grant; or, when it grants nothing and
+    /// was the source of the user's tier, free.
+    async fn entitlement_for(&self, item: &SubscriptionItem) -> Result<Option<EntitlementItem>, ApiError> {
+        let now = rfc3339(self.clock.now());
+        let by = format!("subscription:{}", item.subscription_id);
+        let g: Option<Grant> = grant(&item.reconciled, item.tier, item.pending_tier, self.grace_seconds);
+        let g = match g {
+            Some(g) => g,
+            None => {
+                let current = self.store.get_entitlement(&item.user_id, &item.solution_id).await?;
+                if current.is_none_or(|c| c.subscription_id.as_deref() != Some(item.subscription_id.as_str())) {
+                    return Ok(None);
+                }
+                Grant::free()
+            }
+        };
+        let mut e = EntitlementItem::new(&item.user_id, &item.solution_id, g.tier, now, &by);
+        e.valid_until = g.valid_until;
+        e.then_tier = (g.valid_until.is_some()).then_some(g.then);
+        e.subscription_id = (g.tier != Tier::Free).then(|| item.subscription_id.clone());
+        Ok(Some(e))
+    }
+}
+
+/// A read snapshot stamped with the version of the subscription it is folded into, so that of two reads in
+/// the same second the later one wins.
+pub fn at_version(fact: &Fact, version: u64) -> Fact {
+    match fact {
+        Fact::Snapshot(s) if s.event_id.starts_with("~read:") => Fact::Snapshot(Snapshot {
+            event_id: format!("~read:{version:012}:{}", &s.event_id["~read:".len()..]),
+            ..s.clone()
+        }),
+        other => other.clone(),
+    }
+}
+
+/// A snapshot of a subscription object returned by the Stripe API (not from an event): ordered by the time we
+/// read it. Its id starts with `~read:`, which sorts after Stripe's `evt_…` ids: a read at second T reflects
+/// every change up to T, so it wins a tie with an event created in the same second.
+pub fn api_snapshot(object: &serde_json::Value, label: &str, now: i64) -> Option<(events::SubscriptionObject, Fact)> {
+    let s = events::subscription(object)?;
+    let snap = Snapshot {
+        event_id: format!("~read:{label}"),
+        created: now,
+        status: s.status?,
+        period_start: s.period_start?,
+        period_end: s.period_end?,
+        cancel_at_period_end: s.cancel_at_period_end,
+        price_id: s.price_id.clone(),
+    };
+    Some((s, Fact::Snapshot(snap)))
+}
+
+#[derive(Clone)]
+pub struct SubscriptionService {
+    ledger: Ledger,
+    keys: Arc<KeySet>,
+    stripe: StripeClient,
+    settings: SubscriptionSettings,
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found(codes::SUBSCRIPTION_NOT_FOUND, "no subscription with this id")
+}
+
+fn check_idempotency_key(key: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match key {
+        Some(k) if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(ApiError::field("Idempotency-Key", "must be 1 to 255 printable ASCII characters"))
+        }
+        other => Ok(other),
+    }
+}
+
+impl SubscriptionService {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeySet>,
+        clock: Arc<dyn Clock>,
+        stripe: StripeClient,
+        settings: SubscriptionSettings,
+    ) -> Self {
+        let ledger = Ledger { store, clock, grace_seconds: settings.grace_seconds };
+        Self { ledger, keys, stripe, settings }
+    }
+
+    fn store(&self) -> &Store {
+        &self.ledger.store
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.ledger.clock.now()
+    }
+
+    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
+        authenticate(&self.keys, self.store(), bearer, &[TokenKind::Access]).await
+    }
+
+    /// Readers may also use a solution token.
+    pub async fn authenticate_reader(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
+        authenticate(&self.keys, self.store(), bearer, &[TokenKind::Access, TokenKind::Solution]).await
+    }
+
+    /// The solution (published) and the price of `tier` for `period`.
+    async fn price_of(
+        &self,
+        solution_id: &str,
+        tier: Tier,
+        period: BillingPeriod,
+        currency: Option<&str>,
+    ) -> Result<(SolutionItem, Price), ApiError> {
+        let sk = keys::solution(solution_id);
+        let own = keys::solution_tier(solution_id, tier.as_str());
+        let default = keys::default_tier(tier.as_str());
+        let mut found = self.store().batch_get(&[sk.clone(), own.clone(), default.clone()], true).await?;
+        let solution: SolutionItem = take::<SolutionItem>(&mut found, &sk)?
+            .filter(|s| s.status == SolutionStatus::Published)
+            .ok_or_else(|| {
+                let mut e = ApiError::not_found(codes::SOLUTION_NOT_FOUND, "no published solution with this id");
+                e.errors = vec![FieldError::new("solution_id", "no published solution with this id")];
+                e
+            })?;
+        let own: Option<TierDefinitionItem> = take(&mut found, &own)?;
+        let default: Option<TierDefinitionItem> = take(&mut found, &default)?;
+        let prices = own.filter(|d| !d.prices.is_empty()).or(default).map(|d| d.prices).unwrap_or_default();
+        let price = prices
+            .into_iter()
+            .find(|p| p.period == period && currency.is_none_or(|c| c == p.currency) && p.stripe_price_id.is_some())
+            .ok_or_else(|| {
+                let mut e = ApiError::new(
+                    422,
+                    codes::PRICE_NOT_FOUND,
+                    "No price",
+                    format!("the {} tier has no Stripe price for this period", tier.as_str()),
+                );
+                e.errors = vec![FieldError::new("tier", "has no price for this period on this provider")];
+                e
+            })?;
+        Ok((solution, price))
+    }
+
+    /// `POST /api/subscriptions`: a pending subscription and a Stripe Checkout Session to pay it.
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        req: CreateRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, ApiError> {
+        let idempotency_key = check_idempotency_key(idempotency_key)?;
+        let mut errors = Vec::new();
+        if !crate::ids::is_valid("sol", &req.solution_id) {
+            errors.push(FieldError::new("solution_id", "must be a sol_ id"));
+        }
+        if !matches!(req.tier, Tier::Pro | Tier::Enterprise) {
+            errors.push(FieldError::new("tier", "must be a paid tier (pro or enterprise)"));
+        }
+        if req.provider != Provider::Stripe {
+            errors.push(FieldError::new("provider", "only stripe is available"));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let period = req.period.unwrap_or(BillingPeriod::Monthly);
+        let fingerprint = crate::crypto::sha256_hex(
+            format!("{}\n{}\n{}\n{:?}", req.solution_id, req.tier.as_str(), req.provider.as_str(), period).as_bytes(),
+        );
+        let record_key = idempotency_key.map(|k| {
+            keys::request_idempotency("subscriptions", &caller.user_id, &crate::crypto::sha256_hex(k.as_bytes()))
+        });
+        if let Some(key) = &record_key
+            && let Some(stored) = self.store().get_request_record(key).await?
+        {
+            return replay(&stored, &fingerprint);
+        }
+        // A retry with the same key lands on the same id, so Stripe's own idempotency keys repeat too.
+        let subscription_id = match idempotency_key {
+            Some(k) => derived_id("sub", &format!("{}\n{k}", caller.user_id)),
+            None => crate::ids::new_id("sub"),
+        };
+        let (_, price) = self.price_of(&req.solution_id, req.tier, period, None).await?;
+        let now = self.now();
+        let open = self.store().user_subscriptions(&caller.user_id).await?.into_iter().find(|s| {
+            s.solution_id == req.solution_id
+                && s.subscription_id != subscription_id
+                && matches!(
+                    s.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds),
+                    Some(SubscriptionStatus::Active | SubscriptionStatus::PastDue)
+                )
+        });
+        if let Some(open) = open {
+            return Err(ApiError::conflict(
+                codes::SUBSCRIPTION_EXISTS,
+                "an active subscription to this solution exists; upgrade or cancel it instead",
+            )
+            .with_extension("subscription_id", open.subscription_id.into()));
+        }
+        let customer = self.customer_for(caller).await?;
+        let stripe_price = price.stripe_price_id.clone().unwrap_or_default();
+        let form: Form = vec![
+            field("mode", "subscription"),
+            field("customer", &customer),
+            field("line_items[0][price]", &stripe_price),
+            field("line_items[0][quantity]", 1),
+            field("success_url", &self.settings.success_url),
+            field("cancel_url", &self.settings.cancel_url),
+            field("client_reference_id", &subscription_id),
+            field("metadata[subscription_id]", &subscription_id),
+            field("subscription_data[metadata][subscription_id]", &subscription_id),
+            field("subscription_data[metadata][user_id]", &caller.user_id),
+            field("subscription_data[metadata][solution_id]", &req.solution_id),
+        ];
+        let session = self.stripe.post("/v1/checkout/sessions", &form, &format!("checkout-{subscription_id}")).await?;
+        let session_id = session.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        let checkout_url = session.get("url").and_then(|v| v.as_str()).map(str::to_owned);
+        let (Some(session_id), Some(checkout_url)) = (session_id, checkout_url) else {
+            return Err(crate::stripe::client::StripeError::Decode("checkout session without id or url".into()).into());
+        };
+        let mut item = SubscriptionItem::new(
+            &subscription_id,
+            &caller.user_id,
+            &req.solution_id,
+            req.tier,
+            period,
+            Provider::Stripe,
+            price.clone(),
+            rfc3339(now),
+        );
+        item.provider_customer_id = Some(customer);
+        item.checkout_session_id = Some(session_id);
+        item.checkout_url = Some(checkout_url.clone());
+        let created = Created {
+            subscription_id: subscription_id.clone(),
+            status: SubscriptionStatus::Pending,
+            checkout_url: Some(checkout_url),
+            tier: req.tier,
+            period,
+            price: Money { amount: price.amount, currency: price.currency },
+        };
+        let record = match &record_key {
+            Some(k) => Some(IdempotencyItem {
+                pk: k.pk.clone(),
+                sk: k.sk.clone(),
+                entity_type: "request_record".into(),
+                fingerprint: fingerprint.clone(),
+                answer: serde_json::to_string(&created).map_err(ApiError::internal)?,
+                metadata: None,
+                created_at: rfc3339(now),
+                expires_at: now.timestamp() + REQUEST_RECORD_TTL_SECONDS,
+            }),
+            None => None,
+        };
+        match self.store().create_subscription(&item, record.as_ref()).await {
+            Ok(()) => {
+                tracing::info!(subscription_id = %subscription_id, user_id = %caller.user_id, solution_id = %req.solution_id, tier = req.tier.as_str(), "subscription created (pending checkout)");
+                Ok(created)
+            }
+            // The same idempotent request finished first (concurrent retry): answer as it did.
+            Err(StoreError::Conditional { .. }) if record_key.is_some() => {
+                let stored = match &record_key {
+                    Some(k) => self.store().get_request_record(k).await?,
+                    None => None,
+                };
+                match stored {
+                    Some(s) => replay(&s, &fingerprint),
+                    None => Ok(created),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user's Stripe customer, created once.
+    async fn customer_for(&self, caller: &Principal) -> Result<String, ApiError> {
+        if let Some(c) = self.store().get_provider_customer("stripe", &caller.user_id).await? {
+            return Ok(c.customer_id);
+        }
+        let form: Form = vec![field("email", &caller.email), field("metadata[user_id]", &caller.user_id)];
+        let customer = self.stripe.post("/v1/customers", &form, &format!("customer-{}", caller.user_id)).await?;
+        let id = customer
+            .get("id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ApiError::from(crate::stripe::client::StripeError::Decode("customer without id".into())))?;
+        let item = ProviderCustomerItem::new("stripe", &caller.user_id, id, rfc3339(self.now()));
+        Ok(self.store().put_provider_customer("stripe", &item).await?)
+    }
+
+    async fn owned(&self, caller: &Principal, subscription_id: &str) -> Result<SubscriptionItem, ApiError> {
+        if !crate::ids::is_valid("sub", subscription_id) {
+            return Err(not_found());
+        }
+        let item = self.store().get_subscription(subscription_id).await?.ok_or_else(not_found)?;
+        if item.user_id != caller.user_id && !caller.is_admin() {
+            return Err(ApiError::forbidden("you may only manage your own subscriptions"));
+        }
+        Ok(item)
+    }
+
+    fn view(&self, item: &SubscriptionItem) -> SubscriptionView {
+        SubscriptionView::of(item, self.now().timestamp(), self.ledger.grace_seconds)
+    }
+
+    /// `GET /api/subscriptions/{customer_id}` (owner or admin).
+    pub async fn list(&self, caller: &Principal, customer_id: &str) -> Result<SubscriptionList, ApiError> {
+        if caller.user_id != customer_id && !caller.is_admin() {
+            return Err(ApiError::forbidden("you may only read your own subscriptions"));
+        }
+        let items = self.store().user_subscriptions(customer_id).await?;
+        Ok(SubscriptionList {
+            customer_id: customer_id.to_owned(),
+            subscriptions: items.iter().map(|i| self.view(i)).collect(),
+        })
+    }
+
+    /// `PUT /api/subscriptions/{id}/upgrade`: a higher tier now (prorated by Stripe, charged at once, the
+    /// day's quota restarts under the new tier); a lower tier at the end of the period; the current tier
+    /// again cancels a scheduled downgrade.
+    pub async fn change_tier(
+        &self,
+        caller: &Principal,
+        subscription_id: &str,
+        req: UpgradeRequest,
+    ) -> Result<SubscriptionView, ApiError> {
+        let item = self.owned(caller, subscription_id).await?;
+        let now = self.now();
+        if item.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds) != Some(SubscriptionStatus::Active) {
+            return Err(ApiError::conflict(
+                codes::SUBSCRIPTION_NOT_ACTIVE,
+                "only an active subscription can change tier",
+            ));
+        }
+        if !matches!(req.tier, Tier::Pro | Tier::Enterprise) {
+            return Err(ApiError::field("tier", "must be a paid tier; cancel the subscription to go back to free"));
+        }
+        if req.tier == item.tier && item.pending_tier.is_none() {
+            return Err(ApiError::field("tier", "is already the subscription's tier"));
+        }
+        let (Some(stripe_sub), Some(stripe_item)) = (&item.provider_subscription_id, &item.provider_item_id) else {
+            return Err(ApiError::conflict(codes::SUBSCRIPTION_NOT_ACTIVE, "the subscription is not set up yet"));
+        };
+        let (_, price) = self.price_of(&item.solution_id, req.tier, item.period, Some(&item.price.currency)).await?;
+        let upgrade = req.tier > item.tier;
+        let form: Form = vec![
+            field("items[0][id]", stripe_item),
+            field("items[0][price]", price.stripe_price_id.clone().unwrap_or_default()),
+            // Upgrade: prorate and invoice the difference now, refusing the change if the payment fails.
+            // Downgrade (or undoing one): no proration; the next renewal bills the new price.
+            field("proration_behavior", if upgrade { "always_invoice" } else { "none" }),
+            field("payment_behavior", if upgrade { "error_if_incomplete" } else { "allow_incomplete" }),
+            field("metadata[subscription_id]", &item.subscription_id),
+        ];
+        let idem = format!("tier-{}-{}-{}", item.subscription_id, item.version, req.tier.as_str());
+        let object = self.stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?;
+        let snapshot = api_snapshot(&object, &idem, now.timestamp()).map(|(_, f)| f);
+        let restart = if upgrade { self.quota_restart(&item, req.tier, caller).await? } else { Vec::new() };
+        let tier = req.tier;
+        let saved = self
+            .ledger
+            .update(subscription_id, |s, effects| {
+                if let Some(f) = &snapshot {
+                    s.reconciled.apply(at_version(f, s.version));
+                }
+                if upgrade || tier == s.tier {
+                    s.tier = tier;
+                    s.price = price.clone();
+                    s.pending_tier = None;
+                    s.pending_price = None;
+                    s.pending_effective_at = None;
+                } else {
+                    s.pending_tier = Some(tier);
+                    s.pending_price = Some(price.clone());
+                    s.pending_effective_at = s.reconciled.latest.as_ref().map(|l| l.period_end);
+                }
+                effects.extra = restart.clone();
+                Ok(true)
+            })
+            .await?
+            .ok_or_else(not_found)?;
+        if upgrade {
+            let note = NotificationItem::new(
+                &format!("upgrade:{}:{}", saved.subscription_id, saved.version),
+                "upgrade_confirmation",
+                &saved.user_id,
+                Some(&saved.solution_id),
+                serde_json::json!({"subscription_id": saved.subscription_id, "tier": tier, "price": saved.price}),
+                rfc3339(now),
+            );
+            self.store().put_notification_once(&note).await?;
+        }
+        tracing::info!(subscription_id = %subscription_id, tier = tier.as_str(), upgrade, by = %caller.user_id, "tier change");
+        Ok(self.view(&saved))
+    }
+
+    /// The writes that restart today's quota under `tier`: the day counter back to 0 with the new limit and
+    /// an audit record (nothing when there is no counter yet).
+    async fn quota_restart(
+        &self,
+        item: &SubscriptionItem,
+        tier: Tier,
+        caller: &Principal,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        let mut found = self.store().batch_get(&Policy::read_keys(&item.solution_id), true).await?;
+        let Some(policy) = Policy::from_found(&item.solution_id, &mut found)? else {
+            return Ok(Vec::new());
+        };
+        let now = self.now();
+        let today = local_day(now, policy.tz);
+        let key = keys::usage_day(&item.user_id, &today.day, &item.solution_id);
+        let Some(counter) = self.store().get_counter(&key, true).await? else {
+            return Ok(Vec::new());
+        };
+        let at = rfc3339(now);
+        let audit_id = crate::ids::new_id("aud");
+        let audit_key = keys::quota_audit(&item.user_id, &item.solution_id, &at, &audit_id);
+        let audit = QuotaResetAuditItem {
+            pk: audit_key.pk,
+            sk: audit_key.sk,
+            entity_type: "quota_reset_audit".into(),
+            audit_id,
+            customer_id: item.user_id.clone(),
+            solution_id: item.solution_id.clone(),
+            date: today.day,
+            previous_used: counter.used,
+            reset_by: caller.user_id.clone(),
+            reason: format!("upgrade to {} (subscription {})", tier.as_str(), item.subscription_id),
+            at,
+        };
+        Ok(vec![
+            self.store().tx_restart_counter(&key, tier, policy.limits(tier).daily)?,
+            self.store().tx_put(&audit, Some("attribute_not_exists(PK)"))?,
+        ])
+    }
+
+    /// `DELETE /api/subscriptions/{id}`: cancel at period end (access continues until then);
+    /// `immediately` (admins only) ends it now. A pending subscription is abandoned.
+    pub async fn cancel(
+        &self,
+        caller: &Principal,
+        subscription_id: &str,
+        immediately: bool,
+    ) -> Result<SubscriptionView, ApiError> {
+        if immediately && !caller.is_admin() {
+            return Err(ApiError::forbidden("only admins may cancel immediately"));
+        }
+        let item = self.owned(caller, subscription_id).await?;
+        let now = self.now().timestamp();
+        let status = item.reconciled.status_at(now, self.ledger.grace_seconds).unwrap_or(SubscriptionStatus::Pending);
+        let fact = match (status, &item.provider_subscription_id) {
+            (SubscriptionStatus::Canceled | SubscriptionStatus::Expired, _) => return Ok(self.view(&item)),
+            (_, Some(stripe_sub)) => {
+                let idem = format!("cancel-{}-{}-{immediately}", item.subscription_id, item.version);
+                let object = if immediately {
+                    self.stripe.delete(&format!("/v1/subscriptions/{stripe_sub}"), &idem).await?
+                } else {
+                    let form = vec![field("cancel_at_period_end", "true")];
+                    self.stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?
+                };
+                api_snapshot(&object, &idem, now).map(|(_, f)| f)
+            }
+            (_, None) => {
+                // Not paid yet: close the checkout (best effort: it may have completed meanwhile, and then the
+                // subscription's events win by their later time).
+                if let Some(session) = &item.checkout_session_id {
+                    let path = format!("/v1/checkout/sessions/{session}/expire");
+                    if let Err(e) = self.stripe.post(&path, &Vec::new(), &format!("expire-{session}")).await {
+                        tracing::warn!(error = %e, "checkout session not expired");
+                    }
+                }
+                Some(Fact::Snapshot(Snapshot {
+                    event_id: format!("~read:abandon-{}", item.subscription_id),
+                    created: now,
+                    status: SubscriptionStatus::Expired,
+                    period_start: 0,
+                    period_end: 0,
+                    cancel_at_period_end: false,
+                    price_id: None,
+                }))
+            }
+        };
+        let saved = self
+            .ledger
+            .update(subscription_id, |s, _| {
+                if let Some(f) = &fact {
+                    s.reconciled.apply(at_version(f, s.version));
+                }
+                Ok(true)
+            })
+            .await?
+            .ok_or_else(not_found)?;
+        tracing::info!(subscription_id = %subscription_id, immediately, by = %caller.user_id, "subscription canceled");
+        Ok(self.view(&saved))
+    }
+
+    /// `GET /api/payments/history`: the caller's payments and refunds, newest first (admins may name a
+    /// customer).
+    pub async fn history(
+        &self,
+        caller: &Principal,
+        customer_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<History, ApiError> {
+        let customer = customer_id.unwrap_or(&caller.user_id);
+        if customer != caller.user_id && !caller.is_admin() {
+            return Err(ApiError::forbidden("you may only read your own payments"));
+        }
+        let limit = match limit {
+            None => 25,
+            Some(raw) => raw
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100"))?,
+        };
+        let page = self
+            .store()
+            .payment_history(customer, limit, cursor)
+            .await?
+            .map_err(|()| ApiError::field("cursor", "is not a cursor of this list"))?;
+        let items = page
+            .order
+            .iter()
+            .filter_map(|&(is_payment, i)| {
+                if is_payment {
+                    let p = page.payments.get(i)?;
+                    Some(HistoryEntry {
+                        kind: "payment",
+                        payment_id: p.payment_id.clone(),
+                        refund_id: None,
+                        provider: p.provider,
+                        provider_id: p.provider_payment_id.clone(),
+                        amount: p.amount,
+                        currency: p.currency.clone(),
+                        at: p.captured_at.clone(),
+                        subscription_id: p.subscription_id.clone(),
+                        solution_id: p.solution_id.clone(),
+                    })
+                } else {
+                    let r = page.refunds.get(i)?;
+                    Some(HistoryEntry {
+                        kind: "refund",
+                        payment_id: r.payment_id.clone(),
+                        refund_id: Some(r.refund_id.clone()),
+                        provider: r.provider,
+                        provider_id: r.provider_refund_id.clone(),
+                        amount: r.amount,
+                        currency: r.currency.clone(),
+                        at: r.refunded_at.clone(),
+                        subscription_id: None,
+                        solution_id: None,
+                    })
+                }
+            })
+            .collect();
+        Ok(History { customer_id: customer.to_owned(), items, cursor: page.cursor })
+    }
+
+    /// `POST /api/payments/{id}/refund` (admin): ask Stripe for a refund; it is recorded when Stripe
+    /// confirms it (`charge.refunded`).
+    pub async fn refund(
+        &self,
+        caller: &Principal,
+        payment_id: &str,
+        req: RefundRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<RefundAnswer, ApiError> {
+        if !caller.is_admin() {
+            return Err(ApiError::forbidden("only admins may refund"));
+        }
+        let idempotency_key = check_idempotency_key(idempotency_key)?;
+        let missing = || ApiError::not_found(codes::PAYMENT_NOT_FOUND, "no payment with this id");
+        if !crate::ids::is_valid("pay", payment_id) {
+            return Err(missing());
+        }
+        let reason = req.reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(ApiError::field("reason", "must be 1 to 500 characters"));
+        }
+        let (payment, refunds) = self.store().payment_with_refunds(payment_id).await?;
+        let payment: PaymentItem = payment.ok_or_else(missing)?;
+        let refunded: i64 = refunds.iter().map(|r: &RefundItem| r.amount).sum();
+        let remaining = payment.amount - refunded;
+        let amount = req.amount.unwrap_or(remaining);
+        if amount <= 0 || amount > remaining {
+            let mut e = ApiError::new(
+                422,
+                codes::REFUND_EXCEEDS_PAYMENT,
+                "Refund too large",
+                format!("at most {remaining} {} can be refunded", payment.currency),
+            );
+            e.errors = vec![FieldError::new("amount", format!("must be from 1 to {remaining}"))];
+            return Err(e);
+        }
+        if payment.provider != Provider::Stripe {
+            return Err(ApiError::field("payment_id", "refunds of this provider are not available yet"));
+        }
+        let target = if payment.provider_payment_id.starts_with("pi_") {
+            "payment_intent"
+        } else if payment.provider_payment_id.starts_with("ch_") || payment.provider_payment_id.starts_with("py_") {
+            "charge"
+        } else {
+            return Err(ApiError::field("payment_id", "this payment has no refundable charge"));
+        };
+        let form: Form = vec![
+            field(target, &payment.provider_payment_id),
+            field("amount", amount),
+            field("reason", "requested_by_customer"),
+            field("metadata[payment_id]", payment_id),
+            field("metadata[requested_by]", &caller.user_id),
+            field("metadata[reason]", reason),
+        ];
+        let idem = match idempotency_key {
+            Some(k) => format!("refund-{payment_id}-{}", crate::crypto::sha256_hex(k.as_bytes())),
+            None => format!("refund-{payment_id}-{}", crate::ids::new_id("rfq")),
+        };
+        let refund = self.stripe.post("/v1/refunds", &form, &idem).await?;
+        let text = |k: &str| refund.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        tracing::info!(payment_id, amount, by = %caller.user_id, "refund requested");
+        Ok(RefundAnswer {
+            payment_id: payment_id.to_owned(),
+            provider_refund_id: text("id"),
+            status: text("status"),
+            amount: refund.get("amount").and_then(serde_json::Value::as_i64).unwrap_or(amount),
+            currency: payment.currency,
+        })
+    }
+}
+
+fn replay(stored: &IdempotencyItem, fingerprint: &str) -> Result<Created, ApiError> {
+    if stored.fingerprint != fingerprint {
+        let mut e =
+            ApiError::conflict(codes::IDEMPOTENCY_KEY_REUSED, "this idempotency key was used for a different request");
+        e.errors = vec![FieldError::new("Idempotency-Key", "was used for a different request")];
+        return Err(e);
+    }
+    serde_json::from_str(&stored.answer).map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_valid_and_stable() {
+        let a = derived_id("pay", "stripe:pi_123");
+        assert!(crate::ids::is_valid("pay", &a), "{a}");
+        assert_eq!(a, derived_id("pay", "stripe:pi_123"));
+        assert_ne!(a, derived_id("pay", "stripe:pi_124"));
+    }
+}

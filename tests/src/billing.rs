@@ -1,0 +1,162 @@
+//! The subscriptions and stripe-webhook functions on top of a [`TestEnv`], with the Stripe API played by
+//! [`FakeStripe`] (or by localstripe, for the tests that use it), and helpers to sign and deliver events.
+
+use crate::fake_stripe::FakeStripe;
+use crate::harness::{Reply, TestEnv};
+use lambda_http::Body;
+use serde_json::{Value, json};
+use shared::clock::Clock;
+use shared::solutions::{SolutionStatus, Tier};
+use shared::store::items::{SolutionItem, TierDefinitionItem};
+use shared::stripe::client::{StripeClient, StripeConfig};
+use shared::subscriptions::service::SubscriptionSettings;
+use shared::subscriptions::{BillingPeriod, Price};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const WEBHOOK_SECRET: &str = "whsec_test_secret_for_the_billing_tests";
+pub const SECRET_KEY: &str = "sk_test_billing";
+
+pub struct BillingEnv {
+    pub env: TestEnv,
+    pub stripe: FakeStripe,
+    pub subs: Arc<subscriptions::AppState>,
+    pub hook: Arc<stripe_webhook::AppState>,
+}
+
+pub fn stripe_client(base: &str, timeout: Duration) -> StripeClient {
+    StripeClient::new(StripeConfig { api_base: base.to_owned(), secret_key: SECRET_KEY.to_owned(), timeout })
+        .expect("stripe client")
+}
+
+impl BillingEnv {
+    pub async fn new() -> Self {
+        let env = TestEnv::new().await;
+        let stripe = FakeStripe::start(env.clock.now().timestamp()).await;
+        Self::with_stripe(env, stripe, None).await
+    }
+
+    /// Functions pointed at `stripe` (its `base`), or at `api_base` when given.
+    pub async fn with_stripe(env: TestEnv, stripe: FakeStripe, api_base: Option<&str>) -> Self {
+        let client = stripe_client(api_base.unwrap_or(&stripe.base), Duration::from_secs(2));
+        let clock = Arc::new(env.clock.clone());
+        let subs = Arc::new(subscriptions::AppState::new(
+            env.store.clone(),
+            env.keys(),
+            clock.clone(),
+            client.clone(),
+            SubscriptionSettings::new("https://app.test"),
+        ));
+        let hook = Arc::new(stripe_webhook::AppState::new(
+            env.store.clone(),
+            clock,
+            client,
+            vec![WEBHOOK_SECRET.to_owned()],
+            7 * 86_400,
+        ));
+        Self { env, stripe, subs, hook }
+    }
+
+    /// Route a request to the function that serves it.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let path = uri.split('?').next().unwrap_or(uri);
+        let body_text = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
+        let mut builder = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.test{uri}"))
+            .header("content-type", "application/json");
+        if let Some(token) = bearer {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let req = builder.body(body_text).expect("request");
+        let matches = |routes: &[(&str, &str)]| {
+            shared::http::match_route(routes, method, path) != shared::http::RouteMatch::NotFound
+        };
+        if matches(subscriptions::ROUTES) {
+            crate::harness::decode(subscriptions::handle(&self.subs, req).await)
+        } else if matches(stripe_webhook::ROUTES) {
+            crate::harness::decode(stripe_webhook::handle(&self.hook, req).await)
+        } else {
+            self.env.send(req).await
+        }
+    }
+
+    pub async fn call(&self, method: &str, uri: &str, body: Option<Value>, bearer: Option<&str>) -> Reply {
+        self.call_with(method, uri, body, bearer, &[]).await
+    }
+
+    /// Deliver an event to the webhook, signed now (by the injected clock) with the test secret.
+    pub async fn deliver(&self, event: &Value) -> Reply {
+        let body = event.to_string();
+        let t = self.env.clock.now().timestamp();
+        let header = format!("t={t},v1={}", shared::stripe::signature::sign(WEBHOOK_SECRET, t, body.as_bytes()));
+        self.deliver_raw(body.into_bytes(), Some(&header)).await
+    }
+
+    pub async fn deliver_raw(&self, body: Vec<u8>, signature: Option<&str>) -> Reply {
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://api.test/api/webhooks/stripe")
+            .header("content-type", "application/json; charset=utf-8");
+        if let Some(s) = signature {
+            builder = builder.header("stripe-signature", s);
+        }
+        let req = builder.body(Body::Binary(body)).expect("request");
+        crate::harness::decode(stripe_webhook::handle(&self.hook, req).await)
+    }
+
+    /// A published solution whose pro and enterprise tiers have monthly INR prices and the given daily
+    /// limits.
+    pub async fn priced_solution(&self, pro_daily: u64, enterprise_daily: u64) -> SolutionItem {
+        let solution = self.env.solution(SolutionStatus::Published).await;
+        let now = self.env.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for (tier, daily, amount) in [(Tier::Pro, pro_daily, 49_900), (Tier::Enterprise, enterprise_daily, 199_900)] {
+            let mut def = TierDefinitionItem::new(Some(&solution.solution_id), tier, Some(daily), None, now.clone());
+            def.prices = vec![Price {
+                amount,
+                currency: "inr".into(),
+                period: BillingPeriod::Monthly,
+                stripe_price_id: Some(format!("price_{}_monthly", tier.as_str())),
+            }];
+            self.env.store.put_tier_definition(&def).await.expect("tier definition");
+        }
+        let mut free = TierDefinitionItem::new(Some(&solution.solution_id), Tier::Free, Some(3), None, now);
+        free.prices = Vec::new();
+        self.env.store.put_tier_definition(&free).await.expect("tier definition");
+        solution
+    }
+
+    /// Subscribe through the API and pay at Checkout; the events are delivered in Stripe's order.
+    /// Returns (subscription id, Stripe subscription id).
+    pub async fn subscribe(&self, token: &str, solution_id: &str, tier: &str) -> (String, String) {
+        let reply = self
+            .call(
+                "POST",
+                "/api/subscriptions",
+                Some(json!({"solution_id": solution_id, "tier": tier, "provider": "stripe", "period": "monthly"})),
+                Some(token),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let id = reply.body["subscription_id"].as_str().expect("id").to_owned();
+        let item = self.env.store.get_subscription(&id).await.expect("read").expect("subscription");
+        let session = item.checkout_session_id.expect("checkout session");
+        let events = self.stripe.complete_checkout(&session);
+        let stripe_sub = events[0]["data"]["object"]["subscription"].as_str().expect("sub").to_owned();
+        for e in &events {
+            let r = self.deliver(e).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+        (id, stripe_sub)
+    }
+}

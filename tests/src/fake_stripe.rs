@@ -1,0 +1,470 @@
+//! A recorded-fixture stand-in for the parts of the Stripe API that localstripe lacks (Checkout Sessions,
+//! prorated price changes, basil-shaped objects): a small stateful HTTP server on 127.0.0.1 that answers with
+//! the JSON shapes of `tests/fixtures/stripe/*.json` (Stripe API 2025-03-31.basil, taken from Stripe's API
+//! reference), records every request (method, path, form, `Idempotency-Key`, `Stripe-Version`) and builds the
+//! events Stripe would send. It can be told to fail (HTTP 500) or to hang (for timeouts).
+//!
+//! It is not Stripe: it models one subscription item per subscription, one invoice per change and
+//! immediate successful payments, which is what the tests need.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const DAY: i64 = 86_400;
+
+fn fixture(name: &str) -> Value {
+    let path = crate::workspace_root().join("tests/fixtures/stripe").join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// How the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// Every request gets HTTP 500 (Stripe's `api_error`).
+    Fail,
+    /// Requests are read and never answered.
+    Hang,
+}
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub form: Vec<(String, String)>,
+    pub idempotency_key: Option<String>,
+    pub stripe_version: Option<String>,
+    pub authorization: Option<String>,
+}
+
+impl Recorded {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    mode: Option<Mode>,
+    seq: u64,
+    now: i64,
+    requests: Vec<Recorded>,
+    sessions: HashMap<String, Value>,
+    subscriptions: HashMap<String, Value>,
+    invoices: HashMap<String, Value>,
+    /// Responses already given per idempotency key (Stripe replays them).
+    replays: HashMap<String, (u16, Value)>,
+}
+
+/// The fake server. Dropping it stops the listener task.
+pub struct FakeStripe {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeStripe {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl FakeStripe {
+    pub async fn start(now: i64) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(State { mode: Some(Mode::Normal), now, ..Default::default() }));
+        let shared = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    let _ = serve(stream, state).await;
+                });
+            }
+        });
+        Self { base, state, task }
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        lock(&self.state).mode = Some(mode);
+    }
+
+    /// Stripe's clock (event and period times).
+    pub fn set_now(&self, now: i64) {
+        lock(&self.state).now = now;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.state).requests.clone()
+    }
+
+    /// The PaymentIntent that paid an invoice.
+    pub fn payment_intent_of(&self, invoice_id: &str) -> Option<String> {
+        lock(&self.state).invoices.get(invoice_id)?["payments"]["data"][0]["payment"]["payment_intent"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    pub fn subscription(&self, id: &str) -> Option<Value> {
+        lock(&self.state).subscriptions.get(id).cloned()
+    }
+
+    /// The customer pays the Checkout Session: Stripe creates the subscription and its first invoice and
+    /// sends `checkout.session.completed`, `customer.subscription.created` and `invoice.paid` (returned
+    /// here, in Stripe's order, for the test to deliver).
+    pub fn complete_checkout(&self, session_id: &str) -> Vec<Value> {
+        let mut st = lock(&self.state);
+        let now = st.now;
+        let mut session = st.sessions.get(session_id).cloned().expect("session");
+        let sub_id = next_id(&mut st, "sub");
+        let item_id = next_id(&mut st, "si");
+        let price = session["line_items_price"].as_str().unwrap_or_default().to_owned();
+        let amount = session["amount_total"].as_i64().unwrap_or(0);
+        let mut sub = fixture("subscription");
+        sub["id"] = sub_id.clone().into();
+        sub["customer"] = session["customer"].clone();
+        sub["status"] = "active".into();
+        sub["created"] = now.into();
+        sub["metadata"] = session["subscription_metadata"].clone();
+        sub["items"]["data"][0]["id"] = item_id.into();
+        sub["items"]["data"][0]["subscription"] = sub_id.clone().into();
+        sub["items"]["data"][0]["price"]["id"] = price.into();
+        sub["items"]["data"][0]["price"]["unit_amount"] = amount.into();
+        sub["items"]["data"][0]["current_period_start"] = now.into();
+        sub["items"]["data"][0]["current_period_end"] = (now + 30 * DAY).into();
+        st.subscriptions.insert(sub_id.clone(), sub.clone());
+        session["status"] = "complete".into();
+        session["payment_status"] = "paid".into();
+        session["subscription"] = sub_id.clone().into();
+        st.sessions.insert(session_id.to_owned(), session.clone());
+        let invoice = new_invoice(&mut st, &sub, amount, "subscription_create");
+        let mut public_session = session.clone();
+        strip_private(&mut public_session);
+        vec![
+            event(&mut st, "checkout.session.completed", public_session),
+            event(&mut st, "customer.subscription.created", sub),
+            event(&mut st, "invoice.paid", invoice),
+        ]
+    }
+
+    /// The subscription renews into its next period: `invoice.paid` and `customer.subscription.updated`.
+    pub fn renew(&self, sub_id: &str) -> Vec<Value> {
+        let mut st = lock(&self.state);
+        let mut sub = st.subscriptions.get(sub_id).cloned().expect("subscription");
+        let end = sub["items"]["data"][0]["current_period_end"].as_i64().unwrap_or(0);
+        sub["items"]["data"][0]["current_period_start"] = end.into();
+        sub["items"]["data"][0]["current_period_end"] = (end + 30 * DAY).into();
+        let amount = sub["items"]["data"][0]["price"]["unit_amount"].as_i64().unwrap_or(0);
+        st.subscriptions.insert(sub_id.to_owned(), sub.clone());
+        let invoice = new_invoice(&mut st, &sub, amount, "subscription_cycle");
+        vec![event(&mut st, "invoice.paid", invoice), event(&mut st, "customer.subscription.updated", sub)]
+    }
+
+    /// A renewal fails: `invoice.payment_failed` and the subscription `past_due`.
+    pub fn fail_renewal(&self, sub_id: &str) -> Vec<Value> {
+        let mut st = lock(&self.state);
+        let mut sub = st.subscriptions.get(sub_id).cloned().expect("subscription");
+        let end = sub["items"]["data"][0]["current_period_end"].as_i64().unwrap_or(0);
+        sub["items"]["data"][0]["current_period_start"] = end.into();
+        sub["items"]["data"][0]["current_period_end"] = (end + 30 * DAY).into();
+        sub["status"] = "past_due".into();
+        st.subscriptions.insert(sub_id.to_owned(), sub.clone());
+        let amount = sub["items"]["data"][0]["price"]["unit_amount"].as_i64().unwrap_or(0);
+        let mut invoice = new_invoice(&mut st, &sub, amount, "subscription_cycle");
+        invoice["status"] = "open".into();
+        invoice["amount_paid"] = 0.into();
+        invoice["attempt_count"] = 1.into();
+        invoice["status_transitions"]["paid_at"] = Value::Null;
+        vec![event(&mut st, "invoice.payment_failed", invoice), event(&mut st, "customer.subscription.updated", sub)]
+    }
+
+    /// The subscription object as it is now, as a `customer.subscription.updated` event.
+    pub fn updated_event(&self, sub_id: &str, status: &str) -> Value {
+        let mut st = lock(&self.state);
+        let mut sub = st.subscriptions.get(sub_id).cloned().expect("subscription");
+        sub["status"] = status.into();
+        st.subscriptions.insert(sub_id.to_owned(), sub.clone());
+        event(&mut st, "customer.subscription.updated", sub)
+    }
+
+    /// Stripe ends a subscription (at its period end, or canceled now): `customer.subscription.deleted`.
+    pub fn deleted_event(&self, sub_id: &str) -> Value {
+        let mut st = lock(&self.state);
+        let mut sub = st.subscriptions.get(sub_id).cloned().expect("subscription");
+        sub["status"] = "canceled".into();
+        st.subscriptions.insert(sub_id.to_owned(), sub.clone());
+        event(&mut st, "customer.subscription.deleted", sub)
+    }
+
+    /// `charge.refunded` for the refunds made so far of a payment intent.
+    pub fn refunded_event(&self, payment_intent: &str, refunds: &[(String, i64)], customer: &str) -> Value {
+        let mut st = lock(&self.state);
+        let mut charge = fixture("charge");
+        charge["id"] = format!("ch_for_{payment_intent}").into();
+        charge["payment_intent"] = payment_intent.into();
+        charge["customer"] = customer.into();
+        charge["amount_refunded"] = refunds.iter().map(|(_, a)| a).sum::<i64>().into();
+        charge["refunded"] = true.into();
+        let now = st.now;
+        charge["refunds"]["data"] = refunds
+            .iter()
+            .map(|(id, amount)| {
+                json!({"id": id, "object": "refund", "amount": amount, "currency": "inr", "created": now,
+                       "status": "succeeded", "payment_intent": payment_intent})
+            })
+            .collect::<Vec<_>>()
+            .into();
+        event(&mut st, "charge.refunded", charge)
+    }
+}
+
+fn next_id(st: &mut State, prefix: &str) -> String {
+    st.seq += 1;
+    format!("{prefix}_fake{:010}{}", st.seq, ulid::Ulid::new().to_string().to_lowercase())
+}
+
+fn strip_private(session: &mut Value) {
+    if let Some(o) = session.as_object_mut() {
+        o.remove("line_items_price");
+        o.remove("subscription_metadata");
+    }
+}
+
+fn new_invoice(st: &mut State, sub: &Value, amount: i64, reason: &str) -> Value {
+    let id = next_id(st, "in");
+    let pi = next_id(st, "pi");
+    let now = st.now;
+    let mut invoice = fixture("invoice");
+    invoice["id"] = id.clone().into();
+    invoice["customer"] = sub["customer"].clone();
+    invoice["amount_due"] = amount.into();
+    invoice["amount_paid"] = amount.into();
+    invoice["billing_reason"] = reason.into();
+    invoice["created"] = now.into();
+    invoice["status_transitions"]["paid_at"] = now.into();
+    invoice["parent"]["subscription_details"]["subscription"] = sub["id"].clone();
+    invoice["parent"]["subscription_details"]["metadata"] = sub["metadata"].clone();
+    invoice["lines"]["data"][0]["amount"] = amount.into();
+    // As in basil, the payment is not on the invoice itself; `expand[]=payments` shows it.
+    let mut stored = invoice.clone();
+    stored["payments"] = json!({"object": "list", "data": [{"id": format!("inpay_{id}"), "object": "invoice_payment",
+        "amount_paid": amount, "status": "paid", "payment": {"type": "payment_intent", "payment_intent": pi}}]});
+    st.invoices.insert(id, stored);
+    invoice
+}
+
+fn event(st: &mut State, kind: &str, object: Value) -> Value {
+    let id = next_id(st, "evt");
+    json!({"id": id, "object": "event", "api_version": "2025-03-31.basil", "created": st.now, "livemode": false,
+           "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null}, "type": kind,
+           "data": {"object": object}})
+}
+
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_owned();
+    let target = first.next().unwrap_or_default().to_owned();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = &buf[head_end..(head_end + length).min(buf.len())];
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let mut form = parse_form(body);
+    form.extend(parse_form(query.as_bytes()));
+    let recorded = Recorded {
+        method: method.clone(),
+        path: path.to_owned(),
+        form,
+        idempotency_key: headers.get("idempotency-key").cloned(),
+        stripe_version: headers.get("stripe-version").cloned(),
+        authorization: headers.get("authorization").cloned(),
+    };
+    let mode = {
+        let mut st = lock(&state);
+        st.requests.push(recorded.clone());
+        st.mode.unwrap_or(Mode::Normal)
+    };
+    let (status, answer) = match mode {
+        Mode::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+            return Ok(());
+        }
+        Mode::Fail => (500, json!({"error": {"type": "api_error", "message": "An unknown error occurred"}})),
+        Mode::Normal => answer(&state, &recorded),
+    };
+    let text = answer.to_string();
+    let response = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn refused(status: u16, kind: &str, message: &str) -> (u16, Value) {
+    (status, json!({"error": {"type": kind, "message": message}}))
+}
+
+fn answer(state: &Mutex<State>, r: &Recorded) -> (u16, Value) {
+    let mut st = lock(state);
+    if !r.authorization.as_deref().is_some_and(|a| a.starts_with("Bearer sk_")) {
+        return refused(401, "invalid_request_error", "Invalid API Key provided");
+    }
+    let replay_key = r.idempotency_key.as_ref().map(|k| format!("{} {} {k}", r.method, r.path));
+    if let Some(k) = &replay_key
+        && let Some(previous) = st.replays.get(k)
+    {
+        return previous.clone();
+    }
+    let segments: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+    let now = st.now;
+    let result = match (r.method.as_str(), segments.as_slice()) {
+        ("POST", ["v1", "customers"]) => {
+            let id = next_id(&mut st, "cus");
+            (
+                200,
+                json!({"id": id, "object": "customer", "email": r.param("email"),
+                         "metadata": {"user_id": r.param("metadata[user_id]")}, "created": now}),
+            )
+        }
+        ("POST", ["v1", "checkout", "sessions"]) => {
+            if r.param("mode") != Some("subscription") || r.param("line_items[0][price]").is_none() {
+                return refused(400, "invalid_request_error", "Missing required param: line_items[0][price].");
+            }
+            let id = next_id(&mut st, "cs_test");
+            let mut session = fixture("checkout_session");
+            session["id"] = id.clone().into();
+            session["url"] = format!("https://checkout.stripe.test/c/pay/{id}").into();
+            session["customer"] = r.param("customer").into();
+            session["client_reference_id"] = r.param("client_reference_id").into();
+            session["success_url"] = r.param("success_url").into();
+            session["cancel_url"] = r.param("cancel_url").into();
+            session["created"] = now.into();
+            session["expires_at"] = (now + DAY).into();
+            session["metadata"] = json!({"subscription_id": r.param("metadata[subscription_id]")});
+            let amount = if r.param("line_items[0][price]").is_some_and(|p| p.contains("enterprise")) {
+                199_900
+            } else {
+                49_900
+            };
+            session["amount_total"] = amount.into();
+            let mut stored = session.clone();
+            stored["line_items_price"] = r.param("line_items[0][price]").into();
+            stored["subscription_metadata"] = r
+                .form
+                .iter()
+                .filter_map(|(k, v)| {
+                    Some((k.strip_prefix("subscription_data[metadata][")?.strip_suffix(']')?.to_owned(), json!(v)))
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            st.sessions.insert(id, stored);
+            (200, session)
+        }
+        ("POST", ["v1", "checkout", "sessions", id, "expire"]) => match st.sessions.get_mut(*id) {
+            Some(s) => {
+                s["status"] = "expired".into();
+                let mut out = s.clone();
+                strip_private(&mut out);
+                (200, out)
+            }
+            None => refused(404, "invalid_request_error", "No such checkout.session"),
+        },
+        ("GET", ["v1", "subscriptions", id]) => match st.subscriptions.get(*id) {
+            Some(s) => (200, s.clone()),
+            None => refused(404, "invalid_request_error", "No such subscription"),
+        },
+        ("POST", ["v1", "subscriptions", id]) => {
+            let Some(mut sub) = st.subscriptions.get(*id).cloned() else {
+                return refused(404, "invalid_request_error", "No such subscription");
+            };
+            if r.param("cancel_at_period_end") == Some("true") {
+                sub["cancel_at_period_end"] = true.into();
+                sub["cancel_at"] = sub["items"]["data"][0]["current_period_end"].clone();
+            }
+            if let Some(price) = r.param("items[0][price]") {
+                if r.param("items[0][id]") != sub["items"]["data"][0]["id"].as_str() {
+                    return refused(400, "invalid_request_error", "No such subscription item");
+                }
+                sub["items"]["data"][0]["price"]["id"] = price.into();
+                let amount = if price.contains("enterprise") { 199_900 } else { 49_900 };
+                sub["items"]["data"][0]["price"]["unit_amount"] = amount.into();
+            }
+            st.subscriptions.insert((*id).to_owned(), sub.clone());
+            (200, sub)
+        }
+        ("DELETE", ["v1", "subscriptions", id]) => {
+            let Some(mut sub) = st.subscriptions.get(*id).cloned() else {
+                return refused(404, "invalid_request_error", "No such subscription");
+            };
+            sub["status"] = "canceled".into();
+            sub["canceled_at"] = now.into();
+            st.subscriptions.insert((*id).to_owned(), sub.clone());
+            (200, sub)
+        }
+        ("GET", ["v1", "invoices", id]) => match st.invoices.get(*id) {
+            Some(i) => {
+                let mut out = i.clone();
+                if !r.form.iter().any(|(k, v)| k == "expand[]" && v == "payments")
+                    && let Some(o) = out.as_object_mut()
+                {
+                    o.remove("payments");
+                }
+                (200, out)
+            }
+            None => refused(404, "invalid_request_error", "No such invoice"),
+        },
+        ("POST", ["v1", "refunds"]) => {
+            let id = next_id(&mut st, "re");
+            let amount: i64 = r.param("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+            (
+                200,
+                json!({"id": id, "object": "refund", "amount": amount, "currency": "inr", "status": "succeeded",
+                         "payment_intent": r.param("payment_intent"), "charge": r.param("charge"),
+                         "reason": r.param("reason"), "created": now}),
+            )
+        }
+        _ => refused(404, "invalid_request_error", "Unrecognized request URL"),
+    };
+    if let Some(k) = replay_key {
+        st.replays.insert(k, result.clone());
+    }
+    result
+}
