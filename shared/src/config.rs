@@ -37,3 +37,17 @@ impl Config {
         })
     }
 }
+
+/// How long a past-due subscription keeps its paid tier: `GRACE_PERIOD_DAYS` (default 7), in seconds.
+pub fn grace_seconds() -> Result<i64, ConfigError> {
+    match env::var("GRACE_PERIOD_DAYS") {
+        Err(_) => Ok(7 * 86_400),
+        Ok(days) => days
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|d| *d >= 0)
+            .map(|d| d * 86_400)
+            .ok_or(ConfigError { name: "GRACE_PERIOD_DAYS", reason: "not a whole number of days" }),
+    }
+}

@@ -561,7 +561,7 @@ impl UsageService {
         if fresh(&self.caches.tiers, &cache_key, now, 2).is_some() {
             return Ok(None);
         }
-        let e: Option<EntitlementItem> = self.store.get(&keys::entitlement(user, &subject.solution_id), true).await?;
+        let e = self.store.get_entitlement(user, &subject.solution_id).await?;
         let grant = e.map_or_else(Grant::free, |e| Grant::of(&e));
         remember(&self.caches.tiers, cache_key, grant, now);
         let fresh_tier = grant.at(now.timestamp());

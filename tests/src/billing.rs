@@ -66,7 +66,6 @@ impl BillingEnv {
         bearer: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let path = uri.split('?').next().unwrap_or(uri);
         let body_text = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
         let mut builder = lambda_http::http::Request::builder()
             .method(method)
@@ -78,9 +77,14 @@ impl BillingEnv {
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        let req = builder.body(body_text).expect("request");
+        self.send(builder.body(body_text).expect("request")).await
+    }
+
+    /// Run a request through the function that serves its route.
+    pub async fn send(&self, req: lambda_http::Request) -> Reply {
+        let (method, path) = (req.method().as_str().to_owned(), req.uri().path().to_owned());
         let matches = |routes: &[(&str, &str)]| {
-            shared::http::match_route(routes, method, path) != shared::http::RouteMatch::NotFound
+            shared::http::match_route(routes, &method, &path) != shared::http::RouteMatch::NotFound
         };
         if matches(subscriptions::ROUTES) {
             crate::harness::decode(subscriptions::handle(&self.subs, req).await)
@@ -111,8 +115,7 @@ impl BillingEnv {
         if let Some(s) = signature {
             builder = builder.header("stripe-signature", s);
         }
-        let req = builder.body(Body::Binary(body)).expect("request");
-        crate::harness::decode(stripe_webhook::handle(&self.hook, req).await)
+        self.send(builder.body(Body::Binary(body)).expect("request")).await
     }
 
     /// A published solution whose pro and enterprise tiers have monthly INR prices and the given daily
@@ -130,8 +133,7 @@ impl BillingEnv {
             }];
             self.env.store.put_tier_definition(&def).await.expect("tier definition");
         }
-        let mut free = TierDefinitionItem::new(Some(&solution.solution_id), Tier::Free, Some(3), None, now);
-        free.prices = Vec::new();
+        let free = TierDefinitionItem::new(Some(&solution.solution_id), Tier::Free, Some(3), None, now);
         self.env.store.put_tier_definition(&free).await.expect("tier definition");
         solution
     }

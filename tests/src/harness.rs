@@ -306,3 +306,29 @@ pub fn decode(resp: lambda_http::Response<Body>) -> Reply {
 pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.test", ulid::Ulid::new().to_string().to_lowercase())
 }
+
+/// The status a sample event expects: the first three-digit number in its file name
+/// (`register-409-taken.json` → 409).
+pub fn expected_status(name: &str) -> u16 {
+    name.trim_end_matches(".json")
+        .split('-')
+        .find_map(|part| (part.len() == 3).then(|| part.parse::<u16>().ok()).flatten())
+        .unwrap_or_else(|| panic!("{name} has no status in its name"))
+}
+
+/// The sample event files of some functions (`events/<function>/*.json`), sorted.
+pub fn sample_events(functions: &[&str]) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for function in functions {
+        let dir = crate::workspace_root().join("events").join(function);
+        files.extend(
+            std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json")),
+        );
+    }
+    files.sort();
+    files
+}

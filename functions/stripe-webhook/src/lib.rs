@@ -7,7 +7,7 @@ use shared::clock::{Clock, SystemClock};
 use shared::http;
 use shared::store::Store;
 use shared::stripe::client::StripeClient;
-use shared::subscriptions::service::{DEFAULT_GRACE_SECONDS, Ledger};
+use shared::subscriptions::service::Ledger;
 use shared::subscriptions::webhook::{BODY_LIMIT, StripeWebhookService};
 use shared::{ApiError, secrets};
 use std::sync::Arc;
@@ -30,10 +30,7 @@ impl AppState {
         if stripe.webhook_secrets.is_empty() {
             return Err("the Stripe secret has no webhook secret".into());
         }
-        let grace = match std::env::var("GRACE_PERIOD_DAYS") {
-            Ok(days) => days.trim().parse::<i64>().map_err(|_| "GRACE_PERIOD_DAYS must be an integer")? * 86_400,
-            Err(_) => DEFAULT_GRACE_SECONDS,
-        };
+        let grace = shared::config::grace_seconds()?;
         Ok(Self::new(platform.store, Arc::new(SystemClock), stripe.client, stripe.webhook_secrets, grace))
     }
 

@@ -36,10 +36,7 @@ impl AppState {
         let platform = secrets::load_platform_with(&sdk).await?;
         let stripe = secrets::load_stripe(&sdk).await?;
         let mut settings = SubscriptionSettings::new(&shared::config::required("APP_BASE_URL")?);
-        if let Ok(days) = std::env::var("GRACE_PERIOD_DAYS") {
-            settings.grace_seconds =
-                days.trim().parse::<i64>().map_err(|_| "GRACE_PERIOD_DAYS must be an integer")? * 86_400;
-        }
+        settings.grace_seconds = shared::config::grace_seconds()?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock), stripe.client, settings))
     }
 

@@ -19,13 +19,17 @@ pub enum Claim {
     InProgress,
 }
 
-/// One page of a user's payment history (payments and refunds as stored).
+/// An entry of a user's payment history.
+#[derive(Debug)]
+pub enum HistoryItem {
+    Payment(PaymentItem),
+    Refund(RefundItem),
+}
+
+/// One page of a user's payment history, newest first.
 #[derive(Debug, Default)]
 pub struct HistoryPage {
-    pub payments: Vec<PaymentItem>,
-    pub refunds: Vec<RefundItem>,
-    /// Items in page order (newest first): `true` = payment, index into the vectors.
-    pub order: Vec<(bool, usize)>,
+    pub items: Vec<HistoryItem>,
     pub cursor: Option<String>,
 }
 
@@ -44,12 +48,16 @@ impl Store {
             .key_condition_expression("GSI1PK = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(keys::user_subscriptions_partition(user_id)))
             .scan_index_forward(false);
-        let items = self.query_all(q).await?;
-        // GSI reads are eventually consistent: re-read each one for its current state.
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            let listed: SubscriptionItem = from_item(item)?;
-            out.push(self.get_subscription(&listed.subscription_id).await?.unwrap_or(listed));
+        let listed: Vec<SubscriptionItem> =
+            self.query_all(q).await?.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        // GSI reads are eventually consistent: read the current state of each, in batches of 100.
+        let mut out = Vec::with_capacity(listed.len());
+        for chunk in listed.chunks(100) {
+            let wanted: Vec<keys::Key> = chunk.iter().map(|s| keys::subscription(&s.subscription_id)).collect();
+            let mut found = self.batch_get(&wanted, true).await?;
+            for (key, old) in wanted.iter().zip(chunk) {
+                out.push(super::take(&mut found, key)?.unwrap_or_else(|| old.clone()));
+            }
         }
         Ok(out)
     }
@@ -222,14 +230,8 @@ impl Store {
         let mut page = HistoryPage { cursor: cursor::encode(out.last_evaluated_key.as_ref()), ..Default::default() };
         for item in out.items.unwrap_or_default() {
             match item.get("entity_type").and_then(|v| v.as_s().ok()).map(String::as_str) {
-                Some("payment") => {
-                    page.order.push((true, page.payments.len()));
-                    page.payments.push(from_item(item)?);
-                }
-                Some("refund") => {
-                    page.order.push((false, page.refunds.len()));
-                    page.refunds.push(from_item(item)?);
-                }
+                Some("payment") => page.items.push(HistoryItem::Payment(from_item(item)?)),
+                Some("refund") => page.items.push(HistoryItem::Refund(from_item(item)?)),
                 _ => {}
             }
         }

@@ -167,7 +167,7 @@ impl StripeClient {
             .header("Stripe-Version", API_VERSION)
             .send()
             .await
-            .map_err(|e| StripeError::Timeout(without_url(&e)))?;
+            .map_err(|e| StripeError::Timeout(describe(e)))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -175,7 +175,7 @@ impl StripeClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(2);
-        let bytes = response.bytes().await.map_err(|e| StripeError::Timeout(without_url(&e)))?;
+        let bytes = response.bytes().await.map_err(|e| StripeError::Timeout(describe(e)))?;
         if status >= 500 || status == 429 {
             return Err(StripeError::Upstream { status, message: error_message(&bytes), retry_after });
         }
@@ -213,8 +213,8 @@ impl StripeClient {
     }
 }
 
-/// A reqwest error's text without the URL (which is ours, but keeps logs short and free of query strings).
-fn without_url(e: &reqwest::Error) -> String {
+/// A transport error's kind and text, without the URL.
+fn describe(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {
@@ -222,21 +222,7 @@ fn without_url(e: &reqwest::Error) -> String {
     } else {
         "transport"
     };
-    format!("{kind}: {}", e.without_url_ref())
-}
-
-trait WithoutUrlRef {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrlRef for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(url) = self.url() {
-            text = text.replace(url.as_str(), "<url>");
-        }
-        text
-    }
+    format!("{kind}: {}", e.without_url())
 }
 
 fn error_message(bytes: &[u8]) -> String {

@@ -122,6 +122,12 @@ impl Reconciled {
         }
     }
 
+    /// When the latest snapshot's past-due spell started (the earliest past-due fact of its period).
+    pub fn past_due_start(&self) -> Option<i64> {
+        let latest = self.latest.as_ref()?;
+        Some(self.past_due_since.get(&latest.period_start.to_string()).copied().unwrap_or(latest.created))
+    }
+
     /// The status in force at `now`, with the grace period applied: past due for longer than `grace_seconds`
     /// is expired. (Stripe keeps a subscription canceled "at period end" `active` until that end and then
     /// reports it canceled, so `Canceled` always means no access.)
@@ -129,8 +135,7 @@ impl Reconciled {
         let latest = self.latest.as_ref()?;
         Some(match latest.status {
             SubscriptionStatus::PastDue => {
-                let since =
-                    self.past_due_since.get(&latest.period_start.to_string()).copied().unwrap_or(latest.created);
+                let since = self.past_due_start().unwrap_or(latest.created);
                 if now >= since + grace_seconds { SubscriptionStatus::Expired } else { SubscriptionStatus::PastDue }
             }
             other => other,
@@ -276,8 +281,7 @@ pub fn grant(
             Some(Grant { tier, valid_until, then })
         }
         SubscriptionStatus::PastDue => {
-            let since =
-                reconciled.past_due_since.get(&latest.period_start.to_string()).copied().unwrap_or(latest.created);
+            let since = reconciled.past_due_start().unwrap_or(latest.created);
             Some(Grant { tier, valid_until: Some(since + grace_seconds), then: Tier::Free })
         }
         _ => None,

@@ -12,7 +12,7 @@ use crate::store::items::{
     EntitlementItem, IdempotencyItem, NotificationItem, PaymentItem, ProviderCustomerItem, QuotaResetAuditItem,
     RefundItem, SolutionItem, SubscriptionItem, TierDefinitionItem,
 };
-use crate::store::{Store, StoreError, keys, take};
+use crate::store::{HistoryItem, Store, StoreError, keys, take};
 use crate::stripe::client::{Form, StripeClient, field};
 use crate::stripe::events;
 use crate::tokens::{Principal, authenticate, rfc3339};
@@ -22,7 +22,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-pub const DEFAULT_GRACE_SECONDS: i64 = 7 * 86_400;
 const REQUEST_RECORD_TTL_SECONDS: i64 = 48 * 3_600;
 const MAX_SAVE_ATTEMPTS: usize = 8;
 
@@ -39,7 +38,7 @@ impl SubscriptionSettings {
     pub fn new(public_base: &str) -> Self {
         let base = public_base.trim_end_matches('/');
         Self {
-            grace_seconds: DEFAULT_GRACE_SECONDS,
+            grace_seconds: 7 * 86_400,
             success_url: format!("{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}"),
             cancel_url: format!("{base}/billing/canceled"),
         }
@@ -185,11 +184,8 @@ impl SubscriptionView {
         let r = &item.reconciled;
         let status = r.status_at(now, grace_seconds).unwrap_or(SubscriptionStatus::Pending);
         let latest = r.latest.as_ref();
-        let grace_until = match (latest, status) {
-            (Some(l), SubscriptionStatus::PastDue) => {
-                let since = r.past_due_since.get(&l.period_start.to_string()).copied().unwrap_or(l.created);
-                epoch(since + grace_seconds)
-            }
+        let grace_until = match status {
+            SubscriptionStatus::PastDue => r.past_due_start().and_then(|since| epoch(since + grace_seconds)),
             _ => None,
         };
         Self {
@@ -223,26 +219,21 @@ pub struct Ledger {
     pub grace_seconds: i64,
 }
 
-/// What a change does besides the subscription itself.
-#[derive(Default)]
-pub struct Effects {
-    pub extra: Vec<TransactWriteItem>,
-}
-
 impl Ledger {
-    /// Load, change with `f` (which returns false for "nothing to do"), save with the entitlement; retried
-    /// when another writer got there first. Returns the saved (or unchanged) item.
+    /// Load, change with `f` (which returns false for "nothing to do" and may add writes to the same
+    /// transaction), save with the entitlement; retried when another writer got there first. Returns the
+    /// saved (or unchanged) item.
     pub async fn update<F>(&self, subscription_id: &str, mut f: F) -> Result<Option<SubscriptionItem>, ApiError>
     where
-        F: FnMut(&mut SubscriptionItem, &mut Effects) -> Result<bool, ApiError>,
+        F: FnMut(&mut SubscriptionItem, &mut Vec<TransactWriteItem>) -> Result<bool, ApiError>,
     {
         for _ in 0..MAX_SAVE_ATTEMPTS {
             let Some(mut item) = self.store.get_subscription(subscription_id).await? else {
                 return Ok(None);
             };
             let before = item.clone();
-            let mut effects = Effects::default();
-            if !f(&mut item, &mut effects)? || item == before && effects.extra.is_empty() {
+            let mut extra = Vec::new();
+            if !f(&mut item, &mut extra)? || item == before && extra.is_empty() {
                 return Ok(Some(item));
             }
             self.promote_pending(&mut item);
@@ -250,7 +241,7 @@ impl Ledger {
             item.version += 1;
             item.updated_at = rfc3339(self.clock.now());
             let entitlement = self.entitlement_for(&item).await?;
-            match self.store.save_subscription(&item, expected, entitlement.as_ref(), effects.extra).await {
+            match self.store.save_subscription(&item, expected, entitlement.as_ref(), extra).await {
                 Ok(()) => return Ok(Some(item)),
                 Err(StoreError::Conditional { index: Some(0) }) => continue,
                 Err(e) => return Err(e.into()),
@@ -633,7 +624,7 @@ impl SubscriptionService {
         let tier = req.tier;
         let saved = self
             .ledger
-            .update(subscription_id, |s, effects| {
+            .update(subscription_id, |s, extra| {
                 if let Some(f) = &snapshot {
                     s.reconciled.apply(at_version(f, s.version));
                 }
@@ -648,7 +639,7 @@ impl SubscriptionService {
                     s.pending_price = Some(price.clone());
                     s.pending_effective_at = s.reconciled.latest.as_ref().map(|l| l.period_end);
                 }
-                effects.extra = restart.clone();
+                extra.clone_from(&restart);
                 Ok(true)
             })
             .await?
@@ -795,38 +786,33 @@ impl SubscriptionService {
             .await?
             .map_err(|()| ApiError::field("cursor", "is not a cursor of this list"))?;
         let items = page
-            .order
-            .iter()
-            .filter_map(|&(is_payment, i)| {
-                if is_payment {
-                    let p = page.payments.get(i)?;
-                    Some(HistoryEntry {
-                        kind: "payment",
-                        payment_id: p.payment_id.clone(),
-                        refund_id: None,
-                        provider: p.provider,
-                        provider_id: p.provider_payment_id.clone(),
-                        amount: p.amount,
-                        currency: p.currency.clone(),
-                        at: p.captured_at.clone(),
-                        subscription_id: p.subscription_id.clone(),
-                        solution_id: p.solution_id.clone(),
-                    })
-                } else {
-                    let r = page.refunds.get(i)?;
-                    Some(HistoryEntry {
-                        kind: "refund",
-                        payment_id: r.payment_id.clone(),
-                        refund_id: Some(r.refund_id.clone()),
-                        provider: r.provider,
-                        provider_id: r.provider_refund_id.clone(),
-                        amount: r.amount,
-                        currency: r.currency.clone(),
-                        at: r.refunded_at.clone(),
-                        subscription_id: None,
-                        solution_id: None,
-                    })
-                }
+            .items
+            .into_iter()
+            .map(|entry| match entry {
+                HistoryItem::Payment(p) => HistoryEntry {
+                    kind: "payment",
+                    payment_id: p.payment_id,
+                    refund_id: None,
+                    provider: p.provider,
+                    provider_id: p.provider_payment_id,
+                    amount: p.amount,
+                    currency: p.currency,
+                    at: p.captured_at,
+                    subscription_id: p.subscription_id,
+                    solution_id: p.solution_id,
+                },
+                HistoryItem::Refund(r) => HistoryEntry {
+                    kind: "refund",
+                    payment_id: r.payment_id,
+                    refund_id: Some(r.refund_id),
+                    provider: r.provider,
+                    provider_id: r.provider_refund_id,
+                    amount: r.amount,
+                    currency: r.currency,
+                    at: r.refunded_at,
+                    subscription_id: None,
+                    solution_id: None,
+                },
             })
             .collect();
         Ok(History { customer_id: customer.to_owned(), items, cursor: page.cursor })

@@ -1,34 +1,14 @@
 //! Every sample event in `events/auth/` and `events/usage/` runs through the handler and yields the status in its file name.
 
-use integration_tests::harness::{PASSWORD, TestEnv, unique_email};
-use integration_tests::workspace_root;
+use integration_tests::harness::{PASSWORD, TestEnv, expected_status, sample_events, unique_email};
 use shared::solutions::SolutionStatus;
-
-/// The expected status: the first three-digit number in the file name (`register-409-taken.json` → 409).
-fn expected_status(name: &str) -> u16 {
-    name.trim_end_matches(".json")
-        .split('-')
-        .find_map(|part| (part.len() == 3).then(|| part.parse::<u16>().ok()).flatten())
-        .unwrap_or_else(|| panic!("{name} has no status in its name"))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sample_events_produce_their_named_status() {
     let env = TestEnv::new().await;
     let solution = env.solution(SolutionStatus::Published).await;
     let admin = env.admin().await;
-    let mut files = Vec::new();
-    for function in ["auth", "usage"] {
-        let dir = workspace_root().join("events").join(function);
-        files.extend(
-            std::fs::read_dir(&dir)
-                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json")),
-        );
-    }
-    files.sort();
+    let files = sample_events(&["auth", "usage"]);
     assert!(files.len() >= 20, "expected a sample event per route and case");
     for path in files {
         let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_owned();

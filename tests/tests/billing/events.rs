@@ -3,32 +3,13 @@
 //! at run time with the test webhook secret.
 
 use integration_tests::billing::WEBHOOK_SECRET;
-use integration_tests::harness::unique_email;
-use integration_tests::workspace_root;
+use integration_tests::harness::{expected_status, sample_events, unique_email};
 use shared::clock::Clock;
-
-fn expected_status(name: &str) -> u16 {
-    name.trim_end_matches(".json")
-        .split('-')
-        .find_map(|part| (part.len() == 3).then(|| part.parse::<u16>().ok()).flatten())
-        .unwrap_or_else(|| panic!("{name} has no status in its name"))
-}
 
 #[tokio::test]
 async fn sample_events_produce_their_named_status() {
     let f = crate::fixture().await;
-    let mut files = Vec::new();
-    for function in ["subscriptions", "stripe-webhook"] {
-        let dir = workspace_root().join("events").join(function);
-        files.extend(
-            std::fs::read_dir(&dir)
-                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json")),
-        );
-    }
-    files.sort();
+    let files = sample_events(&["subscriptions", "stripe-webhook"]);
     assert!(files.len() >= 10);
     for path in files {
         let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
@@ -50,15 +31,7 @@ async fn sample_events_produce_their_named_status() {
         };
         assert!(!text.contains("{{"), "{name}: unknown placeholder");
         let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let path = req.uri().path().to_owned();
-        let method = req.method().as_str().to_owned();
-        let reply = if shared::http::match_route(stripe_webhook::ROUTES, &method, &path)
-            != shared::http::RouteMatch::NotFound
-        {
-            integration_tests::harness::decode(stripe_webhook::handle(&f.b.hook, req).await)
-        } else {
-            integration_tests::harness::decode(subscriptions::handle(&f.b.subs, req).await)
-        };
+        let reply = f.b.send(req).await;
         assert_eq!(reply.status, expected_status(&name), "{name}: {:?}", reply.body);
         if reply.status >= 400 {
             assert_eq!(reply.content_type(), "application/problem+json", "{name}");
