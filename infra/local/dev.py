@@ -18,6 +18,12 @@ Environment:
   WATCH_ARGS                          extra arguments for cargo lambda watch (e.g. "--release")
   WATCH_LOG                           cargo lambda watch's own log filter (default: warn)
   DEVSTACK_CMD                        replaces the devstack setup command (e.g. "true" to skip it)
+  STRIPE_API_BASE, STRIPE_SECRET_KEY  a Stripe API of your own (e.g. your test-mode account behind the Stripe CLI);
+                                      default: the local stand-in (infra/local/stripe_local.py), whose prices for
+                                      the demo solution and whose webhook to this gateway are set up here
+  STRIPE_WEBHOOK_SECRET               the webhook signing secret (default: generated once, kept in .local/dev-state,
+                                      printed at start)
+  GRACE_PERIOD_DAYS                   days a past-due subscription keeps its tier (default 7)
 
 Python 3 standard library only.
 """
@@ -26,7 +32,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -34,6 +42,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,6 +58,8 @@ DB_PATH = LOCAL / "dynamodb-data"
 LOG_DIR = LOCAL / "logs" / "dev"
 TABLE_NAME = "monetization-local"
 SIGNING_KEY_SECRET_ID = "monetization/local/signing-key"
+STRIPE_SECRET_ID = "monetization/local/stripe"
+WEBHOOK_SECRET_FILE = LOCAL / "dev-state" / "stripe-webhook-secret"
 DEFAULT_DEVSTACK = ["cargo", "run", "-q", "-p", "integration-tests", "--bin", "devstack", "--", "setup"]
 
 
@@ -125,8 +137,33 @@ def function_env(base: dict[str, str], dev_port: int) -> dict[str, str]:
         "DEV_STATE_DIR": str(LOCAL),
         "DEV_BASE_URL": f"http://{HOST}:{dev_port}",
         "RUST_LOG": os.environ.get("RUST_LOG") or "info",
+        "STRIPE_SECRET_ID": STRIPE_SECRET_ID,
+        "APP_BASE_URL": f"http://{HOST}:{dev_port}",
     })
+    # A Stripe of the developer's own wins over the local stand-in.
+    for var in ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "GRACE_PERIOD_DAYS"):
+        if os.environ.get(var):
+            env[var] = os.environ[var]
     return env
+
+
+def webhook_secret() -> str:
+    """STRIPE_WEBHOOK_SECRET, else one generated once and kept in .local/dev-state."""
+    if os.environ.get("STRIPE_WEBHOOK_SECRET"):
+        return os.environ["STRIPE_WEBHOOK_SECRET"]
+    if WEBHOOK_SECRET_FILE.exists():
+        return WEBHOOK_SECRET_FILE.read_text().strip()
+    secret = "whsec_" + secrets.token_hex(24)
+    WEBHOOK_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    WEBHOOK_SECRET_FILE.write_text(secret)
+    return secret
+
+
+def stripe_post(base: str, path: str, key: str, form: dict[str, str]) -> dict:
+    req = urllib.request.Request(f"{base}{path}", data=urllib.parse.urlencode(form).encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read() or b"{}")
 
 
 # What the functions need; written to an --env-file for cargo lambda watch (no comma-splitting issues).
@@ -134,6 +171,7 @@ FUNCTION_VARS = (
     "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "JWT_ISSUER", "RUST_LOG", "AWS_REGION", "AWS_DEFAULT_REGION",
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED", "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SESV2",
+    "STRIPE_SECRET_ID", "STRIPE_API_BASE", "APP_BASE_URL", "GRACE_PERIOD_DAYS",
 )
 
 
@@ -194,6 +232,23 @@ class Dev:
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
         return env
 
+    def stripe(self) -> dict[str, str]:
+        """The Stripe settings devstack stores in the Stripe secret; with the local stand-in, also the demo
+        solution's prices there and a webhook from it to this gateway."""
+        env = self.env()
+        out = {"STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""), "STRIPE_WEBHOOK_SECRET": webhook_secret()}
+        if os.environ.get("STRIPE_API_BASE"):
+            return out
+        base, key = env["STRIPE_API_BASE"], env["STRIPE_SECRET_KEY"]
+        for tier, amount in (("pro", 49900), ("enterprise", 199900)):
+            price = stripe_post(base, "/v1/prices", key, {
+                "product_data[name]": f"Demo Solution {tier}", "unit_amount": str(amount), "currency": "inr",
+                "recurring[interval]": "month", "lookup_key": f"demo_{tier}_monthly", "transfer_lookup_key": "true"})
+            out[f"STRIPE_PRICE_{tier.upper()}"] = price["id"]
+        stripe_post(base, "/_config/webhooks/dev", key, {
+            "url": f"http://{HOST}:{self.dev_port}/api/webhooks/stripe", "secret": out["STRIPE_WEBHOOK_SECRET"]})
+        return out
+
     def setup(self) -> None:
         custom = os.environ.get("DEVSTACK_CMD")
         cmd = shlex.split(custom) if custom else DEFAULT_DEVSTACK
@@ -201,7 +256,7 @@ class Dev:
             say("DEVSTACK_CMD is empty: skipping setup")
             return
         say(f"setup: {shlex.join(cmd)}" + ("" if custom else " (compiles the workspace when needed)"))
-        proc = services.spawn(cmd, env=self.env(), cwd=ROOT, inherit_output=True)
+        proc = services.spawn(cmd, env={**self.env(), **self.stripe()}, cwd=ROOT, inherit_output=True)
         self.procs.append(("devstack setup", proc))
         rc = proc.wait()
         self.procs.remove(("devstack setup", proc))
@@ -244,6 +299,8 @@ class Dev:
             f"  DynamoDB Local {self.svc.dynamodb.url}  table {TABLE_NAME}, data in .local/dynamodb-data "
             "(make dev-reset wipes it)",
             f"  moto           {self.svc.moto.url}  (S3, Secrets Manager, SES; in memory)",
+            f"  Stripe         {self.env().get('STRIPE_API_BASE')}  webhook -> {base}/api/webhooks/stripe, "
+            f"secret {webhook_secret()}",
             f"  routes         make routes",
             "",
             "  Ctrl-C stops everything.",

@@ -1,14 +1,16 @@
 //! `devstack setup`: prepares the local stack that `make dev` runs, from the same definitions as production:
 //! the table from `infra/template.yaml`, the token-signing secret in Secrets Manager (moto), default tiers, an
-//! admin, a demo partner and a demo solution. Idempotent: state (generated key material and passwords) is kept
+//! admin, a demo partner and a demo solution with Stripe prices, and the Stripe secret. Idempotent: state (generated key material and passwords) is kept
 //! in `$DEV_STATE_DIR/dev-state/` so a restart keeps tokens valid and credentials stable.
 
 use integration_tests::{seed, template};
 use serde::{Deserialize, Serialize};
 use shared::auth::jwt::KeySet;
 use shared::clock::SystemClock;
-use shared::solutions::SolutionStatus;
+use shared::solutions::{SolutionStatus, Tier};
 use shared::store::Store;
+use shared::store::items::TierDefinitionItem;
+use shared::subscriptions::{BillingPeriod, Price};
 use shared::tokens::{AuthService, TokenSettings};
 use shared::users::Role;
 use std::error::Error;
@@ -158,6 +160,37 @@ async fn setup() -> Result<(), BoxError> {
         .await?;
         state.solution_id = Some(solution.solution_id);
         save_state(&path, &state)?;
+    }
+
+    // Stripe: the secret the subscriptions and stripe-webhook functions read, and the demo solution's prices.
+    let stripe_secret_id = env("STRIPE_SECRET_ID")?;
+    let stripe_secret = serde_json::json!({
+        "secret_key": std::env::var("STRIPE_SECRET_KEY").unwrap_or_default(),
+        "webhook_secrets": [env("STRIPE_WEBHOOK_SECRET")?],
+    });
+    ensure_secret(&shared::secrets::client(&sdk), &stripe_secret_id, &stripe_secret.to_string()).await?;
+    println!("stripe        {stripe_secret_id} (webhook secret from STRIPE_WEBHOOK_SECRET)");
+    for tier in [Tier::Pro, Tier::Enterprise] {
+        let Ok(price_id) = std::env::var(format!("STRIPE_PRICE_{}", tier.as_str().to_uppercase())) else {
+            continue;
+        };
+        let amount = if tier == Tier::Pro { 49_900 } else { 199_900 };
+        let (daily, monthly) = tier.default_limits();
+        let mut def = TierDefinitionItem::new(
+            Some(seed::DEMO_SOLUTION_ID),
+            tier,
+            daily,
+            monthly,
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        def.prices = vec![Price {
+            amount,
+            currency: "inr".into(),
+            period: BillingPeriod::Monthly,
+            stripe_price_id: Some(price_id.clone()),
+        }];
+        store.put_tier_definition(&def).await?;
+        println!("demo price    {} ₹{}/month (Stripe {price_id})", tier.as_str(), amount / 100);
     }
 
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unchanged; not known to this state)".into());
