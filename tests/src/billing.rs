@@ -121,15 +121,28 @@ impl BillingEnv {
     /// A published solution whose pro and enterprise tiers have monthly INR prices and the given daily
     /// limits.
     pub async fn priced_solution(&self, pro_daily: u64, enterprise_daily: u64) -> SolutionItem {
+        self.priced_solution_with(pro_daily, enterprise_daily, "price_pro_monthly", "price_enterprise_monthly").await
+    }
+
+    /// As [`Self::priced_solution`], with the given Stripe price ids.
+    pub async fn priced_solution_with(
+        &self,
+        pro_daily: u64,
+        enterprise_daily: u64,
+        pro_price: &str,
+        enterprise_price: &str,
+    ) -> SolutionItem {
         let solution = self.env.solution(SolutionStatus::Published).await;
         let now = self.env.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        for (tier, daily, amount) in [(Tier::Pro, pro_daily, 49_900), (Tier::Enterprise, enterprise_daily, 199_900)] {
+        for (tier, daily, amount, price_id) in
+            [(Tier::Pro, pro_daily, 49_900, pro_price), (Tier::Enterprise, enterprise_daily, 199_900, enterprise_price)]
+        {
             let mut def = TierDefinitionItem::new(Some(&solution.solution_id), tier, Some(daily), None, now.clone());
             def.prices = vec![Price {
                 amount,
                 currency: "inr".into(),
                 period: BillingPeriod::Monthly,
-                stripe_price_id: Some(format!("price_{}_monthly", tier.as_str())),
+                stripe_price_id: Some(price_id.to_owned()),
             }];
             self.env.store.put_tier_definition(&def).await.expect("tier definition");
         }

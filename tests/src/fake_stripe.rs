@@ -274,13 +274,16 @@ fn parse_form(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+/// One HTTP/1.1 request: method, target, lower-case headers, body. `None` when the peer closed first.
+async fn read_request(
+    stream: &mut TcpStream,
+) -> std::io::Result<Option<(String, String, HashMap<String, String>, Vec<u8>)>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            return Ok(());
+            return Ok(None);
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -304,7 +307,85 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let body = &buf[head_end..(head_end + length).min(buf.len())];
+    let body = buf[head_end..(head_end + length).min(buf.len())].to_vec();
+    Ok(Some((method, target, headers, body)))
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
+    let response = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// A received webhook delivery: the raw body and its `Stripe-Signature` header.
+pub type Delivery = (Vec<u8>, Option<String>);
+
+/// A webhook endpoint on 127.0.0.1 that keeps what it receives (raw body, `Stripe-Signature`) and answers 200,
+/// so a test can pass real deliveries (e.g. localstripe's) to the webhook handler.
+pub struct WebhookSink {
+    pub url: String,
+    received: Arc<Mutex<Vec<Delivery>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl WebhookSink {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let url = format!("http://{}/webhook", listener.local_addr().expect("addr"));
+        let received: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+        let shared = Arc::clone(&received);
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let shared = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    if let Ok(Some((_, _, headers, body))) = read_request(&mut stream).await {
+                        shared
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push((body, headers.get("stripe-signature").cloned()));
+                        let _ = respond(&mut stream, 200, "{}").await;
+                    }
+                });
+            }
+        });
+        Self { url, received, task }
+    }
+
+    /// Deliveries received so far (and forgets them).
+    pub fn take(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.received.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Wait (up to `secs`) until a delivery of each event type arrived; returns everything received.
+    pub async fn wait_for(&self, types: &[&str], secs: u64) -> Vec<Delivery> {
+        let mut got = Vec::new();
+        for _ in 0..secs * 10 {
+            got.extend(self.take());
+            let seen =
+                |t: &str| got.iter().any(|(b, _)| serde_json::from_slice::<Value>(b).is_ok_and(|v| v["type"] == t));
+            if types.iter().all(|t| seen(t)) {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("webhooks {types:?} not all received within {secs}s; got {}", got.len());
+    }
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let Some((method, target, headers, body)) = read_request(&mut stream).await? else {
+        return Ok(());
+    };
+    let body = &body[..];
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let mut form = parse_form(body);
     form.extend(parse_form(query.as_bytes()));
@@ -329,13 +410,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
         Mode::Fail => (500, json!({"error": {"type": "api_error", "message": "An unknown error occurred"}})),
         Mode::Normal => answer(&state, &recorded),
     };
-    let text = answer.to_string();
-    let response = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    respond(&mut stream, status, &answer.to_string()).await
 }
 
 fn refused(status: u16, kind: &str, message: &str) -> (u16, Value) {

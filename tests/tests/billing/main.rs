@@ -6,6 +6,7 @@ mod access;
 mod events;
 mod failures;
 mod lifecycle;
+mod localstripe;
 mod webhook;
 
 use integration_tests::billing::BillingEnv;

@@ -1,0 +1,139 @@
+//! The same functions against localstripe (through `infra/local/stripe_local.py`, started by
+//! `infra/local/services.py` and named by `STRIPE_API_BASE`): real HTTP calls for customers, prices, Checkout,
+//! price changes, cancellation and refunds, and localstripe's own signed webhooks, received on 127.0.0.1 and
+//! passed byte for byte to the webhook handler.
+
+use crate::Fixture;
+use integration_tests::billing::{BillingEnv, WEBHOOK_SECRET};
+use integration_tests::fake_stripe::{FakeStripe, WebhookSink};
+use integration_tests::harness::{TestEnv, unique_email};
+use serde_json::{Value, json};
+
+fn api_base() -> String {
+    std::env::var("STRIPE_API_BASE").expect(
+        "STRIPE_API_BASE is not set: run the tests with `make test` (or `python3 infra/local/services.py run -- cargo test`)",
+    )
+}
+
+async fn post(base: &str, path: &str, form: &[(&str, &str)]) -> Value {
+    let client = integration_tests::billing::stripe_client(base, std::time::Duration::from_secs(10));
+    let form: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    match client.post(path, &form, &ulid::Ulid::new().to_string()).await {
+        Ok(v) => v,
+        // localstripe's configuration endpoints answer with an empty body.
+        Err(shared::stripe::client::StripeError::Decode(_)) if path.starts_with("/_config/") => Value::Null,
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+/// GET a plain-http URL on 127.0.0.1 (the hosted checkout page, HTML); its status.
+async fn open_page(url: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').expect("path");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    String::from_utf8_lossy(&answer).split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Deliver what the sink received, in arrival order, each exactly as localstripe sent it.
+async fn deliver_all(f: &Fixture, received: Vec<integration_tests::fake_stripe::Delivery>) {
+    for (body, signature) in received {
+        let r = f.b.deliver_raw(body, signature.as_deref()).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
+    let base = api_base();
+    let sink = WebhookSink::start().await;
+    let hook_id = format!("it{}", ulid::Ulid::new().to_string().to_lowercase());
+    post(&base, &format!("/_config/webhooks/{hook_id}"), &[("url", &sink.url), ("secret", WEBHOOK_SECRET)]).await;
+    let mut prices = Vec::new();
+    for (tier, amount) in [("pro", "49900"), ("enterprise", "199900")] {
+        let price = post(
+            &base,
+            "/v1/prices",
+            &[
+                ("product_data[name]", tier),
+                ("unit_amount", amount),
+                ("currency", "inr"),
+                ("recurring[interval]", "month"),
+            ],
+        )
+        .await;
+        prices.push(price["id"].as_str().expect("price id").to_owned());
+    }
+    let env = TestEnv::new().await;
+    let unused = FakeStripe::start(0).await;
+    let b = BillingEnv::with_stripe(env, unused, Some(&base)).await;
+    let solution = b.priced_solution_with(5, 10, &prices[0], &prices[1]).await;
+    let session = b.env.register(&unique_email("localstripe")).await;
+    let token = b.env.solution_token(&session.access_token, &solution.solution_id).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let admin = b.env.admin().await.access_token;
+    let f = Fixture { b, solution, user_id: session.user_id, access: session.access_token, token, admin };
+
+    // Subscribe and pay at the (stand-in's) hosted checkout page.
+    let r =
+        f.b.call(
+            "POST",
+            "/api/subscriptions",
+            Some(json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "stripe"})),
+            Some(&f.access),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["subscription_id"].as_str().expect("id").to_owned();
+    assert_eq!(open_page(r.body["checkout_url"].as_str().expect("url")).await, 200);
+    let received = sink.wait_for(&["checkout.session.completed", "invoice.paid"], 15).await;
+    deliver_all(&f, received).await;
+    let sub = f.subscription(&id).await;
+    assert_eq!((sub["status"].as_str(), sub["tier"].as_str()), (Some("active"), Some("pro")), "{sub}");
+    assert_eq!(f.tier().await, "pro");
+
+    // Upgrade: localstripe (with the stand-in's shims) invoices the difference at once.
+    let r = f
+        .b
+        .call("PUT", &format!("/api/subscriptions/{id}/upgrade"), Some(json!({"tier": "enterprise"})), Some(&f.access))
+        .await;
+    assert_eq!((r.status, r.body["tier"].as_str()), (200, Some("enterprise")), "{:?}", r.body);
+    deliver_all(&f, sink.wait_for(&["invoice.paid"], 15).await).await;
+    assert_eq!(f.tier().await, "enterprise");
+
+    // Two payments (first period, prorated difference); refund part of the first.
+    let history = f.history().await;
+    let payments: Vec<&Value> =
+        history["items"].as_array().expect("items").iter().filter(|i| i["kind"] == "payment").collect();
+    assert_eq!(payments.len(), 2, "{history}");
+    let first = payments.iter().find(|p| p["amount"] == 49_900).expect("first payment");
+    let r =
+        f.b.call(
+            "POST",
+            &format!("/api/payments/{}/refund", first["payment_id"].as_str().expect("id")),
+            Some(json!({"amount": 10_000, "reason": "goodwill"})),
+            Some(&f.admin),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    deliver_all(&f, sink.wait_for(&["charge.refunded"], 15).await).await;
+    let history = f.history().await;
+    assert!(
+        history["items"].as_array().expect("items").iter().any(|i| i["kind"] == "refund" && i["amount"] == 10_000),
+        "{history}"
+    );
+
+    // Cancel at period end: access continues. (localstripe stamps events with the wall clock; the functions'
+    // clock is frozen at the test's start, so bring it to now, as it would be in production.)
+    f.b.env.clock.set(chrono::Utc::now());
+    let r = f.b.call("DELETE", &format!("/api/subscriptions/{id}"), None, Some(&f.access)).await;
+    assert_eq!((r.status, r.body["cancel_at_period_end"].as_bool()), (200, Some(true)), "{:?}", r.body);
+    deliver_all(&f, sink.wait_for(&["customer.subscription.updated"], 15).await).await;
+    assert_eq!(f.tier().await, "enterprise");
+}
