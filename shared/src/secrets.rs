@@ -59,6 +59,11 @@ struct StripeSecret {
     webhook_secret: Option<String>,
 }
 
+/// The store alone (`TABLE_NAME`), for functions that verify no tokens (the Stripe webhook).
+pub fn store_from_env(sdk: &aws_config::SdkConfig) -> Result<crate::store::Store, crate::config::ConfigError> {
+    Ok(crate::store::Store::new(crate::aws::dynamodb(sdk), crate::config::required("TABLE_NAME")?))
+}
+
 /// What the Stripe functions load at cold start.
 #[cfg(feature = "stripe-api")]
 pub struct StripeSetup {

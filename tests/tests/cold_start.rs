@@ -1,5 +1,6 @@
 //! Cold start of the auth function exactly as in Lambda: configuration from the environment, the signing key
-//! from Secrets Manager (moto), the table in DynamoDB Local. One test per binary: it sets process environment.
+//! from Secrets Manager (moto), the table in DynamoDB Local; then the Stripe functions (their Stripe secret). One
+//! test per binary: it sets process environment.
 
 use integration_tests::harness::dynamo_client;
 use serde_json::json;
@@ -63,4 +64,31 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &bad_id) };
     let err = auth::AppState::from_env().await.err().expect("bad secret must fail");
     assert!(!err.to_string().contains("too-short-secret-value"), "{err}");
+
+    // The Stripe functions: the Stripe secret from Secrets Manager; the webhook needs no token keys.
+    unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &secret_id) };
+    let stripe_id = format!("cold-start/stripe-{table}");
+    let stripe_secret = json!({"secret_key": "sk_test_cold_value", "webhook_secrets": ["whsec_cold_value"]});
+    secrets.create_secret().name(&stripe_id).secret_string(stripe_secret.to_string()).send().await.expect("secret");
+    unsafe {
+        std::env::set_var("STRIPE_SECRET_ID", &stripe_id);
+        std::env::set_var("APP_BASE_URL", "https://app.cold.test");
+    }
+    subscriptions::AppState::from_env().await.expect("subscriptions cold start");
+    unsafe { std::env::remove_var("SIGNING_KEY_SECRET_ID") };
+    let hook = stripe_webhook::AppState::from_env().await.expect("stripe-webhook cold start without token keys");
+    // It serves: an unsigned delivery is refused.
+    let req = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://api.test/api/webhooks/stripe")
+        .body(lambda_http::Body::Text("{}".into()))
+        .expect("request");
+    assert_eq!(stripe_webhook::handle(&hook, req).await.status().as_u16(), 400);
+    // A Stripe secret without a webhook secret fails the cold start, naming no secret value.
+    let empty_id = format!("cold-start/stripe-empty-{table}");
+    let empty = json!({"secret_key": "sk_test_cold_value", "webhook_secrets": []});
+    secrets.create_secret().name(&empty_id).secret_string(empty.to_string()).send().await.expect("secret");
+    unsafe { std::env::set_var("STRIPE_SECRET_ID", &empty_id) };
+    let err = stripe_webhook::AppState::from_env().await.err().expect("no webhook secret must fail");
+    assert!(!err.to_string().contains("sk_test_cold_value"), "{err}");
 }

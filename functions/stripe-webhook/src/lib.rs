@@ -22,16 +22,17 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: the store and the Stripe secrets (read once from Secrets Manager).
+    /// Cold start: the store and the Stripe secrets (read once from Secrets Manager). No token keys: the
+    /// webhook verifies Stripe's signature, not our tokens.
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::aws::load().await;
-        let platform = secrets::load_platform_with(&sdk).await?;
+        let store = secrets::store_from_env(&sdk)?;
         let stripe = secrets::load_stripe(&sdk).await?;
         if stripe.webhook_secrets.is_empty() {
             return Err("the Stripe secret has no webhook secret".into());
         }
         let grace = shared::config::grace_seconds()?;
-        Ok(Self::new(platform.store, Arc::new(SystemClock), stripe.client, stripe.webhook_secrets, grace))
+        Ok(Self::new(store, Arc::new(SystemClock), stripe.client, stripe.webhook_secrets, grace))
     }
 
     pub fn new(

@@ -33,8 +33,8 @@ impl AppState {
     /// Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::aws::load().await;
-        let platform = secrets::load_platform_with(&sdk).await?;
-        let stripe = secrets::load_stripe(&sdk).await?;
+        // The two secrets are read concurrently.
+        let (platform, stripe) = tokio::try_join!(secrets::load_platform_with(&sdk), secrets::load_stripe(&sdk))?;
         let mut settings = SubscriptionSettings::new(&shared::config::required("APP_BASE_URL")?);
         settings.grace_seconds = shared::config::grace_seconds()?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock), stripe.client, settings))
