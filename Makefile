@@ -45,6 +45,7 @@ test: ## Lint, then cargo test --workspace against DynamoDB Local + moto (what C
 
 bench: ## Benchmarks against DynamoDB Local (numbers go in the issue notes; never timed tests)
 	@$(BOOTSTRAP) test
+	cd $(ROOT) && cargo build --release --workspace --bins
 	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo bench -p integration-tests
 
 fmt: ## Format the Rust code

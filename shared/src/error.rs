@@ -161,6 +161,25 @@ impl ApiError {
         Self::new(409, code, "Conflict", detail)
     }
 
+    /// A payment provider failed or refused us (502; nothing was charged). `retry_after` 0: no header.
+    pub fn provider_error(detail: &str, retry_after: u64) -> Self {
+        let mut e = Self::new(502, codes::PAYMENT_PROVIDER_ERROR, "Payment provider error", detail.to_owned());
+        e.retry_after = (retry_after > 0).then_some(retry_after);
+        e
+    }
+
+    /// A payment provider did not answer in time (503, retry shortly).
+    pub fn provider_unavailable() -> Self {
+        let mut e = Self::new(
+            503,
+            codes::PAYMENT_PROVIDER_UNAVAILABLE,
+            "Payment provider unavailable",
+            "the payment provider did not answer in time; retry later",
+        );
+        e.retry_after = Some(5);
+        e
+    }
+
     pub fn route_not_found(method: &str, path: &str) -> Self {
         Self::new(404, codes::ROUTE_NOT_FOUND, "Not found", format!("no route for {method} {path}"))
     }

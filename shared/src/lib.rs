@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 pub mod ids;
 pub mod logging;
+pub mod phonepe;
 pub mod solutions;
 pub mod store;
 pub mod stripe;
@@ -20,6 +21,8 @@ pub mod users;
 
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "payments")]
+pub mod provider_http;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 

@@ -46,7 +46,7 @@ pub async fn load_platform_with(
     Ok(Platform { store, keys })
 }
 
-#[cfg(feature = "stripe-api")]
+#[cfg(feature = "payments")]
 /// The Stripe secret (JSON in Secrets Manager): `{"secret_key": "sk_…", "webhook_secrets": ["whsec_…", …]}`
 /// (`webhook_secret` with one value is accepted too; several allow a rotation).
 #[derive(serde::Deserialize)]
@@ -65,14 +65,14 @@ pub fn store_from_env(sdk: &aws_config::SdkConfig) -> Result<crate::store::Store
 }
 
 /// What the Stripe functions load at cold start.
-#[cfg(feature = "stripe-api")]
+#[cfg(feature = "payments")]
 pub struct StripeSetup {
     pub client: crate::stripe::client::StripeClient,
     pub webhook_secrets: Vec<String>,
 }
 
 /// `STRIPE_SECRET_ID` (Secrets Manager) and `STRIPE_API_BASE` (default `https://api.stripe.com`).
-#[cfg(feature = "stripe-api")]
+#[cfg(feature = "payments")]
 pub async fn load_stripe(sdk: &aws_config::SdkConfig) -> Result<StripeSetup, Box<dyn std::error::Error + Send + Sync>> {
     let id = crate::config::required("STRIPE_SECRET_ID")?;
     let raw = get_string(&client(sdk), &id).await?;

@@ -4,6 +4,7 @@
 //! Run with `make bench`.
 
 use integration_tests::harness::{TestEnv, unique_email};
+use integration_tests::stats::{cpu_seconds, report};
 use serde_json::json;
 use shared::solutions::{SolutionStatus, Tier};
 use shared::store::items::TierDefinitionItem;
@@ -12,24 +13,6 @@ use std::time::Instant;
 
 const WARMUP: usize = 500;
 const RUNS: usize = 3_000;
-
-fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
-}
-
-fn pct(sorted: &[u128], p: f64) -> u128 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn report(name: &str, mut samples: Vec<u128>) -> (u128, u128) {
-    samples.sort_unstable();
-    let (p50, p99) = (pct(&samples, 0.50), pct(&samples, 0.99));
-    println!("{name:<40} n={}  p50={p50:>5} us  p90={:>5} us  p99={p99:>5} us", samples.len(), pct(&samples, 0.90));
-    (p50, p99)
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {

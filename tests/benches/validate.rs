@@ -3,6 +3,7 @@
 //! Run with `make bench` (it starts DynamoDB Local). Prints p50/p99 in microseconds.
 
 use integration_tests::harness::{TestEnv, unique_email};
+use integration_tests::stats::report;
 use serde_json::json;
 use shared::auth::jwt::{Expect, TokenKind};
 use shared::solutions::SolutionStatus;
@@ -10,25 +11,6 @@ use std::time::Instant;
 
 const WARMUP: usize = 300;
 const RUNS: usize = 2_000;
-
-fn percentile(sorted: &[u128], p: f64) -> u128 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx]
-}
-
-fn report(name: &str, mut samples: Vec<u128>) -> u128 {
-    samples.sort_unstable();
-    let p50 = percentile(&samples, 0.50);
-    println!(
-        "{name:<34} n={:<5} p50={:>6} us  p90={:>6} us  p99={:>6} us  max={:>6} us",
-        samples.len(),
-        p50,
-        percentile(&samples, 0.90),
-        percentile(&samples, 0.99),
-        samples[samples.len() - 1]
-    );
-    p50
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -84,8 +66,8 @@ async fn main() {
     }
 
     println!("validate-token against DynamoDB Local ({RUNS} runs after {WARMUP} warm-up):");
-    let h = report("handler (verify + BatchGetItem)", handler);
-    let b = report("bare BatchGetItem (same keys)", bare);
+    let (h, _) = report("handler (verify + BatchGetItem)", handler);
+    let (b, _) = report("bare BatchGetItem (same keys)", bare);
     report("JWT verify only (in memory)", verify);
     println!("handler / bare at p50: {:.2}", h as f64 / b.max(1) as f64);
 }

@@ -151,19 +151,21 @@ impl BillingEnv {
         solution
     }
 
+    /// `POST /api/subscriptions` (monthly) as `token`'s user; asserts 201 and returns the answer.
+    pub async fn create_subscription(&self, token: &str, solution_id: &str, tier: &str, provider: &str) -> Value {
+        let body = json!({"solution_id": solution_id, "tier": tier, "provider": provider, "period": "monthly"});
+        let reply = self.call("POST", "/api/subscriptions", Some(body), Some(token)).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body
+    }
+
     /// Subscribe through the API and pay at Checkout; the events are delivered in Stripe's order.
     /// Returns (subscription id, Stripe subscription id).
     pub async fn subscribe(&self, token: &str, solution_id: &str, tier: &str) -> (String, String) {
-        let reply = self
-            .call(
-                "POST",
-                "/api/subscriptions",
-                Some(json!({"solution_id": solution_id, "tier": tier, "provider": "stripe", "period": "monthly"})),
-                Some(token),
-            )
-            .await;
-        assert_eq!(reply.status, 201, "{:?}", reply.body);
-        let id = reply.body["subscription_id"].as_str().expect("id").to_owned();
+        let id = self.create_subscription(token, solution_id, tier, "stripe").await["subscription_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
         let item = self.env.store.get_subscription(&id).await.expect("read").expect("subscription");
         let session = item.checkout_session_id.expect("checkout session");
         let events = self.stripe.complete_checkout(&session);

@@ -228,6 +228,18 @@ impl FakeStripe {
     }
 }
 
+impl FakeStripe {
+    /// `refund.created|updated|failed` for one refund of a payment intent, in the given status.
+    pub fn refund_event(&self, kind: &str, refund_id: &str, payment_intent: &str, amount: i64, status: &str) -> Value {
+        let mut st = lock(&self.state);
+        let now = st.now;
+        let refund = json!({"id": refund_id, "object": "refund", "amount": amount, "currency": "inr",
+                            "created": now, "status": status, "payment_intent": payment_intent,
+                            "charge": format!("ch_for_{payment_intent}"), "reason": "requested_by_customer"});
+        event(&mut st, kind, refund)
+    }
+}
+
 fn next_id(st: &mut State, prefix: &str) -> String {
     st.seq += 1;
     format!("{prefix}_fake{:010}{}", st.seq, ulid::Ulid::new().to_string().to_lowercase())
@@ -526,6 +538,24 @@ fn answer(state: &Mutex<State>, r: &Recorded) -> (u16, Value) {
             }
             None => refused(404, "invalid_request_error", "No such invoice"),
         },
+        ("GET", ["v1", "charges", id]) => {
+            // The stand-in's charges are named after their payment intent (`ch_for_<pi>`).
+            let pi = id.strip_prefix("ch_for_").unwrap_or_default();
+            let invoice = st
+                .invoices
+                .values()
+                .find(|i| i.pointer("/payments/data/0/payment/payment_intent").and_then(Value::as_str) == Some(pi));
+            match invoice {
+                Some(i) => {
+                    let mut charge = fixture("charge");
+                    charge["id"] = (*id).into();
+                    charge["payment_intent"] = pi.into();
+                    charge["customer"] = i["customer"].clone();
+                    (200, charge)
+                }
+                None => refused(404, "invalid_request_error", "No such charge"),
+            }
+        }
         ("POST", ["v1", "refunds"]) => {
             let id = next_id(&mut st, "re");
             let amount: i64 = r.param("amount").and_then(|a| a.parse().ok()).unwrap_or(0);

@@ -699,7 +699,7 @@ pub struct PaymentItem {
     pub recorded_at: String,
 }
 
-/// A refund of a payment (recorded once per provider refund, when it succeeded).
+/// A refund of a payment (one per provider refund; its status only moves forward).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefundItem {
     #[serde(rename = "PK")]
@@ -718,6 +718,8 @@ pub struct RefundItem {
     pub provider_refund_id: String,
     pub amount: i64,
     pub currency: String,
+    #[serde(default)]
+    pub status: crate::subscriptions::RefundStatus,
     pub refunded_at: String,
     pub recorded_at: String,
 }

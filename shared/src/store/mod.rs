@@ -9,7 +9,7 @@ mod tokens;
 mod usage;
 mod users;
 
-pub use subscriptions::{Claim, HistoryItem, HistoryPage};
+pub use subscriptions::{Claim, HistoryItem, HistoryPage, RefundChange};
 pub use tokens::RotateError;
 pub use usage::{Counted, CounterSpec, TxCounted};
 

@@ -5,8 +5,20 @@ use super::items::{
     WebhookEventItem,
 };
 use super::{Item, Store, StoreError, classify, cursor, from_item, keys, to_item};
+use crate::subscriptions::RefundStatus;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use std::collections::HashMap;
+
+/// What recording a refund did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundChange {
+    /// First seen: recorded.
+    Recorded,
+    /// Known: its status moved forward.
+    Advanced,
+    /// Known, with this status or a later one.
+    Unchanged,
+}
 
 /// Outcome of claiming a webhook event for processing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,11 +185,48 @@ impl Store {
         }
     }
 
-    /// Record a refund once. True when this call recorded it.
-    pub async fn put_refund_once(&self, item: &RefundItem) -> Result<bool, StoreError> {
+    /// Record a refund, or move a recorded one's status forward (never back), so its events converge in
+    /// any order.
+    pub async fn record_refund(&self, item: &RefundItem) -> Result<RefundChange, StoreError> {
         match self.put(item, Some("attribute_not_exists(PK)")).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conditional { .. }) => Ok(false),
+            Ok(()) => return Ok(RefundChange::Recorded),
+            Err(StoreError::Conditional { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        // Recorded before: move its status forward only (items without one are succeeded refunds).
+        let lower: Vec<RefundStatus> =
+            [RefundStatus::Pending, RefundStatus::Succeeded].into_iter().filter(|s| *s < item.status).collect();
+        if lower.is_empty() {
+            return Ok(RefundChange::Unchanged);
+        }
+        let mut condition = String::from("attribute_exists(PK) AND (");
+        if lower.contains(&RefundStatus::Succeeded) {
+            condition.push_str("attribute_not_exists(#status) OR ");
+        }
+        let names: Vec<String> = (0..lower.len()).map(|i| format!(":lower{i}")).collect();
+        condition.push_str(&format!("#status IN ({}))", names.join(", ")));
+        let mut values: Item = HashMap::from([
+            (":status".to_owned(), AttributeValue::S(item.status.as_str().into())),
+            (":at".to_owned(), AttributeValue::S(item.recorded_at.clone())),
+        ]);
+        for (name, status) in names.iter().zip(&lower) {
+            values.insert(name.clone(), AttributeValue::S(status.as_str().into()));
+        }
+        let key = keys::Key { pk: item.pk.clone(), sk: item.sk.clone() };
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_map()))
+            .update_expression("SET #status = :status, status_changed_at = :at")
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match out.map_err(classify) {
+            Ok(_) => Ok(RefundChange::Advanced),
+            Err(StoreError::Conditional { .. }) => Ok(RefundChange::Unchanged),
             Err(e) => Err(e),
         }
     }

@@ -47,43 +47,19 @@ impl From<StripeError> for crate::ApiError {
         tracing::warn!(error = %e, "stripe call failed");
         match e {
             StripeError::Upstream { retry_after, .. } => {
-                let mut err = ApiError::new(
-                    502,
-                    crate::error::codes::PAYMENT_PROVIDER_ERROR,
-                    "Payment provider error",
-                    "the payment provider failed; nothing was charged; retry later",
-                );
-                err.retry_after = Some(retry_after);
-                err
+                ApiError::provider_error("the payment provider failed; nothing was charged; retry later", retry_after)
             }
-            StripeError::Timeout(_) => {
-                let mut err = ApiError::new(
-                    503,
-                    crate::error::codes::PAYMENT_PROVIDER_UNAVAILABLE,
-                    "Payment provider unavailable",
-                    "the payment provider did not answer in time; retry later",
-                );
-                err.retry_after = Some(5);
-                err
-            }
+            StripeError::Timeout(_) => ApiError::provider_unavailable(),
             ref refused @ StripeError::Refused { ref message, .. } if refused.is_card_error() => ApiError::new(
                 402,
                 crate::error::codes::PAYMENT_FAILED,
                 "Payment failed",
                 format!("the payment was declined: {message}"),
             ),
-            StripeError::Refused { status, .. } => ApiError::new(
-                502,
-                crate::error::codes::PAYMENT_PROVIDER_ERROR,
-                "Payment provider error",
-                format!("the payment provider refused the request ({status})"),
-            ),
-            StripeError::Decode(_) => ApiError::new(
-                502,
-                crate::error::codes::PAYMENT_PROVIDER_ERROR,
-                "Payment provider error",
-                "the payment provider gave an unreadable answer",
-            ),
+            StripeError::Refused { status, .. } => {
+                ApiError::provider_error(&format!("the payment provider refused the request ({status})"), 0)
+            }
+            StripeError::Decode(_) => ApiError::provider_error("the payment provider gave an unreadable answer", 0),
         }
     }
 }
@@ -111,18 +87,6 @@ pub struct StripeClient {
     config: Arc<StripeConfig>,
 }
 
-/// The rustls configuration: aws-lc-rs, webpki roots embedded in the binary.
-fn tls_config() -> Result<rustls::ClientConfig, StripeError> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StripeError::Decode(format!("tls: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
-}
-
 /// A form: ordered `(name, value)` pairs in Stripe's bracket notation (`line_items[0][price]`).
 pub type Form = Vec<(String, String)>;
 
@@ -132,14 +96,7 @@ pub fn field(name: &str, value: impl ToString) -> (String, String) {
 
 impl StripeClient {
     pub fn new(config: StripeConfig) -> Result<Self, StripeError> {
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(config.timeout)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .user_agent(concat!("monetization-backend/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| StripeError::Decode(format!("http client: {e}")))?;
+        let http = crate::provider_http::client(config.timeout).map_err(StripeError::Decode)?;
         Ok(Self { http, config: Arc::new(config) })
     }
 
@@ -270,6 +227,5 @@ mod tests {
             timeout: Duration::from_secs(10),
         };
         assert!(!format!("{c:?}").contains("sk_live"));
-        assert!(tls_config().is_ok());
     }
 }

@@ -53,6 +53,8 @@ pub enum Parsed {
     Invoice { kind: InvoiceEvent, invoice: InvoiceObject },
     /// `charge.refunded`.
     ChargeRefunded(ChargeObject),
+    /// `refund.created`, `refund.updated`, `refund.failed`.
+    Refund(RefundEventObject),
     /// Any other event type: acknowledged, nothing to do.
     Ignored,
 }
@@ -114,6 +116,14 @@ pub struct RefundObject {
     pub currency: String,
     pub created: i64,
     pub status: Option<String>,
+}
+
+/// A refund event's object: the refund and what it refunds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundEventObject {
+    pub refund: RefundObject,
+    pub charge: Option<String>,
+    pub payment_intent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,25 +191,23 @@ pub fn invoice(o: &Value) -> Option<InvoiceObject> {
     })
 }
 
+fn refund(r: &Value, currency: &str) -> Option<RefundObject> {
+    Some(RefundObject {
+        id: str_at(r, "/id")?,
+        amount: int_at(r, "/amount")?,
+        currency: str_at(r, "/currency").unwrap_or_else(|| currency.to_owned()),
+        created: int_at(r, "/created").unwrap_or(0),
+        status: str_at(r, "/status"),
+    })
+}
+
 /// Read a charge object (from an event or from the API).
 pub fn charge(o: &Value) -> Option<ChargeObject> {
     let currency = str_at(o, "/currency").unwrap_or_default();
     let refunds = o
         .pointer("/refunds/data")
         .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|r| {
-                    Some(RefundObject {
-                        id: str_at(r, "/id")?,
-                        amount: int_at(r, "/amount")?,
-                        currency: str_at(r, "/currency").unwrap_or_else(|| currency.clone()),
-                        created: int_at(r, "/created").unwrap_or(0),
-                        status: str_at(r, "/status"),
-                    })
-                })
-                .collect()
-        })
+        .map(|list| list.iter().filter_map(|r| refund(r, &currency)).collect())
         .unwrap_or_default();
     Some(ChargeObject {
         id: str_at(o, "/id")?,
@@ -240,6 +248,11 @@ pub fn parse(event: &Event) -> Result<Parsed, &'static str> {
             Parsed::Invoice { kind, invoice: invoice(o).ok_or("invoice without id")? }
         }
         "charge.refunded" => Parsed::ChargeRefunded(charge(o).ok_or("charge without id")?),
+        "refund.created" | "refund.updated" | "refund.failed" => Parsed::Refund(RefundEventObject {
+            refund: refund(o, "").ok_or("refund without id or amount")?,
+            charge: o.get("charge").and_then(expandable_id),
+            payment_intent: o.get("payment_intent").and_then(expandable_id),
+        }),
         _ => Parsed::Ignored,
     })
 }
@@ -366,5 +379,20 @@ mod tests {
             Ok(Parsed::Ignored)
         );
         assert!(parse(&event("invoice.paid", json!({"amount_paid": 1}))).is_err());
+    }
+
+    #[test]
+    fn refund_events() {
+        let updated = event(
+            "refund.updated",
+            json!({"id": "re_9", "object": "refund", "amount": 2_500, "currency": "inr", "created": 7,
+                   "status": "failed", "charge": "ch_9", "payment_intent": {"id": "pi_9"}}),
+        );
+        let Ok(Parsed::Refund(r)) = parse(&updated) else { panic!("refund event") };
+        assert_eq!(r.refund.amount, 2_500);
+        assert_eq!(r.refund.status.as_deref(), Some("failed"));
+        assert_eq!(r.charge.as_deref(), Some("ch_9"));
+        assert_eq!(r.payment_intent.as_deref(), Some("pi_9"));
+        assert!(parse(&event("refund.created", json!({"id": "re_9"}))).is_err(), "a refund needs its amount");
     }
 }

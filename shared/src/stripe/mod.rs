@@ -1,6 +1,6 @@
 //! Stripe, as pure functions (no I/O here): webhook signature verification and tolerant event reading.
 
-#[cfg(feature = "stripe-api")]
+#[cfg(feature = "payments")]
 pub mod client;
 pub mod events;
 pub mod signature;

@@ -160,10 +160,47 @@ impl Reconciled {
     }
 }
 
-#[cfg(feature = "stripe-api")]
+#[cfg(feature = "payments")]
 pub mod service;
-#[cfg(feature = "stripe-api")]
+#[cfg(feature = "payments")]
 pub mod webhook;
+
+/// Where a refund stands. Statuses only move forward (pending → succeeded → failed; a refund can fail after
+/// it succeeded), so applying provider events in any order ends in the same status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefundStatus {
+    Pending,
+    /// Items recorded before statuses existed were succeeded refunds.
+    #[default]
+    Succeeded,
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Stripe's refund statuses (`None`: older event shapes listed only succeeded refunds).
+    pub fn from_stripe(status: Option<&str>) -> Option<Self> {
+        match status {
+            None | Some("succeeded") => Some(Self::Succeeded),
+            Some("pending" | "requires_action") => Some(Self::Pending),
+            Some("failed" | "canceled") => Some(Self::Failed),
+            Some(_) => None,
+        }
+    }
+
+    /// Whether the refund holds (or may still take) money from its payment.
+    pub fn counts(self) -> bool {
+        self != Self::Failed
+    }
+}
 
 /// Who collects the money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

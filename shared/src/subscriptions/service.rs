@@ -3,7 +3,7 @@
 //! together with the entitlement it grants, so concurrent webhooks and API calls never leave the user's tier
 //! behind the subscription's state.
 
-use super::{BillingPeriod, Fact, Grant, Price, Provider, Snapshot, SubscriptionStatus, grant};
+use super::{BillingPeriod, Fact, Grant, Price, Provider, RefundStatus, Snapshot, SubscriptionStatus, grant};
 use crate::auth::jwt::{KeySet, TokenKind};
 use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
@@ -126,6 +126,9 @@ pub struct HistoryEntry {
     pub payment_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refund_id: Option<String>,
+    /// A refund's status (`pending`, `succeeded`, `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<RefundStatus>,
     pub provider: Provider,
     pub provider_id: String,
     pub amount: i64,
@@ -793,6 +796,7 @@ impl SubscriptionService {
                     kind: "payment",
                     payment_id: p.payment_id,
                     refund_id: None,
+                    status: None,
                     provider: p.provider,
                     provider_id: p.provider_payment_id,
                     amount: p.amount,
@@ -805,6 +809,7 @@ impl SubscriptionService {
                     kind: "refund",
                     payment_id: r.payment_id,
                     refund_id: Some(r.refund_id),
+                    status: Some(r.status),
                     provider: r.provider,
                     provider_id: r.provider_refund_id,
                     amount: r.amount,
@@ -819,7 +824,7 @@ impl SubscriptionService {
     }
 
     /// `POST /api/payments/{id}/refund` (admin): ask Stripe for a refund; it is recorded when Stripe
-    /// confirms it (`charge.refunded`).
+    /// reports it (`refund.*`, `charge.refunded`).
     pub async fn refund(
         &self,
         caller: &Principal,
@@ -841,7 +846,7 @@ impl SubscriptionService {
         }
         let (payment, refunds) = self.store().payment_with_refunds(payment_id).await?;
         let payment: PaymentItem = payment.ok_or_else(missing)?;
-        let refunded: i64 = refunds.iter().map(|r: &RefundItem| r.amount).sum();
+        let refunded: i64 = refunds.iter().filter(|r: &&RefundItem| r.status.counts()).map(|r| r.amount).sum();
         let remaining = payment.amount - refunded;
         let amount = req.amount.unwrap_or(remaining);
         if amount <= 0 || amount > remaining {

@@ -2,15 +2,18 @@
 //! days), apply it, mark it done. A duplicate is acknowledged without a second effect; a delivery whose
 //! processing failed is re-processed when Stripe retries (its claim has a lease). Every effect is itself
 //! idempotent and order-independent (subscription facts fold with a join; payments and refunds are put once
-//! under ids derived from Stripe's ids), so any delivery order ends in the same state.
+//! under ids derived from Stripe's ids; a refund's status only moves forward), so any delivery order ends in the
+//! same state.
 
 use super::service::{Ledger, api_snapshot, at_version, derived_id};
-use super::{Fact, Provider};
+use super::{Fact, Provider, RefundStatus};
 use crate::error::{ApiError, codes};
 use crate::store::items::{NotificationItem, PaymentItem, ProviderRefItem, RefundItem, WebhookEventItem};
-use crate::store::{Claim, keys};
+use crate::store::{Claim, RefundChange, keys};
 use crate::stripe::client::{StripeClient, field};
-use crate::stripe::events::{self, ChargeObject, CheckoutSession, Event, InvoiceEvent, InvoiceObject, Parsed};
+use crate::stripe::events::{
+    self, ChargeObject, CheckoutSession, Event, InvoiceEvent, InvoiceObject, Parsed, RefundEventObject,
+};
 use crate::stripe::signature;
 use crate::tokens::rfc3339;
 use chrono::DateTime;
@@ -122,6 +125,7 @@ impl StripeWebhookService {
             Parsed::Invoice { kind: InvoiceEvent::Paid, invoice } => self.invoice_paid(event, invoice).await,
             Parsed::Invoice { kind, invoice } => self.invoice_problem(event, *kind, invoice).await,
             Parsed::ChargeRefunded(charge) => self.charge_refunded(charge).await,
+            Parsed::Refund(refund) => self.refund_event(refund).await,
             Parsed::Ignored => Ok(()),
         }
     }
@@ -302,23 +306,8 @@ impl StripeWebhookService {
         Ok(())
     }
 
-    /// Succeeded refunds of a charge, each recorded once against the payment it refunds.
+    /// The refunds of a charge, each recorded once against the payment it refunds.
     async fn charge_refunded(&self, charge: &ChargeObject) -> Result<(), ApiError> {
-        let provider_payment_id = charge.payment_intent.clone().unwrap_or_else(|| charge.id.clone());
-        let payment_id = derived_id("pay", &format!("stripe:{provider_payment_id}"));
-        let (payment, _) = self.ledger.store.payment_with_refunds(&payment_id).await?;
-        let user_id = match payment {
-            Some(p) => Some(p.user_id),
-            None => match &charge.customer {
-                Some(c) => self.ledger.store.get_provider_ref("stripe", "customer", c).await?.map(|r| r.user_id),
-                None => None,
-            },
-        };
-        let Some(user_id) = user_id else {
-            tracing::warn!(charge = %charge.id, "refund of an unknown customer's charge");
-            return Ok(());
-        };
-        let now = rfc3339(self.ledger.clock.now());
         // Since API version 2022-11-15 the event's charge carries no `refunds` list: ask for it.
         let mut refunds = charge.refunds.clone();
         if refunds.is_empty() && charge.amount_refunded > 0 {
@@ -327,7 +316,58 @@ impl StripeWebhookService {
             let wrapped = serde_json::json!({"id": charge.id, "currency": charge.currency, "refunds": list});
             refunds = events::charge(&wrapped).map(|c| c.refunds).unwrap_or_default();
         }
-        for r in refunds.iter().filter(|r| r.status.as_deref().is_none_or(|s| s == "succeeded")) {
+        let paid_by = charge.payment_intent.as_deref().unwrap_or(&charge.id);
+        self.record_refunds(paid_by, &charge.id, charge.customer.as_deref(), &refunds).await
+    }
+
+    /// `refund.created|updated|failed`: the refund's current status.
+    async fn refund_event(&self, event: &RefundEventObject) -> Result<(), ApiError> {
+        let Some(charge) = event.charge.as_deref() else {
+            tracing::warn!(refund = %event.refund.id, "refund without a charge");
+            return Ok(());
+        };
+        let paid_by = event.payment_intent.as_deref().unwrap_or(charge);
+        self.record_refunds(paid_by, charge, None, std::slice::from_ref(&event.refund)).await
+    }
+
+    /// Record refunds of the payment `paid_by` (Stripe's PaymentIntent, else its charge) under ids derived from
+    /// Stripe's, moving each one's status forward only.
+    async fn record_refunds(
+        &self,
+        paid_by: &str,
+        charge_id: &str,
+        customer: Option<&str>,
+        refunds: &[events::RefundObject],
+    ) -> Result<(), ApiError> {
+        let payment_id = derived_id("pay", &format!("stripe:{paid_by}"));
+        let (payment, _) = self.ledger.store.payment_with_refunds(&payment_id).await?;
+        let user_id = match payment {
+            Some(p) => Some(p.user_id),
+            None => {
+                // The payment's own event has not arrived yet: find the customer from the charge.
+                let customer = match customer {
+                    Some(c) => Some(c.to_owned()),
+                    None => {
+                        let charge = self.stripe.get(&format!("/v1/charges/{charge_id}"), &Vec::new()).await?;
+                        events::charge(&charge).and_then(|c| c.customer)
+                    }
+                };
+                match customer {
+                    Some(c) => self.ledger.store.get_provider_ref("stripe", "customer", &c).await?.map(|r| r.user_id),
+                    None => None,
+                }
+            }
+        };
+        let Some(user_id) = user_id else {
+            tracing::warn!(charge = %charge_id, "refund of an unknown customer's charge");
+            return Ok(());
+        };
+        let now = rfc3339(self.ledger.clock.now());
+        for r in refunds {
+            let Some(status) = RefundStatus::from_stripe(r.status.as_deref()) else {
+                tracing::warn!(refund = %r.id, status = ?r.status, "refund status not understood");
+                continue;
+            };
             let refund_id = derived_id("rfd", &format!("stripe:{}", r.id));
             let at = epoch(r.created);
             let key = keys::refund(&payment_id, &r.id);
@@ -345,11 +385,13 @@ impl StripeWebhookService {
                 provider_refund_id: r.id.clone(),
                 amount: r.amount,
                 currency: r.currency.clone(),
+                status,
                 refunded_at: at,
                 recorded_at: now.clone(),
             };
-            if self.ledger.store.put_refund_once(&item).await? {
-                tracing::info!(payment_id = %payment_id, amount = r.amount, "refund recorded");
+            let change = self.ledger.store.record_refund(&item).await?;
+            if change != RefundChange::Unchanged {
+                tracing::info!(payment_id = %payment_id, amount = r.amount, status = status.as_str(), "refund recorded");
             }
         }
         Ok(())

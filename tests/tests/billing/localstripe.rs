@@ -81,17 +81,9 @@ async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
     let f = Fixture { b, solution, user_id: session.user_id, access: session.access_token, token, admin };
 
     // Subscribe and pay at the (stand-in's) hosted checkout page.
-    let r =
-        f.b.call(
-            "POST",
-            "/api/subscriptions",
-            Some(json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "stripe"})),
-            Some(&f.access),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let id = r.body["subscription_id"].as_str().expect("id").to_owned();
-    assert_eq!(open_page(r.body["checkout_url"].as_str().expect("url")).await, 200);
+    let created = f.b.create_subscription(&f.access, &f.solution.solution_id, "pro", "stripe").await;
+    let id = created["subscription_id"].as_str().expect("id").to_owned();
+    assert_eq!(open_page(created["checkout_url"].as_str().expect("url")).await, 200);
     let received = sink.wait_for(&["checkout.session.completed", "invoice.paid"], 15).await;
     deliver_all(&f, received).await;
     let sub = f.subscription(&id).await;

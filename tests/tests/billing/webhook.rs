@@ -9,18 +9,10 @@ use shared::stripe::signature::sign;
 
 /// Every handled event of one subscription's life, in Stripe's order, with time moving between steps:
 /// checkout (completed, created, paid), a failed renewal (failed, past_due), recovery (active, paid), a
-/// refund, and the end (deleted).
+/// refund (charge.refunded), a second refund that fails after it succeeded (refund.*), and the end (deleted).
 async fn life(f: &Fixture) -> (String, Vec<Value>) {
-    let r =
-        f.b.call(
-            "POST",
-            "/api/subscriptions",
-            Some(json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "stripe"})),
-            Some(&f.access),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let id = r.body["subscription_id"].as_str().expect("id").to_owned();
+    let created = f.b.create_subscription(&f.access, &f.solution.solution_id, "pro", "stripe").await;
+    let id = created["subscription_id"].as_str().expect("id").to_owned();
     let item = f.b.env.store.get_subscription(&id).await.expect("read").expect("sub");
     let t0 = f.b.env.clock.now().timestamp();
     let s = &f.b.stripe;
@@ -39,6 +31,13 @@ async fn life(f: &Fixture) -> (String, Vec<Value>) {
         &[(format!("re_{}", ulid::Ulid::new()), 9_900)],
         item.provider_customer_id.as_deref().expect("cus"),
     ));
+    // A second refund, pending, then succeeded, then failed after all (Stripe's refund.* events).
+    let second = format!("re_{}", ulid::Ulid::new());
+    s.set_now(t0 + 34 * 86_400);
+    events.push(s.refund_event("refund.created", &second, &pi, 5_000, "pending"));
+    events.push(s.refund_event("refund.updated", &second, &pi, 5_000, "succeeded"));
+    s.set_now(t0 + 36 * 86_400);
+    events.push(s.refund_event("refund.failed", &second, &pi, 5_000, "failed"));
     s.set_now(t0 + 40 * 86_400);
     events.push(s.deleted_event(&stripe_sub));
     (id, events)
@@ -48,11 +47,14 @@ async fn life(f: &Fixture) -> (String, Vec<Value>) {
 async fn state(f: &Fixture, id: &str) -> Value {
     let sub = f.subscription(id).await;
     let history = f.history().await;
-    let mut money: Vec<(String, i64)> = history["items"]
+    let mut money: Vec<(String, i64, String)> = history["items"]
         .as_array()
         .expect("items")
         .iter()
-        .map(|i| (i["kind"].as_str().unwrap_or_default().to_owned(), i["amount"].as_i64().unwrap_or(0)))
+        .map(|i| {
+            let text = |k: &str| i[k].as_str().unwrap_or_default().to_owned();
+            (text("kind"), i["amount"].as_i64().unwrap_or(0), text("status"))
+        })
         .collect();
     money.sort();
     json!({"status": sub["status"], "tier": sub["tier"], "cancel": sub["cancel_at_period_end"],
@@ -79,7 +81,10 @@ async fn any_delivery_order_with_duplicates_converges_to_the_same_state() {
     let expected = state(&reference, &id).await;
     assert_eq!(expected["status"], "canceled");
     assert_eq!(expected["user_tier"], "free");
-    assert_eq!(expected["money"], json!([["payment", 49_900], ["refund", 9_900]]));
+    assert_eq!(
+        expected["money"],
+        json!([["payment", 49_900, ""], ["refund", 5_000, "failed"], ["refund", 9_900, "succeeded"]])
+    );
 
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     for run in 0..12 {
