@@ -53,6 +53,10 @@ pub mod codes {
     pub const REFUND_EXCEEDS_PAYMENT: &str = "refund_exceeds_payment";
     pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
     pub const EVENT_IN_PROGRESS: &str = "event_in_progress";
+    pub const INVOICE_NOT_FOUND: &str = "invoice_not_found";
+    pub const INVOICE_NOT_OPEN: &str = "invoice_not_open";
+    pub const PROVIDER_NOT_CONFIGURED: &str = "provider_not_configured";
+    pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
     pub const INTERNAL: &str = "internal";
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod ids;
+pub mod invoices;
 pub mod logging;
 pub mod phonepe;
 pub mod solutions;

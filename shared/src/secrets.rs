@@ -92,3 +92,69 @@ pub async fn load_stripe(sdk: &aws_config::SdkConfig) -> Result<StripeSetup, Box
     })?;
     Ok(StripeSetup { client, webhook_secrets })
 }
+
+/// The PhonePe secret (JSON in Secrets Manager): the API client credentials and the webhook credentials,
+/// plus the legacy v1 salt when v1 callbacks are accepted.
+#[cfg(feature = "payments")]
+#[derive(serde::Deserialize)]
+struct PhonePeSecret {
+    client_id: String,
+    client_secret: String,
+    #[serde(default = "default_client_version")]
+    client_version: String,
+    #[serde(default)]
+    webhook_username: String,
+    #[serde(default)]
+    webhook_password: String,
+    #[serde(default)]
+    salt_key: Option<String>,
+    #[serde(default)]
+    salt_index: Option<String>,
+}
+
+#[cfg(feature = "payments")]
+fn default_client_version() -> String {
+    "1".into()
+}
+
+/// What the PhonePe functions load at cold start.
+#[cfg(feature = "payments")]
+pub struct PhonePeSetup {
+    pub client: crate::phonepe::client::PhonePeClient,
+    pub webhook: crate::phonepe::callback::WebhookCredentials,
+}
+
+/// `PHONEPE_SECRET_ID` (Secrets Manager) and `PHONEPE_API_BASE` (default: PhonePe's sandbox; production's
+/// OAuth host is chosen with it). `None` when `PHONEPE_SECRET_ID` is not set: PhonePe is then not offered.
+#[cfg(feature = "payments")]
+pub async fn load_phonepe(
+    sdk: &aws_config::SdkConfig,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+) -> Result<Option<PhonePeSetup>, Box<dyn std::error::Error + Send + Sync>> {
+    use crate::phonepe::client::{PhonePeClient, PhonePeConfig, SANDBOX_BASE};
+    let Some(id) = std::env::var("PHONEPE_SECRET_ID").ok().filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let raw = get_string(&client(sdk), &id).await?;
+    let secret: PhonePeSecret =
+        serde_json::from_str(&raw).map_err(|_| format!("secret {id} is not the PhonePe secret JSON"))?;
+    let api_base = std::env::var("PHONEPE_API_BASE")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| SANDBOX_BASE.to_owned());
+    let config = PhonePeConfig {
+        oauth_base: PhonePeConfig::oauth_base_for(&api_base),
+        api_base,
+        client_id: secret.client_id,
+        client_secret: secret.client_secret,
+        client_version: secret.client_version,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let webhook = crate::phonepe::callback::WebhookCredentials {
+        username: secret.webhook_username,
+        password: secret.webhook_password,
+        salt_key: secret.salt_key.filter(|s| !s.is_empty()),
+        salt_index: secret.salt_index.unwrap_or_else(|| "1".into()),
+    };
+    Ok(Some(PhonePeSetup { client: PhonePeClient::new(config, clock)?, webhook }))
+}

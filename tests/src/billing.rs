@@ -1,15 +1,21 @@
 //! The subscriptions and stripe-webhook functions on top of a [`TestEnv`], with the Stripe API played by
 //! [`FakeStripe`] (or by localstripe, for the tests that use it), and helpers to sign and deliver events.
 
+use crate::fake_phonepe::FakePhonePe;
 use crate::fake_stripe::FakeStripe;
 use crate::harness::{Reply, TestEnv};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::clock::Clock;
+use shared::phonepe::callback::WebhookCredentials;
+use shared::phonepe::client::{PhonePeClient, PhonePeConfig};
 use shared::solutions::{SolutionStatus, Tier};
 use shared::store::items::{SolutionItem, TierDefinitionItem};
 use shared::stripe::client::{StripeClient, StripeConfig};
-use shared::subscriptions::service::SubscriptionSettings;
+use shared::subscriptions::invoicing::Seller;
+use shared::subscriptions::payments::InvoiceFiles;
+use shared::subscriptions::phonepe::PhonePeSettings;
+use shared::subscriptions::service::{SubscriptionService, SubscriptionSettings};
 use shared::subscriptions::{BillingPeriod, Price};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +26,41 @@ pub const SECRET_KEY: &str = "sk_test_billing";
 pub struct BillingEnv {
     pub env: TestEnv,
     pub stripe: FakeStripe,
+    pub phonepe: FakePhonePe,
     pub subs: Arc<subscriptions::AppState>,
     pub hook: Arc<stripe_webhook::AppState>,
+    pub phonepe_hook: Arc<phonepe_webhook::AppState>,
+    /// The private bucket invoice PDFs go to (moto).
+    pub bucket: String,
+    pub s3: aws_sdk_s3::Client,
+}
+
+/// The PhonePe webhook credentials configured in the tests.
+pub const PHONEPE_USERNAME: &str = "test_hooks";
+pub const PHONEPE_PASSWORD: &str = "Hook7pass9word";
+
+/// The seller on test invoices: a Karnataka GSTIN (state 29).
+pub fn test_seller() -> Seller {
+    Seller::new(
+        "Marketplace Test Pvt Ltd",
+        "1 MG Road|Bengaluru 560001",
+        shared::invoices::Gstin::parse("29AAGCB7383J1Z4").expect("gstin"),
+    )
+}
+
+pub fn phonepe_client(base: &str, clock: Arc<dyn Clock>) -> PhonePeClient {
+    PhonePeClient::new(
+        PhonePeConfig {
+            api_base: base.to_owned(),
+            oauth_base: base.to_owned(),
+            client_id: crate::fake_phonepe::CLIENT_ID.to_owned(),
+            client_secret: crate::fake_phonepe::CLIENT_SECRET.to_owned(),
+            client_version: "1".into(),
+            timeout: Duration::from_secs(2),
+        },
+        clock,
+    )
+    .expect("phonepe client")
 }
 
 pub fn stripe_client(base: &str, timeout: Duration) -> StripeClient {
@@ -40,12 +79,36 @@ impl BillingEnv {
     pub async fn with_stripe(env: TestEnv, stripe: FakeStripe, api_base: Option<&str>) -> Self {
         let client = stripe_client(api_base.unwrap_or(&stripe.base), Duration::from_secs(2));
         let clock = Arc::new(env.clock.clone());
-        let subs = Arc::new(subscriptions::AppState::new(
+        let phonepe = FakePhonePe::start().await;
+        let pp_client = phonepe_client(&phonepe.base, clock.clone());
+        let sdk = shared::aws::load().await;
+        let s3 = shared::aws::s3(&sdk);
+        let bucket = format!("invoices-{}", ulid::Ulid::new().to_string().to_lowercase());
+        s3.create_bucket().bucket(&bucket).send().await.expect("bucket (moto)");
+        let seller = Arc::new(test_seller());
+        let service = SubscriptionService::new(
             env.store.clone(),
-            env.keys(),
+            Arc::new(env.keys()),
             clock.clone(),
             client.clone(),
             SubscriptionSettings::new("https://app.test"),
+        )
+        .with_phonepe(pp_client.clone(), PhonePeSettings::new("https://app.test"), seller.clone())
+        .with_invoice_files(InvoiceFiles { s3: s3.clone(), bucket: bucket.clone(), link_seconds: 300 });
+        let subs = Arc::new(subscriptions::AppState { subscriptions: service });
+        let phonepe_hook = Arc::new(phonepe_webhook::AppState::new(
+            env.store.clone(),
+            clock.clone(),
+            pp_client,
+            WebhookCredentials {
+                username: PHONEPE_USERNAME.into(),
+                password: PHONEPE_PASSWORD.into(),
+                salt_key: Some("test-salt-key".into()),
+                salt_index: "1".into(),
+            },
+            seller,
+            PhonePeSettings::new("https://app.test"),
+            7 * 86_400,
         ));
         let hook = Arc::new(stripe_webhook::AppState::new(
             env.store.clone(),
@@ -54,7 +117,7 @@ impl BillingEnv {
             vec![WEBHOOK_SECRET.to_owned()],
             7 * 86_400,
         ));
-        Self { env, stripe, subs, hook }
+        Self { env, stripe, phonepe, subs, hook, phonepe_hook, bucket, s3 }
     }
 
     /// Route a request to the function that serves it.
@@ -90,6 +153,8 @@ impl BillingEnv {
             crate::harness::decode(subscriptions::handle(&self.subs, req).await)
         } else if matches(stripe_webhook::ROUTES) {
             crate::harness::decode(stripe_webhook::handle(&self.hook, req).await)
+        } else if matches(phonepe_webhook::ROUTES) {
+            crate::harness::decode(phonepe_webhook::handle(&self.phonepe_hook, req).await)
         } else {
             self.env.send(req).await
         }
@@ -175,5 +240,24 @@ impl BillingEnv {
             assert_eq!(r.status, 200, "{:?}", r.body);
         }
         (id, stripe_sub)
+    }
+}
+
+impl BillingEnv {
+    /// A PhonePe callback as PhonePe sends it: the body and `Authorization` = sha256(username:password).
+    pub async fn phonepe_callback(&self, body: &str) -> Reply {
+        let auth = shared::phonepe::callback::expected_authorization(PHONEPE_USERNAME, PHONEPE_PASSWORD);
+        self.phonepe_callback_with(body, Some(&auth)).await
+    }
+
+    pub async fn phonepe_callback_with(&self, body: &str, authorization: Option<&str>) -> Reply {
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://api.test/api/payments/webhook")
+            .header("content-type", "application/json");
+        if let Some(a) = authorization {
+            builder = builder.header("authorization", a);
+        }
+        self.send(builder.body(Body::Binary(body.as_bytes().to_vec())).expect("request")).await
     }
 }

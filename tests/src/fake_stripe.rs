@@ -287,7 +287,7 @@ fn parse_form(body: &[u8]) -> Vec<(String, String)> {
 }
 
 /// One HTTP/1.1 request: method, target, lower-case headers, body. `None` when the peer closed first.
-async fn read_request(
+pub(crate) async fn read_request(
     stream: &mut TcpStream,
 ) -> std::io::Result<Option<(String, String, HashMap<String, String>, Vec<u8>)>> {
     let mut buf = Vec::new();
@@ -323,7 +323,7 @@ async fn read_request(
     Ok(Some((method, target, headers, body)))
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
+pub(crate) async fn respond(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
     let response = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
         text.len()

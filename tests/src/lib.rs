@@ -3,6 +3,7 @@
 //! runs the real handlers against DynamoDB Local.
 
 pub mod billing;
+pub mod fake_phonepe;
 pub mod fake_stripe;
 pub mod harness;
 pub mod seed;

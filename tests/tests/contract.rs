@@ -27,6 +27,7 @@ const KNOWN_PLACEHOLDERS: &[&str] = &[
     "SOLUTION_ID",
     "SOLUTION_TOKEN",
     "STRIPE_SIGNATURE",
+    "PHONEPE_AUTHORIZATION",
     "TOKEN_ID",
     "REFRESH_TOKEN",
     "ANONYMOUS_ID",
@@ -39,6 +40,7 @@ const ROUTERS: &[(&str, &[(&str, &str)])] = &[
     ("usage", usage::ROUTES),
     ("subscriptions", subscriptions::ROUTES),
     ("stripe-webhook", stripe_webhook::ROUTES),
+    ("phonepe-webhook", phonepe_webhook::ROUTES),
 ];
 
 const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -42,7 +42,7 @@ impl AppState {
         webhook_secrets: Vec<String>,
         grace_seconds: i64,
     ) -> Self {
-        let ledger = Ledger { store, clock, grace_seconds };
+        let ledger = Ledger::new(store, clock, grace_seconds);
         Self { webhook: StripeWebhookService::new(ledger, stripe, webhook_secrets) }
     }
 }

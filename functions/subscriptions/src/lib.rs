@@ -1,6 +1,6 @@
-//! The `subscriptions` function: paid subscriptions on Stripe (Checkout), tier changes, cancellations, the
-//! payment history and admin refunds. Handlers are thin: parse, call one use case of
-//! `shared::subscriptions::service::SubscriptionService`, respond.
+//! The `subscriptions` function: paid subscriptions on Stripe (Checkout) and PhonePe (payments we initiate
+//! and verify), tier changes, cancellations, the payment history, invoices and admin refunds. Handlers are
+//! thin: parse, call one use case of `shared::subscriptions::service::SubscriptionService`, respond.
 
 use lambda_http::{Body, Request, Response};
 use shared::auth::jwt::KeySet;
@@ -8,6 +8,9 @@ use shared::clock::{Clock, SystemClock};
 use shared::http;
 use shared::store::Store;
 use shared::stripe::client::StripeClient;
+use shared::subscriptions::invoicing::Seller;
+use shared::subscriptions::payments::InvoiceFiles;
+use shared::subscriptions::phonepe::PhonePeSettings;
 use shared::subscriptions::service::{SubscriptionService, SubscriptionSettings};
 use shared::{ApiError, secrets};
 use std::sync::Arc;
@@ -20,6 +23,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/subscriptions/{id}"),
     ("GET", "/api/payments/history"),
     ("POST", "/api/payments/{id}/refund"),
+    ("POST", "/api/payments/initiate"),
+    ("POST", "/api/payments/verify"),
+    ("GET", "/api/invoices"),
 ];
 
 pub struct AppState {
@@ -29,15 +35,30 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients, the token keys and the Stripe key (read once from Secrets
-    /// Manager).
+    /// Cold start: configuration, SDK clients, the token keys, the Stripe key and the PhonePe credentials
+    /// (read once, concurrently, from Secrets Manager). PhonePe is offered when `PHONEPE_SECRET_ID` is set;
+    /// invoice PDFs are kept when `INVOICE_BUCKET` is.
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::aws::load().await;
-        // The two secrets are read concurrently.
-        let (platform, stripe) = tokio::try_join!(secrets::load_platform_with(&sdk), secrets::load_stripe(&sdk))?;
-        let mut settings = SubscriptionSettings::new(&shared::config::required("APP_BASE_URL")?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let (platform, stripe, phonepe) = tokio::try_join!(
+            secrets::load_platform_with(&sdk),
+            secrets::load_stripe(&sdk),
+            secrets::load_phonepe(&sdk, clock.clone())
+        )?;
+        let base = shared::config::required("APP_BASE_URL")?;
+        let mut settings = SubscriptionSettings::new(&base);
         settings.grace_seconds = shared::config::grace_seconds()?;
-        Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock), stripe.client, settings))
+        let mut service =
+            SubscriptionService::new(platform.store, Arc::new(platform.keys), clock, stripe.client, settings);
+        if let Some(p) = phonepe {
+            let seller = Arc::new(Seller::from_env()?);
+            service = service.with_phonepe(p.client, PhonePeSettings::new(&base), seller);
+        }
+        if let Ok(bucket) = shared::config::required("INVOICE_BUCKET") {
+            service = service.with_invoice_files(InvoiceFiles { s3: shared::aws::s3(&sdk), bucket, link_seconds: 300 });
+        }
+        Ok(Self { subscriptions: service })
     }
 
     pub fn new(
@@ -101,6 +122,25 @@ async fn dispatch(
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             let answer = subs.refund(&caller, &param("id"), body, http::header_str(req, "idempotency-key")).await?;
             Ok(http::json(202, &answer))
+        }
+        ("POST", "/api/payments/initiate") => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
+            let initiated = subs.initiate(&caller, body, http::header_str(req, "idempotency-key")).await?;
+            Ok(http::json(201, &initiated))
+        }
+        ("POST", "/api/payments/verify") => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
+            Ok(http::json(200, &subs.verify(&caller, body).await?))
+        }
+        ("GET", "/api/invoices") => {
+            let caller = subs.authenticate_reader(http::bearer(req)).await?;
+            let customer = http::query(req, "customer_id");
+            let cursor = http::query(req, "cursor");
+            let limit = http::query(req, "limit");
+            let list = subs.invoices(&caller, customer.as_deref(), cursor.as_deref(), limit.as_deref()).await?;
+            Ok(http::json(200, &list))
         }
         _ => Err(ApiError::internal("route table and dispatch disagree")),
     }

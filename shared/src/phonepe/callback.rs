@@ -17,6 +17,22 @@ use crate::crypto::{constant_time_eq, sha256_hex};
 use base64::Engine;
 use serde_json::Value;
 
+/// The configured callback credentials: v2 username/password, and the v1 salt when legacy callbacks are
+/// accepted. Never logged (`Debug` redacts).
+#[derive(Clone, Default)]
+pub struct WebhookCredentials {
+    pub username: String,
+    pub password: String,
+    pub salt_key: Option<String>,
+    pub salt_index: String,
+}
+
+impl std::fmt::Debug for WebhookCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookCredentials").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
 /// What a callback names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Callback {

@@ -568,12 +568,48 @@ pub struct SubscriptionItem {
     pub checkout_url: Option<String>,
     #[serde(default)]
     pub reconciled: crate::subscriptions::Reconciled,
+    /// The buyer's GSTIN (for B2B tax invoices), validated when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer_gstin: Option<String>,
+    /// The buyer's GST state code (place of supply); from the GSTIN when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer_state: Option<String>,
+    /// The invoice waiting to be paid (PhonePe: the first period, a renewal or an upgrade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_invoice_id: Option<String>,
+    /// Billing-run steps done, as `<step>@<period_end>` (each happens once per period).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub billing_done: std::collections::BTreeSet<String>,
+    /// When the billing run must next look at this subscription (`None`: nothing to do). Mirrored into the
+    /// sparse GSI2 on every save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_due_at: Option<i64>,
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
 }
 
 impl SubscriptionItem {
+    /// Set when the billing run must next look at it, and the GSI2 entry that lists it then.
+    pub fn set_billing_due(&mut self, due: Option<i64>) {
+        self.billing_due_at = due;
+        match due {
+            Some(at) => {
+                let (pk, sk) = keys::billing_due(at, &self.subscription_id);
+                self.gsi2pk = Some(pk);
+                self.gsi2sk = Some(sk);
+            }
+            None => {
+                self.gsi2pk = None;
+                self.gsi2sk = None;
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         subscription_id: &str,
@@ -609,6 +645,13 @@ impl SubscriptionItem {
             checkout_session_id: None,
             checkout_url: None,
             reconciled: Default::default(),
+            buyer_gstin: None,
+            buyer_state: None,
+            open_invoice_id: None,
+            billing_done: Default::default(),
+            billing_due_at: None,
+            gsi2pk: None,
+            gsi2sk: None,
             version: 0,
             created_at: created_at.clone(),
             updated_at: created_at,
@@ -699,6 +742,42 @@ pub struct PaymentItem {
     pub recorded_at: String,
 }
 
+impl PaymentItem {
+    /// A captured payment, listed in its user's history by `captured_at`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        payment_id: &str,
+        user_id: &str,
+        provider: crate::subscriptions::Provider,
+        provider_payment_id: String,
+        amount: i64,
+        currency: &str,
+        captured_at: String,
+        recorded_at: String,
+    ) -> Self {
+        let key = keys::payment(payment_id);
+        let gsi = keys::user_payments(user_id, &captured_at, payment_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "payment".into(),
+            payment_id: payment_id.into(),
+            user_id: user_id.into(),
+            subscription_id: None,
+            solution_id: None,
+            provider,
+            provider_payment_id,
+            provider_invoice_id: None,
+            amount,
+            currency: currency.into(),
+            captured_at,
+            recorded_at,
+        }
+    }
+}
+
 /// A refund of a payment (one per provider refund; its status only moves forward).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefundItem {
@@ -742,4 +821,182 @@ pub struct WebhookEventItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processed_at: Option<String>,
     pub expires_at: i64,
+}
+
+/// One PhonePe checkout order: a payment attempt on an invoice. Its id is our `merchantOrderId`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhonePeOrderItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub merchant_order_id: String,
+    pub invoice_id: String,
+    pub subscription_id: String,
+    pub user_id: String,
+    pub amount: i64,
+    pub currency: String,
+    /// `creating` (asked PhonePe, no answer yet), `pending`, `completed`, `failed`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phonepe_order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl PhonePeOrderItem {
+    pub fn new(merchant_order_id: &str, invoice: &InvoiceItem, created_at: String) -> Self {
+        let key = keys::phonepe_order(merchant_order_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "phonepe_order".into(),
+            merchant_order_id: merchant_order_id.into(),
+            invoice_id: invoice.invoice_id.clone(),
+            subscription_id: invoice.subscription_id.clone(),
+            user_id: invoice.user_id.clone(),
+            amount: invoice.amount,
+            currency: invoice.currency.clone(),
+            state: "creating".into(),
+            phonepe_order_id: None,
+            redirect_url: None,
+            created_at: created_at.clone(),
+            updated_at: created_at,
+        }
+    }
+}
+
+/// Why an invoice exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceReason {
+    /// The first period of a subscription.
+    Subscription,
+    Renewal,
+    /// The prorated difference of an upgrade.
+    Upgrade,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// A payment request (no number yet).
+    Open,
+    /// Paid: a numbered tax invoice.
+    Paid,
+    /// Withdrawn unpaid (subscription expired or canceled).
+    Void,
+}
+
+/// An invoice: first a payment request (open), then, once paid, a GST tax invoice with a number that is
+/// gapless per financial year (allocated in the same transaction that records the payment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub invoice_id: String,
+    pub user_id: String,
+    pub subscription_id: String,
+    pub solution_id: String,
+    pub provider: crate::subscriptions::Provider,
+    pub tier: Tier,
+    pub reason: InvoiceReason,
+    /// The period paid for (epoch seconds); a first period starts when it is paid, so it is set then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_end: Option<i64>,
+    /// Tax-inclusive total in minor units.
+    pub amount: i64,
+    pub currency: String,
+    /// The tier's price from this invoice's period on (what the subscription costs once it is paid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<crate::subscriptions::Price>,
+    pub status: InvoiceStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<i64>,
+    /// `INV/2026-27/000001`, once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    /// The issued document (seller, buyer, lines, tax), as rendered to PDF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<crate::invoices::InvoiceDoc>,
+    /// The PDF's S3 key, once rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_key: Option<String>,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl InvoiceItem {
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
+        invoice_id: &str,
+        subscription: &SubscriptionItem,
+        tier: Tier,
+        reason: InvoiceReason,
+        amount: i64,
+        currency: &str,
+        period: Option<(i64, i64)>,
+        created_at: String,
+    ) -> Self {
+        let key = keys::invoice(invoice_id);
+        let gsi = keys::user_invoices(&subscription.user_id, &created_at, invoice_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "invoice".into(),
+            invoice_id: invoice_id.into(),
+            user_id: subscription.user_id.clone(),
+            subscription_id: subscription.subscription_id.clone(),
+            solution_id: subscription.solution_id.clone(),
+            provider: subscription.provider,
+            tier,
+            reason,
+            period_start: period.map(|p| p.0),
+            period_end: period.map(|p| p.1),
+            amount,
+            currency: currency.into(),
+            price: None,
+            status: InvoiceStatus::Open,
+            due_at: None,
+            number: None,
+            issued_at: None,
+            payment_id: None,
+            document: None,
+            pdf_key: None,
+            version: 0,
+            created_at: created_at.clone(),
+            updated_at: created_at,
+        }
+    }
+}
+
+/// The last invoice number given out in a financial year.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceCounterItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub financial_year: String,
+    pub last: u64,
 }

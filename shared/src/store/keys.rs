@@ -34,6 +34,12 @@
 //! | a user's payments and refunds, newest first     | GSI1  | GSI1PK=`USER#<user_id>#PAYMENTS`, GSI1SK=`<at>#<id>` |
 //! | a received webhook event (deduplication, 35 days) | table | PK=`WEBHOOK#<provider>#<event_id>`, SK=`WEBHOOK` |
 //! | the stored answer of an idempotent request      | table | PK=`IDEMPOTENCY#<scope>#<user_id>#<sha256(key)>`, SK=`IDEMPOTENCY` |
+//! | a PhonePe checkout order (one payment attempt)  | table | PK=`PHONEPEORDER#<merchant_order_id>`, SK=`ORDER` |
+//! | an invoice (open payment request or issued)     | table | PK=`INVOICE#<invoice_id>`, SK=`INVOICE`           |
+//! | a user's invoices, newest first                 | GSI1  | GSI1PK=`USER#<user_id>#INVOICES`, GSI1SK=`<created>#<id>` |
+//! | the last invoice number of a financial year     | table | PK=`COUNTER#INVOICE#<fy>`, SK=`COUNTER`           |
+//! | subscriptions the billing run must look at, by due time | GSI2 | GSI2PK=`BILLING#DUE`, GSI2SK=`<due:012>#<id>` (sparse) |
+//! | a billing run's checkpoint                      | table | PK=`BILLINGRUN#<job>#<date>`, SK=`RUN`            |
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -43,6 +49,9 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
 
 /// A primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +235,43 @@ pub fn request_idempotency(scope: &str, user_id: &str, key_hash: &str) -> Key {
     Key::new(format!("IDEMPOTENCY#{scope}#{user_id}#{key_hash}"), "IDEMPOTENCY")
 }
 
+pub fn phonepe_order(merchant_order_id: &str) -> Key {
+    Key::new(format!("PHONEPEORDER#{merchant_order_id}"), "ORDER")
+}
+
+pub fn invoice(invoice_id: &str) -> Key {
+    Key::new(format!("INVOICE#{invoice_id}"), "INVOICE")
+}
+
+pub fn user_invoices(user_id: &str, created_at: &str, invoice_id: &str) -> Gsi1 {
+    Gsi1 { pk: user_invoices_partition(user_id), sk: format!("{created_at}#{invoice_id}") }
+}
+
+pub fn user_invoices_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#INVOICES")
+}
+
+/// The invoice-number counter of an Indian financial year (`2026-27`).
+pub fn invoice_counter(financial_year: &str) -> Key {
+    Key::new(format!("COUNTER#INVOICE#{financial_year}"), "COUNTER")
+}
+
+pub const BILLING_DUE: &str = "BILLING#DUE";
+
+/// The sparse GSI2 entry of a subscription the billing run must look at by `due` (epoch seconds).
+pub fn billing_due(due: i64, subscription_id: &str) -> (String, String) {
+    (BILLING_DUE.to_owned(), format!("{:012}#{subscription_id}", due.max(0)))
+}
+
+/// The GSI2 sort key bound of everything due by `now`.
+pub fn billing_due_until(now: i64) -> String {
+    format!("{:012}#~", now.max(0))
+}
+
+pub fn billing_run(job: &str, date: &str) -> Key {
+    Key::new(format!("BILLINGRUN#{job}#{date}"), "RUN")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +304,13 @@ mod tests {
         assert_eq!(user_payments("usr_1", "t", "pay_1").pk, "USER#usr_1#PAYMENTS");
         assert_eq!(webhook_event("stripe", "evt_1").pk, "WEBHOOK#stripe#evt_1");
         assert_eq!(request_idempotency("subscriptions", "usr_1", "h").pk, "IDEMPOTENCY#subscriptions#usr_1#h");
+        assert_eq!(phonepe_order("po_1"), Key::new("PHONEPEORDER#po_1".into(), "ORDER"));
+        assert_eq!(invoice("inv_1"), Key::new("INVOICE#inv_1".into(), "INVOICE"));
+        assert_eq!(user_invoices("usr_1", "t", "inv_1").pk, "USER#usr_1#INVOICES");
+        assert_eq!(invoice_counter("2026-27").pk, "COUNTER#INVOICE#2026-27");
+        assert_eq!(billing_due(1_800_000_000, "sub_1"), ("BILLING#DUE".into(), "001800000000#sub_1".into()));
+        assert!(billing_due(1_800_000_000, "sub_1").1 < billing_due_until(1_800_000_000));
+        assert!(billing_due(1_800_000_001, "sub_1").1 > billing_due_until(1_800_000_000));
+        assert_eq!(billing_run("daily", "2026-11-22").pk, "BILLINGRUN#daily#2026-11-22");
     }
 }

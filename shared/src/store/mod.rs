@@ -1,6 +1,7 @@
 //! The single-table store: a thin adapter over DynamoDB. Items are (de)serialized with `serde_dynamo`; keys
 //! come only from [`keys`]. Entity-specific operations live in the submodules, one per business noun.
 
+mod invoices;
 pub mod items;
 pub mod keys;
 mod solutions;
@@ -9,6 +10,7 @@ mod tokens;
 mod usage;
 mod users;
 
+pub use invoices::{InvoicePage, Issued};
 pub use subscriptions::{Claim, HistoryItem, HistoryPage, RefundChange};
 pub use tokens::RotateError;
 pub use usage::{Counted, CounterSpec, TxCounted};
@@ -152,6 +154,37 @@ impl Store {
             .await
             .map_err(classify)?;
         out.item.map(from_item).transpose()
+    }
+
+    /// One page of a GSI1 partition, newest first, after `after` (a cursor of this partition; `Err(())` for
+    /// any other): the items and the next cursor.
+    pub(crate) async fn gsi1_page(
+        &self,
+        partition: String,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<Result<(Vec<Item>, Option<String>), ()>, StoreError> {
+        let start = match after {
+            Some(c) => match cursor::decode(c, keys::GSI1PK, &partition) {
+                Some(k) => Some(k),
+                None => return Ok(Err(())),
+            },
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(partition))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(Ok((out.items.unwrap_or_default(), cursor::encode(out.last_evaluated_key.as_ref()))))
     }
 
     /// Put an item, optionally under a condition expression.

@@ -4,7 +4,7 @@ use super::items::{
     EntitlementItem, IdempotencyItem, PaymentItem, ProviderCustomerItem, ProviderRefItem, RefundItem, SubscriptionItem,
     WebhookEventItem,
 };
-use super::{Item, Store, StoreError, classify, cursor, from_item, keys, to_item};
+use super::{Item, Store, StoreError, classify, from_item, keys, to_item};
 use crate::subscriptions::RefundStatus;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use std::collections::HashMap;
@@ -80,11 +80,13 @@ impl Store {
         &self,
         item: &SubscriptionItem,
         record: Option<&IdempotencyItem>,
+        extra: Vec<TransactWriteItem>,
     ) -> Result<(), StoreError> {
         let mut items = vec![self.tx_put(item, Some("attribute_not_exists(PK)"))?];
         if let Some(record) = record {
             items.push(self.tx_put(record, Some("attribute_not_exists(PK)"))?);
         }
+        items.extend(extra);
         self.transact(items).await
     }
 
@@ -255,29 +257,11 @@ impl Store {
         limit: i32,
         after: Option<&str>,
     ) -> Result<Result<HistoryPage, ()>, StoreError> {
-        let partition = keys::user_payments_partition(user_id);
-        let start = match after {
-            Some(c) => match cursor::decode(c, keys::GSI1PK, &partition) {
-                Some(k) => Some(k),
-                None => return Ok(Err(())),
-            },
-            None => None,
+        let Ok((items, cursor)) = self.gsi1_page(keys::user_payments_partition(user_id), limit, after).await? else {
+            return Ok(Err(()));
         };
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(partition))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(classify)?;
-        let mut page = HistoryPage { cursor: cursor::encode(out.last_evaluated_key.as_ref()), ..Default::default() };
-        for item in out.items.unwrap_or_default() {
+        let mut page = HistoryPage { cursor, ..Default::default() };
+        for item in items {
             match item.get("entity_type").and_then(|v| v.as_s().ok()).map(String::as_str) {
                 Some("payment") => page.items.push(HistoryItem::Payment(from_item(item)?)),
                 Some("refund") => page.items.push(HistoryItem::Refund(from_item(item)?)),

@@ -160,6 +160,14 @@ impl Reconciled {
     }
 }
 
+pub mod billing;
+pub mod invoicing;
+#[cfg(feature = "payments")]
+pub mod payments;
+#[cfg(feature = "payments")]
+pub mod phonepe;
+#[cfg(feature = "payments")]
+pub mod phonepe_webhook;
 #[cfg(feature = "payments")]
 pub mod service;
 #[cfg(feature = "payments")]

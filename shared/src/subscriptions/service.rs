@@ -55,6 +55,12 @@ pub struct CreateRequest {
     pub provider: Provider,
     #[serde(default)]
     pub period: Option<BillingPeriod>,
+    /// The buyer's GSTIN, for a B2B tax invoice (format and check digit validated).
+    #[serde(default)]
+    pub gstin: Option<String>,
+    /// The buyer's GST state code (place of supply) when there is no GSTIN, e.g. `29`.
+    #[serde(default)]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +116,9 @@ pub struct Created {
     pub tier: Tier,
     pub period: BillingPeriod,
     pub price: Money,
+    /// PhonePe: the first period's payment (its page is `checkout_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<super::phonepe::Initiated>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -220,6 +229,17 @@ pub struct Ledger {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub grace_seconds: i64,
+    /// When the billing run looks at subscriptions (every save records the next time).
+    pub schedule: super::billing::Schedule,
+}
+
+/// A pending (never paid) subscription expires after this long.
+pub const PENDING_EXPIRY_SECONDS: i64 = super::billing::DAY;
+
+impl Ledger {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, grace_seconds: i64) -> Self {
+        Self { store, clock, grace_seconds, schedule: super::billing::Schedule::default() }
+    }
 }
 
 impl Ledger {
@@ -240,6 +260,8 @@ impl Ledger {
                 return Ok(Some(item));
             }
             self.promote_pending(&mut item);
+            let due = super::billing::next_due(&item, &self.schedule, self.grace_seconds);
+            item.set_billing_due(due);
             let expected = item.version;
             item.version += 1;
             item.updated_at = rfc3339(self.clock.now());
@@ -268,6 +290,46 @@ impl Ledger {
             item.pending_tier = None;
             item.pending_effective_at = None;
         }
+    }
+
+    /// The writes that restart today's quota under `tier`: the day counter back to 0 with the new limit and
+    /// an audit record (nothing when there is no counter yet).
+    pub async fn quota_restart(
+        &self,
+        item: &SubscriptionItem,
+        tier: Tier,
+        by: &str,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        let mut found = self.store.batch_get(&Policy::read_keys(&item.solution_id), true).await?;
+        let Some(policy) = Policy::from_found(&item.solution_id, &mut found)? else {
+            return Ok(Vec::new());
+        };
+        let now = self.clock.now();
+        let today = local_day(now, policy.tz);
+        let key = keys::usage_day(&item.user_id, &today.day, &item.solution_id);
+        let Some(counter) = self.store.get_counter(&key, true).await? else {
+            return Ok(Vec::new());
+        };
+        let at = rfc3339(now);
+        let audit_id = crate::ids::new_id("aud");
+        let audit_key = keys::quota_audit(&item.user_id, &item.solution_id, &at, &audit_id);
+        let audit = QuotaResetAuditItem {
+            pk: audit_key.pk,
+            sk: audit_key.sk,
+            entity_type: "quota_reset_audit".into(),
+            audit_id,
+            customer_id: item.user_id.clone(),
+            solution_id: item.solution_id.clone(),
+            date: today.day,
+            previous_used: counter.used,
+            reset_by: by.to_owned(),
+            reason: format!("upgrade to {} (subscription {})", tier.as_str(), item.subscription_id),
+            at,
+        };
+        Ok(vec![
+            self.store.tx_restart_counter(&key, tier, policy.limits(tier).daily)?,
+            self.store.tx_put(&audit, Some("attribute_not_exists(PK)"))?,
+        ])
     }
 
     /// The entitlement to write with this version: the subscription's grant; or, when it grants nothing and
@@ -325,10 +387,14 @@ pub fn api_snapshot(object: &serde_json::Value, label: &str, now: i64) -> Option
 
 #[derive(Clone)]
 pub struct SubscriptionService {
-    ledger: Ledger,
+    pub(super) ledger: Ledger,
     keys: Arc<KeySet>,
     stripe: StripeClient,
     settings: SubscriptionSettings,
+    /// The PhonePe rail, when configured.
+    pub(super) phonepe: Option<super::phonepe::PhonePeRail>,
+    /// Where invoice PDFs are kept, when configured.
+    pub(super) invoice_files: Option<super::payments::InvoiceFiles>,
 }
 
 fn not_found() -> ApiError {
@@ -352,15 +418,32 @@ impl SubscriptionService {
         stripe: StripeClient,
         settings: SubscriptionSettings,
     ) -> Self {
-        let ledger = Ledger { store, clock, grace_seconds: settings.grace_seconds };
-        Self { ledger, keys, stripe, settings }
+        let ledger = Ledger::new(store, clock, settings.grace_seconds);
+        Self { ledger, keys, stripe, settings, phonepe: None, invoice_files: None }
     }
 
-    fn store(&self) -> &Store {
+    /// Sell on PhonePe too.
+    pub fn with_phonepe(
+        mut self,
+        client: crate::phonepe::client::PhonePeClient,
+        settings: super::phonepe::PhonePeSettings,
+        seller: Arc<super::invoicing::Seller>,
+    ) -> Self {
+        self.phonepe = Some(super::phonepe::PhonePeRail { ledger: self.ledger.clone(), client, seller, settings });
+        self
+    }
+
+    /// Keep invoice PDFs in S3 (listed with presigned download URLs).
+    pub fn with_invoice_files(mut self, files: super::payments::InvoiceFiles) -> Self {
+        self.invoice_files = Some(files);
+        self
+    }
+
+    pub(super) fn store(&self) -> &Store {
         &self.ledger.store
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(super) fn now(&self) -> DateTime<Utc> {
         self.ledger.clock.now()
     }
 
@@ -380,6 +463,7 @@ impl SubscriptionService {
         tier: Tier,
         period: BillingPeriod,
         currency: Option<&str>,
+        provider: Provider,
     ) -> Result<(SolutionItem, Price), ApiError> {
         let sk = keys::solution(solution_id);
         let own = keys::solution_tier(solution_id, tier.as_str());
@@ -397,13 +481,21 @@ impl SubscriptionService {
         let prices = own.filter(|d| !d.prices.is_empty()).or(default).map(|d| d.prices).unwrap_or_default();
         let price = prices
             .into_iter()
-            .find(|p| p.period == period && currency.is_none_or(|c| c == p.currency) && p.stripe_price_id.is_some())
+            .find(|p| {
+                p.period == period
+                    && currency.is_none_or(|c| c == p.currency)
+                    && match provider {
+                        Provider::Stripe => p.stripe_price_id.is_some(),
+                        // PhonePe takes rupees only.
+                        Provider::Phonepe => p.currency == "inr",
+                    }
+            })
             .ok_or_else(|| {
                 let mut e = ApiError::new(
                     422,
                     codes::PRICE_NOT_FOUND,
                     "No price",
-                    format!("the {} tier has no Stripe price for this period", tier.as_str()),
+                    format!("the {} tier has no {} price for this period", tier.as_str(), provider.as_str()),
                 );
                 e.errors = vec![FieldError::new("tier", "has no price for this period on this provider")];
                 e
@@ -426,15 +518,25 @@ impl SubscriptionService {
         if !matches!(req.tier, Tier::Pro | Tier::Enterprise) {
             errors.push(FieldError::new("tier", "must be a paid tier (pro or enterprise)"));
         }
-        if req.provider != Provider::Stripe {
-            errors.push(FieldError::new("provider", "only stripe is available"));
+        if req.provider == Provider::Phonepe && self.phonepe.is_none() {
+            errors.push(FieldError::new("provider", "phonepe is not configured here"));
         }
+        let buyer = super::payments::buyer_tax_details(req.gstin.as_deref(), req.state.as_deref(), &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
         let period = req.period.unwrap_or(BillingPeriod::Monthly);
         let fingerprint = crate::crypto::sha256_hex(
-            format!("{}\n{}\n{}\n{:?}", req.solution_id, req.tier.as_str(), req.provider.as_str(), period).as_bytes(),
+            format!(
+                "{}\n{}\n{}\n{:?}\n{:?}\n{:?}",
+                req.solution_id,
+                req.tier.as_str(),
+                req.provider.as_str(),
+                period,
+                req.gstin,
+                req.state
+            )
+            .as_bytes(),
         );
         let record_key = idempotency_key.map(|k| {
             keys::request_idempotency("subscriptions", &caller.user_id, &crate::crypto::sha256_hex(k.as_bytes()))
@@ -449,7 +551,7 @@ impl SubscriptionService {
             Some(k) => derived_id("sub", &format!("{}\n{k}", caller.user_id)),
             None => crate::ids::new_id("sub"),
         };
-        let (_, price) = self.price_of(&req.solution_id, req.tier, period, None).await?;
+        let (_, price) = self.price_of(&req.solution_id, req.tier, period, None, req.provider).await?;
         let now = self.now();
         let open = self.store().user_subscriptions(&caller.user_id).await?.into_iter().find(|s| {
             s.solution_id == req.solution_id
@@ -465,6 +567,17 @@ impl SubscriptionService {
                 "an active subscription to this solution exists; upgrade or cancel it instead",
             )
             .with_extension("subscription_id", open.subscription_id.into()));
+        }
+        if req.provider == Provider::Phonepe {
+            let created = self.create_on_phonepe(caller, &req, period, &subscription_id, price, buyer, now).await?;
+            if let Some(key) = &record_key {
+                let record = request_record(key, &fingerprint, &created, now)?;
+                self.store().put(&record, Some("attribute_not_exists(PK)")).await.or_else(|e| match e {
+                    StoreError::Conditional { .. } => Ok(()),
+                    e => Err(e),
+                })?;
+            }
+            return Ok(created);
         }
         let customer = self.customer_for(caller).await?;
         let stripe_price = price.stripe_price_id.clone().unwrap_or_default();
@@ -500,6 +613,8 @@ impl SubscriptionService {
         item.provider_customer_id = Some(customer);
         item.checkout_session_id = Some(session_id);
         item.checkout_url = Some(checkout_url.clone());
+        item.buyer_gstin = buyer.gstin;
+        item.buyer_state = buyer.state;
         let created = Created {
             subscription_id: subscription_id.clone(),
             status: SubscriptionStatus::Pending,
@@ -507,21 +622,11 @@ impl SubscriptionService {
             tier: req.tier,
             period,
             price: Money { amount: price.amount, currency: price.currency },
+            payment: None,
         };
-        let record = match &record_key {
-            Some(k) => Some(IdempotencyItem {
-                pk: k.pk.clone(),
-                sk: k.sk.clone(),
-                entity_type: "request_record".into(),
-                fingerprint: fingerprint.clone(),
-                answer: serde_json::to_string(&created).map_err(ApiError::internal)?,
-                metadata: None,
-                created_at: rfc3339(now),
-                expires_at: now.timestamp() + REQUEST_RECORD_TTL_SECONDS,
-            }),
-            None => None,
-        };
-        match self.store().create_subscription(&item, record.as_ref()).await {
+        let record = record_key.as_ref().map(|k| request_record(k, &fingerprint, &created, now)).transpose()?;
+        item.set_billing_due(Some(now.timestamp() + PENDING_EXPIRY_SECONDS));
+        match self.store().create_subscription(&item, record.as_ref(), Vec::new()).await {
             Ok(()) => {
                 tracing::info!(subscription_id = %subscription_id, user_id = %caller.user_id, solution_id = %req.solution_id, tier = req.tier.as_str(), "subscription created (pending checkout)");
                 Ok(created)
@@ -556,7 +661,7 @@ impl SubscriptionService {
         Ok(self.store().put_provider_customer("stripe", &item).await?)
     }
 
-    async fn owned(&self, caller: &Principal, subscription_id: &str) -> Result<SubscriptionItem, ApiError> {
+    pub(super) async fn owned(&self, caller: &Principal, subscription_id: &str) -> Result<SubscriptionItem, ApiError> {
         if !crate::ids::is_valid("sub", subscription_id) {
             return Err(not_found());
         }
@@ -567,7 +672,7 @@ impl SubscriptionService {
         Ok(item)
     }
 
-    fn view(&self, item: &SubscriptionItem) -> SubscriptionView {
+    pub(super) fn view(&self, item: &SubscriptionItem) -> SubscriptionView {
         SubscriptionView::of(item, self.now().timestamp(), self.ledger.grace_seconds)
     }
 
@@ -591,7 +696,7 @@ impl SubscriptionService {
         caller: &Principal,
         subscription_id: &str,
         req: UpgradeRequest,
-    ) -> Result<SubscriptionView, ApiError> {
+    ) -> Result<super::payments::TierChange, ApiError> {
         let item = self.owned(caller, subscription_id).await?;
         let now = self.now();
         if item.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds) != Some(SubscriptionStatus::Active) {
@@ -606,10 +711,19 @@ impl SubscriptionService {
         if req.tier == item.tier && item.pending_tier.is_none() {
             return Err(ApiError::field("tier", "is already the subscription's tier"));
         }
+        if item.provider == Provider::Phonepe {
+            let currency = item.price.currency.clone();
+            let (_, price) =
+                self.price_of(&item.solution_id, req.tier, item.period, Some(&currency), item.provider).await?;
+            let change = self.change_tier_on_phonepe(item, &req, price).await?;
+            tracing::info!(subscription_id = %subscription_id, tier = req.tier.as_str(), by = %caller.user_id, "tier change (phonepe)");
+            return Ok(change);
+        }
         let (Some(stripe_sub), Some(stripe_item)) = (&item.provider_subscription_id, &item.provider_item_id) else {
             return Err(ApiError::conflict(codes::SUBSCRIPTION_NOT_ACTIVE, "the subscription is not set up yet"));
         };
-        let (_, price) = self.price_of(&item.solution_id, req.tier, item.period, Some(&item.price.currency)).await?;
+        let (_, price) =
+            self.price_of(&item.solution_id, req.tier, item.period, Some(&item.price.currency), item.provider).await?;
         let upgrade = req.tier > item.tier;
         let form: Form = vec![
             field("items[0][id]", stripe_item),
@@ -623,7 +737,8 @@ impl SubscriptionService {
         let idem = format!("tier-{}-{}-{}", item.subscription_id, item.version, req.tier.as_str());
         let object = self.stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?;
         let snapshot = api_snapshot(&object, &idem, now.timestamp()).map(|(_, f)| f);
-        let restart = if upgrade { self.quota_restart(&item, req.tier, caller).await? } else { Vec::new() };
+        let restart =
+            if upgrade { self.ledger.quota_restart(&item, req.tier, &caller.user_id).await? } else { Vec::new() };
         let tier = req.tier;
         let saved = self
             .ledger
@@ -659,47 +774,7 @@ impl SubscriptionService {
             self.store().put_notification_once(&note).await?;
         }
         tracing::info!(subscription_id = %subscription_id, tier = tier.as_str(), upgrade, by = %caller.user_id, "tier change");
-        Ok(self.view(&saved))
-    }
-
-    /// The writes that restart today's quota under `tier`: the day counter back to 0 with the new limit and
-    /// an audit record (nothing when there is no counter yet).
-    async fn quota_restart(
-        &self,
-        item: &SubscriptionItem,
-        tier: Tier,
-        caller: &Principal,
-    ) -> Result<Vec<TransactWriteItem>, ApiError> {
-        let mut found = self.store().batch_get(&Policy::read_keys(&item.solution_id), true).await?;
-        let Some(policy) = Policy::from_found(&item.solution_id, &mut found)? else {
-            return Ok(Vec::new());
-        };
-        let now = self.now();
-        let today = local_day(now, policy.tz);
-        let key = keys::usage_day(&item.user_id, &today.day, &item.solution_id);
-        let Some(counter) = self.store().get_counter(&key, true).await? else {
-            return Ok(Vec::new());
-        };
-        let at = rfc3339(now);
-        let audit_id = crate::ids::new_id("aud");
-        let audit_key = keys::quota_audit(&item.user_id, &item.solution_id, &at, &audit_id);
-        let audit = QuotaResetAuditItem {
-            pk: audit_key.pk,
-            sk: audit_key.sk,
-            entity_type: "quota_reset_audit".into(),
-            audit_id,
-            customer_id: item.user_id.clone(),
-            solution_id: item.solution_id.clone(),
-            date: today.day,
-            previous_used: counter.used,
-            reset_by: caller.user_id.clone(),
-            reason: format!("upgrade to {} (subscription {})", tier.as_str(), item.subscription_id),
-            at,
-        };
-        Ok(vec![
-            self.store().tx_restart_counter(&key, tier, policy.limits(tier).daily)?,
-            self.store().tx_put(&audit, Some("attribute_not_exists(PK)"))?,
-        ])
+        Ok(super::payments::TierChange { subscription: self.view(&saved), payment: None })
     }
 
     /// `DELETE /api/subscriptions/{id}`: cancel at period end (access continues until then);
@@ -714,6 +789,11 @@ impl SubscriptionService {
             return Err(ApiError::forbidden("only admins may cancel immediately"));
         }
         let item = self.owned(caller, subscription_id).await?;
+        if item.provider == Provider::Phonepe {
+            let saved = self.cancel_on_phonepe(&item, immediately).await?;
+            tracing::info!(subscription_id = %subscription_id, immediately, by = %caller.user_id, "subscription canceled (phonepe)");
+            return Ok(self.view(&saved));
+        }
         let now = self.now().timestamp();
         let status = item.reconciled.status_at(now, self.ledger.grace_seconds).unwrap_or(SubscriptionStatus::Pending);
         let fact = match (status, &item.provider_subscription_id) {
@@ -775,14 +855,7 @@ impl SubscriptionService {
         if customer != caller.user_id && !caller.is_admin() {
             return Err(ApiError::forbidden("you may only read your own payments"));
         }
-        let limit = match limit {
-            None => 25,
-            Some(raw) => raw
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100"))?,
-        };
+        let limit = page_limit(limit)?;
         let page = self
             .store()
             .payment_history(customer, limit, cursor)
@@ -859,8 +932,12 @@ impl SubscriptionService {
             e.errors = vec![FieldError::new("amount", format!("must be from 1 to {remaining}"))];
             return Err(e);
         }
-        if payment.provider != Provider::Stripe {
-            return Err(ApiError::field("payment_id", "refunds of this provider are not available yet"));
+        if payment.provider == Provider::Phonepe {
+            let key = match idempotency_key {
+                Some(k) => crate::crypto::sha256_hex(k.as_bytes()),
+                None => crate::ids::new_id("rfq"),
+            };
+            return self.rail()?.refund(&payment, amount, &key).await;
         }
         let target = if payment.provider_payment_id.starts_with("pi_") {
             "payment_intent"
@@ -891,6 +968,37 @@ impl SubscriptionService {
             amount: refund.get("amount").and_then(serde_json::Value::as_i64).unwrap_or(amount),
             currency: payment.currency,
         })
+    }
+}
+
+/// The stored answer of an idempotent create.
+fn request_record(
+    key: &keys::Key,
+    fingerprint: &str,
+    created: &Created,
+    now: DateTime<Utc>,
+) -> Result<IdempotencyItem, ApiError> {
+    Ok(IdempotencyItem {
+        pk: key.pk.clone(),
+        sk: key.sk.clone(),
+        entity_type: "request_record".into(),
+        fingerprint: fingerprint.to_owned(),
+        answer: serde_json::to_string(created).map_err(ApiError::internal)?,
+        metadata: None,
+        created_at: rfc3339(now),
+        expires_at: now.timestamp() + REQUEST_RECORD_TTL_SECONDS,
+    })
+}
+
+/// A list's `limit` query parameter: 1 to 100, 25 when absent.
+pub(super) fn page_limit(limit: Option<&str>) -> Result<i32, ApiError> {
+    match limit {
+        None => Ok(25),
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100")),
     }
 }
 

@@ -243,27 +243,19 @@ impl StripeWebhookService {
             invoice.payment_intent.clone().or(invoice.charge.clone()).unwrap_or_else(|| invoice.id.clone());
         let payment_id = derived_id("pay", &format!("stripe:{provider_payment_id}"));
         let now = self.ledger.clock.now();
-        let captured_at = epoch(invoice.paid_at.unwrap_or(event.created));
-        let gsi = keys::user_payments(&user_id, &captured_at, &payment_id);
-        let key = keys::payment(&payment_id);
-        let payment = PaymentItem {
-            pk: key.pk,
-            sk: key.sk,
-            gsi1pk: gsi.pk,
-            gsi1sk: gsi.sk,
-            entity_type: "payment".into(),
-            payment_id: payment_id.clone(),
-            user_id: user_id.clone(),
-            subscription_id: subscription_id.clone(),
-            solution_id: solution_id.clone(),
-            provider: Provider::Stripe,
+        let mut payment = PaymentItem::new(
+            &payment_id,
+            &user_id,
+            Provider::Stripe,
             provider_payment_id,
-            provider_invoice_id: Some(invoice.id.clone()),
-            amount: invoice.amount_paid,
-            currency: invoice.currency.clone(),
-            captured_at,
-            recorded_at: rfc3339(now),
-        };
+            invoice.amount_paid,
+            &invoice.currency,
+            epoch(invoice.paid_at.unwrap_or(event.created)),
+            rfc3339(now),
+        );
+        payment.subscription_id = subscription_id.clone();
+        payment.solution_id = solution_id.clone();
+        payment.provider_invoice_id = Some(invoice.id.clone());
         let note = NotificationItem::new(
             &format!("payment-received:{payment_id}"),
             "payment_received",

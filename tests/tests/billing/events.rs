@@ -1,15 +1,16 @@
-//! Every sample event in `events/subscriptions/` and `events/stripe-webhook/` runs through its handler and
-//! yields the status in its file name. `{{STRIPE_SIGNATURE}}` is a valid signature of the event's body, made
-//! at run time with the test webhook secret.
+//! Every sample event in `events/subscriptions/`, `events/stripe-webhook/` and `events/phonepe-webhook/` runs
+//! through its handler and yields the status in its file name. `{{STRIPE_SIGNATURE}}` is a valid signature of
+//! the event's body, made at run time with the test webhook secret; `{{PHONEPE_AUTHORIZATION}}` the test
+//! PhonePe callback credentials' digest.
 
-use integration_tests::billing::WEBHOOK_SECRET;
+use integration_tests::billing::{PHONEPE_PASSWORD, PHONEPE_USERNAME, WEBHOOK_SECRET};
 use integration_tests::harness::{expected_status, sample_events, unique_email};
 use shared::clock::Clock;
 
 #[tokio::test]
 async fn sample_events_produce_their_named_status() {
     let f = crate::fixture().await;
-    let files = sample_events(&["subscriptions", "stripe-webhook"]);
+    let files = sample_events(&["subscriptions", "stripe-webhook", "phonepe-webhook"]);
     assert!(files.len() >= 10);
     for path in files {
         let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
@@ -19,7 +20,11 @@ async fn sample_events_produce_their_named_status() {
             .replace("{{ACCESS_TOKEN}}", &session.access_token)
             .replace("{{ADMIN_ACCESS_TOKEN}}", &f.admin)
             .replace("{{USER_ID}}", &session.user_id)
-            .replace("{{SOLUTION_ID}}", &f.solution.solution_id);
+            .replace("{{SOLUTION_ID}}", &f.solution.solution_id)
+            .replace(
+                "{{PHONEPE_AUTHORIZATION}}",
+                &shared::phonepe::callback::expected_authorization(PHONEPE_USERNAME, PHONEPE_PASSWORD),
+            );
         let text = if text.contains("{{STRIPE_SIGNATURE}}") {
             let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
             let body = doc["body"].as_str().expect("body");

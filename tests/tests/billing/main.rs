@@ -7,6 +7,7 @@ mod events;
 mod failures;
 mod lifecycle;
 mod localstripe;
+mod phonepe;
 mod webhook;
 
 use integration_tests::billing::BillingEnv;

@@ -1,0 +1,271 @@
+//! Invoices (payment requests, then numbered tax invoices), PhonePe orders, and the billing run's index of
+//! due subscriptions.
+
+use super::items::{InvoiceCounterItem, InvoiceItem, InvoiceStatus, PaymentItem, PhonePeOrderItem, SubscriptionItem};
+use super::{Item, Store, StoreError, classify, from_item, keys};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use std::collections::HashMap;
+
+/// What recording a paid invoice did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    /// The payment is recorded and the invoice has this number.
+    Numbered(String),
+    /// This payment was recorded before (nothing written now).
+    AlreadyRecorded,
+    /// The invoice had been paid by another payment: this one is recorded alone (to be refunded).
+    InvoiceAlreadyPaid,
+}
+
+/// One page of a user's invoices, newest first.
+#[derive(Debug, Default)]
+pub struct InvoicePage {
+    pub items: Vec<InvoiceItem>,
+    pub cursor: Option<String>,
+}
+
+/// How many times a number allocation may lose a race before giving up (50 concurrent payments in one
+/// financial year need at most 50 rounds).
+const MAX_ALLOCATION_ATTEMPTS: usize = 200;
+
+impl Store {
+    pub async fn get_phonepe_order(&self, merchant_order_id: &str) -> Result<Option<PhonePeOrderItem>, StoreError> {
+        self.get(&keys::phonepe_order(merchant_order_id), true).await
+    }
+
+    /// Record a new order (false: the id is taken).
+    pub async fn put_phonepe_order_once(&self, item: &PhonePeOrderItem) -> Result<bool, StoreError> {
+        match self.put(item, Some("attribute_not_exists(PK)")).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conditional { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Move an order's state forward only (`creating` → `pending` → `completed` | `failed`), with what PhonePe
+    /// told us. False when it was already there or beyond.
+    pub async fn advance_phonepe_order(
+        &self,
+        merchant_order_id: &str,
+        state: &str,
+        phonepe_order_id: Option<&str>,
+        redirect_url: Option<&str>,
+        at: &str,
+    ) -> Result<bool, StoreError> {
+        let lower: &[&str] = match state {
+            "pending" => &["creating"],
+            "completed" | "failed" => &["creating", "pending"],
+            _ => return Ok(false),
+        };
+        let mut values: Item = HashMap::from([
+            (":state".to_owned(), AttributeValue::S(state.to_owned())),
+            (":at".to_owned(), AttributeValue::S(at.to_owned())),
+        ]);
+        let mut names = Vec::new();
+        for (i, s) in lower.iter().enumerate() {
+            values.insert(format!(":l{i}"), AttributeValue::S((*s).to_owned()));
+            names.push(format!(":l{i}"));
+        }
+        let mut update = String::from("SET #state = :state, updated_at = :at");
+        if let Some(id) = phonepe_order_id {
+            values.insert(":oid".to_owned(), AttributeValue::S(id.to_owned()));
+            update.push_str(", phonepe_order_id = :oid");
+        }
+        if let Some(url) = redirect_url {
+            values.insert(":url".to_owned(), AttributeValue::S(url.to_owned()));
+            update.push_str(", redirect_url = :url");
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::phonepe_order(merchant_order_id).to_map()))
+            .update_expression(update)
+            .condition_expression(format!("attribute_exists(PK) AND #state IN ({})", names.join(", ")))
+            .expression_attribute_names("#state", "state")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conditional { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_invoice(&self, invoice_id: &str) -> Result<Option<InvoiceItem>, StoreError> {
+        self.get(&keys::invoice(invoice_id), true).await
+    }
+
+    /// Write a new invoice (false: it exists, e.g. a rerun made it already).
+    pub async fn put_invoice_once(&self, item: &InvoiceItem) -> Result<bool, StoreError> {
+        match self.put(item, Some("attribute_not_exists(PK)")).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conditional { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Save an invoice expected at `expected_version` (its stored version; the item carries the next one).
+    pub async fn save_invoice(&self, item: &InvoiceItem, expected_version: u64) -> Result<(), StoreError> {
+        let values: Item = HashMap::from([(":v".to_owned(), AttributeValue::N(expected_version.to_string()))]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(item)?))
+            .condition_expression("#version = :v")
+            .expression_attribute_names("#version", "version")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Record `payment` and make `invoice` (open, or new) a paid tax invoice numbered gaplessly within
+    /// `financial_year`, in one transaction with `extra`: the payment, the invoice, the year's counter. A
+    /// number is therefore given out exactly when a payment is recorded, and never skipped. Retries while
+    /// other allocations win the counter.
+    pub async fn record_payment_and_issue(
+        &self,
+        payment: &PaymentItem,
+        invoice: &InvoiceItem,
+        financial_year: &str,
+        format_number: impl Fn(u64) -> String,
+        extra: Vec<TransactWriteItem>,
+    ) -> Result<Issued, StoreError> {
+        let counter_key = keys::invoice_counter(financial_year);
+        let mut invoice = invoice.clone();
+        for attempt in 0..MAX_ALLOCATION_ATTEMPTS {
+            let counter: Option<InvoiceCounterItem> = self.get(&counter_key, true).await?;
+            let last = counter.map_or(0, |c| c.last);
+            let number = format_number(last + 1);
+            let mut issued = invoice.clone();
+            issued.status = InvoiceStatus::Paid;
+            issued.number = Some(number.clone());
+            issued.payment_id = Some(payment.payment_id.clone());
+            issued.version = invoice.version + 1;
+            let invoice_condition = if invoice.version == 0 && invoice.status == InvoiceStatus::Open {
+                "attribute_not_exists(PK) OR (#status = :open AND #version = :v)"
+            } else {
+                "#status = :open AND #version = :v"
+            };
+            let invoice_put = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(super::to_item(&issued)?))
+                .condition_expression(invoice_condition)
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":open", AttributeValue::S("open".into()))
+                .expression_attribute_values(":v", AttributeValue::N(invoice.version.to_string()))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let mut values: Item = HashMap::from([
+                (":next".to_owned(), AttributeValue::N((last + 1).to_string())),
+                (":fy".to_owned(), AttributeValue::S(financial_year.to_owned())),
+                (":type".to_owned(), AttributeValue::S("invoice_counter".into())),
+            ]);
+            let condition = if last == 0 {
+                "attribute_not_exists(PK)"
+            } else {
+                values.insert(":last".to_owned(), AttributeValue::N(last.to_string()));
+                "#last = :last"
+            };
+            let counter_update = aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(counter_key.to_map()))
+                .update_expression("SET #last = :next, financial_year = :fy, entity_type = :type")
+                .condition_expression(condition)
+                .expression_attribute_names("#last", "last")
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let mut items = vec![
+                self.tx_put(payment, Some("attribute_not_exists(PK)"))?,
+                TransactWriteItem::builder().put(invoice_put).build(),
+                TransactWriteItem::builder().update(counter_update).build(),
+            ];
+            items.extend(extra.iter().cloned());
+            match self.transact(items).await {
+                Ok(()) => return Ok(Issued::Numbered(number)),
+                Err(StoreError::Conditional { index: Some(0) }) => return Ok(Issued::AlreadyRecorded),
+                Err(StoreError::Conditional { index: Some(1) }) => {
+                    match self.get_invoice(&invoice.invoice_id).await? {
+                        Some(current) if current.status == InvoiceStatus::Open => invoice = current,
+                        Some(current) if current.payment_id.as_deref() == Some(payment.payment_id.as_str()) => {
+                            return Ok(Issued::AlreadyRecorded);
+                        }
+                        _ => {
+                            // Paid by another payment (or withdrawn): keep this payment on record alone.
+                            return Ok(if self.put_payment_once(payment, extra).await? {
+                                Issued::InvoiceAlreadyPaid
+                            } else {
+                                Issued::AlreadyRecorded
+                            });
+                        }
+                    }
+                }
+                // Another allocation took the number (or the transaction collided): read the counter again.
+                Err(StoreError::Conditional { .. } | StoreError::Unavailable(_)) => {
+                    let jitter = u64::from(crate::crypto::random_bytes::<1>()[0] % 16);
+                    tokio::time::sleep(std::time::Duration::from_millis(jitter + (attempt.min(10) as u64))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable("invoice number allocation kept losing races".into()))
+    }
+
+    /// One page of a user's invoices, newest first.
+    pub async fn user_invoices(
+        &self,
+        user_id: &str,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<Result<InvoicePage, ()>, StoreError> {
+        let Ok((items, cursor)) = self.gsi1_page(keys::user_invoices_partition(user_id), limit, after).await? else {
+            return Ok(Err(()));
+        };
+        let items = items.into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok(Ok(InvoicePage { items, cursor }))
+    }
+
+    /// Record where an invoice's PDF is (idempotent).
+    pub async fn set_invoice_pdf(&self, invoice_id: &str, pdf_key: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::invoice(invoice_id).to_map()))
+            .update_expression("SET pdf_key = :k")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":k", AttributeValue::S(pdf_key.to_owned()))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// One page of subscriptions due for the billing run by `now` (earliest first).
+    pub async fn due_subscriptions(
+        &self,
+        now: i64,
+        limit: i32,
+        after: Option<Item>,
+    ) -> Result<(Vec<SubscriptionItem>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :until")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::BILLING_DUE.to_owned()))
+            .expression_attribute_values(":until", AttributeValue::S(keys::billing_due_until(now)))
+            .limit(limit)
+            .set_exclusive_start_key(after)
+            .send()
+            .await
+            .map_err(classify)?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok((items, out.last_evaluated_key))
+    }
+}
