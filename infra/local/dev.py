@@ -24,6 +24,11 @@ Environment:
   STRIPE_WEBHOOK_SECRET               the webhook signing secret (default: generated once, kept in .local/dev-state,
                                       printed at start)
   GRACE_PERIOD_DAYS                   days a past-due subscription keeps its tier (default 7)
+  PHONEPE_API_BASE                    a PhonePe of your own (e.g. the sandbox, with PHONEPE_CLIENT_ID/_SECRET);
+                                      default: the stand-in (devstack phonepe) on PHONEPE_PORT (a free port)
+  PHONEPE_WEBHOOK_USERNAME, _PASSWORD the callback credentials (default: generated once, kept in
+                                      .local/dev-state, printed at start)
+  SELLER_NAME, SELLER_ADDRESS, SELLER_GSTIN   the seller on tax invoices (default: a local demo seller)
 
 Python 3 standard library only.
 """
@@ -60,6 +65,12 @@ TABLE_NAME = "monetization-local"
 SIGNING_KEY_SECRET_ID = "monetization/local/signing-key"
 STRIPE_SECRET_ID = "monetization/local/stripe"
 WEBHOOK_SECRET_FILE = LOCAL / "dev-state" / "stripe-webhook-secret"
+PHONEPE_SECRET_ID = "monetization/local/phonepe"
+PHONEPE_CREDENTIALS_FILE = LOCAL / "dev-state" / "phonepe-webhook.json"
+INVOICE_BUCKET = "monetization-local-invoices"
+# The seller on local tax invoices (a Karnataka GSTIN with a valid check digit); override with SELLER_*.
+SELLER_DEFAULTS = {"SELLER_NAME": "Local Marketplace Pvt Ltd", "SELLER_ADDRESS": "1 MG Road|Bengaluru 560001",
+                   "SELLER_GSTIN": "29AAGCB7383J1Z4"}
 DEFAULT_DEVSTACK = ["cargo", "run", "-q", "-p", "integration-tests", "--bin", "devstack", "--", "setup"]
 
 
@@ -139,9 +150,13 @@ def function_env(base: dict[str, str], dev_port: int) -> dict[str, str]:
         "RUST_LOG": os.environ.get("RUST_LOG") or "info",
         "STRIPE_SECRET_ID": STRIPE_SECRET_ID,
         "APP_BASE_URL": f"http://{HOST}:{dev_port}",
+        "PHONEPE_SECRET_ID": PHONEPE_SECRET_ID,
+        "INVOICE_BUCKET": INVOICE_BUCKET,
     })
+    for var, default in SELLER_DEFAULTS.items():
+        env[var] = os.environ.get(var) or default
     # A Stripe of the developer's own wins over the local stand-in.
-    for var in ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "GRACE_PERIOD_DAYS"):
+    for var in ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "GRACE_PERIOD_DAYS", "PHONEPE_API_BASE"):
         if os.environ.get(var):
             env[var] = os.environ[var]
     return env
@@ -159,6 +174,18 @@ def webhook_secret() -> str:
     return secret
 
 
+def phonepe_credentials() -> dict[str, str]:
+    """PHONEPE_WEBHOOK_USERNAME/_PASSWORD, else a pair generated once and kept in .local/dev-state."""
+    if os.environ.get("PHONEPE_WEBHOOK_USERNAME") and os.environ.get("PHONEPE_WEBHOOK_PASSWORD"):
+        return {k: os.environ[k] for k in ("PHONEPE_WEBHOOK_USERNAME", "PHONEPE_WEBHOOK_PASSWORD")}
+    if PHONEPE_CREDENTIALS_FILE.exists():
+        return json.loads(PHONEPE_CREDENTIALS_FILE.read_text())
+    creds = {"PHONEPE_WEBHOOK_USERNAME": "dev_hooks", "PHONEPE_WEBHOOK_PASSWORD": "pw" + secrets.token_hex(8)}
+    PHONEPE_CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PHONEPE_CREDENTIALS_FILE.write_text(json.dumps(creds))
+    return creds
+
+
 def stripe_post(base: str, path: str, key: str, form: dict[str, str]) -> dict:
     req = urllib.request.Request(f"{base}{path}", data=urllib.parse.urlencode(form).encode(), method="POST",
                                  headers={"Authorization": f"Bearer {key}"})
@@ -172,6 +199,7 @@ FUNCTION_VARS = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED", "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SESV2",
     "STRIPE_SECRET_ID", "STRIPE_API_BASE", "APP_BASE_URL", "GRACE_PERIOD_DAYS",
+    "PHONEPE_SECRET_ID", "PHONEPE_API_BASE", "INVOICE_BUCKET", "SELLER_NAME", "SELLER_ADDRESS", "SELLER_GSTIN",
 )
 
 
@@ -189,6 +217,9 @@ class Dev:
         self.watch_port = env_port("WATCH_PORT", 9000)
         self.dynamodb_port = env_port("DYNAMODB_PORT", None)
         self.moto_port = env_port("MOTO_PORT", None)
+        # The PhonePe stand-in runs unless PHONEPE_API_BASE names another PhonePe.
+        self.phonepe_port = None if os.environ.get("PHONEPE_API_BASE") else (env_port("PHONEPE_PORT", None)
+                                                                             or services.free_port())
         self.svc: services.Services | None = None
         self.procs: list[tuple[str, subprocess.Popen]] = []  # started after the services, in order
         self.lock_file = None
@@ -229,6 +260,8 @@ class Dev:
     def env(self) -> dict[str, str]:
         assert self.svc is not None
         env = function_env(self.svc.env(), self.dev_port)
+        if self.phonepe_port:
+            env["PHONEPE_API_BASE"] = f"http://{HOST}:{self.phonepe_port}"
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
         return env
 
@@ -256,12 +289,26 @@ class Dev:
             say("DEVSTACK_CMD is empty: skipping setup")
             return
         say(f"setup: {shlex.join(cmd)}" + ("" if custom else " (compiles the workspace when needed)"))
-        proc = services.spawn(cmd, env={**self.env(), **self.stripe()}, cwd=ROOT, inherit_output=True)
+        env = {**self.env(), **self.stripe(), **phonepe_credentials()}
+        proc = services.spawn(cmd, env=env, cwd=ROOT, inherit_output=True)
         self.procs.append(("devstack setup", proc))
         rc = proc.wait()
         self.procs.remove(("devstack setup", proc))
         if rc != 0:
             raise DevError(f"devstack setup failed with status {rc}")
+
+    def start_phonepe(self) -> None:
+        """The PhonePe stand-in (devstack phonepe): its payment pages complete the order, call the webhook
+        through the gateway with the dev credentials and send the user back."""
+        if not self.phonepe_port:
+            return
+        env = {**self.env(), **phonepe_credentials(),
+               "PHONEPE_CALLBACK_URL": f"http://{HOST}:{self.dev_port}/api/payments/webhook"}
+        cmd = ["cargo", "run", "-q", "-p", "integration-tests", "--bin", "devstack", "--", "phonepe",
+               "--port", str(self.phonepe_port)]
+        proc = services.spawn(cmd, env=env, cwd=ROOT, inherit_output=True)
+        self.procs.append(("phonepe stand-in", proc))
+        wait_for_tcp(self.phonepe_port, proc, "phonepe stand-in", timeout=120)
 
     def start_watch(self) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -301,6 +348,9 @@ class Dev:
             f"  moto           {self.svc.moto.url}  (S3, Secrets Manager, SES; in memory)",
             f"  Stripe         {self.env().get('STRIPE_API_BASE')}  webhook -> {base}/api/webhooks/stripe, "
             f"secret {webhook_secret()}",
+            f"  PhonePe        {self.env().get('PHONEPE_API_BASE')}  callbacks -> {base}/api/payments/webhook, "
+            f"user {phonepe_credentials()['PHONEPE_WEBHOOK_USERNAME']} / {phonepe_credentials()['PHONEPE_WEBHOOK_PASSWORD']}",
+            f"  invoices       s3://{INVOICE_BUCKET} (moto), GET {base}/api/invoices",
             f"  routes         make routes",
             "",
             "  Ctrl-C stops everything.",
@@ -344,6 +394,7 @@ class Dev:
         self.bootstrap()
         self.start_services()
         self.setup()
+        self.start_phonepe()
         # Ports are checked again: setup can take minutes, and something may have taken them meanwhile.
         check_ports({"DEV_PORT": self.dev_port, "WATCH_PORT": self.watch_port})
         self.start_watch()

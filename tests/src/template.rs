@@ -85,11 +85,51 @@ fn key_schema(defs: &[KeyDef]) -> Result<Vec<KeySchemaElement>, BoxError> {
         .collect()
 }
 
-/// Create `name` with the template's definition (and its TTL setting). An existing table is left alone.
+fn attribute(a: &AttributeDef) -> Result<AttributeDefinition, BoxError> {
+    Ok(AttributeDefinition::builder()
+        .attribute_name(&a.attribute_name)
+        .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+        .build()?)
+}
+
+fn index(g: &GsiDef) -> Result<GlobalSecondaryIndex, BoxError> {
+    Ok(GlobalSecondaryIndex::builder()
+        .index_name(&g.index_name)
+        .set_key_schema(Some(key_schema(&g.key_schema)?))
+        .projection(
+            Projection::builder().projection_type(ProjectionType::from(g.projection.projection_type.as_str())).build(),
+        )
+        .build()?)
+}
+
+/// Create `name` with the template's definition (and its TTL setting). An existing table (the `make dev`
+/// one, kept across restarts) gets the indexes the template added since; nothing else changes.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), BoxError> {
     let def = table_def()?;
     let existing = client.describe_table().table_name(name).send().await;
-    if existing.is_ok() {
+    if let Ok(out) = existing {
+        let have: Vec<String> = out
+            .table
+            .and_then(|t| t.global_secondary_indexes)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|g| g.index_name)
+            .collect();
+        for g in def.global_secondary_indexes.iter().filter(|g| !have.contains(&g.index_name)) {
+            let i = index(g)?;
+            let create = aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                .index_name(&g.index_name)
+                .set_key_schema(Some(i.key_schema().to_vec()))
+                .set_projection(i.projection().cloned())
+                .build()?;
+            let mut req = client.update_table().table_name(name).global_secondary_index_updates(
+                aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            );
+            for a in &def.attribute_definitions {
+                req = req.attribute_definitions(attribute(a)?);
+            }
+            req.send().await?;
+        }
         return Ok(());
     }
     let mut req = client
@@ -98,25 +138,10 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), BoxError> {
         .billing_mode(BillingMode::from(def.billing_mode.as_str()))
         .set_key_schema(Some(key_schema(&def.key_schema)?));
     for a in &def.attribute_definitions {
-        req = req.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(&a.attribute_name)
-                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
-                .build()?,
-        );
+        req = req.attribute_definitions(attribute(a)?);
     }
     for g in &def.global_secondary_indexes {
-        req = req.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(&g.index_name)
-                .set_key_schema(Some(key_schema(&g.key_schema)?))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(g.projection.projection_type.as_str()))
-                        .build(),
-                )
-                .build()?,
-        );
+        req = req.global_secondary_indexes(index(g)?);
     }
     req.send().await?;
     if let Some(ttl) = &def.time_to_live_specification {

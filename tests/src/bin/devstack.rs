@@ -1,9 +1,13 @@
 //! `devstack setup`: prepares the local stack that `make dev` runs, from the same definitions as production:
 //! the table from `infra/template.yaml`, the token-signing secret in Secrets Manager (moto), default tiers, an
-//! admin, a demo partner and a demo solution with Stripe prices, and the Stripe secret. Idempotent: state (generated key material and passwords) is kept
-//! in `$DEV_STATE_DIR/dev-state/` so a restart keeps tokens valid and credentials stable.
+//! admin, a demo partner and a demo solution with prices (Stripe price ids when known), the Stripe and
+//! PhonePe secrets and the invoice bucket. Idempotent: state (generated key material and passwords) is kept in
+//! `$DEV_STATE_DIR/dev-state/` so a restart keeps tokens valid and credentials stable.
+//!
+//! `devstack phonepe --port N`: the PhonePe stand-in (`integration_tests::fake_phonepe`) on 127.0.0.1:N; its
+//! payment pages call back `$PHONEPE_CALLBACK_URL` with `$PHONEPE_WEBHOOK_USERNAME`/`_PASSWORD`.
 
-use integration_tests::{seed, template};
+use integration_tests::{fake_phonepe, seed, template};
 use serde::{Deserialize, Serialize};
 use shared::auth::jwt::KeySet;
 use shared::clock::SystemClock;
@@ -170,10 +174,27 @@ async fn setup() -> Result<(), BoxError> {
     });
     ensure_secret(&shared::secrets::client(&sdk), &stripe_secret_id, &stripe_secret.to_string()).await?;
     println!("stripe        {stripe_secret_id} (webhook secret from STRIPE_WEBHOOK_SECRET)");
+    // PhonePe: the secret the subscriptions and phonepe-webhook functions read; the invoice bucket.
+    if let Ok(phonepe_secret_id) = std::env::var("PHONEPE_SECRET_ID") {
+        let secret = serde_json::json!({
+            "client_id": std::env::var("PHONEPE_CLIENT_ID").unwrap_or_else(|_| fake_phonepe::CLIENT_ID.into()),
+            "client_secret": std::env::var("PHONEPE_CLIENT_SECRET").unwrap_or_else(|_| fake_phonepe::CLIENT_SECRET.into()),
+            "client_version": "1",
+            "webhook_username": env("PHONEPE_WEBHOOK_USERNAME")?,
+            "webhook_password": env("PHONEPE_WEBHOOK_PASSWORD")?,
+        });
+        ensure_secret(&shared::secrets::client(&sdk), &phonepe_secret_id, &secret.to_string()).await?;
+        println!("phonepe       {phonepe_secret_id} (webhook credentials from PHONEPE_WEBHOOK_USERNAME/_PASSWORD)");
+    }
+    if let Ok(bucket) = std::env::var("INVOICE_BUCKET") {
+        let s3 = shared::aws::s3(&sdk);
+        if s3.head_bucket().bucket(&bucket).send().await.is_err() {
+            s3.create_bucket().bucket(&bucket).send().await?;
+        }
+        println!("invoices      s3://{bucket}");
+    }
     for tier in [Tier::Pro, Tier::Enterprise] {
-        let Ok(price_id) = std::env::var(format!("STRIPE_PRICE_{}", tier.as_str().to_uppercase())) else {
-            continue;
-        };
+        let price_id = std::env::var(format!("STRIPE_PRICE_{}", tier.as_str().to_uppercase())).ok();
         let amount = if tier == Tier::Pro { 49_900 } else { 199_900 };
         let (daily, monthly) = tier.default_limits();
         let mut def = TierDefinitionItem::new(
@@ -187,10 +208,11 @@ async fn setup() -> Result<(), BoxError> {
             amount,
             currency: "inr".into(),
             period: BillingPeriod::Monthly,
-            stripe_price_id: Some(price_id.clone()),
+            stripe_price_id: price_id.clone(),
         }];
         store.put_tier_definition(&def).await?;
-        println!("demo price    {} ₹{}/month (Stripe {price_id})", tier.as_str(), amount / 100);
+        let stripe = price_id.map_or_else(|| "PhonePe only".to_owned(), |p| format!("Stripe {p}"));
+        println!("demo price    {} ₹{}/month ({stripe})", tier.as_str(), amount / 100);
     }
 
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unchanged; not known to this state)".into());
@@ -214,12 +236,35 @@ async fn setup() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The PhonePe stand-in, until stopped.
+async fn phonepe() -> Result<(), BoxError> {
+    let args: Vec<String> = std::env::args().collect();
+    let port: u16 = args
+        .iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|p| p.parse().ok())
+        .ok_or("devstack phonepe --port N")?;
+    let standin = fake_phonepe::FakePhonePe::start_on(port).await?;
+    if let Ok(url) = std::env::var("PHONEPE_CALLBACK_URL") {
+        standin.set_callback(fake_phonepe::CallbackTarget {
+            url,
+            username: env("PHONEPE_WEBHOOK_USERNAME")?,
+            password: env("PHONEPE_WEBHOOK_PASSWORD")?,
+        });
+    }
+    println!("phonepe stand-in on {} (client id {})", standin.base, fake_phonepe::CLIENT_ID);
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let command = std::env::args().nth(1).unwrap_or_default();
     let result = match command.as_str() {
         "setup" => setup().await,
-        _ => Err("usage: devstack setup".into()),
+        "phonepe" => phonepe().await,
+        _ => Err("usage: devstack setup | devstack phonepe --port N".into()),
     };
     if let Err(e) = result {
         eprintln!("devstack: {e}");
