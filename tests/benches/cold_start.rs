@@ -23,6 +23,7 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("usage", "GET", "/api/usage/someone"),
     ("subscriptions", "GET", "/api/payments/history"),
     ("stripe-webhook", "POST", "/api/webhooks/stripe"),
+    ("phonepe-webhook", "POST", "/api/payments/webhook"),
 ];
 
 fn event(method: &str, path: &str) -> String {
@@ -170,6 +171,12 @@ async fn main() {
         json!({"secret_key": "sk_test_bench", "webhook_secrets": ["whsec_b"]}),
     )
     .await;
+    secret(
+        &sdk,
+        &format!("bench/{tag}/phonepe"),
+        json!({"client_id": "M", "client_secret": "s", "webhook_username": "u", "webhook_password": "password1"}),
+    )
+    .await;
     let mut env: Vec<(String, String)> = std::env::vars()
         // SSL_CERT_FILE / SSL_CERT_DIR pass through, to measure with another CA store (e.g. one bundle file, as
         // on Lambda's images, instead of this machine's directory of hundreds of certificates).
@@ -190,6 +197,11 @@ async fn main() {
                 ("STRIPE_SECRET_ID", format!("bench/{tag}/stripe")),
                 ("APP_BASE_URL", "https://app.test".into()),
                 ("STRIPE_API_BASE", "http://127.0.0.1:9".into()),
+                ("PHONEPE_SECRET_ID", format!("bench/{tag}/phonepe")),
+                ("PHONEPE_API_BASE", "http://127.0.0.1:9".into()),
+                ("SELLER_NAME", "Bench Seller".into()),
+                ("SELLER_ADDRESS", "1 Road|City".into()),
+                ("SELLER_GSTIN", "29AAGCB7383J1Z4".into()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v)),
@@ -241,7 +253,7 @@ async fn main() {
     }
     println!(
         "one GetSecretValue on a fresh client (moto on loopback): p50 {} us, p90 {} us \
-         (auth, usage, stripe-webhook read one secret at init; subscriptions two, concurrently)",
+         (auth, usage, the webhooks read one secret at init; subscriptions three, concurrently)",
         percentile(&fetch, 0.5),
         percentile(&fetch, 0.9)
     );

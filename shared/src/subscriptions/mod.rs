@@ -161,6 +161,8 @@ impl Reconciled {
 }
 
 pub mod billing;
+#[cfg(feature = "payments")]
+pub mod billing_run;
 pub mod invoicing;
 #[cfg(feature = "payments")]
 pub mod payments;

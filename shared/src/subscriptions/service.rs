@@ -337,7 +337,14 @@ impl Ledger {
     async fn entitlement_for(&self, item: &SubscriptionItem) -> Result<Option<EntitlementItem>, ApiError> {
         let now = rfc3339(self.clock.now());
         let by = format!("subscription:{}", item.subscription_id);
-        let g: Option<Grant> = grant(&item.reconciled, item.tier, item.pending_tier, self.grace_seconds);
+        let mut g: Option<Grant> = grant(&item.reconciled, item.tier, item.pending_tier, self.grace_seconds);
+        // PhonePe does not renew by itself: a paid period grants its tier until its end plus the grace period
+        // even if no billing run ever marks it past due.
+        if let (Provider::Phonepe, Some(gr), Some(latest)) = (item.provider, g.as_mut(), &item.reconciled.latest)
+            && gr.valid_until.is_none()
+        {
+            gr.valid_until = Some(latest.period_end + self.grace_seconds);
+        }
         let g = match g {
             Some(g) => g,
             None => {

@@ -8,6 +8,7 @@ mod failures;
 mod lifecycle;
 mod localstripe;
 mod phonepe;
+mod run;
 mod webhook;
 
 use integration_tests::billing::BillingEnv;

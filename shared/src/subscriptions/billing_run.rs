@@ -1,0 +1,263 @@
+//! The billing run: pages through the subscriptions due by now (the sparse GSI2) and does each due step of
+//! `billing::pending_steps`, earliest first. A step's effects use deterministic ids and conditional writes
+//! (notifications, the renewal invoice), and the step is marked done in the same version-checked write that
+//! changes the subscription, so a run that repeats, overlaps another or dies midway does each
+//! (subscription, period, step) at most once. A run stops cleanly before its time limit; the next one (the
+//! schedule runs hourly) continues where the index says work is left.
+
+use super::billing::{Due, Step, pending_steps, void_invoice};
+use super::invoicing;
+use super::service::{Ledger, derived_id};
+use super::{Fact, Snapshot, SubscriptionStatus};
+use crate::error::ApiError;
+use crate::store::items::{InvoiceItem, InvoiceReason, NotificationItem, SubscriptionItem};
+use crate::tokens::rfc3339;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+
+#[derive(Clone)]
+pub struct BillingRun {
+    pub ledger: Ledger,
+    /// Where a user pays an invoice (`?invoice_id=` is appended): the app's payment page, which calls
+    /// `POST /api/payments/initiate`.
+    pub pay_url: String,
+    pub page_size: i32,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// False when the run stopped for its time limit with work left (the next run continues).
+    pub complete: bool,
+    pub subscriptions: u32,
+    /// Steps done, by kind.
+    pub steps: BTreeMap<String, u32>,
+    pub errors: u32,
+}
+
+fn step_kind(step: Step) -> &'static str {
+    match step {
+        Step::ExpirePending => "expire_pending",
+        Step::RenewalNotice => "renewal_notice",
+        Step::Renewal => "renewal_invoice",
+        Step::Reminder(_) => "payment_reminder",
+        Step::GraceEnd => "grace_end",
+        Step::End => "end_of_term",
+        Step::Downgrade => "downgrade",
+    }
+}
+
+impl BillingRun {
+    pub fn new(ledger: Ledger, app_base_url: &str) -> Self {
+        Self { ledger, pay_url: format!("{}/billing/pay", app_base_url.trim_end_matches('/')), page_size: 100 }
+    }
+
+    /// Do everything due by now while `has_time()` says there is time left.
+    pub async fn run(&self, has_time: impl Fn() -> bool) -> Result<RunReport, ApiError> {
+        let now = self.ledger.clock.now().timestamp();
+        let mut report = RunReport { complete: true, ..Default::default() };
+        let mut seen = HashSet::new();
+        let mut after = None;
+        loop {
+            let (page, last) = self.ledger.store.due_subscriptions(now, self.page_size, after).await?;
+            for item in page {
+                if !seen.insert(item.subscription_id.clone()) {
+                    continue;
+                }
+                if !has_time() {
+                    report.complete = false;
+                    tracing::info!(?report, "billing run stopped for its time limit; the next run continues");
+                    return Ok(report);
+                }
+                report.subscriptions += 1;
+                match self.process(&item.subscription_id, now, &mut report).await {
+                    Ok(()) => {}
+                    Err(e) => {
+                        report.errors += 1;
+                        tracing::warn!(subscription_id = %item.subscription_id, error = %e.detail, "billing step failed; retried next run");
+                    }
+                }
+            }
+            match last {
+                Some(k) => after = Some(k),
+                None => break,
+            }
+        }
+        tracing::info!(?report, "billing run done");
+        Ok(report)
+    }
+
+    /// Every step of one subscription due by `now`, in order.
+    pub async fn process(&self, subscription_id: &str, now: i64, report: &mut RunReport) -> Result<(), ApiError> {
+        for _ in 0..16 {
+            let Some(item) = self.ledger.store.get_subscription(subscription_id).await? else { return Ok(()) };
+            let steps = pending_steps(&item, &self.ledger.schedule, self.ledger.grace_seconds);
+            let Some(due) = steps.into_iter().find(|d| d.at <= now) else {
+                // Nothing due: refresh a stale index entry (written before the schedule changed).
+                if item.billing_due_at
+                    != super::billing::next_due(&item, &self.ledger.schedule, self.ledger.grace_seconds)
+                {
+                    self.ledger.update(subscription_id, |_, _| Ok(true)).await?;
+                }
+                return Ok(());
+            };
+            if self.perform(&item, &due, now).await? {
+                *report.steps.entry(step_kind(due.step).to_owned()).or_insert(0) += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn notify(
+        &self,
+        id: String,
+        kind: &str,
+        item: &SubscriptionItem,
+        data: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let now = rfc3339(self.ledger.clock.now());
+        let note = NotificationItem::new(&id, kind, &item.user_id, Some(&item.solution_id), data, now);
+        self.ledger.store.put_notification_once(&note).await?;
+        Ok(())
+    }
+
+    /// One step: its effects (idempotent), then the subscription's change with the step marked done. True when
+    /// this run marked it (false: another run got there first).
+    async fn perform(&self, item: &SubscriptionItem, due: &Due, now: i64) -> Result<bool, ApiError> {
+        let sub = &item.subscription_id;
+        let latest = item.reconciled.latest.clone();
+        let period_end = latest.as_ref().map_or(0, |l| l.period_end);
+        // The tier and price of the next period: a downgrade scheduled for this period end takes over.
+        let (next_tier, next_price) = match (item.pending_tier, &item.pending_price, item.pending_effective_at) {
+            (Some(t), Some(p), Some(at)) if at <= period_end => (t, p.clone()),
+            _ => (item.tier, item.price.clone()),
+        };
+        let snapshot = |status: SubscriptionStatus, created: i64| {
+            latest
+                .clone()
+                .map(|l| Fact::Snapshot(Snapshot { event_id: format!("billing:{}", due.key), created, status, ..l }))
+        };
+        let mut fact = None;
+        let mut open_invoice: Option<Option<String>> = None;
+        let mut take_pending = false;
+        match due.step {
+            Step::ExpirePending => {
+                if let Some(id) = &item.open_invoice_id {
+                    void_invoice(&self.ledger.store, id, rfc3339(self.ledger.clock.now())).await?;
+                }
+                fact = Some(Fact::Snapshot(Snapshot {
+                    event_id: format!("billing:{}", due.key),
+                    created: due.at,
+                    status: SubscriptionStatus::Expired,
+                    period_start: 0,
+                    period_end: 0,
+                    cancel_at_period_end: false,
+                    price_id: None,
+                }));
+                open_invoice = Some(None);
+            }
+            Step::RenewalNotice => {
+                self.notify(
+                    format!("renewal-notice:{sub}:{period_end}"),
+                    "renewal_notice",
+                    item,
+                    serde_json::json!({"subscription_id": sub, "tier": next_tier, "amount": next_price.amount,
+                                       "currency": next_price.currency, "renews_at": period_end}),
+                )
+                .await?;
+            }
+            Step::Renewal => {
+                let invoice_id = derived_id("inv", &format!("{sub}:renewal:{period_end}"));
+                let end = invoicing::period_end(period_end, item.period);
+                let mut invoice = InvoiceItem::open(
+                    &invoice_id,
+                    item,
+                    next_tier,
+                    InvoiceReason::Renewal,
+                    next_price.amount,
+                    &next_price.currency,
+                    Some((period_end, end)),
+                    rfc3339(self.ledger.clock.now()),
+                );
+                invoice.price = Some(next_price.clone());
+                invoice.due_at = Some(period_end);
+                self.ledger.store.put_invoice_once(&invoice).await?;
+                self.notify(
+                    format!("payment-request:{invoice_id}"),
+                    "payment_request",
+                    item,
+                    serde_json::json!({"subscription_id": sub, "invoice_id": invoice_id, "amount": next_price.amount,
+                                       "currency": next_price.currency,
+                                       "pay_url": format!("{}?invoice_id={invoice_id}", self.pay_url)}),
+                )
+                .await?;
+                fact = snapshot(SubscriptionStatus::PastDue, period_end);
+                open_invoice = Some(Some(invoice_id));
+                take_pending = true;
+            }
+            Step::Reminder(day) => {
+                let invoice_id = item.open_invoice_id.clone().unwrap_or_default();
+                self.notify(
+                    format!("payment-reminder:{sub}:{period_end}:{day}"),
+                    "payment_reminder",
+                    item,
+                    serde_json::json!({"subscription_id": sub, "invoice_id": invoice_id, "day": day,
+                                       "amount": item.price.amount, "currency": item.price.currency,
+                                       "pay_url": format!("{}?invoice_id={invoice_id}", self.pay_url)}),
+                )
+                .await?;
+            }
+            Step::GraceEnd => {
+                if let Some(id) = &item.open_invoice_id {
+                    void_invoice(&self.ledger.store, id, rfc3339(self.ledger.clock.now())).await?;
+                }
+                self.notify(
+                    format!("grace-ended:{sub}:{period_end}"),
+                    "grace_period_ended",
+                    item,
+                    serde_json::json!({"subscription_id": sub, "tier": "free"}),
+                )
+                .await?;
+                fact = snapshot(SubscriptionStatus::Expired, due.at);
+                open_invoice = Some(None);
+            }
+            Step::End => fact = snapshot(SubscriptionStatus::Canceled, period_end),
+            Step::Downgrade => take_pending = true,
+        }
+        let key = due.key.clone();
+        let at = now.max(due.at);
+        let mut marked = false;
+        self.ledger
+            .update(sub, |s, _| {
+                marked = false;
+                if s.billing_done.contains(&key) {
+                    return Ok(false);
+                }
+                if let Some(f) = &fact {
+                    s.reconciled.apply(f.clone());
+                }
+                if let Some(open) = &open_invoice {
+                    s.open_invoice_id.clone_from(open);
+                }
+                if take_pending
+                    && let (Some(t), Some(p), Some(eff)) =
+                        (s.pending_tier, s.pending_price.clone(), s.pending_effective_at)
+                    && eff <= at
+                {
+                    s.tier = t;
+                    s.price = p;
+                    s.pending_tier = None;
+                    s.pending_price = None;
+                    s.pending_effective_at = None;
+                }
+                s.billing_done.insert(key.clone());
+                marked = true;
+                Ok(true)
+            })
+            .await?;
+        if marked {
+            tracing::info!(subscription_id = %sub, step = %due.key, "billing step done");
+        }
+        Ok(marked)
+    }
+}
