@@ -152,6 +152,7 @@ def function_env(base: dict[str, str], dev_port: int) -> dict[str, str]:
         "APP_BASE_URL": f"http://{HOST}:{dev_port}",
         "PHONEPE_SECRET_ID": PHONEPE_SECRET_ID,
         "INVOICE_BUCKET": INVOICE_BUCKET,
+        "SENDER_EMAIL": os.environ.get("SENDER_EMAIL") or "billing@marketplace.local",
     })
     for var, default in SELLER_DEFAULTS.items():
         env[var] = os.environ.get(var) or default
@@ -200,6 +201,7 @@ FUNCTION_VARS = (
     "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SESV2",
     "STRIPE_SECRET_ID", "STRIPE_API_BASE", "APP_BASE_URL", "GRACE_PERIOD_DAYS",
     "PHONEPE_SECRET_ID", "PHONEPE_API_BASE", "INVOICE_BUCKET", "SELLER_NAME", "SELLER_ADDRESS", "SELLER_GSTIN",
+    "SENDER_EMAIL", "BILLING_REMINDER_DAYS",
 )
 
 
@@ -351,6 +353,8 @@ class Dev:
             f"  PhonePe        {self.env().get('PHONEPE_API_BASE')}  callbacks -> {base}/api/payments/webhook, "
             f"user {phonepe_credentials()['PHONEPE_WEBHOOK_USERNAME']} / {phonepe_credentials()['PHONEPE_WEBHOOK_PASSWORD']}",
             f"  invoices       s3://{INVOICE_BUCKET} (moto), GET {base}/api/invoices",
+            f"  billing run    cargo lambda invoke billing -a {HOST} -P {self.watch_port} "
+            "--data-file events/billing/billing-ok-daily.json (or ...-outbox.json: emails to moto's SES)",
             f"  routes         make routes",
             "",
             "  Ctrl-C stops everything.",

@@ -22,6 +22,8 @@ pub mod users;
 
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "email")]
+pub mod notifications;
 #[cfg(feature = "payments")]
 pub mod provider_http;
 #[cfg(feature = "secrets")]

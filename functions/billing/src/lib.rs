@@ -1,10 +1,12 @@
 //! The `billing` function: invoked by EventBridge Scheduler (no HTTP). `{"job": "daily"}` runs the billing
 //! schedule (`shared::subscriptions::billing_run`): renewal notices, renewal invoices and payment requests,
-//! reminders, grace-period ends, abandoned pending subscriptions, scheduled downgrades. It stops 30 s before
-//! its time limit; the next invocation continues.
+//! reminders, grace-period ends, abandoned pending subscriptions, scheduled downgrades. `{"job": "outbox"}`
+//! emails pending notifications through SES (`shared::notifications`). Each stops 30 s before its time
+//! limit; the next invocation continues.
 
 use serde::{Deserialize, Serialize};
 use shared::clock::{Clock, SystemClock};
+use shared::notifications::{Outbox, OutboxReport};
 use shared::store::Store;
 use shared::subscriptions::billing::Schedule;
 use shared::subscriptions::billing_run::{BillingRun, RunReport};
@@ -25,6 +27,8 @@ pub struct Outcome {
     pub job: String,
     #[serde(flatten)]
     pub report: RunReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<OutboxReport>,
 }
 
 /// Stop this long before the invocation's deadline.
@@ -32,6 +36,8 @@ pub const MARGIN_MS: i64 = 30_000;
 
 pub struct AppState {
     pub run: BillingRun,
+    /// The email sender (when `SENDER_EMAIL` is set).
+    pub outbox: Option<Outbox>,
 }
 
 impl AppState {
@@ -41,11 +47,19 @@ impl AppState {
         let store = shared::secrets::store_from_env(&sdk)?;
         let mut ledger = Ledger::new(store, Arc::new(SystemClock), shared::config::grace_seconds()?);
         ledger.schedule = Schedule::from_env()?;
-        Ok(Self { run: BillingRun::new(ledger, &shared::config::required("APP_BASE_URL")?) })
+        let app = shared::config::required("APP_BASE_URL")?;
+        let outbox = std::env::var("SENDER_EMAIL").ok().filter(|s| !s.is_empty()).map(|from| Outbox {
+            store: ledger.store.clone(),
+            ses: aws_sdk_sesv2::Client::new(&sdk),
+            from,
+            app_base_url: app.clone(),
+            clock: ledger.clock.clone(),
+        });
+        Ok(Self { run: BillingRun::new(ledger, &app), outbox })
     }
 
     pub fn new(store: Store, clock: Arc<dyn Clock>, grace_seconds: i64, app_base_url: &str) -> Self {
-        Self { run: BillingRun::new(Ledger::new(store, clock, grace_seconds), app_base_url) }
+        Self { run: BillingRun::new(Ledger::new(store, clock, grace_seconds), app_base_url), outbox: None }
     }
 }
 
@@ -53,7 +67,16 @@ impl AppState {
 pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome, BoxError> {
     let has_time = || chrono::Utc::now().timestamp_millis() + MARGIN_MS < deadline_ms;
     match job.job.as_str() {
-        "daily" => Ok(Outcome { job: job.job.clone(), report: state.run.run(has_time).await? }),
-        other => Err(format!("unknown job {other:?} (expected \"daily\")").into()),
+        "daily" => Ok(Outcome { job: job.job.clone(), report: state.run.run(has_time).await?, outbox: None }),
+        "outbox" => {
+            let outbox = state.outbox.as_ref().ok_or("SENDER_EMAIL is not set: no email is sent")?;
+            let report = outbox.deliver(has_time).await?;
+            Ok(Outcome {
+                job: job.job.clone(),
+                report: RunReport { complete: report.complete, ..Default::default() },
+                outbox: Some(report),
+            })
+        }
+        other => Err(format!("unknown job {other:?} (expected \"daily\" or \"outbox\")").into()),
     }
 }

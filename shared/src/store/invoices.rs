@@ -2,7 +2,7 @@
 //! due subscriptions.
 
 use super::items::{InvoiceCounterItem, InvoiceItem, InvoiceStatus, PaymentItem, PhonePeOrderItem, SubscriptionItem};
-use super::{Item, Store, StoreError, classify, from_item, keys};
+use super::{Item, Store, StoreError, applied, classify, from_item, keys};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use std::collections::HashMap;
 
@@ -86,11 +86,7 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result.map_err(classify) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conditional { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(result.map_err(classify))
     }
 
     pub async fn get_invoice(&self, invoice_id: &str) -> Result<Option<InvoiceItem>, StoreError> {

@@ -483,9 +483,10 @@ pub struct NotificationItem {
     pub pk: String,
     #[serde(rename = "SK")]
     pub sk: String,
-    #[serde(rename = "GSI1PK")]
+    /// In the pending index until sent (then removed).
+    #[serde(rename = "GSI1PK", default)]
     pub gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
+    #[serde(rename = "GSI1SK", default)]
     pub gsi1sk: String,
     pub entity_type: String,
     pub notification_id: String,

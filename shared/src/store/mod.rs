@@ -4,6 +4,7 @@
 mod invoices;
 pub mod items;
 pub mod keys;
+mod outbox;
 mod solutions;
 mod subscriptions;
 mod tokens;
@@ -324,6 +325,15 @@ fn string_attr(item: &Item, name: &str) -> String {
     match item.get(name) {
         Some(AttributeValue::S(s)) => s.clone(),
         _ => String::new(),
+    }
+}
+
+/// Whether a conditional write applied: `false` when its condition failed, other errors as they are.
+pub(crate) fn applied<T>(result: Result<T, StoreError>) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conditional { .. }) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -186,6 +186,13 @@ async fn setup() -> Result<(), BoxError> {
         ensure_secret(&shared::secrets::client(&sdk), &phonepe_secret_id, &secret.to_string()).await?;
         println!("phonepe       {phonepe_secret_id} (webhook credentials from PHONEPE_WEBHOOK_USERNAME/_PASSWORD)");
     }
+    if let Ok(from) = std::env::var("SENDER_EMAIL") {
+        let ses = aws_sdk_sesv2::Client::new(&sdk);
+        if ses.get_email_identity().email_identity(&from).send().await.is_err() {
+            ses.create_email_identity().email_identity(&from).send().await?;
+        }
+        println!("email         from {from} (SES identity in moto)");
+    }
     if let Ok(bucket) = std::env::var("INVOICE_BUCKET") {
         let s3 = shared::aws::s3(&sdk);
         if s3.head_bucket().bucket(&bucket).send().await.is_err() {

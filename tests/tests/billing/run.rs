@@ -33,6 +33,20 @@ fn billing(f: &Fixture) -> billing::AppState {
     )
 }
 
+/// The SES sender (moto), from a verified address.
+async fn outbox(f: &Fixture) -> shared::notifications::Outbox {
+    let ses = aws_sdk_sesv2::Client::new(&shared::aws::load().await);
+    let from = "billing@marketplace.test";
+    ses.create_email_identity().email_identity(from).send().await.expect("identity (moto)");
+    shared::notifications::Outbox {
+        store: f.b.env.store.clone(),
+        ses,
+        from: from.into(),
+        app_base_url: "https://app.test".into(),
+        clock: std::sync::Arc::new(f.b.env.clock.clone()),
+    }
+}
+
 async fn run(f: &Fixture, at: i64) -> RunReport {
     f.b.env.clock.set(DateTime::from_timestamp(at, 0).expect("time"));
     billing(f).run.run(|| true).await.expect("run")
@@ -152,7 +166,8 @@ async fn abandoned_pending_subscriptions_expire_after_a_day() {
 #[tokio::test]
 async fn sample_scheduler_events_run_through_the_handler() {
     let f = fixture().await;
-    let state = billing(&f);
+    let mut state = billing(&f);
+    state.outbox = Some(outbox(&f).await);
     let files = integration_tests::harness::sample_events(&["billing"]);
     assert!(files.len() >= 2);
     for path in files {
@@ -176,4 +191,27 @@ async fn sample_scheduler_events_run_through_the_handler() {
             .await
             .expect("run");
     assert!(!outcome.report.complete && outcome.report.steps.is_empty(), "{:?}", outcome.report);
+}
+
+/// The outbox job emails every pending notification through SES (moto) once: reruns send nothing again, and
+/// notifications that are not for customers are closed unsent.
+#[tokio::test]
+async fn the_outbox_sends_each_notification_once() {
+    let f = fixture().await;
+    let (id, end) = paid_subscription(&f, &f.access).await;
+    run(&f, end - 3 * DAY + 60).await; // a renewal notice
+    let mut state = billing(&f);
+    state.outbox = Some(outbox(&f).await);
+    let deadline = || chrono::Utc::now().timestamp_millis() + 120_000;
+    let job = || billing::Job { job: "outbox".into() };
+    // Other tests share the table's pending index only through their own tables: this table is ours.
+    let first = billing::handle(&state, job(), deadline()).await.expect("outbox").outbox.expect("report");
+    assert!(first.sent >= 2, "payment received + renewal notice: {first:?}");
+    for _ in 0..2 {
+        let again = billing::handle(&state, job(), deadline()).await.expect("outbox").outbox.expect("report");
+        assert_eq!((again.sent, again.errors), (0, 0), "{again:?}");
+    }
+    let notice = note(&f, &format!("renewal-notice:{id}:{end}")).await.expect("notice");
+    assert_eq!(notice["status"], "sent");
+    assert!(notice["message_id"].is_string() && notice.get("GSI1PK").is_none(), "{notice}");
 }
