@@ -106,17 +106,19 @@ impl BillingEnv {
                 salt_key: Some("test-salt-key".into()),
                 salt_index: "1".into(),
             },
-            seller,
+            seller.clone(),
             PhonePeSettings::new("https://app.test"),
             7 * 86_400,
         ));
-        let hook = Arc::new(stripe_webhook::AppState::new(
+        let mut hook = stripe_webhook::AppState::new(
             env.store.clone(),
             clock,
             client,
             vec![WEBHOOK_SECRET.to_owned()],
             7 * 86_400,
-        ));
+        );
+        hook.webhook = hook.webhook.with_seller(seller.clone());
+        let hook = Arc::new(hook);
         Self { env, stripe, phonepe, subs, hook, phonepe_hook, bucket, s3 }
     }
 

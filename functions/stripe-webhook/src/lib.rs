@@ -32,7 +32,13 @@ impl AppState {
             return Err("the Stripe secret has no webhook secret".into());
         }
         let grace = shared::config::grace_seconds()?;
-        Ok(Self::new(store, Arc::new(SystemClock), stripe.client, stripe.webhook_secrets, grace))
+        let mut state = Self::new(store, Arc::new(SystemClock), stripe.client, stripe.webhook_secrets, grace);
+        // Tax invoices for paid periods when the seller is configured (as in the template).
+        if std::env::var_os("SELLER_GSTIN").is_some() {
+            let seller = Arc::new(shared::subscriptions::invoicing::Seller::from_env()?);
+            state.webhook = state.webhook.with_seller(seller);
+        }
+        Ok(state)
     }
 
     pub fn new(

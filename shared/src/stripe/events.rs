@@ -107,6 +107,10 @@ pub struct InvoiceObject {
     pub our_subscription_id: Option<String>,
     pub hosted_invoice_url: Option<String>,
     pub attempt_count: i64,
+    /// `subscription_create`, `subscription_cycle`, `subscription_update`, …
+    pub billing_reason: Option<String>,
+    /// The period of its (first) line, epoch seconds.
+    pub period: Option<(i64, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +192,8 @@ pub fn invoice(o: &Value) -> Option<InvoiceObject> {
             .or_else(|| str_at(o, "/lines/data/0/metadata/subscription_id")),
         hosted_invoice_url: str_at(o, "/hosted_invoice_url"),
         attempt_count: int_at(o, "/attempt_count").unwrap_or(0),
+        billing_reason: str_at(o, "/billing_reason"),
+        period: int_at(o, "/lines/data/0/period/start").zip(int_at(o, "/lines/data/0/period/end")),
     })
 }
 

@@ -8,7 +8,9 @@
 use super::service::{Ledger, api_snapshot, at_version, derived_id};
 use super::{Fact, Provider, RefundStatus};
 use crate::error::{ApiError, codes};
-use crate::store::items::{NotificationItem, PaymentItem, ProviderRefItem, RefundItem, WebhookEventItem};
+use crate::store::items::{
+    InvoiceItem, InvoiceReason, NotificationItem, PaymentItem, ProviderRefItem, RefundItem, WebhookEventItem,
+};
 use crate::store::{Claim, RefundChange, keys};
 use crate::stripe::client::{StripeClient, field};
 use crate::stripe::events::{
@@ -40,6 +42,8 @@ pub struct StripeWebhookService {
     stripe: StripeClient,
     secrets: Vec<String>,
     tolerance_seconds: i64,
+    /// The seller on tax invoices (when set, paid invoices become numbered GST invoices).
+    seller: Option<std::sync::Arc<super::invoicing::Seller>>,
 }
 
 fn epoch(at: i64) -> String {
@@ -48,7 +52,13 @@ fn epoch(at: i64) -> String {
 
 impl StripeWebhookService {
     pub fn new(ledger: Ledger, stripe: StripeClient, secrets: Vec<String>) -> Self {
-        Self { ledger, stripe, secrets, tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS }
+        Self { ledger, stripe, secrets, tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS, seller: None }
+    }
+
+    /// Issue GST tax invoices for paid Stripe invoices.
+    pub fn with_seller(mut self, seller: std::sync::Arc<super::invoicing::Seller>) -> Self {
+        self.seller = Some(seller);
+        self
     }
 
     /// Handle one delivery: `signature_header` is `Stripe-Signature`, `body` the raw bytes.
@@ -266,6 +276,34 @@ impl StripeWebhookService {
             rfc3339(now),
         );
         let extra = vec![self.ledger.store.tx_put(&note, Some("attribute_not_exists(PK)"))?];
+        // With a seller configured, the payment is recorded with its GST tax invoice (one transaction).
+        let subscription = match &subscription_id {
+            Some(id) => self.ledger.store.get_subscription(id).await?,
+            None => None,
+        };
+        if let (Some(seller), Some(sub)) = (&self.seller, subscription) {
+            let reason = match invoice.billing_reason.as_deref() {
+                Some("subscription_cycle") => InvoiceReason::Renewal,
+                Some("subscription_update") => InvoiceReason::Upgrade,
+                _ => InvoiceReason::Subscription,
+            };
+            let ours = InvoiceItem::open(
+                &derived_id("inv", &format!("stripe:{}", invoice.id)),
+                &sub,
+                sub.tier,
+                reason,
+                invoice.amount_paid,
+                &invoice.currency,
+                invoice.period,
+                rfc3339(now),
+            );
+            let paid_at = invoice.paid_at.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or(now);
+            let issued =
+                Box::pin(super::invoicing::issue(&self.ledger.store, seller, ours, &sub, &payment, paid_at, extra))
+                    .await?;
+            tracing::info!(payment_id = %payment_id, ?issued, "stripe payment recorded with its invoice");
+            return Ok(());
+        }
         if self.ledger.store.put_payment_once(&payment, extra).await? {
             tracing::info!(payment_id = %payment_id, amount = invoice.amount_paid, currency = %invoice.currency, "payment recorded");
         }

@@ -72,6 +72,15 @@ async fn checkout_then_webhooks_activate_the_paid_tier_and_record_the_payment() 
     assert_eq!((items[0]["kind"].as_str(), items[0]["amount"].as_i64()), (Some("payment"), Some(49_900)));
     assert_eq!(items[0]["currency"], "inr");
     assert!(items[0]["provider_id"].as_str().is_some_and(|p| p.starts_with("pi_")), "payment intent via expand");
+    // The paid Stripe invoice is also our GST tax invoice (seller and buyer both in Karnataka: CGST + SGST).
+    let invoices = f.b.call("GET", "/api/invoices", None, Some(&f.access)).await;
+    let list = invoices.body["items"].as_array().expect("invoices");
+    assert_eq!(list.len(), 1, "{:?}", invoices.body);
+    assert_eq!((list[0]["provider"].as_str(), list[0]["status"].as_str()), (Some("stripe"), Some("paid")));
+    assert!(list[0]["number"].as_str().is_some_and(|n| shared::invoices::parse_invoice_number(n).is_some()));
+    let tax = &list[0]["tax"];
+    assert_eq!((tax["cgst"].as_i64(), tax["sgst"].as_i64(), tax["igst"].as_i64()), (Some(3_806), Some(3_806), Some(0)));
+    assert!(list[0]["download_url"].is_string());
     // A second subscription to the same solution while this one is active is refused.
     let second =
         f.b.call(
