@@ -1,6 +1,6 @@
 //! Cold start of the auth function exactly as in Lambda: configuration from the environment, the signing key
 //! from Secrets Manager (moto), the table in DynamoDB Local; then the Stripe functions (their Stripe secret). One
-//! test per binary: it sets process environment.
+//! test per binary: it sets process environment. The PhonePe webhook and the billing function follow.
 
 use integration_tests::harness::dynamo_client;
 use serde_json::json;
@@ -91,4 +91,43 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     unsafe { std::env::set_var("STRIPE_SECRET_ID", &empty_id) };
     let err = stripe_webhook::AppState::from_env().await.err().expect("no webhook secret must fail");
     assert!(!err.to_string().contains("sk_test_cold_value"), "{err}");
+
+    // The PhonePe webhook: the PhonePe secret and the seller; no token keys.
+    let phonepe_id = format!("cold-start/phonepe-{table}");
+    let phonepe = json!({"client_id": "M1", "client_secret": "cold-client-secret", "webhook_username": "hooks",
+                         "webhook_password": "cold-hook-password"});
+    secrets.create_secret().name(&phonepe_id).secret_string(phonepe.to_string()).send().await.expect("secret");
+    unsafe {
+        std::env::set_var("PHONEPE_SECRET_ID", &phonepe_id);
+        std::env::set_var("PHONEPE_API_BASE", "http://127.0.0.1:9");
+        std::env::set_var("SELLER_NAME", "Cold Seller");
+        std::env::set_var("SELLER_ADDRESS", "1 Road|City");
+        std::env::set_var("SELLER_GSTIN", "29AAGCB7383J1Z4");
+    }
+    let hook = phonepe_webhook::AppState::from_env().await.expect("phonepe-webhook cold start");
+    let req = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://api.test/api/payments/webhook")
+        .header("authorization", "0000")
+        .body(lambda_http::Body::Text("{}".into()))
+        .expect("request");
+    assert_eq!(phonepe_webhook::handle(&hook, req).await.status().as_u16(), 401, "wrong credentials");
+    // A seller GSTIN with a wrong check digit fails the cold start, naming the variable.
+    unsafe { std::env::set_var("SELLER_GSTIN", "29AAGCB7383J1Z5") };
+    let err = phonepe_webhook::AppState::from_env().await.err().expect("bad GSTIN must fail");
+    assert!(err.to_string().contains("SELLER_GSTIN") && !err.to_string().contains("cold-hook-password"), "{err}");
+    unsafe { std::env::set_var("SELLER_GSTIN", "29AAGCB7383J1Z4") };
+
+    // The billing function: the store, the schedule, the sender; it runs (nothing due in this table).
+    unsafe {
+        std::env::set_var("SENDER_EMAIL", "billing@cold.test");
+        std::env::set_var("BILLING_REMINDER_DAYS", "2,4");
+    }
+    let billing = billing::AppState::from_env().await.expect("billing cold start");
+    assert_eq!(billing.run.ledger.schedule.reminder_days, vec![2, 4]);
+    let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
+    let outcome = billing::handle(&billing, billing::Job { job: "daily".into() }, deadline).await.expect("run");
+    assert!(outcome.report.complete && outcome.report.subscriptions == 0);
+    unsafe { std::env::set_var("BILLING_REMINDER_DAYS", "1,0") };
+    assert!(billing::AppState::from_env().await.is_err(), "reminder days are checked");
 }

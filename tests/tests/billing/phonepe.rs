@@ -329,3 +329,52 @@ async fn fifty_concurrent_invoice_allocations_are_gapless_and_unique() {
         assert_eq!(tax.total, inv.amount);
     }
 }
+
+#[tokio::test]
+async fn callbacks_in_any_order_and_repeated_converge_on_phonepes_state() {
+    let f = fixture().await;
+    let (id, mid, _) = subscribe(&f, json!({})).await;
+    f.b.phonepe.complete(&mid);
+    // A stale "failed" claim and the completion, each twice, interleaved; then verify.
+    let failed = f.b.phonepe.order_callback(&mid, "FAILED");
+    let completed = f.b.phonepe.order_callback(&mid, "COMPLETED");
+    for body in [&failed, &completed, &failed, &completed] {
+        let r = f.b.phonepe_callback(body).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    verify(&f, &mid).await;
+    assert_eq!(f.subscription(&id).await["status"], "active");
+    assert_eq!(payments(&f).await.len(), 1);
+    let list = invoices(&f).await;
+    assert_eq!((list.len(), list[0]["status"].as_str()), (1, Some("paid")));
+}
+
+#[tokio::test]
+async fn legacy_v1_callbacks_are_checked_with_the_salt() {
+    use base64::Engine;
+    let f = fixture().await;
+    let (id, mid, _) = subscribe(&f, json!({})).await;
+    f.b.phonepe.complete(&mid);
+    let response = base64::engine::general_purpose::STANDARD.encode(
+        json!({"success": true, "code": "PAYMENT_SUCCESS", "data": {"merchantId": "TESTMERCHANTUAT",
+               "merchantTransactionId": mid, "transactionId": "T1", "amount": 49_900, "state": "COMPLETED"}})
+        .to_string(),
+    );
+    let body = json!({"response": response}).to_string();
+    let send = |salt: &str| {
+        let x_verify = format!("{}###1", shared::crypto::sha256_hex(format!("{response}{salt}").as_bytes()));
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://api.test/api/payments/webhook")
+            .header("content-type", "application/json")
+            .header("x-verify", x_verify)
+            .body(lambda_http::Body::Binary(body.clone().into_bytes()))
+            .expect("request")
+    };
+    assert_eq!(f.b.send(send("another-salt")).await.status, 401);
+    assert_eq!(f.tier().await, "free");
+    let r = f.b.send(send("test-salt-key")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(f.subscription(&id).await["status"], "active", "applied from PhonePe's status, as for v2");
+    assert_eq!(f.tier().await, "pro");
+}
