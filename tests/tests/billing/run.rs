@@ -182,12 +182,12 @@ async fn sample_scheduler_events_run_through_the_handler() {
             assert!(result.is_err(), "{name}");
         }
     }
-    // Too close to the deadline: nothing is started, and the run says it is not complete.
+    // Past the deadline: nothing is started, and the run says it is not complete.
     let body = json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "phonepe"});
     f.b.call("POST", "/api/subscriptions", Some(body), Some(&f.access)).await;
     f.b.env.clock.advance(chrono::Duration::days(2));
     let outcome =
-        billing::handle(&state, billing::Job { job: "daily".into() }, chrono::Utc::now().timestamp_millis() + 1_000)
+        billing::handle(&state, billing::Job { job: "daily".into() }, chrono::Utc::now().timestamp_millis() - 1_000)
             .await
             .expect("run");
     assert!(!outcome.report.complete && outcome.report.steps.is_empty(), "{:?}", outcome.report);
