@@ -12,6 +12,7 @@ pub mod ids;
 pub mod invoices;
 pub mod logging;
 pub mod phonepe;
+pub mod revenue;
 pub mod solutions;
 pub mod store;
 pub mod stripe;
