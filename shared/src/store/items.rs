@@ -804,6 +804,43 @@ pub struct RefundItem {
     pub recorded_at: String,
 }
 
+impl RefundItem {
+    /// A refund of `payment_id`, listed in its user's history by `refunded_at`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        refund_id: String,
+        payment_id: &str,
+        user_id: &str,
+        provider: crate::subscriptions::Provider,
+        provider_refund_id: &str,
+        amount: i64,
+        currency: &str,
+        status: crate::subscriptions::RefundStatus,
+        refunded_at: String,
+        recorded_at: String,
+    ) -> Self {
+        let key = keys::refund(payment_id, provider_refund_id);
+        let gsi = keys::user_payments(user_id, &refunded_at, &refund_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "refund".into(),
+            refund_id,
+            payment_id: payment_id.into(),
+            user_id: user_id.into(),
+            provider,
+            provider_refund_id: provider_refund_id.into(),
+            amount,
+            currency: currency.into(),
+            status,
+            refunded_at,
+            recorded_at,
+        }
+    }
+}
+
 /// A webhook event we received: the deduplication record (kept 35 days, longer than Stripe retries).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEventItem {

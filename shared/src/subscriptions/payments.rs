@@ -455,11 +455,7 @@ impl SubscriptionService {
         cursor: Option<&str>,
         limit: Option<&str>,
     ) -> Result<InvoiceList, ApiError> {
-        let customer = customer_id.unwrap_or(&caller.user_id);
-        if customer != caller.user_id && !caller.is_admin() {
-            return Err(ApiError::forbidden("you may only read your own invoices"));
-        }
-        let limit = super::service::page_limit(limit)?;
+        let (customer, limit) = super::service::list_request(caller, customer_id, limit, "invoices")?;
         let page = self
             .store()
             .user_invoices(customer, limit, cursor)

@@ -14,7 +14,6 @@ use crate::store::items::{
     InvoiceItem, InvoiceReason, InvoiceStatus, NotificationItem, PaymentItem, PhonePeOrderItem, RefundItem,
     SubscriptionItem,
 };
-use crate::store::keys;
 use crate::tokens::rfc3339;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -435,26 +434,18 @@ impl PhonePeRail {
         status: RefundStatus,
     ) -> Result<(), ApiError> {
         let now = rfc3339(self.now());
-        let refund_id = derived_id("rfd", &format!("phonepe:{merchant_refund_id}"));
-        let key = keys::refund(&payment.payment_id, merchant_refund_id);
-        let gsi = keys::user_payments(&payment.user_id, &now, &refund_id);
-        let item = RefundItem {
-            pk: key.pk,
-            sk: key.sk,
-            gsi1pk: gsi.pk,
-            gsi1sk: gsi.sk,
-            entity_type: "refund".into(),
-            refund_id,
-            payment_id: payment.payment_id.clone(),
-            user_id: payment.user_id.clone(),
-            provider: Provider::Phonepe,
-            provider_refund_id: merchant_refund_id.to_owned(),
+        let item = RefundItem::new(
+            derived_id("rfd", &format!("phonepe:{merchant_refund_id}")),
+            &payment.payment_id,
+            &payment.user_id,
+            Provider::Phonepe,
+            merchant_refund_id,
             amount,
-            currency: payment.currency.clone(),
+            &payment.currency,
             status,
-            refunded_at: now.clone(),
-            recorded_at: now,
-        };
+            now.clone(),
+            now,
+        );
         self.ledger.store.record_refund(&item).await?;
         Ok(())
     }

@@ -858,11 +858,7 @@ impl SubscriptionService {
         cursor: Option<&str>,
         limit: Option<&str>,
     ) -> Result<History, ApiError> {
-        let customer = customer_id.unwrap_or(&caller.user_id);
-        if customer != caller.user_id && !caller.is_admin() {
-            return Err(ApiError::forbidden("you may only read your own payments"));
-        }
-        let limit = page_limit(limit)?;
+        let (customer, limit) = list_request(caller, customer_id, limit, "payments")?;
         let page = self
             .store()
             .payment_history(customer, limit, cursor)
@@ -997,16 +993,27 @@ fn request_record(
     })
 }
 
-/// A list's `limit` query parameter: 1 to 100, 25 when absent.
-pub(super) fn page_limit(limit: Option<&str>) -> Result<i32, ApiError> {
-    match limit {
-        None => Ok(25),
+/// A list request of a customer's `what`: whose (the caller's, or any customer's for an admin) and the page
+/// size (`limit`: 1 to 100, 25 when absent).
+pub(super) fn list_request<'a>(
+    caller: &'a Principal,
+    customer_id: Option<&'a str>,
+    limit: Option<&str>,
+    what: &str,
+) -> Result<(&'a str, i32), ApiError> {
+    let customer = customer_id.unwrap_or(&caller.user_id);
+    if customer != caller.user_id && !caller.is_admin() {
+        return Err(ApiError::forbidden(format!("you may only read your own {what}")));
+    }
+    let limit = match limit {
+        None => 25,
         Some(raw) => raw
             .parse::<i32>()
             .ok()
             .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100")),
-    }
+            .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100"))?,
+    };
+    Ok((customer, limit))
 }
 
 fn replay(stored: &IdempotencyItem, fingerprint: &str) -> Result<Created, ApiError> {

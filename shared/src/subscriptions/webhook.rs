@@ -398,27 +398,18 @@ impl StripeWebhookService {
                 tracing::warn!(refund = %r.id, status = ?r.status, "refund status not understood");
                 continue;
             };
-            let refund_id = derived_id("rfd", &format!("stripe:{}", r.id));
-            let at = epoch(r.created);
-            let key = keys::refund(&payment_id, &r.id);
-            let gsi = keys::user_payments(&user_id, &at, &refund_id);
-            let item = RefundItem {
-                pk: key.pk,
-                sk: key.sk,
-                gsi1pk: gsi.pk,
-                gsi1sk: gsi.sk,
-                entity_type: "refund".into(),
-                refund_id,
-                payment_id: payment_id.clone(),
-                user_id: user_id.clone(),
-                provider: Provider::Stripe,
-                provider_refund_id: r.id.clone(),
-                amount: r.amount,
-                currency: r.currency.clone(),
+            let item = RefundItem::new(
+                derived_id("rfd", &format!("stripe:{}", r.id)),
+                &payment_id,
+                &user_id,
+                Provider::Stripe,
+                &r.id,
+                r.amount,
+                &r.currency,
                 status,
-                refunded_at: at,
-                recorded_at: now.clone(),
-            };
+                epoch(r.created),
+                now.clone(),
+            );
             let change = self.ledger.store.record_refund(&item).await?;
             if change != RefundChange::Unchanged {
                 tracing::info!(payment_id = %payment_id, amount = r.amount, status = status.as_str(), "refund recorded");
