@@ -56,6 +56,20 @@ impl SolutionStatus {
     }
 }
 
+/// A tier of a solution as a partner defines it: its limits and what it costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierSpec {
+    pub tier: Tier,
+    /// `None` = unlimited.
+    #[serde(default)]
+    pub daily_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_limit: Option<u64>,
+    /// Prices of a paid tier (one per currency and period); none for free tiers.
+    #[serde(default)]
+    pub prices: Vec<crate::subscriptions::Price>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -589,11 +589,13 @@ impl UsageService {
             tier,
             limit: limits.daily,
             expires_at,
+            index: Some(keys::solution_usage(&subject.solution_id, &today.day, &subject.customer_id)),
         };
         let month = limits.monthly.map(|m| CounterSpec {
             key: keys::usage_month(&subject.customer_id, &today.month, &subject.solution_id),
             period: today.month.clone(),
             limit: Some(m),
+            index: None,
             ..day.clone()
         });
         let answer = if req.idempotency_key.is_none() && month.is_none() {

@@ -121,15 +121,59 @@ pub struct SolutionItem {
     pub gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     pub gsi1sk: String,
+    /// The partner's solutions (`keys::partner_solutions`).
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
     pub entity_type: String,
     pub solution_id: String,
     pub partner_id: String,
+    /// The partner's company name, shown in the catalog.
+    #[serde(default)]
+    pub partner_name: String,
     pub name: String,
     pub description: String,
     pub status: SolutionStatus,
     /// IANA time zone in which the solution's day is counted.
     pub time_zone: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    /// The tiers (limits and prices) in force once published; a draft's proposed tiers before that.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<crate::solutions::TierSpec>,
+    /// A change of tiers or prices of a published solution, waiting for an admin's approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_tiers: Option<Vec<crate::solutions::TierSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_submitted_at: Option<String>,
+    /// The last admin decision's reason (a rejection, a suspension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    /// Uploaded assets: kind (`logo`, `docs`) to S3 object key.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub assets: std::collections::BTreeMap<String, String>,
+    /// Rating summary of its reviews.
+    #[serde(default)]
+    pub rating_count: u64,
+    #[serde(default)]
+    pub rating_sum: u64,
+    /// Paid subscriptions ever started (the catalog's popularity).
+    #[serde(default)]
+    pub subscribers: u64,
     pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl SolutionItem {
@@ -144,20 +188,47 @@ impl SolutionItem {
     ) -> Self {
         let key = keys::solution(solution_id);
         let gsi = keys::solutions_by_status(status.as_str(), &created_at, solution_id);
+        let (g2pk, g2sk) = keys::partner_solutions(partner_id, &created_at, solution_id);
         Self {
             pk: key.pk,
             sk: key.sk,
             gsi1pk: gsi.pk,
             gsi1sk: gsi.sk,
+            gsi2pk: Some(g2pk),
+            gsi2sk: Some(g2sk),
             entity_type: "solution".into(),
             solution_id: solution_id.into(),
             partner_id: partner_id.into(),
+            partner_name: String::new(),
             name: name.into(),
             description: description.into(),
             status,
             time_zone: time_zone.into(),
+            category: String::new(),
+            tags: Vec::new(),
+            website: None,
+            tiers: Vec::new(),
+            pending_tiers: None,
+            pending_submitted_at: None,
+            review_note: None,
+            submitted_at: None,
+            published_at: None,
+            assets: Default::default(),
+            rating_count: 0,
+            rating_sum: 0,
+            subscribers: 0,
+            updated_at: created_at.clone(),
             created_at,
+            version: 0,
         }
+    }
+
+    /// Move to `status`, keeping the by-status index entry in step.
+    pub fn set_status(&mut self, status: SolutionStatus) {
+        self.status = status;
+        let gsi = keys::solutions_by_status(status.as_str(), &self.created_at, &self.solution_id);
+        self.gsi1pk = gsi.pk;
+        self.gsi1sk = gsi.sk;
     }
 }
 
@@ -207,19 +278,50 @@ impl TierDefinitionItem {
     }
 }
 
+/// A partner: its application (pending, rejected) and, once approved, its profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerItem {
     #[serde(rename = "PK")]
     pub pk: String,
     #[serde(rename = "SK")]
     pub sk: String,
+    /// Partners by status (`keys::partners_by_status`).
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
     pub entity_type: String,
     pub partner_id: String,
     pub user_id: String,
     pub company: String,
     pub contact_email: String,
+    /// `pending`, `approved`, `rejected` or `suspended`.
     pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gstin: Option<String>,
+    /// How the partner is paid: `bank` or `upi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_method: Option<String>,
+    /// The payout details as shown to anyone (masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_masked: Option<String>,
+    /// The payout details, sealed with AES-256-GCM (`crate::sealed`); never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_sealed: Option<String>,
+    /// The platform's commission for this partner in basis points; the default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_bp: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
     pub created_at: String,
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl PartnerItem {
@@ -232,16 +334,200 @@ impl PartnerItem {
         created_at: String,
     ) -> Self {
         let key = keys::partner(partner_id);
-        Self {
+        let mut item = Self {
             pk: key.pk,
             sk: key.sk,
+            gsi1pk: None,
+            gsi1sk: None,
             entity_type: "partner".into(),
             partner_id: partner_id.into(),
             user_id: user_id.into(),
             company: company.into(),
             contact_email: contact_email.into(),
-            status: status.into(),
+            status: String::new(),
+            website: None,
+            gstin: None,
+            payout_method: None,
+            payout_masked: None,
+            payout_sealed: None,
+            commission_bp: None,
+            decision_reason: None,
+            decided_by: None,
+            decided_at: None,
             created_at,
+            version: 0,
+        };
+        item.set_status(status);
+        item
+    }
+
+    /// Move to `status`, keeping the by-status index entry in step.
+    pub fn set_status(&mut self, status: &str) {
+        self.status = status.into();
+        let gsi = keys::partners_by_status(status, &self.created_at, &self.partner_id);
+        self.gsi1pk = Some(gsi.pk);
+        self.gsi1sk = Some(gsi.sk);
+    }
+}
+
+/// The guard that keeps one partner application per user (points at it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerLinkItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    pub partner_id: String,
+}
+
+impl PartnerLinkItem {
+    pub fn new(user_id: &str, partner_id: &str) -> Self {
+        let key = keys::user_partner(user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "partner_link".into(),
+            user_id: user_id.into(),
+            partner_id: partner_id.into(),
+        }
+    }
+}
+
+/// An admin decision (approve, reject, suspend, publish...), kept for audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub audit_id: String,
+    /// What was decided about: `partner#<id>` or `solution#<id>`.
+    pub subject: String,
+    pub action: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+impl AuditItem {
+    pub fn new(subject: &str, action: &str, actor: &str, reason: Option<&str>, at: String) -> Self {
+        let audit_id = crate::ids::new_id("aud");
+        let key = keys::audit(subject, &at, &audit_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "audit".into(),
+            audit_id,
+            subject: subject.into(),
+            action: action.into(),
+            actor: actor.into(),
+            reason: reason.map(str::to_owned),
+            at,
+        }
+    }
+}
+
+/// A partner API key, stored by the SHA-256 of the key (the key itself is shown once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub key_id: String,
+    pub partner_id: String,
+    pub name: String,
+    /// The first characters of the key, to recognise it in a list.
+    pub prefix: String,
+    /// The solutions the key may act for; empty = every solution of the partner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub solution_ids: Vec<String>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+impl ApiKeyItem {
+    pub fn new(
+        hash_hex: &str,
+        key_id: &str,
+        partner_id: &str,
+        name: &str,
+        prefix: &str,
+        solution_ids: Vec<String>,
+        created_at: String,
+    ) -> Self {
+        let key = keys::api_key(hash_hex);
+        let gsi = keys::partner_api_keys(partner_id, &created_at, key_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "api_key".into(),
+            key_id: key_id.into(),
+            partner_id: partner_id.into(),
+            name: name.into(),
+            prefix: prefix.into(),
+            solution_ids,
+            created_at,
+            revoked_at: None,
+        }
+    }
+}
+
+/// A user's review of a solution (one per user; editing replaces it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub solution_id: String,
+    pub user_id: String,
+    /// The reviewer's name as shown.
+    pub author: String,
+    /// 1 to 5.
+    pub rating: u8,
+    pub text: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl ReviewItem {
+    pub fn new(solution_id: &str, user_id: &str, author: &str, rating: u8, text: &str, created_at: String) -> Self {
+        let key = keys::review(solution_id, user_id);
+        let gsi = keys::solution_reviews(solution_id, &created_at, user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "review".into(),
+            solution_id: solution_id.into(),
+            user_id: user_id.into(),
+            author: author.into(),
+            rating,
+            text: text.into(),
+            updated_at: created_at.clone(),
+            created_at,
+            version: 0,
         }
     }
 }

@@ -13,7 +13,6 @@
 //! | solutions by status, newest first               | GSI1  | GSI1PK=`SOLUTIONS#<status>`, GSI1SK=`<created>#<id>` |
 //! | a solution's tier definition                    | table | PK=`SOLUTION#<solution_id>`, SK=`TIERDEF#<tier>`  |
 //! | platform default tier definitions               | table | PK=`TIERDEF#default`, SK=`TIERDEF#<tier>`         |
-//! | partner by id                                   | table | PK=`PARTNER#<partner_id>`, SK=`PROFILE`           |
 //! | issued token by id                              | table | PK=`TOKEN#<token_id>`, SK=`TOKEN`                 |
 //! | a user's tokens, newest first                   | GSI1  | GSI1PK=`USER#<user_id>#TOKENS`, GSI1SK=`<issued>#<token_id>` |
 //! | token family (session) state                    | table | PK=`FAMILY#<family_id>`, SK=`FAMILY`              |
@@ -40,6 +39,22 @@
 //! | the last invoice number of a financial year     | table | PK=`COUNTER#INVOICE#<fy>`, SK=`COUNTER`           |
 //! | subscriptions the billing run must look at, by due time | GSI2 | GSI2PK=`BILLING#DUE`, GSI2SK=`<due:012>#<id>` (sparse) |
 //! | a billing run's checkpoint                      | table | PK=`BILLINGRUN#<job>#<date>`, SK=`RUN`            |
+//! | a partner's solutions, newest first            | GSI2  | GSI2PK=`PARTNER#<partner_id>#SOLUTIONS`, GSI2SK=`<created>#<id>` |
+//! | a partner (application and profile)            | table | PK=`PARTNER#<partner_id>`, SK=`PROFILE`           |
+//! | partners by status (applications to review)     | GSI1  | GSI1PK=`PARTNERS#<status>`, GSI1SK=`<created>#<id>` |
+//! | a user's partner (one application per user)     | table | PK=`USER#<user_id>`, SK=`PARTNER`                 |
+//! | an admin decision's audit record                | table | PK=`AUDIT#<subject>#<id>`, SK=`<at>#<audit_id>`   |
+//! | a partner API key by hash                       | table | PK=`APIKEY#<sha256>`, SK=`APIKEY`                 |
+//! | a partner's API keys, newest first              | GSI1  | GSI1PK=`PARTNER#<partner_id>#APIKEYS`, GSI1SK=`<created>#<key_id>` |
+//! | a user's review of a solution                   | table | PK=`SOLUTION#<solution_id>`, SK=`REVIEW#<user_id>` |
+//! | a solution's reviews, newest first              | GSI1  | GSI1PK=`SOLUTION#<solution_id>#REVIEWS`, GSI1SK=`<at>#<user_id>` |
+//! | a solution's users and usage by day (analytics) | GSI1  | GSI1PK=`SOLUTION#<solution_id>#USAGE`, GSI1SK=`<date>#<customer>` (day counters) |
+//! | a solution's daily counters (conversions)       | table | PK=`SOLSTATS#<solution_id>`, SK=`DAY#<date>`      |
+//! | a revenue posting (one per payment, refund or payout) | table | PK=`POSTING#<source_id>`, SK=`POSTING`  |
+//! | a partner's ledger, by time                     | GSI1  | GSI1PK=`PARTNER#<partner_id>#LEDGER`, GSI1SK=`<at>#<posting_id>` |
+//! | a solution's revenue, by time (analytics)       | GSI2  | GSI2PK=`SOLUTION#<solution_id>#REVENUE`, GSI2SK=`<at>#<posting_id>` |
+//! | a partner's monthly statement in a currency     | table | PK=`STATEMENT#<partner_id>#<yyyy-mm>#<currency>`, SK=`STATEMENT` |
+//! | a partner's statements and payouts, newest first | GSI1 | GSI1PK=`PARTNER#<partner_id>#STATEMENTS`, GSI1SK=`<yyyy-mm>#<currency>` |
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -272,6 +287,127 @@ pub fn billing_run(job: &str, date: &str) -> Key {
     Key::new(format!("BILLINGRUN#{job}#{date}"), "RUN")
 }
 
+pub fn partner_solutions(partner_id: &str, created_at: &str, solution_id: &str) -> (String, String) {
+    (partner_solutions_partition(partner_id), format!("{created_at}#{solution_id}"))
+}
+
+pub fn partner_solutions_partition(partner_id: &str) -> String {
+    format!("PARTNER#{partner_id}#SOLUTIONS")
+}
+
+pub fn partners_by_status(status: &str, created_at: &str, partner_id: &str) -> Gsi1 {
+    Gsi1 { pk: partners_status_partition(status), sk: format!("{created_at}#{partner_id}") }
+}
+
+pub fn partners_status_partition(status: &str) -> String {
+    format!("PARTNERS#{status}")
+}
+
+/// A user's partner: the guard that keeps one application per user.
+pub fn user_partner(user_id: &str) -> Key {
+    Key::new(user_partition(user_id), "PARTNER")
+}
+
+/// An admin decision about `subject` (`partner#<id>`, `solution#<id>`), kept for audit.
+pub fn audit(subject: &str, at: &str, audit_id: &str) -> Key {
+    Key::new(audit_partition(subject), format!("{at}#{audit_id}"))
+}
+
+pub fn audit_partition(subject: &str) -> String {
+    format!("AUDIT#{subject}")
+}
+
+pub fn api_key(hash_hex: &str) -> Key {
+    Key::new(format!("APIKEY#{hash_hex}"), "APIKEY")
+}
+
+pub fn partner_api_keys(partner_id: &str, created_at: &str, key_id: &str) -> Gsi1 {
+    Gsi1 { pk: partner_api_keys_partition(partner_id), sk: format!("{created_at}#{key_id}") }
+}
+
+pub fn partner_api_keys_partition(partner_id: &str) -> String {
+    format!("PARTNER#{partner_id}#APIKEYS")
+}
+
+pub const REVIEW_PREFIX: &str = "REVIEW#";
+
+pub fn review(solution_id: &str, user_id: &str) -> Key {
+    Key::new(format!("SOLUTION#{solution_id}"), format!("{REVIEW_PREFIX}{user_id}"))
+}
+
+pub fn solution_reviews(solution_id: &str, at: &str, user_id: &str) -> Gsi1 {
+    Gsi1 { pk: solution_reviews_partition(solution_id), sk: format!("{at}#{user_id}") }
+}
+
+pub fn solution_reviews_partition(solution_id: &str) -> String {
+    format!("SOLUTION#{solution_id}#REVIEWS")
+}
+
+/// The GSI1 entry of a customer's day counter: a solution's usage by day, for partner analytics.
+pub fn solution_usage(solution_id: &str, date: &str, customer_id: &str) -> Gsi1 {
+    Gsi1 { pk: solution_usage_partition(solution_id), sk: format!("{date}#{customer_id}") }
+}
+
+pub fn solution_usage_partition(solution_id: &str) -> String {
+    format!("SOLUTION#{solution_id}#USAGE")
+}
+
+/// GSI1 sort-key bounds (inclusive) of a solution's usage between two dates.
+pub fn solution_usage_range(from: &str, to: &str) -> (String, String) {
+    (format!("{from}#"), format!("{to}#~"))
+}
+
+pub fn solution_stats_partition(solution_id: &str) -> String {
+    format!("SOLSTATS#{solution_id}")
+}
+
+pub fn solution_stats_day(solution_id: &str, date: &str) -> Key {
+    Key::new(solution_stats_partition(solution_id), format!("DAY#{date}"))
+}
+
+/// Sort-key bounds (inclusive) of a solution's daily counters between two dates.
+pub fn solution_stats_range(from: &str, to: &str) -> (String, String) {
+    (format!("DAY#{from}"), format!("DAY#{to}"))
+}
+
+/// A revenue posting, keyed by what it posts (a payment, refund or payout id): so it is posted once.
+pub fn posting(source_id: &str) -> Key {
+    Key::new(format!("POSTING#{source_id}"), "POSTING")
+}
+
+pub fn partner_ledger(partner_id: &str, at: &str, posting_id: &str) -> Gsi1 {
+    Gsi1 { pk: partner_ledger_partition(partner_id), sk: format!("{at}#{posting_id}") }
+}
+
+pub fn partner_ledger_partition(partner_id: &str) -> String {
+    format!("PARTNER#{partner_id}#LEDGER")
+}
+
+pub fn solution_revenue(solution_id: &str, at: &str, posting_id: &str) -> (String, String) {
+    (solution_revenue_partition(solution_id), format!("{at}#{posting_id}"))
+}
+
+pub fn solution_revenue_partition(solution_id: &str) -> String {
+    format!("SOLUTION#{solution_id}#REVENUE")
+}
+
+/// Sort-key bounds of entries at RFC 3339 times in `[from, to)` (`<at>#<id>` sort keys).
+pub fn time_range(from: &str, to: &str) -> (String, String) {
+    (format!("{from}#"), format!("{to}#"))
+}
+
+pub fn statement(partner_id: &str, month: &str, currency: &str) -> Key {
+    Key::new(format!("STATEMENT#{partner_id}#{month}#{currency}"), "STATEMENT")
+}
+
+pub fn partner_statements(partner_id: &str, month: &str, currency: &str) -> Gsi1 {
+    Gsi1 { pk: partner_statements_partition(partner_id), sk: format!("{month}#{currency}") }
+}
+
+pub fn partner_statements_partition(partner_id: &str) -> String {
+    format!("PARTNER#{partner_id}#STATEMENTS")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,5 +448,25 @@ mod tests {
         assert!(billing_due(1_800_000_000, "sub_1").1 < billing_due_until(1_800_000_000));
         assert!(billing_due(1_800_000_001, "sub_1").1 > billing_due_until(1_800_000_000));
         assert_eq!(billing_run("daily", "2026-11-22").pk, "BILLINGRUN#daily#2026-11-22");
+        assert_eq!(partner_solutions("prt_1", "t", "sol_1").0, "PARTNER#prt_1#SOLUTIONS");
+        assert_eq!(partners_by_status("pending", "t", "prt_1").pk, "PARTNERS#pending");
+        assert_eq!(user_partner("usr_1"), Key::new("USER#usr_1".into(), "PARTNER"));
+        assert_eq!(audit("partner#prt_1", "t", "a1").pk, "AUDIT#partner#prt_1");
+        assert_eq!(api_key("ab").pk, "APIKEY#ab");
+        assert_eq!(partner_api_keys("prt_1", "t", "key_1").pk, "PARTNER#prt_1#APIKEYS");
+        assert_eq!(review("sol_1", "usr_1"), Key::new("SOLUTION#sol_1".into(), "REVIEW#usr_1"));
+        assert_eq!(solution_reviews("sol_1", "t", "usr_1").pk, "SOLUTION#sol_1#REVIEWS");
+        assert_eq!(solution_usage("sol_1", "2026-11-22", "usr_1").sk, "2026-11-22#usr_1");
+        let (lo, hi) = solution_usage_range("2026-11-01", "2026-11-22");
+        assert!(lo.as_str() <= "2026-11-01#usr_1" && "2026-11-22#usr_1" <= hi.as_str());
+        assert_eq!(solution_stats_day("sol_1", "2026-11-22"), Key::new("SOLSTATS#sol_1".into(), "DAY#2026-11-22"));
+        assert_eq!(posting("pay_1"), Key::new("POSTING#pay_1".into(), "POSTING"));
+        assert_eq!(partner_ledger("prt_1", "t", "pst_1").pk, "PARTNER#prt_1#LEDGER");
+        assert_eq!(solution_revenue("sol_1", "t", "pst_1").0, "SOLUTION#sol_1#REVENUE");
+        let (lo, hi) = time_range("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z");
+        assert!(lo.as_str() <= "2026-11-30T23:59:59Z#pst_1" && "2026-11-30T23:59:59Z#pst_1" < hi.as_str());
+        assert!("2026-12-01T00:00:00Z#pst_1" >= hi.as_str());
+        assert_eq!(statement("prt_1", "2026-11", "inr").pk, "STATEMENT#prt_1#2026-11#inr");
+        assert_eq!(partner_statements("prt_1", "2026-11", "inr").pk, "PARTNER#prt_1#STATEMENTS");
     }
 }

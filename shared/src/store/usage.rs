@@ -29,6 +29,8 @@ pub struct CounterSpec {
     /// `None` = unlimited.
     pub limit: Option<u64>,
     pub expires_at: i64,
+    /// The analytics index entry (day counters: `keys::solution_usage`), written by the same request.
+    pub index: Option<keys::Gsi1>,
 }
 
 /// Result of a plain conditional count.
@@ -105,6 +107,14 @@ fn counter_update(spec: &CounterSpec, action: &str, quantity: u64) -> Expr {
             values.insert(":limit".to_owned(), n(limit));
         }
         None => update.push_str(" REMOVE #limit"),
+    }
+    if let Some(index) = &spec.index {
+        let at = update.find(" REMOVE").unwrap_or(update.len());
+        update.insert_str(at, ", #g1pk = :g1pk, #g1sk = :g1sk");
+        names.insert("#g1pk".to_owned(), keys::GSI1PK.to_owned());
+        names.insert("#g1sk".to_owned(), keys::GSI1SK.to_owned());
+        values.insert(":g1pk".to_owned(), s(&index.pk));
+        values.insert(":g1sk".to_owned(), s(&index.sk));
     }
     Expr { update, names, values }
 }
