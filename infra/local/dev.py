@@ -68,6 +68,8 @@ WEBHOOK_SECRET_FILE = LOCAL / "dev-state" / "stripe-webhook-secret"
 PHONEPE_SECRET_ID = "monetization/local/phonepe"
 PHONEPE_CREDENTIALS_FILE = LOCAL / "dev-state" / "phonepe-webhook.json"
 INVOICE_BUCKET = "monetization-local-invoices"
+ASSET_BUCKET = "monetization-local-assets"
+PARTNERS_SECRET_ID = "monetization/local/partners"
 # The seller on local tax invoices (a Karnataka GSTIN with a valid check digit); override with SELLER_*.
 SELLER_DEFAULTS = {"SELLER_NAME": "Local Marketplace Pvt Ltd", "SELLER_ADDRESS": "1 MG Road|Bengaluru 560001",
                    "SELLER_GSTIN": "29AAGCB7383J1Z4"}
@@ -152,6 +154,9 @@ def function_env(base: dict[str, str], dev_port: int) -> dict[str, str]:
         "APP_BASE_URL": f"http://{HOST}:{dev_port}",
         "PHONEPE_SECRET_ID": PHONEPE_SECRET_ID,
         "INVOICE_BUCKET": INVOICE_BUCKET,
+        "ASSET_BUCKET": ASSET_BUCKET,
+        "PARTNERS_SECRET_ID": PARTNERS_SECRET_ID,
+        "CATALOG_CACHE_SECONDS": "5",
         "SENDER_EMAIL": os.environ.get("SENDER_EMAIL") or "billing@marketplace.local",
     })
     for var, default in SELLER_DEFAULTS.items():
@@ -201,7 +206,8 @@ FUNCTION_VARS = (
     "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SESV2",
     "STRIPE_SECRET_ID", "STRIPE_API_BASE", "APP_BASE_URL", "GRACE_PERIOD_DAYS",
     "PHONEPE_SECRET_ID", "PHONEPE_API_BASE", "INVOICE_BUCKET", "SELLER_NAME", "SELLER_ADDRESS", "SELLER_GSTIN",
-    "SENDER_EMAIL", "BILLING_REMINDER_DAYS",
+    "SENDER_EMAIL", "BILLING_REMINDER_DAYS", "ASSET_BUCKET", "PARTNERS_SECRET_ID", "CATALOG_CACHE_SECONDS",
+    "STATEMENT_BUCKET",
 )
 
 
@@ -353,6 +359,7 @@ class Dev:
             f"  PhonePe        {self.env().get('PHONEPE_API_BASE')}  callbacks -> {base}/api/payments/webhook, "
             f"user {phonepe_credentials()['PHONEPE_WEBHOOK_USERNAME']} / {phonepe_credentials()['PHONEPE_WEBHOOK_PASSWORD']}",
             f"  invoices       s3://{INVOICE_BUCKET} (moto), GET {base}/api/invoices",
+            f"  catalog        GET {base}/api/solutions (seeded), partner assets s3://{ASSET_BUCKET} (moto)",
             f"  billing run    cargo lambda invoke billing -a {HOST} -P {self.watch_port} "
             "--data-file events/billing/billing-ok-daily.json (or ...-outbox.json: emails to moto's SES)",
             f"  routes         make routes",

@@ -57,6 +57,18 @@ pub mod codes {
     pub const INVOICE_NOT_OPEN: &str = "invoice_not_open";
     pub const PROVIDER_NOT_CONFIGURED: &str = "provider_not_configured";
     pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
+    pub const NOT_A_PARTNER: &str = "not_a_partner";
+    pub const PARTNER_NOT_FOUND: &str = "partner_not_found";
+    pub const PARTNER_EXISTS: &str = "partner_exists";
+    pub const PARTNER_NOT_PENDING: &str = "partner_not_pending";
+    pub const INVALID_API_KEY: &str = "invalid_api_key";
+    pub const API_KEY_NOT_FOUND: &str = "api_key_not_found";
+    pub const API_KEY_NOT_ALLOWED: &str = "api_key_not_allowed";
+    pub const INVALID_TRANSITION: &str = "invalid_transition";
+    pub const NO_PENDING_CHANGE: &str = "no_pending_change";
+    pub const CONCURRENT_UPDATE: &str = "concurrent_update";
+    pub const ASSETS_NOT_CONFIGURED: &str = "assets_not_configured";
+    pub const REVIEW_NOT_ALLOWED: &str = "review_not_allowed";
     pub const INTERNAL: &str = "internal";
 }
 

@@ -4,15 +4,19 @@
 
 pub mod auth;
 pub mod aws;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod earnings;
 pub mod error;
 pub mod ids;
 pub mod invoices;
 pub mod logging;
+pub mod partners;
 pub mod phonepe;
 pub mod revenue;
+pub mod sealed;
 pub mod solutions;
 pub mod store;
 pub mod stripe;

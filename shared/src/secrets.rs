@@ -158,3 +158,20 @@ pub async fn load_phonepe(
     };
     Ok(Some(PhonePeSetup { client: PhonePeClient::new(config, clock)?, webhook }))
 }
+
+/// The partners secret (JSON in Secrets Manager, `PARTNERS_SECRET_ID`): `{"payout_key": "…"}`, the
+/// AES-256-GCM key that seals partners' payout details (base64 of 32 bytes, or a generated text of at least
+/// 32 characters, see `Sealer::from_secret_text`).
+pub async fn load_sealer(
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::sealed::Sealer, Box<dyn std::error::Error + Send + Sync>> {
+    #[derive(serde::Deserialize)]
+    struct PartnersSecret {
+        payout_key: String,
+    }
+    let id = crate::config::required("PARTNERS_SECRET_ID")?;
+    let raw = get_string(&client(sdk), &id).await?;
+    let secret: PartnersSecret =
+        serde_json::from_str(&raw).map_err(|_| format!("secret {id} is not the partners secret JSON"))?;
+    crate::sealed::Sealer::from_secret_text(&secret.payout_key).map_err(|e| format!("secret {id}: {e}").into())
+}

@@ -276,7 +276,7 @@ impl From<Claims> for Principal {
     }
 }
 
-pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
+pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -464,6 +464,16 @@ impl AuthService {
         if let Some(anonymous_id) = anonymous_id {
             for counter in self.anonymous_carry_over(anonymous_id, &user_id).await? {
                 extra.push(self.store.tx_put(&counter, Some("attribute_not_exists(PK)"))?);
+                // The partner's analytics count the conversion (anonymous → registered) on that day.
+                extra.push(self.store.tx_update(
+                    &keys::solution_stats_day(&counter.solution_id, &counter.period),
+                    "ADD anonymous_to_registered :one SET entity_type = :et",
+                    None,
+                    std::collections::HashMap::from([
+                        (":one".to_owned(), aws_sdk_dynamodb::types::AttributeValue::N("1".into())),
+                        (":et".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("solution_stats".into())),
+                    ]),
+                )?);
             }
         }
         match self.store.create_user(&user, extra).await {
@@ -591,6 +601,16 @@ impl AuthService {
     /// Validate a solution token: signature, expiry, issuer and audience in memory, then one batched read for
     /// revocation and the current tier.
     pub async fn validate(&self, req: ValidateRequest) -> Result<Validation, ApiError> {
+        self.validate_for(None, req).await
+    }
+
+    /// As [`Self::validate`], for a partner backend presenting its API key (`X-Api-Key`): the key is
+    /// checked in the same batched read, and must cover the token's solution (403 otherwise).
+    pub async fn validate_for(&self, api_key: Option<&str>, req: ValidateRequest) -> Result<Validation, ApiError> {
+        let key_hash = match api_key {
+            Some(k) => Some(crate::partners::api_keys::key_hash(k).ok_or_else(crate::partners::api_keys::invalid_key)?),
+            None => None,
+        };
         let claims = self
             .keys
             .verify(
@@ -604,8 +624,24 @@ impl AuthService {
         let ek = keys::entitlement(&claims.sub, &solution_id);
         let mut wanted = vec![fk.clone(), ek.clone()];
         wanted.extend(usage::quota_read_keys(&claims.sub, &solution_id, now));
-        // One round trip: revocation, current tier and today's quota.
+        // The solution (whose partner a key must be) is among the quota's keys already.
+        let key_keys = key_hash.as_ref().map(|h| (keys::api_key(h), keys::solution(&solution_id)));
+        if let Some((k, _)) = &key_keys {
+            wanted.push(k.clone());
+        }
+        // One round trip: revocation, current tier and today's quota (and the partner's key).
         let mut found = self.store.batch_get(&wanted, true).await?;
+        if let (Some((k, s)), Some(presented)) = (&key_keys, api_key) {
+            let key: Option<crate::store::items::ApiKeyItem> = take(&mut found, k)?;
+            let key = key
+                .filter(|key| crate::partners::api_keys::key_matches(key, presented))
+                .ok_or_else(crate::partners::api_keys::invalid_key)?;
+            let solution: Option<SolutionItem> =
+                found.get(&(s.pk.clone(), s.sk.clone())).cloned().map(crate::store::from_item).transpose()?;
+            if solution.is_none_or(|s| !crate::partners::api_keys::key_covers(&key, &s.partner_id, &solution_id)) {
+                return Err(crate::partners::api_keys::key_not_allowed());
+            }
+        }
         let family: Option<FamilyItem> = take(&mut found, &fk)?;
         if family.is_none_or(|f| f.revoked_at.is_some()) {
             return Err(ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked")

@@ -14,9 +14,10 @@
 use crate::auth::jwt::{Claims, KeySet, TokenKind};
 use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
+use crate::partners::api_keys;
 use crate::solutions::{SolutionStatus, Tier};
 use crate::store::items::{
-    EntitlementItem, FamilyItem, IdempotencyItem, NotificationItem, QuotaResetAuditItem, SolutionItem,
+    ApiKeyItem, EntitlementItem, FamilyItem, IdempotencyItem, NotificationItem, QuotaResetAuditItem, SolutionItem,
     TierDefinitionItem, UsageCounterItem,
 };
 use crate::store::{Counted, CounterSpec, Item, Store, StoreError, TxCounted, keys, take};
@@ -43,6 +44,8 @@ pub struct TierLimits {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub solution_id: String,
+    /// The partner whose solution it is (API keys act only for their partner's solutions).
+    pub partner_id: String,
     pub status: SolutionStatus,
     pub tz: Tz,
     limits: BTreeMap<Tier, TierLimits>,
@@ -80,6 +83,7 @@ impl Policy {
         }
         Ok(Some(Self {
             solution_id: solution_id.to_owned(),
+            partner_id: solution.partner_id.clone(),
             status: solution.status,
             tz: solution.time_zone.parse().unwrap_or(Tz::UTC),
             limits,
@@ -196,6 +200,9 @@ pub struct TrackRequest {
     /// Required for anonymous calls; for token calls it must match the token's solution when given.
     #[serde(default)]
     pub solution_id: Option<String>,
+    /// The user (`usr_…`) a partner backend tracks for, with its API key (`X-Api-Key`) and no token.
+    #[serde(default)]
+    pub customer_id: Option<String>,
 }
 
 /// The answer to a tracked event (200 when allowed, 429 when not).
@@ -336,6 +343,8 @@ struct Caches {
     counters: Mutex<HashMap<(String, String), u64>>,
     /// Tokens whose signature was verified, by their exact text (expiry is still checked on every use).
     verified: Mutex<HashMap<String, Arc<Claims>>>,
+    /// Partner API keys by hash (`None`: no such key).
+    api_keys: Mutex<HashMap<String, Cached<Option<Arc<ApiKeyItem>>>>>,
 }
 
 const MAX_ENTRIES: usize = 50_000;
@@ -495,20 +504,101 @@ impl UsageService {
 
     /// Track one usage event. `bearer` is a solution token; without one, `anonymous_id` (the `X-Anonymous-Id`
     /// header) and `solution_id` in the body identify an anonymous visitor.
+    /// A partner API key (through the cache): 401 unless it is well-formed, known, live and matches.
+    async fn api_key(&self, presented: &str) -> Result<Arc<ApiKeyItem>, ApiError> {
+        let hash = api_keys::key_hash(presented).ok_or_else(api_keys::invalid_key)?;
+        let now = self.clock.now();
+        let item = match fresh(&self.caches.api_keys, &hash, now, self.ttl()) {
+            Some(item) => item,
+            None => {
+                let item = self.store.get_api_key(&hash, false).await?.map(Arc::new);
+                remember(&self.caches.api_keys, hash, item.clone(), now);
+                item
+            }
+        };
+        item.filter(|k| api_keys::key_matches(k, presented)).ok_or_else(api_keys::invalid_key)
+    }
+
+    /// Track one usage event. `bearer` is a solution token; without one, `anonymous_id` (the `X-Anonymous-Id`
+    /// header) and `solution_id` in the body identify an anonymous visitor. A partner backend may present its
+    /// API key (`api_key`, the `X-Api-Key` header): with a token, the key must cover the token's solution;
+    /// without one, it names the user in `customer_id` (or the visitor by `X-Anonymous-Id`) and the solution,
+    /// which must be one the key covers.
+    pub async fn track_for(
+        &self,
+        api_key: Option<&str>,
+        bearer: Option<&str>,
+        anonymous_id: Option<&str>,
+        idempotency_header: Option<&str>,
+        req: TrackRequest,
+    ) -> Result<TrackAnswer, ApiError> {
+        let Some(presented) = api_key else {
+            if req.customer_id.is_some() {
+                return Err(ApiError::field("customer_id", "is only for partner backends with an X-Api-Key"));
+            }
+            return self.track(bearer, anonymous_id, idempotency_header, req).await;
+        };
+        let key = self.api_key(presented).await?;
+        let solution_id = match bearer {
+            Some(token) => {
+                let claims = self.verify_cached(token)?;
+                if req.customer_id.as_deref().is_some_and(|c| c != claims.sub) {
+                    return Err(ApiError::field("customer_id", "does not match the token's user"));
+                }
+                claims.solution_id.clone().unwrap_or_default()
+            }
+            None => req.solution_id.clone().ok_or_else(|| ApiError::field("solution_id", "is required"))?,
+        };
+        if !crate::ids::is_valid("sol", &solution_id) {
+            return Err(ApiError::field("solution_id", "must be a sol_ id"));
+        }
+        let policy = self.policy(&solution_id).await?.ok_or_else(solution_not_found)?;
+        if !api_keys::key_covers(&key, &policy.partner_id, &solution_id) {
+            return Err(api_keys::key_not_allowed());
+        }
+        if bearer.is_some() {
+            return self
+                .track(bearer, anonymous_id, idempotency_header, TrackRequest { customer_id: None, ..req })
+                .await;
+        }
+        let subject = match (req.customer_id.clone(), anonymous_id) {
+            (Some(user), None) => {
+                if !crate::ids::is_valid("usr", &user) {
+                    return Err(ApiError::field("customer_id", "must be a usr_ id"));
+                }
+                Subject { customer_id: user.clone(), solution_id, family_id: None, user_id: Some(user) }
+            }
+            (None, Some(anonymous_id)) => {
+                let customer_id = anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
+                Subject { customer_id, solution_id, family_id: None, user_id: None }
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::field("customer_id", "give either customer_id or X-Anonymous-Id, not both"));
+            }
+            (None, None) => return Err(ApiError::field("customer_id", "is required with an API key and no token")),
+        };
+        self.track_subject(subject, idempotency_header, req).await
+    }
+
+    /// A solution's policy through the cache (`None`: no such solution).
+    async fn policy(&self, solution_id: &str) -> Result<Option<Arc<Policy>>, ApiError> {
+        let now = self.clock.now();
+        if let Some(p) = fresh(&self.caches.policies, &solution_id.to_owned(), now, self.ttl()) {
+            return Ok(p);
+        }
+        let mut found = self.store.batch_get(&Policy::read_keys(solution_id), false).await?;
+        let p = Policy::from_found(solution_id, &mut found)?.map(Arc::new);
+        remember(&self.caches.policies, solution_id.to_owned(), p.clone(), now);
+        Ok(p)
+    }
+
     pub async fn track(
         &self,
         bearer: Option<&str>,
         anonymous_id: Option<&str>,
         idempotency_header: Option<&str>,
-        mut req: TrackRequest,
+        req: TrackRequest,
     ) -> Result<TrackAnswer, ApiError> {
-        match (&req.idempotency_key, idempotency_header) {
-            (Some(body), Some(header)) if body != header => {
-                return Err(ApiError::field("idempotency_key", "differs from the Idempotency-Key header"));
-            }
-            (None, Some(header)) => req.idempotency_key = Some(header.to_owned()),
-            _ => {}
-        }
         let subject = match bearer {
             Some(token) => {
                 let claims = self.verify_cached(token)?;
@@ -535,6 +625,22 @@ impl UsageService {
                 Subject { customer_id, solution_id, family_id: None, user_id: None }
             }
         };
+        self.track_subject(subject, idempotency_header, req).await
+    }
+
+    async fn track_subject(
+        &self,
+        subject: Subject,
+        idempotency_header: Option<&str>,
+        mut req: TrackRequest,
+    ) -> Result<TrackAnswer, ApiError> {
+        match (&req.idempotency_key, idempotency_header) {
+            (Some(body), Some(header)) if body != header => {
+                return Err(ApiError::field("idempotency_key", "differs from the Idempotency-Key header"));
+            }
+            (None, Some(header)) => req.idempotency_key = Some(header.to_owned()),
+            _ => {}
+        }
         let quantity = validate_track(&req)?;
         let (policy, tier) = self.resolve(&subject).await?;
         let (mut answer, mut day) = self.count(&subject, &req, quantity, &policy, tier).await?;
@@ -965,6 +1071,7 @@ mod tests {
             idempotency_key: None,
             metadata: None,
             solution_id: None,
+            customer_id: None,
         };
         assert_eq!(validate_track(&req("search", None)).ok(), Some(1));
         for (a, q, field) in [

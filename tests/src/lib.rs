@@ -6,6 +6,7 @@ pub mod billing;
 pub mod fake_phonepe;
 pub mod fake_stripe;
 pub mod harness;
+pub mod partners;
 pub mod seed;
 pub mod stats;
 pub mod template;

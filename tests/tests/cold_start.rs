@@ -126,7 +126,8 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     let billing = billing::AppState::from_env().await.expect("billing cold start");
     assert_eq!(billing.run.ledger.schedule.reminder_days, vec![2, 4]);
     let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
-    let outcome = billing::handle(&billing, billing::Job { job: "daily".into() }, deadline).await.expect("run");
+    let outcome =
+        billing::handle(&billing, billing::Job { job: "daily".into(), month: None }, deadline).await.expect("run");
     assert!(outcome.report.complete && outcome.report.subscriptions == 0);
     unsafe { std::env::set_var("BILLING_REMINDER_DAYS", "1,0") };
     assert!(billing::AppState::from_env().await.is_err(), "reminder days are checked");

@@ -31,6 +31,9 @@ const KNOWN_PLACEHOLDERS: &[&str] = &[
     "TOKEN_ID",
     "REFRESH_TOKEN",
     "ANONYMOUS_ID",
+    "PARTNER_ACCESS_TOKEN",
+    "PARTNER_ID",
+    "DRAFT_SOLUTION_ID",
 ];
 
 /// The router of every HTTP function crate: (binary, its `ROUTES`). A function with `HttpApi` events in
@@ -41,6 +44,8 @@ const ROUTERS: &[(&str, &[(&str, &str)])] = &[
     ("subscriptions", subscriptions::ROUTES),
     ("stripe-webhook", stripe_webhook::ROUTES),
     ("phonepe-webhook", phonepe_webhook::ROUTES),
+    ("partners", partners::ROUTES),
+    ("marketplace", marketplace::ROUTES),
 ];
 
 const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

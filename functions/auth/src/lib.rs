@@ -66,7 +66,10 @@ async fn dispatch(state: &AppState, route: usize, req: &Request) -> Result<Respo
             let token = auth.generate(&caller, http::json_body(req, limit)?).await?;
             Ok(http::json(201, &token))
         }
-        ("POST", "/api/validate-token") => Ok(http::json(200, &auth.validate(http::json_body(req, limit)?).await?)),
+        ("POST", "/api/validate-token") => Ok(http::json(
+            200,
+            &auth.validate_for(http::header_str(req, "x-api-key"), http::json_body(req, limit)?).await?,
+        )),
         ("POST", "/api/refresh-token") => {
             let refreshed: Refreshed = auth.refresh(http::json_body(req, limit)?).await?;
             Ok(http::json(200, &refreshed))

@@ -1,17 +1,169 @@
-//! The `partners` function: partner applications and approval, partner API keys, solutions and their
-//! lifecycle, assets, analytics, revenue and payouts.
+//! The `partners` function: partner applications and their admin review, partner API keys, solutions and
+//! their lifecycle (with admin approval), asset uploads, analytics, revenue and payouts. Handlers are thin:
+//! parse, call one use case of `shared::partners::PartnerService` (or `shared::ledger`), respond.
 
 use lambda_http::{Body, Request, Response};
-use shared::{ApiError, http};
+use shared::auth::jwt::KeySet;
+use shared::clock::{Clock, SystemClock};
+use shared::earnings::PartnerLedger;
+use shared::http;
+use shared::partners::solutions::Action;
+use shared::partners::{AssetStore, PartnerService};
+use shared::sealed::Sealer;
+use shared::store::Store;
+use shared::{ApiError, secrets};
+use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
-pub const ROUTES: &[(&str, &str)] = &[];
+/// Literal segments come before parameters where both could match.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/partners/apply"),
+    ("POST", "/api/partners/solutions"),
+    ("GET", "/api/partners/solutions/{id}"),
+    ("PUT", "/api/partners/solutions/{id}"),
+    ("POST", "/api/partners/solutions/{id}/submit"),
+    ("POST", "/api/partners/solutions/{id}/withdraw"),
+    ("POST", "/api/partners/solutions/{id}/retire"),
+    ("POST", "/api/partners/solutions/{id}/assets"),
+    ("GET", "/api/partners/{id}"),
+    ("GET", "/api/partners/{id}/solutions"),
+    ("GET", "/api/partners/{id}/api-keys"),
+    ("POST", "/api/partners/{id}/api-keys"),
+    ("DELETE", "/api/partners/{id}/api-keys/{key_id}"),
+    ("GET", "/api/partners/{id}/analytics"),
+    ("GET", "/api/partners/{id}/revenue"),
+    ("GET", "/api/partners/{id}/payouts"),
+    ("GET", "/api/admin/partners"),
+    ("POST", "/api/admin/partners/{id}/approve"),
+    ("POST", "/api/admin/partners/{id}/reject"),
+    ("GET", "/api/admin/solutions"),
+    ("POST", "/api/admin/solutions/{id}/approve"),
+    ("POST", "/api/admin/solutions/{id}/reject"),
+    ("POST", "/api/admin/solutions/{id}/suspend"),
+    ("POST", "/api/admin/solutions/{id}/reinstate"),
+];
 
-pub struct AppState {}
+pub struct AppState {
+    pub partners: PartnerService,
+    /// Revenue postings and payout statements (read side).
+    pub ledger: PartnerLedger,
+}
 
-pub async fn handle(_state: &AppState, req: Request) -> Response<Body> {
-    http::serve(ROUTES, &req, |_route, _params| async {
-        Err::<Response<Body>, ApiError>(ApiError::internal("not yet"))
-    })
-    .await
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl AppState {
+    /// Cold start: configuration, SDK clients, and the token keys and payout-sealing key (read once,
+    /// concurrently, from Secrets Manager). Asset uploads are offered when `ASSET_BUCKET` is set.
+    pub async fn from_env() -> Result<Self, BoxError> {
+        let sdk = shared::aws::load().await;
+        let (platform, sealer) = tokio::try_join!(secrets::load_platform_with(&sdk), secrets::load_sealer(&sdk))?;
+        let mut state = Self::new(platform.store, platform.keys, Arc::new(SystemClock), sealer);
+        if let Ok(bucket) = shared::config::required("ASSET_BUCKET") {
+            let assets = AssetStore { s3: shared::aws::s3(&sdk), bucket, upload_seconds: 600 };
+            state.partners = state.partners.with_assets(assets);
+        }
+        Ok(state)
+    }
+
+    pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>, sealer: Sealer) -> Self {
+        let ledger = PartnerLedger::new(store.clone(), clock.clone());
+        Self { partners: PartnerService::new(store, Arc::new(keys), clock, Arc::new(sealer)), ledger }
+    }
+}
+
+pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
+    http::serve(ROUTES, &req, |route, params| dispatch(state, route, params, &req)).await
+}
+
+async fn dispatch(
+    state: &AppState,
+    route: usize,
+    params: Vec<(String, String)>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let param = |name: &str| http::param(&params, name).to_owned();
+    let p = &state.partners;
+    let caller = p.authenticate(http::bearer(req)).await?;
+    let q = |name: &str| http::query(req, name);
+    let act = |action: Action| {
+        let id = param("id");
+        let caller = &caller;
+        async move { p.act(caller, &id, action, optional_body(req)?).await }
+    };
+    match ROUTES[route] {
+        ("POST", "/api/partners/apply") => {
+            Ok(http::json(201, &p.apply(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?))
+        }
+        ("POST", "/api/partners/solutions") => {
+            Ok(http::json(201, &p.create_solution(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?))
+        }
+        ("GET", "/api/partners/solutions/{id}") => Ok(http::json(200, &p.solution(&caller, &param("id")).await?)),
+        ("PUT", "/api/partners/solutions/{id}") => Ok(http::json(
+            200,
+            &p.update_solution(&caller, &param("id"), http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?,
+        )),
+        ("POST", "/api/partners/solutions/{id}/submit") => Ok(http::json(200, &act(Action::Submit).await?)),
+        ("POST", "/api/partners/solutions/{id}/withdraw") => Ok(http::json(200, &act(Action::Withdraw).await?)),
+        ("POST", "/api/partners/solutions/{id}/retire") => Ok(http::json(200, &act(Action::Retire).await?)),
+        ("POST", "/api/partners/solutions/{id}/assets") => Ok(http::json(
+            201,
+            &p.asset_upload(&caller, &param("id"), http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?,
+        )),
+        ("GET", "/api/partners/{id}") => Ok(http::json(200, &p.get(&caller, &param("id")).await?)),
+        ("GET", "/api/partners/{id}/solutions") => {
+            Ok(http::json(200, &p.partner_solutions(&caller, &param("id")).await?))
+        }
+        ("GET", "/api/partners/{id}/api-keys") => Ok(http::json(200, &p.list_keys(&caller, &param("id")).await?)),
+        ("POST", "/api/partners/{id}/api-keys") => Ok(http::json(
+            201,
+            &p.create_key(&caller, &param("id"), http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?,
+        )),
+        ("DELETE", "/api/partners/{id}/api-keys/{key_id}") => {
+            p.revoke_key(&caller, &param("id"), &param("key_id")).await?;
+            Ok(http::no_content())
+        }
+        ("GET", "/api/partners/{id}/analytics") => {
+            let report =
+                p.analytics(&caller, &param("id"), q("from").as_deref(), q("to").as_deref(), &state.ledger).await?;
+            Ok(http::json(200, &report))
+        }
+        ("GET", "/api/partners/{id}/revenue") => {
+            let partner = p.readable_partner(&caller, &param("id")).await?;
+            let view = state.ledger.revenue(&partner.partner_id, q("from").as_deref(), q("to").as_deref()).await?;
+            Ok(http::json(200, &view))
+        }
+        ("GET", "/api/partners/{id}/payouts") => {
+            let partner = p.readable_partner(&caller, &param("id")).await?;
+            let limit = shared::partners::page_limit(q("limit").as_deref())?;
+            Ok(http::json(200, &state.ledger.payouts(&partner.partner_id, limit, q("cursor").as_deref()).await?))
+        }
+        ("GET", "/api/admin/partners") => Ok(http::json(
+            200,
+            &p.list(&caller, q("status").as_deref(), q("limit").as_deref(), q("cursor").as_deref()).await?,
+        )),
+        ("POST", "/api/admin/partners/{id}/approve") => {
+            Ok(http::json(200, &p.approve(&caller, &param("id"), optional_body(req)?).await?))
+        }
+        ("POST", "/api/admin/partners/{id}/reject") => {
+            Ok(http::json(200, &p.reject(&caller, &param("id"), optional_body(req)?).await?))
+        }
+        ("GET", "/api/admin/solutions") => Ok(http::json(
+            200,
+            &p.review_queue(&caller, q("status").as_deref(), q("limit").as_deref(), q("cursor").as_deref()).await?,
+        )),
+        ("POST", "/api/admin/solutions/{id}/approve") => Ok(http::json(200, &act(Action::Approve).await?)),
+        ("POST", "/api/admin/solutions/{id}/reject") => Ok(http::json(200, &act(Action::Reject).await?)),
+        ("POST", "/api/admin/solutions/{id}/suspend") => Ok(http::json(200, &act(Action::Suspend).await?)),
+        ("POST", "/api/admin/solutions/{id}/reinstate") => Ok(http::json(200, &act(Action::Reinstate).await?)),
+        _ => Err(ApiError::internal("route table and dispatch disagree")),
+    }
+}
+
+/// A JSON body that may be left out (an empty body is the default request).
+fn optional_body<T: serde::de::DeserializeOwned + Default>(req: &Request) -> Result<T, ApiError> {
+    if http::body_bytes(req, http::DEFAULT_BODY_LIMIT)?.is_empty() {
+        Ok(T::default())
+    } else {
+        http::json_body(req, http::DEFAULT_BODY_LIMIT)
+    }
 }

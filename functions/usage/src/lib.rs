@@ -59,7 +59,8 @@ async fn dispatch(
         ("POST", "/api/track-usage") => {
             let body = http::json_body(req, TRACK_BODY_LIMIT)?;
             let answer = usage
-                .track(
+                .track_for(
+                    http::header_str(req, "x-api-key"),
                     http::bearer(req),
                     http::header_str(req, "x-anonymous-id"),
                     http::header_str(req, "idempotency-key"),

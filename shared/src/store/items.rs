@@ -710,7 +710,16 @@ pub struct UsageCounterItem {
     pub other: std::collections::HashMap<String, serde_json::Value>,
 }
 
+/// On a counter carried into a new account: how many of its units were the visitor's.
+pub const CARRIED_ATTR: &str = "carried";
+
 impl UsageCounterItem {
+    /// Units counted under this customer itself (not carried from an anonymous visitor).
+    pub fn own_units(&self) -> u64 {
+        let carried = self.other.get(CARRIED_ATTR).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        self.used.saturating_sub(carried)
+    }
+
     /// Per-action counts.
     pub fn actions(&self) -> std::collections::BTreeMap<String, u64> {
         self.other
@@ -722,7 +731,13 @@ impl UsageCounterItem {
     /// A copy of this counter under another customer (anonymous usage carried into a new account).
     pub fn carried_to(&self, customer_id: &str, tier: Tier) -> Self {
         let key = keys::usage_day(customer_id, &self.period, &self.solution_id);
-        Self { pk: key.pk, sk: key.sk, customer_id: customer_id.to_owned(), tier: Some(tier), ..self.clone() }
+        let mut other = self.other.clone();
+        let index = keys::solution_usage(&self.solution_id, &self.period, customer_id);
+        other.insert(keys::GSI1PK.to_owned(), serde_json::Value::String(index.pk));
+        other.insert(keys::GSI1SK.to_owned(), serde_json::Value::String(index.sk));
+        // The units came from the visitor's counter: analytics counts them there, once.
+        other.insert(CARRIED_ATTR.to_owned(), serde_json::Value::from(self.used));
+        Self { pk: key.pk, sk: key.sk, customer_id: customer_id.to_owned(), tier: Some(tier), other, ..self.clone() }
     }
 }
 
@@ -1323,4 +1338,113 @@ pub struct InvoiceCounterItem {
     pub entity_type: String,
     pub financial_year: String,
     pub last: u64,
+}
+
+/// What a revenue posting records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostingKind {
+    /// A captured payment: cash in; GST, commission and the partner's earnings owed.
+    Payment,
+    /// A refund: the reverse of its proportional part of the payment.
+    Refund,
+    /// A monthly payout to the partner: what it was owed, paid out.
+    Payout,
+}
+
+/// A revenue posting: balanced ledger entries for one payment, refund or payout (posted once: keyed by it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostingItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    /// The partner's ledger (`keys::partner_ledger`).
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    /// The solution's revenue (`keys::solution_revenue`), payments and refunds only.
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
+    pub entity_type: String,
+    pub posting_id: String,
+    /// The payment, refund or statement posted.
+    pub source_id: String,
+    pub kind: PostingKind,
+    pub partner_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<crate::subscriptions::Provider>,
+    /// Refunds: the payment they reverse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    pub currency: String,
+    /// The parts (never negative; `kind` gives the direction).
+    pub split: crate::revenue::Split,
+    pub entries: Vec<crate::revenue::Entry>,
+    pub commission_bp: u32,
+    /// When it was posted (RFC 3339): statements take postings by this time.
+    pub at: String,
+    /// Payments: the paid period (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_end: Option<i64>,
+    /// Payments: the first paid period of a subscription (a free → paid conversion).
+    #[serde(default)]
+    pub first_payment: bool,
+    /// Payments: what refunds have reversed so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversed: Option<crate::revenue::Split>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// A partner's monthly statement in one currency, with its payout (rerun-safe: one per month and currency).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatementItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub statement_id: String,
+    pub partner_id: String,
+    /// `yyyy-mm` (India time).
+    pub month: String,
+    pub currency: String,
+    /// The balance carried in from the previous statement (negative: refunds exceeded earnings).
+    pub opening: i64,
+    /// The partner's share of payments posted in the month.
+    pub earned: i64,
+    /// The partner's share of refunds posted in the month.
+    pub reversed: i64,
+    /// `opening + earned − reversed`.
+    pub closing: i64,
+    /// What is paid out: the closing balance when positive, else nothing.
+    pub payout: i64,
+    /// What carries into the next month (`closing − payout`, zero or negative).
+    pub carried: i64,
+    pub payments: u64,
+    pub refunds: u64,
+    /// `pending` until an operator confirms the transfer.
+    pub payout_status: String,
+    /// The statement document in S3, once written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_key: Option<String>,
+    pub created_at: String,
 }

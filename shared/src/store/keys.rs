@@ -167,6 +167,9 @@ pub fn usage_partition(customer_id: &str) -> String {
     format!("USAGE#{customer_id}")
 }
 
+/// The sort-key prefix of a customer's day counters.
+pub const USAGE_DAY_PREFIX: &str = "DAY#";
+
 pub fn usage_day(customer_id: &str, date: &str, solution_id: &str) -> Key {
     Key::new(usage_partition(customer_id), format!("DAY#{date}#{solution_id}"))
 }

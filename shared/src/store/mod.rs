@@ -1,10 +1,12 @@
 //! The single-table store: a thin adapter over DynamoDB. Items are (de)serialized with `serde_dynamo`; keys
 //! come only from [`keys`]. Entity-specific operations live in the submodules, one per business noun.
 
+mod catalog;
 mod invoices;
 pub mod items;
 pub mod keys;
 mod outbox;
+mod partners;
 mod solutions;
 mod subscriptions;
 mod tokens;
@@ -93,7 +95,7 @@ where
     }
 }
 
-fn build_err(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("request build: {e}"))
 }
 

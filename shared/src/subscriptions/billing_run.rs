@@ -10,7 +10,10 @@ use super::invoicing;
 use super::service::{Ledger, derived_id};
 use super::{Fact, Snapshot, SubscriptionStatus};
 use crate::error::ApiError;
-use crate::store::items::{InvoiceItem, InvoiceReason, NotificationItem, SubscriptionItem};
+use crate::solutions::Tier;
+use crate::store::items::{InvoiceItem, InvoiceReason, NotificationItem, SubscriptionItem, TierDefinitionItem};
+use crate::store::keys;
+use crate::subscriptions::Price;
 use crate::tokens::rfc3339;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -121,6 +124,16 @@ impl BillingRun {
         Ok(())
     }
 
+    /// The price a renewal of `tier` costs now: the solution's current price in `price`'s currency and period,
+    /// else `price` (the subscriber's own) when the solution no longer offers one.
+    async fn price_in_force(&self, solution_id: &str, tier: Tier, price: Price) -> Result<Price, ApiError> {
+        let def: Option<TierDefinitionItem> =
+            self.ledger.store.get(&keys::solution_tier(solution_id, tier.as_str()), true).await?;
+        Ok(def
+            .and_then(|d| d.prices.into_iter().find(|p| p.currency == price.currency && p.period == price.period))
+            .unwrap_or(price))
+    }
+
     /// One step: its effects (idempotent), then the subscription's change with the step marked done. True when
     /// this run marked it (false: another run got there first).
     async fn perform(&self, item: &SubscriptionItem, due: &Due, now: i64) -> Result<bool, ApiError> {
@@ -132,6 +145,14 @@ impl BillingRun {
             (Some(t), Some(p), Some(at)) if at <= period_end => (t, p.clone()),
             _ => (item.tier, item.price.clone()),
         };
+        // A subscriber keeps its price until its next renewal after a price change: the renewal is invoiced at
+        // the tier's price in force now (same currency and period), when the solution still offers one.
+        let next_price = if matches!(due.step, Step::Renewal | Step::RenewalNotice) {
+            self.price_in_force(&item.solution_id, next_tier, next_price).await?
+        } else {
+            next_price
+        };
+        let renewal_price = (due.step == Step::Renewal).then(|| next_price.clone());
         let snapshot = |status: SubscriptionStatus, created: i64| {
             latest
                 .clone()
@@ -249,6 +270,11 @@ impl BillingRun {
                     s.pending_tier = None;
                     s.pending_price = None;
                     s.pending_effective_at = None;
+                }
+                if let Some(p) = &renewal_price
+                    && s.tier == next_tier
+                {
+                    s.price = p.clone();
                 }
                 s.billing_done.insert(key.clone());
                 marked = true;

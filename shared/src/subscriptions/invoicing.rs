@@ -135,6 +135,16 @@ pub async fn issue(
         &payment.provider_payment_id,
     ));
     invoice.issued_at = Some(crate::tokens::rfc3339(issued_at));
+    // The revenue posting (GST from this invoice, commission, the partner's earnings) in the same transaction.
+    let mut extra = extra;
+    let tax = invoice.document.as_ref().map(|d| d.tax.cgst + d.tax.sgst + d.tax.igst);
+    let facts = crate::earnings::PaymentFacts {
+        tax,
+        tier: Some(invoice.tier),
+        period: invoice.period_start.zip(invoice.period_end),
+        first_payment: invoice.reason == crate::store::items::InvoiceReason::Subscription,
+    };
+    extra.extend(crate::earnings::payment_posting(store, payment, facts).await?);
     let fy = invoices::financial_year(india_date(issued_at));
     let issued =
         store.record_payment_and_issue(payment, &invoice, &fy, |n| invoices::invoice_number(&fy, n), extra).await?;

@@ -299,6 +299,9 @@ impl PhonePeRail {
             }
             _ if invoice.payment_id.as_deref() == Some(payment_id.as_str()) => Issued::AlreadyRecorded,
             _ => {
+                let mut extra = extra;
+                let facts = crate::earnings::PaymentFacts { tier: Some(invoice.tier), ..Default::default() };
+                extra.extend(crate::earnings::payment_posting(store, &payment, facts).await?);
                 if store.put_payment_once(&payment, extra).await? {
                     Issued::InvoiceAlreadyPaid
                 } else {
@@ -447,6 +450,8 @@ impl PhonePeRail {
             now,
         );
         self.ledger.store.record_refund(&item).await?;
+        // Succeeded refunds reverse their part of the payment in the partner's ledger (once each).
+        crate::earnings::settle_refunds(&self.ledger.store, self.ledger.clock.as_ref(), &payment.payment_id).await?;
         Ok(())
     }
 }

@@ -275,12 +275,14 @@ impl StripeWebhookService {
                                "subscription_id": subscription_id}),
             rfc3339(now),
         );
-        let extra = vec![self.ledger.store.tx_put(&note, Some("attribute_not_exists(PK)"))?];
+        let mut extra = vec![self.ledger.store.tx_put(&note, Some("attribute_not_exists(PK)"))?];
         // With a seller configured, the payment is recorded with its GST tax invoice (one transaction).
         let subscription = match &subscription_id {
             Some(id) => self.ledger.store.get_subscription(id).await?,
             None => None,
         };
+        let first_payment = invoice.billing_reason.as_deref() == Some("subscription_create");
+        let tier = subscription.as_ref().map(|s| s.tier);
         if let (Some(seller), Some(sub)) = (&self.seller, subscription) {
             let reason = match invoice.billing_reason.as_deref() {
                 Some("subscription_cycle") => InvoiceReason::Renewal,
@@ -302,11 +304,15 @@ impl StripeWebhookService {
                 Box::pin(super::invoicing::issue(&self.ledger.store, seller, ours, &sub, &payment, paid_at, extra))
                     .await?;
             tracing::info!(payment_id = %payment_id, ?issued, "stripe payment recorded with its invoice");
+            crate::earnings::settle_refunds(&self.ledger.store, self.ledger.clock.as_ref(), &payment_id).await?;
             return Ok(());
         }
+        let facts = crate::earnings::PaymentFacts { tax: None, tier, period: invoice.period, first_payment };
+        extra.extend(crate::earnings::payment_posting(&self.ledger.store, &payment, facts).await?);
         if self.ledger.store.put_payment_once(&payment, extra).await? {
             tracing::info!(payment_id = %payment_id, amount = invoice.amount_paid, currency = %invoice.currency, "payment recorded");
         }
+        crate::earnings::settle_refunds(&self.ledger.store, self.ledger.clock.as_ref(), &payment_id).await?;
         Ok(())
     }
 
@@ -415,6 +421,8 @@ impl StripeWebhookService {
                 tracing::info!(payment_id = %payment_id, amount = r.amount, status = status.as_str(), "refund recorded");
             }
         }
+        // Succeeded refunds reverse their part of the payment in the partner's ledger (once each).
+        crate::earnings::settle_refunds(&self.ledger.store, self.ledger.clock.as_ref(), &payment_id).await?;
         Ok(())
     }
 }

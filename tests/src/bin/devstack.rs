@@ -33,6 +33,7 @@ struct State {
     partner_password: Option<String>,
     partner_id: Option<String>,
     solution_id: Option<String>,
+    payout_key: Option<String>,
 }
 
 fn env(name: &'static str) -> Result<String, BoxError> {
@@ -192,6 +193,26 @@ async fn setup() -> Result<(), BoxError> {
             ses.create_email_identity().email_identity(&from).send().await?;
         }
         println!("email         from {from} (SES identity in moto)");
+    }
+    // Partners: the payout-sealing key (kept in the state file: sealed details outlive a restart) and the
+    // asset bucket.
+    if let Ok(partners_secret_id) = std::env::var("PARTNERS_SECRET_ID") {
+        let key = state.payout_key.get_or_insert_with(shared::crypto::random_token::<32>).clone();
+        save_state(&path, &state)?;
+        let secret = serde_json::json!({ "payout_key": key });
+        ensure_secret(&shared::secrets::client(&sdk), &partners_secret_id, &secret.to_string()).await?;
+        println!("partners      {partners_secret_id} (payout-details sealing key)");
+    }
+    if let Ok(bucket) = std::env::var("ASSET_BUCKET") {
+        let s3 = shared::aws::s3(&sdk);
+        if s3.head_bucket().bucket(&bucket).send().await.is_err() {
+            s3.create_bucket().bucket(&bucket).send().await?;
+        }
+        println!("assets        s3://{bucket}");
+    }
+    if let Some(partner_id) = &state.partner_id {
+        let seeded = seed::catalog(&store, partner_id, "Demo Partner Ltd").await?;
+        println!("catalog       {seeded} published solutions (GET /api/solutions), plus a draft and a suspended one");
     }
     if let Ok(bucket) = std::env::var("INVOICE_BUCKET") {
         let s3 = shared::aws::s3(&sdk);

@@ -5,6 +5,7 @@
 mod access;
 mod events;
 mod failures;
+mod ledger;
 mod lifecycle;
 mod localstripe;
 mod phonepe;

@@ -186,10 +186,13 @@ async fn sample_scheduler_events_run_through_the_handler() {
     let body = json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "phonepe"});
     f.b.call("POST", "/api/subscriptions", Some(body), Some(&f.access)).await;
     f.b.env.clock.advance(chrono::Duration::days(2));
-    let outcome =
-        billing::handle(&state, billing::Job { job: "daily".into() }, chrono::Utc::now().timestamp_millis() - 1_000)
-            .await
-            .expect("run");
+    let outcome = billing::handle(
+        &state,
+        billing::Job { job: "daily".into(), month: None },
+        chrono::Utc::now().timestamp_millis() - 1_000,
+    )
+    .await
+    .expect("run");
     assert!(!outcome.report.complete && outcome.report.steps.is_empty(), "{:?}", outcome.report);
 }
 
@@ -203,7 +206,7 @@ async fn the_outbox_sends_each_notification_once() {
     let mut state = billing(&f);
     state.outbox = Some(outbox(&f).await);
     let deadline = || chrono::Utc::now().timestamp_millis() + 120_000;
-    let job = || billing::Job { job: "outbox".into() };
+    let job = || billing::Job { job: "outbox".into(), month: None };
     // Other tests share the table's pending index only through their own tables: this table is ours.
     let first = billing::handle(&state, job(), deadline()).await.expect("outbox").outbox.expect("report");
     assert!(first.sent >= 2, "payment received + renewal notice: {first:?}");
@@ -214,4 +217,38 @@ async fn the_outbox_sends_each_notification_once() {
     let notice = note(&f, &format!("renewal-notice:{id}:{end}")).await.expect("notice");
     assert_eq!(notice["status"], "sent");
     assert!(notice["message_id"].is_string() && notice.get("GSI1PK").is_none(), "{notice}");
+}
+
+#[tokio::test]
+async fn after_an_approved_price_change_subscribers_keep_their_price_until_their_next_renewal() {
+    use shared::store::items::TierDefinitionItem;
+    let f = fixture().await;
+    let (id, end) = paid_subscription(&f, &f.access).await;
+    let store = &f.b.env.store;
+    let old = store.get_subscription(&id).await.expect("read").expect("sub").price;
+    // The partner's new price is approved: the tier definition (what approval writes) costs ₹100 more.
+    let key = keys::solution_tier(&f.solution.solution_id, "pro");
+    let mut def: TierDefinitionItem = store.get(&key, true).await.expect("read").expect("pro tier");
+    let i = def.prices.iter().position(|p| p.currency == old.currency && p.period == old.period).expect("price");
+    let new_amount = old.amount + 10_000;
+    def.prices[i].amount = new_amount;
+    store.put_tier_definition(&def).await.expect("approve");
+    // The existing subscriber keeps its price for the period it paid; a new subscriber pays the new one.
+    assert_eq!(store.get_subscription(&id).await.expect("read").expect("sub").price.amount, old.amount);
+    let newcomer = f.b.env.register(&unique_email("newcomer")).await;
+    let body = json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "phonepe"});
+    let r = f.b.call("POST", "/api/subscriptions", Some(body), Some(&newcomer.access_token)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let newcomer_sub = r.body["subscription_id"].as_str().expect("id").to_owned();
+    assert_eq!(store.get_subscription(&newcomer_sub).await.expect("read").expect("sub").price.amount, new_amount);
+    // The renewal notice already names the new price; the renewal invoices it and the subscription carries it.
+    run(&f, end - 3 * DAY + 60).await;
+    let notice = note(&f, &format!("renewal-notice:{id}:{end}")).await.expect("notice");
+    assert_eq!(notice["data"]["amount"], new_amount, "{notice}");
+    run(&f, end + 60).await;
+    let sub = store.get_subscription(&id).await.expect("read").expect("sub");
+    assert_eq!(sub.price.amount, new_amount);
+    let invoice_id = sub.open_invoice_id.expect("renewal invoice");
+    let invoice = store.get_invoice(&invoice_id).await.expect("read").expect("invoice");
+    assert_eq!((invoice.amount, invoice.currency.as_str()), (new_amount, old.currency.as_str()));
 }

@@ -1,0 +1,505 @@
+//! The marketplace: the public catalog of published solutions (search, filters, sort orders, keyset
+//! cursors), solution details, and reviews by users who used or subscribed (one per user, editable; the
+//! solution's rating summary changes in the same transaction).
+//!
+//! The catalog reads every published solution from one index partition (`SOLUTIONS#published`) and filters
+//! and sorts in memory, with a per-instance cache (`CATALOG_CACHE_SECONDS`): a marketplace holds thousands of
+//! solutions, not millions, and one query page holds about 2,000 of them.
+
+use crate::auth::jwt::{KeySet, TokenKind};
+use crate::clock::Clock;
+use crate::error::{ApiError, FieldError, codes};
+use crate::solutions::{SolutionStatus, TierSpec};
+use crate::store::items::{ReviewItem, SolutionItem};
+use crate::store::{Store, StoreError, keys};
+use crate::tokens::{Principal, authenticate};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+const MAX_LIMIT: usize = 100;
+const DEFAULT_LIMIT: usize = 20;
+const MAX_REVIEW_CHARS: usize = 2_000;
+
+/// Sort orders of the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Popular,
+    Rating,
+    Newest,
+    Price,
+}
+
+impl Sort {
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw.unwrap_or("popular") {
+            "popular" => Ok(Self::Popular),
+            "rating" => Ok(Self::Rating),
+            "newest" => Ok(Self::Newest),
+            "price" => Ok(Self::Price),
+            _ => Err(ApiError::field("sort", "must be popular, rating, newest or price")),
+        }
+    }
+}
+
+/// The catalog query.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub sort: Option<String>,
+    pub currency: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rating {
+    /// One decimal; `null` when unrated.
+    pub average: Option<f64>,
+    pub count: u64,
+}
+
+fn rating_of(s: &SolutionItem) -> Rating {
+    let average = (s.rating_count > 0).then(|| (s.rating_sum as f64 * 10.0 / s.rating_count as f64).round() / 10.0);
+    Rating { average, count: s.rating_count }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listing {
+    pub solution_id: String,
+    pub name: String,
+    pub description: String,
+    pub partner_name: String,
+    pub category: String,
+    pub tags: Vec<String>,
+    pub rating: Rating,
+    /// The lowest price per currency (minor units); empty for free-only solutions.
+    pub prices_from: BTreeMap<String, i64>,
+    pub published_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogPage {
+    pub solutions: Vec<Listing>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Details {
+    #[serde(flatten)]
+    pub listing: Listing,
+    pub website: Option<String>,
+    pub time_zone: String,
+    pub tiers: Vec<TierSpec>,
+}
+
+fn prices_from(s: &SolutionItem) -> BTreeMap<String, i64> {
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for p in s.tiers.iter().flat_map(|t| &t.prices) {
+        let e = out.entry(p.currency.clone()).or_insert(p.amount);
+        *e = (*e).min(p.amount);
+    }
+    out
+}
+
+fn listing(s: &SolutionItem) -> Listing {
+    Listing {
+        solution_id: s.solution_id.clone(),
+        name: s.name.clone(),
+        description: s.description.clone(),
+        partner_name: s.partner_name.clone(),
+        category: s.category.clone(),
+        tags: s.tags.clone(),
+        rating: rating_of(s),
+        prices_from: prices_from(s),
+        published_at: s.published_at.clone(),
+    }
+}
+
+/// A solution's position in a sort order: compared ascending, ties broken by id (a total order).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Position {
+    key: Vec<i64>,
+    text: String,
+    id: String,
+}
+
+/// The lowest price in `currency`: 0 for free-only solutions, `None` when it is sold but not in `currency`.
+fn lowest(s: &SolutionItem, currency: &str) -> Option<i64> {
+    let all = prices_from(s);
+    if all.is_empty() { Some(0) } else { all.get(currency).copied() }
+}
+
+fn position(s: &SolutionItem, sort: Sort, currency: &str) -> Position {
+    let newest = s.published_at.clone().unwrap_or_else(|| s.created_at.clone());
+    // Descending orders negate the number; text keys sort descending by inverting each byte.
+    let desc_text = |t: &str| t.bytes().map(|b| char::from(255 - b)).collect::<String>();
+    let (key, text) = match sort {
+        Sort::Popular => (vec![-(s.subscribers as i64), -(s.rating_count as i64)], desc_text(&newest)),
+        Sort::Rating => {
+            // Average × 1,000,000 (exact enough to order), unrated last.
+            let avg = if s.rating_count == 0 { -1 } else { (s.rating_sum as i64 * 1_000_000) / s.rating_count as i64 };
+            (vec![-avg, -(s.rating_count as i64)], String::new())
+        }
+        Sort::Newest => (Vec::new(), desc_text(&newest)),
+        Sort::Price => match lowest(s, currency) {
+            Some(p) => (vec![0, p], String::new()),
+            None => (vec![1, 0], String::new()),
+        },
+    };
+    Position { key, text, id: s.solution_id.clone() }
+}
+
+fn matches(s: &SolutionItem, q: &[String], category: Option<&str>, tag: Option<&str>) -> bool {
+    if category.is_some_and(|c| !s.category.eq_ignore_ascii_case(c)) {
+        return false;
+    }
+    if tag.is_some_and(|t| !s.tags.iter().any(|x| x.eq_ignore_ascii_case(t))) {
+        return false;
+    }
+    if q.is_empty() {
+        return true;
+    }
+    let hay =
+        format!("{} {} {} {} {}", s.name, s.description, s.category, s.tags.join(" "), s.partner_name).to_lowercase();
+    q.iter().all(|term| hay.contains(term.as_str()))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    /// A short hash of the query the cursor belongs to.
+    h: String,
+    after: Position,
+}
+
+fn query_hash(q: &Query) -> String {
+    let text = format!(
+        "{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
+        q.q.as_deref().unwrap_or("").trim().to_lowercase(),
+        q.category.as_deref().unwrap_or("").to_lowercase(),
+        q.tag.as_deref().unwrap_or("").to_lowercase(),
+        q.sort.as_deref().unwrap_or("popular"),
+        q.currency.as_deref().unwrap_or("inr").to_lowercase()
+    );
+    crate::crypto::sha256_hex(text.as_bytes())[..12].to_owned()
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::field("cursor", "is not a cursor of this query")
+}
+
+/// The published solutions as last read, and when.
+type Cached = (DateTime<Utc>, Arc<Vec<SolutionItem>>);
+
+/// The catalog and review use cases.
+#[derive(Clone)]
+pub struct Marketplace {
+    store: Store,
+    keys: Arc<KeySet>,
+    clock: Arc<dyn Clock>,
+    cache_seconds: i64,
+    cache: Arc<Mutex<Option<Cached>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub rating: i64,
+    #[serde(default)]
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewView {
+    pub solution_id: String,
+    pub user_id: String,
+    pub author: String,
+    pub rating: u8,
+    pub text: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&ReviewItem> for ReviewView {
+    fn from(r: &ReviewItem) -> Self {
+        Self {
+            solution_id: r.solution_id.clone(),
+            user_id: r.user_id.clone(),
+            author: r.author.clone(),
+            rating: r.rating,
+            text: r.text.clone(),
+            created_at: r.created_at.clone(),
+            updated_at: r.updated_at.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReviewPage {
+    pub reviews: Vec<ReviewView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A review written: `created` false when it replaced the user's earlier one.
+#[derive(Debug)]
+pub struct Reviewed {
+    pub created: bool,
+    pub review: ReviewView,
+    pub rating: Rating,
+}
+
+fn not_found() -> ApiError {
+    let mut e = ApiError::not_found(codes::SOLUTION_NOT_FOUND, "no published solution with this id");
+    e.errors = vec![FieldError::new("id", "no published solution with this id")];
+    e
+}
+
+impl Marketplace {
+    pub fn new(store: Store, keys: Arc<KeySet>, clock: Arc<dyn Clock>, cache_seconds: i64) -> Self {
+        Self { store, keys, clock, cache_seconds, cache: Arc::new(Mutex::new(None)) }
+    }
+
+    async fn published(&self) -> Result<Arc<Vec<SolutionItem>>, ApiError> {
+        let now = self.clock.now();
+        if self.cache_seconds > 0
+            && let Some((at, list)) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).as_ref()
+            && (now - *at).num_seconds() < self.cache_seconds
+        {
+            return Ok(Arc::clone(list));
+        }
+        let list = Arc::new(self.store.solutions_by_status(SolutionStatus::Published).await?);
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some((now, Arc::clone(&list)));
+        Ok(list)
+    }
+
+    /// `GET /api/solutions`.
+    pub async fn search(&self, query: &Query) -> Result<CatalogPage, ApiError> {
+        let sort = Sort::parse(query.sort.as_deref())?;
+        let currency = query.currency.as_deref().unwrap_or("inr").to_lowercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(ApiError::field("currency", "must be an ISO 4217 code like inr"));
+        }
+        let limit = match &query.limit {
+            None => DEFAULT_LIMIT,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| ApiError::field("limit", format!("must be an integer from 1 to {MAX_LIMIT}")))?,
+        };
+        if query.q.as_deref().is_some_and(|q| q.len() > 200) {
+            return Err(ApiError::field("q", "must be at most 200 characters"));
+        }
+        let hash = query_hash(query);
+        let after = match &query.cursor {
+            None => None,
+            Some(c) => {
+                let raw = URL_SAFE_NO_PAD.decode(c.as_bytes()).map_err(|_| bad_cursor())?;
+                let cursor: Cursor = serde_json::from_slice(&raw).map_err(|_| bad_cursor())?;
+                if cursor.h != hash {
+                    return Err(bad_cursor());
+                }
+                Some(cursor.after)
+            }
+        };
+        let terms: Vec<String> = query.q.as_deref().unwrap_or("").split_whitespace().map(str::to_lowercase).collect();
+        let all = self.published().await?;
+        let mut hits: Vec<(Position, &SolutionItem)> = all
+            .iter()
+            .filter(|s| s.status == SolutionStatus::Published)
+            .filter(|s| matches(s, &terms, query.category.as_deref(), query.tag.as_deref()))
+            .map(|s| (position(s, sort, &currency), s))
+            .filter(|(p, _)| after.as_ref().is_none_or(|a| p > a))
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        let next_cursor = if more {
+            hits.last().and_then(|(p, _)| {
+                serde_json::to_vec(&Cursor { h: hash.clone(), after: p.clone() })
+                    .ok()
+                    .map(|j| URL_SAFE_NO_PAD.encode(j))
+            })
+        } else {
+            None
+        };
+        Ok(CatalogPage { solutions: hits.iter().map(|(_, s)| listing(s)).collect(), next_cursor })
+    }
+
+    async fn published_solution(&self, solution_id: &str) -> Result<SolutionItem, ApiError> {
+        if !crate::ids::is_valid("sol", solution_id) {
+            return Err(not_found());
+        }
+        match self.store.get_solution(solution_id).await? {
+            Some(s) if s.status == SolutionStatus::Published => Ok(s),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// `GET /api/solutions/{id}`: published solutions only.
+    pub async fn details(&self, solution_id: &str) -> Result<Details, ApiError> {
+        let s = self.published_solution(solution_id).await?;
+        Ok(Details {
+            listing: listing(&s),
+            website: s.website.clone(),
+            time_zone: s.time_zone.clone(),
+            tiers: s.tiers.clone(),
+        })
+    }
+
+    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
+        authenticate(&self.keys, &self.store, bearer, &[TokenKind::Access]).await
+    }
+
+    /// Whether `user_id` used or subscribed to the solution: a tier granted for it, a subscription to it, or
+    /// a day of usage in the history window.
+    async fn eligible(&self, user_id: &str, solution_id: &str) -> Result<bool, ApiError> {
+        if self.store.get_entitlement(user_id, solution_id).await?.is_some() {
+            return Ok(true);
+        }
+        if self.store.user_subscriptions(user_id).await?.iter().any(|s| s.solution_id == solution_id) {
+            return Ok(true);
+        }
+        Ok(self.store.has_used(user_id, solution_id).await?)
+    }
+
+    /// `POST /api/solutions/{id}/reviews`: create (201) or edit (200) the caller's review.
+    pub async fn review(
+        &self,
+        caller: &Principal,
+        solution_id: &str,
+        req: ReviewRequest,
+    ) -> Result<Reviewed, ApiError> {
+        let mut errors = Vec::new();
+        if !(1..=5).contains(&req.rating) {
+            errors.push(FieldError::new("rating", "must be an integer from 1 to 5"));
+        }
+        let text = req.text.trim().to_owned();
+        if text.chars().count() > MAX_REVIEW_CHARS {
+            errors.push(FieldError::new("text", format!("must be at most {MAX_REVIEW_CHARS} characters")));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let rating = u8::try_from(req.rating).map_err(ApiError::internal)?;
+        self.published_solution(solution_id).await?;
+        if !self.eligible(&caller.user_id, solution_id).await? {
+            return Err(ApiError::new(
+                403,
+                codes::REVIEW_NOT_ALLOWED,
+                "Forbidden",
+                "only users who used or subscribed to this solution may review it",
+            ));
+        }
+        let author = self.store.get_user(&caller.user_id).await?.map(|u| u.name).unwrap_or_default();
+        let now = crate::tokens::rfc3339(self.clock.now());
+        for _ in 0..5 {
+            let existing: Option<ReviewItem> =
+                self.store.get(&keys::review(solution_id, &caller.user_id), true).await?;
+            let (item, delta_count, delta_sum, expected) = match &existing {
+                None => (
+                    ReviewItem::new(solution_id, &caller.user_id, &author, rating, &text, now.clone()),
+                    1,
+                    i64::from(rating),
+                    None,
+                ),
+                Some(old) => {
+                    let mut next = old.clone();
+                    next.rating = rating;
+                    next.text.clone_from(&text);
+                    next.author.clone_from(&author);
+                    next.updated_at.clone_from(&now);
+                    next.version = old.version + 1;
+                    (next, 0, i64::from(rating) - i64::from(old.rating), Some(old.version))
+                }
+            };
+            match self.store.write_review(&item, expected, delta_count, delta_sum).await {
+                Ok(()) => {
+                    let s = self.published_solution(solution_id).await?;
+                    return Ok(Reviewed {
+                        created: existing.is_none(),
+                        review: ReviewView::from(&item),
+                        rating: rating_of(&s),
+                    });
+                }
+                Err(StoreError::Conditional { index: Some(0) }) => continue,
+                Err(StoreError::Conditional { .. }) => return Err(not_found()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::conflict(codes::CONCURRENT_UPDATE, "the review changed meanwhile; retry"))
+    }
+
+    /// `GET /api/solutions/{id}/reviews`: newest first.
+    pub async fn reviews(
+        &self,
+        solution_id: &str,
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<ReviewPage, ApiError> {
+        self.published_solution(solution_id).await?;
+        let limit = crate::partners::page_limit(limit)?;
+        let (items, next_cursor) = self
+            .store
+            .gsi1_typed_page(keys::solution_reviews_partition(solution_id), limit, cursor)
+            .await?
+            .map_err(|()| ApiError::field("cursor", "is not a cursor of this list"))?;
+        let items: Vec<ReviewItem> = items;
+        let reviews = items.iter().map(ReviewView::from).collect();
+        Ok(ReviewPage { reviews, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sol(id: &str, subs: u64, sum: u64, count: u64, published: &str, price: Option<(i64, &str)>) -> SolutionItem {
+        let mut s = SolutionItem::new(id, "prt_1", id, "d", SolutionStatus::Published, "UTC", published.into());
+        s.subscribers = subs;
+        s.rating_sum = sum;
+        s.rating_count = count;
+        s.published_at = Some(published.into());
+        if let Some((amount, currency)) = price {
+            s.tiers = vec![TierSpec {
+                tier: crate::solutions::Tier::Pro,
+                daily_limit: None,
+                monthly_limit: None,
+                prices: vec![crate::subscriptions::Price {
+                    amount,
+                    currency: currency.into(),
+                    period: crate::subscriptions::BillingPeriod::Monthly,
+                    stripe_price_id: None,
+                }],
+            }];
+        }
+        s
+    }
+
+    fn order(list: &[SolutionItem], sort: Sort) -> Vec<String> {
+        let mut v: Vec<_> = list.iter().map(|s| (position(s, sort, "inr"), s.solution_id.clone())).collect();
+        v.sort();
+        v.into_iter().map(|(_, id)| id).collect()
+    }
+
+    #[test]
+    fn sort_orders_are_total_and_as_documented() {
+        let list = vec![
+            sol("a", 5, 9, 2, "2026-01-01T00:00:00Z", Some((49_900, "inr"))), // 4.5
+            sol("b", 9, 0, 0, "2026-03-01T00:00:00Z", None),                  // unrated, free
+            sol("c", 5, 25, 5, "2026-02-01T00:00:00Z", Some((100, "usd"))),   // 5.0, no inr price
+            sol("d", 1, 8, 2, "2026-02-01T00:00:00Z", Some((9_900, "inr"))),  // 4.0
+        ];
+        assert_eq!(order(&list, Sort::Popular), ["b", "c", "a", "d"]);
+        assert_eq!(order(&list, Sort::Rating), ["c", "a", "d", "b"]);
+        assert_eq!(order(&list, Sort::Newest), ["b", "c", "d", "a"]);
+        assert_eq!(order(&list, Sort::Price), ["b", "d", "a", "c"]);
+        assert_eq!(rating_of(&list[0]).average, Some(4.5));
+        assert_eq!(rating_of(&list[1]).average, None);
+    }
+}

@@ -1,0 +1,187 @@
+//! Partners: applications and admin approval, partner API keys, solutions and their lifecycle, assets and
+//! analytics — the use cases behind the `partners` function. Revenue and payouts are `crate::ledger`'s.
+//!
+//! Who may do what: any signed-in user may apply; an admin decides (with an audit record). The caller's
+//! partner is found from the user's record (not from the token's role claim), so an approval takes effect at
+//! once. Routes under `/api/partners/{id}` are for that partner's owner (and admins, who may read).
+
+pub mod analytics;
+pub mod api_keys;
+pub mod applications;
+#[cfg(feature = "payments")]
+pub mod assets;
+pub mod solutions;
+
+use crate::auth::jwt::{KeySet, TokenKind};
+use crate::clock::Clock;
+use crate::error::{ApiError, FieldError, codes};
+use crate::sealed::Sealer;
+use crate::store::Store;
+use crate::store::items::{AuditItem, PartnerItem};
+use crate::tokens::{Principal, authenticate};
+use std::sync::Arc;
+
+pub const STATUS_PENDING: &str = "pending";
+pub const STATUS_APPROVED: &str = "approved";
+pub const STATUS_REJECTED: &str = "rejected";
+pub const STATUS_SUSPENDED: &str = "suspended";
+
+/// Where solution assets go (the `payments` feature carries the S3 client).
+#[cfg(feature = "payments")]
+#[derive(Clone)]
+pub struct AssetStore {
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    /// How long a presigned upload URL lives.
+    pub upload_seconds: u64,
+}
+
+#[derive(Clone)]
+pub struct PartnerService {
+    pub(crate) store: Store,
+    keys: Arc<KeySet>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) sealer: Arc<Sealer>,
+    #[cfg(feature = "payments")]
+    pub(crate) assets: Option<AssetStore>,
+}
+
+/// The caller of a partner route, with its partner (when it has one).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub partner: Option<PartnerItem>,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.principal.is_admin()
+    }
+
+    /// The caller's own approved partner, or 403.
+    pub fn approved_partner(&self) -> Result<&PartnerItem, ApiError> {
+        match &self.partner {
+            Some(p) if p.status == STATUS_APPROVED => Ok(p),
+            _ => Err(not_a_partner()),
+        }
+    }
+}
+
+pub(crate) fn not_a_partner() -> ApiError {
+    ApiError::new(403, codes::NOT_A_PARTNER, "Forbidden", "this needs an approved partner account")
+}
+
+pub(crate) fn partner_not_found() -> ApiError {
+    let mut e = ApiError::not_found(codes::PARTNER_NOT_FOUND, "no partner with this id");
+    e.errors = vec![FieldError::new("id", "no partner with this id")];
+    e
+}
+
+pub(crate) fn admin_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin() { Ok(()) } else { Err(ApiError::forbidden("this is for admins only")) }
+}
+
+pub(crate) fn now_rfc3339(clock: &dyn Clock) -> String {
+    crate::tokens::rfc3339(clock.now())
+}
+
+/// `limit` query parameter: 1..=100, default 25.
+pub fn page_limit(raw: Option<&str>) -> Result<i32, ApiError> {
+    match raw {
+        None => Ok(25),
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100")),
+    }
+}
+
+pub(crate) fn bad_cursor() -> ApiError {
+    ApiError::field("cursor", "is not a cursor of this list")
+}
+
+/// A trimmed text of `min..=max` characters.
+pub(crate) fn text(field: &str, raw: &str, min: usize, max: usize, errors: &mut Vec<FieldError>) -> String {
+    let t = raw.trim();
+    let n = t.chars().count();
+    if n < min || n > max || t.chars().any(|c| c.is_control() && c != '\n') {
+        errors.push(FieldError::new(field, format!("must be {min} to {max} characters")));
+    }
+    t.to_owned()
+}
+
+/// An `https://` URL of at most 200 characters.
+pub(crate) fn website(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> String {
+    let t = raw.trim();
+    let ok = t.len() <= 200 && url::Url::parse(t).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
+    if !ok {
+        errors.push(FieldError::new(field, "must be an https URL of at most 200 characters"));
+    }
+    t.to_owned()
+}
+
+impl PartnerService {
+    pub fn new(store: Store, keys: Arc<KeySet>, clock: Arc<dyn Clock>, sealer: Arc<Sealer>) -> Self {
+        Self {
+            store,
+            keys,
+            clock,
+            sealer,
+            #[cfg(feature = "payments")]
+            assets: None,
+        }
+    }
+
+    #[cfg(feature = "payments")]
+    pub fn with_assets(mut self, assets: AssetStore) -> Self {
+        self.assets = Some(assets);
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A signed-in user (session token) and their partner, read consistently.
+    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Caller, ApiError> {
+        let principal = authenticate(&self.keys, &self.store, bearer, &[TokenKind::Access]).await?;
+        let partner = match self.store.get_partner_link(&principal.user_id).await? {
+            Some(link) => self.store.get_partner(&link.partner_id).await?,
+            None => None,
+        };
+        Ok(Caller { principal, partner })
+    }
+
+    /// The partner `partner_id` when the caller owns it (any status) or is an admin; 404 for an unknown id,
+    /// 403 for someone else's.
+    pub async fn readable_partner(&self, caller: &Caller, partner_id: &str) -> Result<PartnerItem, ApiError> {
+        if let Some(own) = caller.partner.as_ref().filter(|p| p.partner_id == partner_id) {
+            return Ok(own.clone());
+        }
+        if !caller.is_admin() {
+            return Err(ApiError::forbidden("you may only act on your own partner account"));
+        }
+        if !crate::ids::is_valid("prt", partner_id) {
+            return Err(partner_not_found());
+        }
+        self.store.get_partner(partner_id).await?.ok_or_else(partner_not_found)
+    }
+
+    /// The caller's own approved partner named `partner_id` (partner writes), or 403.
+    pub fn own_approved<'a>(&self, caller: &'a Caller, partner_id: &str) -> Result<&'a PartnerItem, ApiError> {
+        let partner = caller.approved_partner()?;
+        if partner.partner_id != partner_id {
+            return Err(ApiError::forbidden("you may only act on your own partner account"));
+        }
+        Ok(partner)
+    }
+
+    pub(crate) fn audit(&self, subject: &str, action: &str, caller: &Caller, reason: Option<&str>) -> AuditItem {
+        AuditItem::new(subject, action, &caller.principal.user_id, reason, now_rfc3339(self.clock.as_ref()))
+    }
+}

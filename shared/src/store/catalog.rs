@@ -1,0 +1,65 @@
+//! Reviews and the "has used" check of the marketplace in the store.
+
+use super::items::ReviewItem;
+use super::{Store, StoreError, keys};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+impl Store {
+    /// Write a review and move the solution's rating summary by `delta_count` / `delta_sum`, in one
+    /// transaction. `expected_version`: `None` for a new review (it must not exist), else the stored
+    /// review's version. Fails with `Conditional { index: Some(0) }` when the review changed meanwhile and
+    /// `Some(1)` when the solution is gone.
+    pub async fn write_review(
+        &self,
+        review: &ReviewItem,
+        expected_version: Option<u64>,
+        delta_count: i64,
+        delta_sum: i64,
+    ) -> Result<(), StoreError> {
+        let values = HashMap::from([
+            (":c".to_owned(), AttributeValue::N(delta_count.to_string())),
+            (":s".to_owned(), AttributeValue::N(delta_sum.to_string())),
+        ]);
+        let items = vec![
+            self.tx_put_versioned(review, expected_version)?,
+            self.tx_update(
+                &keys::solution(&review.solution_id),
+                "ADD rating_count :c, rating_sum :s",
+                Some("attribute_exists(PK)"),
+                values,
+            )?,
+        ];
+        self.transact(items).await
+    }
+
+    /// Whether a customer has a day counter of the solution in its usage history (newest first, stopping at
+    /// the first match).
+    pub async fn has_used(&self, customer_id: &str, solution_id: &str) -> Result<bool, StoreError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :day)")
+                .filter_expression("solution_id = :sol")
+                .expression_attribute_values(":pk", AttributeValue::S(keys::usage_partition(customer_id)))
+                .expression_attribute_values(":day", AttributeValue::S(keys::USAGE_DAY_PREFIX.into()))
+                .expression_attribute_values(":sol", AttributeValue::S(solution_id.to_owned()))
+                .scan_index_forward(false)
+                .projection_expression("PK")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(super::classify)?;
+            if page.count > 0 {
+                return Ok(true);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(false),
+            }
+        }
+    }
+}
