@@ -1,22 +1,25 @@
 //! The partners' revenue ledger: every captured payment (both rails) posts balanced entries — customer
 //! payment = GST + platform commission + partner earnings (`crate::revenue` splits it, exact to the paisa) —
-//! and every succeeded refund posts the reverse of its proportional part. Postings are keyed by what they
-//! post, so each is posted once however often its event is replayed: a payment's posting is written in the
-//! transaction that records the payment; refunds are settled against the payment's posting whatever order
-//! their events arrive in (`settle_refunds` runs after both).
+//! and every succeeded refund posts the reverse of its proportional part (a refund that fails after it
+//! succeeded posts a reinstatement undoing its reversal). Postings are keyed by what they post, so each is
+//! posted once however often its event is replayed: a payment's posting is written in the transaction that
+//! records the payment; refunds are settled against the payment's posting whatever order their events arrive
+//! in (`settle_refunds` runs after both).
 //!
 //! Monthly (the billing function's `monthly` job), each partner gets a statement per currency: the balance
-//! carried in, its earnings and reversals posted in the month (India time), and a payout of the closing
-//! balance when positive; a negative balance carries forward. The statement and its payout posting are one
-//! transaction, keyed by partner, month and currency, so a rerun never pays twice. The statement document goes
-//! to S3.
+//! carried in, its earnings and reversals posted since its previous statement (normally: the month, India
+//! time), and a payout of the closing balance when positive; a negative balance carries forward. The
+//! statement and its payout posting are one transaction, keyed by partner, month and currency, so a rerun
+//! never pays twice. The statement document goes to S3.
 
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::partners::analytics::{FactKind, FactsFuture, RevenueFact, RevenueSource};
 use crate::revenue::{self, Account, DEFAULT_COMMISSION_BP, Entry, Split};
 use crate::solutions::Tier;
-use crate::store::items::{PartnerItem, PaymentItem, PostingItem, PostingKind, SolutionItem, StatementItem};
+use crate::store::items::{
+    PartnerItem, PaymentItem, PostingItem, PostingKind, RefundItem, SolutionItem, StatementItem,
+};
 use crate::store::{Store, StoreError, keys};
 use crate::subscriptions::RefundStatus;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
@@ -148,65 +151,185 @@ fn posting(
     }
 }
 
-/// Post the reversal of every succeeded refund of `payment_id` not posted yet (idempotent; refunds and their
-/// payment may arrive in any order). The number posted.
+const NOTHING: Split = Split { gross: 0, tax: 0, commission: 0, partner: 0 };
+
+fn plus(a: Split, b: Split) -> Split {
+    Split {
+        gross: a.gross + b.gross,
+        tax: a.tax + b.tax,
+        commission: a.commission + b.commission,
+        partner: a.partner + b.partner,
+    }
+}
+
+fn minus(a: Split, b: Split) -> Split {
+    Split {
+        gross: a.gross - b.gross,
+        tax: a.tax - b.tax,
+        commission: a.commission - b.commission,
+        partner: a.partner - b.partner,
+    }
+}
+
+/// The source id of the posting that undoes a refund's reversal when the refund fails after it succeeded.
+pub fn reinstatement_source(refund_id: &str) -> String {
+    format!("{refund_id}/failed")
+}
+
+/// What one settling step did.
+enum Step {
+    Nothing,
+    /// Posted; the payment's posting is now this.
+    Posted(Box<PostingItem>),
+    /// Another writer changed the payment's posting or the refund's status: read again.
+    Raced,
+}
+
+/// Bring the ledger in line with the refunds of `payment_id` (idempotent; refunds and their payment may arrive
+/// in any order): every succeeded refund's proportional part reversed once; a refund that failed after its
+/// reversal was posted gets that reversal undone once (a reinstatement); pending refunds and refunds that
+/// failed before succeeding post nothing. Each posting is one transaction with the payment posting's
+/// `reversed` and `version` (conditional; read again on conflict). The number posted.
 pub async fn settle_refunds(store: &Store, clock: &dyn Clock, payment_id: &str) -> Result<u32, ApiError> {
-    let (_, refunds) = store.payment_with_refunds(payment_id).await?;
     let mut posted = 0;
-    for refund in refunds.iter().filter(|r| r.status == RefundStatus::Succeeded) {
-        for _attempt in 0..5 {
-            let Some(payment) = store.get::<PostingItem>(&keys::posting(payment_id), true).await? else {
-                return Ok(posted); // not posted (yet): its posting settles the refunds
+    let mut races = 0;
+    'read: loop {
+        let (_, refunds) = store.payment_with_refunds(payment_id).await?;
+        if refunds.is_empty() {
+            return Ok(posted);
+        }
+        let Some(mut payment) = store.get_posting(payment_id).await? else {
+            return Ok(posted); // not posted (yet): posting it settles the refunds
+        };
+        for refund in &refunds {
+            let step = match refund.status {
+                RefundStatus::Succeeded => reverse(store, clock, &payment, refund).await?,
+                RefundStatus::Failed => reinstate(store, clock, &payment, refund).await?,
+                RefundStatus::Pending => Step::Nothing,
             };
-            if store.get::<PostingItem>(&keys::posting(&refund.refund_id), true).await?.is_some() {
-                break;
-            }
-            let before = payment.reversed.unwrap_or(Split { gross: 0, tax: 0, commission: 0, partner: 0 });
-            let part = revenue::split_refund(&payment.split, &before, refund.amount);
-            let solution = match &payment.solution_id {
-                Some(s) => store.get_solution(s).await?,
-                None => None,
-            };
-            let mut item = posting(
-                &refund.refund_id,
-                PostingKind::Refund,
-                &payment.partner_id,
-                solution.as_ref(),
-                &payment.currency,
-                part,
-                revenue::refund_entries(&part),
-                payment.commission_bp,
-                &rfc3339(clock.now()),
-            );
-            item.payment_id = Some(payment_id.to_owned());
-            item.subscription_id.clone_from(&payment.subscription_id);
-            item.user_id.clone_from(&payment.user_id);
-            item.tier = payment.tier;
-            item.provider = payment.provider;
-            let mut next = payment.clone();
-            next.reversed = Some(Split {
-                gross: before.gross + part.gross,
-                tax: before.tax + part.tax,
-                commission: before.commission + part.commission,
-                partner: before.partner + part.partner,
-            });
-            next.version = payment.version + 1;
-            let items = vec![
-                store.tx_put(&item, Some("attribute_not_exists(PK)"))?,
-                store.tx_put_versioned(&next, Some(payment.version))?,
-            ];
-            match store.transact(items).await {
-                Ok(()) => {
+            match step {
+                Step::Nothing => {}
+                Step::Posted(next) => {
                     posted += 1;
-                    tracing::info!(payment_id, refund_id = %refund.refund_id, partner = part.partner, "refund reversed in the ledger");
-                    break;
+                    payment = *next;
                 }
-                Err(StoreError::Conditional { .. }) => continue, // raced: read again
-                Err(e) => return Err(e.into()),
+                Step::Raced => {
+                    races += 1;
+                    if races > 8 {
+                        tracing::warn!(payment_id, "refund settlement kept losing races");
+                        return Err(ApiError::unavailable(1));
+                    }
+                    continue 'read;
+                }
             }
         }
+        return Ok(posted);
     }
-    Ok(posted)
+}
+
+/// The payment's posting with `reversed` moved to `reversed` (next version).
+fn with_reversed(payment: &PostingItem, reversed: Split) -> PostingItem {
+    let mut next = payment.clone();
+    next.reversed = Some(reversed);
+    next.version = payment.version + 1;
+    next
+}
+
+/// A posting that follows a payment's (refunds and reinstatements), with the payment's facts.
+async fn follow_up(
+    store: &Store,
+    payment: &PostingItem,
+    source_id: &str,
+    kind: PostingKind,
+    part: Split,
+    at: &str,
+) -> Result<PostingItem, ApiError> {
+    let solution = match &payment.solution_id {
+        Some(s) => store.get_solution(s).await?,
+        None => None,
+    };
+    let entries =
+        if kind == PostingKind::Refund { revenue::refund_entries(&part) } else { revenue::payment_entries(&part) };
+    let mut item = posting(
+        source_id,
+        kind,
+        &payment.partner_id,
+        solution.as_ref(),
+        &payment.currency,
+        part,
+        entries,
+        payment.commission_bp,
+        at,
+    );
+    item.payment_id = Some(payment.source_id.clone());
+    item.subscription_id.clone_from(&payment.subscription_id);
+    item.user_id.clone_from(&payment.user_id);
+    item.tier = payment.tier;
+    item.provider = payment.provider;
+    Ok(item)
+}
+
+async fn commit(store: &Store, items: Vec<TransactWriteItem>, next: PostingItem) -> Result<Step, ApiError> {
+    match store.transact(items).await {
+        Ok(()) => Ok(Step::Posted(Box::new(next))),
+        Err(StoreError::Conditional { .. }) => Ok(Step::Raced),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reverse a succeeded refund's proportional part of the payment (once).
+async fn reverse(
+    store: &Store,
+    clock: &dyn Clock,
+    payment: &PostingItem,
+    refund: &RefundItem,
+) -> Result<Step, ApiError> {
+    if store.get_posting(&refund.refund_id).await?.is_some() {
+        return Ok(Step::Nothing);
+    }
+    let before = payment.reversed.unwrap_or(NOTHING);
+    let part = revenue::split_refund(&payment.split, &before, refund.amount);
+    let item = follow_up(store, payment, &refund.refund_id, PostingKind::Refund, part, &rfc3339(clock.now())).await?;
+    let next = with_reversed(payment, plus(before, part));
+    let items = vec![
+        store.tx_put(&item, Some("attribute_not_exists(PK)"))?,
+        store.tx_put_versioned(&next, Some(payment.version))?,
+        store.tx_refund_succeeded(refund)?,
+    ];
+    let step = commit(store, items, next).await?;
+    if matches!(step, Step::Posted(_)) {
+        tracing::info!(payment_id = %payment.source_id, refund_id = %refund.refund_id, partner = part.partner, "refund reversed in the ledger");
+    }
+    Ok(step)
+}
+
+/// Undo the reversal of a refund that failed after it succeeded (once); nothing when none was posted.
+async fn reinstate(
+    store: &Store,
+    clock: &dyn Clock,
+    payment: &PostingItem,
+    refund: &RefundItem,
+) -> Result<Step, ApiError> {
+    let Some(reversal) = store.get_posting(&refund.refund_id).await? else {
+        return Ok(Step::Nothing); // failed before it was reversed: nothing to undo
+    };
+    let source = reinstatement_source(&refund.refund_id);
+    if store.get_posting(&source).await?.is_some() {
+        return Ok(Step::Nothing);
+    }
+    let part = reversal.split;
+    let before = payment.reversed.unwrap_or(NOTHING);
+    let item = follow_up(store, payment, &source, PostingKind::Reinstatement, part, &rfc3339(clock.now())).await?;
+    let next = with_reversed(payment, minus(before, part));
+    let items = vec![
+        store.tx_put(&item, Some("attribute_not_exists(PK)"))?,
+        store.tx_put_versioned(&next, Some(payment.version))?,
+    ];
+    let step = commit(store, items, next).await?;
+    if matches!(step, Step::Posted(_)) {
+        tracing::info!(payment_id = %payment.source_id, refund_id = %refund.refund_id, partner = part.partner, "failed refund reinstated in the ledger");
+    }
+    Ok(step)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -222,7 +345,7 @@ pub struct Totals {
     /// The partner's earnings from payments.
     pub earnings: i64,
     pub refunds: u64,
-    /// The partner's share of refunds, reversed.
+    /// The partner's share of refunds, reversed (net of refunds that failed after they were reversed).
     pub reversed: i64,
     /// `earnings − reversed`.
     pub net: i64,
@@ -325,7 +448,7 @@ pub fn balances(postings: &[PostingItem]) -> BTreeMap<String, i64> {
     for p in postings {
         let b = out.entry(p.currency.clone()).or_insert(0);
         match p.kind {
-            PostingKind::Payment => *b += p.split.partner,
+            PostingKind::Payment | PostingKind::Reinstatement => *b += p.split.partner,
             PostingKind::Refund | PostingKind::Payout => *b -= p.split.partner,
         }
     }
@@ -386,6 +509,13 @@ impl PartnerLedger {
                     t.commission -= p.split.commission;
                     t.reversed += p.split.partner;
                 }
+                // A refund that failed after its reversal: the reversal undone.
+                PostingKind::Reinstatement => {
+                    t.gross += p.split.gross;
+                    t.tax += p.split.tax;
+                    t.commission += p.split.commission;
+                    t.reversed -= p.split.partner;
+                }
                 PostingKind::Payout => t.paid_out += p.split.partner,
             }
             t.net = t.earnings - t.reversed;
@@ -441,7 +571,8 @@ impl RevenueSource for PartnerLedger {
                 .into_iter()
                 .filter_map(|p| {
                     let kind = match p.kind {
-                        PostingKind::Payment => FactKind::Payment,
+                        // A reinstatement counts like a payment (no period, not a conversion).
+                        PostingKind::Payment | PostingKind::Reinstatement => FactKind::Payment,
                         PostingKind::Refund => FactKind::Refund,
                         PostingKind::Payout => return None,
                     };
@@ -478,6 +609,8 @@ pub struct StatementReport {
     pub partners: u32,
     pub statements: u32,
     pub already_done: u32,
+    /// Currencies not stated for this month because a later month already is.
+    pub skipped: u32,
     pub documents: u32,
     /// Per currency, what was moved into payouts.
     pub paid_out: BTreeMap<String, i64>,
@@ -534,6 +667,8 @@ pub fn statement_of(
                 reversed += p.split.partner;
                 refunds += 1;
             }
+            // A refund that failed after it was reversed: net of the reversals.
+            PostingKind::Reinstatement => reversed -= p.split.partner,
             PostingKind::Payout => {}
         }
     }
@@ -567,7 +702,11 @@ pub fn statement_of(
 
 impl PartnerLedger {
     /// Statements for `month` (`yyyy-mm`; default: last month in India time) of every approved or suspended
-    /// partner. Rerun-safe: a statement exists once; its document is (re)written when missing.
+    /// partner, in every currency with postings or a balance carried in. Rerun-safe: a statement exists once
+    /// (its payout with it); its document is (re)written while the statement records none. A statement covers
+    /// the postings since the partner's previous statement in that currency (normally: the month), so a month
+    /// skipped by a run that never finished is caught up by the next month's statement; a month before one
+    /// already stated is never stated. Stops (incomplete) when `has_time` says so; a rerun continues.
     #[cfg(feature = "payments")]
     pub async fn monthly(
         &self,
@@ -576,7 +715,7 @@ impl PartnerLedger {
         has_time: impl Fn() -> bool,
     ) -> Result<StatementReport, ApiError> {
         let month = month.map_or_else(|| previous_month(self.clock.now()), str::to_owned);
-        let (start, end) = month_bounds(&month).ok_or_else(|| ApiError::field("month", "must be yyyy-mm"))?;
+        let (_, end) = month_bounds(&month).ok_or_else(|| ApiError::field("month", "must be yyyy-mm"))?;
         if end > self.clock.now() {
             return Err(ApiError::field("month", "must be a month that has ended"));
         }
@@ -589,43 +728,47 @@ impl PartnerLedger {
             }
             report.partners += 1;
             let pid = &partner.partner_id;
+            // Every posting before the month's end (payouts are the statements' own).
             let postings = self.postings_between(pid, "0", &rfc3339(end)).await?;
-            let in_month: Vec<&PostingItem> =
-                postings.iter().filter(|p| p.at >= rfc3339(start) && p.kind != PostingKind::Payout).collect();
-            // Every currency with activity this month or a balance carried from an earlier statement.
+            let postings: Vec<&PostingItem> = postings.iter().filter(|p| p.kind != PostingKind::Payout).collect();
             let previous = self.store.statements_of(pid).await?;
-            let mut currencies: Vec<String> = in_month.iter().map(|p| p.currency.clone()).collect();
-            currencies
-                .extend(previous.iter().filter(|s| s.month < month && s.carried != 0).map(|s| s.currency.clone()));
+            let mut currencies: Vec<String> = postings.iter().map(|p| p.currency.clone()).collect();
+            currencies.extend(previous.iter().map(|s| s.currency.clone()));
             currencies.sort();
             currencies.dedup();
             for currency in currencies {
-                let done = previous.iter().find(|s| s.month == month && s.currency == currency).cloned();
+                let stated: Vec<&StatementItem> = previous.iter().filter(|s| s.currency == currency).collect();
+                let done = stated.iter().find(|s| s.month == month).map(|s| (*s).clone());
+                if done.is_none() && stated.iter().any(|s| s.month > month) {
+                    report.skipped += 1; // a later month is stated: its statement covered this one
+                    continue;
+                }
+                let last = stated.iter().filter(|s| s.month < month).max_by(|a, b| a.month.cmp(&b.month));
+                let opening = last.map_or(0, |s| s.carried);
+                let since = last.and_then(|s| month_bounds(&s.month)).map(|(_, e)| rfc3339(e)).unwrap_or_default();
+                let covered: Vec<&PostingItem> =
+                    postings.iter().copied().filter(|p| p.currency == currency && p.at >= since).collect();
                 let statement = match done {
                     Some(s) => {
                         report.already_done += 1;
                         s
                     }
+                    None if covered.is_empty() && opening == 0 => continue,
                     None => {
-                        let opening = previous
-                            .iter()
-                            .filter(|s| s.month < month && s.currency == currency)
-                            .max_by(|a, b| a.month.cmp(&b.month))
-                            .map_or(0, |s| s.carried);
-                        let mine: Vec<&PostingItem> =
-                            in_month.iter().copied().filter(|p| p.currency == currency).collect();
-                        let s = statement_of(pid, &month, &currency, opening, &mine, &rfc3339(self.clock.now()));
+                        let s = statement_of(pid, &month, &currency, opening, &covered, &rfc3339(self.clock.now()));
                         if self.record_statement(&s).await? {
                             report.statements += 1;
                             *report.paid_out.entry(currency.clone()).or_insert(0) += s.payout;
+                            s
                         } else {
+                            // Recorded meanwhile (a rerun racing this one): the stored one is the statement.
                             report.already_done += 1;
+                            self.store.get_statement(pid, &month, &currency).await?.unwrap_or(s)
                         }
-                        s
                     }
                 };
                 if let (Some(files), None) = (files, &statement.document_key) {
-                    self.write_document(files, &partner, &statement, &in_month).await?;
+                    self.write_document(files, &partner, &statement, &covered).await?;
                     report.documents += 1;
                 }
             }
@@ -672,10 +815,10 @@ impl PartnerLedger {
         files: &StatementFiles,
         partner: &PartnerItem,
         s: &StatementItem,
-        in_month: &[&PostingItem],
+        covered: &[&PostingItem],
     ) -> Result<(), ApiError> {
         let key = format!("statements/{}/{}-{}.json", s.partner_id, s.month, s.currency);
-        let lines: Vec<PostingView> = in_month.iter().filter(|p| p.currency == s.currency).map(|p| view(p)).collect();
+        let lines: Vec<PostingView> = covered.iter().map(|p| view(p)).collect();
         let doc = serde_json::json!({
             "statement_id": s.statement_id, "partner_id": s.partner_id, "company": partner.company,
             "payout_to": partner.payout_masked, "month": s.month, "currency": s.currency,
@@ -696,17 +839,7 @@ impl PartnerLedger {
                 tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "statement document not stored");
                 ApiError::unavailable(60)
             })?;
-        self.store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .set_key(Some(keys::statement(&s.partner_id, &s.month, &s.currency).to_map()))
-            .update_expression("SET document_key = :k")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":k", AttributeValue::S(key))
-            .send()
-            .await
-            .map_err(|e| ApiError::internal(aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+        self.store.set_statement_document(&s.partner_id, &s.month, &s.currency, &key).await?;
         Ok(())
     }
 }

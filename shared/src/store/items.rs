@@ -1350,6 +1350,8 @@ pub enum PostingKind {
     Refund,
     /// A monthly payout to the partner: what it was owed, paid out.
     Payout,
+    /// A refund that failed after its reversal was posted: that reversal undone (the payment's direction).
+    Reinstatement,
 }
 
 /// A revenue posting: balanced ledger entries for one payment, refund or payout (posted once: keyed by it).
@@ -1429,9 +1431,9 @@ pub struct StatementItem {
     pub currency: String,
     /// The balance carried in from the previous statement (negative: refunds exceeded earnings).
     pub opening: i64,
-    /// The partner's share of payments posted in the month.
+    /// The partner's share of payments posted since the previous statement (normally: the month).
     pub earned: i64,
-    /// The partner's share of refunds posted in the month.
+    /// The partner's share of refunds posted since the previous statement, net of reinstatements.
     pub reversed: i64,
     /// `opening + earned − reversed`.
     pub closing: i64,

@@ -5,6 +5,7 @@ mod catalog;
 mod invoices;
 pub mod items;
 pub mod keys;
+mod ledger;
 mod outbox;
 mod partners;
 mod solutions;

@@ -8,9 +8,11 @@ use serde_json::json;
 use shared::clock::Clock;
 use shared::earnings::{PartnerLedger, PaymentFacts, StatementFiles, balances, payment_posting, settle_refunds};
 use shared::revenue::{self, Split};
-use shared::store::items::{PaymentItem, PostingItem, PostingKind, RefundItem};
+use shared::solutions::SolutionStatus;
+use shared::store::items::{PartnerItem, PaymentItem, PostingItem, PostingKind, RefundItem};
 use shared::store::keys;
 use shared::subscriptions::{Provider, RefundStatus};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 fn ledger(f: &crate::Fixture) -> PartnerLedger {
@@ -123,6 +125,105 @@ async fn a_stripe_invoice_paid_posts_once_at_the_partners_rate() {
     assert_eq!(posted.iter().filter(|p| p.first_payment).count(), 1);
 }
 
+const NOTHING: Split = Split { gross: 0, tax: 0, commission: 0, partner: 0 };
+
+fn plus(a: Split, b: Split) -> Split {
+    Split {
+        gross: a.gross + b.gross,
+        tax: a.tax + b.tax,
+        commission: a.commission + b.commission,
+        partner: a.partner + b.partner,
+    }
+}
+
+fn minus(a: Split, b: Split) -> Split {
+    Split {
+        gross: a.gross - b.gross,
+        tax: a.tax - b.tax,
+        commission: a.commission - b.commission,
+        partner: a.partner - b.partner,
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+}
+
+/// What refunds of a payment reversed, net of reinstatements (refunds that failed after they succeeded).
+fn net_reversed(all: &[PostingItem], payment_id: &str) -> Split {
+    all.iter().filter(|p| p.payment_id.as_deref() == Some(payment_id)).fold(NOTHING, |acc, p| match p.kind {
+        PostingKind::Refund => plus(acc, p.split),
+        PostingKind::Reinstatement => minus(acc, p.split),
+        _ => acc,
+    })
+}
+
+async fn set_commission(f: &crate::Fixture, partner_id: &str, rate: Option<u32>) {
+    let mut p: PartnerItem = f.b.env.store.get(&keys::partner(partner_id), true).await.expect("read").expect("partner");
+    p.commission_bp = rate;
+    f.b.env.store.put(&p, None).await.expect("save");
+}
+
+/// A payment of `solution_id` as the rails record it: posted in the same transaction (delivered twice), then
+/// its refunds settled.
+async fn pay(f: &crate::Fixture, payment: &PaymentItem, first_payment: bool) {
+    let store = &f.b.env.store;
+    let facts = PaymentFacts { tax: None, tier: Some(shared::solutions::Tier::Pro), period: None, first_payment };
+    let extra = payment_posting(store, payment, facts).await.expect("posting");
+    for _ in 0..2 {
+        store.put_payment_once(payment, extra.clone()).await.expect("record");
+    }
+    settle_refunds(store, &f.b.env.clock, &payment.payment_id).await.expect("settle");
+}
+
+#[allow(clippy::too_many_arguments)]
+fn payment(
+    f: &crate::Fixture,
+    id: &str,
+    solution_id: &str,
+    subscription_id: &str,
+    provider: Provider,
+    amount: i64,
+    currency: &str,
+) -> PaymentItem {
+    let now = f.b.env.clock.now();
+    let mut p = PaymentItem::new(
+        id,
+        &f.user_id,
+        provider,
+        format!("prov_{id}"),
+        amount,
+        currency,
+        shared::tokens::rfc3339(now),
+        shared::tokens::rfc3339(now),
+    );
+    p.solution_id = Some(solution_id.to_owned());
+    p.subscription_id = Some(subscription_id.to_owned());
+    p
+}
+
+/// A refund event as the rails record it (status moving forward only), then settled (twice: replays).
+async fn refund_event(f: &crate::Fixture, payment: &PaymentItem, n: usize, amount: i64, status: RefundStatus) {
+    let store = &f.b.env.store;
+    let now = shared::tokens::rfc3339(f.b.env.clock.now());
+    let item = RefundItem::new(
+        format!("rfd_{}_{n}", payment.payment_id),
+        &payment.payment_id,
+        &f.user_id,
+        payment.provider,
+        &format!("re_{}_{n}", payment.payment_id),
+        amount,
+        &payment.currency,
+        status,
+        now.clone(),
+        now,
+    );
+    store.record_refund(&item).await.expect("refund");
+    for _ in 0..2 {
+        settle_refunds(store, &f.b.env.clock, &payment.payment_id).await.expect("settle");
+    }
+}
+
 /// A small deterministic generator (no extra crates): xorshift64*.
 struct Rng(u64);
 
@@ -138,176 +239,392 @@ impl Rng {
     }
 }
 
+/// One generated payment: its refunds' amounts and the status events each gets (in delivery order).
+struct Case {
+    payment: PaymentItem,
+    partner_id: String,
+    refunds: Vec<(i64, Vec<RefundStatus>)>,
+}
+
+impl Case {
+    /// The refunds that end succeeded (statuses only move forward: the highest delivered wins).
+    fn effective(&self) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|(_, events)| events.iter().max() == Some(&RefundStatus::Succeeded))
+            .map(|(a, _)| *a)
+            .sum()
+    }
+}
+
 #[tokio::test]
 async fn random_payments_and_partial_refunds_on_both_rails_balance_and_pay_out_exactly_once() {
     let f = fixture().await;
     let store = &f.b.env.store;
     let clock = &f.b.env.clock;
-    let partner = f.solution.partner_id.clone();
-    let mut p: shared::store::items::PartnerItem =
-        store.get(&keys::partner(&partner), true).await.expect("read").expect("p");
-    p.commission_bp = Some(1_750);
-    store.put(&p, None).await.expect("save");
-    let october = DateTime::parse_from_rfc3339("2026-10-05T06:00:00Z").expect("t").with_timezone(&Utc);
+    // Three partners: a 17.5% override, the default 20%, and a 0% override.
+    let second = f.b.env.solution(SolutionStatus::Published).await;
+    let third = f.b.env.solution(SolutionStatus::Published).await;
+    let solutions = [f.solution.clone(), second, third];
+    let rates = [Some(1_750), None, Some(0)];
+    for (s, rate) in solutions.iter().zip(rates) {
+        set_commission(&f, &s.partner_id, rate).await;
+    }
+    let october = at("2026-10-05T06:00:00Z");
     clock.set(october);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut expected_partner: std::collections::BTreeMap<String, i64> = Default::default();
-    let mut payments = Vec::new();
-    for i in 0..40u64 {
+    let mut cases = Vec::new();
+    let mut seen_subscriptions = std::collections::HashSet::new();
+    let (mut reinstated_cases, mut early_cases, mut full_cases) = (0, 0, 0);
+    for i in 0..48u64 {
         clock.set(october + Duration::hours(i as i64 * 7));
+        let which = rng.below(3) as usize;
+        let solution = &solutions[which];
         let currency = if rng.below(4) == 0 { "usd" } else { "inr" };
         let amount = 100 + rng.below(500_000) as i64;
         let provider = if rng.below(2) == 0 { Provider::Stripe } else { Provider::Phonepe };
-        let payment_id = format!("pay_prop_{i}");
-        let mut payment = PaymentItem::new(
-            &payment_id,
-            &f.user_id,
-            provider,
-            format!("prov_{i}"),
-            amount,
-            currency,
-            clock.now().to_rfc3339(),
-            shared::tokens::rfc3339(clock.now()),
-        );
-        payment.solution_id = Some(f.solution.solution_id.clone());
-        payment.subscription_id = Some(format!("sub_prop_{}", i % 7));
-        // Refunds: up to 4 partial ones, some succeeding before their payment is even recorded.
-        let refunds: Vec<i64> = (0..rng.below(5)).map(|_| 1 + rng.below(amount as u64 / 3 + 1) as i64).collect();
-        let early = rng.below(3) == 0;
-        let record_refunds = |refunds: &Vec<i64>, pid: &str| {
-            let pid = pid.to_owned();
-            let refunds = refunds.clone();
-            let user = f.user_id.clone();
-            let cur = currency.to_owned();
-            async move {
-                for (j, r) in refunds.iter().enumerate() {
-                    let item = RefundItem::new(
-                        format!("rfd_{pid}_{j}"),
-                        &pid,
-                        &user,
-                        provider,
-                        &format!("re_{pid}_{j}"),
-                        *r,
-                        &cur,
-                        if j % 3 == 2 { RefundStatus::Failed } else { RefundStatus::Succeeded },
-                        "2026-10-05T06:00:00Z".into(),
-                        "2026-10-05T06:00:00Z".into(),
-                    );
-                    store.record_refund(&item).await.expect("refund");
-                }
-            }
+        let subscription = format!("sub_prop_{which}_{}", rng.below(4));
+        let first = seen_subscriptions.insert(subscription.clone());
+        let p = payment(&f, &format!("pay_prop_{i}"), &solution.solution_id, &subscription, provider, amount, currency);
+        // Up to four refunds that together never exceed the payment; a quarter of the refunded payments are
+        // refunded in full (their pieces sum to the amount).
+        let k = rng.below(5) as usize;
+        let full = k > 0 && rng.below(4) == 0;
+        let pieces: Vec<i64> = if full {
+            let mut cuts: Vec<i64> = (0..k - 1).map(|_| 1 + rng.below(amount as u64 - 1) as i64).collect();
+            cuts.push(0);
+            cuts.push(amount);
+            cuts.sort_unstable();
+            cuts.windows(2).map(|w| w[1] - w[0]).collect()
+        } else {
+            (0..k).map(|_| 1 + rng.below(amount as u64 / (k as u64 + 1)) as i64).collect()
         };
-        if early {
-            record_refunds(&refunds, &payment_id).await;
-            settle_refunds(store, clock, &payment_id).await.expect("settle before payment");
-        }
-        let facts =
-            PaymentFacts { tax: None, tier: Some(shared::solutions::Tier::Pro), period: None, first_payment: i < 7 };
-        let extra = payment_posting(store, &payment, facts).await.expect("posting");
-        // Delivered twice: one posting.
-        for _ in 0..2 {
-            store.put_payment_once(&payment, extra.clone()).await.expect("record");
-        }
-        if !early {
-            record_refunds(&refunds, &payment_id).await;
-        }
-        for _ in 0..2 {
-            settle_refunds(store, clock, &payment_id).await.expect("settle");
-        }
-        payments.push((payment_id, amount, currency.to_owned(), refunds));
-    }
-    // Every posting balances and splits exactly; reversals never exceed the payment's parts.
-    let all = postings(&f, &partner).await;
-    for (payment_id, amount, currency, refunds) in &payments {
-        let pay = all.iter().find(|p| &p.source_id == payment_id).expect("payment posted once");
-        assert!(revenue::balanced(&pay.entries) && pay.split.is_balanced());
-        assert_eq!((pay.split.gross, pay.split.tax), (*amount, shared::earnings::inclusive_tax(*amount, currency)));
-        let reversals: Vec<&PostingItem> = all
-            .iter()
-            .filter(|p| p.kind == PostingKind::Refund && p.payment_id.as_deref() == Some(payment_id))
+        use RefundStatus::{Failed, Pending, Succeeded};
+        let refunds: Vec<(i64, Vec<RefundStatus>)> = pieces
+            .into_iter()
+            .map(|a| {
+                let events = if full {
+                    vec![Pending, Succeeded]
+                } else {
+                    match rng.below(10) {
+                        0..=4 => vec![Succeeded],
+                        5 => vec![Failed],
+                        6 | 7 => vec![Pending, Succeeded, Failed], // fails after it succeeded
+                        8 => vec![Failed, Succeeded],              // out of order: ends failed
+                        _ => vec![Pending],
+                    }
+                };
+                (a, events)
+            })
             .collect();
-        let succeeded: i64 = refunds.iter().enumerate().filter(|(j, _)| j % 3 != 2).map(|(_, r)| *r).sum();
-        let reversed = reversals.iter().fold(Split { gross: 0, tax: 0, commission: 0, partner: 0 }, |a, r| Split {
-            gross: a.gross + r.split.gross,
-            tax: a.tax + r.split.tax,
-            commission: a.commission + r.split.commission,
-            partner: a.partner + r.split.partner,
-        });
-        assert_eq!(reversed.gross, succeeded.min(*amount), "{payment_id}");
+        // Deliver the payment and every refund event in a random order (refunds may come first).
+        let mut timeline: Vec<Option<(usize, RefundStatus)>> = vec![None];
+        for (n, (_, events)) in refunds.iter().enumerate() {
+            timeline.extend(events.iter().map(|s| Some((n, *s))));
+        }
+        for j in (1..timeline.len()).rev() {
+            timeline.swap(j, rng.below(j as u64 + 1) as usize);
+        }
+        if timeline[0].is_some() {
+            early_cases += 1;
+        }
+        for event in &timeline {
+            match event {
+                None => pay(&f, &p, first).await,
+                Some((n, status)) => refund_event(&f, &p, *n, refunds[*n].0, *status).await,
+            }
+        }
+        let case = Case { payment: p, partner_id: solution.partner_id.clone(), refunds };
+        if case.refunds.iter().any(|(_, e)| e.len() == 3) {
+            reinstated_cases += 1;
+        }
+        if full {
+            full_cases += 1;
+        }
+        cases.push(case);
+    }
+    assert!(early_cases > 0 && reinstated_cases > 0 && full_cases > 0, "the seed covers every path");
+
+    // Every posting balances and splits exactly; reversals never exceed the payment's parts; a full refund
+    // reverses every part exactly.
+    let mut expected: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut ledgers: BTreeMap<String, Vec<PostingItem>> = BTreeMap::new();
+    for s in &solutions {
+        ledgers.insert(s.partner_id.clone(), postings(&f, &s.partner_id).await);
+    }
+    for (i, case) in cases.iter().enumerate() {
+        let all = &ledgers[&case.partner_id];
+        let id = &case.payment.payment_id;
+        let posted: Vec<&PostingItem> = all.iter().filter(|p| &p.source_id == id).collect();
+        assert_eq!(posted.len(), 1, "{id}: posted once");
+        let pay = posted[0];
+        let rate = rates[solutions.iter().position(|s| s.partner_id == case.partner_id).expect("partner")];
+        let tax = shared::earnings::inclusive_tax(case.payment.amount, &case.payment.currency);
+        assert_eq!(pay.split, revenue::split_payment(case.payment.amount, tax, rate.unwrap_or(2_000)), "{id}");
+        assert!(revenue::balanced(&pay.entries) && pay.split.is_balanced());
+        assert_eq!(
+            pay.first_payment,
+            cases[..i].iter().all(|c| c.payment.subscription_id != case.payment.subscription_id)
+        );
+        for p in all.iter().filter(|p| p.payment_id.as_deref() == Some(id.as_str())) {
+            assert!(revenue::balanced(&p.entries) && p.split.is_balanced(), "{p:?}");
+            assert!([p.split.gross, p.split.tax, p.split.commission, p.split.partner].iter().all(|v| *v >= 0));
+        }
+        let reversed = net_reversed(all, id);
+        assert_eq!(pay.reversed, Some(reversed), "{id}: the payment's posting tracks its reversals");
+        assert_eq!(reversed.gross, case.effective(), "{id}: {:?}", case.refunds);
         assert!(
             reversed.tax <= pay.split.tax
                 && reversed.commission <= pay.split.commission
                 && reversed.partner <= pay.split.partner
+                && reversed.tax >= 0
+                && reversed.commission >= 0
+                && reversed.partner >= 0,
+            "{id}"
         );
-        if succeeded >= *amount {
-            assert_eq!(reversed, pay.split, "a full refund reverses every part exactly");
+        if case.effective() == case.payment.amount {
+            assert_eq!(reversed, pay.split, "{id}: a full refund reverses every part exactly");
         }
-        for r in &reversals {
-            assert!(revenue::balanced(&r.entries) && r.split.is_balanced());
+        let reinstatements =
+            all.iter().filter(|p| p.kind == PostingKind::Reinstatement && p.payment_id.as_deref() == Some(id.as_str()));
+        for r in reinstatements {
+            let refund_id = r.source_id.trim_end_matches("/failed");
+            let reversal = all.iter().find(|p| p.source_id == refund_id).expect("its reversal");
+            assert_eq!(r.split, reversal.split, "a reinstatement undoes exactly its reversal");
         }
-        *expected_partner.entry(currency.clone()).or_insert(0) += pay.split.partner - reversed.partner;
+        *expected.entry((case.partner_id.clone(), case.payment.currency.clone())).or_insert(0) +=
+            pay.split.partner - reversed.partner;
     }
-    assert_eq!(all.len(), payments.len() + all.iter().filter(|p| p.kind == PostingKind::Refund).count());
-    assert_eq!(balances(&all), expected_partner);
+    for (partner, all) in &ledgers {
+        let mine: BTreeMap<String, i64> =
+            expected.iter().filter(|((p, _), _)| p == partner).map(|((_, c), v)| (c.clone(), *v)).collect();
+        assert_eq!(balances(all), mine, "{partner}");
+        let view = ledger(&f).revenue(partner, Some("2026-10-01"), Some("2026-10-31")).await.expect("revenue");
+        assert_eq!(view.balance, mine);
+        for (currency, t) in &view.totals {
+            assert_eq!((t.gross, t.net), (t.tax + t.commission + t.earnings - t.reversed, mine[currency]));
+        }
+    }
+    let solution = store.get_solution(&solutions[0].solution_id).await.expect("read").expect("solution");
+    let firsts = cases
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            c.partner_id == solutions[0].partner_id
+                && cases[..*i].iter().all(|o| o.payment.subscription_id != c.payment.subscription_id)
+        })
+        .count();
+    assert_eq!(solution.subscribers, firsts as u64, "first payments count subscribers, once each");
 
-    // The monthly run, twice: one statement, one payout posting and one document per currency; the payout
-    // is exactly the available balance.
-    clock.set(DateTime::parse_from_rfc3339("2026-11-02T00:00:00Z").expect("t").with_timezone(&Utc));
+    // The monthly run, twice: one statement, one payout posting and one document per partner and currency;
+    // the payout is exactly the available balance.
+    clock.set(at("2026-11-02T00:00:00Z"));
     let files = StatementFiles { s3: f.b.s3.clone(), bucket: f.b.bucket.clone() };
     let l = ledger(&f);
     let first = l.monthly(Some("2026-10"), Some(&files), || true).await.expect("monthly");
-    let second = l.monthly(Some("2026-10"), Some(&files), || true).await.expect("monthly again");
-    let currencies = expected_partner.len() as u32;
-    assert_eq!(
-        (first.statements, second.statements, second.already_done),
-        (currencies, 0, currencies),
-        "{first:?} {second:?}"
-    );
-    let statements = store.statements_of(&partner).await.expect("statements");
-    assert_eq!(statements.len(), expected_partner.len());
-    for s in &statements {
-        let available = expected_partner[&s.currency];
-        assert_eq!((s.opening, s.closing), (0, available));
-        assert_eq!(s.payout, available.max(0), "the payout is the available balance, never more");
-        assert!(s.payout <= s.closing.max(0));
-        let key = s.document_key.clone().expect("document");
-        let doc = f.b.s3.get_object().bucket(&f.b.bucket).key(&key).send().await.expect("document in S3");
-        assert!(doc.content_length().unwrap_or(0) > 0);
+    let again = l.monthly(Some("2026-10"), Some(&files), || true).await.expect("monthly again");
+    let n = expected.len() as u32;
+    assert_eq!((first.statements, first.documents), (n, n), "{first:?}");
+    assert_eq!((again.statements, again.already_done, again.documents), (0, n, 0), "{again:?}");
+    let objects = f.b.s3.list_objects_v2().bucket(&f.b.bucket).prefix("statements/").send().await.expect("list");
+    assert_eq!(objects.contents().len(), expected.len());
+    for s in &solutions {
+        let statements = store.statements_of(&s.partner_id).await.expect("statements");
+        let after = postings(&f, &s.partner_id).await;
+        for st in &statements {
+            let available = expected[&(s.partner_id.clone(), st.currency.clone())];
+            assert_eq!((st.opening, st.closing, st.payout), (0, available, available.max(0)), "{st:?}");
+            let key = st.document_key.clone().expect("document");
+            let doc = f.b.s3.get_object().bucket(&f.b.bucket).key(&key).send().await.expect("document in S3");
+            let body = doc.body.collect().await.expect("body").into_bytes();
+            let doc: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            assert_eq!(
+                (doc["payout"].as_i64(), doc["statement_id"].as_str()),
+                (Some(st.payout), Some(&*st.statement_id))
+            );
+            let payouts: Vec<&PostingItem> =
+                after.iter().filter(|p| p.kind == PostingKind::Payout && p.currency == st.currency).collect();
+            assert_eq!(payouts.len(), usize::from(st.payout > 0));
+            for p in payouts {
+                assert!(revenue::balanced(&p.entries) && p.split.partner == st.payout);
+            }
+        }
+        assert!(balances(&after).values().all(|b| *b == 0), "everything available was paid out, nothing more");
+        let list = l.payouts(&s.partner_id, 10, None).await.expect("payouts");
+        assert_eq!(list.statements.len(), statements.len());
+    }
+
+    // November: a payment of the first partner is refunded in full after its payout, and no statement is
+    // made for November (a run that never finished). December's statement catches November up: the negative
+    // balance is netted against December's earnings, the payout never exceeds what is available.
+    let partner = &solutions[0].partner_id;
+    let refunded = cases
+        .iter()
+        .find(|c| &c.partner_id == partner && c.refunds.is_empty() && c.payment.currency == "inr")
+        .expect("an unrefunded INR payment");
+    clock.set(at("2026-11-10T00:00:00Z"));
+    refund_event(&f, &refunded.payment, 9, refunded.payment.amount, RefundStatus::Succeeded).await;
+    clock.set(at("2026-12-10T00:00:00Z"));
+    let small = payment(&f, "pay_december", &solutions[0].solution_id, "sub_dec", Provider::Phonepe, 1_000, "inr");
+    pay(&f, &small, true).await;
+    let available = balances(&postings(&f, partner).await)["inr"];
+    clock.set(at("2027-01-01T12:00:00Z"));
+    let december = l.monthly(None, Some(&files), || true).await.expect("december statements");
+    assert_eq!(december.month, "2026-12");
+    let dec = store.get_statement(partner, "2026-12", "inr").await.expect("read").expect("december inr");
+    let oct = store.get_statement(partner, "2026-10", "inr").await.expect("read").expect("october inr");
+    assert_eq!((dec.opening, dec.refunds, dec.payments), (oct.carried, 1, 1), "{dec:?}");
+    assert_eq!((dec.closing, dec.payout), (available, available.max(0)));
+    assert!(dec.payout <= available.max(0) && dec.carried == dec.closing - dec.payout);
+    // November, run late: never stated after December (its postings are in December's statement).
+    let late = l.monthly(Some("2026-11"), Some(&files), || true).await.expect("november late");
+    assert_eq!((late.statements, late.skipped), (0, 1), "{late:?}");
+    assert!(store.get_statement(partner, "2026-11", "inr").await.expect("read").is_none());
+    let after = balances(&postings(&f, partner).await);
+    assert_eq!(after["inr"], dec.carried, "the ledger's balance is the carried balance");
+}
+
+#[tokio::test]
+async fn stripe_refunds_reverse_in_proportion_in_any_order_and_one_failing_after_it_succeeded_is_undone() {
+    let f = fixture().await;
+    let partner = f.solution.partner_id.clone();
+    let created = f.b.create_subscription(&f.access, &f.solution.solution_id, "pro", "stripe").await;
+    let id = created["subscription_id"].as_str().expect("id").to_owned();
+    let item = f.b.env.store.get_subscription(&id).await.expect("read").expect("sub");
+    let s = &f.b.stripe;
+    s.set_now(f.b.env.clock.now().timestamp());
+    let checkout = s.complete_checkout(item.checkout_session_id.as_deref().expect("session"));
+    let invoice = checkout[2]["data"]["object"]["id"].as_str().expect("invoice").to_owned();
+    let pi = s.payment_intent_of(&invoice).expect("payment intent");
+    let customer = item.provider_customer_id.as_deref().expect("customer");
+    // The first refund's event arrives before the payment's (twice).
+    let first_refund = format!("re_{}", ulid::Ulid::new());
+    let refunded = s.refunded_event(&pi, &[(first_refund, 9_900)], customer);
+    for _ in 0..2 {
+        assert_eq!(f.b.deliver(&refunded).await.status, 200);
+    }
+    assert!(postings(&f, &partner).await.is_empty(), "nothing posted before the payment");
+    for e in &checkout {
+        assert_eq!(f.b.deliver(e).await.status, 200);
+    }
+    assert_eq!(f.b.deliver(&checkout[2]).await.status, 200, "invoice.paid again");
+    let posted = postings(&f, &partner).await;
+    assert_eq!(posted.len(), 2, "the payment, and the refund that waited for it: {posted:?}");
+    let pay = posted.iter().find(|p| p.kind == PostingKind::Payment).expect("payment").clone();
+    let first = posted.iter().find(|p| p.kind == PostingKind::Refund).expect("reversal").clone();
+    assert_eq!(pay.split, revenue::split_payment(49_900, 7_612, 2_000));
+    assert_eq!(first.split, revenue::split_refund(&pay.split, &NOTHING, 9_900));
+    assert_eq!(pay.reversed, Some(first.split));
+    // A second refund: pending (nothing), succeeded (reversed in proportion of what is left), then failed
+    // after all (the reversal undone), then its older events again (nothing more).
+    let second = format!("re_{}", ulid::Ulid::new());
+    let pending = s.refund_event("refund.created", &second, &pi, 5_000, "pending");
+    let succeeded = s.refund_event("refund.updated", &second, &pi, 5_000, "succeeded");
+    let failed = s.refund_event("refund.failed", &second, &pi, 5_000, "failed");
+    assert_eq!(f.b.deliver(&pending).await.status, 200);
+    assert_eq!(postings(&f, &partner).await.len(), 2, "a pending refund posts nothing");
+    assert_eq!(f.b.deliver(&succeeded).await.status, 200);
+    let posted = postings(&f, &partner).await;
+    let second_reversal = posted
+        .iter()
+        .find(|p| p.kind == PostingKind::Refund && p.source_id != first.source_id)
+        .expect("second reversal")
+        .clone();
+    assert_eq!(second_reversal.split, revenue::split_refund(&pay.split, &first.split, 5_000));
+    for e in [&failed, &succeeded, &pending, &failed] {
+        assert_eq!(f.b.deliver(e).await.status, 200);
+    }
+    let posted = postings(&f, &partner).await;
+    assert_eq!(posted.len(), 4, "{posted:?}");
+    let undone = posted.iter().find(|p| p.kind == PostingKind::Reinstatement).expect("reinstatement");
+    assert_eq!((undone.split, undone.payment_id.as_deref()), (second_reversal.split, Some(pay.source_id.as_str())));
+    assert!(revenue::balanced(&undone.entries));
+    let now = f.b.env.store.get_posting(&pay.source_id).await.expect("read").expect("payment posting");
+    assert_eq!(now.reversed, Some(first.split), "only the refund that held is reversed");
+    let view = ledger(&f).revenue(&partner, None, None).await.expect("revenue");
+    let inr = &view.totals["inr"];
+    assert_eq!((inr.gross, inr.reversed, inr.refunds), (49_900 - 9_900, first.split.partner, 2));
+    assert_eq!(view.balance["inr"], pay.split.partner - first.split.partner);
+    // The same events in another order end in the same ledger: the failure first, then its success.
+    let g = fixture().await;
+    let created = g.b.create_subscription(&g.access, &g.solution.solution_id, "pro", "stripe").await;
+    let id = created["subscription_id"].as_str().expect("id").to_owned();
+    let item = g.b.env.store.get_subscription(&id).await.expect("read").expect("sub");
+    let s = &g.b.stripe;
+    s.set_now(g.b.env.clock.now().timestamp());
+    let checkout = s.complete_checkout(item.checkout_session_id.as_deref().expect("session"));
+    let invoice = checkout[2]["data"]["object"]["id"].as_str().expect("invoice").to_owned();
+    let pi = s.payment_intent_of(&invoice).expect("payment intent");
+    let refund = format!("re_{}", ulid::Ulid::new());
+    for e in [
+        s.refund_event("refund.failed", &refund, &pi, 5_000, "failed"),
+        checkout[0].clone(),
+        checkout[1].clone(),
+        checkout[2].clone(),
+        s.refund_event("refund.updated", &refund, &pi, 5_000, "succeeded"),
+    ] {
+        assert_eq!(g.b.deliver(&e).await.status, 200);
+    }
+    let posted = postings(&g, &g.solution.partner_id).await;
+    assert_eq!(posted.len(), 1, "a refund that failed (whatever came after) posts nothing: {posted:?}");
+    assert_eq!(posted[0].reversed, Some(NOTHING));
+}
+
+#[tokio::test]
+async fn the_monthly_job_runs_through_the_billing_handler_stops_at_its_deadline_and_pays_once() {
+    let f = fixture().await;
+    let store = &f.b.env.store;
+    let clock = &f.b.env.clock;
+    let other = f.b.env.solution(SolutionStatus::Published).await;
+    clock.set(at("2026-10-12T10:00:00Z"));
+    for (i, s) in [&f.solution, &other].into_iter().enumerate() {
+        let p = payment(
+            &f,
+            &format!("pay_job_{i}"),
+            &s.solution_id,
+            &format!("sub_job_{i}"),
+            Provider::Stripe,
+            29_900,
+            "inr",
+        );
+        pay(&f, &p, true).await;
+    }
+    clock.set(at("2026-11-03T00:00:00Z"));
+    let mut state = billing::AppState::new(store.clone(), Arc::new(clock.clone()), 7 * 86_400, "https://app.test");
+    state.statement_files = Some(StatementFiles { s3: f.b.s3.clone(), bucket: f.b.bucket.clone() });
+    let job =
+        || -> billing::Job { serde_json::from_value(json!({"job": "monthly", "month": "2026-10"})).expect("job") };
+    // Out of time: nothing stated, incomplete.
+    let late = billing::handle(&state, job(), chrono::Utc::now().timestamp_millis() - 1_000).await.expect("run");
+    let report = late.statements.expect("report");
+    assert!(!late.report.complete && !report.complete && report.statements == 0, "{report:?}");
+    // With time, twice: each partner stated and paid once, one document each.
+    let deadline = || chrono::Utc::now().timestamp_millis() + 120_000;
+    let first = billing::handle(&state, job(), deadline()).await.expect("run").statements.expect("report");
+    let second = billing::handle(&state, job(), deadline()).await.expect("run").statements.expect("report");
+    assert!(first.complete && second.complete);
+    assert_eq!((first.partners, first.statements, first.documents), (2, 2, 2), "{first:?}");
+    assert_eq!((second.statements, second.already_done, second.documents), (0, 2, 0), "{second:?}");
+    let split = revenue::split_payment(29_900, shared::earnings::inclusive_tax(29_900, "inr"), 2_000);
+    assert_eq!(first.paid_out["inr"], 2 * split.partner);
+    for s in [&f.solution, &other] {
+        let statements = store.statements_of(&s.partner_id).await.expect("statements");
+        assert_eq!(statements.len(), 1);
+        assert_eq!((statements[0].payout, statements[0].carried), (split.partner, 0));
+        let key = format!("statements/{}/2026-10-inr.json", s.partner_id);
+        assert_eq!(statements[0].document_key.as_deref(), Some(key.as_str()));
+        let posted = postings(&f, &s.partner_id).await;
+        assert_eq!(posted.iter().filter(|p| p.kind == PostingKind::Payout).count(), 1);
     }
     let objects = f.b.s3.list_objects_v2().bucket(&f.b.bucket).prefix("statements/").send().await.expect("list");
-    assert_eq!(objects.contents().len(), expected_partner.len());
-    let after = postings(&f, &partner).await;
-    let payouts = after.iter().filter(|p| p.kind == PostingKind::Payout).count();
-    assert_eq!(payouts, statements.iter().filter(|s| s.payout > 0).count());
-    assert!(balances(&after).values().all(|b| *b <= 0), "everything available was paid out: {:?}", balances(&after));
-    for p in after.iter().filter(|p| p.kind == PostingKind::Payout) {
-        assert!(revenue::balanced(&p.entries));
-    }
-    // The partner sees them.
-    let list = l.payouts(&partner, 10, None).await.expect("payouts");
-    assert_eq!(list.statements.len(), statements.len());
-    // A refund after the payout carries a negative balance into the next month: no payout then.
-    let (pid, amount, currency, _) =
-        payments.iter().find(|(_, a, c, r)| r.is_empty() && c == "inr" && *a > 1_000).expect("one");
-    clock.set(DateTime::parse_from_rfc3339("2026-11-10T00:00:00Z").expect("t").with_timezone(&Utc));
-    let late = RefundItem::new(
-        format!("rfd_{pid}_late"),
-        pid,
-        &f.user_id,
-        Provider::Phonepe,
-        &format!("re_{pid}_late"),
-        *amount,
-        currency,
-        RefundStatus::Succeeded,
-        "2026-11-10T00:00:00Z".into(),
-        "2026-11-10T00:00:00Z".into(),
-    );
-    store.record_refund(&late).await.expect("refund");
-    settle_refunds(store, clock, pid).await.expect("settle");
-    clock.set(DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z").expect("t").with_timezone(&Utc));
-    let december = l.monthly(None, Some(&files), || true).await.expect("november statements");
-    assert_eq!(december.month, "2026-11");
-    let nov = store.statements_of(&partner).await.expect("statements");
-    let nov_inr = nov.iter().find(|s| s.month == "2026-11" && s.currency == "inr").expect("inr statement");
-    assert!(nov_inr.closing < 0 && nov_inr.payout == 0 && nov_inr.carried == nov_inr.closing, "{nov_inr:?}");
+    assert_eq!(objects.contents().len(), 2);
+    // The default month is last month in India time; a month not over yet is refused.
+    let now = billing::handle(&state, serde_json::from_value(json!({"job": "monthly"})).expect("job"), deadline())
+        .await
+        .expect("run")
+        .statements
+        .expect("report");
+    assert_eq!((now.month.as_str(), now.statements, now.already_done), ("2026-10", 0, 2));
+    let unfinished: billing::Job = serde_json::from_value(json!({"job": "monthly", "month": "2026-11"})).expect("job");
+    assert!(billing::handle(&state, unfinished, deadline()).await.is_err());
 }
