@@ -11,8 +11,15 @@ VENV      := $(LOCAL)/venv
 PYTHON    ?= python3
 BOOTSTRAP := $(ROOT)/infra/local/bootstrap.sh
 TEMPLATE  := $(ROOT)/infra/template.yaml
+OPENAPI   := $(ROOT)/infra/openapi.yaml
+REDOCLY   := $(LOCAL)/redocly/node_modules/.bin/redocly
+DEV_RUN   := $(PYTHON) $(ROOT)/infra/local/dev.py run --prebuilt --
+# make fuzz: test cases per operation (FUZZ_EXAMPLES) and who the fuzzer is (FUZZ_AS=user|admin); CI runs a
+# smaller budget inside make test (FUZZ_CI_EXAMPLES).
+FUZZ_EXAMPLES    ?= 50
+FUZZ_CI_EXAMPLES ?= 5
 
-.PHONY: help tools dev dev-reset test lint fmt build routes sam-build bench
+.PHONY: help tools dev dev-reset test lint fmt build routes sam-build bench fuzz
 
 help: ## List the targets
 	@echo "Usage: make <target>   (main ones: make dev, make test)"
@@ -32,16 +39,27 @@ define LINT_STEPS
 	cd $(ROOT) && cargo clippy --workspace --all-targets -- -D warnings
 	@test -f $(TEMPLATE) || { echo "error: $(TEMPLATE) is missing" >&2; exit 1; }
 	$(VENV)/bin/cfn-lint $(TEMPLATE)
+	@# redocly exits non-zero on errors only; a warning fails too (the description is kept lint-clean)
+	cd $(ROOT) && out=$$($(REDOCLY) lint --config redocly.yaml $(OPENAPI) 2>&1) && rc=0 || rc=$$?; \
+	  grep -v -F -e '║' -e '╔' -e '╚' <<<"$$out"; test $$rc -eq 0 && ! grep -qE 'You have [0-9]+ warnings?' <<<"$$out"
+	cd $(ROOT) && $(VENV)/bin/python -m unittest infra/local/test_gateway.py infra/local/test_dev.py 2>&1 \
+	  | grep -v -e '^gateway: ' -e '^dev: schedule'
 endef
 
-lint: ## rustfmt check, clippy -D warnings, cfn-lint on the SAM template
-	@$(BOOTSTRAP) venv rust
+lint: ## rustfmt check, clippy -D warnings, cfn-lint, redocly lint (OpenAPI), the local tooling's tests
+	@$(BOOTSTRAP) venv rust redocly
 	$(LINT_STEPS)
 
-test: ## Lint, then cargo test --workspace against DynamoDB Local + moto (what CI runs)
+test: ## Lint, cargo test --workspace against DynamoDB Local + moto, then the README walkthroughs and a short fuzz against the local stack (what CI runs)
 	@$(BOOTSTRAP) test
 	$(LINT_STEPS)
 	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo test --workspace
+	cd $(ROOT) && DEV_BUILD_ARGS='--lib --bins --tests --examples' $(DEV_RUN) bash -c '$(PYTHON) infra/local/walkthrough_test.py && \
+	  FUZZ_EXAMPLES=$(FUZZ_CI_EXAMPLES) $(PYTHON) infra/local/fuzz.py'
+
+fuzz: ## Schemathesis, every check, FUZZ_EXAMPLES (50) cases per operation, against a throw-away local stack
+	@$(BOOTSTRAP) fuzz
+	cd $(ROOT) && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(DEV_RUN) $(PYTHON) infra/local/fuzz.py
 
 bench: ## Benchmarks against DynamoDB Local (numbers go in the issue notes; never timed tests)
 	@$(BOOTSTRAP) test

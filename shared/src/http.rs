@@ -89,6 +89,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // A binary body (API Gateway passes it base64-encoded; lambda_http decodes it into `Body::Binary`) that is
+    // not UTF-8 can never be JSON: a 400 naming the body, whatever the content type claims.
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::malformed_json("body", "not UTF-8 text: a JSON body is required"));
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::malformed_json("body", "a JSON body is required"));
     }
@@ -112,6 +117,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 return Err(ApiError::malformed_json("body", format!("not valid JSON: {e}")));
             }
         },
+        // JSON does not tell 5 from 5.0 (nor does JSON Schema's `integer`, which the API description uses): an
+        // integral number written with a fraction or an exponent is that integer. Only bodies that need it pay
+        // for the second parse.
+        Err(err) if err.inner().to_string().starts_with("invalid type: floating point") => {
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(mut value) => {
+                    integral_numbers(&mut value);
+                    serde_path_to_error::deserialize::<_, T>(value)
+                }
+                Err(_) => Err(err),
+            }
+        }
         Err(err) => Err(err),
     };
     match parsed {
@@ -144,6 +161,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// Floats without a fractional part (within the integers an f64 holds exactly) become integers.
+fn integral_numbers(value: &mut serde_json::Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.trunc() == *f && f.abs() <= EXACT) {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
 fn between_backticks(s: &str) -> Option<&str> {
     let start = s.find('`')? + 1;
     let len = s[start..].find('`')?;
@@ -159,6 +191,17 @@ pub fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`); `None` outside API Gateway.
+pub fn source_ip(req: &Request) -> Option<&str> {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }
 
 /// The first value of a query parameter, percent-decoded.
@@ -319,5 +362,29 @@ mod tests {
         assert_eq!(field_of(r#"{"email":"a","inner":{}}"#), ("validation_failed".into(), "inner.n".into()));
         assert_eq!(field_of(r#"[1]"#), ("validation_failed".into(), "body".into()));
         assert_eq!(field_of(r#"{"email":"a"} trailing"#), ("malformed_json".into(), "body".into()));
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        let dto: Dto = parse_json(br#"{"email":"a","ttl":60.0,"inner":{"n":2e0}}"#).expect("integral floats");
+        assert_eq!((dto.ttl, dto.inner.map(|i| i.n)), (Some(60), Some(2)));
+        assert_eq!(field_of(r#"{"email":"a","ttl":60.5}"#), ("validation_failed".into(), "ttl".into()));
+        assert_eq!(field_of(r#"{"email":"a","ttl":-1.0}"#), ("validation_failed".into(), "ttl".into()));
+        assert_eq!(field_of(r#"{"email":"a","ttl":1e300}"#), ("validation_failed".into(), "ttl".into()));
+    }
+
+    #[test]
+    fn binary_bodies_are_read_and_non_utf8_ones_refused() {
+        // What lambda_http makes of an API Gateway event with isBase64Encoded: true.
+        let req = Request::new(Body::Binary(b"{\"email\": \"\xff\xfe\"}".to_vec()));
+        let err = json_body::<Dto>(&req, DEFAULT_BODY_LIMIT).expect_err("non-UTF-8 body");
+        assert_eq!((err.status, err.code.as_ref(), err.errors[0].field.as_str()), (400, "malformed_json", "body"));
+        let req = Request::new(Body::Binary(vec![0x89, b'P', b'N', b'G', 0, 0xff]));
+        assert_eq!(json_body::<Dto>(&req, DEFAULT_BODY_LIMIT).expect_err("binary").status, 400);
+        let req = Request::new(Body::Binary(br#"{"email":"a@example.com"}"#.to_vec()));
+        let dto: Dto = json_body(&req, DEFAULT_BODY_LIMIT).expect("UTF-8 JSON in a binary body");
+        assert_eq!(dto.email, "a@example.com");
+        let req = Request::new(Body::Binary(vec![b' '; DEFAULT_BODY_LIMIT + 1]));
+        assert_eq!(body_bytes(&req, DEFAULT_BODY_LIMIT).expect_err("too large").status, 413);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod aws;
+pub mod budget;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -21,9 +22,11 @@ pub mod solutions;
 pub mod store;
 pub mod stripe;
 pub mod subscriptions;
+pub mod throttle;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod verification;
 
 #[cfg(feature = "http")]
 pub mod http;

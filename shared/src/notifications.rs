@@ -3,6 +3,11 @@
 //! with a lease, sends it, and marks it sent, which takes it out of the pending index. A sender that dies
 //! after SES accepted a message but before marking it leaves it claimed until the lease runs out; that window
 //! (seconds) is the only way a message could go twice.
+//!
+//! Only verified addresses get mail: a notification for a customer whose address is not verified is closed
+//! unsent with status `unverified` (it is not kept for later), except the verification mail itself, which
+//! goes only while the address is still the account's and unverified (else `skipped`). A link's token is
+//! removed from the outbox item once its mail is sent or closed.
 
 use crate::clock::Clock;
 use crate::error::ApiError;
@@ -75,6 +80,17 @@ pub fn compose(n: &NotificationItem, name: &str, app_base_url: &str) -> Option<E
             "The renewal was not paid within the grace period, so your plan is back to free. You can subscribe again at any time."
                 .to_owned(),
         ),
+        crate::verification::NOTIFICATION_KIND => {
+            let token = d["token"].as_str()?;
+            (
+                "Verify your email address".to_owned(),
+                format!(
+                    "Please confirm that this is your email address by opening this link within {} hours:\n\n{}/verify-email?token={token}\n\nIf you did not create an account, ignore this email: nothing happens without the link.",
+                    d["valid_hours"].as_i64().unwrap_or(24),
+                    app_base_url.trim_end_matches('/'),
+                ),
+            )
+        }
         "quota_80" | "quota_100" => (
             format!("You have used {}% of today's quota", d["percent"].as_i64().unwrap_or(0)),
             format!(
@@ -94,9 +110,21 @@ pub fn compose(n: &NotificationItem, name: &str, app_base_url: &str) -> Option<E
 pub struct OutboxReport {
     pub complete: bool,
     pub sent: u32,
-    /// Kinds not emailed to customers, or customers without an address: closed without sending.
+    /// Kinds not emailed to customers, customers without an address, or verification links for an address
+    /// verified already (or no longer the account's): closed without sending.
     pub skipped: u32,
+    /// Notifications for an address that is not verified (anything but the verification mail): dropped
+    /// unsent, with status `unverified`.
+    pub unverified: u32,
     pub errors: u32,
+}
+
+/// What became of one claimed notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Sent,
+    Skipped,
+    Unverified,
 }
 
 #[derive(Clone)]
@@ -126,8 +154,9 @@ impl Outbox {
                     return Ok(report);
                 }
                 match self.send_one(&n).await {
-                    Ok(Some(true)) => report.sent += 1,
-                    Ok(Some(false)) => report.skipped += 1,
+                    Ok(Some(Delivery::Sent)) => report.sent += 1,
+                    Ok(Some(Delivery::Skipped)) => report.skipped += 1,
+                    Ok(Some(Delivery::Unverified)) => report.unverified += 1,
                     Ok(None) => {}
                     Err(e) => {
                         report.errors += 1;
@@ -138,17 +167,35 @@ impl Outbox {
         }
     }
 
-    /// `Some(true)` sent, `Some(false)` closed without sending, `None` another sender has it.
-    async fn send_one(&self, n: &NotificationItem) -> Result<Option<bool>, ApiError> {
+    /// What became of one notification; `None`: another sender has it.
+    async fn send_one(&self, n: &NotificationItem) -> Result<Option<Delivery>, ApiError> {
         let now = self.clock.now();
         if !self.store.claim_notification(&n.notification_id, now.timestamp(), now.timestamp() + LEASE_SECONDS).await? {
             return Ok(None);
         }
+        let is_link = n.kind == crate::verification::NOTIFICATION_KIND;
+        // A verification link's token is forgotten once its mail is done with.
+        let secret = is_link.then_some("token");
         let user = self.store.get_user(&n.customer_id).await?;
+        if let Some(u) = &user {
+            // A link goes only while the address is the account's and unverified; anything else only to a
+            // verified address (never mail an address nobody proved they own).
+            let refused = if is_link {
+                (u.email_verified || n.data["email"].as_str() != Some(u.email.as_str())).then_some(Delivery::Skipped)
+            } else {
+                (!u.email_verified).then_some(Delivery::Unverified)
+            };
+            if let Some(refused) = refused {
+                let status = if refused == Delivery::Unverified { "unverified" } else { "skipped" };
+                self.store.finish_notification(&n.notification_id, status, None, &rfc3339(now), secret).await?;
+                tracing::info!(notification_id = %n.notification_id, kind = %n.kind, status, "notification not sent");
+                return Ok(Some(refused));
+            }
+        }
         let email = user.as_ref().and_then(|u| compose(n, &u.name, &self.app_base_url));
         let (Some(user), Some(email)) = (user, email) else {
-            self.store.finish_notification(&n.notification_id, "skipped", None, &rfc3339(now)).await?;
-            return Ok(Some(false));
+            self.store.finish_notification(&n.notification_id, "skipped", None, &rfc3339(now), secret).await?;
+            return Ok(Some(Delivery::Skipped));
         };
         let content = aws_sdk_sesv2::types::EmailContent::builder()
             .simple(
@@ -187,10 +234,10 @@ impl Outbox {
                 ApiError::unavailable(60)
             })?;
         self.store
-            .finish_notification(&n.notification_id, "sent", sent.message_id(), &rfc3339(self.clock.now()))
+            .finish_notification(&n.notification_id, "sent", sent.message_id(), &rfc3339(self.clock.now()), secret)
             .await?;
         tracing::info!(notification_id = %n.notification_id, kind = %n.kind, "notification sent");
-        Ok(Some(true))
+        Ok(Some(Delivery::Sent))
     }
 }
 
@@ -233,6 +280,25 @@ mod tests {
             "t".into(),
         );
         assert!(compose(&n, "", "https://app.test").expect("email").text.contains("INR 499.00"));
+        let link = NotificationItem::new(
+            "n4",
+            crate::verification::NOTIFICATION_KIND,
+            "u",
+            None,
+            serde_json::json!({"token": "ev_abc", "email": "a@b.co", "valid_hours": 24}),
+            "t".into(),
+        );
+        let mail = compose(&link, "Asha", "https://app.test/").expect("verification mail");
+        assert!(mail.text.contains("https://app.test/verify-email?token=ev_abc") && mail.text.contains("24 hours"));
+        let no_token = NotificationItem::new(
+            "n5",
+            crate::verification::NOTIFICATION_KIND,
+            "u",
+            None,
+            serde_json::json!({}),
+            "t".into(),
+        );
+        assert_eq!(compose(&no_token, "A", "https://app.test"), None);
         let ops = NotificationItem::new("n3", "unapplied_payment", "u", None, serde_json::json!({}), "t".into());
         assert_eq!(compose(&ops, "A", "https://app.test"), None);
     }

@@ -1,6 +1,7 @@
 //! The HTTPS client of the payment providers' APIs (Stripe, PhonePe): reqwest over rustls on aws-lc-rs (the
 //! one crypto provider of the workspace) with the webpki roots compiled into the binary, so a cold start
-//! never reads or parses the system certificate store. Bounded connect and request timeouts.
+//! never reads or parses the system certificate store. Bounded connect and request timeouts; each attempt is
+//! also capped by the invocation's time budget ([`attempt_timeout`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +28,46 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("http client: {e}"))
 }
 
+/// The shortest attempt worth making: with less of the budget left, a call is not started.
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(50);
+
+/// The timeout of the next attempt of a provider call: the client's own per-attempt `timeout`, capped by what
+/// is left of the invocation's time budget (`crate::budget`), so a chain of calls (token, order, status;
+/// customer, checkout session; a retry) ends within the budget. `None` when the budget is spent: the call is
+/// then not made, and the caller answers 503 (the provider "did not answer in time").
+pub fn attempt_timeout(timeout: Duration) -> Option<Duration> {
+    match crate::budget::remaining() {
+        None => Some(timeout),
+        Some(left) if left >= MIN_ATTEMPT => Some(timeout.min(left)),
+        Some(_) => None,
+    }
+}
+
+/// Whether a retry after `pause` still fits in the budget (always, outside a budget).
+pub fn retry_fits(pause: Duration) -> bool {
+    crate::budget::remaining().is_none_or(|left| left >= pause + MIN_ATTEMPT)
+}
+
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn attempts_are_capped_by_the_budget() {
+        use std::time::Duration;
+        assert_eq!(super::attempt_timeout(Duration::from_secs(10)), Some(Duration::from_secs(10)));
+        let (capped, retry) = crate::budget::within(Duration::from_millis(800), async {
+            (super::attempt_timeout(Duration::from_secs(10)), super::retry_fits(Duration::from_secs(1)))
+        })
+        .await
+        .expect("in time");
+        assert!(capped.is_some_and(|t| t <= Duration::from_millis(800)), "{capped:?}");
+        assert!(!retry);
+        let spent =
+            crate::budget::within(Duration::from_millis(10), async { super::attempt_timeout(Duration::from_secs(10)) })
+                .await
+                .expect("in time");
+        assert_eq!(spent, None);
+    }
+
     #[test]
     fn builds() {
         assert!(super::tls_config().is_ok());

@@ -30,7 +30,9 @@ pub struct Platform {
     pub keys: crate::auth::jwt::KeySet,
 }
 
-/// Configuration from the environment, SDK clients, and the signing keys, read once.
+/// A verify-only function's cold start (usage, subscriptions, partners, marketplace): the store and the public
+/// token keys from `SIGNING_PUBLIC_KEY_SECRET_ID` (the JWKS the auth function publishes there), so that it never
+/// holds, and its IAM role cannot read, the private signing key.
 pub async fn load_platform() -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
     load_platform_with(&crate::aws::load().await).await
 }
@@ -39,11 +41,51 @@ pub async fn load_platform() -> Result<Platform, Box<dyn std::error::Error + Sen
 pub async fn load_platform_with(
     sdk: &aws_config::SdkConfig,
 ) -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
+    let (table, issuer) = (crate::config::required("TABLE_NAME")?, crate::config::required("JWT_ISSUER")?);
+    let id = crate::config::required("SIGNING_PUBLIC_KEY_SECRET_ID")?;
+    let secret = get_string(&client(sdk), &id).await?;
+    let keys = crate::auth::jwt::KeySet::from_jwks_json(&issuer, &secret).map_err(|e| {
+        format!(
+            "secret {id}: {e}; the auth function publishes the public keys there at its cold start \
+             (invoke it once, e.g. GET /.well-known/jwks.json, after the first deployment or a key rotation)"
+        )
+    })?;
+    Ok(Platform { store: crate::store::Store::new(crate::aws::dynamodb(sdk), table), keys })
+}
+
+/// The signing function's cold start (auth): the private key material from `SIGNING_KEY_SECRET_ID`; then the
+/// public keys it derives are published to `SIGNING_PUBLIC_KEY_SECRET_ID` when that secret holds anything else
+/// (first deployment, rotation), idempotently (the version token is the hash of the JWKS).
+pub async fn load_signing_platform() -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
+    let sdk = crate::aws::load().await;
     let config = crate::config::Config::from_env()?;
-    let secret = get_string(&client(sdk), &config.signing_key_secret_id).await?;
+    let secrets = client(&sdk);
+    let secret = get_string(&secrets, &config.signing_key_secret_id).await?;
     let keys = crate::auth::jwt::KeySet::from_secret_json(&config.jwt_issuer, &secret)?;
-    let store = crate::store::Store::new(crate::aws::dynamodb(sdk), config.table_name);
+    let public_id = crate::config::required("SIGNING_PUBLIC_KEY_SECRET_ID")?;
+    publish_public_keys(&secrets, &public_id, &keys.jwks()).await?;
+    let store = crate::store::Store::new(crate::aws::dynamodb(&sdk), config.table_name);
     Ok(Platform { store, keys })
+}
+
+/// Write `jwks` to the public-key secret `id` unless it already holds exactly those keys.
+pub async fn publish_public_keys(client: &Client, id: &str, jwks: &crate::auth::jwt::Jwks) -> Result<(), SecretError> {
+    let published =
+        get_string(client, id).await.ok().and_then(|s| serde_json::from_str::<crate::auth::jwt::Jwks>(&s).ok());
+    if published.as_ref() == Some(jwks) {
+        return Ok(());
+    }
+    let text = serde_json::to_string(jwks)
+        .map_err(|e| SecretError::Unavailable { id: id.to_owned(), reason: e.to_string() })?;
+    let token = crate::crypto::sha256_hex(text.as_bytes());
+    client.put_secret_value().secret_id(id).secret_string(text).client_request_token(token).send().await.map_err(
+        |e| SecretError::Unavailable {
+            id: id.to_owned(),
+            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+        },
+    )?;
+    tracing::info!(secret = id, keys = jwks.keys.len(), "published the public token keys");
+    Ok(())
 }
 
 #[cfg(feature = "payments")]

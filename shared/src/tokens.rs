@@ -12,11 +12,11 @@ use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
 use crate::solutions::{SolutionStatus, Tier};
 use crate::store::items::{
-    EntitlementItem, FamilyItem, RefreshItem, SolutionItem, TokenItem, UsageCounterItem, UserItem,
+    EntitlementItem, FamilyItem, LoginThrottleItem, RefreshItem, SolutionItem, TokenItem, UsageCounterItem, UserItem,
 };
 use crate::store::{RotateError, Store, StoreError, keys, take};
 use crate::users::{self, Role};
-use crate::{ids, solutions, usage};
+use crate::{ids, solutions, throttle, usage};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -175,6 +175,8 @@ pub struct Profile {
     pub name: String,
     pub role: Role,
     pub created_at: String,
+    /// Proven through a verification link (`POST /api/auth/verify-email`).
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -230,10 +232,71 @@ pub struct Principal {
     pub exp: i64,
 }
 
+/// The scope a solution token needs to report usage.
+pub const SCOPE_TRACK: &str = "usage:track";
+/// The scope a solution token needs to read its user's usage, quota and context.
+pub const SCOPE_READ: &str = "usage:read";
+
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// A solution token's confinement: `None` for a session (the whole account), the token's solution
+    /// otherwise, after checking it carries `scope` (403 `insufficient_scope`).
+    pub fn confined_to(&self, scope: &str) -> Result<Option<&str>, ApiError> {
+        match self.kind {
+            TokenKind::Access => Ok(None),
+            TokenKind::Solution => {
+                require_scope(&self.scopes, scope)?;
+                Ok(Some(self.solution_id.as_deref().unwrap_or_default()))
+            }
+        }
+    }
+
+    /// A solution token may only touch its own solution (403 `solution_mismatch`); a session may touch any.
+    pub fn may_use_solution(&self, scope: &str, solution_id: &str) -> Result<(), ApiError> {
+        match self.confined_to(scope)? {
+            Some(own) if own != solution_id => Err(solution_mismatch()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// 403 `insufficient_scope` unless `scopes` holds `scope`.
+pub fn require_scope(scopes: &[String], scope: &str) -> Result<(), ApiError> {
+    if scopes.iter().any(|s| s == scope) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            codes::INSUFFICIENT_SCOPE,
+            "Insufficient scope",
+            format!("this solution token lacks the `{scope}` scope"),
+        )
+        .with_extension("required_scope", scope.into()))
+    }
+}
+
+/// Tokens work while their solution is published (a missing solution item counts as gone).
+fn solution_is_live(status: Option<SolutionStatus>) -> bool {
+    status == Some(SolutionStatus::Published)
+}
+
+/// 403 `solution_unavailable`: the token's solution is suspended or retired, so its tokens no longer work
+/// (they work again if an admin reinstates a suspended solution and they have not expired).
+pub fn solution_unavailable() -> ApiError {
+    ApiError::new(
+        403,
+        codes::SOLUTION_UNAVAILABLE,
+        "Solution unavailable",
+        "this token's solution is suspended or retired",
+    )
+}
+
+/// 403 `solution_mismatch`: a solution token presented for another solution's data.
+pub fn solution_mismatch() -> ApiError {
+    ApiError::new(403, codes::SOLUTION_MISMATCH, "Forbidden", "this solution token is for another solution")
 }
 
 /// Authenticate a bearer token for the platform API: in-memory verification plus a consistent read of its
@@ -434,8 +497,9 @@ impl AuthService {
         }
     }
 
-    /// Create an account (any role: the public route only ever passes `Role::User`) and, when `start_session`,
-    /// its first session in the same transaction.
+    /// Create an account (any role: the public route only ever passes `Role::User`) and its first session in
+    /// the same transaction. Accounts made here directly (seed data, operators) have a verified address;
+    /// [`Self::register`] makes an unverified one and emails its verification link.
     pub async fn create_account(
         &self,
         email: &str,
@@ -443,6 +507,18 @@ impl AuthService {
         name: &str,
         role: Role,
         anonymous_id: Option<&str>,
+    ) -> Result<(UserItem, Option<Session>), ApiError> {
+        self.open_account(email, password, name, role, anonymous_id, true).await
+    }
+
+    async fn open_account(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        role: Role,
+        anonymous_id: Option<&str>,
+        verified: bool,
     ) -> Result<(UserItem, Option<Session>), ApiError> {
         let mut errors = Vec::new();
         let email = users::normalize_email(email).map_err(|e| errors.push(e)).ok();
@@ -455,12 +531,19 @@ impl AuthService {
         };
         let hash = password::hash(password).map_err(ApiError::internal)?;
         let user_id = ids::user_id();
-        let user = UserItem::new(&user_id, &email, &name, role, hash, rfc3339(self.clock.now()));
+        let mut user = UserItem::new(&user_id, &email, &name, role, hash, rfc3339(self.clock.now()));
         let family = self.new_family(&user_id, TokenKind::Access, None);
         let minted = self.mint(&family, &email, role, None)?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
         let mut extra = self.store.family_start_items(&family, &refresh_item, &minted.record)?;
+        if verified {
+            user.email_verified = true;
+            user.email_verified_at = Some(user.created_at.clone());
+        } else {
+            // The verification link and its mail (and the resend throttle's first count) commit with the account.
+            extra.extend(crate::verification::registration_items(&self.store, &user, self.clock.now())?);
+        }
         if let Some(anonymous_id) = anonymous_id {
             for counter in self.anonymous_carry_over(anonymous_id, &user_id).await? {
                 extra.push(self.store.tx_put(&counter, Some("attribute_not_exists(PK)"))?);
@@ -526,7 +609,7 @@ impl AuthService {
 
     pub async fn register(&self, req: RegisterRequest, anonymous_id: Option<&str>) -> Result<Session, ApiError> {
         let (user, session) =
-            self.create_account(&req.email, &req.password, &req.name, Role::User, anonymous_id).await?;
+            self.open_account(&req.email, &req.password, &req.name, Role::User, anonymous_id, false).await?;
         if anonymous_id.is_some() {
             tracing::info!(user_id = %user.user_id, "anonymous usage carried into the new account");
         }
@@ -540,7 +623,30 @@ impl AuthService {
             password::verify_dummy(&req.password);
             return Err(invalid());
         }
-        let user = match self.store.user_id_by_email(&email).await? {
+        // The account's failure counter, whether or not the account exists (no enumeration by throttle).
+        let email_hash = crate::crypto::sha256_hex(email.as_bytes());
+        let now = self.clock.now().timestamp();
+        let (user_id, seen) = self.store.login_lookup(&email, &email_hash).await?;
+        let live = seen.as_ref().filter(|t| t.expires_at > now);
+        if let Some(t) = live
+            && t.locked_until > now
+        {
+            return Err(throttle::login_locked(t.locked_until - now));
+        }
+        // Count this attempt as a failure before checking the password, atomically: concurrent guesses are
+        // serialised, so each one counts and none slips past a lock.
+        let failures = live.map_or(0, |t| t.failures).saturating_add(1);
+        let lock = throttle::login_lock_seconds(failures);
+        let next = LoginThrottleItem::new(
+            &email_hash,
+            failures,
+            if lock > 0 { now + lock } else { 0 },
+            now + throttle::LOGIN_FAILURE_MEMORY_SECONDS,
+        );
+        if !self.store.reserve_login_attempt(seen.as_ref(), &next).await? {
+            return Err(throttle::login_locked(1));
+        }
+        let user = match user_id {
             Some(user_id) => self.store.get_user(&user_id).await?,
             None => None,
         };
@@ -549,9 +655,10 @@ impl AuthService {
             return Err(invalid());
         };
         if !password::verify(&req.password, &user.password_hash) {
-            tracing::info!(user_id = %user.user_id, "login refused");
+            tracing::info!(user_id = %user.user_id, failures, "login refused");
             return Err(invalid());
         }
+        self.store.clear_login_failures(&email_hash).await?;
         let family = self.new_family(&user.user_id, TokenKind::Access, None);
         let minted = self.mint(&family, &user.email, user.role, None)?;
         let refresh = refresh::generate(&family.family_id);
@@ -559,6 +666,11 @@ impl AuthService {
         self.store.start_family(&family, &refresh_item, &minted.record).await?;
         tracing::info!(user_id = %user.user_id, family_id = %family.family_id, "login");
         Ok(self.session(&user, minted, refresh.secret, &family))
+    }
+
+    /// The per-source-IP limit of a public auth route (see [`throttle`]).
+    pub async fn admit(&self, limit: throttle::Limit, source_ip: Option<&str>) -> Result<(), ApiError> {
+        throttle::admit(&self.store, limit, source_ip, self.clock.now().timestamp()).await
     }
 
     /// Authenticate a bearer token for the platform API (see [`authenticate`]).
@@ -647,6 +759,16 @@ impl AuthService {
             return Err(ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked")
                 .with_extension("valid", false.into()));
         }
+        let sk = keys::solution(&solution_id);
+        let status = found
+            .get(&(sk.pk.clone(), sk.sk.clone()))
+            .cloned()
+            .map(crate::store::from_item::<SolutionItem>)
+            .transpose()?
+            .map(|s| s.status);
+        if !solution_is_live(status) {
+            return Err(solution_unavailable().with_extension("valid", false.into()));
+        }
         let tier = take::<EntitlementItem>(&mut found, &ek)?.map_or(Tier::Free, |e| e.tier_at(now.timestamp()));
         let quota = usage::quota_from_found(&claims.sub, &solution_id, tier, now, &mut found)?;
         Ok(Validation {
@@ -684,10 +806,18 @@ impl AuthService {
         }
         let uk = keys::user(&family.user_id);
         let ek = family.solution_id.as_deref().map(|sid| keys::entitlement(&family.user_id, sid));
+        let sk = family.solution_id.as_deref().map(keys::solution);
         let mut wanted = vec![uk.clone()];
         wanted.extend(ek.clone());
+        wanted.extend(sk.clone());
         let mut found = self.store.batch_get(&wanted, true).await?;
         let user: UserItem = take(&mut found, &uk)?.ok_or_else(invalid)?;
+        if let Some(sk) = &sk {
+            let solution: Option<SolutionItem> = take(&mut found, sk)?;
+            if !solution_is_live(solution.map(|s| s.status)) {
+                return Err(solution_unavailable());
+            }
+        }
         let tier = match &ek {
             Some(k) => Some(take::<EntitlementItem>(&mut found, k)?.map_or(Tier::Free, |e| e.tier_at(now.timestamp()))),
             None => None,
@@ -797,8 +927,14 @@ impl AuthService {
         Ok(TokenList { tokens, next_cursor })
     }
 
+    /// The caller's context. A solution token (scope `usage:read`) sees its own solution only: its tier and
+    /// quota, never the account's other solutions.
     pub async fn user_context(&self, caller: &Principal) -> Result<UserContext, ApiError> {
-        let (user, tiers) = self.store.user_with_entitlements(&caller.user_id).await?;
+        let confined = caller.confined_to(SCOPE_READ)?.map(str::to_owned);
+        let (user, mut tiers) = self.store.user_with_entitlements(&caller.user_id).await?;
+        if let Some(own) = &confined {
+            tiers.retain(|e| &e.solution_id == own);
+        }
         let user = user.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
         let quota = match &caller.solution_id {
             Some(sid) => {
@@ -817,6 +953,7 @@ impl AuthService {
                 name: user.name,
                 role: user.role,
                 created_at: user.created_at,
+                email_verified: user.email_verified,
             },
             solutions: tiers
                 .into_iter()

@@ -22,7 +22,11 @@ use crate::store::items::{
 };
 use crate::store::{Counted, CounterSpec, Item, Store, StoreError, TxCounted, keys, take};
 use crate::subscriptions::Grant;
-use crate::tokens::{Principal, authenticate, rfc3339, verify_bearer};
+use crate::throttle;
+use crate::tokens::{
+    Principal, SCOPE_READ, SCOPE_TRACK, authenticate, require_scope, rfc3339, solution_mismatch, solution_unavailable,
+    verify_bearer,
+};
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -498,8 +502,12 @@ impl UsageService {
         if revoked == Some(true) {
             return Err(ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked"));
         }
-        let policy = policy.flatten().filter(|p| p.is_published()).ok_or_else(solution_not_found)?;
-        Ok((policy, tier.unwrap_or(Tier::Free)))
+        let policy = policy.flatten().ok_or_else(solution_not_found)?;
+        match policy.status {
+            SolutionStatus::Published => Ok((policy, tier.unwrap_or(Tier::Free))),
+            SolutionStatus::Suspended | SolutionStatus::Retired => Err(solution_unavailable()),
+            SolutionStatus::Draft | SolutionStatus::Submitted => Err(solution_not_found()),
+        }
     }
 
     /// Track one usage event. `bearer` is a solution token; without one, `anonymous_id` (the `X-Anonymous-Id`
@@ -530,15 +538,33 @@ impl UsageService {
         bearer: Option<&str>,
         anonymous_id: Option<&str>,
         idempotency_header: Option<&str>,
-        req: TrackRequest,
+        source_ip: Option<&str>,
+        req: Result<TrackRequest, ApiError>,
     ) -> Result<TrackAnswer, ApiError> {
+        // Credentials before the body: a caller without an acceptable credential learns nothing else.
+        if let Some(token) = bearer {
+            let claims = self.verify_cached(token)?;
+            require_scope(&claims.scopes, SCOPE_TRACK)?;
+        } else if api_key.is_none() && anonymous_id.is_none() {
+            return Err(ApiError::unauthorized(
+                "a solution token (Bearer), a partner API key (X-Api-Key) or an X-Anonymous-Id header is required",
+            ));
+        }
         let Some(presented) = api_key else {
+            if bearer.is_none() {
+                // Anonymous visitors (no credential at all) are limited per source address; authenticated
+                // tracking never pays for this.
+                throttle::admit(&self.store, throttle::ANONYMOUS_TRACK_PER_IP, source_ip, self.clock.now().timestamp())
+                    .await?;
+            }
+            let req = req?;
             if req.customer_id.is_some() {
                 return Err(ApiError::field("customer_id", "is only for partner backends with an X-Api-Key"));
             }
             return self.track(bearer, anonymous_id, idempotency_header, req).await;
         };
         let key = self.api_key(presented).await?;
+        let req = req?;
         let solution_id = match bearer {
             Some(token) => {
                 let claims = self.verify_cached(token)?;
@@ -602,6 +628,7 @@ impl UsageService {
         let subject = match bearer {
             Some(token) => {
                 let claims = self.verify_cached(token)?;
+                require_scope(&claims.scopes, SCOPE_TRACK)?;
                 let sid = claims.solution_id.clone().unwrap_or_default();
                 if req.solution_id.as_deref().is_some_and(|s| s != sid) {
                     return Err(ApiError::field("solution_id", "does not match the token's solution"));
@@ -854,9 +881,15 @@ impl UsageService {
         Ok(claims)
     }
 
-    /// Authenticate a reader (session or solution token; a consistent revocation check).
-    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
+    /// Authenticate a reader of usage and quotas: a session, or a solution token (scope `usage:read`, its own
+    /// solution only; checked by the use case). A consistent revocation check.
+    pub async fn authenticate_reader(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
         authenticate(&self.keys, &self.store, bearer, &[TokenKind::Access, TokenKind::Solution]).await
+    }
+
+    /// Authenticate an account-level caller (admin routes): session tokens only.
+    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
+        authenticate(&self.keys, &self.store, bearer, &[TokenKind::Access]).await
     }
 
     fn may_read(caller: &Principal, customer_id: &str) -> Result<(), ApiError> {
@@ -876,6 +909,14 @@ impl UsageService {
         to: Option<&str>,
     ) -> Result<UsageHistory, ApiError> {
         Self::may_read(caller, customer_id)?;
+        // A solution token reads its own solution's days only.
+        let confined = caller.confined_to(SCOPE_READ)?;
+        if let (Some(own), Some(asked)) = (confined, solution_id)
+            && own != asked
+        {
+            return Err(solution_mismatch());
+        }
+        let solution_id = solution_id.or(confined);
         let mut errors = Vec::new();
         let from = check_date("from", from).map_err(|e| errors.push(e)).ok().flatten();
         let to = check_date("to", to).map_err(|e| errors.push(e)).ok().flatten();
@@ -916,6 +957,7 @@ impl UsageService {
     /// The current quota of a customer for a solution (one batched read).
     pub async fn quota(&self, caller: &Principal, customer_id: &str, solution_id: &str) -> Result<Quota, ApiError> {
         Self::may_read(caller, customer_id)?;
+        caller.may_use_solution(SCOPE_READ, solution_id)?;
         if !crate::ids::is_valid("sol", solution_id) {
             return Err(ApiError::field("solution_id", "must be a sol_ id"));
         }

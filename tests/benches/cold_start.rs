@@ -164,7 +164,11 @@ async fn main() {
     integration_tests::template::create_table(&integration_tests::harness::dynamo_client().await, &table)
         .await
         .expect("table");
-    secret(&sdk, &format!("bench/{tag}/signing"), json!({"current": shared::crypto::random_token::<48>()})).await;
+    let material = shared::crypto::random_token::<48>();
+    secret(&sdk, &format!("bench/{tag}/signing"), json!({"current": material})).await;
+    // The public keys the verify-only functions read (what the auth function publishes in AWS).
+    let jwks = shared::auth::jwt::KeySet::from_material("https://bench.test", &material, None).expect("keys").jwks();
+    secret(&sdk, &format!("bench/{tag}/signing-public"), serde_json::to_value(jwks).expect("jwks")).await;
     secret(
         &sdk,
         &format!("bench/{tag}/stripe"),
@@ -194,6 +198,7 @@ async fn main() {
                 ("TABLE_NAME", table.clone()),
                 ("JWT_ISSUER", "https://bench.test".into()),
                 ("SIGNING_KEY_SECRET_ID", format!("bench/{tag}/signing")),
+                ("SIGNING_PUBLIC_KEY_SECRET_ID", format!("bench/{tag}/signing-public")),
                 ("STRIPE_SECRET_ID", format!("bench/{tag}/stripe")),
                 ("APP_BASE_URL", "https://app.test".into()),
                 ("STRIPE_API_BASE", "http://127.0.0.1:9".into()),

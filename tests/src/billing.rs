@@ -3,7 +3,8 @@
 
 use crate::fake_phonepe::FakePhonePe;
 use crate::fake_stripe::FakeStripe;
-use crate::harness::{Reply, TestEnv};
+use crate::harness::{Reply, TestEnv, function_s3};
+use crate::iam::IamRecorder;
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::clock::Clock;
@@ -86,18 +87,19 @@ impl BillingEnv {
         let bucket = format!("invoices-{}", ulid::Ulid::new().to_string().to_lowercase());
         s3.create_bucket().bucket(&bucket).send().await.expect("bucket (moto)");
         let seller = Arc::new(test_seller());
+        let invoice_s3 = function_s3(&s3, IamRecorder::new("subscriptions").bind(&bucket, "INVOICE_BUCKET"));
         let service = SubscriptionService::new(
-            env.store.clone(),
+            env.store_for("subscriptions"),
             Arc::new(env.keys()),
             clock.clone(),
             client.clone(),
             SubscriptionSettings::new("https://app.test"),
         )
         .with_phonepe(pp_client.clone(), PhonePeSettings::new("https://app.test"), seller.clone())
-        .with_invoice_files(InvoiceFiles { s3: s3.clone(), bucket: bucket.clone(), link_seconds: 300 });
+        .with_invoice_files(InvoiceFiles { s3: invoice_s3, bucket: bucket.clone(), link_seconds: 300 });
         let subs = Arc::new(subscriptions::AppState { subscriptions: service });
         let phonepe_hook = Arc::new(phonepe_webhook::AppState::new(
-            env.store.clone(),
+            env.store_for("phonepe-webhook"),
             clock.clone(),
             pp_client,
             WebhookCredentials {
@@ -111,7 +113,7 @@ impl BillingEnv {
             7 * 86_400,
         ));
         let mut hook = stripe_webhook::AppState::new(
-            env.store.clone(),
+            env.store_for("stripe-webhook"),
             clock,
             client,
             vec![WEBHOOK_SECRET.to_owned()],
@@ -131,18 +133,8 @@ impl BillingEnv {
         bearer: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let body_text = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
-        let mut builder = lambda_http::http::Request::builder()
-            .method(method)
-            .uri(format!("https://api.test{uri}"))
-            .header("content-type", "application/json");
-        if let Some(token) = bearer {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        self.send(builder.body(body_text).expect("request")).await
+        let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
+        self.send(crate::harness::api_request(method, uri, body, bearer, headers)).await
     }
 
     /// Run a request through the function that serves its route.

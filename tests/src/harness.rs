@@ -2,6 +2,7 @@
 //! template. The endpoint comes from `AWS_ENDPOINT_URL_DYNAMODB`, set by `make test`
 //! (`infra/local/services.py run -- cargo test`).
 
+use crate::iam::IamRecorder;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -104,6 +105,24 @@ pub async fn dynamo_client_counted(counter: RequestCounter) -> Client {
     Client::from_conf(conf)
 }
 
+/// A copy of `store` whose client checks every request against `function`'s IAM policy (the table is the
+/// function's `TABLE_NAME`).
+pub fn function_store(store: &Store, function: &str) -> Store {
+    let recorder = IamRecorder::new(function).bind(store.table(), "TABLE_NAME");
+    let conf = store.client().config().to_builder().interceptor(recorder).build();
+    Store::new(Client::from_conf(conf), store.table())
+}
+
+/// A copy of an S3 client whose requests (presigned ones too) are checked against `recorder`'s function policy.
+pub fn function_s3(s3: &aws_sdk_s3::Client, recorder: IamRecorder) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3.config().to_builder().interceptor(recorder).build())
+}
+
+/// A copy of an SES client whose requests are checked against `recorder`'s function policy.
+pub fn function_ses(ses: &aws_sdk_sesv2::Client, recorder: IamRecorder) -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::from_conf(ses.config().to_builder().interceptor(recorder).build())
+}
+
 /// A response, decoded.
 #[derive(Debug)]
 pub struct Reply {
@@ -141,10 +160,18 @@ impl TestEnv {
         let key_material = shared::crypto::random_token::<48>();
         let keys = KeySet::from_material(ISSUER, &key_material, None).expect("keys");
         let clock = ManualClock::new(chrono::Utc::now());
-        let state = Arc::new(auth::AppState::new(store.clone(), keys, Arc::new(clock.clone())));
+        let state = Arc::new(auth::AppState::new(function_store(&store, "auth"), keys, Arc::new(clock.clone())));
         let usage_keys = KeySet::from_material(ISSUER, &key_material, None).expect("keys");
-        let usage = Arc::new(usage::AppState::new(store.clone(), usage_keys, Arc::new(clock.clone())));
+        let usage =
+            Arc::new(usage::AppState::new(function_store(&store, "usage"), usage_keys, Arc::new(clock.clone())));
         Self { state, usage, clock, dynamo, store, key_material, table }
+    }
+
+    /// The store as `function` (its binary name) gets it: the same table and request counter, with every
+    /// request checked against that function's IAM policy in `infra/template.yaml` (see [`crate::iam`]).
+    /// Tests seed and inspect through [`Self::store`], which belongs to no function.
+    pub fn store_for(&self, function: &str) -> Store {
+        function_store(&self.store, function)
     }
 
     /// Today's date (UTC) by the injected clock.
@@ -187,17 +214,7 @@ impl TestEnv {
         bearer: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut builder = lambda_http::http::Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).expect("method"))
-            .uri(format!("https://api.test{uri}"))
-            .header("content-type", "application/json");
-        if let Some(token) = bearer {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        self.send(builder.body(body).expect("request")).await
+        self.send(api_request(method, uri, body, bearer, headers)).await
     }
 
     /// Send JSON POSTs all at once (one task each) and return their statuses in order.
@@ -239,8 +256,18 @@ impl TestEnv {
         replies
     }
 
-    /// Register a user through the API.
+    /// Register a user through the API and verify their address the way a user does: the link's token from
+    /// the verification mail the registration put into the outbox, posted to `verify-email`.
     pub async fn register(&self, email: &str) -> Session {
+        // Boxed: the handlers' futures are large in debug builds, and tests nest many of these calls.
+        let (session, token) = Box::pin(self.register_unverified(email)).await;
+        Box::pin(self.verify_email(&token)).await;
+        session
+    }
+
+    /// Register a user through the API without verifying their address: the session and the token of the
+    /// verification link that registration emails.
+    pub async fn register_unverified(&self, email: &str) -> (Session, String) {
         let reply = self
             .call(
                 "POST",
@@ -250,7 +277,34 @@ impl TestEnv {
             )
             .await;
         assert_eq!(reply.status, 201, "register {email}: {:?}", reply.body);
-        serde_json::from_value(reply.body).expect("session")
+        let session: Session = serde_json::from_value(reply.body).expect("session");
+        let token =
+            self.verification_token(&shared::verification::registration_notification_id(&session.user_id)).await;
+        (session, token)
+    }
+
+    /// The link token in a verification mail of the outbox (by notification id), as the mail carries it.
+    pub async fn verification_token(&self, notification_id: &str) -> String {
+        let mail: shared::store::items::NotificationItem = self
+            .store
+            .get(&shared::store::keys::outbox(notification_id), true)
+            .await
+            .expect("read outbox")
+            .unwrap_or_else(|| panic!("no verification mail {notification_id} in the outbox"));
+        assert_eq!(mail.kind, shared::verification::NOTIFICATION_KIND);
+        mail.data["token"].as_str().expect("token in the verification mail").to_owned()
+    }
+
+    /// `POST /api/auth/verify-email` with a link's token; asserts it verified.
+    pub async fn verify_email(&self, token: &str) -> Value {
+        let reply = self.call("POST", "/api/auth/verify-email", Some(serde_json::json!({"token": token})), None).await;
+        assert_eq!(
+            (reply.status, &reply.body["email_verified"]),
+            (200, &Value::Bool(true)),
+            "verify-email: {:?}",
+            reply.body
+        );
+        reply.body
     }
 
     /// An admin account (seeded, as admins are) and a session for it.
@@ -289,6 +343,21 @@ impl TestEnv {
         assert_eq!(reply.status, 201, "generate-token: {:?}", reply.body);
         reply.body
     }
+}
+
+/// A request as the handlers receive it: JSON content type, an optional bearer token and extra headers.
+pub fn api_request(method: &str, uri: &str, body: Body, bearer: Option<&str>, headers: &[(&str, &str)]) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("method"))
+        .uri(format!("https://api.test{uri}"))
+        .header("content-type", "application/json");
+    if let Some(token) = bearer {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body).expect("request")
 }
 
 pub fn decode(resp: lambda_http::Response<Body>) -> Reply {

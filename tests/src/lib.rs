@@ -6,6 +6,8 @@ pub mod billing;
 pub mod fake_phonepe;
 pub mod fake_stripe;
 pub mod harness;
+pub mod iam;
+pub mod marketplace;
 pub mod partners;
 pub mod seed;
 pub mod stats;

@@ -1,7 +1,8 @@
 //! The partners function beside auth and usage on one table, with asset uploads to moto's S3, and the API
 //! walks the partner tests share: a partner approved through the API, a solution published through it.
 
-use crate::harness::{Reply, TestEnv, decode, unique_email};
+use crate::harness::{Reply, TestEnv, decode, function_s3, unique_email};
+use crate::iam::IamRecorder;
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::sealed::Sealer;
@@ -34,13 +35,15 @@ impl PartnersEnv {
         let bucket = format!("assets-{}", ulid::Ulid::new().to_string().to_lowercase());
         s3.create_bucket().bucket(&bucket).send().await.expect("bucket (moto)");
         let sealer = Sealer::new(&shared::crypto::random_bytes::<32>()).expect("sealer");
-        let mut state = partners::AppState::new(env.store.clone(), env.keys(), Arc::new(env.clock.clone()), sealer);
+        let mut state =
+            partners::AppState::new(env.store_for("partners"), env.keys(), Arc::new(env.clock.clone()), sealer);
         state.partners = state.partners.with_assets(shared::partners::AssetStore {
-            s3: s3.clone(),
+            s3: function_s3(&s3, IamRecorder::new("partners").bind(&bucket, "ASSET_BUCKET")),
             bucket: bucket.clone(),
             upload_seconds: 600,
         });
-        let market = marketplace::AppState::new(env.store.clone(), env.keys(), Arc::new(env.clock.clone()), 0);
+        let market =
+            marketplace::AppState::new(env.store_for("marketplace"), env.keys(), Arc::new(env.clock.clone()), 0);
         let admin = env.admin().await;
         Self { env, partners: Arc::new(state), market: Arc::new(market), s3, bucket, admin }
     }
@@ -63,17 +66,7 @@ impl PartnersEnv {
         if !is_partners && !is_market {
             return self.env.call_with(method, uri, body, bearer, headers).await;
         }
-        let mut builder = lambda_http::http::Request::builder()
-            .method(method)
-            .uri(format!("https://api.test{uri}"))
-            .header("content-type", "application/json");
-        if let Some(token) = bearer {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        let req = builder.body(body).expect("request");
+        let req = crate::harness::api_request(method, uri, body, bearer, headers);
         if is_market {
             return decode(marketplace::handle(&self.market, req).await);
         }

@@ -1,6 +1,9 @@
 //! Cold start of the auth function exactly as in Lambda: configuration from the environment, the signing key
 //! from Secrets Manager (moto), the table in DynamoDB Local; then the Stripe functions (their Stripe secret). One
 //! test per binary: it sets process environment. The PhonePe webhook and the billing function follow.
+//!
+//! Every Secrets Manager read of a cold start goes through `integration_tests::iam::SecretsProxy`, which checks
+//! it against the function's IAM policy in `infra/template.yaml` (the secret named by the variable it read).
 
 use integration_tests::harness::dynamo_client;
 use serde_json::json;
@@ -15,6 +18,12 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     integration_tests::template::create_table(&dynamo_client().await, &table).await.expect("table");
     let sdk = shared::aws::load().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let upstream = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").expect("endpoint");
+    let proxy = integration_tests::iam::SecretsProxy::start(&upstream).await;
+    let allowed = |function: &str| {
+        let violations = proxy.take_violations();
+        assert!(violations.is_empty(), "{function}: {violations:#?}");
+    };
     let material = shared::crypto::random_token::<48>();
     let secret_id = format!("cold-start/{table}");
     secrets
@@ -24,19 +33,26 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         .send()
         .await
         .expect("create secret");
+    // The public-key secret as the template creates it: empty until the auth function publishes.
+    let public_id = format!("cold-start/public-{table}");
+    secrets.create_secret().name(&public_id).secret_string(r#"{"keys": []}"#).send().await.expect("create secret");
 
     // SAFETY: this binary runs this single test, before any other thread reads the environment.
     unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", proxy.url());
+        std::env::set_var("SIGNING_PUBLIC_KEY_SECRET_ID", &public_id);
         std::env::set_var("TABLE_NAME", &table);
         std::env::set_var("JWT_ISSUER", "https://cold.test");
         std::env::set_var("SIGNING_KEY_SECRET_ID", "cold-start/does-not-exist");
     }
     // A missing secret fails the cold start with an error naming the secret, not a panic.
+    proxy.as_function("auth");
     let err = auth::AppState::from_env().await.err().expect("missing secret must fail");
     assert!(err.to_string().contains("cold-start/does-not-exist"), "{err}");
 
     unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &secret_id) };
     let state = auth::AppState::from_env().await.expect("cold start");
+    allowed("auth");
     let jwks = state.auth.jwks();
     let expected = shared::auth::jwt::KeySet::from_material("https://cold.test", &material, None).expect("keys");
     assert_eq!(jwks.keys[0].kid, expected.current_kid());
@@ -51,6 +67,24 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         .expect("request");
     let resp = auth::handle(&state, req).await;
     assert_eq!(resp.status().as_u16(), 201);
+    let session = integration_tests::harness::decode(resp).body;
+
+    // The auth cold start published the public keys; a key set from them verifies its tokens and cannot sign.
+    let published = secrets.get_secret_value().secret_id(&public_id).send().await.expect("read").secret_string;
+    let published = published.expect("public keys");
+    assert_eq!(serde_json::from_str::<shared::auth::jwt::Jwks>(&published).expect("jwks"), jwks);
+    assert!(!published.contains(&material));
+    let public = shared::auth::jwt::KeySet::from_jwks_json("https://cold.test", &published).expect("verify-only keys");
+    assert!(!public.can_sign() && expected.can_sign());
+    let access = session["access_token"].as_str().expect("access token");
+    let expect = shared::auth::jwt::Expect {
+        kinds: &[shared::auth::jwt::TokenKind::Access],
+        audience: None,
+        allow_expired: false,
+    };
+    assert_eq!(public.verify(access, expect).expect("verifies").email, "cold@example.test");
+    // A second cold start with the same keys writes nothing.
+    auth::AppState::from_env().await.expect("warm again");
 
     // A malformed secret value fails the cold start without echoing the value.
     let bad_id = format!("cold-start/bad-{table}");
@@ -65,8 +99,9 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     let err = auth::AppState::from_env().await.err().expect("bad secret must fail");
     assert!(!err.to_string().contains("too-short-secret-value"), "{err}");
 
-    // The Stripe functions: the Stripe secret from Secrets Manager; the webhook needs no token keys.
-    unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &secret_id) };
+    // The Stripe functions: the Stripe secret from Secrets Manager; the webhook needs no token keys, and
+    // subscriptions only the public ones (from here on, no function has the signing key's id).
+    unsafe { std::env::remove_var("SIGNING_KEY_SECRET_ID") };
     let stripe_id = format!("cold-start/stripe-{table}");
     let stripe_secret = json!({"secret_key": "sk_test_cold_value", "webhook_secrets": ["whsec_cold_value"]});
     secrets.create_secret().name(&stripe_id).secret_string(stripe_secret.to_string()).send().await.expect("secret");
@@ -74,9 +109,13 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         std::env::set_var("STRIPE_SECRET_ID", &stripe_id);
         std::env::set_var("APP_BASE_URL", "https://app.cold.test");
     }
+    proxy.as_function("subscriptions");
     subscriptions::AppState::from_env().await.expect("subscriptions cold start");
+    allowed("subscriptions");
     unsafe { std::env::remove_var("SIGNING_KEY_SECRET_ID") };
+    proxy.as_function("stripe-webhook");
     let hook = stripe_webhook::AppState::from_env().await.expect("stripe-webhook cold start without token keys");
+    allowed("stripe-webhook");
     // It serves: an unsigned delivery is refused.
     let req = lambda_http::http::Request::builder()
         .method("POST")
@@ -104,7 +143,9 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         std::env::set_var("SELLER_ADDRESS", "1 Road|City");
         std::env::set_var("SELLER_GSTIN", "29AAGCB7383J1Z4");
     }
+    proxy.as_function("phonepe-webhook");
     let hook = phonepe_webhook::AppState::from_env().await.expect("phonepe-webhook cold start");
+    allowed("phonepe-webhook");
     let req = lambda_http::http::Request::builder()
         .method("POST")
         .uri("https://api.test/api/payments/webhook")
@@ -123,7 +164,9 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         std::env::set_var("SENDER_EMAIL", "billing@cold.test");
         std::env::set_var("BILLING_REMINDER_DAYS", "2,4");
     }
+    proxy.as_function("billing");
     let billing = billing::AppState::from_env().await.expect("billing cold start");
+    allowed("billing");
     assert_eq!(billing.run.ledger.schedule.reminder_days, vec![2, 4]);
     let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
     let outcome =
@@ -131,4 +174,62 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     assert!(outcome.report.complete && outcome.report.subscriptions == 0);
     unsafe { std::env::set_var("BILLING_REMINDER_DAYS", "1,0") };
     assert!(billing::AppState::from_env().await.is_err(), "reminder days are checked");
+
+    // The verify-only functions: usage, marketplace, partners (with the payout-sealing key).
+    proxy.as_function("usage");
+    usage::AppState::from_env().await.expect("usage cold start");
+    allowed("usage");
+    proxy.as_function("marketplace");
+    marketplace::AppState::from_env().await.expect("marketplace cold start");
+    allowed("marketplace");
+    let partners_id = format!("cold-start/partners-{table}");
+    let partners_secret = json!({"payout_key": shared::crypto::random_token::<48>()});
+    secrets.create_secret().name(&partners_id).secret_string(partners_secret.to_string()).send().await.expect("secret");
+    unsafe { std::env::set_var("PARTNERS_SECRET_ID", &partners_id) };
+    proxy.as_function("partners");
+    partners::AppState::from_env().await.expect("partners cold start");
+    allowed("partners");
+
+    // What each cold start read: its own secrets, nothing else (the webhooks never see the signing key).
+    let read = |function: &str| -> Vec<String> {
+        let mut ids: Vec<String> = proxy
+            .seen()
+            .into_iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, a)| a.resource.rsplit(':').next().unwrap_or_default().to_owned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    assert_eq!(read("auth"), ["SigningKeySecret", "SigningPublicKeySecret"]);
+    let puts: Vec<String> = proxy
+        .seen()
+        .into_iter()
+        .filter(|(f, a)| f == "auth" && a.action == "secretsmanager:PutSecretValue")
+        .map(|(_, a)| a.resource)
+        .collect();
+    assert_eq!(puts.len(), 1, "published once, not again when unchanged: {puts:?}");
+    assert_eq!(read("subscriptions"), ["SigningPublicKeySecret", "StripeSecret"]);
+    assert_eq!(read("stripe-webhook"), ["StripeSecret"]);
+    assert_eq!(read("phonepe-webhook"), ["PhonePeSecret"]);
+    assert!(read("billing").is_empty());
+    assert_eq!(read("usage"), ["SigningPublicKeySecret"]);
+    assert_eq!(read("marketplace"), ["SigningPublicKeySecret"]);
+    assert_eq!(read("partners"), ["PartnersSecret", "SigningPublicKeySecret"]);
+    // And their roles could not read the private key if they tried: only auth's policy allows it.
+    let private = integration_tests::iam::Access {
+        action: "secretsmanager:GetSecretValue".into(),
+        resource: "arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningKeySecret".into(),
+        context: Default::default(),
+        origin: "test".into(),
+    };
+    let policies = integration_tests::iam::template_policies();
+    assert!(policies.check("auth", &private).is_ok());
+    for function in
+        ["usage", "subscriptions", "partners", "marketplace", "stripe-webhook", "phonepe-webhook", "billing"]
+    {
+        let err = policies.check(function, &private).expect_err(function);
+        assert!(err.contains("SigningKeySecret"), "{err}");
+    }
 }

@@ -34,6 +34,9 @@ const KNOWN_PLACEHOLDERS: &[&str] = &[
     "PARTNER_ACCESS_TOKEN",
     "PARTNER_ID",
     "DRAFT_SOLUTION_ID",
+    "VERIFICATION_TOKEN",
+    "USED_VERIFICATION_TOKEN",
+    "UNVERIFIED_ACCESS_TOKEN",
 ];
 
 /// The router of every HTTP function crate: (binary, its `ROUTES`). A function with `HttpApi` events in

@@ -7,13 +7,16 @@ use shared::clock::{Clock, SystemClock};
 use shared::http;
 use shared::store::Store;
 use shared::tokens::{AuthService, Refreshed, TokenSettings};
-use shared::{ApiError, secrets};
+use shared::verification::EmailVerification;
+use shared::{ApiError, secrets, throttle};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/verify-email"),
+    ("POST", "/api/auth/resend-verification"),
     ("POST", "/api/generate-token"),
     ("POST", "/api/validate-token"),
     ("POST", "/api/refresh-token"),
@@ -30,6 +33,8 @@ const ANY_TOKEN: &[TokenKind] = &[TokenKind::Access, TokenKind::Solution];
 
 pub struct AppState {
     pub auth: AuthService,
+    /// Email verification (links and throttled resends).
+    pub verification: EmailVerification,
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -37,12 +42,15 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 impl AppState {
     /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
-        let platform = secrets::load_platform().await?;
+        let platform = secrets::load_signing_platform().await?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
-        Self { auth: AuthService::new(store, Arc::new(keys), clock, TokenSettings::default()) }
+        Self {
+            verification: EmailVerification::new(store.clone(), clock.clone()),
+            auth: AuthService::new(store, Arc::new(keys), clock, TokenSettings::default()),
+        }
     }
 }
 
@@ -56,11 +64,23 @@ async fn dispatch(state: &AppState, route: usize, req: &Request) -> Result<Respo
     let limit = http::DEFAULT_BODY_LIMIT;
     match ROUTES[route] {
         ("POST", "/api/auth/register") => {
+            auth.admit(throttle::REGISTER_PER_IP, http::source_ip(req)).await?;
             let anonymous_id = http::header_str(req, "x-anonymous-id");
             let session = auth.register(http::json_body(req, limit)?, anonymous_id).await?;
             Ok(http::json(201, &session))
         }
-        ("POST", "/api/auth/login") => Ok(http::json(200, &auth.login(http::json_body(req, limit)?).await?)),
+        ("POST", "/api/auth/login") => {
+            auth.admit(throttle::LOGIN_PER_IP, http::source_ip(req)).await?;
+            Ok(http::json(200, &auth.login(http::json_body(req, limit)?).await?))
+        }
+        ("POST", "/api/auth/verify-email") => {
+            auth.admit(throttle::VERIFY_EMAIL_PER_IP, http::source_ip(req)).await?;
+            Ok(http::json(200, &state.verification.verify(http::json_body(req, limit)?).await?))
+        }
+        ("POST", "/api/auth/resend-verification") => {
+            let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
+            Ok(http::json(202, &state.verification.resend(&caller.user_id).await?))
+        }
         ("POST", "/api/generate-token") => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             let token = auth.generate(&caller, http::json_body(req, limit)?).await?;
@@ -71,6 +91,7 @@ async fn dispatch(state: &AppState, route: usize, req: &Request) -> Result<Respo
             &auth.validate_for(http::header_str(req, "x-api-key"), http::json_body(req, limit)?).await?,
         )),
         ("POST", "/api/refresh-token") => {
+            auth.admit(throttle::REFRESH_PER_IP, http::source_ip(req)).await?;
             let refreshed: Refreshed = auth.refresh(http::json_body(req, limit)?).await?;
             Ok(http::json(200, &refreshed))
         }

@@ -1,7 +1,8 @@
 //! The `billing` function: invoked by EventBridge Scheduler (no HTTP). `{"job": "daily"}` runs the billing
 //! schedule (`shared::subscriptions::billing_run`): renewal notices, renewal invoices and payment requests,
 //! reminders, grace-period ends, abandoned pending subscriptions, scheduled downgrades. `{"job": "outbox"}`
-//! emails pending notifications through SES (`shared::notifications`). `{"job": "monthly"}` (optionally with
+//! emails pending notifications through SES (`shared::notifications`; only to verified addresses, except the
+//! verification link itself). `{"job": "monthly"}` (optionally with
 //! `"month": "yyyy-mm"`, default last month in India time) makes each partner's payout statements
 //! (`shared::earnings`): rerun-safe, documents to S3. Each stops 30 s before its time limit; the next
 //! invocation continues.

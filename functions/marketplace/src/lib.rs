@@ -30,16 +30,27 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 impl AppState {
     /// Cold start: configuration, the store and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
-        let platform = secrets::load_platform().await?;
-        let cache = match std::env::var("CATALOG_CACHE_SECONDS") {
-            Ok(v) => v.parse::<i64>().map_err(|_| "CATALOG_CACHE_SECONDS must be a number of seconds")?,
-            Err(_) => DEFAULT_CACHE_SECONDS,
-        };
+        let cache = cache_seconds(std::env::var("CATALOG_CACHE_SECONDS").ok().as_deref())?;
+        let sdk = shared::aws::load().await;
+        let platform = secrets::load_platform_with(&sdk).await?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock), cache))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>, cache_seconds: i64) -> Self {
         Self { marketplace: Marketplace::new(store, Arc::new(keys), clock, cache_seconds) }
+    }
+}
+
+/// `CATALOG_CACHE_SECONDS`: how long the catalog's list stays cached per instance (0 turns the cache off);
+/// [`DEFAULT_CACHE_SECONDS`] when unset.
+pub fn cache_seconds(raw: Option<&str>) -> Result<i64, BoxError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(DEFAULT_CACHE_SECONDS),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=86_400).contains(n))
+            .ok_or_else(|| "CATALOG_CACHE_SECONDS must be a number of seconds from 0 to 86400".into()),
     }
 }
 
@@ -81,5 +92,19 @@ async fn dispatch(
             Ok(http::json(200, &m.reviews(&param("id"), q("limit").as_deref(), q("cursor").as_deref()).await?))
         }
         _ => Err(ApiError::internal("route table and dispatch disagree")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_seconds_default_zero_and_bounds() {
+        assert_eq!(cache_seconds(None).ok(), Some(DEFAULT_CACHE_SECONDS));
+        assert_eq!(cache_seconds(Some("0")).ok(), Some(0));
+        assert_eq!(cache_seconds(Some(" 120 ")).ok(), Some(120));
+        assert!(cache_seconds(Some("-1")).is_err());
+        assert!(cache_seconds(Some("soon")).is_err());
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/subscriptions"),
-    ("GET", "/api/subscriptions/{customer_id}"),
+    ("GET", "/api/subscriptions/{id}"),
     ("PUT", "/api/subscriptions/{id}/upgrade"),
     ("DELETE", "/api/subscriptions/{id}"),
     ("GET", "/api/payments/history"),
@@ -91,9 +91,9 @@ async fn dispatch(
             let created = subs.create(&caller, body, http::header_str(req, "idempotency-key")).await?;
             Ok(http::json(201, &created))
         }
-        ("GET", "/api/subscriptions/{customer_id}") => {
-            let caller = subs.authenticate_reader(http::bearer(req)).await?;
-            Ok(http::json(200, &subs.list(&caller, &param("customer_id")).await?))
+        ("GET", "/api/subscriptions/{id}") => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            Ok(http::json(200, &subs.list(&caller, &param("id")).await?))
         }
         ("PUT", "/api/subscriptions/{id}/upgrade") => {
             let caller = subs.authenticate(http::bearer(req)).await?;
@@ -110,7 +110,7 @@ async fn dispatch(
             Ok(http::json(200, &subs.cancel(&caller, &param("id"), immediately).await?))
         }
         ("GET", "/api/payments/history") => {
-            let caller = subs.authenticate_reader(http::bearer(req)).await?;
+            let caller = subs.authenticate(http::bearer(req)).await?;
             let customer = http::query(req, "customer_id");
             let cursor = http::query(req, "cursor");
             let limit = http::query(req, "limit");
@@ -135,7 +135,7 @@ async fn dispatch(
             Ok(http::json(200, &subs.verify(&caller, body).await?))
         }
         ("GET", "/api/invoices") => {
-            let caller = subs.authenticate_reader(http::bearer(req)).await?;
+            let caller = subs.authenticate(http::bearer(req)).await?;
             let customer = http::query(req, "customer_id");
             let cursor = http::query(req, "cursor");
             let limit = http::query(req, "limit");

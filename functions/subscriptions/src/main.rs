@@ -6,9 +6,14 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let state = Arc::new(subscriptions::AppState::from_env().await?);
-    run(service_fn(move |req| {
+    // Each request runs within its invocation's time budget: past it, a 503 problem+json with Retry-After,
+    // never Lambda's timeout (see shared::budget).
+    run(service_fn(move |req: lambda_http::Request| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(subscriptions::handle(&state, req).await) }
+        async move {
+            let budget = shared::budget::of_request(&req);
+            Ok::<_, Infallible>(shared::budget::respond_within(budget, subscriptions::handle(&state, req)).await)
+        }
     }))
     .await
 }

@@ -57,20 +57,22 @@ async fn dispatch(
     let usage = &state.usage;
     match ROUTES[route] {
         ("POST", "/api/track-usage") => {
-            let body = http::json_body(req, TRACK_BODY_LIMIT)?;
+            // Parsed here, judged after the credentials (an unauthenticated caller gets 401, not 400).
+            let body = http::json_body(req, TRACK_BODY_LIMIT);
             let answer = usage
                 .track_for(
                     http::header_str(req, "x-api-key"),
                     http::bearer(req),
                     http::header_str(req, "x-anonymous-id"),
                     http::header_str(req, "idempotency-key"),
+                    http::source_ip(req),
                     body,
                 )
                 .await?;
             Ok(track_response(&answer, usage.now()))
         }
         ("GET", "/api/usage/{customer_id}") => {
-            let caller = usage.authenticate(http::bearer(req)).await?;
+            let caller = usage.authenticate_reader(http::bearer(req)).await?;
             let solution_id = http::query(req, "solution_id");
             let from = http::query(req, "from");
             let to = http::query(req, "to");
@@ -80,7 +82,7 @@ async fn dispatch(
             Ok(http::json(200, &history))
         }
         ("GET", "/api/quotas/{customer_id}/{solution_id}") => {
-            let caller = usage.authenticate(http::bearer(req)).await?;
+            let caller = usage.authenticate_reader(http::bearer(req)).await?;
             let quota = usage.quota(&caller, &param("customer_id"), &param("solution_id")).await?;
             Ok(http::json(200, &quota))
         }

@@ -65,6 +65,8 @@ pub enum TokenError {
     Malformed,
     #[error("the token was not issued for this audience")]
     WrongAudience,
+    #[error("this kind of token is not accepted here")]
+    WrongKind,
 }
 
 impl TokenError {
@@ -75,6 +77,7 @@ impl TokenError {
             Self::InvalidSignature => codes::INVALID_SIGNATURE,
             Self::Malformed => codes::MALFORMED,
             Self::WrongAudience => codes::WRONG_AUDIENCE,
+            Self::WrongKind => codes::WRONG_TOKEN_KIND,
         }
     }
 }
@@ -87,12 +90,15 @@ pub enum KeyError {
     TooShort,
     #[error("key derivation failed")]
     Derivation,
+    #[error("public-key secret is not a JWKS of Ed25519 keys with their derived kids (at least one key)")]
+    BadPublicKeys,
 }
 
 struct SigningKey {
     kid: String,
     x: String,
-    encoding: EncodingKey,
+    /// `None` for a key known only by its public half (a verify-only [`KeySet`], from the public JWKS).
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
 }
 
@@ -110,7 +116,20 @@ impl SigningKey {
         let x = URL_SAFE_NO_PAD.encode(&public);
         let kid = URL_SAFE_NO_PAD.encode(&crypto::sha256(&public)[..12]);
         let decoding = DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Derivation)?;
-        Ok(Self { kid, x, encoding: EncodingKey::from_ed_der(pkcs8.as_ref()), decoding })
+        Ok(Self { kid, x, encoding: Some(EncodingKey::from_ed_der(pkcs8.as_ref())), decoding })
+    }
+
+    /// A verify-only key from its published JWK; its `kid` must be the one derived from its public key.
+    fn public(jwk: &Jwk) -> Result<Self, KeyError> {
+        if (jwk.kty.as_str(), jwk.crv.as_str(), jwk.alg.as_str()) != ("OKP", "Ed25519", "EdDSA") {
+            return Err(KeyError::BadPublicKeys);
+        }
+        let public = URL_SAFE_NO_PAD.decode(&jwk.x).map_err(|_| KeyError::BadPublicKeys)?;
+        if public.len() != 32 || URL_SAFE_NO_PAD.encode(&crypto::sha256(&public)[..12]) != jwk.kid {
+            return Err(KeyError::BadPublicKeys);
+        }
+        let decoding = DecodingKey::from_ed_components(&jwk.x).map_err(|_| KeyError::BadPublicKeys)?;
+        Ok(Self { kid: jwk.kid.clone(), x: jwk.x.clone(), encoding: None, decoding })
     }
 }
 
@@ -181,6 +200,20 @@ impl KeySet {
         })
     }
 
+    /// A verify-only key set from the public JWKS (`{"keys": [...]}`, as `jwks()` publishes it): the first key
+    /// is the current one. It verifies exactly as the signing set does and cannot sign.
+    pub fn from_jwks_json(issuer: &str, json: &str) -> Result<Self, KeyError> {
+        let jwks: Jwks = serde_json::from_str(json).map_err(|_| KeyError::BadPublicKeys)?;
+        let mut keys = jwks.keys.iter().map(SigningKey::public);
+        let current = keys.next().ok_or(KeyError::BadPublicKeys)??;
+        Ok(Self { issuer: issuer.to_owned(), current, others: keys.collect::<Result<_, _>>()? })
+    }
+
+    /// Whether this set can sign (it holds the private key).
+    pub fn can_sign(&self) -> bool {
+        self.current.encoding.is_some()
+    }
+
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -208,7 +241,8 @@ impl KeySet {
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.current.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.current.encoding)
+        let key = self.current.encoding.as_ref().ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+        jsonwebtoken::encode(&header, claims, key)
     }
 
     fn key_for(&self, kid: &str) -> Option<&SigningKey> {
@@ -245,7 +279,7 @@ impl KeySet {
             return Err(TokenError::InvalidSignature);
         }
         if !expect.kinds.contains(&claims.typ) {
-            return Err(TokenError::WrongAudience);
+            return Err(TokenError::WrongKind);
         }
         let aud_ok = match claims.typ {
             TokenKind::Access => claims.aud == ACCESS_AUDIENCE,
@@ -325,7 +359,7 @@ mod tests {
         let expired = k.sign(&claims(TokenKind::Solution, -60)).expect("sign");
         assert_eq!(k.verify(&expired, SOLUTION), Err(TokenError::Expired));
         let access = k.sign(&claims(TokenKind::Access, 60)).expect("sign");
-        assert_eq!(k.verify(&access, SOLUTION), Err(TokenError::WrongAudience));
+        assert_eq!(k.verify(&access, SOLUTION), Err(TokenError::WrongKind));
         let sol = k.sign(&claims(TokenKind::Solution, 60)).expect("sign");
         let other = Expect { audience: Some("sol_2"), ..SOLUTION };
         assert_eq!(k.verify(&sol, other), Err(TokenError::WrongAudience));

@@ -188,6 +188,9 @@ impl PartnerService {
         let (Some(contact_email), true) = (contact_email, errors.is_empty()) else {
             return Err(ApiError::validation(errors));
         };
+        // Applying needs a verified address (the applicant's own record, not the token).
+        let applicant = Box::pin(self.store.get_user(&caller.principal.user_id)).await?;
+        crate::verification::ensure_verified(applicant.as_ref())?;
         let replacing = match &caller.partner {
             Some(p) if p.status == STATUS_REJECTED => Some(p.partner_id.clone()),
             Some(p) => {

@@ -259,7 +259,9 @@ impl PhonePeClient {
 
     /// One HTTP exchange; the body of a 2xx answer, else the classified error.
     async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Value, PhonePeError> {
-        let response = request.send().await.map_err(|e| PhonePeError::Timeout(describe(e)))?;
+        let timeout = crate::provider_http::attempt_timeout(self.config.timeout)
+            .ok_or_else(|| PhonePeError::Timeout("the time budget is spent".into()))?;
+        let response = request.timeout(timeout).send().await.map_err(|e| PhonePeError::Timeout(describe(e)))?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|e| PhonePeError::Timeout(describe(e)))?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -297,7 +299,7 @@ impl PhonePeClient {
 
     async fn read(&self, path: &str) -> Result<Value, PhonePeError> {
         match self.call(reqwest::Method::GET, path, None).await {
-            Err(e) if e.transient() => {
+            Err(e) if e.transient() && crate::provider_http::retry_fits(Duration::from_millis(250)) => {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 self.call(reqwest::Method::GET, path, None).await
             }

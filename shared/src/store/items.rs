@@ -22,6 +22,12 @@ pub struct UserItem {
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner_id: Option<String>,
+    /// The address was proven through a verification link (items written before verification existed:
+    /// false). Money, reviews, partner applications and mail other than the link itself need it.
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified_at: Option<String>,
 }
 
 impl UserItem {
@@ -38,6 +44,83 @@ impl UserItem {
             password_hash,
             created_at,
             partner_id: None,
+            email_verified: false,
+            email_verified_at: None,
+        }
+    }
+}
+
+/// An email verification link: only the SHA-256 of its token is stored. Single use (`used_at`), valid
+/// until `valid_until`; DynamoDB's TTL removes it a day after that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailVerificationItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    /// The address the link proves (a link for an address the account no longer has proves nothing).
+    pub email: String,
+    pub created_at: String,
+    /// Epoch seconds: the link is refused from then on.
+    pub valid_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<String>,
+    /// TTL (epoch seconds).
+    pub expires_at: i64,
+}
+
+impl EmailVerificationItem {
+    pub fn new(hash_hex: &str, user_id: &str, email: &str, created_at: String, valid_until: i64) -> Self {
+        let key = keys::email_verification(hash_hex);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "email_verification".into(),
+            user_id: user_id.into(),
+            email: email.into(),
+            created_at,
+            valid_until,
+            used_at: None,
+            expires_at: valid_until + 86_400,
+        }
+    }
+}
+
+/// How many verification mails a user was sent in the current window (the resend throttle), and when the
+/// last one was. TTL'd at the end of the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationSendsItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    /// Epoch seconds: the window's start.
+    pub window_start: i64,
+    /// Mails sent in the window.
+    pub sent: u32,
+    /// Epoch seconds of the last mail.
+    pub last_sent: i64,
+    /// TTL (epoch seconds): the window's end.
+    pub expires_at: i64,
+}
+
+impl VerificationSendsItem {
+    /// The first mail of a window, sent at `now` (epoch seconds); the window lasts `window_seconds`.
+    pub fn first(user_id: &str, now: i64, window_seconds: i64) -> Self {
+        let key = keys::verification_sends(user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "verification_sends".into(),
+            user_id: user_id.into(),
+            window_start: now,
+            sent: 1,
+            last_sent: now,
+            expires_at: now + window_seconds,
         }
     }
 }
@@ -1449,4 +1532,28 @@ pub struct StatementItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_key: Option<String>,
     pub created_at: String,
+}
+
+/// An account's recent login failures (by the hash of its normalised email; TTL'd a day after the last one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginThrottleItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    /// Failures since the last success (or since the item expired).
+    #[serde(default)]
+    pub failures: u32,
+    /// No login is tried before this instant (epoch seconds); 0 = not locked.
+    #[serde(default)]
+    pub locked_until: i64,
+    pub expires_at: i64,
+}
+
+impl LoginThrottleItem {
+    pub fn new(email_hash: &str, failures: u32, locked_until: i64, expires_at: i64) -> Self {
+        let key = keys::login_throttle(email_hash);
+        Self { pk: key.pk, sk: key.sk, entity_type: "login_throttle".into(), failures, locked_until, expires_at }
+    }
 }

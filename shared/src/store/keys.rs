@@ -6,6 +6,8 @@
 //! |-------------------------------------------------|-------|---------------------------------------------------|
 //! | user by id                                      | table | PK=`USER#<user_id>`, SK=`PROFILE`                 |
 //! | user id by normalised email (uniqueness guard)  | table | PK=`EMAIL#<email>`, SK=`EMAIL`                    |
+//! | an email verification link by hash (TTL 24 h)   | table | PK=`EMAILVERIFY#<sha256>`, SK=`EMAILVERIFY`       |
+//! | a user's verification mails sent (throttle, TTL) | table | PK=`USER#<user_id>`, SK=`VERIFYSENDS`            |
 //! | a user's tier for a solution                    | table | PK=`USER#<user_id>`, SK=`TIER#<solution_id>`      |
 //! | a user's profile and all tiers (user context)   | table | PK=`USER#<user_id>`                               |
 //! | a user's tiers only                             | table | PK=`USER#<user_id>`, SK begins_with `TIER#`       |
@@ -55,6 +57,8 @@
 //! | a solution's revenue, by time (analytics)       | GSI2  | GSI2PK=`SOLUTION#<solution_id>#REVENUE`, GSI2SK=`<at>#<posting_id>` |
 //! | a partner's monthly statement in a currency     | table | PK=`STATEMENT#<partner_id>#<yyyy-mm>#<currency>`, SK=`STATEMENT` |
 //! | a partner's statements and payouts, newest first | GSI1 | GSI1PK=`PARTNER#<partner_id>#STATEMENTS`, GSI1SK=`<yyyy-mm>#<currency>` |
+//! | an account's login failures (throttle, TTL 24 h) | table | PK=`THROTTLE#login#<sha256(email)>`, SK=`THROTTLE` |
+//! | a client's requests in a window (per-IP limit, TTL) | table | PK=`RATE#<scope>#<ip>`, SK=`<window start>` |
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -106,6 +110,16 @@ pub fn user_partition(user_id: &str) -> String {
 
 pub fn email(normalized_email: &str) -> Key {
     Key::new(format!("EMAIL#{normalized_email}"), "EMAIL")
+}
+
+/// An email verification link, by the SHA-256 of its token.
+pub fn email_verification(hash_hex: &str) -> Key {
+    Key::new(format!("EMAILVERIFY#{hash_hex}"), "EMAILVERIFY")
+}
+
+/// The throttle counter of a user's verification mails.
+pub fn verification_sends(user_id: &str) -> Key {
+    Key::new(user_partition(user_id), "VERIFYSENDS")
 }
 
 pub const TIER_PREFIX: &str = "TIER#";
@@ -409,6 +423,17 @@ pub fn partner_statements(partner_id: &str, month: &str, currency: &str) -> Gsi1
 
 pub fn partner_statements_partition(partner_id: &str) -> String {
     format!("PARTNER#{partner_id}#STATEMENTS")
+}
+
+/// The login-failure counter of an account, by the SHA-256 of its normalised email (the same item whether
+/// or not the account exists, so the throttle never tells which addresses are registered).
+pub fn login_throttle(email_hash_hex: &str) -> Key {
+    Key::new(format!("THROTTLE#login#{email_hash_hex}"), "THROTTLE")
+}
+
+/// A client's request counter for one limit (`scope`) and one fixed window (its start, epoch seconds).
+pub fn rate_window(scope: &str, client: &str, window_start: i64) -> Key {
+    Key::new(format!("RATE#{scope}#{client}"), window_start.to_string())
 }
 
 #[cfg(test)]

@@ -10,14 +10,17 @@ mod outbox;
 mod partners;
 mod solutions;
 mod subscriptions;
+mod throttle;
 mod tokens;
 mod usage;
 mod users;
+mod verification;
 
 pub use invoices::{InvoicePage, Issued};
 pub use subscriptions::{Claim, HistoryItem, HistoryPage, RefundChange};
 pub use tokens::RotateError;
 pub use usage::{Counted, CounterSpec, TxCounted};
+pub use verification::SendCount;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

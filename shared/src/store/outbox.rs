@@ -48,13 +48,15 @@ impl Store {
         applied(result.map_err(classify))
     }
 
-    /// Sent (or given up on, with `status` `skipped`): out of the pending index for good.
+    /// Sent (or given up on, with `status` `skipped` or `unverified`): out of the pending index for good.
+    /// `secret`: a member of the notification's `data` to forget now (a verification link's token).
     pub async fn finish_notification(
         &self,
         id: &str,
         status: &str,
         message_id: Option<&str>,
         at: &str,
+        secret: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut values: Item = HashMap::from([
             (":status".to_owned(), AttributeValue::S(status.to_owned())),
@@ -66,12 +68,18 @@ impl Store {
             update.push_str(", message_id = :m");
         }
         update.push_str(" REMOVE GSI1PK, GSI1SK, lease_until");
+        let mut names = HashMap::from([("#status".to_owned(), "status".to_owned())]);
+        if let Some(member) = secret {
+            update.push_str(", #data.#secret");
+            names.insert("#data".to_owned(), "data".to_owned());
+            names.insert("#secret".to_owned(), member.to_owned());
+        }
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::outbox(id).to_map()))
             .update_expression(update)
-            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .send()
             .await

@@ -109,7 +109,11 @@ impl StripeClient {
         loop {
             let result = self.once(build()).await;
             match result {
-                Err(e) if e.transient() && attempt == 0 => {
+                Err(e)
+                    if e.transient()
+                        && attempt == 0
+                        && crate::provider_http::retry_fits(Duration::from_millis(250)) =>
+                {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
@@ -119,7 +123,10 @@ impl StripeClient {
     }
 
     async fn once(&self, request: reqwest::RequestBuilder) -> Result<Value, StripeError> {
+        let timeout = crate::provider_http::attempt_timeout(self.config.timeout)
+            .ok_or_else(|| StripeError::Timeout("the time budget is spent".into()))?;
         let response = request
+            .timeout(timeout)
             .bearer_auth(&self.config.secret_key)
             .header("Stripe-Version", API_VERSION)
             .send()

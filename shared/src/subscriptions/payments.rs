@@ -293,10 +293,16 @@ impl SubscriptionService {
         if !crate::ids::is_valid("inv", &invoice_id) {
             return Err(missing());
         }
-        let invoice = self.store().get_invoice(&invoice_id).await?.ok_or_else(missing)?;
+        // The payer's own record says whether their address is verified (read alongside the invoice).
+        let (invoice, payer) = Box::pin(async {
+            tokio::join!(self.store().get_invoice(&invoice_id), self.store().get_user(&caller.user_id))
+        })
+        .await;
+        let invoice = invoice?.ok_or_else(missing)?;
         if invoice.user_id != caller.user_id && !caller.is_admin() {
             return Err(ApiError::forbidden("you may only pay your own invoices"));
         }
+        crate::verification::ensure_verified(payer?.as_ref())?;
         if invoice.provider != Provider::Phonepe {
             return Err(ApiError::field("invoice_id", "this invoice is paid through Stripe"));
         }

@@ -25,6 +25,9 @@ use std::sync::Arc;
 const REQUEST_RECORD_TTL_SECONDS: i64 = 48 * 3_600;
 const MAX_SAVE_ATTEMPTS: usize = 8;
 
+/// Unpaid (pending) subscriptions a user may have open at once; they expire a day after creation.
+pub const MAX_UNPAID_CHECKOUTS: usize = 5;
+
 #[derive(Debug, Clone)]
 pub struct SubscriptionSettings {
     /// How long a past-due subscription keeps its paid tier.
@@ -454,13 +457,10 @@ impl SubscriptionService {
         self.ledger.clock.now()
     }
 
+    /// Subscriptions, payments and invoices are the account's own: session tokens only (a solution token,
+    /// which partner backends hold, gets 401 `wrong_token_kind`).
     pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
         authenticate(&self.keys, self.store(), bearer, &[TokenKind::Access]).await
-    }
-
-    /// Readers may also use a solution token.
-    pub async fn authenticate_reader(&self, bearer: Option<&str>) -> Result<Principal, ApiError> {
-        authenticate(&self.keys, self.store(), bearer, &[TokenKind::Access, TokenKind::Solution]).await
     }
 
     /// The solution (published) and the price of `tier` for `period`.
@@ -558,9 +558,41 @@ impl SubscriptionService {
             Some(k) => derived_id("sub", &format!("{}\n{k}", caller.user_id)),
             None => crate::ids::new_id("sub"),
         };
-        let (_, price) = self.price_of(&req.solution_id, req.tier, period, None, req.provider).await?;
+        // The buyer's own record says whether their address is verified (read alongside the price).
+        let (priced, buyer_account) = Box::pin(async {
+            tokio::join!(
+                self.price_of(&req.solution_id, req.tier, period, None, req.provider),
+                self.store().get_user(&caller.user_id)
+            )
+        })
+        .await;
+        let (_, price) = priced?;
+        crate::verification::ensure_verified(buyer_account?.as_ref())?;
         let now = self.now();
-        let open = self.store().user_subscriptions(&caller.user_id).await?.into_iter().find(|s| {
+        let mine = self.store().user_subscriptions(&caller.user_id).await?;
+        // Unpaid checkouts are capped per user: each one is a provider checkout session or order.
+        let unpaid: Vec<i64> = mine
+            .iter()
+            .filter(|s| {
+                s.subscription_id != subscription_id
+                    && matches!(
+                        s.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds),
+                        None | Some(SubscriptionStatus::Pending)
+                    )
+            })
+            .filter_map(|s| DateTime::parse_from_rfc3339(&s.created_at).ok().map(|t| t.timestamp()))
+            .filter(|created| now.timestamp() < created + super::billing::DAY)
+            .collect();
+        if unpaid.len() >= MAX_UNPAID_CHECKOUTS {
+            let oldest = unpaid.iter().min().copied().unwrap_or(now.timestamp());
+            return Err(ApiError::too_many_requests(
+                format!(
+                    "{MAX_UNPAID_CHECKOUTS} unpaid checkouts are open; pay or cancel one, or wait until they expire"
+                ),
+                u64::try_from(oldest + super::billing::DAY - now.timestamp()).unwrap_or(1),
+            ));
+        }
+        let open = mine.into_iter().find(|s| {
             s.solution_id == req.solution_id
                 && s.subscription_id != subscription_id
                 && matches!(

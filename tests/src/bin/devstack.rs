@@ -101,7 +101,13 @@ async fn setup() -> Result<(), BoxError> {
     let path = state_path();
     let mut state = load_state(&path);
 
-    let sdk = shared::aws::load().await;
+    // A tool, not a function: a freshly started DynamoDB Local (a cold JVM) may take seconds to answer at first.
+    let patient = shared::aws::Timeouts {
+        connect: std::time::Duration::from_secs(5),
+        attempt: std::time::Duration::from_secs(20),
+        operation: std::time::Duration::from_secs(60),
+    };
+    let sdk = shared::aws::load_with(patient).await;
     let dynamo = shared::aws::dynamodb(&sdk);
     wait_for_dynamodb(&dynamo).await?;
     template::create_table(&dynamo, &table).await?;
@@ -112,6 +118,12 @@ async fn setup() -> Result<(), BoxError> {
     ensure_secret(&shared::secrets::client(&sdk), &secret_id, &secret_json).await?;
     let keys = KeySet::from_secret_json(&issuer, &secret_json)?;
     println!("signing key   {secret_id} (kid {})", keys.current_kid());
+    // The public half, for the functions that only verify tokens (the auth function re-publishes it at its cold
+    // start when it differs, as in AWS).
+    let public_id = env("SIGNING_PUBLIC_KEY_SECRET_ID")?;
+    let jwks = serde_json::to_string(&keys.jwks())?;
+    ensure_secret(&shared::secrets::client(&sdk), &public_id, &jwks).await?;
+    println!("public keys   {public_id} (for the verify-only functions)");
     save_state(&path, &state)?;
 
     let store = Store::new(dynamo, &table);

@@ -119,11 +119,11 @@ async fn forged_and_misused_tokens_are_refused() {
     assert_eq!((status, body["code"].as_str()), (401, Some("wrong_audience")));
 
     // A session access token is not a solution token, and vice versa.
-    expect_refused(env, &f.access_token, "wrong_audience").await;
+    expect_refused(env, &f.access_token, "wrong_token_kind").await;
     let misuse =
         env.call("POST", "/api/generate-token", Some(json!({"solution_id": f.claims.aud})), Some(&f.token)).await;
     assert_eq!(misuse.status, 401);
-    assert_eq!(misuse.body["code"], "wrong_audience");
+    assert_eq!(misuse.body["code"], "wrong_token_kind");
 
     // Garbage.
     for junk in ["", "abc", "a.b.c", "..", &"x".repeat(10_000)] {

@@ -17,6 +17,18 @@ async fn sample_events_produce_their_named_status() {
         let session = env.register(&email).await;
         let token = env.solution_token(&session.access_token, &solution.solution_id).await;
         let text = std::fs::read_to_string(&path).expect("read");
+        // Verification cases: an unverified account (its link unused), and a link used already.
+        let text = if text.contains("{{VERIFICATION_TOKEN}}") || text.contains("{{UNVERIFIED_ACCESS_TOKEN}}") {
+            let (unverified, link) = env.register_unverified(&unique_email("unverified")).await;
+            text.replace("{{VERIFICATION_TOKEN}}", &link)
+                .replace("{{UNVERIFIED_ACCESS_TOKEN}}", &unverified.access_token)
+        } else if text.contains("{{USED_VERIFICATION_TOKEN}}") {
+            let (_, link) = env.register_unverified(&unique_email("verified")).await;
+            env.verify_email(&link).await;
+            text.replace("{{USED_VERIFICATION_TOKEN}}", &link)
+        } else {
+            text
+        };
         let text = text
             .replace("{{EMAIL}}", &email)
             .replace("{{NEW_EMAIL}}", &unique_email("new"))

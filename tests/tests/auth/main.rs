@@ -1,7 +1,10 @@
 //! Integration tests of the `auth` function against DynamoDB Local (through the real handler).
 
 mod attacks;
+mod confinement;
 mod events;
 mod flow;
 mod input;
 mod ownership;
+mod throttle;
+mod verification;

@@ -15,8 +15,15 @@ use shared::subscriptions::{Provider, RefundStatus};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The ledger as the partners function reads it (revenue views).
 fn ledger(f: &crate::Fixture) -> PartnerLedger {
-    PartnerLedger::new(f.b.env.store.clone(), Arc::new(f.b.env.clock.clone()))
+    PartnerLedger::new(f.b.env.store_for("partners"), Arc::new(f.b.env.clock.clone()))
+}
+
+/// The payout statements' bucket as the billing function writes it (`STATEMENT_BUCKET`).
+fn statement_files(f: &crate::Fixture) -> StatementFiles {
+    let recorder = integration_tests::iam::IamRecorder::new("billing").bind(&f.b.bucket, "STATEMENT_BUCKET");
+    StatementFiles { s3: integration_tests::harness::function_s3(&f.b.s3, recorder), bucket: f.b.bucket.clone() }
 }
 
 async fn postings(f: &crate::Fixture, partner_id: &str) -> Vec<PostingItem> {
@@ -419,8 +426,8 @@ async fn random_payments_and_partial_refunds_on_both_rails_balance_and_pay_out_e
     // The monthly run, twice: one statement, one payout posting and one document per partner and currency;
     // the payout is exactly the available balance.
     clock.set(at("2026-11-02T00:00:00Z"));
-    let files = StatementFiles { s3: f.b.s3.clone(), bucket: f.b.bucket.clone() };
-    let l = ledger(&f);
+    let files = statement_files(&f);
+    let l = PartnerLedger::new(f.b.env.store_for("billing"), Arc::new(f.b.env.clock.clone()));
     let first = l.monthly(Some("2026-10"), Some(&files), || true).await.expect("monthly");
     let again = l.monthly(Some("2026-10"), Some(&files), || true).await.expect("monthly again");
     let n = expected.len() as u32;
@@ -590,8 +597,9 @@ async fn the_monthly_job_runs_through_the_billing_handler_stops_at_its_deadline_
         pay(&f, &p, true).await;
     }
     clock.set(at("2026-11-03T00:00:00Z"));
-    let mut state = billing::AppState::new(store.clone(), Arc::new(clock.clone()), 7 * 86_400, "https://app.test");
-    state.statement_files = Some(StatementFiles { s3: f.b.s3.clone(), bucket: f.b.bucket.clone() });
+    let mut state =
+        billing::AppState::new(f.b.env.store_for("billing"), Arc::new(clock.clone()), 7 * 86_400, "https://app.test");
+    state.statement_files = Some(statement_files(&f));
     let job =
         || -> billing::Job { serde_json::from_value(json!({"job": "monthly", "month": "2026-10"})).expect("job") };
     // Out of time: nothing stated, incomplete.

@@ -5,11 +5,15 @@
 mod access;
 mod events;
 mod failures;
+mod iam;
 mod ledger;
 mod lifecycle;
+mod limits;
 mod localstripe;
 mod phonepe;
 mod run;
+mod timeouts;
+mod verification;
 mod webhook;
 
 use integration_tests::billing::BillingEnv;

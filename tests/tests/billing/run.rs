@@ -26,7 +26,7 @@ async fn paid_subscription(f: &Fixture, access: &str) -> (String, i64) {
 
 fn billing(f: &Fixture) -> billing::AppState {
     billing::AppState::new(
-        f.b.env.store.clone(),
+        f.b.env.store_for("billing"),
         std::sync::Arc::new(f.b.env.clock.clone()),
         7 * DAY,
         "https://app.test",
@@ -38,9 +38,10 @@ async fn outbox(f: &Fixture) -> shared::notifications::Outbox {
     let ses = aws_sdk_sesv2::Client::new(&shared::aws::load().await);
     let from = "billing@marketplace.test";
     ses.create_email_identity().email_identity(from).send().await.expect("identity (moto)");
+    let recorder = integration_tests::iam::IamRecorder::new("billing").bind(from, "SENDER_EMAIL");
     shared::notifications::Outbox {
-        store: f.b.env.store.clone(),
-        ses,
+        store: f.b.env.store_for("billing"),
+        ses: integration_tests::harness::function_ses(&ses, recorder),
         from: from.into(),
         app_base_url: "https://app.test".into(),
         clock: std::sync::Arc::new(f.b.env.clock.clone()),

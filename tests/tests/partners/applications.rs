@@ -138,3 +138,24 @@ async fn a_rejection_needs_a_reason_and_the_applicant_may_apply_again() {
     let unknown = t.call("POST", "/api/admin/partners/prt_00000000000000000000000000/approve", None, admin).await;
     assert_eq!(unknown.status, 404);
 }
+
+#[tokio::test]
+async fn an_unverified_address_cannot_apply_until_verified() {
+    let t = PartnersEnv::new().await;
+    let (user, link) = t.env.register_unverified(&unique_email("applicant")).await;
+    let token = Some(user.access_token.as_str());
+    let refused = t.call("POST", "/api/partners/apply", Some(application("Acme Labs")), token).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (403, Some("email_not_verified")),
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(refused.content_type(), "application/problem+json");
+    let link_item: Option<serde_json::Value> =
+        t.env.store.get(&keys::user_partner(&user.user_id), true).await.expect("read");
+    assert!(link_item.is_none(), "no application was recorded");
+    t.env.verify_email(&link).await;
+    let applied = t.call("POST", "/api/partners/apply", Some(application("Acme Labs")), token).await;
+    assert_eq!(applied.status, 201, "{:?}", applied.body);
+}

@@ -63,7 +63,12 @@ async fn a_solution_walks_its_lifecycle_and_refuses_other_steps() {
     let suspended = step(admin, "/api/admin/solutions/{id}/suspend", Some(json!({"reason": "abuse report"}))).await;
     assert_eq!(suspended.body["status"], "suspended");
     t.env.clock.advance(chrono::Duration::seconds(120));
-    assert_eq!(track().await.status, 404, "a suspended solution is not usable");
+    let refused = track().await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (403, Some("solution_unavailable")),
+        "a suspended solution is not usable"
+    );
     assert_eq!(step(admin, "/api/admin/solutions/{id}/reinstate", None).await.body["status"], "published");
     assert_eq!(step(pt, "/api/partners/solutions/{id}/retire", None).await.body["status"], "retired");
     for (who, path) in [
