@@ -1,6 +1,8 @@
 //! The marketplace: the public catalog of published solutions (search, filters, sort orders, keyset
-//! cursors), solution details, and reviews by users who used or subscribed (one per user, editable; the
-//! solution's rating summary changes in the same transaction).
+//! cursors), solution details, and reviews (one per user, editable; the solution's rating summary changes in
+//! the same transaction) by verified users who paid for the solution (a payment, or a subscription that was
+//! active) or used it on 3 days as its partner attests (events tracked with the partner's API key); never by
+//! the partner's own accounts.
 //!
 //! The catalog reads every published solution from one index partition (`SOLUTIONS#published`) and filters
 //! and sorts in memory, with a per-instance cache (`CATALOG_CACHE_SECONDS`): a marketplace holds thousands of
@@ -23,6 +25,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 const MAX_LIMIT: usize = 100;
 const DEFAULT_LIMIT: usize = 20;
 const MAX_REVIEW_CHARS: usize = 2_000;
+/// Days of partner-attested use (events the partner tracked with its API key) that let a user review.
+pub const ATTESTED_DAYS_TO_REVIEW: usize = 3;
 /// Writes of one review that lost to a concurrent edit are retried on top of it this often.
 const MAX_REVIEW_ATTEMPTS: u32 = 12;
 
@@ -430,16 +434,62 @@ impl Marketplace {
         authenticate(&self.keys, &self.store, bearer, &[TokenKind::Access]).await
     }
 
-    /// Whether `user_id` used or subscribed to the solution: a tier granted for it, a subscription to it, or
-    /// a day of usage in the history window.
-    async fn eligible(&self, user_id: &str, solution_id: &str) -> Result<bool, ApiError> {
-        if self.store.get_entitlement(user_id, solution_id).await?.is_some() {
+    /// Whether `user_id` paid for the solution at some time: a payment recorded for it, or a subscription
+    /// to it that was paid or active (a canceled one counts; a pending, never-paid one does not).
+    async fn paid_for(&self, user_id: &str, solution_id: &str) -> Result<bool, ApiError> {
+        use crate::subscriptions::SubscriptionStatus;
+        let paid = self.store.user_subscriptions(user_id).await?.iter().any(|s| {
+            s.solution_id == solution_id
+                && (!s.reconciled.payments.is_empty()
+                    || s.reconciled
+                        .latest
+                        .as_ref()
+                        .is_some_and(|l| matches!(l.status, SubscriptionStatus::Active | SubscriptionStatus::PastDue)))
+        });
+        if paid {
             return Ok(true);
         }
-        if self.store.user_subscriptions(user_id).await?.iter().any(|s| s.solution_id == solution_id) {
-            return Ok(true);
+        Ok(self.store.paid_for_solution(user_id, solution_id).await?)
+    }
+
+    /// Why `reviewer` may not review `solution` (`None`: it may): the partner's own accounts never; others
+    /// after paying for it, or after [`ATTESTED_DAYS_TO_REVIEW`] days of use its partner attested (tracked
+    /// with the partner's API key; usage the user's own token reports proves nothing).
+    async fn review_refusal(
+        &self,
+        reviewer: &crate::store::items::UserItem,
+        solution: &SolutionItem,
+    ) -> Result<Option<ApiError>, ApiError> {
+        let own = reviewer.partner_id.as_deref() == Some(solution.partner_id.as_str())
+            || self
+                .store
+                .get_partner_link(&reviewer.user_id)
+                .await?
+                .is_some_and(|link| link.partner_id == solution.partner_id);
+        if own {
+            return Ok(Some(ApiError::new(
+                403,
+                codes::REVIEW_OWN_SOLUTION,
+                "Forbidden",
+                "the partner's own accounts cannot review its solutions",
+            )));
         }
-        Ok(self.store.has_used(user_id, solution_id).await?)
+        if self.paid_for(&reviewer.user_id, &solution.solution_id).await? {
+            return Ok(None);
+        }
+        let days = self.store.attested_days(&reviewer.user_id, &solution.solution_id, ATTESTED_DAYS_TO_REVIEW).await?;
+        if days >= ATTESTED_DAYS_TO_REVIEW {
+            return Ok(None);
+        }
+        Ok(Some(ApiError::new(
+            403,
+            codes::REVIEW_NOT_ALLOWED,
+            "Forbidden",
+            format!(
+                "only users who paid for this solution, or used it on at least {ATTESTED_DAYS_TO_REVIEW} days as \
+                 its partner reports, may review it"
+            ),
+        )))
     }
 
     /// `POST /api/solutions/{id}/reviews`: create (201) or edit (200) the caller's review.
@@ -461,19 +511,15 @@ impl Marketplace {
             return Err(ApiError::validation(errors));
         }
         let rating = u8::try_from(req.rating).map_err(ApiError::internal)?;
-        self.published_solution(solution_id).await?;
+        let solution = self.published_solution(solution_id).await?;
         // Reviews need a verified address (the reviewer's own record, also the author's name).
         let reviewer = Box::pin(self.store.get_user(&caller.user_id)).await?;
         crate::verification::ensure_verified(reviewer.as_ref())?;
-        if !self.eligible(&caller.user_id, solution_id).await? {
-            return Err(ApiError::new(
-                403,
-                codes::REVIEW_NOT_ALLOWED,
-                "Forbidden",
-                "only users who used or subscribed to this solution may review it",
-            ));
+        let reviewer = reviewer.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+        if let Some(refused) = Box::pin(self.review_refusal(&reviewer, &solution)).await? {
+            return Err(refused);
         }
-        let author = reviewer.map(|u| u.name).unwrap_or_default();
+        let author = reviewer.name;
         let now = crate::tokens::rfc3339(self.clock.now());
         for attempt in 0..MAX_REVIEW_ATTEMPTS {
             if attempt > 0 {

@@ -57,6 +57,8 @@ pub mod codes {
     pub const PAYMENT_FAILED: &str = "payment_failed";
     pub const SUBSCRIPTION_NOT_FOUND: &str = "subscription_not_found";
     pub const SUBSCRIPTION_EXISTS: &str = "subscription_exists";
+    /// Two checkouts for one solution were created at the same instant; the retry finds the survivor.
+    pub const CHECKOUT_IN_PROGRESS: &str = "checkout_in_progress";
     pub const SUBSCRIPTION_NOT_ACTIVE: &str = "subscription_not_active";
     pub const PRICE_NOT_FOUND: &str = "price_not_found";
     pub const PAYMENT_NOT_FOUND: &str = "payment_not_found";
@@ -65,6 +67,8 @@ pub mod codes {
     pub const EVENT_IN_PROGRESS: &str = "event_in_progress";
     pub const INVOICE_NOT_FOUND: &str = "invoice_not_found";
     pub const INVOICE_NOT_OPEN: &str = "invoice_not_open";
+    /// A PhonePe subscription's renewal invoice is unpaid: pay it before changing the tier.
+    pub const RENEWAL_UNPAID: &str = "renewal_unpaid";
     pub const PROVIDER_NOT_CONFIGURED: &str = "provider_not_configured";
     pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
     pub const NOT_A_PARTNER: &str = "not_a_partner";
@@ -78,7 +82,13 @@ pub mod codes {
     pub const NO_PENDING_CHANGE: &str = "no_pending_change";
     pub const CONCURRENT_UPDATE: &str = "concurrent_update";
     pub const ASSETS_NOT_CONFIGURED: &str = "assets_not_configured";
+    /// A review by someone who neither paid for the solution nor used it as its partner attests (3 days).
     pub const REVIEW_NOT_ALLOWED: &str = "review_not_allowed";
+    /// A review of a solution by an account of the partner that owns it.
+    pub const REVIEW_OWN_SOLUTION: &str = "review_own_solution";
+    pub const NOTIFICATION_NOT_FOUND: &str = "notification_not_found";
+    /// An admin's retry of a notification that is not dead-lettered.
+    pub const NOTIFICATION_NOT_DEAD: &str = "notification_not_dead";
     /// Money, reputation and mail need a verified email address (`POST /api/auth/verify-email`).
     pub const EMAIL_NOT_VERIFIED: &str = "email_not_verified";
     /// A verification link that is not one of ours (or was never issued).

@@ -8,10 +8,19 @@
 //! unsent with status `unverified` (it is not kept for later), except the verification mail itself, which
 //! goes only while the address is still the account's and unverified (else `skipped`). A link's token is
 //! removed from the outbox item once its mail is sent or closed.
+//!
+//! A send SES refuses counts as a failed attempt: the notification goes back to the pending index due after
+//! an exponential backoff (5 min, 10, 20, … capped at 6 h), and after [`MAX_ATTEMPTS`] failed attempts it is
+//! dead-lettered (the `OUTBOX#dead` index, listed to admins, who may retry it). Permanent and transient SES
+//! errors are treated alike (the attempts bound ends both; an outage of a few hours is outlasted by the
+//! backoff, a longer one ends in the dead-letter list, from which admins retry). The sender reads only the
+//! notifications due by now and pages past everything it has seen, so no number of failing notifications
+//! holds up the others.
 
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::invoices::money;
+use crate::store::Failed;
 use crate::store::Store;
 use crate::store::items::NotificationItem;
 use crate::tokens::rfc3339;
@@ -21,6 +30,17 @@ use std::sync::Arc;
 
 /// How long a claimed notification is left to its sender.
 const LEASE_SECONDS: i64 = 120;
+/// Failed sends after which a notification is dead-lettered.
+pub const MAX_ATTEMPTS: u32 = 8;
+/// The wait after the first failed send; it doubles with each further one, up to [`MAX_BACKOFF_SECONDS`].
+pub const BASE_BACKOFF_SECONDS: i64 = 300;
+pub const MAX_BACKOFF_SECONDS: i64 = 6 * 3_600;
+
+/// The wait before the next attempt after `attempts` failed ones (pure).
+pub fn backoff_seconds(attempts: u32) -> i64 {
+    let doublings = attempts.saturating_sub(1).min(20);
+    BASE_BACKOFF_SECONDS.saturating_mul(1_i64 << doublings).min(MAX_BACKOFF_SECONDS)
+}
 
 /// One email.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +91,13 @@ pub fn compose(n: &NotificationItem, name: &str, app_base_url: &str) -> Option<E
             "Payment received".to_owned(),
             format!("We received {}. Thank you! Your invoice is at {invoices}", amount(d)),
         ),
+        "payment_unapplied_refunded" => (
+            "Your payment is being refunded".to_owned(),
+            format!(
+                "We received {}, but the invoice it paid had been withdrawn in the meantime (for example, a new billing period began), so nothing changed on your subscription. The full amount is on its way back to you through PhonePe; refunds usually reach your account within a few working days. Your invoices are at {invoices}",
+                amount(d)
+            ),
+        ),
         "upgrade_confirmation" => (
             "Your plan was upgraded".to_owned(),
             format!("Your subscription is now on the {} plan, effective immediately.", d["tier"].as_str().unwrap_or("new")),
@@ -79,6 +106,29 @@ pub fn compose(n: &NotificationItem, name: &str, app_base_url: &str) -> Option<E
             "Your subscription has ended".to_owned(),
             "The renewal was not paid within the grace period, so your plan is back to free. You can subscribe again at any time."
                 .to_owned(),
+        ),
+        "solution_suspended" | "solution_retired" => {
+            let (what, next) = if n.kind == "solution_suspended" {
+                ("has been suspended", "If it is reinstated before then, your subscription renews as usual.")
+            } else {
+                ("has been retired", "It will not come back.")
+            };
+            (
+                format!("{} is no longer available", d["solution_name"].as_str().unwrap_or("A solution you subscribe to")),
+                format!(
+                    "{} {what}. Your subscription will not renew and you will not be charged again; it ends on {}. {next}",
+                    d["solution_name"].as_str().unwrap_or("A solution you subscribe to"),
+                    day(d, "ends_at")
+                ),
+            )
+        }
+        "solution_reinstated" => (
+            format!("{} is available again", d["solution_name"].as_str().unwrap_or("A solution you subscribe to")),
+            format!(
+                "{} is available again, and your subscription renews as usual on {}.",
+                d["solution_name"].as_str().unwrap_or("A solution you subscribe to"),
+                day(d, "renews_at")
+            ),
         ),
         crate::verification::NOTIFICATION_KIND => {
             let token = d["token"].as_str()?;
@@ -116,7 +166,10 @@ pub struct OutboxReport {
     /// Notifications for an address that is not verified (anything but the verification mail): dropped
     /// unsent, with status `unverified`.
     pub unverified: u32,
+    /// Failed sends (each counted on its notification and retried after a backoff) and our own faults.
     pub errors: u32,
+    /// Notifications dead-lettered by this round (their last allowed attempt failed).
+    pub dead: u32,
 }
 
 /// What became of one claimed notification.
@@ -125,6 +178,8 @@ enum Delivery {
     Sent,
     Skipped,
     Unverified,
+    /// SES refused it: back off (or dead-lettered).
+    Failed(Failed),
 }
 
 #[derive(Clone)]
@@ -138,17 +193,16 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Send pending notifications while `has_time()`.
+    /// Send the notifications due by now while `has_time()`, oldest first, paging through the pending index
+    /// once (past the ones another sender holds or that fail now: those are due again only later).
     pub async fn deliver(&self, has_time: impl Fn() -> bool) -> Result<OutboxReport, ApiError> {
         let mut report = OutboxReport { complete: true, ..Default::default() };
         let mut tried = std::collections::HashSet::new();
+        let due_by = rfc3339(self.clock.now());
+        let mut start = None;
         loop {
-            let page = self.store.pending_notifications(50).await?;
-            let fresh: Vec<_> = page.into_iter().filter(|n| tried.insert(n.notification_id.clone())).collect();
-            if fresh.is_empty() {
-                return Ok(report);
-            }
-            for n in fresh {
+            let (page, next) = self.store.due_notifications(&due_by, 50, start.take()).await?;
+            for n in page.into_iter().filter(|n| tried.insert(n.notification_id.clone())) {
                 if !has_time() {
                     report.complete = false;
                     return Ok(report);
@@ -157,22 +211,35 @@ impl Outbox {
                     Ok(Some(Delivery::Sent)) => report.sent += 1,
                     Ok(Some(Delivery::Skipped)) => report.skipped += 1,
                     Ok(Some(Delivery::Unverified)) => report.unverified += 1,
+                    Ok(Some(Delivery::Failed(failed))) => {
+                        report.errors += 1;
+                        report.dead += u32::from(failed == Failed::Dead);
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         report.errors += 1;
-                        tracing::warn!(notification_id = %n.notification_id, error = %e.detail, "notification not sent; retried later");
+                        tracing::warn!(notification_id = %n.notification_id, error = %e.detail, "notification not sent; retried when its lease ends");
                     }
                 }
+            }
+            match next {
+                Some(k) => start = Some(k),
+                None => return Ok(report),
             }
         }
     }
 
     /// What became of one notification; `None`: another sender has it.
-    async fn send_one(&self, n: &NotificationItem) -> Result<Option<Delivery>, ApiError> {
+    async fn send_one(&self, listed: &NotificationItem) -> Result<Option<Delivery>, ApiError> {
         let now = self.clock.now();
-        if !self.store.claim_notification(&n.notification_id, now.timestamp(), now.timestamp() + LEASE_SECONDS).await? {
+        let lease_until = now.timestamp() + LEASE_SECONDS;
+        let lease_at = rfc3339(now + chrono::Duration::seconds(LEASE_SECONDS));
+        let Some(claimed) =
+            self.store.claim_notification(&listed.notification_id, now.timestamp(), lease_until, &lease_at).await?
+        else {
             return Ok(None);
-        }
+        };
+        let n = &claimed;
         let is_link = n.kind == crate::verification::NOTIFICATION_KIND;
         // A verification link's token is forgotten once its mail is done with.
         let secret = is_link.then_some("token");
@@ -228,22 +295,53 @@ impl Outbox {
             .destination(aws_sdk_sesv2::types::Destination::builder().to_addresses(&user.email).build())
             .content(content)
             .send()
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %aws_sdk_sesv2::error::DisplayErrorContext(&e), "ses send failed");
-                ApiError::unavailable(60)
-            })?;
+            .await;
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(e) => {
+                use aws_sdk_sesv2::error::ProvideErrorMetadata;
+                let error = match e.code() {
+                    Some(code) => format!("{code}: {}", e.message().unwrap_or("")),
+                    None => aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
+                };
+                return Ok(Some(Delivery::Failed(self.failed(n, &error).await?)));
+            }
+        };
         self.store
             .finish_notification(&n.notification_id, "sent", sent.message_id(), &rfc3339(self.clock.now()), secret)
             .await?;
         tracing::info!(notification_id = %n.notification_id, kind = %n.kind, "notification sent");
         Ok(Some(Delivery::Sent))
     }
+
+    /// Record a send SES refused (`error`: what it said): one more attempt, due again after the backoff, or
+    /// dead-lettered.
+    async fn failed(&self, n: &NotificationItem, error: &str) -> Result<Failed, ApiError> {
+        let error: String = error.chars().take(500).collect();
+        let now = self.clock.now();
+        let attempts = n.attempts + 1;
+        let retry_at =
+            (attempts < MAX_ATTEMPTS).then(|| rfc3339(now + chrono::Duration::seconds(backoff_seconds(attempts))));
+        let failed = self
+            .store
+            .fail_notification(&n.notification_id, n.attempts, retry_at.as_deref(), &rfc3339(now), &error)
+            .await?;
+        tracing::warn!(notification_id = %n.notification_id, kind = %n.kind, attempts, retry_at = ?retry_at, outcome = ?failed, error = %error, "ses refused the notification");
+        Ok(failed)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_from_five_minutes_up_to_six_hours() {
+        let waits: Vec<i64> = (1..MAX_ATTEMPTS).map(backoff_seconds).collect();
+        assert_eq!(waits, [300, 600, 1_200, 2_400, 4_800, 9_600, 19_200]);
+        assert_eq!(backoff_seconds(12), MAX_BACKOFF_SECONDS);
+        assert_eq!(backoff_seconds(u32::MAX), MAX_BACKOFF_SECONDS);
+    }
 
     #[test]
     fn every_customer_kind_has_an_email_and_others_none() {
@@ -253,10 +351,14 @@ mod tests {
             "payment_reminder",
             "payment_failed",
             "payment_received",
+            "payment_unapplied_refunded",
             "upgrade_confirmation",
             "grace_period_ended",
             "quota_80",
             "quota_100",
+            "solution_suspended",
+            "solution_retired",
+            "solution_reinstated",
         ] {
             let n = NotificationItem::new(
                 "n1",

@@ -70,6 +70,33 @@ pub struct TierSpec {
     pub prices: Vec<crate::subscriptions::Price>,
 }
 
+/// Limits an admin set for one tier of a solution (`PUT /api/tier-limits`). They win over the partner's
+/// limits of that tier, now and in every change of tiers an admin approves later, until an admin sets the
+/// tier's limits again; the partner sees them on its solution (`limit_overrides`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsOverride {
+    /// `None` = unlimited.
+    pub daily_limit: Option<u64>,
+    pub monthly_limit: Option<u64>,
+    /// The admin's user id.
+    pub set_by: String,
+    pub set_at: String,
+}
+
+/// `tiers` with an admin's limits wherever one is in force (`overrides` by tier name).
+pub fn with_overrides(
+    tiers: &[TierSpec],
+    overrides: &std::collections::BTreeMap<String, LimitsOverride>,
+) -> Vec<TierSpec> {
+    tiers
+        .iter()
+        .map(|t| match overrides.get(t.tier.as_str()) {
+            Some(o) => TierSpec { daily_limit: o.daily_limit, monthly_limit: o.monthly_limit, ..t.clone() },
+            None => t.clone(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub const MAX_QUANTITY: i64 = 1_000;
 const MAX_METADATA_BYTES: usize = 2_048;
 const MAX_HISTORY_DAYS: i64 = 366;
+/// Writes of a solution's limits that lost to a concurrent change are retried on top of it this often.
+const MAX_LIMIT_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierLimits {
@@ -382,6 +384,9 @@ struct Subject {
     family_id: Option<String>,
     /// The user whose tier applies (None: anonymous tier).
     user_id: Option<String>,
+    /// Tracked by the solution's partner (with its API key), not by the user's own token: the day counter
+    /// records it (`attested`), which is what reviews count as real use.
+    attested: bool,
 }
 
 #[derive(Clone)]
@@ -583,20 +588,20 @@ impl UsageService {
             return Err(api_keys::key_not_allowed());
         }
         if bearer.is_some() {
-            return self
-                .track(bearer, anonymous_id, idempotency_header, TrackRequest { customer_id: None, ..req })
-                .await;
+            let req = TrackRequest { customer_id: None, ..req };
+            let subject = Subject { attested: true, ..self.subject_of(bearer, anonymous_id, &req)? };
+            return self.track_subject(subject, idempotency_header, req).await;
         }
         let subject = match (req.customer_id.clone(), anonymous_id) {
             (Some(user), None) => {
                 if !crate::ids::is_valid("usr", &user) {
                     return Err(ApiError::field("customer_id", "must be a usr_ id"));
                 }
-                Subject { customer_id: user.clone(), solution_id, family_id: None, user_id: Some(user) }
+                Subject { customer_id: user.clone(), solution_id, family_id: None, user_id: Some(user), attested: true }
             }
             (None, Some(anonymous_id)) => {
                 let customer_id = anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
-                Subject { customer_id, solution_id, family_id: None, user_id: None }
+                Subject { customer_id, solution_id, family_id: None, user_id: None, attested: true }
             }
             (Some(_), Some(_)) => {
                 return Err(ApiError::field("customer_id", "give either customer_id or X-Anonymous-Id, not both"));
@@ -625,7 +630,18 @@ impl UsageService {
         idempotency_header: Option<&str>,
         req: TrackRequest,
     ) -> Result<TrackAnswer, ApiError> {
-        let subject = match bearer {
+        let subject = self.subject_of(bearer, anonymous_id, &req)?;
+        self.track_subject(subject, idempotency_header, req).await
+    }
+
+    /// Whom an event is tracked for: the token's user, or the anonymous visitor.
+    fn subject_of(
+        &self,
+        bearer: Option<&str>,
+        anonymous_id: Option<&str>,
+        req: &TrackRequest,
+    ) -> Result<Subject, ApiError> {
+        Ok(match bearer {
             Some(token) => {
                 let claims = self.verify_cached(token)?;
                 require_scope(&claims.scopes, SCOPE_TRACK)?;
@@ -638,6 +654,7 @@ impl UsageService {
                     solution_id: sid,
                     family_id: Some(claims.fid.clone()),
                     user_id: Some(claims.sub.clone()),
+                    attested: false,
                 }
             }
             None => {
@@ -649,10 +666,9 @@ impl UsageService {
                     .solution_id
                     .clone()
                     .ok_or_else(|| ApiError::field("solution_id", "is required for anonymous usage"))?;
-                Subject { customer_id, solution_id, family_id: None, user_id: None }
+                Subject { customer_id, solution_id, family_id: None, user_id: None, attested: false }
             }
-        };
-        self.track_subject(subject, idempotency_header, req).await
+        })
     }
 
     async fn track_subject(
@@ -723,12 +739,14 @@ impl UsageService {
             limit: limits.daily,
             expires_at,
             index: Some(keys::solution_usage(&subject.solution_id, &today.day, &subject.customer_id)),
+            attested: subject.attested,
         };
         let month = limits.monthly.map(|m| CounterSpec {
             key: keys::usage_month(&subject.customer_id, &today.month, &subject.solution_id),
             period: today.month.clone(),
             limit: Some(m),
             index: None,
+            attested: false,
             ..day.clone()
         });
         let answer = if req.idempotency_key.is_none() && month.is_none() {
@@ -1049,25 +1067,76 @@ impl UsageService {
         Err(ApiError::unavailable(1))
     }
 
-    /// Admin: set a tier's limits, for one solution or as the platform default.
+    /// An admin's limits for a tier of a solution: recorded on the solution as an override (so a partner's
+    /// later approved change of tiers keeps them, and the catalog shows them), and set on the tier definition
+    /// by an update of its limits alone (its prices stay), in one transaction guarded by the solution's
+    /// version.
+    async fn override_limits(
+        &self,
+        caller: &Principal,
+        solution_id: &str,
+        tier: Tier,
+        daily: Option<u64>,
+        monthly: Option<u64>,
+        now: &str,
+    ) -> Result<(), ApiError> {
+        for _ in 0..MAX_LIMIT_ATTEMPTS {
+            let Some(mut solution) = self.store.get::<SolutionItem>(&keys::solution(solution_id), true).await? else {
+                return Err(solution_not_found());
+            };
+            let expected = solution.version;
+            solution.limit_overrides.insert(
+                tier.as_str().to_owned(),
+                crate::solutions::LimitsOverride {
+                    daily_limit: daily,
+                    monthly_limit: monthly,
+                    set_by: caller.user_id.clone(),
+                    set_at: now.to_owned(),
+                },
+            );
+            solution.tiers = crate::solutions::with_overrides(&solution.tiers, &solution.limit_overrides);
+            solution.version = expected + 1;
+            solution.updated_at = now.to_owned();
+            let writes = vec![
+                self.store.tx_put_versioned(&solution, Some(expected))?,
+                self.store.tx_tier_limits(Some(solution_id), tier, daily, monthly, now)?,
+            ];
+            match self.store.transact(writes).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conditional { index: Some(0) }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::unavailable(1))
+    }
+
+    /// Admin: set a tier's limits, for one solution or as the platform default. Only the limits change.
     pub async fn set_limits(&self, caller: &Principal, req: TierLimitsRequest) -> Result<TierLimitsAnswer, ApiError> {
         if !caller.is_admin() {
             return Err(ApiError::forbidden("only admins may change limits"));
         }
         let daily_limit =
             req.daily_limit.ok_or_else(|| ApiError::field("daily_limit", "is required (null for unlimited)"))?;
-        if let Some(sid) = &req.solution_id {
-            if !crate::ids::is_valid("sol", sid) {
-                return Err(ApiError::field("solution_id", "must be a sol_ id"));
+        let now = rfc3339(self.clock.now());
+        match &req.solution_id {
+            None => {
+                let update = self.store.tx_tier_limits(None, req.tier, daily_limit, req.monthly_limit, &now)?;
+                self.store.transact(vec![update]).await?;
             }
-            if self.store.get_solution(sid).await?.is_none() {
-                return Err(solution_not_found());
+            Some(sid) => {
+                if !crate::ids::is_valid("sol", sid) {
+                    return Err(ApiError::field("solution_id", "must be a sol_ id"));
+                }
+                self.override_limits(caller, sid, req.tier, daily_limit, req.monthly_limit, &now).await?;
             }
         }
-        let now = rfc3339(self.clock.now());
-        let item =
-            TierDefinitionItem::new(req.solution_id.as_deref(), req.tier, daily_limit, req.monthly_limit, now.clone());
-        self.store.put_tier_definition(&item).await?;
+        // This container sees the new limits at once (others within the cache time).
+        match &req.solution_id {
+            Some(sid) => {
+                lock(&self.caches.policies).remove(sid);
+            }
+            None => lock(&self.caches.policies).clear(),
+        }
         tracing::info!(solution_id = ?req.solution_id, tier = req.tier.as_str(), by = %caller.user_id, "tier limits set");
         Ok(TierLimitsAnswer {
             solution_id: req.solution_id,

@@ -49,6 +49,7 @@ async fn main() {
         limit: Some(limit),
         expires_at: chrono::Utc::now().timestamp() + 86_400,
         index: Some(keys::solution_usage(&solution.solution_id, &date, "bench-bare")),
+        attested: false,
     };
     let bare = || env.store.count_usage(&spec, "search", 1);
 

@@ -31,6 +31,10 @@ pub struct BillingEnv {
     pub subs: Arc<subscriptions::AppState>,
     pub hook: Arc<stripe_webhook::AppState>,
     pub phonepe_hook: Arc<phonepe_webhook::AppState>,
+    /// The partners function (solution lifecycle: suspend, reinstate, retire, tier changes).
+    pub partners: Arc<partners::AppState>,
+    /// The marketplace function (catalog cache off).
+    pub market: Arc<marketplace::AppState>,
     /// The private bucket invoice PDFs go to (moto).
     pub bucket: String,
     pub s3: aws_sdk_s3::Client,
@@ -114,14 +118,17 @@ impl BillingEnv {
         ));
         let mut hook = stripe_webhook::AppState::new(
             env.store_for("stripe-webhook"),
-            clock,
+            clock.clone(),
             client,
             vec![WEBHOOK_SECRET.to_owned()],
             7 * 86_400,
         );
         hook.webhook = hook.webhook.with_seller(seller.clone());
         let hook = Arc::new(hook);
-        Self { env, stripe, phonepe, subs, hook, phonepe_hook, bucket, s3 }
+        let sealer = shared::sealed::Sealer::new(&shared::crypto::random_bytes::<32>()).expect("sealer");
+        let partners = Arc::new(partners::AppState::new(env.store_for("partners"), env.keys(), clock.clone(), sealer));
+        let market = Arc::new(marketplace::AppState::new(env.store_for("marketplace"), env.keys(), clock.clone(), 0));
+        Self { env, stripe, phonepe, subs, hook, phonepe_hook, partners, market, bucket, s3 }
     }
 
     /// Route a request to the function that serves it.
@@ -149,6 +156,11 @@ impl BillingEnv {
             crate::harness::decode(stripe_webhook::handle(&self.hook, req).await)
         } else if matches(phonepe_webhook::ROUTES) {
             crate::harness::decode(phonepe_webhook::handle(&self.phonepe_hook, req).await)
+        } else if matches(partners::ROUTES) {
+            // Boxed: these handlers' futures are large in debug builds and would grow every call's future.
+            crate::harness::decode(Box::pin(partners::handle(&self.partners, req)).await)
+        } else if matches(marketplace::ROUTES) {
+            crate::harness::decode(Box::pin(marketplace::handle(&self.market, req)).await)
         } else {
             self.env.send(req).await
         }
@@ -253,5 +265,125 @@ impl BillingEnv {
             builder = builder.header("authorization", a);
         }
         self.send(builder.body(Body::Binary(body.as_bytes().to_vec())).expect("request")).await
+    }
+}
+
+impl BillingEnv {
+    /// A partner applied and approved through the API: its id and its owner's session (signed in after the
+    /// approval).
+    pub async fn partner(&self, admin_token: &str) -> (String, shared::tokens::Session) {
+        let email = crate::harness::unique_email("partner");
+        let session = self.env.register(&email).await;
+        let application = crate::partners::application("Partner Co");
+        let applied = self.call("POST", "/api/partners/apply", Some(application), Some(&session.access_token)).await;
+        assert_eq!(applied.status, 201, "apply: {:?}", applied.body);
+        let partner_id = applied.body["partner_id"].as_str().expect("partner_id").to_owned();
+        let approved =
+            self.call("POST", &format!("/api/admin/partners/{partner_id}/approve"), None, Some(admin_token)).await;
+        assert_eq!(approved.status, 200, "approve: {:?}", approved.body);
+        (partner_id, self.env.login(&email).await)
+    }
+
+    /// A solution drafted by the partner through the API with `body`, submitted, and approved by the admin;
+    /// its id.
+    pub async fn publish(&self, partner_token: &str, admin_token: &str, body: Value) -> String {
+        let created = self.call("POST", "/api/partners/solutions", Some(body), Some(partner_token)).await;
+        assert_eq!(created.status, 201, "create solution: {:?}", created.body);
+        let id = created.body["solution_id"].as_str().expect("solution_id").to_owned();
+        let submitted =
+            self.call("POST", &format!("/api/partners/solutions/{id}/submit"), None, Some(partner_token)).await;
+        assert_eq!(submitted.status, 200, "submit: {:?}", submitted.body);
+        let approved = self.call("POST", &format!("/api/admin/solutions/{id}/approve"), None, Some(admin_token)).await;
+        assert_eq!((approved.status, &approved.body["status"]), (200, &json!("published")), "{:?}", approved.body);
+        id
+    }
+}
+
+/// Suspensions and retirements of solutions with subscribers: the billing function (whose `daily` job applies
+/// solution holds before the billing steps) with its Stripe calls going to the fake, and the walks the tests
+/// share.
+impl BillingEnv {
+    /// The billing function on this env's table and clock, calling the fake Stripe.
+    pub fn billing(&self) -> billing::AppState {
+        let mut state = billing::AppState::new(
+            self.env.store_for("billing"),
+            Arc::new(self.env.clock.clone()),
+            7 * 86_400,
+            "https://app.test",
+        );
+        let stripe = stripe_client(&self.stripe.base, Duration::from_secs(2));
+        state.holds.stripe = Some(stripe.clone());
+        state.run.stripe = Some(stripe.clone());
+        let ledger = state.run.ledger.clone();
+        let seller = Arc::new(test_seller());
+        state.reconcile.stripe = Some(
+            shared::subscriptions::webhook::StripeWebhookService::new(ledger.clone(), stripe, Vec::new())
+                .with_seller(seller.clone()),
+        );
+        state.reconcile.phonepe = Some(shared::subscriptions::phonepe::PhonePeRail {
+            ledger,
+            client: phonepe_client(&self.phonepe.base, Arc::new(self.env.clock.clone())),
+            seller,
+            settings: PhonePeSettings::new("https://app.test"),
+        });
+        state
+    }
+
+    /// The scheduled `daily` job with the clock at `at` (epoch seconds).
+    pub async fn run_billing(&self, at: i64) -> billing::Outcome {
+        self.env.clock.set(chrono::DateTime::from_timestamp(at, 0).expect("time"));
+        let job: billing::Job = serde_json::from_value(json!({"job": "daily"})).expect("job");
+        let deadline = chrono::Utc::now().timestamp_millis() + 600_000;
+        billing::handle(&self.billing(), job, deadline).await.expect("billing run")
+    }
+
+    /// A lifecycle action on a solution (`suspend`, `reinstate` as admin paths; `retire` on the partner path,
+    /// which admins may use too) with an optional reason.
+    pub async fn solution_action(&self, token: &str, solution_id: &str, action: &str, reason: Option<&str>) -> Reply {
+        let path = match action {
+            "retire" | "submit" | "withdraw" => format!("/api/partners/solutions/{solution_id}/{action}"),
+            _ => format!("/api/admin/solutions/{solution_id}/{action}"),
+        };
+        let body = reason.map(|r| json!({"reason": r}));
+        self.call("POST", &path, body, Some(token)).await
+    }
+
+    /// A PhonePe subscription to `tier` paid through the API; its id and period end.
+    pub async fn paid_phonepe(&self, access: &str, solution_id: &str, tier: &str) -> (String, i64) {
+        let body = json!({"solution_id": solution_id, "tier": tier, "provider": "phonepe", "period": "monthly"});
+        let r = self.call("POST", "/api/subscriptions", Some(body), Some(access)).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let id = r.body["subscription_id"].as_str().expect("id").to_owned();
+        let mid = r.body["payment"]["merchant_order_id"].as_str().expect("order").to_owned();
+        self.phonepe.complete(&mid);
+        let v = self.call("POST", "/api/payments/verify", Some(json!({"merchant_order_id": mid})), Some(access)).await;
+        assert_eq!(v.body["state"], "completed", "{:?}", v.body);
+        let item = self.env.store.get_subscription(&id).await.expect("read").expect("subscription");
+        (id, item.reconciled.latest.expect("period").period_end)
+    }
+
+    /// How many revenue postings a partner's ledger holds (each payment credits one).
+    pub async fn partner_postings(&self, partner_id: &str) -> usize {
+        let out = self
+            .env
+            .store
+            .client()
+            .query()
+            .table_name(self.env.store.table())
+            .index_name(shared::store::keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(shared::store::keys::partner_ledger_partition(partner_id)),
+            )
+            .send()
+            .await
+            .expect("partner ledger");
+        out.items.unwrap_or_default().len()
+    }
+
+    /// A notification in the outbox, by id.
+    pub async fn notification(&self, id: &str) -> Option<shared::store::items::NotificationItem> {
+        self.env.store.get(&shared::store::keys::outbox(id), true).await.expect("read outbox")
     }
 }

@@ -159,6 +159,29 @@ impl FakePhonePe {
         }
     }
 
+    /// The refunds PhonePe holds for an order (whoever asked for them).
+    pub fn refunds_of(&self, original_merchant_order_id: &str) -> Vec<Refund> {
+        let st = lock(&self.state);
+        let mut list: Vec<Refund> = st
+            .refunds
+            .values()
+            .filter(|r| r.original_merchant_order_id == original_merchant_order_id)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| a.refund_id.cmp(&b.refund_id));
+        list
+    }
+
+    /// Put a refund into PhonePe's records as is (one made outside our API, or PhonePe reporting another
+    /// amount than we asked for).
+    pub fn put_refund(&self, refund: Refund) {
+        lock(&self.state).refunds.insert(refund.merchant_refund_id.clone(), refund);
+    }
+
+    pub fn refund(&self, merchant_refund_id: &str) -> Option<Refund> {
+        lock(&self.state).refunds.get(merchant_refund_id).cloned()
+    }
+
     /// The body of an S2S callback for an order, in PhonePe's v2 shape, claiming `state` (which may differ
     /// from what the status API says: the body is not signed).
     pub fn order_callback(&self, merchant_order_id: &str, state: &str) -> String {

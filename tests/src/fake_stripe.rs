@@ -57,6 +57,10 @@ struct State {
     sessions: HashMap<String, Value>,
     subscriptions: HashMap<String, Value>,
     invoices: HashMap<String, Value>,
+    products: HashMap<String, Value>,
+    /// Every event made, oldest first.
+    events: Vec<Value>,
+    prices: HashMap<String, Value>,
     /// Responses already given per idempotency key (Stripe replays them).
     replays: HashMap<String, (u16, Value)>,
 }
@@ -115,6 +119,15 @@ impl FakeStripe {
             .map(str::to_owned)
     }
 
+    /// The Prices made through the API (by id).
+    pub fn prices(&self) -> HashMap<String, Value> {
+        lock(&self.state).prices.clone()
+    }
+
+    pub fn products(&self) -> HashMap<String, Value> {
+        lock(&self.state).products.clone()
+    }
+
     pub fn subscription(&self, id: &str) -> Option<Value> {
         lock(&self.state).subscriptions.get(id).cloned()
     }
@@ -126,6 +139,10 @@ impl FakeStripe {
         let mut st = lock(&self.state);
         let now = st.now;
         let mut session = st.sessions.get(session_id).cloned().expect("session");
+        // An expired (or already paid) session has no payment page any more.
+        if session["status"] != "open" {
+            return Vec::new();
+        }
         let sub_id = next_id(&mut st, "sub");
         let item_id = next_id(&mut st, "si");
         let price = session["line_items_price"].as_str().unwrap_or_default().to_owned();
@@ -275,11 +292,14 @@ fn new_invoice(st: &mut State, sub: &Value, amount: i64, reason: &str) -> Value 
     invoice
 }
 
+/// An event as Stripe sends it, kept for `GET /v1/events` (whether or not the test delivers it).
 fn event(st: &mut State, kind: &str, object: Value) -> Value {
     let id = next_id(st, "evt");
-    json!({"id": id, "object": "event", "api_version": "2025-03-31.basil", "created": st.now, "livemode": false,
-           "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null}, "type": kind,
-           "data": {"object": object}})
+    let e = json!({"id": id, "object": "event", "api_version": "2025-03-31.basil", "created": st.now,
+                   "livemode": false, "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null},
+                   "type": kind, "data": {"object": object}});
+    st.events.push(e.clone());
+    e
 }
 
 fn parse_form(body: &[u8]) -> Vec<(String, String)> {
@@ -425,6 +445,16 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     respond(&mut stream, status, &answer.to_string()).await
 }
 
+/// What a price charges: a Price made through the API, else the seeded test ids (`…enterprise…` is
+/// ₹1,999, anything else ₹499).
+fn amount_of(st: &State, price: &str) -> i64 {
+    match st.prices.get(price).and_then(|p| p["unit_amount"].as_i64()) {
+        Some(amount) => amount,
+        None if price.contains("enterprise") => 199_900,
+        None => 49_900,
+    }
+}
+
 fn refused(status: u16, kind: &str, message: &str) -> (u16, Value) {
     (status, json!({"error": {"type": kind, "message": message}}))
 }
@@ -466,11 +496,7 @@ fn answer(state: &Mutex<State>, r: &Recorded) -> (u16, Value) {
             session["created"] = now.into();
             session["expires_at"] = (now + DAY).into();
             session["metadata"] = json!({"subscription_id": r.param("metadata[subscription_id]")});
-            let amount = if r.param("line_items[0][price]").is_some_and(|p| p.contains("enterprise")) {
-                199_900
-            } else {
-                49_900
-            };
+            let amount = amount_of(&st, r.param("line_items[0][price]").unwrap_or_default());
             session["amount_total"] = amount.into();
             let mut stored = session.clone();
             stored["line_items_price"] = r.param("line_items[0][price]").into();
@@ -486,6 +512,12 @@ fn answer(state: &Mutex<State>, r: &Recorded) -> (u16, Value) {
             (200, session)
         }
         ("POST", ["v1", "checkout", "sessions", id, "expire"]) => match st.sessions.get_mut(*id) {
+            // Only an open session can be expired (a paid one is `complete`).
+            Some(s) if s["status"] != "open" => refused(
+                400,
+                "invalid_request_error",
+                "Only Checkout Sessions with a status in [\"open\"] can be expired.",
+            ),
             Some(s) => {
                 s["status"] = "expired".into();
                 let mut out = s.clone();
@@ -493,6 +525,89 @@ fn answer(state: &Mutex<State>, r: &Recorded) -> (u16, Value) {
                 (200, out)
             }
             None => refused(404, "invalid_request_error", "No such checkout.session"),
+        },
+        ("GET", ["v1", "checkout", "sessions", id]) => match st.sessions.get(*id) {
+            Some(s) => {
+                let mut out = s.clone();
+                strip_private(&mut out);
+                (200, out)
+            }
+            None => refused(404, "invalid_request_error", "No such checkout.session"),
+        },
+        ("POST", ["v1", "products"]) => {
+            let id = r.param("id").map_or_else(|| next_id(&mut st, "prod"), str::to_owned);
+            if st.products.contains_key(&id) {
+                return (
+                    400,
+                    json!({"error": {"type": "invalid_request_error", "code": "resource_already_exists",
+                                     "message": "Product already exists."}}),
+                );
+            }
+            let product = json!({"id": id, "object": "product", "active": true, "name": r.param("name"),
+                                 "metadata": {"solution_id": r.param("metadata[solution_id]")}, "created": now});
+            st.products.insert(id, product.clone());
+            (200, product)
+        }
+        ("GET", ["v1", "events"]) => {
+            // Newest first, `created[gte]`, `starting_after` and `limit` as Stripe pages them.
+            let since: i64 = r.param("created[gte]").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let limit: usize = r.param("limit").and_then(|v| v.parse().ok()).unwrap_or(10).clamp(1, 100);
+            let mut listed: Vec<Value> =
+                st.events.iter().rev().filter(|e| e["created"].as_i64().unwrap_or(0) >= since).cloned().collect();
+            if let Some(after) = r.param("starting_after") {
+                let at = listed.iter().position(|e| e["id"] == after).map_or(listed.len(), |i| i + 1);
+                listed.drain(..at);
+            }
+            let has_more = listed.len() > limit;
+            listed.truncate(limit);
+            (200, json!({"object": "list", "data": listed, "has_more": has_more, "url": "/v1/events"}))
+        }
+        ("GET", ["v1", "products", id]) => match st.products.get(*id) {
+            Some(p) => (200, p.clone()),
+            None => refused(404, "invalid_request_error", "No such product"),
+        },
+        ("POST", ["v1", "prices"]) => {
+            let Some(product) = r.param("product").filter(|p| st.products.contains_key(*p)) else {
+                return refused(400, "invalid_request_error", "No such product");
+            };
+            let lookup_key = r.param("lookup_key");
+            if let Some(k) = lookup_key
+                && let Some(taken) = st.prices.values().find(|p| p["lookup_key"].as_str() == Some(k))
+            {
+                let message = format!("A price ({}) already uses that lookup key.", taken["id"]);
+                return refused(400, "invalid_request_error", &message);
+            }
+            let id = next_id(&mut st, "price");
+            let price = json!({"id": id, "object": "price", "active": true, "product": product,
+                               "currency": r.param("currency"),
+                               "unit_amount": r.param("unit_amount").and_then(|a| a.parse::<i64>().ok()),
+                               "recurring": {"interval": r.param("recurring[interval]")},
+                               "lookup_key": lookup_key, "tax_behavior": r.param("tax_behavior"),
+                               "metadata": {"solution_id": r.param("metadata[solution_id]"),
+                                            "tier": r.param("metadata[tier]")},
+                               "created": now});
+            st.prices.insert(id, price.clone());
+            (200, price)
+        }
+        ("GET", ["v1", "prices"]) => {
+            let keys: Vec<&str> =
+                r.form.iter().filter(|(k, _)| k == "lookup_keys[]").map(|(_, v)| v.as_str()).collect();
+            let data: Vec<Value> = st
+                .prices
+                .values()
+                .filter(|p| keys.is_empty() || p["lookup_key"].as_str().is_some_and(|k| keys.contains(&k)))
+                .cloned()
+                .collect();
+            (200, json!({"object": "list", "data": data, "has_more": false, "url": "/v1/prices"}))
+        }
+        ("POST", ["v1", "prices", id]) => match st.prices.get_mut(*id) {
+            Some(p) => {
+                if let Some(active) = r.param("active") {
+                    p["active"] = (active == "true").into();
+                }
+                (200, p.clone())
+            }
+            None => refused(404, "invalid_request_error", "No such price"),
         },
         ("GET", ["v1", "subscriptions", id]) => match st.subscriptions.get(*id) {
             Some(s) => (200, s.clone()),
@@ -502,16 +617,23 @@ fn answer(state: &Mutex<State>, r: &Recorded) -> (u16, Value) {
             let Some(mut sub) = st.subscriptions.get(*id).cloned() else {
                 return refused(404, "invalid_request_error", "No such subscription");
             };
-            if r.param("cancel_at_period_end") == Some("true") {
-                sub["cancel_at_period_end"] = true.into();
-                sub["cancel_at"] = sub["items"]["data"][0]["current_period_end"].clone();
+            match r.param("cancel_at_period_end") {
+                Some("true") => {
+                    sub["cancel_at_period_end"] = true.into();
+                    sub["cancel_at"] = sub["items"]["data"][0]["current_period_end"].clone();
+                }
+                Some("false") => {
+                    sub["cancel_at_period_end"] = false.into();
+                    sub["cancel_at"] = Value::Null;
+                }
+                _ => {}
             }
             if let Some(price) = r.param("items[0][price]") {
                 if r.param("items[0][id]") != sub["items"]["data"][0]["id"].as_str() {
                     return refused(400, "invalid_request_error", "No such subscription item");
                 }
+                let amount = amount_of(&st, price);
                 sub["items"]["data"][0]["price"]["id"] = price.into();
-                let amount = if price.contains("enterprise") { 199_900 } else { 49_900 };
                 sub["items"]["data"][0]["price"]["unit_amount"] = amount.into();
             }
             st.subscriptions.insert((*id).to_owned(), sub.clone());

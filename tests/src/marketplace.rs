@@ -159,6 +159,56 @@ impl MarketEnv {
         self.env.store.put(&counter, None).await.expect("put counter");
     }
 
+    /// A live API key of the test partner (as `POST /api/partners/{id}/api-keys` makes one): the key.
+    pub async fn api_key(&self) -> String {
+        let key = format!("{}{}", shared::partners::api_keys::KEY_PREFIX, shared::crypto::random_token::<32>());
+        let item = shared::store::items::ApiKeyItem::new(
+            &shared::crypto::sha256_hex(key.as_bytes()),
+            &shared::ids::new_id("key"),
+            &self.partner_id,
+            "backend",
+            &key[..11],
+            Vec::new(),
+            shared::tokens::rfc3339(self.env.clock.now()),
+        );
+        self.env.store.put(&item, None).await.expect("put api key");
+        key
+    }
+
+    /// One event the partner's backend tracks for `user_id` with its API key (`X-Api-Key`, `customer_id`).
+    pub async fn attest(&self, api_key: &str, user_id: &str, solution_id: &str) {
+        let body = serde_json::json!({"action": "query", "customer_id": user_id, "solution_id": solution_id});
+        let r = Box::pin(self.env.call_with(
+            "POST",
+            "/api/track-usage",
+            Body::Text(body.to_string()),
+            None,
+            &[("x-api-key", api_key)],
+        ))
+        .await;
+        assert_eq!(r.status, 200, "partner-tracked usage: {:?}", r.body);
+    }
+
+    /// A captured payment of `user_id` for `solution_id` in the user's payment history (as a paid
+    /// subscription's webhook or verification records it).
+    pub async fn payment(&self, user_id: &str, solution_id: &str) {
+        let id = shared::ids::new_id("pay");
+        let now = shared::tokens::rfc3339(self.env.clock.now());
+        let mut item = shared::store::items::PaymentItem::new(
+            &id,
+            user_id,
+            shared::subscriptions::Provider::Stripe,
+            format!("pi_{id}"),
+            49_900,
+            "inr",
+            now.clone(),
+            now,
+        );
+        item.solution_id = Some(solution_id.to_owned());
+        item.subscription_id = Some(shared::ids::new_id("sub"));
+        self.env.store.put(&item, None).await.expect("put payment");
+    }
+
     /// Today's date minus `days`, as day counters name it.
     pub fn date_before(&self, days: i64) -> String {
         (self.env.clock.now() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string()

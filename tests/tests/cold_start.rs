@@ -213,10 +213,12 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     assert_eq!(read("subscriptions"), ["SigningPublicKeySecret", "StripeSecret"]);
     assert_eq!(read("stripe-webhook"), ["StripeSecret"]);
     assert_eq!(read("phonepe-webhook"), ["PhonePeSecret"]);
-    assert!(read("billing").is_empty());
+    // Billing reads the provider secrets for solution holds, repricing at renewal and the reconciliation.
+    assert_eq!(read("billing"), ["PhonePeSecret", "StripeSecret"]);
     assert_eq!(read("usage"), ["SigningPublicKeySecret"]);
     assert_eq!(read("marketplace"), ["SigningPublicKeySecret"]);
-    assert_eq!(read("partners"), ["PartnersSecret", "SigningPublicKeySecret"]);
+    // Partners make the platform's Stripe prices when tiers are approved.
+    assert_eq!(read("partners"), ["PartnersSecret", "SigningPublicKeySecret", "StripeSecret"]);
     // And their roles could not read the private key if they tried: only auth's policy allows it.
     let private = integration_tests::iam::Access {
         action: "secretsmanager:GetSecretValue".into(),

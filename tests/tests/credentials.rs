@@ -190,6 +190,9 @@ impl World {
                 }
                 "{id}" if template.starts_with("/api/subscriptions/") => "sub_01j0000000000000000000000x".to_owned(),
                 "{id}" if template.starts_with("/api/payments/") => "pay_01j0000000000000000000000x".to_owned(),
+                "{id}" if template.starts_with("/api/admin/notifications/") => {
+                    "payment-received:pay_01j0000000000000000000000x".to_owned()
+                }
                 s if s.starts_with('{') => panic!("no value for {s} in {template}: extend `concrete`"),
                 s => s.to_owned(),
             };

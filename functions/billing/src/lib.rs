@@ -1,8 +1,14 @@
-//! The `billing` function: invoked by EventBridge Scheduler (no HTTP). `{"job": "daily"}` runs the billing
-//! schedule (`shared::subscriptions::billing_run`): renewal notices, renewal invoices and payment requests,
-//! reminders, grace-period ends, abandoned pending subscriptions, scheduled downgrades. `{"job": "outbox"}`
-//! emails pending notifications through SES (`shared::notifications`; only to verified addresses, except the
-//! verification link itself). `{"job": "monthly"}` (optionally with
+//! The `billing` function: invoked by EventBridge Scheduler (no HTTP). `{"job": "daily"}` (hourly) first applies
+//! suspended, retired and reinstated solutions' holds to their subscribers (`shared::subscriptions::holds`:
+//! Stripe renewals stopped or restored at Stripe, PhonePe renewals stopped or restored, subscribers told), then
+//! runs the billing schedule (`shared::subscriptions::billing_run`): renewal notices, renewal invoices and
+//! payment requests, reminders, grace-period ends, abandoned pending subscriptions, scheduled downgrades,
+//! approved price changes carried to Stripe renewals. `{"job": "reconcile"}` (daily) asks Stripe (its events)
+//! and PhonePe (orders and refunds not final) what we missed and applies it through the webhooks' code paths
+//! (`shared::subscriptions::reconcile`).
+//! `{"job": "index-subscriptions"}` (once, after GSI3 is deployed) indexes subscriptions written before it by
+//! their solution. `{"job": "outbox"}` emails pending notifications through SES (`shared::notifications`;
+//! only to verified addresses, except the verification link itself). `{"job": "monthly"}` (optionally with
 //! `"month": "yyyy-mm"`, default last month in India time) makes each partner's payout statements
 //! (`shared::earnings`): rerun-safe, documents to S3. Each stops 30 s before its time limit; the next
 //! invocation continues.
@@ -14,7 +20,11 @@ use shared::notifications::{Outbox, OutboxReport};
 use shared::store::Store;
 use shared::subscriptions::billing::Schedule;
 use shared::subscriptions::billing_run::{BillingRun, RunReport};
+use shared::subscriptions::holds::{HoldReport, Holds};
+use shared::subscriptions::phonepe::{PhonePeRail, PhonePeSettings};
+use shared::subscriptions::reconcile::{ReconcileReport, Reconciler};
 use shared::subscriptions::service::Ledger;
+use shared::subscriptions::webhook::StripeWebhookService;
 use std::sync::Arc;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -38,6 +48,12 @@ pub struct Outcome {
     pub outbox: Option<OutboxReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statements: Option<StatementReport>,
+    /// `daily`: the solution holds applied first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holds: Option<HoldReport>,
+    /// `reconcile`: what the providers knew that we had missed, repaired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconciliation: Option<ReconcileReport>,
 }
 
 /// Stop this long before the invocation's deadline (at most; see `handle`).
@@ -45,22 +61,67 @@ pub const MARGIN_MS: i64 = 30_000;
 
 pub struct AppState {
     pub run: BillingRun,
+    /// Suspended, retired and reinstated solutions' subscriptions (Stripe from `STRIPE_SECRET_ID`).
+    pub holds: Holds,
     /// The email sender (when `SENDER_EMAIL` is set).
     pub outbox: Option<Outbox>,
     /// The partners' ledger (monthly statements).
     pub earnings: PartnerLedger,
     /// Where statement documents go (`STATEMENT_BUCKET`, else `INVOICE_BUCKET`).
     pub statement_files: Option<StatementFiles>,
+    /// The daily reconciliation with Stripe and PhonePe (each when configured).
+    pub reconcile: Reconciler,
 }
 
 impl AppState {
-    /// Cold start: configuration and the store (no secrets: the run calls no provider).
+    /// Cold start: configuration, the store and (when `STRIPE_SECRET_ID` / `PHONEPE_SECRET_ID` are set) the
+    /// providers: Stripe for suspended solutions' holds, repricing at renewal and the reconciliation; PhonePe
+    /// for the reconciliation. A provider secret that cannot be read does not stop billing: what needs that
+    /// provider waits (reported as errors) until it can.
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::aws::load().await;
         let store = shared::secrets::store_from_env(&sdk)?;
         let mut ledger = Ledger::new(store, Arc::new(SystemClock), shared::config::grace_seconds()?);
         ledger.schedule = Schedule::from_env()?;
+        let stripe = match std::env::var("STRIPE_SECRET_ID") {
+            Ok(id) if !id.is_empty() => match shared::secrets::load_stripe(&sdk).await {
+                Ok(setup) => Some(setup.client),
+                Err(e) => {
+                    tracing::error!(error = %e, "the Stripe secret could not be read: Stripe holds wait");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let holds = Holds::new(ledger.clone(), stripe.clone());
         let app = shared::config::required("APP_BASE_URL")?;
+        let seller = match std::env::var("SELLER_GSTIN") {
+            Ok(g) if !g.is_empty() => Some(Arc::new(shared::subscriptions::invoicing::Seller::from_env()?)),
+            _ => None,
+        };
+        let mut reconcile = Reconciler::new(ledger.clone());
+        if let Some(client) = &stripe {
+            let mut service = StripeWebhookService::new(ledger.clone(), client.clone(), Vec::new());
+            if let Some(seller) = &seller {
+                service = service.with_seller(seller.clone());
+            }
+            reconcile.stripe = Some(service);
+        }
+        let phonepe = match shared::secrets::load_phonepe(&sdk, ledger.clock.clone()).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "the PhonePe secret could not be read: the PhonePe reconciliation waits");
+                None
+            }
+        };
+        if let (Some(p), Some(seller)) = (phonepe, &seller) {
+            reconcile.phonepe = Some(PhonePeRail {
+                ledger: ledger.clone(),
+                client: p.client,
+                seller: seller.clone(),
+                settings: PhonePeSettings::new(&app),
+            });
+        }
         let outbox = std::env::var("SENDER_EMAIL").ok().filter(|s| !s.is_empty()).map(|from| Outbox {
             store: ledger.store.clone(),
             ses: aws_sdk_sesv2::Client::new(&sdk),
@@ -73,13 +134,18 @@ impl AppState {
             .find_map(|v| std::env::var(v).ok().filter(|b| !b.is_empty()));
         let statement_files = bucket.map(|bucket| StatementFiles { s3: shared::aws::s3(&sdk), bucket });
         let earnings = PartnerLedger::new(ledger.store.clone(), ledger.clock.clone());
-        Ok(Self { run: BillingRun::new(ledger, &app), outbox, earnings, statement_files })
+        let mut run = BillingRun::new(ledger, &app);
+        run.stripe = stripe;
+        Ok(Self { run, holds, outbox, earnings, statement_files, reconcile })
     }
 
     pub fn new(store: Store, clock: Arc<dyn Clock>, grace_seconds: i64, app_base_url: &str) -> Self {
         let earnings = PartnerLedger::new(store.clone(), clock.clone());
+        let ledger = Ledger::new(store, clock, grace_seconds);
         Self {
-            run: BillingRun::new(Ledger::new(store, clock, grace_seconds), app_base_url),
+            holds: Holds::new(ledger.clone(), None),
+            reconcile: Reconciler::new(ledger.clone()),
+            run: BillingRun::new(ledger, app_base_url),
             outbox: None,
             earnings,
             statement_files: None,
@@ -99,7 +165,24 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
     tracing::info!(job = %job.job, remaining_ms = deadline_ms - now, "billing job");
     match job.job.as_str() {
         "daily" => {
-            Ok(Outcome { job: job.job.clone(), report: state.run.run(has_time).await?, outbox: None, statements: None })
+            // Holds first: a suspended solution's subscription due for renewal in this run is not renewed.
+            let holds = state.holds.apply(&has_time).await?;
+            let mut report = state.run.run(has_time).await?;
+            report.complete &= holds.complete;
+            Ok(Outcome { job: job.job.clone(), report, outbox: None, statements: None, holds: Some(holds), reconciliation: None })
+        }
+        // One-off, after GSI3 is deployed: index the subscriptions written before it (rerun until complete).
+        "index-subscriptions" => {
+            let (indexed, complete) = state.holds.index_subscriptions(&has_time).await?;
+            tracing::info!(indexed, complete, "subscriptions indexed by solution");
+            Ok(Outcome {
+                job: job.job.clone(),
+                report: RunReport { complete, subscriptions: indexed, ..Default::default() },
+                outbox: None,
+                statements: None,
+                holds: None,
+                reconciliation: None,
+            })
         }
         "monthly" => {
             let report = state.earnings.monthly(job.month.as_deref(), state.statement_files.as_ref(), has_time).await?;
@@ -108,6 +191,8 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
                 report: RunReport { complete: report.complete, ..Default::default() },
                 outbox: None,
                 statements: Some(report),
+                holds: None,
+                reconciliation: None,
             })
         }
         "outbox" => {
@@ -118,8 +203,24 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
                 report: RunReport { complete: report.complete, ..Default::default() },
                 outbox: Some(report),
                 statements: None,
+                holds: None,
+                reconciliation: None,
             })
         }
-        other => Err(format!("unknown job {other:?} (expected \"daily\", \"outbox\" or \"monthly\")").into()),
+        "reconcile" => {
+            let report = state.reconcile.run(has_time).await?;
+            Ok(Outcome {
+                job: job.job.clone(),
+                report: RunReport { complete: report.complete, errors: report.errors, ..Default::default() },
+                outbox: None,
+                statements: None,
+                holds: None,
+                reconciliation: Some(report),
+            })
+        }
+        other => Err(format!(
+            "unknown job {other:?} (expected \"daily\", \"reconcile\", \"outbox\", \"monthly\" or \"index-subscriptions\")"
+        )
+        .into()),
     }
 }

@@ -1,5 +1,6 @@
 //! The `partners` function: partner applications and their admin review, partner API keys, solutions and
-//! their lifecycle (with admin approval), asset uploads, analytics, revenue and payouts. Handlers are thin:
+//! their lifecycle (with admin approval), asset uploads, analytics, revenue and payouts, and the admins' view of
+//! dead-lettered email notifications (list, retry). Handlers are thin:
 //! parse, call one use case of `shared::partners::PartnerService` (or `shared::ledger`), respond.
 
 use lambda_http::{Body, Request, Response};
@@ -11,6 +12,7 @@ use shared::partners::solutions::Action;
 use shared::partners::{AssetStore, PartnerService};
 use shared::sealed::Sealer;
 use shared::store::Store;
+use shared::stripe::prices::PriceBook;
 use shared::{ApiError, secrets};
 use std::sync::Arc;
 
@@ -41,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/admin/solutions/{id}/reject"),
     ("POST", "/api/admin/solutions/{id}/suspend"),
     ("POST", "/api/admin/solutions/{id}/reinstate"),
+    ("GET", "/api/admin/notifications/dead"),
+    ("POST", "/api/admin/notifications/{id}/retry"),
 ];
 
 pub struct AppState {
@@ -52,12 +56,23 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients, and the token keys and payout-sealing key (read once,
-    /// concurrently, from Secrets Manager). Asset uploads are offered when `ASSET_BUCKET` is set.
+    /// Cold start: configuration, SDK clients, and the token keys, payout-sealing key and Stripe key (read
+    /// once, concurrently, from Secrets Manager). Asset uploads are offered when `ASSET_BUCKET` is set.
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::aws::load().await;
-        let (platform, sealer) = tokio::try_join!(secrets::load_platform_with(&sdk), secrets::load_sealer(&sdk))?;
+        // Stripe (when `STRIPE_SECRET_ID` is set): approved tiers get the platform's Stripe Prices.
+        let stripe = async {
+            match std::env::var_os("STRIPE_SECRET_ID") {
+                Some(_) => secrets::load_stripe(&sdk).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (platform, sealer, stripe) =
+            tokio::try_join!(secrets::load_platform_with(&sdk), secrets::load_sealer(&sdk), stripe)?;
         let mut state = Self::new(platform.store, platform.keys, Arc::new(SystemClock), sealer);
+        if let Some(stripe) = stripe {
+            state.partners = state.partners.with_price_book(PriceBook::new(stripe.client));
+        }
         if let Ok(bucket) = shared::config::required("ASSET_BUCKET") {
             let assets = AssetStore { s3: shared::aws::s3(&sdk), bucket, upload_seconds: 600 };
             state.partners = state.partners.with_assets(assets);
@@ -155,6 +170,12 @@ async fn dispatch(
         ("POST", "/api/admin/solutions/{id}/reject") => Ok(http::json(200, &act(Action::Reject).await?)),
         ("POST", "/api/admin/solutions/{id}/suspend") => Ok(http::json(200, &act(Action::Suspend).await?)),
         ("POST", "/api/admin/solutions/{id}/reinstate") => Ok(http::json(200, &act(Action::Reinstate).await?)),
+        ("GET", "/api/admin/notifications/dead") => {
+            Ok(http::json(200, &p.dead_notifications(&caller, q("limit").as_deref(), q("cursor").as_deref()).await?))
+        }
+        ("POST", "/api/admin/notifications/{id}/retry") => {
+            Ok(http::json(200, &p.retry_notification(&caller, &param("id")).await?))
+        }
         _ => Err(ApiError::internal("route table and dispatch disagree")),
     }
 }

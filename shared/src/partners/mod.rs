@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod applications;
 #[cfg(feature = "payments")]
 pub mod assets;
+pub mod outbox;
 pub mod solutions;
 
 use crate::auth::jwt::{KeySet, TokenKind};
@@ -44,6 +45,10 @@ pub struct PartnerService {
     pub(crate) sealer: Arc<Sealer>,
     #[cfg(feature = "payments")]
     pub(crate) assets: Option<AssetStore>,
+    /// The platform's Stripe Products and Prices, made when an admin approves tiers (without it, approved
+    /// tiers sell on PhonePe only).
+    #[cfg(feature = "payments")]
+    pub(crate) prices: Option<crate::stripe::prices::PriceBook>,
 }
 
 /// The caller of a partner route, with its partner (when it has one).
@@ -130,7 +135,16 @@ impl PartnerService {
             sealer,
             #[cfg(feature = "payments")]
             assets: None,
+            #[cfg(feature = "payments")]
+            prices: None,
         }
+    }
+
+    /// Make Stripe Products and Prices for approved tiers.
+    #[cfg(feature = "payments")]
+    pub fn with_price_book(mut self, prices: crate::stripe::prices::PriceBook) -> Self {
+        self.prices = Some(prices);
+        self
     }
 
     #[cfg(feature = "payments")]

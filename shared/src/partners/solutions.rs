@@ -6,8 +6,8 @@
 
 use super::{Caller, PartnerService, admin_only, bad_cursor, now_rfc3339, page_limit, text, website};
 use crate::error::{ApiError, FieldError, codes};
-use crate::solutions::{SolutionStatus, Tier, TierSpec};
-use crate::store::items::{SolutionItem, TierDefinitionItem};
+use crate::solutions::{LimitsOverride, SolutionStatus, Tier, TierSpec, with_overrides};
+use crate::store::items::{SolutionHoldItem, SolutionItem, TierDefinitionItem};
 use crate::store::{StoreError, keys};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -114,6 +114,10 @@ pub struct SolutionView {
     pub status: SolutionStatus,
     pub tiers: Vec<TierSpec>,
     pub pending_tiers: Option<Vec<TierSpec>>,
+    /// Limits an admin set per tier (by tier name): they are in force over the partner's own, also after a
+    /// later approved change of tiers.
+    #[serde(default)]
+    pub limit_overrides: BTreeMap<String, LimitsOverride>,
     pub review_note: Option<String>,
     pub assets: BTreeMap<String, String>,
     pub rating_count: u64,
@@ -122,6 +126,10 @@ pub struct SolutionView {
     pub submitted_at: Option<String>,
     pub published_at: Option<String>,
     pub updated_at: String,
+    /// Suspend, retire and reinstate: how many live subscriptions (active or past due) the change affects.
+    /// Their renewals stop (or resume) and their subscribers are told, by the billing function's next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affected_subscriptions: Option<u64>,
 }
 
 impl From<&SolutionItem> for SolutionView {
@@ -136,8 +144,9 @@ impl From<&SolutionItem> for SolutionView {
             website: s.website.clone(),
             time_zone: s.time_zone.clone(),
             status: s.status,
-            tiers: s.tiers.clone(),
-            pending_tiers: s.pending_tiers.clone(),
+            tiers: declared(&s.tiers),
+            pending_tiers: s.pending_tiers.as_deref().map(declared),
+            limit_overrides: s.limit_overrides.clone(),
             review_note: s.review_note.clone(),
             assets: s.assets.clone(),
             rating_count: s.rating_count,
@@ -146,6 +155,7 @@ impl From<&SolutionItem> for SolutionView {
             submitted_at: s.submitted_at.clone(),
             published_at: s.published_at.clone(),
             updated_at: s.updated_at.clone(),
+            affected_subscriptions: None,
         }
     }
 }
@@ -225,6 +235,30 @@ pub fn validate_tiers(tiers: &[TierSpec], errors: &mut Vec<FieldError>) {
     }
 }
 
+/// Partners declare a price as amount, currency and period: the Stripe Price is the platform's, made when
+/// an admin approves the tier.
+fn declared_only(tiers: &[TierSpec], errors: &mut Vec<FieldError>) {
+    for (i, t) in tiers.iter().enumerate() {
+        for (j, p) in t.prices.iter().enumerate() {
+            if p.stripe_price_id.is_some() {
+                errors.push(FieldError::new(
+                    format!("tiers[{i}].prices[{j}].stripe_price_id"),
+                    "is made by the platform when an admin approves the tier; send amount, currency and period",
+                ));
+            }
+        }
+    }
+}
+
+/// Tiers as declared: without the provider's ids (which callers never see).
+pub fn declared(tiers: &[TierSpec]) -> Vec<TierSpec> {
+    let mut out = tiers.to_vec();
+    for p in out.iter_mut().flat_map(|t| t.prices.iter_mut()) {
+        p.stripe_price_id = None;
+    }
+    out
+}
+
 fn sorted(mut tiers: Vec<TierSpec>) -> Vec<TierSpec> {
     tiers.sort_by_key(|t| t.tier);
     tiers
@@ -274,6 +308,7 @@ impl PartnerService {
         let site = req.website.as_deref().map(|w| website("website", w, &mut errors));
         let tz = time_zone(&req.time_zone, &mut errors);
         validate_tiers(&req.tiers, &mut errors);
+        declared_only(&req.tiers, &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -329,6 +364,7 @@ impl PartnerService {
         }
         if let Some(t) = &patch.tiers {
             validate_tiers(t, &mut errors);
+            declared_only(t, &mut errors);
         }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
@@ -338,7 +374,7 @@ impl PartnerService {
             let t = sorted(t);
             if current.status == SolutionStatus::Draft {
                 next.tiers = t;
-            } else if t == current.tiers {
+            } else if t == declared(&current.tiers) {
                 next.pending_tiers = None;
                 next.pending_submitted_at = None;
             } else {
@@ -408,8 +444,10 @@ impl PartnerService {
                 ));
             };
             if action == Action::Approve {
-                extra = self.tier_writes(&current, &pending, &now)?;
-                next.tiers = pending;
+                // An admin's limit override outlives the partner's change: its limits stay in force.
+                let tiers = self.priced(&current, with_overrides(&pending, &current.limit_overrides)).await?;
+                extra = self.tier_writes(&current, &tiers, &now)?;
+                next.tiers = tiers;
             }
             next.pending_tiers = None;
             next.pending_submitted_at = None;
@@ -429,7 +467,9 @@ impl PartnerService {
                     next.review_note = None;
                 }
                 Action::Approve | Action::Reinstate => {
-                    extra = self.tier_writes(&current, &current.tiers, &now)?;
+                    let tiers = self.priced(&current, with_overrides(&current.tiers, &current.limit_overrides)).await?;
+                    extra = self.tier_writes(&current, &tiers, &now)?;
+                    next.tiers = tiers;
                     if current.published_at.is_none() {
                         next.published_at = Some(now.clone());
                     }
@@ -444,9 +484,52 @@ impl PartnerService {
             let audit = self.audit(&format!("solution#{solution_id}"), action.as_str(), caller, reason.as_deref());
             extra.push(self.store.tx_put(&audit, None)?);
         }
+        // Subscribers are billed only for a solution they can use: a suspension or retirement of a solution
+        // that had subscribers stops their renewals, a reinstatement restores them (applied to each
+        // subscription by the billing run; `subscriptions::holds`).
+        let holds = matches!(action, Action::Suspend | Action::Retire | Action::Reinstate)
+            && matches!(current.status, SolutionStatus::Published | SolutionStatus::Suspended);
+        let mut affected = None;
+        if holds {
+            // Counted first: a failure here changes nothing, so the admin can simply retry.
+            affected = Some(self.store.count_live_subscriptions(solution_id).await?);
+            let hold = SolutionHoldItem::new(solution_id, next.status, next.version, reason.clone(), now.clone());
+            extra.push(self.store.tx_put(&hold, None)?);
+        }
         self.save(&next, current.version, extra).await?;
-        tracing::info!(solution_id, action = action.as_str(), status = next.status.as_str(), by = %caller.principal.user_id, "solution lifecycle");
-        Ok(SolutionView::from(&next))
+        if next.tiers != current.tiers {
+            self.archive_replaced(&current.tiers, &next.tiers).await;
+        }
+        let mut view = SolutionView::from(&next);
+        view.affected_subscriptions = affected;
+        tracing::info!(solution_id, action = action.as_str(), status = next.status.as_str(), affected = ?view.affected_subscriptions, by = %caller.principal.user_id, "solution lifecycle");
+        Ok(view)
+    }
+
+    /// Approved tiers with the platform's Stripe Price of each price (made or found by lookup key); as they
+    /// are when Stripe is not configured (they sell on PhonePe only).
+    async fn priced(&self, solution: &SolutionItem, tiers: Vec<TierSpec>) -> Result<Vec<TierSpec>, ApiError> {
+        #[cfg(feature = "payments")]
+        if let Some(book) = &self.prices {
+            let mut tiers = tiers;
+            book.provision(&solution.solution_id, &solution.name, &mut tiers).await?;
+            return Ok(tiers);
+        }
+        let _ = solution;
+        Ok(tiers)
+    }
+
+    /// Archive at Stripe the prices an approved change replaced (after the change is saved; a failure is
+    /// logged, and nobody can buy them through our API anyway).
+    async fn archive_replaced(&self, replaced: &[TierSpec], tiers: &[TierSpec]) {
+        #[cfg(feature = "payments")]
+        if let Some(book) = &self.prices {
+            match book.archive_replaced(replaced, tiers).await {
+                Ok(n) => tracing::info!(archived = n, "replaced stripe prices archived"),
+                Err(e) => tracing::warn!(error = %e, "replaced stripe prices not archived"),
+            }
+        }
+        let _ = (replaced, tiers);
     }
 
     /// The tier definitions that put `tiers` in force (what usage limits and new subscriptions read), and

@@ -166,6 +166,8 @@ impl OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundAnswer {
     pub refund_id: Option<String>,
+    /// The refunded order, as PhonePe records it (the refund status API names it; the refund call does not).
+    pub original_merchant_order_id: Option<String>,
     pub amount: i64,
     pub state: String,
 }
@@ -374,6 +376,7 @@ impl PhonePeClient {
         let v = self.call(reqwest::Method::POST, "/payments/v2/refund", Some(&body)).await?;
         Ok(RefundAnswer {
             refund_id: str_at(&v, "refundId"),
+            original_merchant_order_id: str_at(&v, "originalMerchantOrderId"),
             amount: v.get("amount").and_then(Value::as_i64).unwrap_or(amount),
             state: str_at(&v, "state").unwrap_or_else(|| "PENDING".into()),
         })
@@ -384,6 +387,7 @@ impl PhonePeClient {
         let v = self.read(&format!("/payments/v2/refund/{merchant_refund_id}/status")).await?;
         Ok(RefundAnswer {
             refund_id: str_at(&v, "refundId"),
+            original_merchant_order_id: str_at(&v, "originalMerchantOrderId"),
             amount: v.get("amount").and_then(Value::as_i64).unwrap_or(0),
             state: str_at(&v, "state").ok_or_else(|| PhonePeError::Decode("no state".into()))?,
         })

@@ -1,4 +1,5 @@
-//! Reviews and the "has used" check of the marketplace in the store.
+//! Reviews and the review-eligibility checks of the marketplace in the store (partner-attested usage days,
+//! payments for a solution).
 
 use super::items::ReviewItem;
 use super::{Store, StoreError, keys};
@@ -33,21 +34,60 @@ impl Store {
         self.transact(items).await
     }
 
-    /// Whether a customer has a day counter of the solution in its usage history (newest first, stopping at
-    /// the first match).
-    pub async fn has_used(&self, customer_id: &str, solution_id: &str) -> Result<bool, StoreError> {
+    /// How many days of its usage history (up to `enough`: the query stops there) a customer has a day
+    /// counter of the solution that its partner attested (an event tracked with the partner's API key).
+    pub async fn attested_days(
+        &self,
+        customer_id: &str,
+        solution_id: &str,
+        enough: usize,
+    ) -> Result<usize, StoreError> {
         let mut start = None;
+        let mut days = 0;
         loop {
             let page = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND begins_with(SK, :day)")
-                .filter_expression("solution_id = :sol")
+                .filter_expression("solution_id = :sol AND #attested = :yes")
+                .expression_attribute_names("#attested", super::ATTESTED_ATTR)
                 .expression_attribute_values(":pk", AttributeValue::S(keys::usage_partition(customer_id)))
                 .expression_attribute_values(":day", AttributeValue::S(keys::USAGE_DAY_PREFIX.into()))
                 .expression_attribute_values(":sol", AttributeValue::S(solution_id.to_owned()))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
                 .scan_index_forward(false)
+                .projection_expression("PK")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(super::classify)?;
+            // Day counters are one item per (day, solution): each match is another day.
+            days += usize::try_from(page.count).unwrap_or(0);
+            if days >= enough {
+                return Ok(days);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(days),
+            }
+        }
+    }
+
+    /// Whether a payment of the user's history (the GSI1 payments partition) is for the solution.
+    pub async fn paid_for_solution(&self, user_id: &str, solution_id: &str) -> Result<bool, StoreError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                .key_condition_expression("GSI1PK = :pk")
+                .filter_expression("entity_type = :payment AND solution_id = :sol")
+                .expression_attribute_values(":pk", AttributeValue::S(keys::user_payments_partition(user_id)))
+                .expression_attribute_values(":payment", AttributeValue::S("payment".into()))
+                .expression_attribute_values(":sol", AttributeValue::S(solution_id.to_owned()))
                 .projection_expression("PK")
                 .set_exclusive_start_key(start.take())
                 .send()

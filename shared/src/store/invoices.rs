@@ -67,6 +67,8 @@ impl Store {
             names.push(format!(":l{i}"));
         }
         let mut update = String::from("SET #state = :state, updated_at = :at");
+        // Completed or failed is final: off the reconciliation's list.
+        let remove = if matches!(state, "completed" | "failed") { " REMOVE GSI2PK, GSI2SK" } else { "" };
         if let Some(id) = phonepe_order_id {
             values.insert(":oid".to_owned(), AttributeValue::S(id.to_owned()));
             update.push_str(", phonepe_order_id = :oid");
@@ -80,7 +82,7 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::phonepe_order(merchant_order_id).to_map()))
-            .update_expression(update)
+            .update_expression(format!("{update}{remove}"))
             .condition_expression(format!("attribute_exists(PK) AND #state IN ({})", names.join(", ")))
             .expression_attribute_names("#state", "state")
             .set_expression_attribute_values(Some(values))

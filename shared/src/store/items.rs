@@ -232,6 +232,9 @@ pub struct SolutionItem {
     /// A change of tiers or prices of a published solution, waiting for an admin's approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_tiers: Option<Vec<crate::solutions::TierSpec>>,
+    /// Limits an admin set per tier (by tier name): in force over the partner's (`tiers` shows them).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub limit_overrides: std::collections::BTreeMap<String, crate::solutions::LimitsOverride>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_submitted_at: Option<String>,
     /// The last admin decision's reason (a rejection, a suspension).
@@ -292,6 +295,7 @@ impl SolutionItem {
             website: None,
             tiers: Vec::new(),
             pending_tiers: None,
+            limit_overrides: Default::default(),
             pending_submitted_at: None,
             review_note: None,
             submitted_at: None,
@@ -879,8 +883,25 @@ pub struct NotificationItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solution_id: Option<String>,
     pub data: serde_json::Value,
+    /// `pending`, `sending` (leased), `sent`, `skipped`, `unverified`, or `dead` (given up on after
+    /// `notifications::MAX_ATTEMPTS` failed sends: in the dead-letter index until an admin retries it).
     pub status: String,
     pub created_at: String,
+    /// Failed sends so far (reset by an admin's retry).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// When the next send may be tried after a failure (RFC 3339; mirrored in the pending index's sort key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    /// What the last failed send reported (no secrets: the provider's error code and message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_at: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl NotificationItem {
@@ -907,6 +928,10 @@ impl NotificationItem {
             data,
             status: "pending".into(),
             created_at,
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            dead_at: None,
         }
     }
 }
@@ -969,18 +994,96 @@ pub struct SubscriptionItem {
     /// sparse GSI2 on every save.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_due_at: Option<i64>,
+    /// A pending subscription given up for another checkout to the same solution (the one that replaced it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
     #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
     pub gsi2pk: Option<String>,
     #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
     pub gsi2sk: Option<String>,
+    /// Its solution's subscriptions (`keys::solution_subscriptions`; written before that index existed: set on
+    /// the next save).
+    #[serde(rename = "GSI3PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi3pk: Option<String>,
+    #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi3sk: Option<String>,
+    /// Its solution is suspended or retired: no renewal (Stripe: canceled at period end at Stripe; PhonePe: the
+    /// billing run ends it at the period end instead of invoicing a renewal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_hold: Option<SubscriptionHold>,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
 }
 
+/// A solution's suspension or retirement as applied to one of its subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionHold {
+    /// `suspended` or `retired`.
+    pub state: SolutionStatus,
+    /// The solution's version that asked for it (holds of later versions win).
+    pub seq: u64,
+    pub since: String,
+    /// The subscriber had canceled at period end, or did so during the hold: a reinstatement never renews it.
+    pub subscriber_canceled: bool,
+}
+
+/// What a solution's last suspension, retirement or reinstatement asks of its subscriptions; listed in the
+/// pending index until the billing run has applied it to each of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SolutionHoldItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    pub entity_type: String,
+    pub solution_id: String,
+    /// The solution's status: `suspended` / `retired` (renewals stop) or `published` (reinstated).
+    pub state: SolutionStatus,
+    /// The solution's version after the change.
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+impl SolutionHoldItem {
+    pub fn new(solution_id: &str, state: SolutionStatus, seq: u64, reason: Option<String>, at: String) -> Self {
+        let key = keys::solution_hold(solution_id);
+        let gsi = keys::holds_pending(&at, solution_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: Some(gsi.pk),
+            gsi1sk: Some(gsi.sk),
+            entity_type: "solution_hold".into(),
+            solution_id: solution_id.into(),
+            state,
+            seq,
+            reason,
+            created_at: at,
+        }
+    }
+}
+
 impl SubscriptionItem {
-    /// Set when the billing run must next look at it, and the GSI2 entry that lists it then.
+    /// Its entry in its solution's subscriptions (GSI3), for items written before that index existed.
+    pub fn index_by_solution(&mut self) {
+        if self.gsi3pk.is_none() {
+            let (pk, sk) = keys::solution_subscriptions(&self.solution_id, &self.created_at, &self.subscription_id);
+            self.gsi3pk = Some(pk);
+            self.gsi3sk = Some(sk);
+        }
+    }
+
+    /// Set when the billing run must next look at it, and the GSI2 entry that lists it then (and its GSI3
+    /// entry when it has none yet: every save indexes it).
     pub fn set_billing_due(&mut self, due: Option<i64>) {
+        self.index_by_solution();
         self.billing_due_at = due;
         match due {
             Some(at) => {
@@ -1008,6 +1111,7 @@ impl SubscriptionItem {
     ) -> Self {
         let key = keys::subscription(subscription_id);
         let gsi = keys::user_subscriptions(user_id, &created_at, subscription_id);
+        let gsi3 = keys::solution_subscriptions(solution_id, &created_at, subscription_id);
         Self {
             pk: key.pk,
             sk: key.sk,
@@ -1035,8 +1139,12 @@ impl SubscriptionItem {
             open_invoice_id: None,
             billing_done: Default::default(),
             billing_due_at: None,
+            replaced_by: None,
             gsi2pk: None,
             gsi2sk: None,
+            gsi3pk: Some(gsi3.0),
+            gsi3sk: Some(gsi3.1),
+            solution_hold: None,
             version: 0,
             created_at: created_at.clone(),
             updated_at: created_at,
@@ -1066,6 +1174,39 @@ impl ProviderRefItem {
             entity_type: "provider_ref".into(),
             user_id: user_id.into(),
             subscription_id: subscription_id.map(str::to_owned),
+        }
+    }
+}
+
+/// The slot of a user's one unpaid subscription to a solution: which one it is and the request that made it
+/// (a hash of solution, tier, provider, period and tax details). Claimed in the transaction that creates the
+/// subscription, conditioned on the value read, so two concurrent checkouts never both stay open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckoutSlotItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    pub solution_id: String,
+    pub subscription_id: String,
+    pub fingerprint: String,
+    pub created_at: String,
+}
+
+impl CheckoutSlotItem {
+    pub fn new(user_id: &str, solution_id: &str, subscription_id: &str, fingerprint: &str, created_at: String) -> Self {
+        let key = keys::checkout_slot(user_id, solution_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "checkout_slot".into(),
+            user_id: user_id.into(),
+            solution_id: solution_id.into(),
+            subscription_id: subscription_id.into(),
+            fingerprint: fingerprint.into(),
+            created_at,
         }
     }
 }
@@ -1125,6 +1266,10 @@ pub struct PaymentItem {
     /// When the provider captured it (RFC 3339).
     pub captured_at: String,
     pub recorded_at: String,
+    /// Money that arrived for an invoice that could no longer apply (withdrawn or paid meanwhile): kept on
+    /// record, granting nothing, and refunded in full.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unapplied: bool,
 }
 
 impl PaymentItem {
@@ -1159,6 +1304,7 @@ impl PaymentItem {
             currency: currency.into(),
             captured_at,
             recorded_at,
+            unapplied: false,
         }
     }
 }
@@ -1186,6 +1332,11 @@ pub struct RefundItem {
     pub status: crate::subscriptions::RefundStatus,
     pub refunded_at: String,
     pub recorded_at: String,
+    /// A PhonePe refund still pending is listed for the reconciliation (sparse GSI2 `PHONEPE#OPEN`).
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
 }
 
 impl RefundItem {
@@ -1205,6 +1356,9 @@ impl RefundItem {
     ) -> Self {
         let key = keys::refund(payment_id, provider_refund_id);
         let gsi = keys::user_payments(user_id, &refunded_at, &refund_id);
+        let open = (provider == crate::subscriptions::Provider::Phonepe
+            && status == crate::subscriptions::RefundStatus::Pending)
+            .then(|| keys::phonepe_open("refund", &recorded_at, &format!("{payment_id}#{provider_refund_id}")));
         Self {
             pk: key.pk,
             sk: key.sk,
@@ -1221,6 +1375,8 @@ impl RefundItem {
             status,
             refunded_at,
             recorded_at,
+            gsi2pk: open.as_ref().map(|o| o.0.clone()),
+            gsi2sk: open.map(|o| o.1),
         }
     }
 }
@@ -1265,6 +1421,11 @@ pub struct PhonePeOrderItem {
     pub phonepe_order_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+    /// Listed for the reconciliation while not final (sparse GSI2 `PHONEPE#OPEN`).
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -1285,6 +1446,8 @@ impl PhonePeOrderItem {
             state: "creating".into(),
             phonepe_order_id: None,
             redirect_url: None,
+            gsi2pk: Some(keys::PHONEPE_OPEN.to_owned()),
+            gsi2sk: Some(keys::phonepe_open("order", &created_at, merchant_order_id).1),
             created_at: created_at.clone(),
             updated_at: created_at,
         }

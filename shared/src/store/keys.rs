@@ -25,9 +25,14 @@
 //! | an idempotency record of a usage event          | table | PK=`IDEMPOTENCY#<customer>#<solution>#<sha256(key)>`, SK=`IDEMPOTENCY` |
 //! | a quota reset's audit record                    | table | PK=`AUDIT#quota#<customer>#<solution>`, SK=`<at>#<id>` |
 //! | an outbox notification (delivered by billing)   | table | PK=`OUTBOX#<notification_id>`, SK=`OUTBOX`        |
-//! | pending outbox notifications, oldest first      | GSI1  | GSI1PK=`OUTBOX#pending`, GSI1SK=`<created>#<id>`  |
+//! | pending outbox notifications due by a time, oldest first (leased and backing-off ones later) | GSI1 | GSI1PK=`OUTBOX#pending`, GSI1SK=`<next attempt, RFC 3339>#<id>` <= `<now>#~` |
+//! | dead-lettered outbox notifications, newest first | GSI1 | GSI1PK=`OUTBOX#dead`, GSI1SK=`<dead at>#<id>`      |
 //! | subscription by id                              | table | PK=`SUBSCRIPTION#<subscription_id>`, SK=`SUBSCRIPTION` |
 //! | a user's subscriptions, newest first            | GSI1  | GSI1PK=`USER#<user_id>#SUBSCRIPTIONS`, GSI1SK=`<created>#<id>` |
+//! | a solution's subscriptions, oldest first (sparse: set on create and on every save, so a subscription written before the index existed is listed from its next save; `billing` job `index-subscriptions` backfills the rest) | GSI3 | GSI3PK=`SOLUTION#<solution_id>#SUBSCRIPTIONS`, GSI3SK=`<created>#<id>` |
+//! | a solution's subscription hold (suspension, retirement, reinstatement the billing run applies to its subscribers) | table | PK=`SOLUTIONHOLD#<solution_id>`, SK=`HOLD` |
+//! | holds not yet applied to every subscriber, oldest first | GSI1 | GSI1PK=`SOLUTIONHOLDS#pending`, GSI1SK=`<at>#<solution_id>` (sparse) |
+//! | a user's one checkout in progress for a solution | table | PK=`CHECKOUT#<user_id>#<solution_id>`, SK=`CHECKOUT` |
 //! | our id of a provider object (subscription, customer) | table | PK=`PROVIDERREF#<provider>#<kind>#<provider_id>`, SK=`REF` |
 //! | a user's customer at a provider                 | table | PK=`PROVIDERCUSTOMER#<provider>#<user_id>`, SK=`CUSTOMER` |
 //! | a payment                                       | table | PK=`PAYMENT#<payment_id>`, SK=`PAYMENT`           |
@@ -40,6 +45,7 @@
 //! | a user's invoices, newest first                 | GSI1  | GSI1PK=`USER#<user_id>#INVOICES`, GSI1SK=`<created>#<id>` |
 //! | the last invoice number of a financial year     | table | PK=`COUNTER#INVOICE#<fy>`, SK=`COUNTER`           |
 //! | subscriptions the billing run must look at, by due time | GSI2 | GSI2PK=`BILLING#DUE`, GSI2SK=`<due:012>#<id>` (sparse) |
+//! | PhonePe orders and refunds not final yet (reconciliation) | GSI2 | GSI2PK=`PHONEPE#OPEN`, GSI2SK=`<kind>#<created>#<id>` (sparse) |
 //! | a billing run's checkpoint                      | table | PK=`BILLINGRUN#<job>#<date>`, SK=`RUN`            |
 //! | a partner's solutions, newest first            | GSI2  | GSI2PK=`PARTNER#<partner_id>#SOLUTIONS`, GSI2SK=`<created>#<id>` |
 //! | a partner (application and profile)            | table | PK=`PARTNER#<partner_id>`, SK=`PROFILE`           |
@@ -71,6 +77,9 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
 
 /// A primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,8 +220,23 @@ pub fn outbox(notification_id: &str) -> Key {
 
 pub const OUTBOX_PENDING: &str = "OUTBOX#pending";
 
-pub fn outbox_pending(created_at: &str, notification_id: &str) -> Gsi1 {
-    Gsi1 { pk: OUTBOX_PENDING.to_owned(), sk: format!("{created_at}#{notification_id}") }
+/// The pending-index entry of a notification whose next attempt (or the end of its sender's lease) is at
+/// `at` (RFC 3339, UTC, seconds: its creation time at first): the index sorts by it, so a reader asks for
+/// what is due by now ([`outbox_due_until`]) and never pages through the ones backing off or leased.
+pub fn outbox_pending(at: &str, notification_id: &str) -> Gsi1 {
+    Gsi1 { pk: OUTBOX_PENDING.to_owned(), sk: format!("{at}#{notification_id}") }
+}
+
+/// The pending-index sort-key bound (inclusive) of everything due by `now` (RFC 3339).
+pub fn outbox_due_until(now: &str) -> String {
+    format!("{now}#~")
+}
+
+pub const OUTBOX_DEAD: &str = "OUTBOX#dead";
+
+/// The dead-letter index entry of a notification given up on at `at` (RFC 3339).
+pub fn outbox_dead(at: &str, notification_id: &str) -> Gsi1 {
+    Gsi1 { pk: OUTBOX_DEAD.to_owned(), sk: format!("{at}#{notification_id}") }
 }
 
 pub fn subscription(subscription_id: &str) -> Key {
@@ -225,6 +249,33 @@ pub fn user_subscriptions(user_id: &str, created_at: &str, subscription_id: &str
 
 pub fn user_subscriptions_partition(user_id: &str) -> String {
     format!("USER#{user_id}#SUBSCRIPTIONS")
+}
+
+/// The slot holding a user's one unpaid (pending) subscription to a solution.
+pub fn checkout_slot(user_id: &str, solution_id: &str) -> Key {
+    Key::new(format!("CHECKOUT#{user_id}#{solution_id}"), "CHECKOUT")
+}
+
+/// The sparse GSI3 entry of a subscription: its solution's subscriptions.
+pub fn solution_subscriptions(solution_id: &str, created_at: &str, subscription_id: &str) -> (String, String) {
+    (solution_subscriptions_partition(solution_id), format!("{created_at}#{subscription_id}"))
+}
+
+pub fn solution_subscriptions_partition(solution_id: &str) -> String {
+    format!("SOLUTION#{solution_id}#SUBSCRIPTIONS")
+}
+
+/// A solution's subscription hold: what its last suspension, retirement or reinstatement asks of its
+/// subscriptions.
+pub fn solution_hold(solution_id: &str) -> Key {
+    Key::new(format!("SOLUTIONHOLD#{solution_id}"), "HOLD")
+}
+
+pub const HOLDS_PENDING: &str = "SOLUTIONHOLDS#pending";
+
+/// The GSI1 entry of a hold the billing run has not applied to every subscription yet.
+pub fn holds_pending(at: &str, solution_id: &str) -> Gsi1 {
+    Gsi1 { pk: HOLDS_PENDING.to_owned(), sk: format!("{at}#{solution_id}") }
 }
 
 /// Our id of a provider's object: `kind` is `subscription` or `customer`.
@@ -289,6 +340,14 @@ pub fn invoice_counter(financial_year: &str) -> Key {
 }
 
 pub const BILLING_DUE: &str = "BILLING#DUE";
+
+pub const PHONEPE_OPEN: &str = "PHONEPE#OPEN";
+
+/// The sparse GSI2 entry of a PhonePe order or refund (`kind`) whose outcome is not known yet: the daily
+/// reconciliation asks PhonePe about each. Removed once final.
+pub fn phonepe_open(kind: &str, created_at: &str, id: &str) -> (String, String) {
+    (PHONEPE_OPEN.to_owned(), format!("{kind}#{created_at}#{id}"))
+}
 
 /// The sparse GSI2 entry of a subscription the billing run must look at by `due` (epoch seconds).
 pub fn billing_due(due: i64, subscription_id: &str) -> (String, String) {
@@ -460,10 +519,21 @@ mod tests {
         assert_eq!(idempotency("c", "s", "h").pk, "IDEMPOTENCY#c#s#h");
         assert_eq!(outbox("n1").pk, "OUTBOX#n1");
         assert_eq!(outbox_pending("t", "n1").pk, "OUTBOX#pending");
+        let due = outbox_due_until("2026-11-22T10:00:00Z");
+        assert!(outbox_pending("2026-11-22T10:00:00Z", "n1").sk <= due);
+        assert!(outbox_pending("2026-11-22T10:00:01Z", "n1").sk > due);
+        assert_eq!(outbox_dead("t", "n1"), Gsi1 { pk: "OUTBOX#dead".into(), sk: "t#n1".into() });
         assert_eq!(subscription("sub_1"), Key::new("SUBSCRIPTION#sub_1".into(), "SUBSCRIPTION"));
         assert_eq!(user_subscriptions("usr_1", "t", "sub_1").pk, "USER#usr_1#SUBSCRIPTIONS");
+        assert_eq!(
+            solution_subscriptions("sol_1", "t", "sub_1"),
+            ("SOLUTION#sol_1#SUBSCRIPTIONS".into(), "t#sub_1".into())
+        );
+        assert_eq!(solution_hold("sol_1"), Key::new("SOLUTIONHOLD#sol_1".into(), "HOLD"));
+        assert_eq!(holds_pending("t", "sol_1"), Gsi1 { pk: "SOLUTIONHOLDS#pending".into(), sk: "t#sol_1".into() });
         assert_eq!(provider_ref("stripe", "subscription", "sub_X").pk, "PROVIDERREF#stripe#subscription#sub_X");
         assert_eq!(provider_customer("stripe", "usr_1").pk, "PROVIDERCUSTOMER#stripe#usr_1");
+        assert_eq!(checkout_slot("usr_1", "sol_1"), Key::new("CHECKOUT#usr_1#sol_1".into(), "CHECKOUT"));
         assert_eq!(refund("pay_1", "re_1"), Key::new("PAYMENT#pay_1".into(), "REFUND#re_1"));
         assert_eq!(user_payments("usr_1", "t", "pay_1").pk, "USER#usr_1#PAYMENTS");
         assert_eq!(webhook_event("stripe", "evt_1").pk, "WEBHOOK#stripe#evt_1");

@@ -8,6 +8,7 @@ pub mod keys;
 mod ledger;
 mod outbox;
 mod partners;
+mod reconcile;
 mod solutions;
 mod subscriptions;
 mod throttle;
@@ -17,9 +18,11 @@ mod users;
 mod verification;
 
 pub use invoices::{InvoicePage, Issued};
+pub use outbox::Failed;
+pub use reconcile::OpenAtPhonePe;
 pub use subscriptions::{Claim, HistoryItem, HistoryPage, RefundChange};
 pub use tokens::RotateError;
-pub use usage::{Counted, CounterSpec, TxCounted};
+pub use usage::{ATTESTED_ATTR, Counted, CounterSpec, TxCounted};
 pub use verification::SendCount;
 
 use aws_sdk_dynamodb::Client;

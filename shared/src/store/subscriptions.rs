@@ -1,8 +1,8 @@
 //! Subscriptions, provider references, payments, refunds and webhook deduplication records in the store.
 
 use super::items::{
-    EntitlementItem, IdempotencyItem, PaymentItem, ProviderCustomerItem, ProviderRefItem, RefundItem, SubscriptionItem,
-    WebhookEventItem,
+    CheckoutSlotItem, EntitlementItem, IdempotencyItem, PaymentItem, ProviderCustomerItem, ProviderRefItem, RefundItem,
+    SubscriptionItem, WebhookEventItem,
 };
 use super::{Item, Store, StoreError, classify, from_item, keys, to_item};
 use crate::subscriptions::RefundStatus;
@@ -88,6 +88,36 @@ impl Store {
         }
         items.extend(extra);
         self.transact(items).await
+    }
+
+    /// A user's checkout slot for a solution (read consistently: it decides races).
+    pub async fn get_checkout_slot(
+        &self,
+        user_id: &str,
+        solution_id: &str,
+    ) -> Result<Option<CheckoutSlotItem>, StoreError> {
+        self.get(&keys::checkout_slot(user_id, solution_id), true).await
+    }
+
+    /// The transaction item that claims a checkout slot: only while it still names `seen` (the subscription
+    /// read before; `None`: while there is no slot).
+    pub fn tx_claim_checkout_slot(
+        &self,
+        slot: &CheckoutSlotItem,
+        seen: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let Some(seen) = seen else {
+            return self.tx_put(slot, Some("attribute_not_exists(PK)"));
+        };
+        let values: Item = HashMap::from([(":seen".to_owned(), AttributeValue::S(seen.to_owned()))]);
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(slot)?))
+            .condition_expression("subscription_id = :seen")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// Write a new version of a subscription, expecting `expected_version` to be stored, together with the
@@ -187,6 +217,24 @@ impl Store {
         }
     }
 
+    /// Mark a recorded payment as unapplied (its invoice could no longer take it). Idempotent.
+    pub async fn mark_payment_unapplied(&self, payment_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::payment(payment_id).to_map()))
+            .update_expression("SET unapplied = :yes")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result.map_err(classify) {
+            Ok(_) | Err(StoreError::Conditional { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Record a refund, or move a recorded one's status forward (never back), so its events converge in
     /// any order.
     pub async fn record_refund(&self, item: &RefundItem) -> Result<RefundChange, StoreError> {
@@ -220,7 +268,8 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key.to_map()))
-            .update_expression("SET #status = :status, status_changed_at = :at")
+            // Final now (a refund only moves forward from pending): off the reconciliation's list.
+            .update_expression("SET #status = :status, status_changed_at = :at REMOVE GSI2PK, GSI2SK")
             .condition_expression(condition)
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(values))

@@ -31,7 +31,13 @@ pub struct CounterSpec {
     pub expires_at: i64,
     /// The analytics index entry (day counters: `keys::solution_usage`), written by the same request.
     pub index: Option<keys::Gsi1>,
+    /// An event the solution's partner tracked (with its API key): the counter is marked
+    /// [`ATTESTED_ATTR`] by the same request (reviews count such days).
+    pub attested: bool,
 }
+
+/// On a day counter: some event of the day was tracked by the solution's partner, not only by the user.
+pub const ATTESTED_ATTR: &str = "attested";
 
 /// Result of a plain conditional count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +113,12 @@ fn counter_update(spec: &CounterSpec, action: &str, quantity: u64) -> Expr {
             values.insert(":limit".to_owned(), n(limit));
         }
         None => update.push_str(" REMOVE #limit"),
+    }
+    if spec.attested {
+        let at = update.find(" REMOVE").unwrap_or(update.len());
+        update.insert_str(at, ", #attested = :attested");
+        names.insert("#attested".to_owned(), ATTESTED_ATTR.to_owned());
+        values.insert(":attested".to_owned(), AttributeValue::Bool(true));
     }
     if let Some(index) = &spec.index {
         let at = update.find(" REMOVE").unwrap_or(update.len());

@@ -36,6 +36,11 @@ impl StripeError {
         matches!(self, Self::Refused { status, kind, .. } if *status == 402 || kind == "card_error")
     }
 
+    /// Stripe has no such object (HTTP 404).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Refused { status: 404, .. })
+    }
+
     fn transient(&self) -> bool {
         matches!(self, Self::Upstream { .. } | Self::Timeout(_))
     }

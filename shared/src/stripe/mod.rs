@@ -3,4 +3,6 @@
 #[cfg(feature = "payments")]
 pub mod client;
 pub mod events;
+#[cfg(feature = "payments")]
+pub mod prices;
 pub mod signature;

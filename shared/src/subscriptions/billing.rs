@@ -67,6 +67,9 @@ pub enum Step {
     End,
     /// A downgrade scheduled for the period end takes over (Stripe's renewal may come later).
     Downgrade,
+    /// Stripe, a notice period before the end: when the tier's price changed since, Stripe's next renewal is
+    /// switched to the price in force (no proration) and the subscriber told, as the PhonePe renewal notice.
+    Reprice,
 }
 
 impl Step {
@@ -79,6 +82,7 @@ impl Step {
             Self::GraceEnd => "grace-end".into(),
             Self::End => "end".into(),
             Self::Downgrade => "downgrade".into(),
+            Self::Reprice => "reprice".into(),
         }
     }
 }
@@ -113,9 +117,21 @@ pub fn pending_steps(item: &SubscriptionItem, schedule: &Schedule, grace_seconds
             {
                 steps.push(due(Step::Downgrade, at, at));
             }
+            // Stripe renews by itself; we only carry an approved price change to its next renewal.
+            if item.provider == Provider::Stripe
+                && l.status == SubscriptionStatus::Active
+                && !l.cancel_at_period_end
+                && item.solution_hold.is_none()
+            {
+                steps.push(due(Step::Reprice, end - schedule.notice_seconds, end));
+            }
             if item.provider == Provider::Phonepe {
+                // A suspended or retired solution renews nobody: the period ends, and nobody is asked to pay.
+                let held = item.solution_hold.is_some();
                 match l.status {
-                    SubscriptionStatus::Active if l.cancel_at_period_end => steps.push(due(Step::End, end, end)),
+                    SubscriptionStatus::Active if l.cancel_at_period_end || held => {
+                        steps.push(due(Step::End, end, end));
+                    }
                     SubscriptionStatus::Active => {
                         steps.push(due(Step::RenewalNotice, end - schedule.notice_seconds, end));
                         steps.push(due(Step::Renewal, end, end));
@@ -123,7 +139,7 @@ pub fn pending_steps(item: &SubscriptionItem, schedule: &Schedule, grace_seconds
                     SubscriptionStatus::PastDue => {
                         let since = r.past_due_start().unwrap_or(l.created);
                         for d in &schedule.reminder_days {
-                            if d * DAY < grace_seconds {
+                            if d * DAY < grace_seconds && !held {
                                 steps.push(due(Step::Reminder(*d), since + d * DAY, end));
                             }
                         }
@@ -235,6 +251,28 @@ mod tests {
     }
 
     #[test]
+    fn a_held_phonepe_subscription_ends_at_period_end_and_renews_again_once_released() {
+        let s = Schedule::default();
+        let grace = 7 * DAY;
+        let (start, end) = (1_800_000_000, 1_800_000_000 + 30 * DAY);
+        let mut item = sub(Provider::Phonepe);
+        item.reconciled.apply(snap(SubscriptionStatus::Active, start, start, end, false));
+        item.solution_hold = Some(crate::store::items::SubscriptionHold {
+            state: crate::solutions::SolutionStatus::Suspended,
+            seq: 3,
+            since: "2026-11-02T00:00:00Z".into(),
+            subscriber_canceled: false,
+        });
+        let steps: Vec<_> = pending_steps(&item, &s, grace).into_iter().map(|d| (d.step, d.at)).collect();
+        assert_eq!(steps, vec![(Step::End, end)], "no notice, no renewal invoice");
+        item.reconciled.apply(snap(SubscriptionStatus::PastDue, end, start, end, false));
+        let steps: Vec<_> = pending_steps(&item, &s, grace).into_iter().map(|d| d.step).collect();
+        assert_eq!(steps, vec![Step::GraceEnd], "no reminders to pay for a solution nobody can use");
+        item.solution_hold = None;
+        assert_eq!(pending_steps(&item, &s, grace).len(), 4, "released: reminders again");
+    }
+
+    #[test]
     fn cancellation_ends_at_period_end_and_stripe_needs_only_downgrades() {
         let s = Schedule::default();
         let (start, end) = (1_800_000_000, 1_800_000_000 + 30 * DAY);
@@ -244,7 +282,11 @@ mod tests {
         assert_eq!((steps.len(), steps[0].step, steps[0].at), (1, Step::End, end));
         let mut stripe = sub(Provider::Stripe);
         stripe.reconciled.apply(snap(SubscriptionStatus::Active, start, start, end, false));
-        assert_eq!(next_due(&stripe, &s, 7 * DAY), None, "Stripe renews by itself");
+        // Stripe renews by itself: only a look at the price in force before it does.
+        let steps = pending_steps(&stripe, &s, 7 * DAY);
+        assert_eq!((steps.len(), steps[0].step, steps[0].at), (1, Step::Reprice, end - 3 * DAY));
+        stripe.billing_done.insert(steps[0].key.clone());
+        assert_eq!(next_due(&stripe, &s, 7 * DAY), None);
         stripe.pending_tier = Some(Tier::Free);
         stripe.pending_effective_at = Some(end);
         assert_eq!(next_due(&stripe, &s, 7 * DAY), Some(end));

@@ -25,6 +25,8 @@ pub struct BillingRun {
     /// `POST /api/payments/initiate`.
     pub pay_url: String,
     pub page_size: i32,
+    /// Stripe (carries approved price changes to Stripe subscriptions' next renewal).
+    pub stripe: Option<crate::stripe::client::StripeClient>,
 }
 
 /// What a run did.
@@ -47,12 +49,18 @@ fn step_kind(step: Step) -> &'static str {
         Step::GraceEnd => "grace_end",
         Step::End => "end_of_term",
         Step::Downgrade => "downgrade",
+        Step::Reprice => "stripe_reprice",
     }
 }
 
 impl BillingRun {
     pub fn new(ledger: Ledger, app_base_url: &str) -> Self {
-        Self { ledger, pay_url: format!("{}/billing/pay", app_base_url.trim_end_matches('/')), page_size: 100 }
+        Self {
+            ledger,
+            pay_url: format!("{}/billing/pay", app_base_url.trim_end_matches('/')),
+            page_size: 100,
+            stripe: None,
+        }
     }
 
     /// Do everything due by now while `has_time()` says there is time left.
@@ -134,6 +142,51 @@ impl BillingRun {
             .unwrap_or(price))
     }
 
+    /// A Stripe subscription a notice period before its renewal: when the price in force for the tier of its
+    /// next period differs from what Stripe will charge, Stripe is switched to it (no proration: it applies
+    /// from the renewal) and the subscriber told now. Returns the new price (the subscription's next price).
+    async fn reprice(
+        &self,
+        item: &SubscriptionItem,
+        next_tier: Tier,
+        next_price: &Price,
+        period_end: i64,
+    ) -> Result<Option<Price>, ApiError> {
+        let charged = match (&item.pending_price, item.pending_effective_at) {
+            (Some(p), Some(at)) if at <= period_end => p,
+            _ => &item.price,
+        };
+        if next_price == charged {
+            return Ok(None);
+        }
+        let (Some(stripe_sub), Some(stripe_item), Some(price_id)) =
+            (&item.provider_subscription_id, &item.provider_item_id, &next_price.stripe_price_id)
+        else {
+            tracing::warn!(subscription_id = %item.subscription_id, "price changed but not sellable on Stripe; kept");
+            return Ok(None);
+        };
+        let stripe = self.stripe.as_ref().ok_or_else(|| ApiError::internal("Stripe is not configured for billing"))?;
+        let form = vec![
+            crate::stripe::client::field("items[0][id]", stripe_item),
+            crate::stripe::client::field("items[0][price]", price_id),
+            crate::stripe::client::field("proration_behavior", "none"),
+        ];
+        let idem = format!("reprice-{}-{period_end}-{price_id}", item.subscription_id);
+        stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?;
+        let sub = &item.subscription_id;
+        self.notify(
+            format!("renewal-notice:{sub}:{period_end}"),
+            "renewal_notice",
+            item,
+            serde_json::json!({"subscription_id": sub, "tier": next_tier, "amount": next_price.amount,
+                               "currency": next_price.currency, "renews_at": period_end,
+                               "previous_amount": charged.amount}),
+        )
+        .await?;
+        tracing::info!(subscription_id = %sub, from = charged.amount, to = next_price.amount, "stripe renewal repriced");
+        Ok(Some(next_price.clone()))
+    }
+
     /// One step: its effects (idempotent), then the subscription's change with the step marked done. True when
     /// this run marked it (false: another run got there first).
     async fn perform(&self, item: &SubscriptionItem, due: &Due, now: i64) -> Result<bool, ApiError> {
@@ -147,7 +200,7 @@ impl BillingRun {
         };
         // A subscriber keeps its price until its next renewal after a price change: the renewal is invoiced at
         // the tier's price in force now (same currency and period), when the solution still offers one.
-        let next_price = if matches!(due.step, Step::Renewal | Step::RenewalNotice) {
+        let next_price = if matches!(due.step, Step::Renewal | Step::RenewalNotice | Step::Reprice) {
             self.price_in_force(&item.solution_id, next_tier, next_price).await?
         } else {
             next_price
@@ -161,20 +214,13 @@ impl BillingRun {
         let mut fact = None;
         let mut open_invoice: Option<Option<String>> = None;
         let mut take_pending = false;
+        let mut reprice: Option<Price> = None;
         match due.step {
             Step::ExpirePending => {
                 if let Some(id) = &item.open_invoice_id {
                     void_invoice(&self.ledger.store, id, rfc3339(self.ledger.clock.now())).await?;
                 }
-                fact = Some(Fact::Snapshot(Snapshot {
-                    event_id: format!("billing:{}", due.key),
-                    created: due.at,
-                    status: SubscriptionStatus::Expired,
-                    period_start: 0,
-                    period_end: 0,
-                    cancel_at_period_end: false,
-                    price_id: None,
-                }));
+                fact = Some(Fact::Snapshot(Snapshot::never_paid(format!("billing:{}", due.key), due.at)));
                 open_invoice = Some(None);
             }
             Step::RenewalNotice => {
@@ -242,15 +288,24 @@ impl BillingRun {
                 fact = snapshot(SubscriptionStatus::Expired, due.at);
                 open_invoice = Some(None);
             }
-            Step::End => fact = snapshot(SubscriptionStatus::Canceled, period_end),
+            Step::End => {
+                fact = snapshot(SubscriptionStatus::Canceled, period_end);
+                // An upgrade invoice still open dies with the term.
+                open_invoice = Some(None);
+            }
             Step::Downgrade => take_pending = true,
+            Step::Reprice => reprice = self.reprice(item, next_tier, &next_price, period_end).await?,
         }
         let key = due.key.clone();
         let at = now.max(due.at);
         let mut marked = false;
+        // The open invoice this step replaces (at the renewal: an upgrade invoice of the period that ended),
+        // withdrawn once the step is saved: nothing may pay it into the next period.
+        let mut replaced: Option<String> = None;
         self.ledger
             .update(sub, |s, _| {
                 marked = false;
+                replaced = None;
                 if s.billing_done.contains(&key) {
                     return Ok(false);
                 }
@@ -258,7 +313,15 @@ impl BillingRun {
                     s.reconciled.apply(f.clone());
                 }
                 if let Some(open) = &open_invoice {
+                    if s.open_invoice_id != *open {
+                        replaced.clone_from(&s.open_invoice_id);
+                    }
                     s.open_invoice_id.clone_from(open);
+                }
+                if let Some(p) = &reprice {
+                    s.pending_tier = Some(next_tier);
+                    s.pending_price = Some(p.clone());
+                    s.pending_effective_at = Some(period_end);
                 }
                 if take_pending
                     && let (Some(t), Some(p), Some(eff)) =
@@ -281,6 +344,10 @@ impl BillingRun {
                 Ok(true)
             })
             .await?;
+        if let Some(id) = replaced.filter(|_| marked) {
+            void_invoice(&self.ledger.store, &id, rfc3339(self.ledger.clock.now())).await?;
+            tracing::info!(subscription_id = %sub, invoice_id = %id, step = %due.key, "replaced invoice withdrawn");
+        }
         if marked {
             tracing::info!(subscription_id = %sub, step = %due.key, "billing step done");
         }

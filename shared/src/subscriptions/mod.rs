@@ -63,6 +63,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A subscription given up before it was ever paid (abandoned, replaced, expired unpaid).
+    pub fn never_paid(event_id: String, created: i64) -> Self {
+        Self {
+            event_id,
+            created,
+            status: SubscriptionStatus::Expired,
+            period_start: 0,
+            period_end: 0,
+            cancel_at_period_end: false,
+            price_id: None,
+        }
+    }
+
     fn order_key(&self) -> (i64, u8, i64, &str) {
         (self.created, self.status.rank(), self.period_end, &self.event_id)
     }
@@ -163,6 +176,10 @@ impl Reconciled {
 pub mod billing;
 #[cfg(feature = "payments")]
 pub mod billing_run;
+#[cfg(feature = "payments")]
+pub mod checkout;
+#[cfg(feature = "payments")]
+pub mod holds;
 pub mod invoicing;
 #[cfg(feature = "payments")]
 pub mod payments;
@@ -170,6 +187,8 @@ pub mod payments;
 pub mod phonepe;
 #[cfg(feature = "payments")]
 pub mod phonepe_webhook;
+#[cfg(feature = "payments")]
+pub mod reconcile;
 #[cfg(feature = "payments")]
 pub mod service;
 #[cfg(feature = "payments")]

@@ -180,6 +180,18 @@ fn epoch(at: Option<i64>) -> Option<String> {
     at.and_then(|t| DateTime::from_timestamp(t, 0)).map(rfc3339)
 }
 
+fn renewal_unpaid() -> ApiError {
+    ApiError::conflict(codes::RENEWAL_UNPAID, "the renewal invoice is unpaid: pay it first, then change the tier")
+}
+
+/// Withdraw an invoice if it is an open upgrade invoice (one replaced on its subscription). Idempotent.
+async fn void_upgrade_invoice(store: &crate::store::Store, invoice_id: &str, at: String) -> Result<(), ApiError> {
+    if store.get_invoice(invoice_id).await?.is_some_and(|i| i.reason == InvoiceReason::Upgrade) {
+        super::billing::void_invoice(store, invoice_id, at).await?;
+    }
+    Ok(())
+}
+
 /// The prorated difference of moving from `old` to `new` (per period) for the rest of a period: rounded to
 /// the nearest paisa, halves up.
 pub fn prorated(old: i64, new: i64, period_start: i64, period_end: i64, now: i64) -> i64 {
@@ -215,7 +227,8 @@ impl SubscriptionService {
         price: Price,
         buyer: BuyerTax,
         now: DateTime<Utc>,
-    ) -> Result<Created, ApiError> {
+        claim: aws_sdk_dynamodb::types::TransactWriteItem,
+    ) -> Result<Option<Created>, ApiError> {
         let rail = self.rail()?;
         let mut item = SubscriptionItem::new(
             subscription_id,
@@ -246,8 +259,10 @@ impl SubscriptionService {
         item.set_billing_due(Some(now.timestamp() + super::service::PENDING_EXPIRY_SECONDS));
         let store = self.store();
         let invoice_put = store.tx_put(&invoice, Some("attribute_not_exists(PK)"))?;
-        match store.create_subscription(&item, None, vec![invoice_put]).await {
+        match store.create_subscription(&item, None, vec![invoice_put, claim]).await {
             Ok(()) => {}
+            // Another checkout for this solution claimed the slot first.
+            Err(crate::store::StoreError::Conditional { index: Some(2) }) => return Ok(None),
             // A retry of the same idempotent request: the subscription is there, pay its invoice.
             Err(crate::store::StoreError::Conditional { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -256,7 +271,7 @@ impl SubscriptionService {
         let order_id = derived_id("po", &format!("{subscription_id}:first"));
         let payment = Box::pin(rail.initiate(&invoice, &order_id)).await?;
         tracing::info!(subscription_id, user_id = %caller.user_id, tier = req.tier.as_str(), "subscription created (pending phonepe payment)");
-        Ok(Created {
+        Ok(Some(Created {
             subscription_id: subscription_id.to_owned(),
             status: SubscriptionStatus::Pending,
             checkout_url: Some(payment.redirect_url.clone()),
@@ -264,7 +279,7 @@ impl SubscriptionService {
             period,
             price: Money { amount: price.amount, currency: price.currency },
             payment: Some(payment),
-        })
+        }))
     }
 
     /// `POST /api/payments/initiate` `{subscription_id}` (its open invoice) or `{invoice_id}`.
@@ -313,7 +328,147 @@ impl SubscriptionService {
             Some(k) => derived_id("po", &format!("{invoice_id}\n{}\n{k}", caller.user_id)),
             None => crate::ids::new_id("po"),
         };
+        // A retry of a request that paid the invoice superseding this one: that order's answer again.
+        if idempotency_key.is_some()
+            && let Some(existing) = self.store().get_phonepe_order(&order_id).await?
+            && existing.invoice_id != invoice.invoice_id
+            && existing.subscription_id == invoice.subscription_id
+            && let Some(successor) = self.store().get_invoice(&existing.invoice_id).await?
+            && successor.reason == InvoiceReason::Upgrade
+        {
+            return rail.initiate(&successor, &order_id).await;
+        }
+        let invoice = if invoice.reason == InvoiceReason::Upgrade && invoice.status == InvoiceStatus::Open {
+            Box::pin(self.upgrade_invoice_for_now(invoice)).await?
+        } else {
+            invoice
+        };
         rail.initiate(&invoice, &order_id).await
+    }
+
+    /// An open upgrade invoice about to be paid: withdrawn (`invoice_not_open`) when it can no longer apply
+    /// (superseded, its period over, the subscription no longer active); superseded by a fresh invoice when
+    /// the prorated difference for the rest of the period is no longer its amount (it is computed for now,
+    /// never reused stale); else itself.
+    async fn upgrade_invoice_for_now(&self, invoice: InvoiceItem) -> Result<InvoiceItem, ApiError> {
+        let now = self.now();
+        let subscription = self.store().get_subscription(&invoice.subscription_id).await?;
+        let current = subscription
+            .filter(|s| super::phonepe::upgrade_applies(&invoice, s, now.timestamp(), self.ledger.grace_seconds));
+        let (Some(subscription), Some(price)) = (current, invoice.price.clone()) else {
+            super::billing::void_invoice(self.store(), &invoice.invoice_id, rfc3339(now)).await?;
+            tracing::info!(invoice_id = %invoice.invoice_id, "lapsed upgrade invoice withdrawn");
+            return Err(super::phonepe::not_open());
+        };
+        let Some(latest) = subscription.reconciled.latest.as_ref() else { return Err(super::phonepe::not_open()) };
+        let amount =
+            prorated(subscription.price.amount, price.amount, latest.period_start, latest.period_end, now.timestamp());
+        if amount == invoice.amount {
+            return Ok(invoice);
+        }
+        let (fresh, _) = self.open_upgrade_invoice(&subscription, invoice.tier, price, now).await?;
+        tracing::info!(old = %invoice.invoice_id, new = %fresh.invoice_id, was = invoice.amount, amount, "upgrade invoice recomputed for now");
+        Ok(fresh)
+    }
+
+    /// The open upgrade invoice of `item` to `tier` for the rest of its period, prorated at `now`, made the
+    /// subscription's open invoice (version-checked: only while it is active in that period); the upgrade
+    /// invoice it replaces is withdrawn, so a subscription has at most one. Refused while a renewal is
+    /// unpaid (`renewal_unpaid`) or once the period is over.
+    pub(super) async fn open_upgrade_invoice(
+        &self,
+        item: &SubscriptionItem,
+        tier: Tier,
+        price: Price,
+        now: DateTime<Utc>,
+    ) -> Result<(InvoiceItem, SubscriptionItem), ApiError> {
+        let store = self.store();
+        let at = now.timestamp();
+        let grace = self.ledger.grace_seconds;
+        let latest =
+            item.reconciled.latest.clone().ok_or_else(|| {
+                ApiError::conflict(codes::SUBSCRIPTION_NOT_ACTIVE, "the subscription is not paid yet")
+            })?;
+        if let Some(open) = &item.open_invoice_id
+            && let Some(inv) = store.get_invoice(open).await?
+            && inv.status == InvoiceStatus::Open
+            && inv.reason != InvoiceReason::Upgrade
+        {
+            return Err(renewal_unpaid());
+        }
+        let period_over = || {
+            ApiError::conflict(
+                codes::SUBSCRIPTION_NOT_ACTIVE,
+                "the current period is over; its renewal comes before a tier change",
+            )
+        };
+        if at >= latest.period_end {
+            return Err(period_over());
+        }
+        let amount = prorated(item.price.amount, price.amount, latest.period_start, latest.period_end, at);
+        // The same request again within the second lands on the same invoice; one withdrawn meanwhile (a
+        // cancellation, a downgrade) is never reopened: a fresh id instead.
+        let derived = derived_id(
+            "inv",
+            &format!("{}:upgrade:{}:{}:{at}:{amount}", item.subscription_id, latest.period_start, tier.as_str()),
+        );
+        let mut invoice = None;
+        for invoice_id in [derived, crate::ids::new_id("inv")] {
+            let mut fresh = InvoiceItem::open(
+                &invoice_id,
+                item,
+                tier,
+                InvoiceReason::Upgrade,
+                amount.max(0),
+                &price.currency,
+                Some((latest.period_start, latest.period_end)),
+                rfc3339(now),
+            );
+            fresh.price = Some(price.clone());
+            fresh.due_at = Some(at);
+            store.put_invoice_once(&fresh).await?;
+            let stored = store.get_invoice(&invoice_id).await?.ok_or_else(|| ApiError::unavailable(1))?;
+            if stored.status == InvoiceStatus::Open {
+                invoice = Some(stored);
+                break;
+            }
+        }
+        let invoice = invoice.ok_or_else(|| ApiError::unavailable(1))?;
+        let invoice_id = invoice.invoice_id.clone();
+        let mut replaced = None;
+        let saved = self
+            .ledger
+            .update(&item.subscription_id, |s, _| {
+                replaced = None;
+                let same_period = s.reconciled.latest.as_ref().map(|l| l.period_start) == Some(latest.period_start);
+                if s.reconciled.status_at(at, grace) == Some(SubscriptionStatus::PastDue) && s.open_invoice_id.is_some()
+                {
+                    return Err(renewal_unpaid());
+                }
+                if s.reconciled.status_at(at, grace) != Some(SubscriptionStatus::Active) || !same_period {
+                    return Err(period_over());
+                }
+                if s.open_invoice_id.as_deref() == Some(invoice_id.as_str()) {
+                    return Ok(false);
+                }
+                replaced = s.open_invoice_id.replace(invoice_id.clone());
+                Ok(true)
+            })
+            .await;
+        let saved = match saved {
+            Ok(Some(saved)) => saved,
+            Ok(None) => return Err(ApiError::internal("subscription vanished")),
+            Err(e) => {
+                // Never referenced: withdrawn so it cannot be paid.
+                super::billing::void_invoice(store, &invoice_id, rfc3339(now)).await?;
+                return Err(e);
+            }
+        };
+        if let Some(old) = replaced {
+            void_upgrade_invoice(store, &old, rfc3339(now)).await?;
+            tracing::info!(subscription_id = %item.subscription_id, old = %old, new = %invoice_id, "upgrade invoice superseded");
+        }
+        Ok((invoice, saved))
     }
 
     /// `POST /api/payments/verify`: PhonePe's state of an order, applied (idempotent).
@@ -347,39 +502,13 @@ impl SubscriptionService {
     ) -> Result<TierChange, ApiError> {
         let rail = self.rail()?;
         let now = self.now();
-        let latest =
-            item.reconciled.latest.clone().ok_or_else(|| {
-                ApiError::conflict(codes::SUBSCRIPTION_NOT_ACTIVE, "the subscription is not paid yet")
-            })?;
+        if item.reconciled.latest.is_none() {
+            return Err(ApiError::conflict(codes::SUBSCRIPTION_NOT_ACTIVE, "the subscription is not paid yet"));
+        }
         if req.tier > item.tier {
-            let amount =
-                prorated(item.price.amount, price.amount, latest.period_start, latest.period_end, now.timestamp());
-            let invoice_id = derived_id(
-                "inv",
-                &format!("{}:upgrade:{}:{}", item.subscription_id, latest.period_start, req.tier.as_str()),
-            );
-            let mut invoice = InvoiceItem::open(
-                &invoice_id,
-                &item,
-                req.tier,
-                InvoiceReason::Upgrade,
-                amount.max(0),
-                &price.currency,
-                Some((latest.period_start, latest.period_end)),
-                rfc3339(now),
-            );
-            invoice.price = Some(price);
-            invoice.due_at = Some(now.timestamp());
-            self.store().put_invoice_once(&invoice).await?;
-            let invoice = self.store().get_invoice(&invoice_id).await?.ok_or_else(|| ApiError::unavailable(1))?;
-            let saved = self
-                .ledger
-                .update(&item.subscription_id, |s, _| {
-                    s.open_invoice_id = Some(invoice_id.clone());
-                    Ok(true)
-                })
-                .await?
-                .unwrap_or(item);
+            let (invoice, saved) = self.open_upgrade_invoice(&item, req.tier, price, now).await?;
+            let amount = invoice.amount;
+            let invoice_id = invoice.invoice_id.clone();
             // PhonePe takes at least ₹1: a smaller difference is not worth a payment page.
             let order_id = derived_id("po", &format!("{invoice_id}:{}", saved.version));
             let payment = Box::pin(rail.initiate(&invoice, &order_id)).await?;
@@ -387,9 +516,21 @@ impl SubscriptionService {
             return Ok(TierChange { subscription: self.view(&saved), payment: Some(payment) });
         }
         let tier = req.tier;
+        // Another tier than the open upgrade's: that upgrade is superseded.
+        let upgrade_open = match &item.open_invoice_id {
+            Some(id) => self.store().get_invoice(id).await?.filter(|i| i.reason == InvoiceReason::Upgrade),
+            None => None,
+        };
+        let mut superseded = None;
         let saved = self
             .ledger
             .update(&item.subscription_id, |s, _| {
+                superseded = None;
+                if let Some(open) = &upgrade_open
+                    && s.open_invoice_id.as_deref() == Some(open.invoice_id.as_str())
+                {
+                    superseded = s.open_invoice_id.take();
+                }
                 if tier == s.tier {
                     s.pending_tier = None;
                     s.pending_price = None;
@@ -403,6 +544,9 @@ impl SubscriptionService {
             })
             .await?
             .unwrap_or(item);
+        if let Some(old) = superseded {
+            void_upgrade_invoice(self.store(), &old, rfc3339(now)).await?;
+        }
         Ok(TierChange { subscription: self.view(&saved), payment: None })
     }
 
@@ -421,32 +565,33 @@ impl SubscriptionService {
             (SubscriptionStatus::Active, Some(l)) if !immediately => {
                 Snapshot { event_id: label, created: now, cancel_at_period_end: true, ..l }
             }
-            (SubscriptionStatus::Pending, _) | (_, None) => Snapshot {
-                event_id: label,
-                created: now,
-                status: SubscriptionStatus::Expired,
-                period_start: 0,
-                period_end: 0,
-                cancel_at_period_end: false,
-                price_id: None,
-            },
+            (SubscriptionStatus::Pending, _) | (_, None) => Snapshot::never_paid(label, now),
             (_, Some(l)) => Snapshot { event_id: label, created: now, status: SubscriptionStatus::Canceled, ..l },
         };
         let fact = Fact::Snapshot(snapshot);
         let ends_now = !matches!(&fact, Fact::Snapshot(s) if s.cancel_at_period_end);
-        let open = item.open_invoice_id.clone();
+        // Ending now withdraws whatever is open; canceling at the period end withdraws an open upgrade
+        // invoice (the only kind an active subscription has): nobody upgrades what they are leaving.
+        let upgrade_open = match &item.open_invoice_id {
+            Some(id) => self.store().get_invoice(id).await?.filter(|i| i.reason == InvoiceReason::Upgrade),
+            None => None,
+        };
+        let mut withdrawn = None;
         let saved = self
             .ledger
             .update(&item.subscription_id, |s, _| {
                 s.reconciled.apply(at_version(&fact, s.version));
-                if ends_now {
-                    s.open_invoice_id = None;
-                }
+                let upgrade = upgrade_open.as_ref().map(|i| i.invoice_id.as_str());
+                withdrawn = if ends_now || (s.open_invoice_id.is_some() && s.open_invoice_id.as_deref() == upgrade) {
+                    s.open_invoice_id.take()
+                } else {
+                    None
+                };
                 Ok(true)
             })
             .await?
             .ok_or_else(|| ApiError::internal("subscription vanished"))?;
-        if ends_now && let Some(id) = open {
+        if let Some(id) = withdrawn {
             super::billing::void_invoice(self.store(), &id, rfc3339(self.now())).await?;
         }
         Ok(saved)

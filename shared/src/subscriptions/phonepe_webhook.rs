@@ -80,13 +80,16 @@ impl PhonePeWebhookService {
             tracing::info!(event = %parsed.event, "phonepe callback acknowledged, nothing to do");
             return Ok(ack(false));
         }
+        // The amount is part of the claim, so a callback whose claims do not match PhonePe's (recorded
+        // nowhere) cannot use up the claim of the genuine one.
         let id = crate::crypto::sha256_hex(
             format!(
-                "{}\n{}\n{}\n{}",
+                "{}\n{}\n{}\n{}\n{}",
                 parsed.event,
                 parsed.merchant_order_id.as_deref().unwrap_or(""),
                 parsed.merchant_refund_id.as_deref().unwrap_or(""),
-                parsed.state.as_deref().unwrap_or("")
+                parsed.state.as_deref().unwrap_or(""),
+                parsed.amount.map(|a| a.to_string()).unwrap_or_default()
             )
             .as_bytes(),
         );
@@ -127,7 +130,7 @@ impl PhonePeWebhookService {
     async fn apply(&self, c: &Callback) -> Result<(), ApiError> {
         let order = c.merchant_order_id.as_deref().unwrap_or_default();
         if let Some(refund) = &c.merchant_refund_id {
-            return self.rail.apply_refund(refund, order).await;
+            return self.rail.apply_refund(refund, c.merchant_order_id.as_deref(), c.amount).await;
         }
         match self.rail.apply_order(order).await {
             Ok(v) if v.state == OrderState::Pending => {

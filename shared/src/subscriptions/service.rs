@@ -9,8 +9,8 @@ use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
 use crate::solutions::{SolutionStatus, Tier};
 use crate::store::items::{
-    EntitlementItem, IdempotencyItem, NotificationItem, PaymentItem, ProviderCustomerItem, QuotaResetAuditItem,
-    RefundItem, SolutionItem, SubscriptionItem, TierDefinitionItem,
+    CheckoutSlotItem, EntitlementItem, IdempotencyItem, NotificationItem, PaymentItem, ProviderCustomerItem,
+    QuotaResetAuditItem, RefundItem, SolutionItem, SubscriptionItem, TierDefinitionItem,
 };
 use crate::store::{HistoryItem, Store, StoreError, keys, take};
 use crate::stripe::client::{Form, StripeClient, field};
@@ -150,6 +150,9 @@ pub struct HistoryEntry {
     pub subscription_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub solution_id: Option<String>,
+    /// A payment that arrived for an invoice that could no longer apply: it granted nothing and is refunded.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unapplied: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,7 +217,8 @@ impl SubscriptionView {
             price: Money { amount: item.price.amount, currency: item.price.currency.clone() },
             current_period_start: latest.and_then(|l| epoch(l.period_start)),
             current_period_end: latest.and_then(|l| epoch(l.period_end)),
-            cancel_at_period_end: latest.is_some_and(|l| l.cancel_at_period_end),
+            // A suspended or retired solution's subscription ends at the period end on either rail.
+            cancel_at_period_end: latest.is_some_and(|l| l.cancel_at_period_end) || item.solution_hold.is_some(),
             pending_tier: item.pending_tier,
             pending_effective_at: item.pending_effective_at.and_then(epoch),
             grace_until,
@@ -407,6 +411,13 @@ pub struct SubscriptionService {
     pub(super) invoice_files: Option<super::payments::InvoiceFiles>,
 }
 
+/// One try at creating a subscription.
+enum Attempt {
+    Done(Box<Created>),
+    /// A concurrent checkout for the same solution claimed the slot first.
+    SlotTaken,
+}
+
 fn not_found() -> ApiError {
     ApiError::not_found(codes::SUBSCRIPTION_NOT_FOUND, "no subscription with this id")
 }
@@ -447,6 +458,10 @@ impl SubscriptionService {
     pub fn with_invoice_files(mut self, files: super::payments::InvoiceFiles) -> Self {
         self.invoice_files = Some(files);
         self
+    }
+
+    pub(super) fn stripe(&self) -> &StripeClient {
+        &self.stripe
     }
 
     pub(super) fn store(&self) -> &Store {
@@ -510,13 +525,35 @@ impl SubscriptionService {
         Ok((solution, price))
     }
 
-    /// `POST /api/subscriptions`: a pending subscription and a Stripe Checkout Session to pay it.
+    /// `POST /api/subscriptions`: a pending subscription and a Stripe Checkout Session (or PhonePe order) to pay
+    /// it. A user has at most one pending subscription per solution: the same request again answers with it,
+    /// a different tier, period or provider replaces it (its checkout expired at Stripe, its PhonePe invoice
+    /// withdrawn so a late payment is refunded), unless it was paid meanwhile.
     pub async fn create(
         &self,
         caller: &Principal,
         req: CreateRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Created, ApiError> {
+        match Box::pin(self.create_attempt(caller, &req, idempotency_key)).await? {
+            Attempt::Done(created) => Ok(*created),
+            // Another checkout for this solution took the slot first: answer as the request now finds it.
+            Attempt::SlotTaken => match Box::pin(self.create_attempt(caller, &req, idempotency_key)).await? {
+                Attempt::Done(created) => Ok(*created),
+                Attempt::SlotTaken => Err(ApiError::conflict(
+                    codes::CHECKOUT_IN_PROGRESS,
+                    "another checkout for this solution is being created; retry",
+                )),
+            },
+        }
+    }
+
+    async fn create_attempt(
+        &self,
+        caller: &Principal,
+        req: &CreateRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Attempt, ApiError> {
         let idempotency_key = check_idempotency_key(idempotency_key)?;
         let mut errors = Vec::new();
         if !crate::ids::is_valid("sol", &req.solution_id) {
@@ -551,7 +588,7 @@ impl SubscriptionService {
         if let Some(key) = &record_key
             && let Some(stored) = self.store().get_request_record(key).await?
         {
-            return replay(&stored, &fingerprint);
+            return replay(&stored, &fingerprint).map(|c| Attempt::Done(Box::new(c)));
         }
         // A retry with the same key lands on the same id, so Stripe's own idempotency keys repeat too.
         let subscription_id = match idempotency_key {
@@ -569,12 +606,16 @@ impl SubscriptionService {
         let (_, price) = priced?;
         crate::verification::ensure_verified(buyer_account?.as_ref())?;
         let now = self.now();
+        // The user's pending subscription to this solution, if any: resumed when asked for again, else replaced.
+        let slot = self.store().get_checkout_slot(&caller.user_id, &req.solution_id).await?;
+        let seen = slot.as_ref().map(|s| s.subscription_id.clone());
         let mine = self.store().user_subscriptions(&caller.user_id).await?;
         // Unpaid checkouts are capped per user: each one is a provider checkout session or order.
         let unpaid: Vec<i64> = mine
             .iter()
             .filter(|s| {
                 s.subscription_id != subscription_id
+                    && seen.as_deref() != Some(s.subscription_id.as_str())
                     && matches!(
                         s.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds),
                         None | Some(SubscriptionStatus::Pending)
@@ -607,8 +648,26 @@ impl SubscriptionService {
             )
             .with_extension("subscription_id", open.subscription_id.into()));
         }
+        if let Some(slot) = &slot
+            && slot.subscription_id != subscription_id
+            && let Some(old) = self.store().get_subscription(&slot.subscription_id).await?
+            && self.is_pending(&old)
+        {
+            if slot.fingerprint == fingerprint && self.is_fresh(&old) {
+                return Box::pin(self.resume(&old)).await.map(|c| Attempt::Done(Box::new(c)));
+            }
+            Box::pin(self.give_up_checkout(&old, &subscription_id)).await?;
+        }
+        let claim = self.store().tx_claim_checkout_slot(
+            &CheckoutSlotItem::new(&caller.user_id, &req.solution_id, &subscription_id, &fingerprint, rfc3339(now)),
+            seen.as_deref(),
+        )?;
         if req.provider == Provider::Phonepe {
-            let created = self.create_on_phonepe(caller, &req, period, &subscription_id, price, buyer, now).await?;
+            let Some(created) =
+                self.create_on_phonepe(caller, req, period, &subscription_id, price, buyer, now, claim).await?
+            else {
+                return Ok(Attempt::SlotTaken);
+            };
             if let Some(key) = &record_key {
                 let record = request_record(key, &fingerprint, &created, now)?;
                 self.store().put(&record, Some("attribute_not_exists(PK)")).await.or_else(|e| match e {
@@ -616,7 +675,7 @@ impl SubscriptionService {
                     e => Err(e),
                 })?;
             }
-            return Ok(created);
+            return Ok(Attempt::Done(Box::new(created)));
         }
         let customer = self.customer_for(caller).await?;
         let stripe_price = price.stripe_price_id.clone().unwrap_or_default();
@@ -665,10 +724,21 @@ impl SubscriptionService {
         };
         let record = record_key.as_ref().map(|k| request_record(k, &fingerprint, &created, now)).transpose()?;
         item.set_billing_due(Some(now.timestamp() + PENDING_EXPIRY_SECONDS));
-        match self.store().create_subscription(&item, record.as_ref(), Vec::new()).await {
+        let slot_index = 1 + usize::from(record.is_some());
+        match self.store().create_subscription(&item, record.as_ref(), vec![claim]).await {
             Ok(()) => {
                 tracing::info!(subscription_id = %subscription_id, user_id = %caller.user_id, solution_id = %req.solution_id, tier = req.tier.as_str(), "subscription created (pending checkout)");
-                Ok(created)
+                Ok(Attempt::Done(Box::new(created)))
+            }
+            // Lost the slot to a concurrent checkout: this session is never shown, so close it.
+            Err(StoreError::Conditional { index: Some(i) }) if i == slot_index => {
+                if let Some(session) = &item.checkout_session_id {
+                    let path = format!("/v1/checkout/sessions/{session}/expire");
+                    if let Err(e) = self.stripe.post(&path, &Vec::new(), &format!("expire-{session}")).await {
+                        tracing::warn!(error = %e, "unused checkout session not expired");
+                    }
+                }
+                Ok(Attempt::SlotTaken)
             }
             // The same idempotent request finished first (concurrent retry): answer as it did.
             Err(StoreError::Conditional { .. }) if record_key.is_some() => {
@@ -677,8 +747,8 @@ impl SubscriptionService {
                     None => None,
                 };
                 match stored {
-                    Some(s) => replay(&s, &fingerprint),
-                    None => Ok(created),
+                    Some(s) => replay(&s, &fingerprint).map(|c| Attempt::Done(Box::new(c))),
+                    None => Ok(Attempt::Done(Box::new(created))),
                 }
             }
             Err(e) => Err(e.into()),
@@ -738,7 +808,18 @@ impl SubscriptionService {
     ) -> Result<super::payments::TierChange, ApiError> {
         let item = self.owned(caller, subscription_id).await?;
         let now = self.now();
-        if item.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds) != Some(SubscriptionStatus::Active) {
+        let status = item.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds);
+        // A PhonePe renewal invoice is open: it is the one to pay (a tier change would not replace it).
+        if item.provider == Provider::Phonepe
+            && status == Some(SubscriptionStatus::PastDue)
+            && item.open_invoice_id.is_some()
+        {
+            return Err(ApiError::conflict(
+                codes::RENEWAL_UNPAID,
+                "the renewal invoice is unpaid: pay it first, then change the tier",
+            ));
+        }
+        if status != Some(SubscriptionStatus::Active) {
             return Err(ApiError::conflict(
                 codes::SUBSCRIPTION_NOT_ACTIVE,
                 "only an active subscription can change tier",
@@ -856,15 +937,7 @@ impl SubscriptionService {
                         tracing::warn!(error = %e, "checkout session not expired");
                     }
                 }
-                Some(Fact::Snapshot(Snapshot {
-                    event_id: format!("~read:abandon-{}", item.subscription_id),
-                    created: now,
-                    status: SubscriptionStatus::Expired,
-                    period_start: 0,
-                    period_end: 0,
-                    cancel_at_period_end: false,
-                    price_id: None,
-                }))
+                Some(Fact::Snapshot(Snapshot::never_paid(format!("~read:abandon-{}", item.subscription_id), now)))
             }
         };
         let saved = self
@@ -872,6 +945,10 @@ impl SubscriptionService {
             .update(subscription_id, |s, _| {
                 if let Some(f) = &fact {
                     s.reconciled.apply(at_version(f, s.version));
+                }
+                // Canceled by the subscriber while its solution is suspended: a reinstatement leaves it canceled.
+                if let Some(hold) = s.solution_hold.as_mut() {
+                    hold.subscriber_canceled = true;
                 }
                 Ok(true)
             })
@@ -912,6 +989,7 @@ impl SubscriptionService {
                     at: p.captured_at,
                     subscription_id: p.subscription_id,
                     solution_id: p.solution_id,
+                    unapplied: p.unapplied,
                 },
                 HistoryItem::Refund(r) => HistoryEntry {
                     kind: "refund",
@@ -925,6 +1003,7 @@ impl SubscriptionService {
                     at: r.refunded_at,
                     subscription_id: None,
                     solution_id: None,
+                    unapplied: false,
                 },
             })
             .collect();

@@ -55,6 +55,11 @@ impl StripeWebhookService {
         Self { ledger, stripe, secrets, tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS, seller: None }
     }
 
+    /// The Stripe API client (the reconciliation lists events with it).
+    pub fn stripe(&self) -> &StripeClient {
+        &self.stripe
+    }
+
     /// Issue GST tax invoices for paid Stripe invoices.
     pub fn with_seller(mut self, seller: std::sync::Arc<super::invoicing::Seller>) -> Self {
         self.seller = Some(seller);
@@ -76,6 +81,13 @@ impl StripeWebhookService {
         }
         let event: Event = serde_json::from_slice(body)
             .map_err(|e| ApiError::malformed_json("body", format!("not a Stripe event: {e}")))?;
+        self.process(&event).await
+    }
+
+    /// Claim, apply and mark done one authentic event (a verified delivery, or one listed from Stripe's API by
+    /// the reconciliation). `duplicate` in the answer: it had been applied before.
+    pub async fn process(&self, event: &Event) -> Result<Ack, ApiError> {
+        let now = self.ledger.clock.now().timestamp();
         let key = keys::webhook_event("stripe", &event.id);
         let record = WebhookEventItem {
             pk: key.pk.clone(),
@@ -104,7 +116,7 @@ impl StripeWebhookService {
             }
             Claim::Claimed => {}
         }
-        self.apply(&event).await?;
+        self.apply(event).await?;
         self.ledger.store.finish_webhook_event(&key, &epoch(self.ledger.clock.now().timestamp())).await?;
         tracing::info!(event_id = %event.id, event_type = %event.kind, "stripe event applied");
         Ok(ack(false))

@@ -3,6 +3,7 @@
 //! suffices, by localstripe (`localstripe.rs`).
 
 mod access;
+mod checkout;
 mod events;
 mod failures;
 mod iam;
@@ -10,8 +11,13 @@ mod ledger;
 mod lifecycle;
 mod limits;
 mod localstripe;
+mod outbox;
 mod phonepe;
+mod phonepe_integrity;
+mod prices;
+mod reconcile;
 mod run;
+mod suspension;
 mod timeouts;
 mod verification;
 mod webhook;

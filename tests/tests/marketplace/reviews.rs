@@ -1,6 +1,7 @@
-//! Reviews: only users who used or subscribed (an entitlement, a subscription, or a day of usage), one per
-//! user (a later one edits it), input named when wrong, the rating summary exact under concurrent writes, and
-//! pages newest first.
+//! Reviews: only verified users who paid for the solution (a payment, or a subscription that was paid or
+//! active, even if canceled since) or whose use its partner attested on 3 days; never the partner's own
+//! accounts; one per user (a later one edits it), input named when wrong, the rating summary exact under
+//! concurrent writes, and pages newest first.
 
 use integration_tests::harness::unique_email;
 use integration_tests::marketplace::{MarketEnv, fields, price, tiers};
@@ -21,11 +22,10 @@ fn uri(solution_id: &str) -> String {
     format!("/api/solutions/{solution_id}/reviews")
 }
 
-/// A registered user holding a tier for the solution (as an admin or a subscription grants it).
-async fn entitled(t: &MarketEnv, solution_id: &str) -> Session {
-    let user = t.env.register(&unique_email("entitled")).await;
-    let grant = EntitlementItem::new(&user.user_id, solution_id, Tier::Pro, rfc3339(t.env.clock.now()), "test");
-    t.env.store.set_entitlement(&grant).await.expect("grant");
+/// A registered (verified) user who paid for the solution: a payment for it in the user's history.
+async fn paying(t: &MarketEnv, solution_id: &str) -> Session {
+    let user = t.env.register(&unique_email("paying")).await;
+    t.payment(&user.user_id, solution_id).await;
     user
 }
 
@@ -44,24 +44,37 @@ async fn post(
     body: Value,
     bearer: Option<&str>,
 ) -> integration_tests::harness::Reply {
-    t.call("POST", &uri(solution_id), Some(body), bearer).await
+    Box::pin(t.call("POST", &uri(solution_id), Some(body), bearer)).await
+}
+
+/// A subscription of `user_id` to the solution, pending (no payment, never active) as created.
+fn subscription(t: &MarketEnv, user_id: &str, solution_id: &str) -> SubscriptionItem {
+    SubscriptionItem::new(
+        &shared::ids::new_id("sub"),
+        user_id,
+        solution_id,
+        Tier::Pro,
+        shared::subscriptions::BillingPeriod::Monthly,
+        shared::subscriptions::Provider::Stripe,
+        price(49_900, "inr"),
+        rfc3339(t.env.clock.now()),
+    )
+}
+
+fn refused(r: &integration_tests::harness::Reply, code: &str) {
+    assert_eq!((r.status, r.body["code"].as_str()), (403, Some(code)), "{:?}", r.body);
+    assert_eq!(r.content_type(), "application/problem+json");
 }
 
 #[tokio::test]
-async fn only_users_who_used_or_subscribed_may_review() {
+async fn only_paying_users_or_use_the_partner_attests_on_three_days_may_review() {
     let (t, id) = with_solution().await;
     let other = t.solution("other", |_| {}).await;
     let body = json!({"rating": 5, "text": "Great"});
 
-    // Never used: 403 with a stable code, whatever else the user did.
+    // Never used: 403 with a stable code.
     let stranger = t.env.register(&unique_email("stranger")).await;
-    let r = post(&t, &id, body.clone(), Some(&stranger.access_token)).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (403, Some("review_not_allowed")), "{:?}", r.body);
-    assert_eq!(r.content_type(), "application/problem+json");
-    t.usage_day(&stranger.user_id, &other.solution_id, &t.date_before(1)).await;
-    let r = post(&t, &id, body.clone(), Some(&stranger.access_token)).await;
-    assert_eq!(r.status, 403, "usage of another solution does not count");
-
+    refused(&post(&t, &id, body.clone(), Some(&stranger.access_token)).await, "review_not_allowed");
     // No session: 401. A solution-scoped token is not a session.
     assert_eq!(post(&t, &id, body.clone(), None).await.status, 401);
     assert_eq!(post(&t, &id, body.clone(), Some("not-a-token")).await.status, 401);
@@ -69,53 +82,106 @@ async fn only_users_who_used_or_subscribed_may_review() {
         t.env.solution_token(&stranger.access_token, &id).await["token"].as_str().expect("token").to_owned();
     assert_eq!(post(&t, &id, body.clone(), Some(&solution_token)).await.status, 401);
 
-    // Used it, through the usage function: 201.
-    let user = t.env.register(&unique_email("user")).await;
-    let token = t.env.solution_token(&user.access_token, &id).await["token"].as_str().expect("token").to_owned();
-    let tracked = t.call("POST", "/api/track-usage", Some(json!({"action": "query"})), Some(&token)).await;
-    assert_eq!(tracked.status, 200, "{:?}", tracked.body);
-    let r = post(&t, &id, body.clone(), Some(&user.access_token)).await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
+    // A tier granted for it (no payment) and usage of another solution, even paid for: 403.
+    let grant = EntitlementItem::new(&stranger.user_id, &id, Tier::Pro, rfc3339(t.env.clock.now()), "test");
+    t.env.store.set_entitlement(&grant).await.expect("grant");
+    t.payment(&stranger.user_id, &other.solution_id).await;
+    refused(&post(&t, &id, body.clone(), Some(&stranger.access_token)).await, "review_not_allowed");
 
-    // Used it long ago (a day counter in its history): 201.
-    let veteran = t.env.register(&unique_email("veteran")).await;
-    for days in [2, 200] {
-        t.usage_day(&veteran.user_id, &other.solution_id, &t.date_before(days - 1)).await;
+    // A pending, unpaid subscription to it: 403.
+    let pending = t.env.register(&unique_email("pending")).await;
+    t.env.store.put(&subscription(&t, &pending.user_id, &id), None).await.expect("subscription");
+    refused(&post(&t, &id, body.clone(), Some(&pending.access_token)).await, "review_not_allowed");
+
+    // Usage the user's own solution token tracked, on five different days: 403 (self-reported).
+    let key = t.api_key().await;
+    let (selfish, attested, owner) = (unique_email("selfish"), unique_email("attested"), unique_email("owner"));
+    let mut ids = Vec::new();
+    for email in [&selfish, &attested, &owner] {
+        ids.push(Box::pin(t.env.register(email)).await.user_id);
     }
-    t.usage_day(&veteran.user_id, &id, &t.date_before(200)).await;
-    let r = post(&t, &id, body.clone(), Some(&veteran.access_token)).await;
+    // The partner's own account: its user belongs to the partner that owns the solution.
+    let mut owner_user = t.env.store.get_user(&ids[2]).await.expect("read").expect("owner");
+    owner_user.partner_id = Some(t.partner_id.clone());
+    t.env.store.put(&owner_user, None).await.expect("owner is the partner's");
+    for day in 0..5 {
+        let session = Box::pin(t.env.login(&selfish)).await;
+        let token = Box::pin(t.env.solution_token(&session.access_token, &id)).await["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let tracked =
+            Box::pin(t.call("POST", "/api/track-usage", Some(json!({"action": "query"})), Some(&token))).await;
+        assert_eq!(tracked.status, 200, "{:?}", tracked.body);
+        // The partner attests the other user's use on the first three days, and the owner's on all.
+        if day < 3 {
+            t.attest(&key, &ids[1], &id).await;
+        }
+        t.attest(&key, &ids[2], &id).await;
+        if day == 1 {
+            // Two attested days: not yet.
+            let session = Box::pin(t.env.login(&attested)).await;
+            refused(&post(&t, &id, body.clone(), Some(&session.access_token)).await, "review_not_allowed");
+        }
+        t.env.clock.advance(chrono::Duration::days(1));
+    }
+    let session = Box::pin(t.env.login(&selfish)).await;
+    refused(&post(&t, &id, body.clone(), Some(&session.access_token)).await, "review_not_allowed");
+    let days = t.env.store.usage_days(&ids[0], &t.date_before(10), &t.date_before(0)).await.expect("days");
+    assert_eq!(days.len(), 5, "five days of use were counted");
+
+    // Attested on three days: 201.
+    let session = Box::pin(t.env.login(&attested)).await;
+    let r = post(&t, &id, body.clone(), Some(&session.access_token)).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
 
-    // Holds a tier for it (granted, no usage yet): 201.
-    let granted = entitled(&t, &id).await;
-    assert_eq!(post(&t, &id, body.clone(), Some(&granted.access_token)).await.status, 201);
+    // The partner's own account: 403 whatever it did (it paid, and its use was attested on five days).
+    t.payment(&ids[2], &id).await;
+    let session = Box::pin(t.env.login(&owner)).await;
+    refused(&post(&t, &id, body.clone(), Some(&session.access_token)).await, "review_own_solution");
 
-    // Subscribed to it (even before any tier or usage): 201.
-    let subscriber = t.env.register(&unique_email("subscriber")).await;
-    let sub = SubscriptionItem::new(
-        &shared::ids::new_id("sub"),
-        &subscriber.user_id,
-        &id,
-        Tier::Pro,
-        shared::subscriptions::BillingPeriod::Monthly,
-        shared::subscriptions::Provider::Stripe,
-        price(49_900, "inr"),
-        rfc3339(t.env.clock.now()),
-    );
+    // Paid, then canceled: 201.
+    let former = t.env.register(&unique_email("former")).await;
+    let mut sub = subscription(&t, &former.user_id, &id);
+    let at = t.env.clock.now().timestamp();
+    sub.reconciled.apply(shared::subscriptions::Fact::Payment(shared::subscriptions::Money {
+        provider_id: "in_paid".into(),
+        amount: 49_900,
+        currency: "inr".into(),
+        at: at - 40 * 86_400,
+    }));
+    sub.reconciled.apply(shared::subscriptions::Fact::Snapshot(shared::subscriptions::Snapshot {
+        event_id: "evt_canceled".into(),
+        created: at - 86_400,
+        status: shared::subscriptions::SubscriptionStatus::Canceled,
+        period_start: at - 40 * 86_400,
+        period_end: at - 10 * 86_400,
+        cancel_at_period_end: false,
+        price_id: None,
+    }));
     t.env.store.put(&sub, None).await.expect("subscription");
-    let r = post(&t, &id, json!({"rating": 3}), Some(&subscriber.access_token)).await;
+    let r = post(&t, &id, json!({"rating": 3}), Some(&former.access_token)).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["review"]["text"], "", "text is optional");
 
-    assert_eq!(summary(&t, &id).await, (4, 5 + 5 + 5 + 3));
+    // A payment for it in the history (a PhonePe period paid, say): 201.
+    let payer = paying(&t, &id).await;
+    assert_eq!(post(&t, &id, body.clone(), Some(&payer.access_token)).await.status, 201);
+
+    // An unverified address that paid: 403 email_not_verified.
+    let (unverified, _) = t.env.register_unverified(&unique_email("unverified")).await;
+    t.payment(&unverified.user_id, &id).await;
+    refused(&post(&t, &id, body.clone(), Some(&unverified.access_token)).await, "email_not_verified");
+
+    assert_eq!(summary(&t, &id).await, (3, 5 + 3 + 5));
     let d = t.get(&format!("/api/solutions/{id}")).await;
-    assert_eq!((d["rating"]["count"].as_u64(), d["rating"]["average"].as_f64()), (Some(4), Some(4.5)));
+    assert_eq!(d["rating"]["count"].as_u64(), Some(3));
 }
 
 #[tokio::test]
 async fn a_second_review_edits_the_first() {
     let (t, id) = with_solution().await;
-    let user = entitled(&t, &id).await;
+    let user = paying(&t, &id).await;
     let r = post(&t, &id, json!({"rating": 4, "text": "  Fast and accurate.\n"}), Some(&user.access_token)).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["review"]["text"], "Fast and accurate.", "trimmed");
@@ -138,7 +204,7 @@ async fn a_second_review_edits_the_first() {
     assert_eq!(summary(&t, &id).await, (1, 2));
 
     // A second reviewer moves the average; the list holds one review per user.
-    let other = entitled(&t, &id).await;
+    let other = paying(&t, &id).await;
     let r = post(&t, &id, json!({"rating": 5}), Some(&other.access_token)).await;
     assert_eq!((r.status, r.body["rating"].clone()), (201, json!({"average": 3.5, "count": 2})));
     let page = t.get(&format!("{}?limit=100", uri(&id))).await;
@@ -153,7 +219,7 @@ async fn a_second_review_edits_the_first() {
 #[tokio::test]
 async fn review_input_is_checked_and_the_field_named() {
     let (t, id) = with_solution().await;
-    let user = entitled(&t, &id).await;
+    let user = paying(&t, &id).await;
     let token = Some(user.access_token.as_str());
     for (body, field) in [
         (json!({"rating": 0}), "rating"),
@@ -190,7 +256,7 @@ async fn concurrent_reviews_keep_the_summary_exact() {
     let (t, id) = with_solution().await;
     let mut users = Vec::new();
     for _ in 0..8 {
-        users.push(entitled(&t, &id).await);
+        users.push(paying(&t, &id).await);
     }
     // Eight first reviews at once: all created, all counted.
     let first = futures::future::join_all(users.iter().enumerate().map(|(i, u)| {
@@ -235,7 +301,7 @@ async fn reviews_are_listed_newest_first_in_pages() {
     let (t, id) = with_solution().await;
     let mut authors = Vec::new();
     for i in 0..7u64 {
-        let user = entitled(&t, &id).await;
+        let user = paying(&t, &id).await;
         let r =
             post(&t, &id, json!({"rating": i % 5 + 1, "text": format!("review {i}")}), Some(&user.access_token)).await;
         assert_eq!(r.status, 201, "{:?}", r.body);
@@ -297,8 +363,7 @@ async fn reviews_are_listed_newest_first_in_pages() {
 async fn an_unverified_address_cannot_review_until_verified() {
     let (t, id) = with_solution().await;
     let (user, link) = t.env.register_unverified(&unique_email("unverified")).await;
-    let grant = EntitlementItem::new(&user.user_id, &id, Tier::Pro, rfc3339(t.env.clock.now()), "test");
-    t.env.store.set_entitlement(&grant).await.expect("grant");
+    t.payment(&user.user_id, &id).await;
     let body = json!({"rating": 5, "text": "Great"});
     let refused = post(&t, &id, body.clone(), Some(&user.access_token)).await;
     assert_eq!(
@@ -313,4 +378,28 @@ async fn an_unverified_address_cannot_review_until_verified() {
     let r = post(&t, &id, body, Some(&user.access_token)).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(summary(&t, &id).await, (1, 5));
+}
+
+/// Tracking by the partner's backend (`X-Api-Key`) marks the day counter attested in the very request that
+/// counts the event (still one DynamoDB request once warm); the user's own token never does.
+#[tokio::test]
+async fn partner_tracked_usage_is_attested_by_the_single_counting_request() {
+    let (t, id) = with_solution().await;
+    let key = t.api_key().await;
+    let user = Box::pin(t.env.register(&unique_email("attested"))).await;
+    t.attest(&key, &user.user_id, &id).await; // warms the key, policy and tier caches
+    let before = t.env.dynamo.requests();
+    t.attest(&key, &user.user_id, &id).await;
+    assert_eq!(t.env.dynamo.requests() - before, 1, "exactly one DynamoDB request");
+    let today = t.env.store.usage_days(&user.user_id, &t.date_before(1), &t.date_before(-1)).await.expect("days");
+    assert_eq!(today.len(), 1);
+    assert_eq!((today[0].used, today[0].other.get("attested")), (2, Some(&Value::Bool(true))), "{:?}", today[0]);
+
+    let own = Box::pin(t.env.register(&unique_email("own"))).await;
+    let token =
+        Box::pin(t.env.solution_token(&own.access_token, &id)).await["token"].as_str().expect("token").to_owned();
+    let tracked = Box::pin(t.call("POST", "/api/track-usage", Some(json!({"action": "query"})), Some(&token))).await;
+    assert_eq!(tracked.status, 200, "{:?}", tracked.body);
+    let days = t.env.store.usage_days(&own.user_id, &t.date_before(1), &t.date_before(-1)).await.expect("days");
+    assert_eq!((days.len(), days[0].other.get("attested")), (1, None), "{:?}", days);
 }

@@ -7,6 +7,7 @@ mod events;
 mod isolation;
 mod keys;
 mod lifecycle;
+mod limits;
 mod marketplace;
 
 use integration_tests::harness::Reply;

@@ -1,5 +1,5 @@
 //! The catalog: published solutions only, filters, every sort order, cursors; details; reviews by users who
-//! used or subscribed, one per user.
+//! paid or whose use the partner attested (not the partner itself), one per user.
 
 use crate::fields;
 use integration_tests::harness::unique_email;
@@ -140,8 +140,26 @@ async fn solutions_leave_and_enter_the_catalog_with_their_lifecycle() {
     assert!(listed().await.is_empty());
 }
 
+/// A captured payment of `user_id` for `solution_id`, as a paid subscription records it.
+async fn paid(t: &PartnersEnv, user_id: &str, solution_id: &str) {
+    let id = shared::ids::new_id("pay");
+    let now = shared::tokens::rfc3339(chrono::Utc::now());
+    let mut item = shared::store::items::PaymentItem::new(
+        &id,
+        user_id,
+        shared::subscriptions::Provider::Phonepe,
+        format!("T{id}"),
+        49_900,
+        "inr",
+        now.clone(),
+        now,
+    );
+    item.solution_id = Some(solution_id.to_owned());
+    t.env.store.put(&item, None).await.expect("payment");
+}
+
 #[tokio::test]
-async fn only_users_who_used_or_subscribed_review_once_each() {
+async fn only_paying_or_attested_users_review_once_each() {
     let t = PartnersEnv::new().await;
     let a = t.partner("Acme Labs").await;
     let id = t.published(&a, "Acme Search", None).await;
@@ -150,10 +168,17 @@ async fn only_users_who_used_or_subscribed_review_once_each() {
     let r = t.call("POST", &uri, Some(json!({"rating": 5, "text": "great"})), Some(&stranger.access_token)).await;
     assert_eq!((r.status, r.body["code"].as_str()), (403, Some("review_not_allowed")));
     assert_eq!(t.call("POST", &uri, Some(json!({"rating": 5})), None).await.status, 401);
-    // A user who used it.
+    // The partner's own account, even after paying: 403 review_own_solution.
+    paid(&t, &a.session.user_id, &id).await;
+    let r = t.call("POST", &uri, Some(json!({"rating": 5})), Some(&a.session.access_token)).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (403, Some("review_own_solution")), "{:?}", r.body);
+    // A user who used it with the solution token (self-reported): not enough; once paid, 201.
     let user = t.env.register(&unique_email("user")).await;
     let token = t.env.solution_token(&user.access_token, &id).await["token"].as_str().expect("token").to_owned();
     assert_eq!(t.env.call("POST", "/api/track-usage", Some(json!({"action": "q"})), Some(&token)).await.status, 200);
+    let r = t.call("POST", &uri, Some(json!({"rating": 4})), Some(&user.access_token)).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (403, Some("review_not_allowed")));
+    paid(&t, &user.user_id, &id).await;
     for (rating, field) in [(0, "rating"), (6, "rating")] {
         let r = t.call("POST", &uri, Some(json!({"rating": rating})), Some(&user.access_token)).await;
         assert_eq!((r.status, fields(&r)), (400, vec![field.to_owned()]));
@@ -170,16 +195,9 @@ async fn only_users_who_used_or_subscribed_review_once_each() {
     let r = t.call("POST", &uri, Some(json!({"rating": 2, "text": "Slower lately."})), Some(&user.access_token)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!((r.body["rating"]["count"].as_u64(), r.body["rating"]["average"].as_f64()), (Some(1), Some(2.0)));
-    // A user entitled by a subscription's tier (granted, no usage yet) may review too.
+    // A subscriber who paid (no usage yet) may review too.
     let subscriber = t.env.register(&unique_email("subscriber")).await;
-    let grant = shared::store::items::EntitlementItem::new(
-        &subscriber.user_id,
-        &id,
-        shared::solutions::Tier::Pro,
-        shared::tokens::rfc3339(chrono::Utc::now()),
-        "test",
-    );
-    t.env.store.set_entitlement(&grant).await.expect("grant");
+    paid(&t, &subscriber.user_id, &id).await;
     let r = t.call("POST", &uri, Some(json!({"rating": 5, "text": "Worth it."})), Some(&subscriber.access_token)).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!((r.body["rating"]["count"].as_u64(), r.body["rating"]["average"].as_f64()), (Some(2), Some(3.5)));
