@@ -36,16 +36,20 @@ pub const MIN_ATTEMPT: Duration = Duration::from_millis(50);
 /// customer, checkout session; a retry) ends within the budget. `None` when the budget is spent: the call is
 /// then not made, and the caller answers 503 (the provider "did not answer in time").
 pub fn attempt_timeout(timeout: Duration) -> Option<Duration> {
-    match crate::budget::remaining() {
+    match crate::budget::remaining().map(|left| left.saturating_sub(ANSWER_RESERVE)) {
         None => Some(timeout),
         Some(left) if left >= MIN_ATTEMPT => Some(timeout.min(left)),
         Some(_) => None,
     }
 }
 
+/// What an attempt leaves of the budget for the handler to record the outcome and answer (a timed-out call
+/// must end before the budget does, or the answer is the budget's bare 503 instead of the provider's).
+pub const ANSWER_RESERVE: Duration = Duration::from_millis(100);
+
 /// Whether a retry after `pause` still fits in the budget (always, outside a budget).
 pub fn retry_fits(pause: Duration) -> bool {
-    crate::budget::remaining().is_none_or(|left| left >= pause + MIN_ATTEMPT)
+    crate::budget::remaining().is_none_or(|left| left >= pause + MIN_ATTEMPT + ANSWER_RESERVE)
 }
 
 #[cfg(test)]

@@ -607,9 +607,15 @@ impl SubscriptionService {
         crate::verification::ensure_verified(buyer_account?.as_ref())?;
         let now = self.now();
         // The user's pending subscription to this solution, if any: resumed when asked for again, else replaced.
-        let slot = self.store().get_checkout_slot(&caller.user_id, &req.solution_id).await?;
+        let (slot, mine) = Box::pin(async {
+            tokio::join!(
+                self.store().get_checkout_slot(&caller.user_id, &req.solution_id),
+                self.store().user_subscriptions(&caller.user_id)
+            )
+        })
+        .await;
+        let (slot, mine) = (slot?, mine?);
         let seen = slot.as_ref().map(|s| s.subscription_id.clone());
-        let mine = self.store().user_subscriptions(&caller.user_id).await?;
         // Unpaid checkouts are capped per user: each one is a provider checkout session or order.
         let unpaid: Vec<i64> = mine
             .iter()
