@@ -600,6 +600,10 @@ fn answer(state: &Mutex<State>, r: &Recorded) -> (u16, Value) {
                 .collect();
             (200, json!({"object": "list", "data": data, "has_more": false, "url": "/v1/prices"}))
         }
+        ("GET", ["v1", "prices", id]) => match st.prices.get(*id) {
+            Some(p) => (200, p.clone()),
+            None => refused(404, "invalid_request_error", "No such price"),
+        },
         ("POST", ["v1", "prices", id]) => match st.prices.get_mut(*id) {
             Some(p) => {
                 if let Some(active) = r.param("active") {

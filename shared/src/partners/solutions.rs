@@ -498,7 +498,7 @@ impl PartnerService {
         }
         self.save(&next, current.version, extra).await?;
         if next.tiers != current.tiers {
-            self.archive_replaced(&current.tiers, &next.tiers).await;
+            self.archive_replaced(solution_id, &current.tiers, &next.tiers).await;
         }
         let mut view = SolutionView::from(&next);
         view.affected_subscriptions = affected;
@@ -521,15 +521,15 @@ impl PartnerService {
 
     /// Archive at Stripe the prices an approved change replaced (after the change is saved; a failure is
     /// logged, and nobody can buy them through our API anyway).
-    async fn archive_replaced(&self, replaced: &[TierSpec], tiers: &[TierSpec]) {
+    async fn archive_replaced(&self, solution_id: &str, replaced: &[TierSpec], tiers: &[TierSpec]) {
         #[cfg(feature = "payments")]
         if let Some(book) = &self.prices {
-            match book.archive_replaced(replaced, tiers).await {
+            match book.archive_replaced(solution_id, replaced, tiers).await {
                 Ok(n) => tracing::info!(archived = n, "replaced stripe prices archived"),
                 Err(e) => tracing::warn!(error = %e, "replaced stripe prices not archived"),
             }
         }
-        let _ = (replaced, tiers);
+        let _ = (solution_id, replaced, tiers);
     }
 
     /// The tier definitions that put `tiers` in force (what usage limits and new subscriptions read), and

@@ -117,7 +117,12 @@ impl PriceBook {
 
     /// Archive the prices of `replaced` that `tiers` no longer use (existing subscribers keep theirs until
     /// their renewal; nobody new can buy them). Returns how many were archived.
-    pub async fn archive_replaced(&self, replaced: &[TierSpec], tiers: &[TierSpec]) -> Result<usize, StripeError> {
+    pub async fn archive_replaced(
+        &self,
+        solution_id: &str,
+        replaced: &[TierSpec],
+        tiers: &[TierSpec],
+    ) -> Result<usize, StripeError> {
         let ids = |list: &[TierSpec]| -> Vec<String> {
             let mut out = Vec::new();
             for t in list {
@@ -133,11 +138,20 @@ impl PriceBook {
             if in_use.contains(&id) {
                 continue;
             }
+            // Only a price the platform made for this solution: an id a partner once typed (before prices were
+            // the platform's) may be anyone's, and is left alone.
+            let ours = match self.client.get(&format!("/v1/prices/{id}"), &Vec::new()).await {
+                Ok(price) => price.pointer("/metadata/solution_id").and_then(Value::as_str) == Some(solution_id),
+                Err(e) if e.is_not_found() => false,
+                Err(e) => return Err(e),
+            };
+            if !ours {
+                tracing::warn!(price_id = %id, solution_id, "a replaced price the platform did not make is left as it is");
+                continue;
+            }
             let form: Form = vec![field("active", "false")];
             match self.client.post(&format!("/v1/prices/{id}"), &form, &format!("archive-{id}")).await {
                 Ok(_) => archived += 1,
-                // A price the platform did not make (seeded by hand) is left as it is.
-                Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
             }
         }

@@ -304,3 +304,29 @@ async fn an_approved_price_change_reaches_stripe_subscribers_at_their_next_renew
     let subs = m.b.call("GET", &format!("/api/subscriptions/{}", early.user_id), None, Some(&early.access_token)).await;
     assert_eq!(subs.body["subscriptions"][0]["price"]["amount"], 59_900, "{:?}", subs.body);
 }
+
+#[tokio::test]
+async fn a_price_id_a_partner_once_typed_is_never_archived_by_their_change() {
+    let m = Market::new().await;
+    let victim = m.submitted(&m.partner().await, solution_body("Victim")).await;
+    assert_eq!(m.approve(&victim).await.status, 200);
+    let victims_price = m.stripe_prices(&victim)[0].1.clone();
+    // Before prices were the platform's, another partner typed the victim's price id into its tiers.
+    let partner = m.partner().await;
+    let id = m.submitted(&partner, solution_body("Legacy")).await;
+    assert_eq!(m.approve(&id).await.status, 200);
+    let key = keys::solution(&id);
+    let mut legacy: shared::store::items::SolutionItem =
+        m.b.env.store.get(&key, true).await.expect("read").expect("solution");
+    legacy.tiers[1].prices[0].stripe_price_id = Some(victims_price.clone());
+    m.b.env.store.put(&legacy, None).await.expect("seed legacy tiers");
+    let mut tiers = solution_body("Legacy")["tiers"].clone();
+    tiers[1]["prices"][0]["amount"] = 79_900.into();
+    let r = m.call("PUT", &format!("/api/partners/solutions/{id}"), Some(json!({"tiers": tiers})), &partner).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(m.approve(&id).await.status, 200);
+    assert!(
+        m.b.stripe.prices()[&victims_price]["active"].as_bool().unwrap_or(false),
+        "the victim's price stays on sale"
+    );
+}
