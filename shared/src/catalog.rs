@@ -11,10 +11,10 @@
 use crate::auth::jwt::{KeySet, TokenKind};
 use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
+use crate::identity::{Principal, authenticate};
 use crate::solutions::{SolutionStatus, TierSpec};
 use crate::store::items::{ReviewItem, SolutionItem};
 use crate::store::{Store, StoreError, keys};
-use crate::tokens::{Principal, authenticate};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -520,7 +520,7 @@ impl Marketplace {
             return Err(refused);
         }
         let author = reviewer.name;
-        let now = crate::tokens::rfc3339(self.clock.now());
+        let now = crate::clock::rfc3339(self.clock.now());
         for attempt in 0..MAX_REVIEW_ATTEMPTS {
             if attempt > 0 {
                 // Another edit of the same review won: back off a little (with jitter) and apply on top of it.

@@ -41,3 +41,8 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// A time as RFC 3339 in UTC, to the second (`2026-12-02T11:06:43Z`): how every stored and answered time reads.
+pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -32,7 +32,7 @@ const INDIA: chrono_tz::Tz = chrono_tz::Asia::Kolkata;
 const MAX_POSTINGS_SHOWN: usize = 200;
 
 fn rfc3339(at: DateTime<Utc>) -> String {
-    crate::tokens::rfc3339(at)
+    crate::clock::rfc3339(at)
 }
 
 /// What a payment's posting needs beyond the payment itself.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod earnings;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod invoices;
 pub mod logging;

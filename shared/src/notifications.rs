@@ -18,12 +18,12 @@
 //! holds up the others.
 
 use crate::clock::Clock;
+use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::invoices::money;
 use crate::store::Failed;
 use crate::store::Store;
 use crate::store::items::NotificationItem;
-use crate::tokens::rfc3339;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;

@@ -13,7 +13,12 @@
 
 use crate::auth::jwt::{Claims, KeySet, TokenKind};
 use crate::clock::Clock;
+use crate::clock::rfc3339;
 use crate::error::{ApiError, FieldError, codes};
+use crate::identity::{
+    Principal, SCOPE_READ, SCOPE_TRACK, authenticate, require_scope, solution_mismatch, solution_unavailable,
+    verify_bearer,
+};
 use crate::partners::api_keys;
 use crate::solutions::{SolutionStatus, Tier};
 use crate::store::items::{
@@ -23,10 +28,6 @@ use crate::store::items::{
 use crate::store::{Counted, CounterSpec, Item, Store, StoreError, TxCounted, keys, take};
 use crate::subscriptions::Grant;
 use crate::throttle;
-use crate::tokens::{
-    Principal, SCOPE_READ, SCOPE_TRACK, authenticate, require_scope, rfc3339, solution_mismatch, solution_unavailable,
-    verify_bearer,
-};
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};

@@ -108,7 +108,7 @@ impl PartnerService {
             method: "PUT".into(),
             upload_url: presigned.uri().to_owned(),
             headers,
-            expires_at: crate::tokens::rfc3339(expires),
+            expires_at: crate::clock::rfc3339(expires),
         })
     }
 }

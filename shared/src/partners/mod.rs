@@ -16,10 +16,10 @@ pub mod solutions;
 use crate::auth::jwt::{KeySet, TokenKind};
 use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
+use crate::identity::{Principal, authenticate};
 use crate::sealed::Sealer;
 use crate::store::Store;
 use crate::store::items::{AuditItem, PartnerItem};
-use crate::tokens::{Principal, authenticate};
 use std::sync::Arc;
 
 pub const STATUS_PENDING: &str = "pending";
@@ -87,7 +87,7 @@ pub(crate) fn admin_only(caller: &Caller) -> Result<(), ApiError> {
 }
 
 pub(crate) fn now_rfc3339(clock: &dyn Clock) -> String {
-    crate::tokens::rfc3339(clock.now())
+    crate::clock::rfc3339(clock.now())
 }
 
 /// `limit` query parameter: 1..=100, default 25.

@@ -9,12 +9,12 @@ use super::billing::{Due, Step, pending_steps, void_invoice};
 use super::invoicing;
 use super::service::{Ledger, derived_id};
 use super::{Fact, Snapshot, SubscriptionStatus};
+use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::solutions::Tier;
 use crate::store::items::{InvoiceItem, InvoiceReason, NotificationItem, SubscriptionItem, TierDefinitionItem};
 use crate::store::keys;
 use crate::subscriptions::Price;
-use crate::tokens::rfc3339;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 

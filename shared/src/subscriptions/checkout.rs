@@ -8,10 +8,10 @@
 use super::billing::void_invoice;
 use super::service::{Created, Money, PENDING_EXPIRY_SECONDS, SubscriptionService, at_version, derived_id};
 use super::{Fact, Provider, Snapshot, SubscriptionStatus};
+use crate::clock::rfc3339;
 use crate::error::{ApiError, codes};
 use crate::phonepe::client::OrderState;
 use crate::store::items::{InvoiceStatus, SubscriptionItem};
-use crate::tokens::rfc3339;
 use chrono::DateTime;
 
 /// The order that pays a PhonePe subscription's first invoice.

@@ -20,12 +20,12 @@
 
 use super::service::{Ledger, api_snapshot, at_version};
 use super::{Provider, SubscriptionStatus};
+use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::solutions::SolutionStatus;
 use crate::store::items::{NotificationItem, SolutionHoldItem, SolutionItem, SubscriptionHold, SubscriptionItem};
 use crate::store::keys;
 use crate::stripe::client::{StripeClient, field};
-use crate::tokens::rfc3339;
 use serde::Serialize;
 
 #[derive(Clone)]

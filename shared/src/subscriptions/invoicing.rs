@@ -134,7 +134,7 @@ pub async fn issue(
         issued_at,
         &payment.provider_payment_id,
     ));
-    invoice.issued_at = Some(crate::tokens::rfc3339(issued_at));
+    invoice.issued_at = Some(crate::clock::rfc3339(issued_at));
     // The revenue posting (GST from this invoice, commission, the partner's earnings) in the same transaction.
     let mut extra = extra;
     let tax = invoice.document.as_ref().map(|d| d.tax.cgst + d.tax.sgst + d.tax.igst);

@@ -5,11 +5,12 @@
 use super::phonepe::{Initiated, PhonePeRail, Verified};
 use super::service::{Created, Money, SubscriptionService, SubscriptionView, UpgradeRequest, at_version, derived_id};
 use super::{BillingPeriod, Fact, Price, Provider, Snapshot, SubscriptionStatus, invoicing};
+use crate::clock::rfc3339;
 use crate::error::{ApiError, FieldError, codes};
+use crate::identity::Principal;
 use crate::invoices::{Gstin, TaxBreakdown};
 use crate::solutions::Tier;
 use crate::store::items::{InvoiceItem, InvoiceReason, InvoiceStatus, SubscriptionItem};
-use crate::tokens::{Principal, rfc3339};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

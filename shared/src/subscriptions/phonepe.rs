@@ -7,6 +7,7 @@
 use super::invoicing::{self, Seller};
 use super::service::{Ledger, derived_id};
 use super::{Fact, Provider, RefundStatus, Snapshot, SubscriptionStatus};
+use crate::clock::rfc3339;
 use crate::error::{ApiError, codes};
 use crate::phonepe::client::{OrderState, OrderStatus, PhonePeClient, PhonePeError, refund_state};
 use crate::store::Issued;
@@ -14,7 +15,6 @@ use crate::store::items::{
     InvoiceItem, InvoiceReason, InvoiceStatus, NotificationItem, PaymentItem, PhonePeOrderItem, RefundItem,
     SubscriptionItem,
 };
-use crate::tokens::rfc3339;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;

@@ -5,12 +5,12 @@
 //! callbacks converges because the state applied is always PhonePe's current one.
 
 use super::phonepe::PhonePeRail;
+use crate::clock::rfc3339;
 use crate::error::{ApiError, codes};
 use crate::phonepe::callback::{self, Callback, WebhookCredentials};
 use crate::phonepe::client::OrderState;
 use crate::store::items::WebhookEventItem;
 use crate::store::{Claim, keys};
-use crate::tokens::rfc3339;
 use serde::Serialize;
 
 /// Largest body accepted (PhonePe's callbacks are a few KiB).

@@ -15,13 +15,13 @@
 use super::phonepe::PhonePeRail;
 use super::service::Ledger;
 use super::webhook::StripeWebhookService;
+use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::phonepe::client::OrderState;
 use crate::store::OpenAtPhonePe;
 use crate::store::items::{PhonePeOrderItem, RefundItem};
 use crate::stripe::client::{Form, field};
 use crate::stripe::events::Event;
-use crate::tokens::rfc3339;
 use chrono::DateTime;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -6,7 +6,9 @@
 use super::{BillingPeriod, Fact, Grant, Price, Provider, RefundStatus, Snapshot, SubscriptionStatus, grant};
 use crate::auth::jwt::{KeySet, TokenKind};
 use crate::clock::Clock;
+use crate::clock::rfc3339;
 use crate::error::{ApiError, FieldError, codes};
+use crate::identity::{Principal, authenticate};
 use crate::solutions::{SolutionStatus, Tier};
 use crate::store::items::{
     CheckoutSlotItem, EntitlementItem, IdempotencyItem, NotificationItem, PaymentItem, ProviderCustomerItem,
@@ -15,7 +17,6 @@ use crate::store::items::{
 use crate::store::{HistoryItem, Store, StoreError, keys, take};
 use crate::stripe::client::{Form, StripeClient, field};
 use crate::stripe::events;
-use crate::tokens::{Principal, authenticate, rfc3339};
 use crate::usage::{Policy, local_day};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};

@@ -7,6 +7,7 @@
 
 use super::service::{Ledger, api_snapshot, at_version, derived_id};
 use super::{Fact, Provider, RefundStatus};
+use crate::clock::rfc3339;
 use crate::error::{ApiError, codes};
 use crate::store::items::{
     InvoiceItem, InvoiceReason, NotificationItem, PaymentItem, ProviderRefItem, RefundItem, WebhookEventItem,
@@ -17,7 +18,6 @@ use crate::stripe::events::{
     self, ChargeObject, CheckoutSession, Event, InvoiceEvent, InvoiceObject, Parsed, RefundEventObject,
 };
 use crate::stripe::signature;
-use crate::tokens::rfc3339;
 use chrono::DateTime;
 use serde::Serialize;
 
