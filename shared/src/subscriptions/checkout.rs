@@ -6,18 +6,14 @@
 //! invoice withdrawn (a payment that still arrives for it is unapplied and refunded by the PhonePe rail).
 
 use super::billing::void_invoice;
-use super::service::{Created, Money, PENDING_EXPIRY_SECONDS, SubscriptionService, at_version, derived_id};
+use super::phonepe::first_order_id;
+use super::service::{Created, Money, PENDING_EXPIRY_SECONDS, SubscriptionService, at_version};
 use super::{Fact, Provider, Snapshot, SubscriptionStatus};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, codes};
 use crate::phonepe::client::OrderState;
 use crate::store::items::{InvoiceStatus, SubscriptionItem};
 use chrono::DateTime;
-
-/// The order that pays a PhonePe subscription's first invoice.
-pub fn first_order_id(subscription_id: &str) -> String {
-    derived_id("po", &format!("{subscription_id}:first"))
-}
 
 fn paid_meanwhile(old: &SubscriptionItem) -> ApiError {
     ApiError::conflict(
@@ -71,16 +67,15 @@ impl SubscriptionService {
     pub(super) async fn give_up_checkout(&self, old: &SubscriptionItem, replaced_by: &str) -> Result<(), ApiError> {
         match old.provider {
             Provider::Stripe => {
-                if let Some(session) = &old.checkout_session_id {
-                    let path = format!("/v1/checkout/sessions/{session}/expire");
-                    if let Err(e) = self.stripe().post(&path, &Vec::new(), &format!("expire-{session}")).await {
-                        // Only an open session expires: read it to learn whether it was paid.
-                        let read = self.stripe().get(&format!("/v1/checkout/sessions/{session}"), &Vec::new()).await?;
-                        match read.get("status").and_then(serde_json::Value::as_str) {
-                            Some("expired") => {}
-                            Some("complete") => return Err(paid_meanwhile(old)),
-                            _ => return Err(e.into()),
-                        }
+                if let Some(session) = &old.checkout_session_id
+                    && let Err(e) = self.expire_checkout(session).await
+                {
+                    // Only an open session expires: read it to learn whether it was paid.
+                    let read = self.stripe().get(&format!("/v1/checkout/sessions/{session}"), &Vec::new()).await?;
+                    match read.get("status").and_then(serde_json::Value::as_str) {
+                        Some("expired") => {}
+                        Some("complete") => return Err(paid_meanwhile(old)),
+                        _ => return Err(e.into()),
                     }
                 }
             }

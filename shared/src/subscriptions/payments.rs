@@ -269,7 +269,7 @@ impl SubscriptionService {
             Err(e) => return Err(e.into()),
         }
         let invoice = store.get_invoice(&invoice_id).await?.ok_or_else(|| ApiError::unavailable(1))?;
-        let order_id = derived_id("po", &format!("{subscription_id}:first"));
+        let order_id = super::phonepe::first_order_id(subscription_id);
         let payment = Box::pin(rail.initiate(&invoice, &order_id)).await?;
         tracing::info!(subscription_id, user_id = %caller.user_id, tier = req.tier.as_str(), "subscription created (pending phonepe payment)");
         Ok(Some(Created {

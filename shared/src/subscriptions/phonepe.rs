@@ -72,6 +72,11 @@ pub struct Verified {
     pub unapplied: bool,
 }
 
+/// The order that pays a PhonePe subscription's first invoice.
+pub fn first_order_id(subscription_id: &str) -> String {
+    derived_id("po", &format!("{subscription_id}:first"))
+}
+
 /// The payment id of a PhonePe order (one order, one payment).
 pub fn payment_id_of(merchant_order_id: &str) -> String {
     derived_id("pay", &format!("phonepe:{merchant_order_id}"))

@@ -15,7 +15,7 @@ use crate::store::items::{
     QuotaResetAuditItem, RefundItem, SolutionItem, SubscriptionItem, TierDefinitionItem,
 };
 use crate::store::{HistoryItem, Store, StoreError, keys, take};
-use crate::stripe::client::{Form, StripeClient, field};
+use crate::stripe::client::{Form, StripeClient, StripeError, field};
 use crate::stripe::events;
 use crate::usage::{Policy, local_day};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -465,6 +465,12 @@ impl SubscriptionService {
         &self.stripe
     }
 
+    /// Close a Checkout Session at Stripe (only an open one can be: a paid one answers an error).
+    pub(super) async fn expire_checkout(&self, session: &str) -> Result<serde_json::Value, StripeError> {
+        let path = format!("/v1/checkout/sessions/{session}/expire");
+        self.stripe.post(&path, &Vec::new(), &format!("expire-{session}")).await
+    }
+
     pub(super) fn store(&self) -> &Store {
         &self.ledger.store
     }
@@ -739,11 +745,10 @@ impl SubscriptionService {
             }
             // Lost the slot to a concurrent checkout: this session is never shown, so close it.
             Err(StoreError::Conditional { index: Some(i) }) if i == slot_index => {
-                if let Some(session) = &item.checkout_session_id {
-                    let path = format!("/v1/checkout/sessions/{session}/expire");
-                    if let Err(e) = self.stripe.post(&path, &Vec::new(), &format!("expire-{session}")).await {
-                        tracing::warn!(error = %e, "unused checkout session not expired");
-                    }
+                if let Some(session) = &item.checkout_session_id
+                    && let Err(e) = self.expire_checkout(session).await
+                {
+                    tracing::warn!(error = %e, "unused checkout session not expired");
                 }
                 Ok(Attempt::SlotTaken)
             }
@@ -938,11 +943,10 @@ impl SubscriptionService {
             (_, None) => {
                 // Not paid yet: close the checkout (best effort: it may have completed meanwhile, and then the
                 // subscription's events win by their later time).
-                if let Some(session) = &item.checkout_session_id {
-                    let path = format!("/v1/checkout/sessions/{session}/expire");
-                    if let Err(e) = self.stripe.post(&path, &Vec::new(), &format!("expire-{session}")).await {
-                        tracing::warn!(error = %e, "checkout session not expired");
-                    }
+                if let Some(session) = &item.checkout_session_id
+                    && let Err(e) = self.expire_checkout(session).await
+                {
+                    tracing::warn!(error = %e, "checkout session not expired");
                 }
                 Some(Fact::Snapshot(Snapshot::never_paid(format!("~read:abandon-{}", item.subscription_id), now)))
             }

@@ -252,6 +252,15 @@ async fn admins_list_dead_letters_and_retry_them_others_may_not() {
             r.body
         );
     }
+    // Bad input is a 4xx problem naming the field, never a 5xx.
+    for (query, field) in [("limit=0", "limit"), ("limit=abc", "limit"), ("cursor=not-a-cursor", "cursor")] {
+        let r = admin_call(&f, "GET", &format!("/api/admin/notifications/dead?{query}"), Some(&admin), &[]).await;
+        assert_eq!((r.status, r.content_type()), (400, "application/problem+json"), "{query}: {:?}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], field, "{query}: {:?}", r.body);
+    }
+    let long = "x".repeat(600);
+    let r = admin_call(&f, "POST", &format!("/api/admin/notifications/{long}/retry"), Some(&admin), &[]).await;
+    assert!((400..500).contains(&r.status), "{:?}", r.body);
     let report = deliver(&outbox).await;
     assert_eq!((report.sent, report.errors), (1, 0), "{report:?}");
     let sent = note(&f, &failing[0]).await;
