@@ -8,11 +8,12 @@
 //! and sorts in memory, with a per-instance cache (`CATALOG_CACHE_SECONDS`): a marketplace holds thousands of
 //! solutions, not millions, and one query page holds about 2,000 of them.
 
-use crate::auth::jwt::{KeySet, TokenKind};
+use crate::auth::jwt::KeySet;
 use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
 use crate::identity::{Principal, authenticate};
-use crate::solutions::{SolutionStatus, TierSpec};
+use crate::model::TokenKind;
+use crate::model::{SolutionStatus, TierSpec};
 use crate::store::items::{ReviewItem, SolutionItem};
 use crate::store::{Store, StoreError, keys};
 use base64::Engine;
@@ -107,7 +108,7 @@ pub struct Details {
 /// A tier as the catalog shows it: its limits and prices (not the partner's provider configuration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierView {
-    pub tier: crate::solutions::Tier,
+    pub tier: crate::model::Tier,
     /// `None` = unlimited.
     pub daily_limit: Option<u64>,
     pub monthly_limit: Option<u64>,
@@ -119,7 +120,7 @@ pub struct PriceView {
     /// Minor units.
     pub amount: i64,
     pub currency: String,
-    pub period: crate::subscriptions::BillingPeriod,
+    pub period: crate::model::BillingPeriod,
 }
 
 fn tier_view(t: &TierSpec) -> TierView {
@@ -437,7 +438,7 @@ impl Marketplace {
     /// Whether `user_id` paid for the solution at some time: a payment recorded for it, or a subscription
     /// to it that was paid or active (a canceled one counts; a pending, never-paid one does not).
     async fn paid_for(&self, user_id: &str, solution_id: &str) -> Result<bool, ApiError> {
-        use crate::subscriptions::SubscriptionStatus;
+        use crate::model::SubscriptionStatus;
         let paid = self.store.user_subscriptions(user_id).await?.iter().any(|s| {
             s.solution_id == solution_id
                 && (!s.reconciled.payments.is_empty()
@@ -597,13 +598,13 @@ mod tests {
         s.published_at = Some(published.into());
         if let Some((amount, currency)) = price {
             s.tiers = vec![TierSpec {
-                tier: crate::solutions::Tier::Pro,
+                tier: crate::model::Tier::Pro,
                 daily_limit: None,
                 monthly_limit: None,
-                prices: vec![crate::subscriptions::Price {
+                prices: vec![crate::model::Price {
                     amount,
                     currency: currency.into(),
-                    period: crate::subscriptions::BillingPeriod::Monthly,
+                    period: crate::model::BillingPeriod::Monthly,
                     stripe_price_id: None,
                 }],
             }];

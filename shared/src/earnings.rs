@@ -14,14 +14,14 @@
 
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::model::RefundStatus;
+use crate::model::Tier;
 use crate::partners::analytics::{FactKind, FactsFuture, RevenueFact, RevenueSource};
 use crate::revenue::{self, Account, DEFAULT_COMMISSION_BP, Entry, Split};
-use crate::solutions::Tier;
 use crate::store::items::{
     PartnerItem, PaymentItem, PostingItem, PostingKind, RefundItem, SolutionItem, StatementItem,
 };
 use crate::store::{Store, StoreError, keys};
-use crate::subscriptions::RefundStatus;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};

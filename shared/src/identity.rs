@@ -2,10 +2,11 @@
 //! confinement to one solution, and bearer verification. Every capability authenticates through here; the
 //! `auth` capability (`tokens`) issues the tokens.
 
-use crate::auth::jwt::{Claims, Expect, KeySet, TokenKind};
+use crate::auth::jwt::{Claims, Expect, KeySet};
 use crate::error::{ApiError, codes};
+use crate::model::Role;
+use crate::model::TokenKind;
 use crate::store::Store;
-use crate::users::Role;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq)]

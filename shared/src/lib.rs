@@ -15,11 +15,12 @@ pub mod identity;
 pub mod ids;
 pub mod invoices;
 pub mod logging;
+pub mod model;
 pub mod partners;
 pub mod phonepe;
 pub mod revenue;
 pub mod sealed;
-pub mod solutions;
+
 pub mod store;
 pub mod stripe;
 pub mod subscriptions;

@@ -6,17 +6,17 @@
 //! nor any refresh token descending from it keeps working. Validation is signature-in-memory plus one
 //! batched read (family + entitlement).
 
-use crate::auth::jwt::{ACCESS_AUDIENCE, Claims, Expect, Jwks, KeySet, TokenError, TokenKind};
+use crate::auth::jwt::{ACCESS_AUDIENCE, Claims, Expect, Jwks, KeySet, TokenError};
 use crate::auth::{password, refresh};
 use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
-use crate::solutions::{SolutionStatus, Tier};
+use crate::model::{Role, SolutionStatus, Tier, TokenKind};
 use crate::store::items::{
     EntitlementItem, FamilyItem, LoginThrottleItem, RefreshItem, SolutionItem, TokenItem, UsageCounterItem, UserItem,
 };
 use crate::store::{RotateError, Store, StoreError, keys, take};
-use crate::users::{self, Role};
-use crate::{ids, solutions, throttle, usage};
+use crate::users;
+use crate::{ids, throttle, usage};
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -897,7 +897,7 @@ impl AuthService {
 
     pub async fn user_solutions(&self, caller: &Principal) -> Result<UserSolutions, ApiError> {
         let (published, tiers) = tokio::try_join!(
-            self.store.solutions_by_status(solutions::SolutionStatus::Published),
+            self.store.solutions_by_status(SolutionStatus::Published),
             self.store.entitlements(&caller.user_id),
         )?;
         let now = self.clock.now().timestamp();

@@ -11,7 +11,7 @@
 //!   answer and updates the counters under an expected-count condition; a stale expectation comes back with
 //!   the current count and is retried.
 
-use crate::auth::jwt::{Claims, KeySet, TokenKind};
+use crate::auth::jwt::{Claims, KeySet};
 use crate::clock::Clock;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, FieldError, codes};
@@ -19,14 +19,15 @@ use crate::identity::{
     Principal, SCOPE_READ, SCOPE_TRACK, authenticate, require_scope, solution_mismatch, solution_unavailable,
     verify_bearer,
 };
+use crate::model::Grant;
+use crate::model::TokenKind;
+use crate::model::{SolutionStatus, Tier};
 use crate::partners::api_keys;
-use crate::solutions::{SolutionStatus, Tier};
 use crate::store::items::{
     ApiKeyItem, EntitlementItem, FamilyItem, IdempotencyItem, NotificationItem, QuotaResetAuditItem, SolutionItem,
     TierDefinitionItem, UsageCounterItem,
 };
 use crate::store::{Counted, CounterSpec, Item, Store, StoreError, TxCounted, keys, take};
-use crate::subscriptions::Grant;
 use crate::throttle;
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -494,7 +495,7 @@ impl UsageService {
             }
             if let (None, Some((user, s))) = (&tier, &tier_key) {
                 let e: Option<EntitlementItem> = take(&mut found, &keys::entitlement(user, s))?;
-                let grant = e.map_or_else(Grant::free, |e| Grant::of(&e));
+                let grant = e.map_or_else(Grant::free, |e| e.grant());
                 remember(&self.caches.tiers, (user.clone(), s.clone()), grant, now);
                 tier = Some(grant.at(now.timestamp()));
             }
@@ -712,7 +713,7 @@ impl UsageService {
             return Ok(None);
         }
         let e = self.store.get_entitlement(user, &subject.solution_id).await?;
-        let grant = e.map_or_else(Grant::free, |e| Grant::of(&e));
+        let grant = e.map_or_else(Grant::free, |e| e.grant());
         remember(&self.caches.tiers, cache_key, grant, now);
         let fresh_tier = grant.at(now.timestamp());
         Ok((fresh_tier != tier).then_some(fresh_tier))
@@ -1088,14 +1089,14 @@ impl UsageService {
             let expected = solution.version;
             solution.limit_overrides.insert(
                 tier.as_str().to_owned(),
-                crate::solutions::LimitsOverride {
+                crate::model::LimitsOverride {
                     daily_limit: daily,
                     monthly_limit: monthly,
                     set_by: caller.user_id.clone(),
                     set_at: now.to_owned(),
                 },
             );
-            solution.tiers = crate::solutions::with_overrides(&solution.tiers, &solution.limit_overrides);
+            solution.tiers = crate::model::with_overrides(&solution.tiers, &solution.limit_overrides);
             solution.version = expected + 1;
             solution.updated_at = now.to_owned();
             let writes = vec![

@@ -1,25 +1,6 @@
 //! Users: roles, email normalisation and account input rules.
 
 use crate::error::FieldError;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Partner,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Partner => "partner",
-            Self::Admin => "admin",
-        }
-    }
-}
 
 pub const MAX_EMAIL_LEN: usize = 254;
 pub const MAX_NAME_CHARS: usize = 100;

@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn only_verified_users_pass() {
-        let mut user = UserItem::new("usr_1", "a@b.co", "A", crate::users::Role::User, String::new(), "t".into());
+        let mut user = UserItem::new("usr_1", "a@b.co", "A", crate::model::Role::User, String::new(), "t".into());
         assert_eq!(ensure_verified(None).map_err(|e| e.status), Err(401));
         assert_eq!(ensure_verified(Some(&user)).map_err(|e| e.code.to_string()), Err("email_not_verified".into()));
         user.email_verified = true;

@@ -5,8 +5,9 @@
 use integration_tests::harness::{TestEnv, unique_email};
 use integration_tests::stats::report;
 use serde_json::json;
-use shared::auth::jwt::{Expect, TokenKind};
-use shared::solutions::SolutionStatus;
+use shared::auth::jwt::Expect;
+use shared::model::SolutionStatus;
+use shared::model::TokenKind;
 use std::time::Instant;
 
 const WARMUP: usize = 300;

@@ -8,16 +8,16 @@ use crate::iam::IamRecorder;
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::clock::Clock;
+use shared::model::{BillingPeriod, Price};
+use shared::model::{SolutionStatus, Tier};
 use shared::phonepe::callback::WebhookCredentials;
 use shared::phonepe::client::{PhonePeClient, PhonePeConfig};
-use shared::solutions::{SolutionStatus, Tier};
 use shared::store::items::{SolutionItem, TierDefinitionItem};
 use shared::stripe::client::{StripeClient, StripeConfig};
 use shared::subscriptions::invoicing::Seller;
 use shared::subscriptions::payments::InvoiceFiles;
 use shared::subscriptions::phonepe::PhonePeSettings;
 use shared::subscriptions::service::{SubscriptionService, SubscriptionSettings};
-use shared::subscriptions::{BillingPeriod, Price};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -16,11 +16,11 @@ use lambda_http::{Body, Request};
 use serde_json::Value;
 use shared::auth::jwt::KeySet;
 use shared::clock::ManualClock;
-use shared::solutions::SolutionStatus;
+use shared::model::Role;
+use shared::model::SolutionStatus;
 use shared::store::Store;
 use shared::store::items::SolutionItem;
 use shared::tokens::Session;
-use shared::users::Role;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

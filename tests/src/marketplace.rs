@@ -7,10 +7,10 @@ use chrono::SecondsFormat;
 use lambda_http::Body;
 use serde_json::Value;
 use shared::clock::Clock;
-use shared::solutions::{SolutionStatus, Tier, TierSpec};
+use shared::model::{BillingPeriod, Price};
+use shared::model::{SolutionStatus, Tier, TierSpec};
 use shared::store::items::{SolutionItem, UsageCounterItem};
 use shared::store::keys;
-use shared::subscriptions::{BillingPeriod, Price};
 use std::sync::Arc;
 
 pub struct MarketEnv {
@@ -197,7 +197,7 @@ impl MarketEnv {
         let mut item = shared::store::items::PaymentItem::new(
             &id,
             user_id,
-            shared::subscriptions::Provider::Stripe,
+            shared::model::Provider::Stripe,
             format!("pi_{id}"),
             49_900,
             "inr",

@@ -3,11 +3,11 @@
 
 use chrono::{SecondsFormat, Utc};
 use shared::ApiError;
-use shared::solutions::{SolutionStatus, Tier};
+use shared::model::Role;
+use shared::model::{SolutionStatus, Tier};
 use shared::store::items::{PartnerItem, SolutionItem, TierDefinitionItem, UserItem};
 use shared::store::{Store, StoreError};
 use shared::tokens::AuthService;
-use shared::users::Role;
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -182,8 +182,8 @@ const CATALOG: &[CatalogEntry] = &[
 /// with tiers, prices, ratings and popularity, plus a draft and a suspended solution the catalog must never
 /// show. Idempotent (fixed ids); returns how many are published.
 pub async fn catalog(store: &Store, partner_id: &str, partner_name: &str) -> Result<usize, StoreError> {
-    use shared::solutions::TierSpec;
-    use shared::subscriptions::{BillingPeriod, Price};
+    use shared::model::TierSpec;
+    use shared::model::{BillingPeriod, Price};
     let price = |amount: i64, currency: &str, period| Price {
         amount,
         currency: currency.into(),

@@ -77,11 +77,8 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     let public = shared::auth::jwt::KeySet::from_jwks_json("https://cold.test", &published).expect("verify-only keys");
     assert!(!public.can_sign() && expected.can_sign());
     let access = session["access_token"].as_str().expect("access token");
-    let expect = shared::auth::jwt::Expect {
-        kinds: &[shared::auth::jwt::TokenKind::Access],
-        audience: None,
-        allow_expired: false,
-    };
+    let expect =
+        shared::auth::jwt::Expect { kinds: &[shared::model::TokenKind::Access], audience: None, allow_expired: false };
     assert_eq!(public.verify(access, expect).expect("verifies").email, "cold@example.test");
     // A second cold start with the same keys writes nothing.
     auth::AppState::from_env().await.expect("warm again");

@@ -2,9 +2,10 @@
 //! Handlers are thin: parse the request, call one use case of `shared::tokens::AuthService`, respond.
 
 use lambda_http::{Body, Request, Response};
-use shared::auth::jwt::{KeySet, TokenKind};
+use shared::auth::jwt::KeySet;
 use shared::clock::{Clock, SystemClock};
 use shared::http;
+use shared::model::TokenKind;
 use shared::store::Store;
 use shared::tokens::{AuthService, Refreshed, TokenSettings};
 use shared::verification::EmailVerification;

@@ -9,6 +9,7 @@
 //! under a domain-separation label; the `kid` is derived from the public key.
 
 use crate::crypto;
+use crate::model::TokenKind;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,15 +22,6 @@ pub const ACCESS_AUDIENCE: &str = "monetization-api";
 const SEED_LABEL: &[u8] = b"monetization/jwt/ed25519/v1:";
 /// Clock skew tolerated on `exp`.
 const LEEWAY_SECONDS: u64 = 5;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenKind {
-    /// A session token from register/login/refresh: calls the platform API.
-    Access,
-    /// A solution-scoped token from generate-token: presented to a partner solution.
-    Solution,
-}
 
 /// The claims of every token we mint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,11 +37,11 @@ pub struct Claims {
     pub fid: String,
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<crate::users::Role>,
+    pub role: Option<crate::model::Role>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solution_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier: Option<crate::solutions::Tier>,
+    pub tier: Option<crate::model::Tier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
 }
@@ -309,7 +301,7 @@ fn header_error(token: &str) -> TokenError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solutions::Tier;
+    use crate::model::Tier;
 
     const ISS: &str = "https://issuer.test";
 

@@ -13,7 +13,7 @@
 
 use super::{Caller, PartnerService};
 use crate::error::{ApiError, FieldError};
-use crate::solutions::Tier;
+use crate::model::Tier;
 use crate::store::{from_item, keys};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;

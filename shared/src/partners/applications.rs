@@ -7,10 +7,11 @@ use super::{
 };
 use crate::error::{ApiError, FieldError, codes};
 use crate::invoices::Gstin;
+use crate::model::Role;
 use crate::store::StoreError;
 use crate::store::items::{PartnerItem, PartnerLinkItem, UserItem};
 use crate::store::keys;
-use crate::users::{self, Role};
+use crate::users;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]

@@ -13,10 +13,11 @@ pub mod assets;
 pub mod outbox;
 pub mod solutions;
 
-use crate::auth::jwt::{KeySet, TokenKind};
+use crate::auth::jwt::KeySet;
 use crate::clock::Clock;
 use crate::error::{ApiError, FieldError, codes};
 use crate::identity::{Principal, authenticate};
+use crate::model::TokenKind;
 use crate::sealed::Sealer;
 use crate::store::Store;
 use crate::store::items::{AuditItem, PartnerItem};

@@ -6,7 +6,7 @@
 
 use super::{Caller, PartnerService, admin_only, bad_cursor, now_rfc3339, page_limit, text, website};
 use crate::error::{ApiError, FieldError, codes};
-use crate::solutions::{LimitsOverride, SolutionStatus, Tier, TierSpec, with_overrides};
+use crate::model::{LimitsOverride, SolutionStatus, Tier, TierSpec, with_overrides};
 use crate::store::items::{SolutionHoldItem, SolutionItem, TierDefinitionItem};
 use crate::store::{StoreError, keys};
 use serde::{Deserialize, Serialize};
@@ -653,11 +653,11 @@ mod tests {
         }
     }
 
-    fn price(amount: i64, currency: &str) -> crate::subscriptions::Price {
-        crate::subscriptions::Price {
+    fn price(amount: i64, currency: &str) -> crate::model::Price {
+        crate::model::Price {
             amount,
             currency: currency.into(),
-            period: crate::subscriptions::BillingPeriod::Monthly,
+            period: crate::model::BillingPeriod::Monthly,
             stripe_price_id: None,
         }
     }

@@ -117,8 +117,8 @@ impl OrderState {
 }
 
 /// A refund's state: `PENDING`/`CONFIRMED` are pending, `COMPLETED` succeeded, `FAILED` failed.
-pub fn refund_state(state: &str) -> crate::subscriptions::RefundStatus {
-    use crate::subscriptions::RefundStatus;
+pub fn refund_state(state: &str) -> crate::model::RefundStatus {
+    use crate::model::RefundStatus;
     match state {
         "COMPLETED" => RefundStatus::Succeeded,
         "FAILED" => RefundStatus::Failed,
@@ -408,7 +408,7 @@ mod tests {
         assert_eq!(OrderState::parse("COMPLETED"), OrderState::Completed);
         assert_eq!(OrderState::parse("EXPIRED"), OrderState::Failed);
         assert_eq!(OrderState::parse("SOMETHING_NEW"), OrderState::Pending);
-        assert_eq!(refund_state("CONFIRMED"), crate::subscriptions::RefundStatus::Pending);
+        assert_eq!(refund_state("CONFIRMED"), crate::model::RefundStatus::Pending);
         assert!(valid_merchant_id("po_01JH0A2C5D6E7F8G-1"));
         assert!(!valid_merchant_id(&"a".repeat(64)));
         assert!(!valid_merchant_id("has space"));

@@ -2,9 +2,9 @@
 //! every item carries its `entity_type` discriminator.
 
 use super::keys;
-use crate::auth::jwt::TokenKind;
-use crate::solutions::{SolutionStatus, Tier};
-use crate::users::Role;
+use crate::model::Role;
+use crate::model::TokenKind;
+use crate::model::{SolutionStatus, Tier};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,6 +168,15 @@ pub struct EntitlementItem {
 }
 
 impl EntitlementItem {
+    /// What this entitlement grants (the switch at `valid_until` applied by readers).
+    pub fn grant(&self) -> crate::model::Grant {
+        crate::model::Grant {
+            tier: self.tier,
+            valid_until: self.valid_until,
+            then: self.then_tier.unwrap_or(Tier::Free),
+        }
+    }
+
     /// The tier in force at `now` (epoch seconds).
     pub fn tier_at(&self, now: i64) -> Tier {
         match self.valid_until {
@@ -228,13 +237,13 @@ pub struct SolutionItem {
     pub website: Option<String>,
     /// The tiers (limits and prices) in force once published; a draft's proposed tiers before that.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tiers: Vec<crate::solutions::TierSpec>,
+    pub tiers: Vec<crate::model::TierSpec>,
     /// A change of tiers or prices of a published solution, waiting for an admin's approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_tiers: Option<Vec<crate::solutions::TierSpec>>,
+    pub pending_tiers: Option<Vec<crate::model::TierSpec>>,
     /// Limits an admin set per tier (by tier name): in force over the partner's (`tiers` shows them).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub limit_overrides: std::collections::BTreeMap<String, crate::solutions::LimitsOverride>,
+    pub limit_overrides: std::collections::BTreeMap<String, crate::model::LimitsOverride>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_submitted_at: Option<String>,
     /// The last admin decision's reason (a rejection, a suspension).
@@ -335,7 +344,7 @@ pub struct TierDefinitionItem {
     pub monthly_limit: Option<u64>,
     /// What the tier costs (paid tiers of a solution).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub prices: Vec<crate::subscriptions::Price>,
+    pub prices: Vec<crate::model::Price>,
     pub updated_at: String,
 }
 
@@ -953,15 +962,15 @@ pub struct SubscriptionItem {
     pub user_id: String,
     pub solution_id: String,
     pub tier: Tier,
-    pub period: crate::subscriptions::BillingPeriod,
-    pub provider: crate::subscriptions::Provider,
+    pub period: crate::model::BillingPeriod,
+    pub provider: crate::model::Provider,
     /// The price of `tier` when it was chosen (kept: a later price change does not touch this subscription).
-    pub price: crate::subscriptions::Price,
+    pub price: crate::model::Price,
     /// A lower tier taking effect at the end of the current period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_tier: Option<Tier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_price: Option<crate::subscriptions::Price>,
+    pub pending_price: Option<crate::model::Price>,
     /// When `pending_tier` takes over (the period end it was scheduled for, epoch seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_effective_at: Option<i64>,
@@ -977,7 +986,7 @@ pub struct SubscriptionItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkout_url: Option<String>,
     #[serde(default)]
-    pub reconciled: crate::subscriptions::Reconciled,
+    pub reconciled: crate::model::Reconciled,
     /// The buyer's GSTIN (for B2B tax invoices), validated when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buyer_gstin: Option<String>,
@@ -1104,9 +1113,9 @@ impl SubscriptionItem {
         user_id: &str,
         solution_id: &str,
         tier: Tier,
-        period: crate::subscriptions::BillingPeriod,
-        provider: crate::subscriptions::Provider,
-        price: crate::subscriptions::Price,
+        period: crate::model::BillingPeriod,
+        provider: crate::model::Provider,
+        price: crate::model::Price,
         created_at: String,
     ) -> Self {
         let key = keys::subscription(subscription_id);
@@ -1256,7 +1265,7 @@ pub struct PaymentItem {
     pub subscription_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solution_id: Option<String>,
-    pub provider: crate::subscriptions::Provider,
+    pub provider: crate::model::Provider,
     /// The provider's payment (Stripe: the PaymentIntent, else the charge, else the invoice).
     pub provider_payment_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1278,7 +1287,7 @@ impl PaymentItem {
     pub fn new(
         payment_id: &str,
         user_id: &str,
-        provider: crate::subscriptions::Provider,
+        provider: crate::model::Provider,
         provider_payment_id: String,
         amount: i64,
         currency: &str,
@@ -1324,12 +1333,12 @@ pub struct RefundItem {
     pub refund_id: String,
     pub payment_id: String,
     pub user_id: String,
-    pub provider: crate::subscriptions::Provider,
+    pub provider: crate::model::Provider,
     pub provider_refund_id: String,
     pub amount: i64,
     pub currency: String,
     #[serde(default)]
-    pub status: crate::subscriptions::RefundStatus,
+    pub status: crate::model::RefundStatus,
     pub refunded_at: String,
     pub recorded_at: String,
     /// A PhonePe refund still pending is listed for the reconciliation (sparse GSI2 `PHONEPE#OPEN`).
@@ -1346,18 +1355,17 @@ impl RefundItem {
         refund_id: String,
         payment_id: &str,
         user_id: &str,
-        provider: crate::subscriptions::Provider,
+        provider: crate::model::Provider,
         provider_refund_id: &str,
         amount: i64,
         currency: &str,
-        status: crate::subscriptions::RefundStatus,
+        status: crate::model::RefundStatus,
         refunded_at: String,
         recorded_at: String,
     ) -> Self {
         let key = keys::refund(payment_id, provider_refund_id);
         let gsi = keys::user_payments(user_id, &refunded_at, &refund_id);
-        let open = (provider == crate::subscriptions::Provider::Phonepe
-            && status == crate::subscriptions::RefundStatus::Pending)
+        let open = (provider == crate::model::Provider::Phonepe && status == crate::model::RefundStatus::Pending)
             .then(|| keys::phonepe_open("refund", &recorded_at, &format!("{payment_id}#{provider_refund_id}")));
         Self {
             pk: key.pk,
@@ -1493,7 +1501,7 @@ pub struct InvoiceItem {
     pub user_id: String,
     pub subscription_id: String,
     pub solution_id: String,
-    pub provider: crate::subscriptions::Provider,
+    pub provider: crate::model::Provider,
     pub tier: Tier,
     pub reason: InvoiceReason,
     /// The period paid for (epoch seconds); a first period starts when it is paid, so it is set then.
@@ -1506,7 +1514,7 @@ pub struct InvoiceItem {
     pub currency: String,
     /// The tier's price from this invoice's period on (what the subscription costs once it is paid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price: Option<crate::subscriptions::Price>,
+    pub price: Option<crate::model::Price>,
     pub status: InvoiceStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<i64>,
@@ -1632,7 +1640,7 @@ pub struct PostingItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<Tier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<crate::subscriptions::Provider>,
+    pub provider: Option<crate::model::Provider>,
     /// Refunds: the payment they reverse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,

@@ -2,7 +2,7 @@
 
 use super::items::{EntitlementItem, SolutionHoldItem, SolutionItem, SubscriptionItem, TierDefinitionItem};
 use super::{Item, Store, StoreError, build_err, classify, from_item, keys};
-use crate::solutions::{SolutionStatus, Tier};
+use crate::model::{SolutionStatus, Tier};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 impl Store {

@@ -5,7 +5,7 @@ use super::items::{
     SubscriptionItem, WebhookEventItem,
 };
 use super::{Item, Store, StoreError, classify, from_item, keys, to_item};
-use crate::subscriptions::RefundStatus;
+use crate::model::RefundStatus;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use std::collections::HashMap;
 
@@ -380,7 +380,7 @@ impl Store {
     pub fn tx_restart_counter(
         &self,
         key: &keys::Key,
-        tier: crate::solutions::Tier,
+        tier: crate::model::Tier,
         limit: Option<u64>,
     ) -> Result<TransactWriteItem, StoreError> {
         let mut values: Item = HashMap::from([

@@ -7,7 +7,7 @@
 
 use super::items::{ACTION_ATTR_PREFIX, IdempotencyItem, NotificationItem, QuotaResetAuditItem, UsageCounterItem};
 use super::{Item, Store, StoreError, classify, from_item, keys, to_item};
-use crate::solutions::Tier;
+use crate::model::Tier;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;

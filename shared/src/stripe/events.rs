@@ -4,7 +4,7 @@
 //! subscription). Expandable references may be an id or an expanded object. Each event becomes the
 //! provider-neutral [`Fact`]s of `crate::subscriptions`.
 
-use crate::subscriptions::{Fact, Money, Snapshot, SubscriptionStatus};
+use crate::model::{Fact, Movement, Snapshot, SubscriptionStatus};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -279,7 +279,7 @@ pub fn facts(event: &Event, parsed: &Parsed) -> Vec<Fact> {
             _ => Vec::new(),
         },
         Parsed::Invoice { kind: InvoiceEvent::Paid, invoice } if invoice.amount_paid > 0 => {
-            vec![Fact::Payment(Money {
+            vec![Fact::Payment(Movement {
                 provider_id: invoice.id.clone(),
                 amount: invoice.amount_paid,
                 currency: invoice.currency.clone(),
@@ -291,7 +291,7 @@ pub fn facts(event: &Event, parsed: &Parsed) -> Vec<Fact> {
             .iter()
             .filter(|r| r.status.as_deref().is_none_or(|s| s == "succeeded"))
             .map(|r| {
-                Fact::Refund(Money {
+                Fact::Refund(Movement {
                     provider_id: r.id.clone(),
                     amount: r.amount,
                     currency: r.currency.clone(),
@@ -354,7 +354,7 @@ mod tests {
         assert_eq!(invoice.subscription.as_deref(), Some("sub_1"));
         assert_eq!(
             facts(&basil, &parsed),
-            vec![Fact::Payment(Money {
+            vec![Fact::Payment(Movement {
                 provider_id: "in_1".into(),
                 amount: 49_900,
                 currency: "inr".into(),

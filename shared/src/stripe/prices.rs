@@ -5,8 +5,8 @@
 //! period and amount) before one is created, so an approval retried or repeated reuses what exists.
 
 use super::client::{Form, StripeClient, StripeError, field};
-use crate::solutions::{Tier, TierSpec};
-use crate::subscriptions::{BillingPeriod, Price};
+use crate::model::{BillingPeriod, Price};
+use crate::model::{Tier, TierSpec};
 use serde_json::Value;
 use std::collections::BTreeSet;
 

@@ -8,7 +8,7 @@
 //! queries), recomputed on every save. A step's effects are idempotent (deterministic ids, conditional
 //! writes), so a run that repeats or dies midway never does one twice.
 
-use super::{Provider, SubscriptionStatus};
+use crate::model::{Provider, SubscriptionStatus};
 use crate::store::items::SubscriptionItem;
 
 pub const DAY: i64 = 86_400;
@@ -188,8 +188,8 @@ pub async fn void_invoice(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solutions::Tier;
-    use crate::subscriptions::{BillingPeriod, Fact, Price, Snapshot};
+    use crate::model::Tier;
+    use crate::model::{BillingPeriod, Fact, Price, Snapshot};
 
     fn sub(provider: Provider) -> SubscriptionItem {
         let price =
@@ -258,7 +258,7 @@ mod tests {
         let mut item = sub(Provider::Phonepe);
         item.reconciled.apply(snap(SubscriptionStatus::Active, start, start, end, false));
         item.solution_hold = Some(crate::store::items::SubscriptionHold {
-            state: crate::solutions::SolutionStatus::Suspended,
+            state: crate::model::SolutionStatus::Suspended,
             seq: 3,
             since: "2026-11-02T00:00:00Z".into(),
             subscriber_canceled: false,

@@ -8,13 +8,13 @@
 use super::billing::{Due, Step, pending_steps, void_invoice};
 use super::invoicing;
 use super::service::{Ledger, derived_id};
-use super::{Fact, Snapshot, SubscriptionStatus};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::solutions::Tier;
+use crate::model::Price;
+use crate::model::Tier;
+use crate::model::{Fact, Snapshot, SubscriptionStatus};
 use crate::store::items::{InvoiceItem, InvoiceReason, NotificationItem, SubscriptionItem, TierDefinitionItem};
 use crate::store::keys;
-use crate::subscriptions::Price;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 

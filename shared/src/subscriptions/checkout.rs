@@ -8,9 +8,9 @@
 use super::billing::void_invoice;
 use super::phonepe::first_order_id;
 use super::service::{Created, Money, PENDING_EXPIRY_SECONDS, SubscriptionService, at_version};
-use super::{Fact, Provider, Snapshot, SubscriptionStatus};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, codes};
+use crate::model::{Fact, Provider, Snapshot, SubscriptionStatus};
 use crate::phonepe::client::OrderState;
 use crate::store::items::{InvoiceStatus, SubscriptionItem};
 use chrono::DateTime;

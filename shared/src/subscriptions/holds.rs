@@ -19,10 +19,10 @@
 //! only when every subscription was handled, and only while no newer hold replaced it.
 
 use super::service::{Ledger, api_snapshot, at_version};
-use super::{Provider, SubscriptionStatus};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::solutions::SolutionStatus;
+use crate::model::SolutionStatus;
+use crate::model::{Provider, SubscriptionStatus};
 use crate::store::items::{NotificationItem, SolutionHoldItem, SolutionItem, SubscriptionHold, SubscriptionItem};
 use crate::store::keys;
 use crate::stripe::client::{StripeClient, field};
@@ -251,7 +251,7 @@ impl Holds {
         cancel: bool,
         idempotency_key: &str,
         now: i64,
-    ) -> Result<Option<super::Fact>, ApiError> {
+    ) -> Result<Option<crate::model::Fact>, ApiError> {
         let Some(stripe_sub) = &item.provider_subscription_id else { return Ok(None) };
         let stripe = self
             .stripe

@@ -6,9 +6,9 @@
 use crate::config::{ConfigError, required};
 use crate::error::ApiError;
 use crate::invoices::{self, Gstin, InvoiceDoc, Line, Party};
+use crate::model::BillingPeriod;
 use crate::store::items::{InvoiceItem, PaymentItem, SubscriptionItem};
 use crate::store::{Issued, Store};
-use crate::subscriptions::BillingPeriod;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 

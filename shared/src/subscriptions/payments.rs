@@ -2,14 +2,15 @@
 //! `initiate` and `verify`, tier changes and cancellations on the PhonePe rail, and the invoice list with
 //! short-lived download links.
 
+use super::invoicing;
 use super::phonepe::{Initiated, PhonePeRail, Verified};
 use super::service::{Created, Money, SubscriptionService, SubscriptionView, UpgradeRequest, at_version, derived_id};
-use super::{BillingPeriod, Fact, Price, Provider, Snapshot, SubscriptionStatus, invoicing};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, FieldError, codes};
 use crate::identity::Principal;
 use crate::invoices::{Gstin, TaxBreakdown};
-use crate::solutions::Tier;
+use crate::model::Tier;
+use crate::model::{BillingPeriod, Fact, Price, Provider, Snapshot, SubscriptionStatus};
 use crate::store::items::{InvoiceItem, InvoiceReason, InvoiceStatus, SubscriptionItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

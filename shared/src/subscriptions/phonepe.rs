@@ -6,9 +6,9 @@
 
 use super::invoicing::{self, Seller};
 use super::service::{Ledger, derived_id};
-use super::{Fact, Provider, RefundStatus, Snapshot, SubscriptionStatus};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, codes};
+use crate::model::{Fact, Provider, RefundStatus, Snapshot, SubscriptionStatus};
 use crate::phonepe::client::{OrderState, OrderStatus, PhonePeClient, PhonePeError, refund_state};
 use crate::store::Issued;
 use crate::store::items::{
@@ -665,8 +665,8 @@ impl PhonePeRail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solutions::Tier;
-    use crate::subscriptions::{BillingPeriod, Price};
+    use crate::model::Tier;
+    use crate::model::{BillingPeriod, Price};
 
     #[test]
     fn an_upgrade_invoice_applies_only_as_the_open_invoice_of_its_active_period() {

@@ -3,13 +3,14 @@
 //! together with the entitlement it grants, so concurrent webhooks and API calls never leave the user's tier
 //! behind the subscription's state.
 
-use super::{BillingPeriod, Fact, Grant, Price, Provider, RefundStatus, Snapshot, SubscriptionStatus, grant};
-use crate::auth::jwt::{KeySet, TokenKind};
+use crate::auth::jwt::KeySet;
 use crate::clock::Clock;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, FieldError, codes};
 use crate::identity::{Principal, authenticate};
-use crate::solutions::{SolutionStatus, Tier};
+use crate::model::TokenKind;
+use crate::model::{BillingPeriod, Fact, Grant, Price, Provider, RefundStatus, Snapshot, SubscriptionStatus, grant};
+use crate::model::{SolutionStatus, Tier};
 use crate::store::items::{
     CheckoutSlotItem, EntitlementItem, IdempotencyItem, NotificationItem, PaymentItem, ProviderCustomerItem,
     QuotaResetAuditItem, RefundItem, SolutionItem, SubscriptionItem, TierDefinitionItem,

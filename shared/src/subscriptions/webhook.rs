@@ -6,9 +6,9 @@
 //! same state.
 
 use super::service::{Ledger, api_snapshot, at_version, derived_id};
-use super::{Fact, Provider, RefundStatus};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, codes};
+use crate::model::{Fact, Provider, RefundStatus};
 use crate::store::items::{
     InvoiceItem, InvoiceReason, NotificationItem, PaymentItem, ProviderRefItem, RefundItem, WebhookEventItem,
 };

@@ -7,7 +7,7 @@ use integration_tests::harness::{ISSUER, TestEnv, unique_email};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use shared::auth::jwt::{Claims, KeySet};
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 
 struct Fixture {
     env: TestEnv,

@@ -3,7 +3,7 @@
 
 use integration_tests::harness::{Reply, TestEnv, unique_email};
 use serde_json::{Value, json};
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 use shared::store::items::SolutionItem;
 use shared::store::keys;
 

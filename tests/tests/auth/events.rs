@@ -1,7 +1,7 @@
 //! Every sample event in `events/auth/` and `events/usage/` runs through the handler and yields the status in its file name.
 
 use integration_tests::harness::{PASSWORD, TestEnv, expected_status, sample_events, unique_email};
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sample_events_produce_their_named_status() {

@@ -1,6 +1,6 @@
 use integration_tests::harness::{PASSWORD, TestEnv, unique_email};
 use serde_json::json;
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn register_login_generate_validate_refresh_revoke() {

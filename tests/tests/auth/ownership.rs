@@ -2,7 +2,7 @@
 
 use integration_tests::harness::{TestEnv, unique_email};
 use serde_json::json;
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_cannot_list_or_revoke_each_others_tokens() {

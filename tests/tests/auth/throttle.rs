@@ -8,7 +8,7 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 
 async fn login(env: &TestEnv, email: &str, password: &str) -> Reply {
     env.call("POST", "/api/auth/login", Some(json!({"email": email, "password": password})), None).await

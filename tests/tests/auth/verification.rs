@@ -4,7 +4,7 @@
 use integration_tests::harness::{Reply, TestEnv, unique_email};
 use serde_json::{Value, json};
 use shared::clock::Clock;
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 use shared::store::items::{EmailVerificationItem, NotificationItem, UserItem};
 use shared::store::keys;
 

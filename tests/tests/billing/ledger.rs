@@ -7,11 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use shared::clock::Clock;
 use shared::earnings::{PartnerLedger, PaymentFacts, StatementFiles, balances, payment_posting, settle_refunds};
+use shared::model::SolutionStatus;
+use shared::model::{Provider, RefundStatus};
 use shared::revenue::{self, Split};
-use shared::solutions::SolutionStatus;
 use shared::store::items::{PartnerItem, PaymentItem, PostingItem, PostingKind, RefundItem};
 use shared::store::keys;
-use shared::subscriptions::{Provider, RefundStatus};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -175,7 +175,7 @@ async fn set_commission(f: &crate::Fixture, partner_id: &str, rate: Option<u32>)
 /// its refunds settled.
 async fn pay(f: &crate::Fixture, payment: &PaymentItem, first_payment: bool) {
     let store = &f.b.env.store;
-    let facts = PaymentFacts { tax: None, tier: Some(shared::solutions::Tier::Pro), period: None, first_payment };
+    let facts = PaymentFacts { tax: None, tier: Some(shared::model::Tier::Pro), period: None, first_payment };
     let extra = payment_posting(store, payment, facts).await.expect("posting");
     for _ in 0..2 {
         store.put_payment_once(payment, extra.clone()).await.expect("record");

@@ -47,7 +47,7 @@ async fn refused_customer(f: &Fixture) -> String {
         &id,
         "nobody-at-nowhere",
         "Refused",
-        shared::users::Role::User,
+        shared::model::Role::User,
         String::new(),
         rfc3339(f.b.env.clock.now()),
     );

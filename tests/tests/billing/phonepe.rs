@@ -6,9 +6,9 @@ use crate::{Fixture, fixture};
 use integration_tests::billing::{BillingEnv, test_seller};
 use serde_json::{Value, json};
 use shared::clock::Clock;
+use shared::model::{BillingPeriod, Price, Provider};
 use shared::store::items::{InvoiceItem, InvoiceReason, PaymentItem, SubscriptionItem};
 use shared::store::{Issued, keys};
-use shared::subscriptions::{BillingPeriod, Price, Provider};
 
 /// A PhonePe subscription to the fixture's pro tier; returns (subscription id, merchant order id, answer).
 async fn subscribe(f: &Fixture, extra: Value) -> (String, String, Value) {
@@ -277,7 +277,7 @@ async fn fifty_concurrent_invoice_allocations_are_gapless_and_unique() {
         "sub_0000000000000000000000conc",
         "usr_0000000000000000000000conc",
         "sol_0000000000000000000000conc",
-        shared::solutions::Tier::Pro,
+        shared::model::Tier::Pro,
         BillingPeriod::Monthly,
         Provider::Phonepe,
         price,

@@ -285,7 +285,7 @@ async fn money_for_an_upgrade_invoice_voided_meanwhile_is_unapplied_and_refunded
     assert_eq!(r.status, 200, "{:?}", r.body);
     let (_, recorded) = f.b.env.store.payment_with_refunds(&payment_id).await.expect("read");
     assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].status, shared::subscriptions::RefundStatus::Succeeded);
+    assert_eq!(recorded[0].status, shared::model::RefundStatus::Succeeded);
     assert_eq!(f.b.phonepe.refunds_of(&order).len(), 1);
 }
 
@@ -317,7 +317,7 @@ async fn refund_callbacks_are_matched_to_phonepes_refund_before_anything_is_reco
     let status_of = |list: &[shared::store::items::RefundItem]| {
         list.iter().find(|r| r.provider_refund_id == refund_id).map(|r| (r.amount, r.status))
     };
-    let pending = Some((10_000, shared::subscriptions::RefundStatus::Pending));
+    let pending = Some((10_000, shared::model::RefundStatus::Pending));
 
     // A callback naming another order than PhonePe's refund: nothing recorded anywhere.
     let r = f.b.phonepe_callback(&forged_refund_callback(&refund_id, &other.order, 10_000)).await;
@@ -360,6 +360,6 @@ async fn refund_callbacks_are_matched_to_phonepes_refund_before_anything_is_reco
     let r = f.b.phonepe_callback(&f.b.phonepe.refund_callback(&refund_id)).await;
     assert_eq!((r.status, r.body["duplicate"].as_bool()), (200, Some(false)), "{:?}", r.body);
     let (_, on_mine) = f.b.env.store.payment_with_refunds(&payment).await.expect("read");
-    assert_eq!(status_of(&on_mine), Some((10_000, shared::subscriptions::RefundStatus::Succeeded)));
+    assert_eq!(status_of(&on_mine), Some((10_000, shared::model::RefundStatus::Succeeded)));
     assert_eq!(on_mine.len(), 1);
 }

@@ -6,8 +6,8 @@ use integration_tests::billing::{BillingEnv, stripe_client};
 use integration_tests::harness::{Reply, decode, unique_email};
 use integration_tests::partners::{application, solution_body};
 use serde_json::{Value, json};
+use shared::model::Tier;
 use shared::sealed::Sealer;
-use shared::solutions::Tier;
 use shared::store::items::TierDefinitionItem;
 use shared::store::keys;
 use shared::stripe::prices::PriceBook;
@@ -70,7 +70,7 @@ impl Market {
         self.call("POST", &format!("/api/admin/solutions/{id}/approve"), None, &self.admin).await
     }
 
-    async fn tier_prices(&self, id: &str, tier: Tier) -> Vec<shared::subscriptions::Price> {
+    async fn tier_prices(&self, id: &str, tier: Tier) -> Vec<shared::model::Price> {
         let def: Option<TierDefinitionItem> =
             self.b.env.store.get(&keys::solution_tier(id, tier.as_str()), true).await.expect("read");
         def.map(|d| d.prices).unwrap_or_default()

@@ -77,7 +77,7 @@ async fn a_dynamodb_that_never_answers_is_a_503_within_the_sdk_timeouts() {
 
     // usage: the hot path with a valid solution token.
     let env = integration_tests::harness::TestEnv::new().await;
-    let solution = env.solution(shared::solutions::SolutionStatus::Published).await;
+    let solution = env.solution(shared::model::SolutionStatus::Published).await;
     let session = env.register(&integration_tests::harness::unique_email("slow")).await;
     let token = env.solution_token(&session.access_token, &solution.solution_id).await["token"]
         .as_str()

@@ -4,7 +4,7 @@
 use integration_tests::marketplace::{MarketEnv, days_before, fields, ids, price, sol, tiers};
 use serde_json::Value;
 use shared::clock::Clock;
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 
 fn sols(suffixes: &[&str]) -> Vec<String> {
     suffixes.iter().map(|s| sol(s)).collect()
@@ -96,7 +96,7 @@ async fn filters_match_every_term_category_and_tag() {
 }
 
 /// (suffix, subscribers, rating sum, rating count, published days ago (None: never set), prices)
-type Row = (&'static str, u64, u64, u64, Option<i64>, Vec<shared::subscriptions::Price>);
+type Row = (&'static str, u64, u64, u64, Option<i64>, Vec<shared::model::Price>);
 
 /// Eight published solutions whose sort keys tie in every way a sort order has to break.
 async fn sortable() -> MarketEnv {

@@ -7,7 +7,7 @@ use integration_tests::harness::unique_email;
 use integration_tests::marketplace::{MarketEnv, fields, price, tiers};
 use serde_json::{Value, json};
 use shared::clock::Clock;
-use shared::solutions::Tier;
+use shared::model::Tier;
 use shared::store::items::{EntitlementItem, ReviewItem, SolutionItem, SubscriptionItem};
 use shared::store::keys;
 use shared::tokens::{Session, rfc3339};
@@ -54,8 +54,8 @@ fn subscription(t: &MarketEnv, user_id: &str, solution_id: &str) -> Subscription
         user_id,
         solution_id,
         Tier::Pro,
-        shared::subscriptions::BillingPeriod::Monthly,
-        shared::subscriptions::Provider::Stripe,
+        shared::model::BillingPeriod::Monthly,
+        shared::model::Provider::Stripe,
         price(49_900, "inr"),
         rfc3339(t.env.clock.now()),
     )
@@ -144,16 +144,16 @@ async fn only_paying_users_or_use_the_partner_attests_on_three_days_may_review()
     let former = t.env.register(&unique_email("former")).await;
     let mut sub = subscription(&t, &former.user_id, &id);
     let at = t.env.clock.now().timestamp();
-    sub.reconciled.apply(shared::subscriptions::Fact::Payment(shared::subscriptions::Money {
+    sub.reconciled.apply(shared::model::Fact::Payment(shared::model::Movement {
         provider_id: "in_paid".into(),
         amount: 49_900,
         currency: "inr".into(),
         at: at - 40 * 86_400,
     }));
-    sub.reconciled.apply(shared::subscriptions::Fact::Snapshot(shared::subscriptions::Snapshot {
+    sub.reconciled.apply(shared::model::Fact::Snapshot(shared::model::Snapshot {
         event_id: "evt_canceled".into(),
         created: at - 86_400,
-        status: shared::subscriptions::SubscriptionStatus::Canceled,
+        status: shared::model::SubscriptionStatus::Canceled,
         period_start: at - 40 * 86_400,
         period_end: at - 10 * 86_400,
         cancel_at_period_end: false,

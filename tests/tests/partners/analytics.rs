@@ -7,8 +7,8 @@ use lambda_http::Body;
 use serde_json::json;
 use shared::clock::Clock;
 use shared::earnings::{PaymentFacts, payment_posting};
+use shared::model::Provider;
 use shared::store::items::PaymentItem;
-use shared::subscriptions::Provider;
 
 #[tokio::test]
 async fn a_day_of_a_solution_in_the_partners_analytics() {
@@ -52,7 +52,7 @@ async fn a_day_of_a_solution_in_the_partners_analytics() {
     payment.subscription_id = Some("sub_analytics_1".into());
     let facts = PaymentFacts {
         tax: Some(7_612),
-        tier: Some(shared::solutions::Tier::Pro),
+        tier: Some(shared::model::Tier::Pro),
         period: Some((now.timestamp() - 60, now.timestamp() + 30 * 86_400)),
         first_payment: true,
     };

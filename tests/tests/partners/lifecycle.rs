@@ -5,7 +5,7 @@ use crate::fields;
 use integration_tests::harness::unique_email;
 use integration_tests::partners::{PartnersEnv, solution_body};
 use serde_json::json;
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 
 #[tokio::test]
 async fn a_solution_walks_its_lifecycle_and_refuses_other_steps() {

@@ -6,7 +6,7 @@ use integration_tests::billing::BillingEnv;
 use integration_tests::harness::unique_email;
 use integration_tests::partners::solution_body;
 use serde_json::{Value, json};
-use shared::solutions::Tier;
+use shared::model::Tier;
 use shared::store::items::TierDefinitionItem;
 use shared::store::keys;
 
@@ -95,10 +95,10 @@ async fn platform_default_limits_change_limits_only() {
     let admin = b.env.admin().await.access_token;
     let key = keys::default_tier("enterprise");
     let mut def = TierDefinitionItem::new(None, Tier::Enterprise, Some(1), None, "2026-01-01T00:00:00Z".into());
-    def.prices = vec![shared::subscriptions::Price {
+    def.prices = vec![shared::model::Price {
         amount: 100,
         currency: "inr".into(),
-        period: shared::subscriptions::BillingPeriod::Monthly,
+        period: shared::model::BillingPeriod::Monthly,
         stripe_price_id: None,
     }];
     b.env.store.put_tier_definition(&def).await.expect("seed");

@@ -147,7 +147,7 @@ async fn paid(t: &PartnersEnv, user_id: &str, solution_id: &str) {
     let mut item = shared::store::items::PaymentItem::new(
         &id,
         user_id,
-        shared::subscriptions::Provider::Phonepe,
+        shared::model::Provider::Phonepe,
         format!("T{id}"),
         49_900,
         "inr",

@@ -7,7 +7,7 @@ mod quotas;
 
 use integration_tests::harness::{Reply, TestEnv, unique_email};
 use serde_json::{Value, json};
-use shared::solutions::SolutionStatus;
+use shared::model::SolutionStatus;
 use shared::store::items::SolutionItem;
 
 /// A published solution, a user with a solution token for it, and an admin.

@@ -67,7 +67,7 @@ pub struct TierSpec {
     pub monthly_limit: Option<u64>,
     /// Prices of a paid tier (one per currency and period); none for free tiers.
     #[serde(default)]
-    pub prices: Vec<crate::subscriptions::Price>,
+    pub prices: Vec<super::Price>,
 }
 
 /// Limits an admin set for one tier of a solution (`PUT /api/tier-limits`). They win over the partner's

@@ -1,0 +1,13 @@
+//! Value types shared by capabilities: tiers and solution statuses, roles and token kinds, prices, providers,
+//! subscription and refund statuses, and the pure reconciliation of provider facts. A leaf: it imports only
+//! `crate::platform` (errors), never a capability or the store.
+
+mod account;
+mod billing;
+mod reconciled;
+mod tier;
+
+pub use account::{Role, TokenKind};
+pub use billing::{BillingPeriod, Price, Provider, RefundStatus, SubscriptionStatus};
+pub use reconciled::{Fact, Grant, Movement, Reconciled, Snapshot, grant};
+pub use tier::{LimitsOverride, SolutionStatus, Tier, TierSpec, with_overrides};
