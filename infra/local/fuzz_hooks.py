@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import strategies as st
 
 BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-STATES = [f"{n:02d}" for n in range(1, 39) if n not in (25, 28)] + ["97"]  # as shared/src/invoices.rs
+STATES = [f"{n:02d}" for n in range(1, 39) if n not in (25, 28)] + ["97"]  # as shared/src/gst.rs
 
 
 def gstin_check(first14: str) -> str:

@@ -17,10 +17,10 @@
 //! notifications due by now and pages past everything it has seen, so no number of failing notifications
 //! holds up the others.
 
-use crate::clock::Clock;
-use crate::clock::rfc3339;
-use crate::error::ApiError;
-use crate::invoices::money;
+use crate::gst::money;
+use crate::platform::clock::Clock;
+use crate::platform::clock::rfc3339;
+use crate::platform::error::ApiError;
 use crate::store::Failed;
 use crate::store::Store;
 use crate::store::items::NotificationItem;
@@ -130,7 +130,7 @@ pub fn compose(n: &NotificationItem, name: &str, app_base_url: &str) -> Option<E
                 day(d, "renews_at")
             ),
         ),
-        crate::verification::NOTIFICATION_KIND => {
+        crate::auth::verification::NOTIFICATION_KIND => {
             let token = d["token"].as_str()?;
             (
                 "Verify your email address".to_owned(),
@@ -240,7 +240,7 @@ impl Outbox {
             return Ok(None);
         };
         let n = &claimed;
-        let is_link = n.kind == crate::verification::NOTIFICATION_KIND;
+        let is_link = n.kind == crate::auth::verification::NOTIFICATION_KIND;
         // A verification link's token is forgotten once its mail is done with.
         let secret = is_link.then_some("token");
         let user = self.store.get_user(&n.customer_id).await?;
@@ -384,7 +384,7 @@ mod tests {
         assert!(compose(&n, "", "https://app.test").expect("email").text.contains("INR 499.00"));
         let link = NotificationItem::new(
             "n4",
-            crate::verification::NOTIFICATION_KIND,
+            crate::auth::verification::NOTIFICATION_KIND,
             "u",
             None,
             serde_json::json!({"token": "ev_abc", "email": "a@b.co", "valid_hours": 24}),
@@ -394,7 +394,7 @@ mod tests {
         assert!(mail.text.contains("https://app.test/verify-email?token=ev_abc") && mail.text.contains("24 hours"));
         let no_token = NotificationItem::new(
             "n5",
-            crate::verification::NOTIFICATION_KIND,
+            crate::auth::verification::NOTIFICATION_KIND,
             "u",
             None,
             serde_json::json!({}),

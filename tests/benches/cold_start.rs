@@ -158,16 +158,17 @@ async fn main() {
     }
 
     // The configuration each function has in AWS, with its secrets in Secrets Manager (moto).
-    let sdk = shared::aws::load().await;
+    let sdk = shared::platform::aws::load().await;
     let tag = ulid::Ulid::new().to_string().to_lowercase();
     let table = format!("cold-bench-{tag}");
     integration_tests::template::create_table(&integration_tests::harness::dynamo_client().await, &table)
         .await
         .expect("table");
-    let material = shared::crypto::random_token::<48>();
+    let material = shared::platform::crypto::random_token::<48>();
     secret(&sdk, &format!("bench/{tag}/signing"), json!({"current": material})).await;
     // The public keys the verify-only functions read (what the auth function publishes in AWS).
-    let jwks = shared::auth::jwt::KeySet::from_material("https://bench.test", &material, None).expect("keys").jwks();
+    let jwks =
+        shared::identity::jwt::KeySet::from_material("https://bench.test", &material, None).expect("keys").jwks();
     secret(&sdk, &format!("bench/{tag}/signing-public"), serde_json::to_value(jwks).expect("jwks")).await;
     secret(
         &sdk,
@@ -228,7 +229,7 @@ async fn main() {
     // What one Secrets Manager read at cold start costs here: a fresh client (new connection) each time.
     let mut fetch = Vec::new();
     for _ in 0..STARTS {
-        let client = aws_sdk_secretsmanager::Client::new(&shared::aws::load().await);
+        let client = aws_sdk_secretsmanager::Client::new(&shared::platform::aws::load().await);
         let t = Instant::now();
         client.get_secret_value().secret_id(format!("bench/{tag}/signing")).send().await.expect("read secret");
         fetch.push(t.elapsed().as_micros());

@@ -5,7 +5,7 @@
 use integration_tests::harness::{TestEnv, unique_email};
 use integration_tests::stats::report;
 use serde_json::json;
-use shared::auth::jwt::Expect;
+use shared::identity::jwt::Expect;
 use shared::model::SolutionStatus;
 use shared::model::TokenKind;
 use std::time::Instant;
@@ -21,7 +21,8 @@ async fn main() {
     let generated = env.solution_token(&session.access_token, &solution.solution_id).await;
     let token = generated["token"].as_str().expect("token").to_owned();
     let body = json!({ "token": token }).to_string();
-    let claims: shared::auth::jwt::Claims = jsonwebtoken::dangerous::insecure_decode(&token).expect("claims").claims;
+    let claims: shared::identity::jwt::Claims =
+        jsonwebtoken::dangerous::insecure_decode(&token).expect("claims").claims;
     // The same keys validate-token reads: family, entitlement, the solution's policy, today's counters.
     let mut keys = vec![
         shared::store::keys::family(&claims.fid),

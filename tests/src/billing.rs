@@ -7,17 +7,17 @@ use crate::harness::{Reply, TestEnv, function_s3};
 use crate::iam::IamRecorder;
 use lambda_http::Body;
 use serde_json::{Value, json};
-use shared::clock::Clock;
+use shared::billing::invoiced::InvoiceFiles;
+use shared::billing::invoicing::Seller;
+use shared::billing::service::{SubscriptionService, SubscriptionSettings};
 use shared::model::{BillingPeriod, Price};
 use shared::model::{SolutionStatus, Tier};
-use shared::phonepe::callback::WebhookCredentials;
-use shared::phonepe::client::{PhonePeClient, PhonePeConfig};
+use shared::payments::phonepe::callback::WebhookCredentials;
+use shared::payments::phonepe::client::{PhonePeClient, PhonePeConfig};
+use shared::payments::phonepe::rail::PhonePeSettings;
+use shared::payments::stripe::client::{StripeClient, StripeConfig};
+use shared::platform::clock::Clock;
 use shared::store::items::{SolutionItem, TierDefinitionItem};
-use shared::stripe::client::{StripeClient, StripeConfig};
-use shared::subscriptions::invoicing::Seller;
-use shared::subscriptions::payments::InvoiceFiles;
-use shared::subscriptions::phonepe::PhonePeSettings;
-use shared::subscriptions::service::{SubscriptionService, SubscriptionSettings};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +49,7 @@ pub fn test_seller() -> Seller {
     Seller::new(
         "Marketplace Test Pvt Ltd",
         "1 MG Road|Bengaluru 560001",
-        shared::invoices::Gstin::parse("29AAGCB7383J1Z4").expect("gstin"),
+        shared::gst::Gstin::parse("29AAGCB7383J1Z4").expect("gstin"),
     )
 }
 
@@ -86,8 +86,8 @@ impl BillingEnv {
         let clock = Arc::new(env.clock.clone());
         let phonepe = FakePhonePe::start().await;
         let pp_client = phonepe_client(&phonepe.base, clock.clone());
-        let sdk = shared::aws::load().await;
-        let s3 = shared::aws::s3(&sdk);
+        let sdk = shared::platform::aws::load().await;
+        let s3 = shared::platform::aws::s3(&sdk);
         let bucket = format!("invoices-{}", ulid::Ulid::new().to_string().to_lowercase());
         s3.create_bucket().bucket(&bucket).send().await.expect("bucket (moto)");
         let seller = Arc::new(test_seller());
@@ -125,7 +125,8 @@ impl BillingEnv {
         );
         hook.webhook = hook.webhook.with_seller(seller.clone());
         let hook = Arc::new(hook);
-        let sealer = shared::sealed::Sealer::new(&shared::crypto::random_bytes::<32>()).expect("sealer");
+        let sealer =
+            shared::platform::sealed::Sealer::new(&shared::platform::crypto::random_bytes::<32>()).expect("sealer");
         let partners = Arc::new(partners::AppState::new(env.store_for("partners"), env.keys(), clock.clone(), sealer));
         let market = Arc::new(marketplace::AppState::new(env.store_for("marketplace"), env.keys(), clock.clone(), 0));
         Self { env, stripe, phonepe, subs, hook, phonepe_hook, partners, market, bucket, s3 }
@@ -148,7 +149,7 @@ impl BillingEnv {
     pub async fn send(&self, req: lambda_http::Request) -> Reply {
         let (method, path) = (req.method().as_str().to_owned(), req.uri().path().to_owned());
         let matches = |routes: &[(&str, &str)]| {
-            shared::http::match_route(routes, &method, &path) != shared::http::RouteMatch::NotFound
+            shared::platform::http::match_route(routes, &method, &path) != shared::platform::http::RouteMatch::NotFound
         };
         if matches(subscriptions::ROUTES) {
             crate::harness::decode(subscriptions::handle(&self.subs, req).await)
@@ -174,7 +175,8 @@ impl BillingEnv {
     pub async fn deliver(&self, event: &Value) -> Reply {
         let body = event.to_string();
         let t = self.env.clock.now().timestamp();
-        let header = format!("t={t},v1={}", shared::stripe::signature::sign(WEBHOOK_SECRET, t, body.as_bytes()));
+        let header =
+            format!("t={t},v1={}", shared::payments::stripe::signature::sign(WEBHOOK_SECRET, t, body.as_bytes()));
         self.deliver_raw(body.into_bytes(), Some(&header)).await
     }
 
@@ -252,7 +254,7 @@ impl BillingEnv {
 impl BillingEnv {
     /// A PhonePe callback as PhonePe sends it: the body and `Authorization` = sha256(username:password).
     pub async fn phonepe_callback(&self, body: &str) -> Reply {
-        let auth = shared::phonepe::callback::expected_authorization(PHONEPE_USERNAME, PHONEPE_PASSWORD);
+        let auth = shared::payments::phonepe::callback::expected_authorization(PHONEPE_USERNAME, PHONEPE_PASSWORD);
         self.phonepe_callback_with(body, Some(&auth)).await
     }
 
@@ -271,7 +273,7 @@ impl BillingEnv {
 impl BillingEnv {
     /// A partner applied and approved through the API: its id and its owner's session (signed in after the
     /// approval).
-    pub async fn partner(&self, admin_token: &str) -> (String, shared::tokens::Session) {
+    pub async fn partner(&self, admin_token: &str) -> (String, shared::auth::tokens::Session) {
         let email = crate::harness::unique_email("partner");
         let session = self.env.register(&email).await;
         let application = crate::partners::application("Partner Co");
@@ -317,10 +319,10 @@ impl BillingEnv {
         let ledger = state.run.ledger.clone();
         let seller = Arc::new(test_seller());
         state.reconcile.stripe = Some(
-            shared::subscriptions::webhook::StripeWebhookService::new(ledger.clone(), stripe, Vec::new())
+            shared::payments::stripe::webhook::StripeWebhookService::new(ledger.clone(), stripe, Vec::new())
                 .with_seller(seller.clone()),
         );
-        state.reconcile.phonepe = Some(shared::subscriptions::phonepe::PhonePeRail {
+        state.reconcile.phonepe = Some(shared::payments::phonepe::rail::PhonePeRail {
             ledger,
             client: phonepe_client(&self.phonepe.base, Arc::new(self.env.clock.clone())),
             seller,

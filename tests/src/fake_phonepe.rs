@@ -429,7 +429,7 @@ async fn hosted_page(
             &json!({"merchantId": CLIENT_ID, "merchantOrderId": order.merchant_order_id,
             "orderId": order.order_id, "state": order.state, "amount": order.amount}),
         );
-        let auth = shared::phonepe::callback::expected_authorization(&target.username, &target.password);
+        let auth = shared::payments::phonepe::callback::expected_authorization(&target.username, &target.password);
         if let Err(e) = post(&target.url, &auth, &body).await {
             eprintln!("phonepe stand-in: callback to {} failed: {e}", target.url);
         }

@@ -14,13 +14,13 @@ use aws_smithy_types::config_bag::ConfigBag;
 use lambda_http::http::{HeaderMap, Method};
 use lambda_http::{Body, Request};
 use serde_json::Value;
-use shared::auth::jwt::KeySet;
-use shared::clock::ManualClock;
+use shared::auth::tokens::Session;
+use shared::identity::jwt::KeySet;
 use shared::model::Role;
 use shared::model::SolutionStatus;
+use shared::platform::clock::ManualClock;
 use shared::store::Store;
 use shared::store::items::SolutionItem;
-use shared::tokens::Session;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -157,7 +157,7 @@ impl TestEnv {
         let table = format!("test-{}", ulid::Ulid::new().to_string().to_lowercase());
         crate::template::create_table(&client, &table).await.unwrap_or_else(|e| panic!("creating table {table}: {e}"));
         let store = Store::new(client, &table);
-        let key_material = shared::crypto::random_token::<48>();
+        let key_material = shared::platform::crypto::random_token::<48>();
         let keys = KeySet::from_material(ISSUER, &key_material, None).expect("keys");
         let clock = ManualClock::new(chrono::Utc::now());
         let state = Arc::new(auth::AppState::new(function_store(&store, "auth"), keys, Arc::new(clock.clone())));
@@ -176,7 +176,7 @@ impl TestEnv {
 
     /// Today's date (UTC) by the injected clock.
     pub fn clock_day(&self) -> String {
-        use shared::clock::Clock;
+        use shared::platform::clock::Clock;
         self.clock.now().format("%Y-%m-%d").to_string()
     }
 
@@ -188,8 +188,8 @@ impl TestEnv {
     pub async fn send(&self, req: Request) -> Reply {
         let path = req.uri().path().to_owned();
         let method = req.method().as_str().to_owned();
-        let resp = match shared::http::match_route(usage::ROUTES, &method, &path) {
-            shared::http::RouteMatch::NotFound => auth::handle(&self.state, req).await,
+        let resp = match shared::platform::http::match_route(usage::ROUTES, &method, &path) {
+            shared::platform::http::RouteMatch::NotFound => auth::handle(&self.state, req).await,
             _ => usage::handle(&self.usage, req).await,
         };
         decode(resp)
@@ -237,8 +237,8 @@ impl TestEnv {
                     builder = builder.header("authorization", format!("Bearer {token}"));
                 }
                 let req = builder.body(Body::Text(body.to_string())).expect("request");
-                let is_usage =
-                    shared::http::match_route(usage::ROUTES, "POST", uri) != shared::http::RouteMatch::NotFound;
+                let is_usage = shared::platform::http::match_route(usage::ROUTES, "POST", uri)
+                    != shared::platform::http::RouteMatch::NotFound;
                 tokio::spawn(async move {
                     let resp = if is_usage {
                         usage::handle(&usage_state, req).await
@@ -279,7 +279,7 @@ impl TestEnv {
         assert_eq!(reply.status, 201, "register {email}: {:?}", reply.body);
         let session: Session = serde_json::from_value(reply.body).expect("session");
         let token =
-            self.verification_token(&shared::verification::registration_notification_id(&session.user_id)).await;
+            self.verification_token(&shared::auth::verification::registration_notification_id(&session.user_id)).await;
         (session, token)
     }
 
@@ -291,7 +291,7 @@ impl TestEnv {
             .await
             .expect("read outbox")
             .unwrap_or_else(|| panic!("no verification mail {notification_id} in the outbox"));
-        assert_eq!(mail.kind, shared::verification::NOTIFICATION_KIND);
+        assert_eq!(mail.kind, shared::auth::verification::NOTIFICATION_KIND);
         mail.data["token"].as_str().expect("token in the verification mail").to_owned()
     }
 

@@ -6,9 +6,9 @@ use crate::harness::{Reply, TestEnv, decode};
 use chrono::SecondsFormat;
 use lambda_http::Body;
 use serde_json::Value;
-use shared::clock::Clock;
 use shared::model::{BillingPeriod, Price};
 use shared::model::{SolutionStatus, Tier, TierSpec};
+use shared::platform::clock::Clock;
 use shared::store::items::{SolutionItem, UsageCounterItem};
 use shared::store::keys;
 use std::sync::Arc;
@@ -65,7 +65,7 @@ impl MarketEnv {
             Arc::new(env.clock.clone()),
             cache_seconds,
         );
-        Self { env, market: Arc::new(market), partner_id: shared::ids::partner_id() }
+        Self { env, market: Arc::new(market), partner_id: shared::platform::ids::partner_id() }
     }
 
     /// Run a request through whichever function serves its route (marketplace, else auth or usage).
@@ -76,7 +76,9 @@ impl MarketEnv {
     /// As [`Self::call`], with the body as is (malformed JSON, say).
     pub async fn call_raw(&self, method: &str, uri: &str, body: Body, bearer: Option<&str>) -> Reply {
         let path = uri.split('?').next().unwrap_or(uri);
-        if shared::http::match_route(marketplace::ROUTES, method, path) == shared::http::RouteMatch::NotFound {
+        if shared::platform::http::match_route(marketplace::ROUTES, method, path)
+            == shared::platform::http::RouteMatch::NotFound
+        {
             return self.env.call_raw(method, uri, body, bearer).await;
         }
         decode(marketplace::handle(&self.market, request(method, uri, body, bearer)).await)
@@ -161,15 +163,16 @@ impl MarketEnv {
 
     /// A live API key of the test partner (as `POST /api/partners/{id}/api-keys` makes one): the key.
     pub async fn api_key(&self) -> String {
-        let key = format!("{}{}", shared::partners::api_keys::KEY_PREFIX, shared::crypto::random_token::<32>());
+        let key =
+            format!("{}{}", shared::partners::api_keys::KEY_PREFIX, shared::platform::crypto::random_token::<32>());
         let item = shared::store::items::ApiKeyItem::new(
-            &shared::crypto::sha256_hex(key.as_bytes()),
-            &shared::ids::new_id("key"),
+            &shared::platform::crypto::sha256_hex(key.as_bytes()),
+            &shared::platform::ids::new_id("key"),
             &self.partner_id,
             "backend",
             &key[..11],
             Vec::new(),
-            shared::tokens::rfc3339(self.env.clock.now()),
+            shared::auth::tokens::rfc3339(self.env.clock.now()),
         );
         self.env.store.put(&item, None).await.expect("put api key");
         key
@@ -192,8 +195,8 @@ impl MarketEnv {
     /// A captured payment of `user_id` for `solution_id` in the user's payment history (as a paid
     /// subscription's webhook or verification records it).
     pub async fn payment(&self, user_id: &str, solution_id: &str) {
-        let id = shared::ids::new_id("pay");
-        let now = shared::tokens::rfc3339(self.env.clock.now());
+        let id = shared::platform::ids::new_id("pay");
+        let now = shared::auth::tokens::rfc3339(self.env.clock.now());
         let mut item = shared::store::items::PaymentItem::new(
             &id,
             user_id,
@@ -205,7 +208,7 @@ impl MarketEnv {
             now,
         );
         item.solution_id = Some(solution_id.to_owned());
-        item.subscription_id = Some(shared::ids::new_id("sub"));
+        item.subscription_id = Some(shared::platform::ids::new_id("sub"));
         self.env.store.put(&item, None).await.expect("put payment");
     }
 

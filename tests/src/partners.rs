@@ -5,8 +5,8 @@ use crate::harness::{Reply, TestEnv, decode, function_s3, unique_email};
 use crate::iam::IamRecorder;
 use lambda_http::Body;
 use serde_json::{Value, json};
-use shared::sealed::Sealer;
-use shared::tokens::Session;
+use shared::auth::tokens::Session;
+use shared::platform::sealed::Sealer;
 use std::sync::Arc;
 
 pub struct PartnersEnv {
@@ -30,11 +30,11 @@ pub struct Partner {
 impl PartnersEnv {
     pub async fn new() -> Self {
         let env = TestEnv::new().await;
-        let sdk = shared::aws::load().await;
-        let s3 = shared::aws::s3(&sdk);
+        let sdk = shared::platform::aws::load().await;
+        let s3 = shared::platform::aws::s3(&sdk);
         let bucket = format!("assets-{}", ulid::Ulid::new().to_string().to_lowercase());
         s3.create_bucket().bucket(&bucket).send().await.expect("bucket (moto)");
-        let sealer = Sealer::new(&shared::crypto::random_bytes::<32>()).expect("sealer");
+        let sealer = Sealer::new(&shared::platform::crypto::random_bytes::<32>()).expect("sealer");
         let mut state =
             partners::AppState::new(env.store_for("partners"), env.keys(), Arc::new(env.clock.clone()), sealer);
         state.partners = state.partners.with_assets(shared::partners::AssetStore {
@@ -59,10 +59,10 @@ impl PartnersEnv {
     ) -> Reply {
         let path = uri.split('?').next().unwrap_or(uri);
         let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
-        let is_partners =
-            shared::http::match_route(partners::ROUTES, method, path) != shared::http::RouteMatch::NotFound;
-        let is_market =
-            shared::http::match_route(marketplace::ROUTES, method, path) != shared::http::RouteMatch::NotFound;
+        let is_partners = shared::platform::http::match_route(partners::ROUTES, method, path)
+            != shared::platform::http::RouteMatch::NotFound;
+        let is_market = shared::platform::http::match_route(marketplace::ROUTES, method, path)
+            != shared::platform::http::RouteMatch::NotFound;
         if !is_partners && !is_market {
             return self.env.call_with(method, uri, body, bearer, headers).await;
         }

@@ -3,11 +3,11 @@
 
 use chrono::{SecondsFormat, Utc};
 use shared::ApiError;
+use shared::auth::tokens::AuthService;
 use shared::model::Role;
 use shared::model::{SolutionStatus, Tier};
 use shared::store::items::{PartnerItem, SolutionItem, TierDefinitionItem, UserItem};
 use shared::store::{Store, StoreError};
-use shared::tokens::AuthService;
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -41,7 +41,7 @@ pub async fn partner(
     company: &str,
 ) -> Result<(UserItem, PartnerItem), ApiError> {
     let mut account = user(auth, email, password, company, Role::Partner).await?;
-    let partner_id = shared::ids::partner_id();
+    let partner_id = shared::platform::ids::partner_id();
     let profile = PartnerItem::new(&partner_id, &account.user_id, company, &account.email, "approved", now());
     auth.store().put(&profile, Some("attribute_not_exists(PK)")).await?;
     account.partner_id = Some(partner_id);
@@ -56,7 +56,7 @@ pub async fn solution(
     name: &str,
     status: SolutionStatus,
 ) -> Result<SolutionItem, StoreError> {
-    solution_with_id(store, &shared::ids::solution_id(), partner_id, name, status).await
+    solution_with_id(store, &shared::platform::ids::solution_id(), partner_id, name, status).await
 }
 
 /// The local stack's demo solution has a fixed id so the README walkthrough works verbatim.

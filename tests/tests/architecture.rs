@@ -208,8 +208,7 @@ fn the_module_graph_has_no_new_import_cycle_and_the_known_ones_only_shrink() {
 
 #[test]
 fn the_reader_sees_through_use_groups_and_relative_paths() {
-    let code =
-        "use crate::store::{keys, items::SubscriptionItem};\nuse super::phonepe::Rail;\nlet x = crate::ids::new();";
+    let code = "use crate::store::{keys, items::SubscriptionItem};\nuse super::phonepe::Rail;\nlet x = crate::platform::ids::new();";
     let paths = named_paths("subscriptions::service", code);
     let joined: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
     assert!(joined.contains(&"store::keys".to_owned()), "{joined:?}");

@@ -16,7 +16,7 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     );
     let table = format!("cold-{}", ulid::Ulid::new().to_string().to_lowercase());
     integration_tests::template::create_table(&dynamo_client().await, &table).await.expect("table");
-    let sdk = shared::aws::load().await;
+    let sdk = shared::platform::aws::load().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let upstream = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").expect("endpoint");
     let proxy = integration_tests::iam::SecretsProxy::start(&upstream).await;
@@ -24,7 +24,7 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         let violations = proxy.take_violations();
         assert!(violations.is_empty(), "{function}: {violations:#?}");
     };
-    let material = shared::crypto::random_token::<48>();
+    let material = shared::platform::crypto::random_token::<48>();
     let secret_id = format!("cold-start/{table}");
     secrets
         .create_secret()
@@ -54,7 +54,7 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     let state = auth::AppState::from_env().await.expect("cold start");
     allowed("auth");
     let jwks = state.auth.jwks();
-    let expected = shared::auth::jwt::KeySet::from_material("https://cold.test", &material, None).expect("keys");
+    let expected = shared::identity::jwt::KeySet::from_material("https://cold.test", &material, None).expect("keys");
     assert_eq!(jwks.keys[0].kid, expected.current_kid());
 
     // And it serves: register through the handler built at cold start.
@@ -72,13 +72,17 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     // The auth cold start published the public keys; a key set from them verifies its tokens and cannot sign.
     let published = secrets.get_secret_value().secret_id(&public_id).send().await.expect("read").secret_string;
     let published = published.expect("public keys");
-    assert_eq!(serde_json::from_str::<shared::auth::jwt::Jwks>(&published).expect("jwks"), jwks);
+    assert_eq!(serde_json::from_str::<shared::identity::jwt::Jwks>(&published).expect("jwks"), jwks);
     assert!(!published.contains(&material));
-    let public = shared::auth::jwt::KeySet::from_jwks_json("https://cold.test", &published).expect("verify-only keys");
+    let public =
+        shared::identity::jwt::KeySet::from_jwks_json("https://cold.test", &published).expect("verify-only keys");
     assert!(!public.can_sign() && expected.can_sign());
     let access = session["access_token"].as_str().expect("access token");
-    let expect =
-        shared::auth::jwt::Expect { kinds: &[shared::model::TokenKind::Access], audience: None, allow_expired: false };
+    let expect = shared::identity::jwt::Expect {
+        kinds: &[shared::model::TokenKind::Access],
+        audience: None,
+        allow_expired: false,
+    };
     assert_eq!(public.verify(access, expect).expect("verifies").email, "cold@example.test");
     // A second cold start with the same keys writes nothing.
     auth::AppState::from_env().await.expect("warm again");
@@ -180,7 +184,7 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     marketplace::AppState::from_env().await.expect("marketplace cold start");
     allowed("marketplace");
     let partners_id = format!("cold-start/partners-{table}");
-    let partners_secret = json!({"payout_key": shared::crypto::random_token::<48>()});
+    let partners_secret = json!({"payout_key": shared::platform::crypto::random_token::<48>()});
     secrets.create_secret().name(&partners_id).secret_string(partners_secret.to_string()).send().await.expect("secret");
     unsafe { std::env::set_var("PARTNERS_SECRET_ID", &partners_id) };
     proxy.as_function("partners");

@@ -12,7 +12,7 @@ use integration_tests::partners::{application, solution_body};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
-use shared::sealed::Sealer;
+use shared::platform::sealed::Sealer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ impl World {
     async fn new() -> Self {
         let billing = BillingEnv::new().await;
         let env = &billing.env;
-        let sealer = Sealer::new(&shared::crypto::random_bytes::<32>()).expect("sealer");
+        let sealer = Sealer::new(&shared::platform::crypto::random_bytes::<32>()).expect("sealer");
         let partners =
             partners::AppState::new(env.store_for("partners"), env.keys(), Arc::new(env.clock.clone()), sealer);
         let market =
@@ -160,7 +160,7 @@ impl World {
     ) -> Reply {
         let path = uri.split('?').next().unwrap_or(uri).to_owned();
         let found = |routes: &[(&str, &str)]| {
-            shared::http::match_route(routes, method, &path) != shared::http::RouteMatch::NotFound
+            shared::platform::http::match_route(routes, method, &path) != shared::platform::http::RouteMatch::NotFound
         };
         let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
         let req = api_request(method, uri, body, bearer, headers);

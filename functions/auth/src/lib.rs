@@ -1,15 +1,17 @@
 //! The `auth` function: sign-up, sessions, solution-scoped tokens, user context and the JWKS.
-//! Handlers are thin: parse the request, call one use case of `shared::tokens::AuthService`, respond.
+//! Handlers are thin: parse the request, call one use case of `shared::auth::tokens::AuthService`, respond.
 
 use lambda_http::{Body, Request, Response};
-use shared::auth::jwt::KeySet;
-use shared::clock::{Clock, SystemClock};
-use shared::http;
+use shared::ApiError;
+use shared::auth::tokens::{AuthService, Refreshed, TokenSettings};
+use shared::auth::verification::EmailVerification;
+use shared::identity::jwt::KeySet;
+use shared::identity::throttle;
 use shared::model::TokenKind;
+use shared::platform::clock::{Clock, SystemClock};
+use shared::platform::http;
+use shared::setup;
 use shared::store::Store;
-use shared::tokens::{AuthService, Refreshed, TokenSettings};
-use shared::verification::EmailVerification;
-use shared::{ApiError, secrets, throttle};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
@@ -43,7 +45,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 impl AppState {
     /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
-        let platform = secrets::load_signing_platform().await?;
+        let platform = setup::load_signing_platform().await?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)))
     }
 

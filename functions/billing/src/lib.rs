@@ -1,30 +1,30 @@
 //! The `billing` function: invoked by EventBridge Scheduler (no HTTP). `{"job": "daily"}` (hourly) first applies
-//! suspended, retired and reinstated solutions' holds to their subscribers (`shared::subscriptions::holds`:
+//! suspended, retired and reinstated solutions' holds to their subscribers (`shared::billing::holds`:
 //! Stripe renewals stopped or restored at Stripe, PhonePe renewals stopped or restored, subscribers told), then
-//! runs the billing schedule (`shared::subscriptions::billing_run`): renewal notices, renewal invoices and
+//! runs the billing schedule (`shared::billing::run`): renewal notices, renewal invoices and
 //! payment requests, reminders, grace-period ends, abandoned pending subscriptions, scheduled downgrades,
 //! approved price changes carried to Stripe renewals. `{"job": "reconcile"}` (daily) asks Stripe (its events)
 //! and PhonePe (orders and refunds not final) what we missed and applies it through the webhooks' code paths
-//! (`shared::subscriptions::reconcile`).
+//! (`shared::payments::reconcile`).
 //! `{"job": "index-subscriptions"}` (once, after GSI3 is deployed) indexes subscriptions written before it by
 //! their solution. `{"job": "outbox"}` emails pending notifications through SES (`shared::notifications`;
 //! only to verified addresses, except the verification link itself). `{"job": "monthly"}` (optionally with
 //! `"month": "yyyy-mm"`, default last month in India time) makes each partner's payout statements
-//! (`shared::earnings`): rerun-safe, documents to S3. Each stops 30 s before its time limit; the next
+//! (`shared::ledger`): rerun-safe, documents to S3. Each stops 30 s before its time limit; the next
 //! invocation continues.
 
 use serde::{Deserialize, Serialize};
-use shared::clock::{Clock, SystemClock};
-use shared::earnings::{PartnerLedger, StatementFiles, StatementReport};
+use shared::billing::holds::{HoldReport, Holds};
+use shared::billing::run::{BillingRun, RunReport};
+use shared::billing::schedule::Schedule;
+use shared::billing::service::Ledger;
+use shared::ledger::{PartnerLedger, StatementFiles, StatementReport};
 use shared::notifications::{Outbox, OutboxReport};
+use shared::payments::phonepe::rail::{PhonePeRail, PhonePeSettings};
+use shared::payments::reconcile::{ReconcileReport, Reconciler};
+use shared::payments::stripe::webhook::StripeWebhookService;
+use shared::platform::clock::{Clock, SystemClock};
 use shared::store::Store;
-use shared::subscriptions::billing::Schedule;
-use shared::subscriptions::billing_run::{BillingRun, RunReport};
-use shared::subscriptions::holds::{HoldReport, Holds};
-use shared::subscriptions::phonepe::{PhonePeRail, PhonePeSettings};
-use shared::subscriptions::reconcile::{ReconcileReport, Reconciler};
-use shared::subscriptions::service::Ledger;
-use shared::subscriptions::webhook::StripeWebhookService;
 use std::sync::Arc;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -79,12 +79,12 @@ impl AppState {
     /// for the reconciliation. A provider secret that cannot be read does not stop billing: what needs that
     /// provider waits (reported as errors) until it can.
     pub async fn from_env() -> Result<Self, BoxError> {
-        let sdk = shared::aws::load().await;
-        let store = shared::secrets::store_from_env(&sdk)?;
-        let mut ledger = Ledger::new(store, Arc::new(SystemClock), shared::config::grace_seconds()?);
+        let sdk = shared::platform::aws::load().await;
+        let store = shared::setup::store_from_env(&sdk)?;
+        let mut ledger = Ledger::new(store, Arc::new(SystemClock), shared::platform::config::grace_seconds()?);
         ledger.schedule = Schedule::from_env()?;
         let stripe = match std::env::var("STRIPE_SECRET_ID") {
-            Ok(id) if !id.is_empty() => match shared::secrets::load_stripe(&sdk).await {
+            Ok(id) if !id.is_empty() => match shared::setup::load_stripe(&sdk).await {
                 Ok(setup) => Some(setup.client),
                 Err(e) => {
                     tracing::error!(error = %e, "the Stripe secret could not be read: Stripe holds wait");
@@ -94,9 +94,9 @@ impl AppState {
             _ => None,
         };
         let holds = Holds::new(ledger.clone(), stripe.clone());
-        let app = shared::config::required("APP_BASE_URL")?;
+        let app = shared::platform::config::required("APP_BASE_URL")?;
         let seller = match std::env::var("SELLER_GSTIN") {
-            Ok(g) if !g.is_empty() => Some(Arc::new(shared::subscriptions::invoicing::Seller::from_env()?)),
+            Ok(g) if !g.is_empty() => Some(Arc::new(shared::billing::invoicing::Seller::from_env()?)),
             _ => None,
         };
         let mut reconcile = Reconciler::new(ledger.clone());
@@ -107,7 +107,7 @@ impl AppState {
             }
             reconcile.stripe = Some(service);
         }
-        let phonepe = match shared::secrets::load_phonepe(&sdk, ledger.clock.clone()).await {
+        let phonepe = match shared::setup::load_phonepe(&sdk, ledger.clock.clone()).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "the PhonePe secret could not be read: the PhonePe reconciliation waits");
@@ -132,7 +132,7 @@ impl AppState {
         let bucket = ["STATEMENT_BUCKET", "INVOICE_BUCKET"]
             .into_iter()
             .find_map(|v| std::env::var(v).ok().filter(|b| !b.is_empty()));
-        let statement_files = bucket.map(|bucket| StatementFiles { s3: shared::aws::s3(&sdk), bucket });
+        let statement_files = bucket.map(|bucket| StatementFiles { s3: shared::platform::aws::s3(&sdk), bucket });
         let earnings = PartnerLedger::new(ledger.store.clone(), ledger.clock.clone());
         let mut run = BillingRun::new(ledger, &app);
         run.stripe = stripe;

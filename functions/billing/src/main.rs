@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::logging::init();
+    shared::platform::logging::init();
     let state = Arc::new(billing::AppState::from_env().await?);
     run(service_fn(move |event: LambdaEvent<billing::Job>| {
         let state = Arc::clone(&state);

@@ -1,13 +1,15 @@
 //! The `marketplace` function: the public catalog of published solutions (search, filters, sort orders,
 //! cursors), solution details, and reviews. Handlers are thin: parse, call one use case of
-//! `shared::catalog::Marketplace`, respond.
+//! `shared::marketplace::Marketplace`, respond.
 
 use lambda_http::{Body, Request, Response};
-use shared::auth::jwt::KeySet;
-use shared::catalog::{Marketplace, Query};
-use shared::clock::{Clock, SystemClock};
+use shared::ApiError;
+use shared::identity::jwt::KeySet;
+use shared::marketplace::{Marketplace, Query};
+use shared::platform::clock::{Clock, SystemClock};
+use shared::platform::http;
+use shared::setup;
 use shared::store::Store;
-use shared::{ApiError, http, secrets};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
@@ -31,8 +33,8 @@ impl AppState {
     /// Cold start: configuration, the store and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
         let cache = cache_seconds(std::env::var("CATALOG_CACHE_SECONDS").ok().as_deref())?;
-        let sdk = shared::aws::load().await;
-        let platform = secrets::load_platform_with(&sdk).await?;
+        let sdk = shared::platform::aws::load().await;
+        let platform = setup::load_platform_with(&sdk).await?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock), cache))
     }
 

@@ -4,16 +4,17 @@
 //! parse, call one use case of `shared::partners::PartnerService` (or `shared::ledger`), respond.
 
 use lambda_http::{Body, Request, Response};
-use shared::auth::jwt::KeySet;
-use shared::clock::{Clock, SystemClock};
-use shared::earnings::PartnerLedger;
-use shared::http;
+use shared::ApiError;
+use shared::identity::jwt::KeySet;
+use shared::ledger::PartnerLedger;
 use shared::partners::solutions::Action;
 use shared::partners::{AssetStore, PartnerService};
-use shared::sealed::Sealer;
+use shared::payments::stripe::prices::PriceBook;
+use shared::platform::clock::{Clock, SystemClock};
+use shared::platform::http;
+use shared::platform::sealed::Sealer;
+use shared::setup;
 use shared::store::Store;
-use shared::stripe::prices::PriceBook;
-use shared::{ApiError, secrets};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
@@ -59,22 +60,22 @@ impl AppState {
     /// Cold start: configuration, SDK clients, and the token keys, payout-sealing key and Stripe key (read
     /// once, concurrently, from Secrets Manager). Asset uploads are offered when `ASSET_BUCKET` is set.
     pub async fn from_env() -> Result<Self, BoxError> {
-        let sdk = shared::aws::load().await;
+        let sdk = shared::platform::aws::load().await;
         // Stripe (when `STRIPE_SECRET_ID` is set): approved tiers get the platform's Stripe Prices.
         let stripe = async {
             match std::env::var_os("STRIPE_SECRET_ID") {
-                Some(_) => secrets::load_stripe(&sdk).await.map(Some),
+                Some(_) => setup::load_stripe(&sdk).await.map(Some),
                 None => Ok(None),
             }
         };
         let (platform, sealer, stripe) =
-            tokio::try_join!(secrets::load_platform_with(&sdk), secrets::load_sealer(&sdk), stripe)?;
+            tokio::try_join!(setup::load_platform_with(&sdk), setup::load_sealer(&sdk), stripe)?;
         let mut state = Self::new(platform.store, platform.keys, Arc::new(SystemClock), sealer);
         if let Some(stripe) = stripe {
             state.partners = state.partners.with_price_book(PriceBook::new(stripe.client));
         }
-        if let Ok(bucket) = shared::config::required("ASSET_BUCKET") {
-            let assets = AssetStore { s3: shared::aws::s3(&sdk), bucket, upload_seconds: 600 };
+        if let Ok(bucket) = shared::platform::config::required("ASSET_BUCKET") {
+            let assets = AssetStore { s3: shared::platform::aws::s3(&sdk), bucket, upload_seconds: 600 };
             state.partners = state.partners.with_assets(assets);
         }
         Ok(state)

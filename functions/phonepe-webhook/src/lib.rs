@@ -1,19 +1,20 @@
 //! The `phonepe-webhook` function: `POST /api/payments/webhook`, PhonePe's server-to-server callbacks. The
 //! credentials are checked before anything is read from the body; then
-//! `shared::subscriptions::phonepe_webhook::PhonePeWebhookService` deduplicates the callback, re-reads the
+//! `shared::payments::phonepe::webhook::PhonePeWebhookService` deduplicates the callback, re-reads the
 //! order or refund from PhonePe and applies that state.
 
 use lambda_http::{Body, Request, Response};
-use shared::clock::{Clock, SystemClock};
-use shared::http;
-use shared::phonepe::callback::WebhookCredentials;
-use shared::phonepe::client::PhonePeClient;
+use shared::ApiError;
+use shared::billing::invoicing::Seller;
+use shared::billing::service::Ledger;
+use shared::payments::phonepe::callback::WebhookCredentials;
+use shared::payments::phonepe::client::PhonePeClient;
+use shared::payments::phonepe::rail::{PhonePeRail, PhonePeSettings};
+use shared::payments::phonepe::webhook::{BODY_LIMIT, PhonePeWebhookService};
+use shared::platform::clock::{Clock, SystemClock};
+use shared::platform::http;
+use shared::setup;
 use shared::store::Store;
-use shared::subscriptions::invoicing::Seller;
-use shared::subscriptions::phonepe::{PhonePeRail, PhonePeSettings};
-use shared::subscriptions::phonepe_webhook::{BODY_LIMIT, PhonePeWebhookService};
-use shared::subscriptions::service::Ledger;
-use shared::{ApiError, secrets};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
@@ -29,16 +30,16 @@ impl AppState {
     /// Cold start: the store, the PhonePe secret (API and callback credentials, read once) and the seller's
     /// invoice details. No token keys: callbacks carry PhonePe's credentials, not our tokens.
     pub async fn from_env() -> Result<Self, BoxError> {
-        let sdk = shared::aws::load().await;
-        let store = secrets::store_from_env(&sdk)?;
+        let sdk = shared::platform::aws::load().await;
+        let store = setup::store_from_env(&sdk)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let phonepe = secrets::load_phonepe(&sdk, clock.clone()).await?.ok_or("PHONEPE_SECRET_ID is not set")?;
+        let phonepe = setup::load_phonepe(&sdk, clock.clone()).await?.ok_or("PHONEPE_SECRET_ID is not set")?;
         if phonepe.webhook.username.is_empty() && phonepe.webhook.salt_key.is_none() {
             return Err("the PhonePe secret has no webhook credentials".into());
         }
         let seller = Arc::new(Seller::from_env()?);
-        let settings = PhonePeSettings::new(&shared::config::required("APP_BASE_URL")?);
-        let grace = shared::config::grace_seconds()?;
+        let settings = PhonePeSettings::new(&shared::platform::config::required("APP_BASE_URL")?);
+        let grace = shared::platform::config::grace_seconds()?;
         Ok(Self::new(store, clock, phonepe.client, phonepe.webhook, seller, settings, grace))
     }
 

@@ -1,15 +1,16 @@
 //! The `stripe-webhook` function: `POST /api/webhooks/stripe`. The raw body is verified against
 //! `Stripe-Signature` before anything is read from it; then
-//! `shared::subscriptions::webhook::StripeWebhookService` deduplicates and applies the event.
+//! `shared::payments::stripe::webhook::StripeWebhookService` deduplicates and applies the event.
 
 use lambda_http::{Body, Request, Response};
-use shared::clock::{Clock, SystemClock};
-use shared::http;
+use shared::ApiError;
+use shared::billing::service::Ledger;
+use shared::payments::stripe::client::StripeClient;
+use shared::payments::stripe::webhook::{BODY_LIMIT, StripeWebhookService};
+use shared::platform::clock::{Clock, SystemClock};
+use shared::platform::http;
+use shared::setup;
 use shared::store::Store;
-use shared::stripe::client::StripeClient;
-use shared::subscriptions::service::Ledger;
-use shared::subscriptions::webhook::{BODY_LIMIT, StripeWebhookService};
-use shared::{ApiError, secrets};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
@@ -25,17 +26,17 @@ impl AppState {
     /// Cold start: the store and the Stripe secrets (read once from Secrets Manager). No token keys: the
     /// webhook verifies Stripe's signature, not our tokens.
     pub async fn from_env() -> Result<Self, BoxError> {
-        let sdk = shared::aws::load().await;
-        let store = secrets::store_from_env(&sdk)?;
-        let stripe = secrets::load_stripe(&sdk).await?;
+        let sdk = shared::platform::aws::load().await;
+        let store = setup::store_from_env(&sdk)?;
+        let stripe = setup::load_stripe(&sdk).await?;
         if stripe.webhook_secrets.is_empty() {
             return Err("the Stripe secret has no webhook secret".into());
         }
-        let grace = shared::config::grace_seconds()?;
+        let grace = shared::platform::config::grace_seconds()?;
         let mut state = Self::new(store, Arc::new(SystemClock), stripe.client, stripe.webhook_secrets, grace);
         // Tax invoices for paid periods when the seller is configured (as in the template).
         if std::env::var_os("SELLER_GSTIN").is_some() {
-            let seller = Arc::new(shared::subscriptions::invoicing::Seller::from_env()?);
+            let seller = Arc::new(shared::billing::invoicing::Seller::from_env()?);
             state.webhook = state.webhook.with_seller(seller);
         }
         Ok(state)

@@ -4,15 +4,17 @@ use std::sync::Arc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::logging::init();
+    shared::platform::logging::init();
     let state = Arc::new(stripe_webhook::AppState::from_env().await?);
     // Each request runs within its invocation's time budget: past it, a 503 problem+json with Retry-After,
-    // never Lambda's timeout (see shared::budget).
+    // never Lambda's timeout (see shared::platform::budget).
     run(service_fn(move |req: lambda_http::Request| {
         let state = Arc::clone(&state);
         async move {
-            let budget = shared::budget::of_request(&req);
-            Ok::<_, Infallible>(shared::budget::respond_within(budget, stripe_webhook::handle(&state, req)).await)
+            let budget = shared::platform::budget::of_request(&req);
+            Ok::<_, Infallible>(
+                shared::platform::budget::respond_within(budget, stripe_webhook::handle(&state, req)).await,
+            )
         }
     }))
     .await

@@ -1,18 +1,19 @@
 //! The `subscriptions` function: paid subscriptions on Stripe (Checkout) and PhonePe (payments we initiate
 //! and verify), tier changes, cancellations, the payment history, invoices and admin refunds. Handlers are
-//! thin: parse, call one use case of `shared::subscriptions::service::SubscriptionService`, respond.
+//! thin: parse, call one use case of `shared::billing::service::SubscriptionService`, respond.
 
 use lambda_http::{Body, Request, Response};
-use shared::auth::jwt::KeySet;
-use shared::clock::{Clock, SystemClock};
-use shared::http;
+use shared::ApiError;
+use shared::billing::invoiced::InvoiceFiles;
+use shared::billing::invoicing::Seller;
+use shared::billing::service::{SubscriptionService, SubscriptionSettings};
+use shared::identity::jwt::KeySet;
+use shared::payments::phonepe::rail::PhonePeSettings;
+use shared::payments::stripe::client::StripeClient;
+use shared::platform::clock::{Clock, SystemClock};
+use shared::platform::http;
+use shared::setup;
 use shared::store::Store;
-use shared::stripe::client::StripeClient;
-use shared::subscriptions::invoicing::Seller;
-use shared::subscriptions::payments::InvoiceFiles;
-use shared::subscriptions::phonepe::PhonePeSettings;
-use shared::subscriptions::service::{SubscriptionService, SubscriptionSettings};
-use shared::{ApiError, secrets};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
@@ -39,24 +40,28 @@ impl AppState {
     /// (read once, concurrently, from Secrets Manager). PhonePe is offered when `PHONEPE_SECRET_ID` is set;
     /// invoice PDFs are kept when `INVOICE_BUCKET` is.
     pub async fn from_env() -> Result<Self, BoxError> {
-        let sdk = shared::aws::load().await;
+        let sdk = shared::platform::aws::load().await;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let (platform, stripe, phonepe) = tokio::try_join!(
-            secrets::load_platform_with(&sdk),
-            secrets::load_stripe(&sdk),
-            secrets::load_phonepe(&sdk, clock.clone())
+            setup::load_platform_with(&sdk),
+            setup::load_stripe(&sdk),
+            setup::load_phonepe(&sdk, clock.clone())
         )?;
-        let base = shared::config::required("APP_BASE_URL")?;
+        let base = shared::platform::config::required("APP_BASE_URL")?;
         let mut settings = SubscriptionSettings::new(&base);
-        settings.grace_seconds = shared::config::grace_seconds()?;
+        settings.grace_seconds = shared::platform::config::grace_seconds()?;
         let mut service =
             SubscriptionService::new(platform.store, Arc::new(platform.keys), clock, stripe.client, settings);
         if let Some(p) = phonepe {
             let seller = Arc::new(Seller::from_env()?);
             service = service.with_phonepe(p.client, PhonePeSettings::new(&base), seller);
         }
-        if let Ok(bucket) = shared::config::required("INVOICE_BUCKET") {
-            service = service.with_invoice_files(InvoiceFiles { s3: shared::aws::s3(&sdk), bucket, link_seconds: 300 });
+        if let Ok(bucket) = shared::platform::config::required("INVOICE_BUCKET") {
+            service = service.with_invoice_files(InvoiceFiles {
+                s3: shared::platform::aws::s3(&sdk),
+                bucket,
+                link_seconds: 300,
+            });
         }
         Ok(Self { subscriptions: service })
     }

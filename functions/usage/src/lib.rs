@@ -5,12 +5,13 @@
 use chrono::Utc;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
-use shared::auth::jwt::KeySet;
-use shared::clock::{Clock, SystemClock};
-use shared::http;
+use shared::ApiError;
+use shared::identity::jwt::KeySet;
+use shared::platform::clock::{Clock, SystemClock};
+use shared::platform::http;
+use shared::setup;
 use shared::store::Store;
 use shared::usage::{TrackAnswer, UsageService, UsageSettings};
-use shared::{ApiError, secrets};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
@@ -34,7 +35,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 impl AppState {
     /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
     pub async fn from_env() -> Result<Self, BoxError> {
-        let platform = secrets::load_platform().await?;
+        let platform = setup::load_platform().await?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)))
     }
 

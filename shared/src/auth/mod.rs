@@ -1,6 +1,7 @@
-//! Auth primitives: signed tokens (EdDSA JWTs with a published JWKS), passwords (argon2id) and opaque
-//! refresh tokens (random, stored hashed).
+//! The `auth` function's use cases: accounts (register, login), sessions and solution tokens (generate,
+//! validate, refresh, revoke), the user's context and tier, and verified email addresses. The primitives they
+//! build on (JWTs, passwords, refresh tokens, throttles) are in `crate::identity`.
 
-pub mod jwt;
-pub mod password;
-pub mod refresh;
+pub mod accounts;
+pub mod tokens;
+pub mod verification;

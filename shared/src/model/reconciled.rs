@@ -152,8 +152,6 @@ impl Grant {
         Self { tier: Tier::Free, valid_until: None, then: Tier::Free }
     }
 
-    /// The grant an entitlement item records.
-
     /// The tier in force at `now` (epoch seconds).
     pub fn at(&self, now: i64) -> Tier {
         match self.valid_until {

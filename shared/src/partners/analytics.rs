@@ -12,8 +12,8 @@
 //! Days are the solution's own: usage days in its time zone, postings by their time in that zone.
 
 use super::{Caller, PartnerService};
-use crate::error::{ApiError, FieldError};
 use crate::model::Tier;
+use crate::platform::error::{ApiError, FieldError};
 use crate::store::{from_item, keys};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;

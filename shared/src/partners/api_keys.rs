@@ -3,8 +3,8 @@
 //! for its own solutions (all of them, or those the key names).
 
 use super::{Caller, PartnerService, now_rfc3339, text};
-use crate::crypto;
-use crate::error::{ApiError, FieldError, codes};
+use crate::platform::crypto;
+use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::items::{ApiKeyItem, SolutionItem};
 use serde::{Deserialize, Serialize};
 
@@ -106,7 +106,7 @@ impl PartnerService {
             errors.push(FieldError::new("solution_ids", format!("at most {MAX_SOLUTIONS} solutions")));
         }
         for (i, sid) in solution_ids.iter().enumerate() {
-            if !crate::ids::is_valid("sol", sid) {
+            if !crate::platform::ids::is_valid("sol", sid) {
                 errors.push(FieldError::new(format!("solution_ids[{i}]"), "must be a sol_ id"));
             }
         }
@@ -132,7 +132,7 @@ impl PartnerService {
         }
         let key = format!("{KEY_PREFIX}{}", crypto::random_token::<32>());
         let hash = crypto::sha256_hex(key.as_bytes());
-        let key_id = crate::ids::new_id("key");
+        let key_id = crate::platform::ids::new_id("key");
         let item = ApiKeyItem::new(
             &hash,
             &key_id,

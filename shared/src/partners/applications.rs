@@ -5,13 +5,13 @@ use super::{
     Caller, PartnerService, STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED, admin_only, bad_cursor, now_rfc3339,
     page_limit, partner_not_found, text, website,
 };
-use crate::error::{ApiError, FieldError, codes};
-use crate::invoices::Gstin;
+use crate::auth::accounts;
+use crate::gst::Gstin;
 use crate::model::Role;
+use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::StoreError;
 use crate::store::items::{PartnerItem, PartnerLinkItem, UserItem};
 use crate::store::keys;
-use crate::users;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
@@ -151,7 +151,7 @@ impl From<&PartnerItem> for PartnerView {
             gstin: p.gstin.clone(),
             status: p.status.clone(),
             payout: PayoutView { method: p.payout_method.clone(), details: p.payout_masked.clone() },
-            commission_bp: p.commission_bp.unwrap_or(crate::revenue::DEFAULT_COMMISSION_BP),
+            commission_bp: p.commission_bp.unwrap_or(crate::money::split::DEFAULT_COMMISSION_BP),
             decision_reason: p.decision_reason.clone(),
             decided_at: p.decided_at.clone(),
             created_at: p.created_at.clone(),
@@ -171,7 +171,7 @@ impl PartnerService {
     pub async fn apply(&self, caller: &Caller, req: ApplyRequest) -> Result<PartnerView, ApiError> {
         let mut errors = Vec::new();
         let company = text("company", &req.company, 2, 200, &mut errors);
-        let contact_email = users::normalize_email(&req.contact_email)
+        let contact_email = accounts::normalize_email(&req.contact_email)
             .map_err(|e| errors.push(FieldError::new("contact_email", e.message)))
             .ok();
         let site = website("website", &req.website, &mut errors);
@@ -191,7 +191,7 @@ impl PartnerService {
         };
         // Applying needs a verified address (the applicant's own record, not the token).
         let applicant = Box::pin(self.store.get_user(&caller.principal.user_id)).await?;
-        crate::verification::ensure_verified(applicant.as_ref())?;
+        crate::auth::verification::ensure_verified(applicant.as_ref())?;
         let replacing = match &caller.partner {
             Some(p) if p.status == STATUS_REJECTED => Some(p.partner_id.clone()),
             Some(p) => {
@@ -202,7 +202,7 @@ impl PartnerService {
             }
             None => None,
         };
-        let partner_id = crate::ids::partner_id();
+        let partner_id = crate::platform::ids::partner_id();
         let mut item = PartnerItem::new(
             &partner_id,
             &caller.principal.user_id,
@@ -298,7 +298,7 @@ impl PartnerService {
         reason: Option<String>,
         commission_bp: Option<u32>,
     ) -> Result<PartnerView, ApiError> {
-        if !crate::ids::is_valid("prt", partner_id) {
+        if !crate::platform::ids::is_valid("prt", partner_id) {
             return Err(partner_not_found());
         }
         let current = self.store.get_partner(partner_id).await?.ok_or_else(partner_not_found)?;

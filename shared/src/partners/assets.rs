@@ -2,7 +2,7 @@
 //! signature covers the content type and the exact length, so the upload cannot be another type or size.
 
 use super::{Caller, PartnerService, now_rfc3339};
-use crate::error::{ApiError, FieldError, codes};
+use crate::platform::error::{ApiError, FieldError, codes};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -108,7 +108,7 @@ impl PartnerService {
             method: "PUT".into(),
             upload_url: presigned.uri().to_owned(),
             headers,
-            expires_at: crate::clock::rfc3339(expires),
+            expires_at: crate::platform::clock::rfc3339(expires),
         })
     }
 }

@@ -13,12 +13,12 @@ pub mod assets;
 pub mod outbox;
 pub mod solutions;
 
-use crate::auth::jwt::KeySet;
-use crate::clock::Clock;
-use crate::error::{ApiError, FieldError, codes};
+use crate::identity::jwt::KeySet;
 use crate::identity::{Principal, authenticate};
 use crate::model::TokenKind;
-use crate::sealed::Sealer;
+use crate::platform::clock::Clock;
+use crate::platform::error::{ApiError, FieldError, codes};
+use crate::platform::sealed::Sealer;
 use crate::store::Store;
 use crate::store::items::{AuditItem, PartnerItem};
 use std::sync::Arc;
@@ -49,7 +49,7 @@ pub struct PartnerService {
     /// The platform's Stripe Products and Prices, made when an admin approves tiers (without it, approved
     /// tiers sell on PhonePe only).
     #[cfg(feature = "payments")]
-    pub(crate) prices: Option<crate::stripe::prices::PriceBook>,
+    pub(crate) prices: Option<crate::payments::stripe::prices::PriceBook>,
 }
 
 /// The caller of a partner route, with its partner (when it has one).
@@ -88,7 +88,7 @@ pub(crate) fn admin_only(caller: &Caller) -> Result<(), ApiError> {
 }
 
 pub(crate) fn now_rfc3339(clock: &dyn Clock) -> String {
-    crate::clock::rfc3339(clock.now())
+    crate::platform::clock::rfc3339(clock.now())
 }
 
 /// `limit` query parameter: 1..=100, default 25.
@@ -143,7 +143,7 @@ impl PartnerService {
 
     /// Make Stripe Products and Prices for approved tiers.
     #[cfg(feature = "payments")]
-    pub fn with_price_book(mut self, prices: crate::stripe::prices::PriceBook) -> Self {
+    pub fn with_price_book(mut self, prices: crate::payments::stripe::prices::PriceBook) -> Self {
         self.prices = Some(prices);
         self
     }
@@ -181,7 +181,7 @@ impl PartnerService {
         if !caller.is_admin() {
             return Err(ApiError::forbidden("you may only act on your own partner account"));
         }
-        if !crate::ids::is_valid("prt", partner_id) {
+        if !crate::platform::ids::is_valid("prt", partner_id) {
             return Err(partner_not_found());
         }
         self.store.get_partner(partner_id).await?.ok_or_else(partner_not_found)

@@ -5,8 +5,8 @@
 //! A notification's `data` is never shown: a verification mail's carries the link's token.
 
 use super::{Caller, PartnerService, admin_only, bad_cursor, now_rfc3339, page_limit};
-use crate::error::codes::{NOTIFICATION_NOT_DEAD, NOTIFICATION_NOT_FOUND};
-use crate::error::{ApiError, FieldError};
+use crate::platform::error::codes::{NOTIFICATION_NOT_DEAD, NOTIFICATION_NOT_FOUND};
+use crate::platform::error::{ApiError, FieldError};
 use crate::store::items::NotificationItem;
 use crate::store::keys;
 use serde::Serialize;

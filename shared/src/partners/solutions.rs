@@ -5,8 +5,8 @@
 //! price it was bought at until then).
 
 use super::{Caller, PartnerService, admin_only, bad_cursor, now_rfc3339, page_limit, text, website};
-use crate::error::{ApiError, FieldError, codes};
 use crate::model::{LimitsOverride, SolutionStatus, Tier, TierSpec, with_overrides};
+use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::items::{SolutionHoldItem, SolutionItem, TierDefinitionItem};
 use crate::store::{StoreError, keys};
 use serde::{Deserialize, Serialize};
@@ -281,7 +281,7 @@ fn concurrent() -> ApiError {
 
 impl PartnerService {
     async fn load_solution(&self, solution_id: &str) -> Result<SolutionItem, ApiError> {
-        if !crate::ids::is_valid("sol", solution_id) {
+        if !crate::platform::ids::is_valid("sol", solution_id) {
             return Err(solution_not_found());
         }
         self.store.get(&keys::solution(solution_id), true).await?.ok_or_else(solution_not_found)
@@ -313,7 +313,7 @@ impl PartnerService {
             return Err(ApiError::validation(errors));
         }
         let now = now_rfc3339(self.clock.as_ref());
-        let solution_id = crate::ids::solution_id();
+        let solution_id = crate::platform::ids::solution_id();
         let mut item =
             SolutionItem::new(&solution_id, &partner.partner_id, &name, &description, SolutionStatus::Draft, &tz, now);
         item.partner_name.clone_from(&partner.company);

@@ -205,7 +205,7 @@ impl Store {
                 }
                 // Another allocation took the number (or the transaction collided): read the counter again.
                 Err(StoreError::Conditional { .. } | StoreError::Unavailable(_)) => {
-                    let jitter = u64::from(crate::crypto::random_bytes::<1>()[0] % 16);
+                    let jitter = u64::from(crate::platform::crypto::random_bytes::<1>()[0] % 16);
                     tokio::time::sleep(std::time::Duration::from_millis(jitter + (attempt.min(10) as u64))).await;
                 }
                 Err(e) => return Err(e),

@@ -403,7 +403,7 @@ pub struct PartnerItem {
     /// The payout details as shown to anyone (masked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout_masked: Option<String>,
-    /// The payout details, sealed with AES-256-GCM (`crate::sealed`); never returned.
+    /// The payout details, sealed with AES-256-GCM (`crate::platform::sealed`); never returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout_sealed: Option<String>,
     /// The platform's commission for this partner in basis points; the default when absent.
@@ -511,7 +511,7 @@ pub struct AuditItem {
 
 impl AuditItem {
     pub fn new(subject: &str, action: &str, actor: &str, reason: Option<&str>, at: String) -> Self {
-        let audit_id = crate::ids::new_id("aud");
+        let audit_id = crate::platform::ids::new_id("aud");
         let key = keys::audit(subject, &at, &audit_id);
         Self {
             pk: key.pk,
@@ -1527,7 +1527,7 @@ pub struct InvoiceItem {
     pub payment_id: Option<String>,
     /// The issued document (seller, buyer, lines, tax), as rendered to PDF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<crate::invoices::InvoiceDoc>,
+    pub document: Option<crate::gst::InvoiceDoc>,
     /// The PDF's S3 key, once rendered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pdf_key: Option<String>,
@@ -1646,8 +1646,8 @@ pub struct PostingItem {
     pub payment_id: Option<String>,
     pub currency: String,
     /// The parts (never negative; `kind` gives the direction).
-    pub split: crate::revenue::Split,
-    pub entries: Vec<crate::revenue::Entry>,
+    pub split: crate::money::split::Split,
+    pub entries: Vec<crate::money::split::Entry>,
     pub commission_bp: u32,
     /// When it was posted (RFC 3339): statements take postings by this time.
     pub at: String,
@@ -1661,7 +1661,7 @@ pub struct PostingItem {
     pub first_payment: bool,
     /// Payments: what refunds have reversed so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reversed: Option<crate::revenue::Split>,
+    pub reversed: Option<crate::money::split::Split>,
     #[serde(default)]
     pub version: u64,
 }

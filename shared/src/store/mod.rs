@@ -275,7 +275,7 @@ impl Store {
                 .any(|c| c == "TransactionConflict" || c == "ThrottlingError" || c == "ProvisionedThroughputExceeded");
             if retriable && attempt < 6 {
                 attempt += 1;
-                let jitter = u64::from(crate::crypto::random_bytes::<1>()[0] % 20);
+                let jitter = u64::from(crate::platform::crypto::random_bytes::<1>()[0] % 20);
                 tokio::time::sleep(std::time::Duration::from_millis((5 << attempt) + jitter)).await;
                 continue;
             }

@@ -9,14 +9,14 @@
 
 use integration_tests::{fake_phonepe, seed, template};
 use serde::{Deserialize, Serialize};
-use shared::auth::jwt::KeySet;
-use shared::clock::SystemClock;
+use shared::auth::tokens::{AuthService, TokenSettings};
+use shared::identity::jwt::KeySet;
 use shared::model::Role;
 use shared::model::{BillingPeriod, Price};
 use shared::model::{SolutionStatus, Tier};
+use shared::platform::clock::SystemClock;
 use shared::store::Store;
 use shared::store::items::TierDefinitionItem;
-use shared::tokens::{AuthService, TokenSettings};
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,7 +37,7 @@ struct State {
 }
 
 fn env(name: &'static str) -> Result<String, BoxError> {
-    Ok(shared::config::required(name)?)
+    Ok(shared::platform::config::required(name)?)
 }
 
 fn state_path() -> PathBuf {
@@ -63,7 +63,7 @@ fn save_state(path: &Path, state: &State) -> Result<(), BoxError> {
 }
 
 fn generated_password() -> String {
-    format!("dev-{}", shared::crypto::random_token::<12>())
+    format!("dev-{}", shared::platform::crypto::random_token::<12>())
 }
 
 async fn wait_for_dynamodb(client: &aws_sdk_dynamodb::Client) -> Result<(), BoxError> {
@@ -102,27 +102,27 @@ async fn setup() -> Result<(), BoxError> {
     let mut state = load_state(&path);
 
     // A tool, not a function: a freshly started DynamoDB Local (a cold JVM) may take seconds to answer at first.
-    let patient = shared::aws::Timeouts {
+    let patient = shared::platform::aws::Timeouts {
         connect: std::time::Duration::from_secs(5),
         attempt: std::time::Duration::from_secs(20),
         operation: std::time::Duration::from_secs(60),
     };
-    let sdk = shared::aws::load_with(patient).await;
-    let dynamo = shared::aws::dynamodb(&sdk);
+    let sdk = shared::platform::aws::load_with(patient).await;
+    let dynamo = shared::platform::aws::dynamodb(&sdk);
     wait_for_dynamodb(&dynamo).await?;
     template::create_table(&dynamo, &table).await?;
     println!("table         {table} (from infra/template.yaml)");
 
-    let material = state.signing_key_material.get_or_insert_with(shared::crypto::random_token::<48>).clone();
+    let material = state.signing_key_material.get_or_insert_with(shared::platform::crypto::random_token::<48>).clone();
     let secret_json = serde_json::json!({ "current": material }).to_string();
-    ensure_secret(&shared::secrets::client(&sdk), &secret_id, &secret_json).await?;
+    ensure_secret(&shared::setup::client(&sdk), &secret_id, &secret_json).await?;
     let keys = KeySet::from_secret_json(&issuer, &secret_json)?;
     println!("signing key   {secret_id} (kid {})", keys.current_kid());
     // The public half, for the functions that only verify tokens (the auth function re-publishes it at its cold
     // start when it differs, as in AWS).
     let public_id = env("SIGNING_PUBLIC_KEY_SECRET_ID")?;
     let jwks = serde_json::to_string(&keys.jwks())?;
-    ensure_secret(&shared::secrets::client(&sdk), &public_id, &jwks).await?;
+    ensure_secret(&shared::setup::client(&sdk), &public_id, &jwks).await?;
     println!("public keys   {public_id} (for the verify-only functions)");
     save_state(&path, &state)?;
 
@@ -185,7 +185,7 @@ async fn setup() -> Result<(), BoxError> {
         "secret_key": std::env::var("STRIPE_SECRET_KEY").unwrap_or_default(),
         "webhook_secrets": [env("STRIPE_WEBHOOK_SECRET")?],
     });
-    ensure_secret(&shared::secrets::client(&sdk), &stripe_secret_id, &stripe_secret.to_string()).await?;
+    ensure_secret(&shared::setup::client(&sdk), &stripe_secret_id, &stripe_secret.to_string()).await?;
     println!("stripe        {stripe_secret_id} (webhook secret from STRIPE_WEBHOOK_SECRET)");
     // PhonePe: the secret the subscriptions and phonepe-webhook functions read; the invoice bucket.
     if let Ok(phonepe_secret_id) = std::env::var("PHONEPE_SECRET_ID") {
@@ -196,7 +196,7 @@ async fn setup() -> Result<(), BoxError> {
             "webhook_username": env("PHONEPE_WEBHOOK_USERNAME")?,
             "webhook_password": env("PHONEPE_WEBHOOK_PASSWORD")?,
         });
-        ensure_secret(&shared::secrets::client(&sdk), &phonepe_secret_id, &secret.to_string()).await?;
+        ensure_secret(&shared::setup::client(&sdk), &phonepe_secret_id, &secret.to_string()).await?;
         println!("phonepe       {phonepe_secret_id} (webhook credentials from PHONEPE_WEBHOOK_USERNAME/_PASSWORD)");
     }
     if let Ok(from) = std::env::var("SENDER_EMAIL") {
@@ -209,14 +209,14 @@ async fn setup() -> Result<(), BoxError> {
     // Partners: the payout-sealing key (kept in the state file: sealed details outlive a restart) and the
     // asset bucket.
     if let Ok(partners_secret_id) = std::env::var("PARTNERS_SECRET_ID") {
-        let key = state.payout_key.get_or_insert_with(shared::crypto::random_token::<32>).clone();
+        let key = state.payout_key.get_or_insert_with(shared::platform::crypto::random_token::<32>).clone();
         save_state(&path, &state)?;
         let secret = serde_json::json!({ "payout_key": key });
-        ensure_secret(&shared::secrets::client(&sdk), &partners_secret_id, &secret.to_string()).await?;
+        ensure_secret(&shared::setup::client(&sdk), &partners_secret_id, &secret.to_string()).await?;
         println!("partners      {partners_secret_id} (payout-details sealing key)");
     }
     if let Ok(bucket) = std::env::var("ASSET_BUCKET") {
-        let s3 = shared::aws::s3(&sdk);
+        let s3 = shared::platform::aws::s3(&sdk);
         if s3.head_bucket().bucket(&bucket).send().await.is_err() {
             s3.create_bucket().bucket(&bucket).send().await?;
         }
@@ -227,7 +227,7 @@ async fn setup() -> Result<(), BoxError> {
         println!("catalog       {seeded} published solutions (GET /api/solutions), plus a draft and a suspended one");
     }
     if let Ok(bucket) = std::env::var("INVOICE_BUCKET") {
-        let s3 = shared::aws::s3(&sdk);
+        let s3 = shared::platform::aws::s3(&sdk);
         if s3.head_bucket().bucket(&bucket).send().await.is_err() {
             s3.create_bucket().bucket(&bucket).send().await?;
         }

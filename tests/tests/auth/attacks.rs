@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use integration_tests::harness::{ISSUER, TestEnv, unique_email};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use shared::auth::jwt::{Claims, KeySet};
+use shared::identity::jwt::{Claims, KeySet};
 use shared::model::SolutionStatus;
 
 struct Fixture {

@@ -192,7 +192,7 @@ async fn tiers_user_solutions_context_and_jwks() {
         .call(
             "PUT",
             "/api/user-tier",
-            Some(json!({"user_id": shared::ids::user_id(), "solution_id": published.solution_id, "tier": "pro"})),
+            Some(json!({"user_id": shared::platform::ids::user_id(), "solution_id": published.solution_id, "tier": "pro"})),
             Some(&admin.access_token),
         )
         .await;

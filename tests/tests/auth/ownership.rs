@@ -35,7 +35,12 @@ async fn users_cannot_list_or_revoke_each_others_tokens() {
 
     // Unknown ids are 404; an admin may revoke B's token.
     let unknown = env
-        .call("DELETE", "/api/revoke-token", Some(json!({"token_id": shared::ids::token_id()})), Some(&a.access_token))
+        .call(
+            "DELETE",
+            "/api/revoke-token",
+            Some(json!({"token_id": shared::platform::ids::token_id()})),
+            Some(&a.access_token),
+        )
         .await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["code"], "token_not_found");

@@ -117,7 +117,7 @@ async fn registrations_are_limited_per_source_address() {
         let body = json!({"email": unique_email("mass"), "password": PASSWORD, "name": "Mass"});
         env.send(from_ip("POST", "/api/auth/register", Some(body), &[], ip))
     };
-    for i in 0..shared::throttle::REGISTER_PER_IP.max {
+    for i in 0..shared::identity::throttle::REGISTER_PER_IP.max {
         assert_eq!(register("203.0.113.7").await.status, 201, "registration {i}");
     }
     let refused = register("203.0.113.7").await;
@@ -126,7 +126,7 @@ async fn registrations_are_limited_per_source_address() {
     // Another address, and the next window, are not affected.
     assert_eq!(register("203.0.113.8").await.status, 201);
     // An IPv6 host cannot dodge the limit by rotating addresses inside its /64.
-    for i in 0..shared::throttle::REGISTER_PER_IP.max {
+    for i in 0..shared::identity::throttle::REGISTER_PER_IP.max {
         let ip = format!("2001:db8:5:6::{:x}", i + 1);
         assert_eq!(register(&ip).await.status, 201);
     }
@@ -144,7 +144,7 @@ async fn logins_and_refreshes_are_limited_per_source_address() {
     let email = unique_email("stuffed");
     env.register(&email).await;
     let mut last = None;
-    for _ in 0..=shared::throttle::LOGIN_PER_IP.max {
+    for _ in 0..=shared::identity::throttle::LOGIN_PER_IP.max {
         // Different accounts each time: the per-account throttle is not what stops this.
         let body = json!({"email": unique_email("victim"), "password": "wrong password!"});
         last = Some(env.send(from_ip("POST", "/api/auth/login", Some(body), &[], "198.51.100.1")).await);
@@ -155,7 +155,7 @@ async fn logins_and_refreshes_are_limited_per_source_address() {
     assert_eq!(env.send(from_ip("POST", "/api/auth/login", Some(body), &[], "198.51.100.2")).await.status, 200);
 
     let mut statuses = Vec::new();
-    for _ in 0..=shared::throttle::REFRESH_PER_IP.max {
+    for _ in 0..=shared::identity::throttle::REFRESH_PER_IP.max {
         let body = json!({"refresh_token": "rt_not_a_real_token"});
         statuses.push(env.send(from_ip("POST", "/api/refresh-token", Some(body), &[], "198.51.100.3")).await.status);
     }
@@ -163,7 +163,7 @@ async fn logins_and_refreshes_are_limited_per_source_address() {
     assert_eq!(statuses.last(), Some(&429));
 
     let mut statuses = Vec::new();
-    for _ in 0..=shared::throttle::VERIFY_EMAIL_PER_IP.max {
+    for _ in 0..=shared::identity::throttle::VERIFY_EMAIL_PER_IP.max {
         let body = json!({"token": "ev_not_a_real_link"});
         statuses
             .push(env.send(from_ip("POST", "/api/auth/verify-email", Some(body), &[], "198.51.100.4")).await.status);
@@ -181,7 +181,7 @@ async fn anonymous_tracking_is_limited_per_address_and_authenticated_tracking_is
     let session = env.register(&unique_email("tracker")).await;
     let token = env.solution_token(&session.access_token, &solution).await;
     let bearer = format!("Bearer {}", token["token"].as_str().expect("token"));
-    let limit = shared::throttle::ANONYMOUS_TRACK_PER_IP.max;
+    let limit = shared::identity::throttle::ANONYMOUS_TRACK_PER_IP.max;
 
     // Many visitors behind one address: limited (each visitor's own quota would allow far less, so use
     // distinct visitor ids; the per-visitor quota is not what refuses here).

@@ -3,8 +3,8 @@
 
 use integration_tests::harness::{Reply, TestEnv, unique_email};
 use serde_json::{Value, json};
-use shared::clock::Clock;
 use shared::model::SolutionStatus;
+use shared::platform::clock::Clock;
 use shared::store::items::{EmailVerificationItem, NotificationItem, UserItem};
 use shared::store::keys;
 
@@ -44,7 +44,7 @@ async fn registration_mails_a_single_use_link_that_verifies_the_address() {
     // The mail waits in the outbox for the address itself; only the token's hash is stored with the link.
     let mail: NotificationItem = env
         .store
-        .get(&keys::outbox(&shared::verification::registration_notification_id(&session.user_id)), true)
+        .get(&keys::outbox(&shared::auth::verification::registration_notification_id(&session.user_id)), true)
         .await
         .expect("read")
         .expect("mail");
@@ -53,7 +53,7 @@ async fn registration_mails_a_single_use_link_that_verifies_the_address() {
         ("email_verification", session.user_id.as_str(), "pending")
     );
     assert_eq!(mail.data["email"], email.as_str());
-    let hash = shared::crypto::sha256_hex(token.as_bytes());
+    let hash = shared::platform::crypto::sha256_hex(token.as_bytes());
     let link: EmailVerificationItem =
         env.store.get(&keys::email_verification(&hash), true).await.expect("read").expect("link by hash");
     assert_eq!((link.user_id.as_str(), link.email.as_str()), (session.user_id.as_str(), email.as_str()));

@@ -5,7 +5,7 @@
 
 use integration_tests::billing::{PHONEPE_PASSWORD, PHONEPE_USERNAME, WEBHOOK_SECRET};
 use integration_tests::harness::{expected_status, sample_events, unique_email};
-use shared::clock::Clock;
+use shared::platform::clock::Clock;
 
 #[tokio::test]
 async fn sample_events_produce_their_named_status() {
@@ -23,13 +23,13 @@ async fn sample_events_produce_their_named_status() {
             .replace("{{SOLUTION_ID}}", &f.solution.solution_id)
             .replace(
                 "{{PHONEPE_AUTHORIZATION}}",
-                &shared::phonepe::callback::expected_authorization(PHONEPE_USERNAME, PHONEPE_PASSWORD),
+                &shared::payments::phonepe::callback::expected_authorization(PHONEPE_USERNAME, PHONEPE_PASSWORD),
             );
         let text = if text.contains("{{STRIPE_SIGNATURE}}") {
             let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
             let body = doc["body"].as_str().expect("body");
             let t = f.b.env.clock.now().timestamp();
-            let sig = shared::stripe::signature::sign(WEBHOOK_SECRET, t, body.as_bytes());
+            let sig = shared::payments::stripe::signature::sign(WEBHOOK_SECRET, t, body.as_bytes());
             text.replace("{{STRIPE_SIGNATURE}}", &format!("t={t},v1={sig}"))
         } else {
             text

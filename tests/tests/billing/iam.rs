@@ -8,7 +8,7 @@ use integration_tests::billing::{WEBHOOK_SECRET, stripe_client, test_seller};
 use integration_tests::harness::decode;
 use integration_tests::iam::{IamRecorder, Policies, template_policies};
 use lambda_http::Body;
-use shared::clock::Clock;
+use shared::platform::clock::Clock;
 use shared::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +66,8 @@ async fn a_refund_settlement_needs_condition_check_item_and_the_check_names_what
     ] {
         let body = event.to_string();
         let t = f.b.env.clock.now().timestamp();
-        let header = format!("t={t},v1={}", shared::stripe::signature::sign(WEBHOOK_SECRET, t, body.as_bytes()));
+        let header =
+            format!("t={t},v1={}", shared::payments::stripe::signature::sign(WEBHOOK_SECRET, t, body.as_bytes()));
         let req = lambda_http::http::Request::builder()
             .method("POST")
             .uri("https://api.test/api/webhooks/stripe")

@@ -5,11 +5,11 @@
 use crate::fixture;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use shared::clock::Clock;
-use shared::earnings::{PartnerLedger, PaymentFacts, StatementFiles, balances, payment_posting, settle_refunds};
+use shared::ledger::{PartnerLedger, PaymentFacts, StatementFiles, balances, payment_posting, settle_refunds};
 use shared::model::SolutionStatus;
 use shared::model::{Provider, RefundStatus};
-use shared::revenue::{self, Split};
+use shared::money::split::{self, Split};
+use shared::platform::clock::Clock;
 use shared::store::items::{PartnerItem, PaymentItem, PostingItem, PostingKind, RefundItem};
 use shared::store::keys;
 use std::collections::BTreeMap;
@@ -57,9 +57,9 @@ async fn a_phonepe_payment_and_its_refund_post_once_each() {
     let posted = postings(&f, &partner).await;
     assert_eq!(posted.len(), 1, "verify twice, one posting");
     let p = &posted[0];
-    assert_eq!((p.kind, p.split), (PostingKind::Payment, revenue::split_payment(49_900, 7_612, 2_000)));
+    assert_eq!((p.kind, p.split), (PostingKind::Payment, split::split_payment(49_900, 7_612, 2_000)));
     assert_eq!(p.split, Split { gross: 49_900, tax: 7_612, commission: 8_458, partner: 33_830 });
-    assert!(revenue::balanced(&p.entries) && p.first_payment);
+    assert!(split::balanced(&p.entries) && p.first_payment);
     let solution = f.b.env.store.get_solution(&f.solution.solution_id).await.expect("read").expect("solution");
     assert_eq!(solution.subscribers, 1, "popularity counts the first payment");
     // A partial refund through PhonePe: reversed in proportion, once however often the callback comes.
@@ -84,10 +84,10 @@ async fn a_phonepe_payment_and_its_refund_post_once_each() {
     assert_eq!(posted.len(), 2);
     assert_eq!(
         reversal.split,
-        revenue::split_refund(&p.split, &Split { gross: 0, tax: 0, commission: 0, partner: 0 }, 10_000)
+        split::split_refund(&p.split, &Split { gross: 0, tax: 0, commission: 0, partner: 0 }, 10_000)
     );
     assert_eq!(reversal.split, Split { gross: 10_000, tax: 1_525, commission: 1_695, partner: 6_780 });
-    assert!(revenue::balanced(&reversal.entries));
+    assert!(split::balanced(&reversal.entries));
     let view = ledger(&f).revenue(&partner, None, None).await.expect("revenue");
     let inr = &view.totals["inr"];
     assert_eq!(
@@ -109,8 +109,8 @@ async fn a_stripe_invoice_paid_posts_once_at_the_partners_rate() {
     let (id, _) = f.b.subscribe(&f.access, &f.solution.solution_id, "pro").await;
     let posted = postings(&f, &partner).await;
     assert_eq!(posted.len(), 1, "{posted:?}");
-    let tax = shared::earnings::inclusive_tax(49_900, "inr");
-    assert_eq!(posted[0].split, revenue::split_payment(49_900, tax, 1_500));
+    let tax = shared::ledger::inclusive_tax(49_900, "inr");
+    assert_eq!(posted[0].split, split::split_payment(49_900, tax, 1_500));
     assert_eq!((posted[0].commission_bp, posted[0].subscription_id.as_deref()), (1_500, Some(id.as_str())));
     // The customer's next period: a renewal posts again, not as a first payment.
     let stripe_sub =
@@ -201,8 +201,8 @@ fn payment(
         format!("prov_{id}"),
         amount,
         currency,
-        shared::tokens::rfc3339(now),
-        shared::tokens::rfc3339(now),
+        shared::auth::tokens::rfc3339(now),
+        shared::auth::tokens::rfc3339(now),
     );
     p.solution_id = Some(solution_id.to_owned());
     p.subscription_id = Some(subscription_id.to_owned());
@@ -212,7 +212,7 @@ fn payment(
 /// A refund event as the rails record it (status moving forward only), then settled (twice: replays).
 async fn refund_event(f: &crate::Fixture, payment: &PaymentItem, n: usize, amount: i64, status: RefundStatus) {
     let store = &f.b.env.store;
-    let now = shared::tokens::rfc3339(f.b.env.clock.now());
+    let now = shared::auth::tokens::rfc3339(f.b.env.clock.now());
     let item = RefundItem::new(
         format!("rfd_{}_{n}", payment.payment_id),
         &payment.payment_id,
@@ -366,15 +366,15 @@ async fn random_payments_and_partial_refunds_on_both_rails_balance_and_pay_out_e
         assert_eq!(posted.len(), 1, "{id}: posted once");
         let pay = posted[0];
         let rate = rates[solutions.iter().position(|s| s.partner_id == case.partner_id).expect("partner")];
-        let tax = shared::earnings::inclusive_tax(case.payment.amount, &case.payment.currency);
-        assert_eq!(pay.split, revenue::split_payment(case.payment.amount, tax, rate.unwrap_or(2_000)), "{id}");
-        assert!(revenue::balanced(&pay.entries) && pay.split.is_balanced());
+        let tax = shared::ledger::inclusive_tax(case.payment.amount, &case.payment.currency);
+        assert_eq!(pay.split, split::split_payment(case.payment.amount, tax, rate.unwrap_or(2_000)), "{id}");
+        assert!(split::balanced(&pay.entries) && pay.split.is_balanced());
         assert_eq!(
             pay.first_payment,
             cases[..i].iter().all(|c| c.payment.subscription_id != case.payment.subscription_id)
         );
         for p in all.iter().filter(|p| p.payment_id.as_deref() == Some(id.as_str())) {
-            assert!(revenue::balanced(&p.entries) && p.split.is_balanced(), "{p:?}");
+            assert!(split::balanced(&p.entries) && p.split.is_balanced(), "{p:?}");
             assert!([p.split.gross, p.split.tax, p.split.commission, p.split.partner].iter().all(|v| *v >= 0));
         }
         let reversed = net_reversed(all, id);
@@ -453,7 +453,7 @@ async fn random_payments_and_partial_refunds_on_both_rails_balance_and_pay_out_e
                 after.iter().filter(|p| p.kind == PostingKind::Payout && p.currency == st.currency).collect();
             assert_eq!(payouts.len(), usize::from(st.payout > 0));
             for p in payouts {
-                assert!(revenue::balanced(&p.entries) && p.split.partner == st.payout);
+                assert!(split::balanced(&p.entries) && p.split.partner == st.payout);
             }
         }
         assert!(balances(&after).values().all(|b| *b == 0), "everything available was paid out, nothing more");
@@ -519,8 +519,8 @@ async fn stripe_refunds_reverse_in_proportion_in_any_order_and_one_failing_after
     assert_eq!(posted.len(), 2, "the payment, and the refund that waited for it: {posted:?}");
     let pay = posted.iter().find(|p| p.kind == PostingKind::Payment).expect("payment").clone();
     let first = posted.iter().find(|p| p.kind == PostingKind::Refund).expect("reversal").clone();
-    assert_eq!(pay.split, revenue::split_payment(49_900, 7_612, 2_000));
-    assert_eq!(first.split, revenue::split_refund(&pay.split, &NOTHING, 9_900));
+    assert_eq!(pay.split, split::split_payment(49_900, 7_612, 2_000));
+    assert_eq!(first.split, split::split_refund(&pay.split, &NOTHING, 9_900));
     assert_eq!(pay.reversed, Some(first.split));
     // A second refund: pending (nothing), succeeded (reversed in proportion of what is left), then failed
     // after all (the reversal undone), then its older events again (nothing more).
@@ -537,7 +537,7 @@ async fn stripe_refunds_reverse_in_proportion_in_any_order_and_one_failing_after
         .find(|p| p.kind == PostingKind::Refund && p.source_id != first.source_id)
         .expect("second reversal")
         .clone();
-    assert_eq!(second_reversal.split, revenue::split_refund(&pay.split, &first.split, 5_000));
+    assert_eq!(second_reversal.split, split::split_refund(&pay.split, &first.split, 5_000));
     for e in [&failed, &succeeded, &pending, &failed] {
         assert_eq!(f.b.deliver(e).await.status, 200);
     }
@@ -545,7 +545,7 @@ async fn stripe_refunds_reverse_in_proportion_in_any_order_and_one_failing_after
     assert_eq!(posted.len(), 4, "{posted:?}");
     let undone = posted.iter().find(|p| p.kind == PostingKind::Reinstatement).expect("reinstatement");
     assert_eq!((undone.split, undone.payment_id.as_deref()), (second_reversal.split, Some(pay.source_id.as_str())));
-    assert!(revenue::balanced(&undone.entries));
+    assert!(split::balanced(&undone.entries));
     let now = f.b.env.store.get_posting(&pay.source_id).await.expect("read").expect("payment posting");
     assert_eq!(now.reversed, Some(first.split), "only the refund that held is reversed");
     let view = ledger(&f).revenue(&partner, None, None).await.expect("revenue");
@@ -613,7 +613,7 @@ async fn the_monthly_job_runs_through_the_billing_handler_stops_at_its_deadline_
     assert!(first.complete && second.complete);
     assert_eq!((first.partners, first.statements, first.documents), (2, 2, 2), "{first:?}");
     assert_eq!((second.statements, second.already_done, second.documents), (0, 2, 0), "{second:?}");
-    let split = revenue::split_payment(29_900, shared::earnings::inclusive_tax(29_900, "inr"), 2_000);
+    let split = split::split_payment(29_900, shared::ledger::inclusive_tax(29_900, "inr"), 2_000);
     assert_eq!(first.paid_out["inr"], 2 * split.partner);
     for s in [&f.solution, &other] {
         let statements = store.statements_of(&s.partner_id).await.expect("statements");

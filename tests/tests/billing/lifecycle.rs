@@ -3,7 +3,7 @@
 use crate::fixture;
 use chrono::Duration;
 use serde_json::json;
-use shared::clock::Clock;
+use shared::platform::clock::Clock;
 
 #[tokio::test]
 async fn checkout_then_webhooks_activate_the_paid_tier_and_record_the_payment() {
@@ -38,7 +38,7 @@ async fn checkout_then_webhooks_activate_the_paid_tier_and_record_the_payment() 
     let sessions: Vec<_> = f.b.stripe.requests().into_iter().filter(|q| q.path == "/v1/checkout/sessions").collect();
     assert_eq!(sessions.len(), 1);
     let s = &sessions[0];
-    assert_eq!(s.stripe_version.as_deref(), Some(shared::stripe::client::API_VERSION));
+    assert_eq!(s.stripe_version.as_deref(), Some(shared::payments::stripe::client::API_VERSION));
     assert!(s.idempotency_key.is_some());
     assert_eq!(s.param("mode"), Some("subscription"));
     assert_eq!(s.param("line_items[0][price]"), Some("price_pro_monthly"));
@@ -77,7 +77,7 @@ async fn checkout_then_webhooks_activate_the_paid_tier_and_record_the_payment() 
     let list = invoices.body["items"].as_array().expect("invoices");
     assert_eq!(list.len(), 1, "{:?}", invoices.body);
     assert_eq!((list[0]["provider"].as_str(), list[0]["status"].as_str()), (Some("stripe"), Some("paid")));
-    assert!(list[0]["number"].as_str().is_some_and(|n| shared::invoices::parse_invoice_number(n).is_some()));
+    assert!(list[0]["number"].as_str().is_some_and(|n| shared::gst::parse_invoice_number(n).is_some()));
     let tax = &list[0]["tax"];
     assert_eq!((tax["cgst"].as_i64(), tax["sgst"].as_i64(), tax["igst"].as_i64()), (Some(3_806), Some(3_806), Some(0)));
     assert!(list[0]["download_url"].is_string());

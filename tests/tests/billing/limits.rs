@@ -3,7 +3,7 @@
 
 use crate::fixture;
 use serde_json::json;
-use shared::subscriptions::service::MAX_UNPAID_CHECKOUTS;
+use shared::billing::service::MAX_UNPAID_CHECKOUTS;
 
 #[tokio::test]
 async fn a_user_may_hold_only_a_few_unpaid_checkouts() {

@@ -21,7 +21,7 @@ async fn post(base: &str, path: &str, form: &[(&str, &str)]) -> Value {
     match client.post(path, &form, &ulid::Ulid::new().to_string()).await {
         Ok(v) => v,
         // localstripe's configuration endpoints answer with an empty body.
-        Err(shared::stripe::client::StripeError::Decode(_)) if path.starts_with("/_config/") => Value::Null,
+        Err(shared::payments::stripe::client::StripeError::Decode(_)) if path.starts_with("/_config/") => Value::Null,
         Err(e) => panic!("{path}: {e}"),
     }
 }

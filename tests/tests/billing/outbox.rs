@@ -8,17 +8,17 @@ use crate::{Fixture, fixture};
 use integration_tests::harness::{api_request, unique_email};
 use lambda_http::Body;
 use serde_json::{Value, json};
-use shared::clock::Clock;
+use shared::auth::tokens::rfc3339;
 use shared::notifications::{MAX_ATTEMPTS, Outbox, OutboxReport, backoff_seconds};
+use shared::platform::clock::Clock;
 use shared::store::items::{NotificationItem, UserItem};
 use shared::store::keys;
-use shared::tokens::rfc3339;
 
 const FAILING: usize = 60;
 
 /// The SES sender (moto), from a verified address, on the test clock, checked against billing's IAM.
 async fn outbox(f: &Fixture) -> Outbox {
-    let ses = aws_sdk_sesv2::Client::new(&shared::aws::load().await);
+    let ses = aws_sdk_sesv2::Client::new(&shared::platform::aws::load().await);
     let from = "billing@marketplace.test";
     ses.create_email_identity().email_identity(from).send().await.expect("identity (moto)");
     let recorder = integration_tests::iam::IamRecorder::new("billing").bind(from, "SENDER_EMAIL");
@@ -42,7 +42,7 @@ async fn deliver(outbox: &Outbox) -> OutboxReport {
 /// A verified customer whose address SES refuses (it has no domain: moto answers InvalidParameterValue, as
 /// SES refuses an address it cannot send to).
 async fn refused_customer(f: &Fixture) -> String {
-    let id = shared::ids::new_id("usr");
+    let id = shared::platform::ids::new_id("usr");
     let mut user = UserItem::new(
         &id,
         "nobody-at-nowhere",

@@ -5,8 +5,8 @@
 use crate::{Fixture, fixture};
 use integration_tests::billing::{BillingEnv, test_seller};
 use serde_json::{Value, json};
-use shared::clock::Clock;
 use shared::model::{BillingPeriod, Price, Provider};
+use shared::platform::clock::Clock;
 use shared::store::items::{InvoiceItem, InvoiceReason, PaymentItem, SubscriptionItem};
 use shared::store::{Issued, keys};
 
@@ -105,7 +105,7 @@ async fn a_phonepe_subscription_is_paid_verified_and_invoiced_with_gst() {
 
 /// The financial year of the injected clock, short form (`26-27`).
 fn fy_short(f: &Fixture) -> String {
-    let fy = shared::invoices::financial_year(shared::subscriptions::invoicing::india_date(f.b.env.clock.now()));
+    let fy = shared::gst::financial_year(shared::billing::invoicing::india_date(f.b.env.clock.now()));
     fy[2..].to_owned()
 }
 
@@ -123,7 +123,7 @@ async fn a_callback_body_grants_nothing_the_status_api_does_not_confirm() {
     assert_eq!(f.subscription(&id).await["status"], "pending");
     assert!(invoices(&f).await.iter().all(|i| i["status"] == "open" && i["number"].is_null()));
     // Wrong or missing credentials: refused before the body is read.
-    let wrong = shared::phonepe::callback::expected_authorization("test_hooks", "wrong-password");
+    let wrong = shared::payments::phonepe::callback::expected_authorization("test_hooks", "wrong-password");
     for auth in [Some(wrong.as_str()), None, Some("Basic dGVzdF9ob29rczpIb29rN3Bhc3M5d29yZA==")] {
         let r = f.b.phonepe_callback_with(&forged, auth).await;
         assert_eq!(r.status, 401, "{auth:?}");
@@ -241,7 +241,7 @@ async fn an_upgrade_on_phonepe_is_prorated_and_applies_when_paid() {
         .call("PUT", &format!("/api/subscriptions/{id}/upgrade"), Some(json!({"tier": "enterprise"})), Some(&f.access))
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let expected = shared::subscriptions::payments::prorated(
+    let expected = shared::billing::invoiced::prorated(
         49_900,
         199_900,
         latest.period_start,
@@ -261,10 +261,8 @@ async fn an_upgrade_on_phonepe_is_prorated_and_applies_when_paid() {
     assert_eq!(list.len(), 2);
     assert_eq!((list[0]["reason"].as_str(), list[0]["amount"].as_i64()), (Some("upgrade"), Some(expected)));
     // Numbers are consecutive.
-    let numbers: Vec<u64> = list
-        .iter()
-        .filter_map(|i| shared::invoices::parse_invoice_number(i["number"].as_str()?).map(|(_, n)| n))
-        .collect();
+    let numbers: Vec<u64> =
+        list.iter().filter_map(|i| shared::gst::parse_invoice_number(i["number"].as_str()?).map(|(_, n)| n)).collect();
     assert_eq!(numbers, vec![2, 1]);
 }
 
@@ -308,14 +306,14 @@ async fn fifty_concurrent_invoice_allocations_are_gapless_and_unique() {
                 "t".into(),
                 "t".into(),
             );
-            shared::subscriptions::invoicing::issue(&store, &seller, invoice, &sub, &payment, now, Vec::new()).await
+            shared::billing::invoicing::issue(&store, &seller, invoice, &sub, &payment, now, Vec::new()).await
         }
     });
     let results = futures::future::join_all(tasks).await;
     let mut numbers: Vec<u64> = results
         .into_iter()
         .map(|r| match r.expect("issued") {
-            Issued::Numbered(n) => shared::invoices::parse_invoice_number(&n).expect("number").1,
+            Issued::Numbered(n) => shared::gst::parse_invoice_number(&n).expect("number").1,
             other => panic!("{other:?}"),
         })
         .collect();
@@ -362,7 +360,7 @@ async fn legacy_v1_callbacks_are_checked_with_the_salt() {
     );
     let body = json!({"response": response}).to_string();
     let send = |salt: &str| {
-        let x_verify = format!("{}###1", shared::crypto::sha256_hex(format!("{response}{salt}").as_bytes()));
+        let x_verify = format!("{}###1", shared::platform::crypto::sha256_hex(format!("{response}{salt}").as_bytes()));
         lambda_http::http::Request::builder()
             .method("POST")
             .uri("https://api.test/api/payments/webhook")

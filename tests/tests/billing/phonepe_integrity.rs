@@ -9,13 +9,13 @@ use chrono::DateTime;
 use integration_tests::fake_phonepe::Refund;
 use integration_tests::harness::{Reply, unique_email};
 use serde_json::{Value, json};
+use shared::billing::invoiced::prorated;
+use shared::billing::run::RunReport;
+use shared::billing::schedule::DAY;
+use shared::billing::service::derived_id;
+use shared::payments::phonepe::rail::payment_id_of;
 use shared::store::items::{InvoiceItem, InvoiceStatus};
 use shared::store::keys;
-use shared::subscriptions::billing::DAY;
-use shared::subscriptions::billing_run::RunReport;
-use shared::subscriptions::payments::prorated;
-use shared::subscriptions::phonepe::payment_id_of;
-use shared::subscriptions::service::derived_id;
 
 const PRO: i64 = 49_900;
 const ENTERPRISE: i64 = 199_900;

@@ -7,10 +7,10 @@ use integration_tests::harness::{Reply, decode, unique_email};
 use integration_tests::partners::{application, solution_body};
 use serde_json::{Value, json};
 use shared::model::Tier;
-use shared::sealed::Sealer;
+use shared::payments::stripe::prices::PriceBook;
+use shared::platform::sealed::Sealer;
 use shared::store::items::TierDefinitionItem;
 use shared::store::keys;
-use shared::stripe::prices::PriceBook;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ struct Market {
 impl Market {
     async fn new() -> Self {
         let b = BillingEnv::new().await;
-        let sealer = Sealer::new(&shared::crypto::random_bytes::<32>()).expect("sealer");
+        let sealer = Sealer::new(&shared::platform::crypto::random_bytes::<32>()).expect("sealer");
         let mut state =
             partners::AppState::new(b.env.store_for("partners"), b.env.keys(), Arc::new(b.env.clock.clone()), sealer);
         let book = PriceBook::new(stripe_client(&b.stripe.base, Duration::from_secs(2)));
@@ -36,7 +36,9 @@ impl Market {
 
     async fn call(&self, method: &str, uri: &str, body: Option<Value>, bearer: &str) -> Reply {
         let path = uri.split('?').next().unwrap_or(uri);
-        if shared::http::match_route(partners::ROUTES, method, path) != shared::http::RouteMatch::NotFound {
+        if shared::platform::http::match_route(partners::ROUTES, method, path)
+            != shared::platform::http::RouteMatch::NotFound
+        {
             let body = body.map_or(lambda_http::Body::Empty, |b| lambda_http::Body::Text(b.to_string()));
             let req = integration_tests::harness::api_request(method, uri, body, Some(bearer), &[]);
             return decode(partners::handle(&self.partners, req).await);
@@ -222,9 +224,9 @@ async fn an_approval_stripe_refuses_changes_nothing_and_can_be_retried() {
 
 #[tokio::test]
 async fn an_approved_price_change_reaches_stripe_subscribers_at_their_next_renewal_with_notice() {
-    use shared::clock::Clock;
-    use shared::subscriptions::billing_run::BillingRun;
-    use shared::subscriptions::service::Ledger;
+    use shared::billing::run::BillingRun;
+    use shared::billing::service::Ledger;
+    use shared::platform::clock::Clock;
     let m = Market::new().await;
     let partner = m.partner().await;
     let id = m.submitted(&partner, solution_body("Repriced")).await;

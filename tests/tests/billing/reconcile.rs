@@ -5,9 +5,9 @@
 use crate::{Fixture, fixture};
 use integration_tests::harness::unique_email;
 use serde_json::{Value, json};
-use shared::clock::Clock;
-use shared::subscriptions::reconcile::ReconcileReport;
-use shared::tokens::Session;
+use shared::auth::tokens::Session;
+use shared::payments::reconcile::ReconcileReport;
+use shared::platform::clock::Clock;
 use std::collections::BTreeMap;
 
 /// The billing function's `reconcile` job (its IAM policy checked on every request).

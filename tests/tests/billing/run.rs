@@ -6,10 +6,10 @@ use crate::{Fixture, fixture};
 use chrono::DateTime;
 use integration_tests::harness::unique_email;
 use serde_json::{Value, json};
-use shared::clock::Clock;
+use shared::billing::run::RunReport;
+use shared::billing::schedule::DAY;
+use shared::platform::clock::Clock;
 use shared::store::keys;
-use shared::subscriptions::billing::DAY;
-use shared::subscriptions::billing_run::RunReport;
 
 async fn paid_subscription(f: &Fixture, access: &str) -> (String, i64) {
     let body = json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "phonepe"});
@@ -35,7 +35,7 @@ fn billing(f: &Fixture) -> billing::AppState {
 
 /// The SES sender (moto), from a verified address.
 async fn outbox(f: &Fixture) -> shared::notifications::Outbox {
-    let ses = aws_sdk_sesv2::Client::new(&shared::aws::load().await);
+    let ses = aws_sdk_sesv2::Client::new(&shared::platform::aws::load().await);
     let from = "billing@marketplace.test";
     ses.create_email_identity().email_identity(from).send().await.expect("identity (moto)");
     let recorder = integration_tests::iam::IamRecorder::new("billing").bind(from, "SENDER_EMAIL");

@@ -7,8 +7,8 @@
 use crate::{Fixture, fixture};
 use integration_tests::harness::unique_email;
 use serde_json::Value;
-use shared::clock::Clock;
-use shared::subscriptions::billing::DAY;
+use shared::billing::schedule::DAY;
+use shared::platform::clock::Clock;
 
 fn steps(o: &billing::Outcome, kind: &str) -> u32 {
     o.report.steps.get(kind).copied().unwrap_or(0)

@@ -7,7 +7,7 @@ use integration_tests::fake_stripe::Mode;
 use integration_tests::harness::{ISSUER, Reply, decode};
 use lambda_http::Body;
 use serde_json::json;
-use shared::aws::Timeouts;
+use shared::platform::aws::Timeouts;
 use shared::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ async fn black_hole() -> String {
 
 /// A store whose DynamoDB never answers, with the given SDK time limits (the shared SDK configuration).
 async fn stalled_store(timeouts: Timeouts) -> Store {
-    let sdk = shared::aws::load_with(timeouts).await;
+    let sdk = shared::platform::aws::load_with(timeouts).await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(black_hole().await).build();
     Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "stalled")
 }
@@ -61,9 +61,9 @@ fn short() -> Timeouts {
 
 #[tokio::test]
 async fn a_dynamodb_that_never_answers_is_a_503_within_the_sdk_timeouts() {
-    let material = shared::crypto::random_token::<48>();
-    let keys = || shared::auth::jwt::KeySet::from_material(ISSUER, &material, None).expect("keys");
-    let clock = Arc::new(shared::clock::ManualClock::new(chrono::Utc::now()));
+    let material = shared::platform::crypto::random_token::<48>();
+    let keys = || shared::identity::jwt::KeySet::from_material(ISSUER, &material, None).expect("keys");
+    let clock = Arc::new(shared::platform::clock::ManualClock::new(chrono::Utc::now()));
     let store = stalled_store(short()).await;
 
     // auth: a login (several chained reads and writes) ends at the first operation timeout.
@@ -95,12 +95,13 @@ async fn a_dynamodb_that_never_answers_is_a_503_within_the_sdk_timeouts() {
 async fn a_handler_slower_than_its_budget_answers_503_before_the_deadline() {
     // The SDK's own limits (seconds) are longer than this invocation's budget: the budget answers first.
     let store = stalled_store(Timeouts::default()).await;
-    let material = shared::crypto::random_token::<48>();
-    let keys = shared::auth::jwt::KeySet::from_material(ISSUER, &material, None).expect("keys");
-    let auth = auth::AppState::new(store, keys, Arc::new(shared::clock::ManualClock::new(chrono::Utc::now())));
+    let material = shared::platform::crypto::random_token::<48>();
+    let keys = shared::identity::jwt::KeySet::from_material(ISSUER, &material, None).expect("keys");
+    let auth =
+        auth::AppState::new(store, keys, Arc::new(shared::platform::clock::ManualClock::new(chrono::Utc::now())));
     let login = json!({"email": "slow@example.test", "password": "correct horse battery staple"});
     let started = Instant::now();
-    let response = shared::budget::respond_within(
+    let response = shared::platform::budget::respond_within(
         Some(Duration::from_millis(300)),
         auth::handle(&auth, request("POST", "/api/auth/login", login, None)),
     )
@@ -109,7 +110,7 @@ async fn a_handler_slower_than_its_budget_answers_503_before_the_deadline() {
     assert_503(&r, "service_unavailable");
     assert!(started.elapsed() < Duration::from_millis(1_500), "took {:?}", started.elapsed());
     // The budget of a Lambda invocation ends a margin before its deadline.
-    assert_eq!(shared::budget::until_deadline(30_000, 1_000), Duration::from_millis(28_000));
+    assert_eq!(shared::platform::budget::until_deadline(30_000, 1_000), Duration::from_millis(28_000));
 }
 
 #[tokio::test]
@@ -119,7 +120,7 @@ async fn a_hanging_stripe_ends_within_the_budget_with_503_and_creates_nothing() 
     // The Stripe client allows 2 s per attempt and one retry; the invocation has 600 ms.
     let started = Instant::now();
     let body = json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "stripe"});
-    let r = shared::budget::within(
+    let r = shared::platform::budget::within(
         Duration::from_millis(600),
         f.b.send(request("POST", "/api/subscriptions", body, Some(&f.access))),
     )
@@ -139,7 +140,7 @@ async fn a_hanging_phonepe_order_and_its_status_check_end_within_the_budget_with
     // A lost order answer is followed by a status call before any new order: the chain shares one budget.
     let started = Instant::now();
     let body = json!({"solution_id": f.solution.solution_id, "tier": "pro", "provider": "phonepe"});
-    let r = shared::budget::within(
+    let r = shared::platform::budget::within(
         Duration::from_millis(700),
         f.b.send(request("POST", "/api/subscriptions", body, Some(&f.access))),
     )

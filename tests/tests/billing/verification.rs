@@ -5,10 +5,10 @@
 use crate::{Fixture, fixture};
 use integration_tests::harness::unique_email;
 use serde_json::{Value, json};
-use shared::clock::Clock;
+use shared::auth::tokens::rfc3339;
+use shared::platform::clock::Clock;
 use shared::store::items::NotificationItem;
 use shared::store::keys;
-use shared::tokens::rfc3339;
 
 fn code(r: &integration_tests::harness::Reply) -> (u16, Option<&str>) {
     (r.status, r.body["code"].as_str())
@@ -65,7 +65,7 @@ async fn mail_to(address: &str) -> Vec<(String, String)> {
     let base = std::env::var("AWS_ENDPOINT_URL_SESV2")
         .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
         .expect("AWS_ENDPOINT_URL_SESV2 (moto)");
-    let http = shared::provider_http::client(std::time::Duration::from_secs(10)).expect("http client");
+    let http = shared::platform::provider_http::client(std::time::Duration::from_secs(10)).expect("http client");
     let doc: Value = http
         .get(format!("{}/moto-api/data.json", base.trim_end_matches('/')))
         .send()
@@ -104,13 +104,13 @@ async fn the_outbox_mails_an_unverified_address_only_its_verification_link() {
             NotificationItem::new(id, "quota_80", customer, Some(&f.solution.solution_id), data.clone(), now.clone());
         assert!(store.put_notification_once(&n).await.expect("put"));
     }
-    let ses = aws_sdk_sesv2::Client::new(&shared::aws::load().await);
+    let ses = aws_sdk_sesv2::Client::new(&shared::platform::aws::load().await);
     let from = "billing@marketplace.test";
     ses.create_email_identity().email_identity(from).send().await.expect("identity (moto)");
     let mut state = billing::AppState::new(
         store.clone(),
         std::sync::Arc::new(f.b.env.clock.clone()),
-        7 * shared::subscriptions::billing::DAY,
+        7 * shared::billing::schedule::DAY,
         "https://app.test",
     );
     state.outbox = Some(shared::notifications::Outbox {
@@ -133,10 +133,10 @@ async fn the_outbox_mails_an_unverified_address_only_its_verification_link() {
     assert_eq!(dropped["status"], "unverified");
     assert!(dropped.get("message_id").is_none() && dropped.get("GSI1PK").is_none(), "{dropped}");
     assert_eq!(note("quota-80:verified".into()).await["status"], "sent");
-    let link_mail = note(shared::verification::registration_notification_id(&user.user_id)).await;
+    let link_mail = note(shared::auth::verification::registration_notification_id(&user.user_id)).await;
     assert_eq!(link_mail["status"], "sent");
     assert!(link_mail["data"].get("token").is_none(), "the token is forgotten once mailed: {link_mail}");
-    let own = note(shared::verification::registration_notification_id(&f.user_id)).await;
+    let own = note(shared::auth::verification::registration_notification_id(&f.user_id)).await;
     assert_eq!(own["status"], "skipped");
 
     // What SES got for the unverified address: the link, nothing else; the link verifies the address.

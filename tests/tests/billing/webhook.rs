@@ -4,8 +4,8 @@
 use crate::{Fixture, fixture};
 use chrono::Duration;
 use serde_json::{Value, json};
-use shared::clock::Clock;
-use shared::stripe::signature::sign;
+use shared::payments::stripe::signature::sign;
+use shared::platform::clock::Clock;
 
 /// Every handled event of one subscription's life, in Stripe's order, with time moving between steps:
 /// checkout (completed, created, paid), a failed renewal (failed, past_due), recovery (active, paid), a

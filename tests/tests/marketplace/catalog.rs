@@ -3,8 +3,8 @@
 
 use integration_tests::marketplace::{MarketEnv, days_before, fields, ids, price, sol, tiers};
 use serde_json::Value;
-use shared::clock::Clock;
 use shared::model::SolutionStatus;
+use shared::platform::clock::Clock;
 
 fn sols(suffixes: &[&str]) -> Vec<String> {
     suffixes.iter().map(|s| sol(s)).collect()

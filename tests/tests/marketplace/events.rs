@@ -20,8 +20,8 @@ async fn sample_events_produce_their_named_status() {
         assert!(!text.contains("{{"), "{name}: unknown placeholder");
         let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_ne!(
-            shared::http::match_route(marketplace::ROUTES, req.method().as_str(), req.uri().path()),
-            shared::http::RouteMatch::NotFound,
+            shared::platform::http::match_route(marketplace::ROUTES, req.method().as_str(), req.uri().path()),
+            shared::platform::http::RouteMatch::NotFound,
             "{name}: not a marketplace route"
         );
         let reply = decode(marketplace::handle(&t.market, req).await);

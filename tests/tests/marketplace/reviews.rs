@@ -6,11 +6,11 @@
 use integration_tests::harness::unique_email;
 use integration_tests::marketplace::{MarketEnv, fields, price, tiers};
 use serde_json::{Value, json};
-use shared::clock::Clock;
+use shared::auth::tokens::{Session, rfc3339};
 use shared::model::Tier;
+use shared::platform::clock::Clock;
 use shared::store::items::{EntitlementItem, ReviewItem, SolutionItem, SubscriptionItem};
 use shared::store::keys;
-use shared::tokens::{Session, rfc3339};
 
 async fn with_solution() -> (MarketEnv, String) {
     let t = MarketEnv::new().await;
@@ -50,7 +50,7 @@ async fn post(
 /// A subscription of `user_id` to the solution, pending (no payment, never active) as created.
 fn subscription(t: &MarketEnv, user_id: &str, solution_id: &str) -> SubscriptionItem {
     SubscriptionItem::new(
-        &shared::ids::new_id("sub"),
+        &shared::platform::ids::new_id("sub"),
         user_id,
         solution_id,
         Tier::Pro,

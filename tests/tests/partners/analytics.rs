@@ -5,9 +5,9 @@ use integration_tests::harness::unique_email;
 use integration_tests::partners::PartnersEnv;
 use lambda_http::Body;
 use serde_json::json;
-use shared::clock::Clock;
-use shared::earnings::{PaymentFacts, payment_posting};
+use shared::ledger::{PaymentFacts, payment_posting};
 use shared::model::Provider;
+use shared::platform::clock::Clock;
 use shared::store::items::PaymentItem;
 
 #[tokio::test]
@@ -37,7 +37,7 @@ async fn a_day_of_a_solution_in_the_partners_analytics() {
         );
     }
     let now = t.env.clock.now();
-    let stamp = shared::tokens::rfc3339(now);
+    let stamp = shared::auth::tokens::rfc3339(now);
     let mut payment = PaymentItem::new(
         "pay_analytics_1",
         &user.user_id,

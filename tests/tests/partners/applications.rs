@@ -95,7 +95,11 @@ async fn an_admin_approves_with_an_audit_record_and_the_user_becomes_a_partner()
     let session = t.env.login(&email).await;
     let claims = t.env.keys().verify(
         &session.access_token,
-        shared::auth::jwt::Expect { kinds: &[shared::model::TokenKind::Access], audience: None, allow_expired: false },
+        shared::identity::jwt::Expect {
+            kinds: &[shared::model::TokenKind::Access],
+            audience: None,
+            allow_expired: false,
+        },
     );
     assert_eq!(claims.expect("claims").role, Some(shared::model::Role::Partner));
     let draft = t

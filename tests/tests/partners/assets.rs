@@ -26,7 +26,7 @@ async fn an_asset_upload_is_presigned_for_one_type_and_size() {
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     assert!(signed.contains("content-length") && signed.contains("content-type"), "signed headers: {signed}");
-    let http = shared::provider_http::client(std::time::Duration::from_secs(10)).expect("http client");
+    let http = shared::platform::provider_http::client(std::time::Duration::from_secs(10)).expect("http client");
     let put = http.put(&url).header("content-type", "image/png").body(png.clone()).send().await.expect("upload");
     assert!(put.status().is_success(), "upload: {}", put.status());
     let stored = t.s3.get_object().bucket(&t.bucket).key(&key).send().await.expect("stored");

@@ -26,8 +26,8 @@ async fn sample_events_produce_their_named_status() {
             .replace("{{DRAFT_SOLUTION_ID}}", &draft);
         assert!(!text.contains("{{"), "{name}: unknown placeholder");
         let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let market = shared::http::match_route(marketplace::ROUTES, req.method().as_str(), req.uri().path())
-            != shared::http::RouteMatch::NotFound;
+        let market = shared::platform::http::match_route(marketplace::ROUTES, req.method().as_str(), req.uri().path())
+            != shared::platform::http::RouteMatch::NotFound;
         let reply = if market {
             decode(marketplace::handle(&t.market, req).await)
         } else {

@@ -39,7 +39,7 @@ async fn a_key_tracks_only_for_the_solutions_it_covers() {
     assert_eq!(track(all_of_a.clone(), y.clone()).await.status, 200);
     let other_partner = track(all_of_a.clone(), z.clone()).await;
     assert_eq!(other_partner.status, 403);
-    let forged = track(format!("mk_{}", shared::crypto::random_token::<32>()), x.clone()).await;
+    let forged = track(format!("mk_{}", shared::platform::crypto::random_token::<32>()), x.clone()).await;
     assert_eq!((forged.status, forged.body["code"].as_str()), (401, Some("invalid_api_key")));
     let malformed = track("mk_short".into(), x.clone()).await;
     assert_eq!(malformed.status, 401);

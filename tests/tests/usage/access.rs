@@ -149,14 +149,14 @@ async fn bad_input_is_a_4xx_naming_the_field() {
             .await
         }
     };
-    let r = anon(json!({"action": "a", "solution_id": shared::ids::solution_id()})).await;
+    let r = anon(json!({"action": "a", "solution_id": shared::platform::ids::solution_id()})).await;
     assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (404, Some("solution_id")));
     let r = anon(json!({"action": "a"})).await;
     assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("solution_id")));
     let r = f.env.call("POST", "/api/track-usage", Some(json!({"action": "a"})), None).await;
     assert_eq!(r.status, 401);
     // A token for this solution cannot count against another one.
-    let r = f.track(json!({"action": "a", "solution_id": shared::ids::solution_id()})).await;
+    let r = f.track(json!({"action": "a", "solution_id": shared::platform::ids::solution_id()})).await;
     assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("solution_id")));
     // The idempotency key may come as a header; it must not contradict the body.
     let header = |key: &'static str, body: serde_json::Value| {

@@ -142,7 +142,7 @@ async fn a_revoked_token_stops_tracking_within_the_cache_lifetime() {
     let r = f.track(json!({"action": "a"})).await;
     assert_eq!((r.status, r.body["code"].as_str()), (401, Some("revoked")));
     // Expired tokens are refused outright.
-    let mut claims: shared::auth::jwt::Claims =
+    let mut claims: shared::identity::jwt::Claims =
         jsonwebtoken::dangerous::insecure_decode(&f.token).expect("claims").claims;
     claims.exp = Utc::now().timestamp() - 120;
     let expired = f.env.keys().sign(&claims).expect("sign");

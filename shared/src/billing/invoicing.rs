@@ -1,0 +1,182 @@
+//! Issuing tax invoices for paid periods, on both rails. An invoice gets its number in the transaction that
+//! records its payment (see `Store::record_payment_and_issue`), so numbers are gapless per Indian financial
+//! year (by the date in India) and every number belongs to exactly one recorded payment. The document (seller,
+//! buyer, place of supply, lines, GST split) is stored with the invoice; the PDF is rendered from it.
+
+use crate::gst::{self, Gstin, InvoiceDoc, Line, Party};
+use crate::model::BillingPeriod;
+use crate::platform::config::{ConfigError, required};
+use crate::platform::error::ApiError;
+use crate::store::items::{InvoiceItem, PaymentItem, SubscriptionItem};
+use crate::store::{Issued, Store};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
+
+/// Who sells: the marketplace operator, from `SELLER_NAME`, `SELLER_ADDRESS` (lines separated by `|`) and
+/// `SELLER_GSTIN` (its state is the supplier's state for the CGST/SGST vs IGST choice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seller {
+    pub party: Party,
+}
+
+impl Seller {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let gstin = Gstin::parse(&required("SELLER_GSTIN")?)
+            .map_err(|_| ConfigError { name: "SELLER_GSTIN", reason: "not a valid GSTIN" })?;
+        Ok(Self::new(&required("SELLER_NAME")?, &required("SELLER_ADDRESS")?, gstin))
+    }
+
+    pub fn new(name: &str, address: &str, gstin: Gstin) -> Self {
+        Self {
+            party: Party {
+                name: name.to_owned(),
+                address: address.split('|').map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect(),
+                state_code: gstin.state_code().to_owned(),
+                gstin: Some(gstin.as_str().to_owned()),
+                email: None,
+            },
+        }
+    }
+}
+
+/// The day in India (invoice dates and financial years follow it).
+pub fn india_date(at: DateTime<Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&chrono_tz::Asia::Kolkata).date_naive()
+}
+
+/// The end of a period that starts at `start` (calendar months, as billing periods are).
+pub fn period_end(start: i64, period: BillingPeriod) -> i64 {
+    let months = match period {
+        BillingPeriod::Monthly => 1,
+        BillingPeriod::Yearly => 12,
+    };
+    DateTime::from_timestamp(start, 0)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(months)))
+        .map_or(start + i64::from(months) * 30 * 86_400, |d| d.timestamp())
+}
+
+/// The buyer as invoiced: the user's name and email; the subscription's GSTIN and state (place of supply:
+/// the GSTIN's state, else the state given, else the seller's own, for an unregistered buyer in India).
+pub fn buyer(name: &str, email: &str, subscription: &SubscriptionItem, seller: &Seller) -> Party {
+    let state = subscription
+        .buyer_gstin
+        .as_deref()
+        .and_then(|g| Gstin::parse(g).ok())
+        .map(|g| g.state_code().to_owned())
+        .or_else(|| subscription.buyer_state.clone())
+        .unwrap_or_else(|| seller.party.state_code.clone());
+    Party {
+        name: name.to_owned(),
+        address: Vec::new(),
+        state_code: state,
+        gstin: subscription.buyer_gstin.clone(),
+        email: Some(email.to_owned()),
+    }
+}
+
+/// The tax invoice of a paid invoice. Its `number` is filled in when the PDF is rendered (it is allocated in
+/// the recording transaction).
+pub fn document(
+    seller: &Seller,
+    buyer: Party,
+    invoice: &InvoiceItem,
+    description: String,
+    issued_at: DateTime<Utc>,
+    payment_reference: &str,
+) -> InvoiceDoc {
+    let place_of_supply = buyer.state_code.clone();
+    let day = |t: Option<i64>| t.and_then(|t| DateTime::from_timestamp(t, 0)).map(india_date);
+    // The period's last day is the day before its end.
+    let period = match (day(invoice.period_start), day(invoice.period_end.map(|e| e - 1))) {
+        (Some(a), Some(b)) => Some((a, b)),
+        _ => None,
+    };
+    InvoiceDoc {
+        number: String::new(),
+        issued_on: india_date(issued_at),
+        tax: gst::split_inclusive(invoice.amount, &invoice.currency, &seller.party.state_code, &place_of_supply),
+        seller: seller.party.clone(),
+        buyer,
+        place_of_supply,
+        currency: invoice.currency.clone(),
+        lines: vec![Line { description, sac: gst::SAC_SAAS.to_owned(), period, amount: invoice.amount }],
+        payment_reference: Some(payment_reference.to_owned()),
+    }
+}
+
+/// Record `payment` and issue `invoice` for it (the document built from the stored user, subscription and
+/// solution), with `extra` writes in the same transaction.
+pub async fn issue(
+    store: &Store,
+    seller: &Seller,
+    mut invoice: InvoiceItem,
+    subscription: &SubscriptionItem,
+    payment: &PaymentItem,
+    issued_at: DateTime<Utc>,
+    extra: Vec<TransactWriteItem>,
+) -> Result<Issued, ApiError> {
+    let user = store.get_user(&subscription.user_id).await?;
+    let (name, email) = user.map(|u| (u.name, u.email)).unwrap_or_default();
+    let solution = store.get_solution(&subscription.solution_id).await?.map(|s| s.name).unwrap_or_default();
+    let what = match invoice.reason {
+        crate::store::items::InvoiceReason::Upgrade => "upgrade (prorated)",
+        _ => match subscription.period {
+            BillingPeriod::Monthly => "monthly subscription",
+            BillingPeriod::Yearly => "yearly subscription",
+        },
+    };
+    let description = format!("{solution}: {} plan, {what}", invoice.tier.as_str());
+    invoice.document = Some(document(
+        seller,
+        buyer(&name, &email, subscription, seller),
+        &invoice,
+        description,
+        issued_at,
+        &payment.provider_payment_id,
+    ));
+    invoice.issued_at = Some(crate::platform::clock::rfc3339(issued_at));
+    // The revenue posting (GST from this invoice, commission, the partner's earnings) in the same transaction.
+    let mut extra = extra;
+    let tax = invoice.document.as_ref().map(|d| d.tax.cgst + d.tax.sgst + d.tax.igst);
+    let facts = crate::ledger::PaymentFacts {
+        tax,
+        tier: Some(invoice.tier),
+        period: invoice.period_start.zip(invoice.period_end),
+        first_payment: invoice.reason == crate::store::items::InvoiceReason::Subscription,
+    };
+    extra.extend(crate::ledger::payment_posting(store, payment, facts).await?);
+    let fy = gst::financial_year(india_date(issued_at));
+    let issued = store.record_payment_and_issue(payment, &invoice, &fy, |n| gst::invoice_number(&fy, n), extra).await?;
+    if let Issued::Numbered(number) = &issued {
+        tracing::info!(invoice_id = %invoice.invoice_id, number = %number, payment_id = %payment.payment_id, "invoice issued");
+    }
+    Ok(issued)
+}
+
+/// The PDF of an issued invoice.
+pub fn render(invoice: &InvoiceItem) -> Option<Vec<u8>> {
+    let mut doc = invoice.document.clone()?;
+    doc.number = invoice.number.clone()?;
+    Some(gst::render_pdf(&doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_calendar_months() {
+        let jan31 = DateTime::parse_from_rfc3339("2027-01-31T10:00:00Z").expect("date").timestamp();
+        let end = period_end(jan31, BillingPeriod::Monthly);
+        assert_eq!(DateTime::from_timestamp(end, 0).expect("end").to_rfc3339(), "2027-02-28T10:00:00+00:00");
+        let year = period_end(jan31, BillingPeriod::Yearly);
+        assert_eq!(DateTime::from_timestamp(year, 0).expect("end").to_rfc3339(), "2028-01-31T10:00:00+00:00");
+    }
+
+    #[test]
+    fn india_dates_decide_the_financial_year() {
+        // 31 March 20:00 UTC is already 1 April in India: the new financial year.
+        let at = DateTime::parse_from_rfc3339("2027-03-31T20:00:00Z").expect("date").with_timezone(&Utc);
+        assert_eq!(gst::financial_year(india_date(at)), "2027-28");
+    }
+}

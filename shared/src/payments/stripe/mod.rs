@@ -1,0 +1,10 @@
+//! Stripe, as pure functions (no I/O here): webhook signature verification and tolerant event reading.
+
+#[cfg(feature = "payments")]
+pub mod client;
+pub mod events;
+#[cfg(feature = "payments")]
+pub mod prices;
+pub mod signature;
+#[cfg(feature = "payments")]
+pub mod webhook;

@@ -1,5 +1,0 @@
-//! PhonePe (India), Standard Checkout v2: callback checks (pure) and the API client (feature `payments`).
-
-pub mod callback;
-#[cfg(feature = "payments")]
-pub mod client;

@@ -1,0 +1,81 @@
+//! The HTTPS client of the payment providers' APIs (Stripe, PhonePe): reqwest over rustls on aws-lc-rs (the
+//! one crypto provider of the workspace) with the webpki roots compiled into the binary, so a cold start
+//! never reads or parses the system certificate store. Bounded connect and request timeouts; each attempt is
+//! also capped by the invocation's time budget ([`attempt_timeout`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A client whose every request times out after `timeout` (connecting: after 3 s).
+pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config()?)
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(50))
+        .user_agent(concat!("monetization-backend/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("http client: {e}"))
+}
+
+/// The shortest attempt worth making: with less of the budget left, a call is not started.
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(50);
+
+/// The timeout of the next attempt of a provider call: the client's own per-attempt `timeout`, capped by what
+/// is left of the invocation's time budget (`crate::platform::budget`), so a chain of calls (token, order, status;
+/// customer, checkout session; a retry) ends within the budget. `None` when the budget is spent: the call is
+/// then not made, and the caller answers 503 (the provider "did not answer in time").
+pub fn attempt_timeout(timeout: Duration) -> Option<Duration> {
+    match crate::platform::budget::remaining().map(|left| left.saturating_sub(ANSWER_RESERVE)) {
+        None => Some(timeout),
+        Some(left) if left >= MIN_ATTEMPT => Some(timeout.min(left)),
+        Some(_) => None,
+    }
+}
+
+/// What an attempt leaves of the budget for the handler to record the outcome and answer (a timed-out call
+/// must end before the budget does, or the answer is the budget's bare 503 instead of the provider's).
+pub const ANSWER_RESERVE: Duration = Duration::from_millis(100);
+
+/// Whether a retry after `pause` still fits in the budget (always, outside a budget).
+pub fn retry_fits(pause: Duration) -> bool {
+    crate::platform::budget::remaining().is_none_or(|left| left >= pause + MIN_ATTEMPT + ANSWER_RESERVE)
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn attempts_are_capped_by_the_budget() {
+        use std::time::Duration;
+        assert_eq!(super::attempt_timeout(Duration::from_secs(10)), Some(Duration::from_secs(10)));
+        let (capped, retry) = crate::platform::budget::within(Duration::from_millis(800), async {
+            (super::attempt_timeout(Duration::from_secs(10)), super::retry_fits(Duration::from_secs(1)))
+        })
+        .await
+        .expect("in time");
+        assert!(capped.is_some_and(|t| t <= Duration::from_millis(800)), "{capped:?}");
+        assert!(!retry);
+        let spent = crate::platform::budget::within(Duration::from_millis(10), async {
+            super::attempt_timeout(Duration::from_secs(10))
+        })
+        .await
+        .expect("in time");
+        assert_eq!(spent, None);
+    }
+
+    #[test]
+    fn builds() {
+        assert!(super::tls_config().is_ok());
+        assert!(super::client(std::time::Duration::from_secs(1)).is_ok());
+    }
+}
