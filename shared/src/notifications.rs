@@ -17,13 +17,13 @@
 //! notifications due by now and pages past everything it has seen, so no number of failing notifications
 //! holds up the others.
 
-use crate::gst::money;
+use crate::money::format::money;
 use crate::platform::clock::Clock;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
 use crate::store::Failed;
 use crate::store::Store;
-use crate::store::items::NotificationItem;
+use crate::store::outbox::NotificationItem;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use integration_tests::harness::{TestEnv, unique_email};
 use integration_tests::stats::{cpu_seconds, report};
 use serde_json::json;
 use shared::model::{SolutionStatus, Tier};
-use shared::store::items::TierDefinitionItem;
+use shared::store::solutions::TierDefinitionItem;
 use shared::store::{CounterSpec, keys};
 use std::time::Instant;
 

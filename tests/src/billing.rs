@@ -7,7 +7,7 @@ use crate::harness::{Reply, TestEnv, function_s3};
 use crate::iam::IamRecorder;
 use lambda_http::Body;
 use serde_json::{Value, json};
-use shared::billing::invoiced::InvoiceFiles;
+use shared::billing::invoicing::InvoiceFiles;
 use shared::billing::invoicing::Seller;
 use shared::billing::service::{SubscriptionService, SubscriptionSettings};
 use shared::model::{BillingPeriod, Price};
@@ -17,7 +17,7 @@ use shared::payments::phonepe::client::{PhonePeClient, PhonePeConfig};
 use shared::payments::phonepe::rail::PhonePeSettings;
 use shared::payments::stripe::client::{StripeClient, StripeConfig};
 use shared::platform::clock::Clock;
-use shared::store::items::{SolutionItem, TierDefinitionItem};
+use shared::store::solutions::{SolutionItem, TierDefinitionItem};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -148,19 +148,16 @@ impl BillingEnv {
     /// Run a request through the function that serves its route.
     pub async fn send(&self, req: lambda_http::Request) -> Reply {
         let (method, path) = (req.method().as_str().to_owned(), req.uri().path().to_owned());
-        let matches = |routes: &[(&str, &str)]| {
-            shared::platform::http::match_route(routes, &method, &path) != shared::platform::http::RouteMatch::NotFound
-        };
-        if matches(subscriptions::ROUTES) {
+        if crate::harness::serves(subscriptions::ROUTES, &method, &path) {
             crate::harness::decode(subscriptions::handle(&self.subs, req).await)
-        } else if matches(stripe_webhook::ROUTES) {
+        } else if crate::harness::serves(stripe_webhook::ROUTES, &method, &path) {
             crate::harness::decode(stripe_webhook::handle(&self.hook, req).await)
-        } else if matches(phonepe_webhook::ROUTES) {
+        } else if crate::harness::serves(phonepe_webhook::ROUTES, &method, &path) {
             crate::harness::decode(phonepe_webhook::handle(&self.phonepe_hook, req).await)
-        } else if matches(partners::ROUTES) {
+        } else if crate::harness::serves(partners::ROUTES, &method, &path) {
             // Boxed: these handlers' futures are large in debug builds and would grow every call's future.
             crate::harness::decode(Box::pin(partners::handle(&self.partners, req)).await)
-        } else if matches(marketplace::ROUTES) {
+        } else if crate::harness::serves(marketplace::ROUTES, &method, &path) {
             crate::harness::decode(Box::pin(marketplace::handle(&self.market, req)).await)
         } else {
             self.env.send(req).await
@@ -273,7 +270,7 @@ impl BillingEnv {
 impl BillingEnv {
     /// A partner applied and approved through the API: its id and its owner's session (signed in after the
     /// approval).
-    pub async fn partner(&self, admin_token: &str) -> (String, shared::auth::tokens::Session) {
+    pub async fn partner(&self, admin_token: &str) -> (String, shared::auth::Session) {
         let email = crate::harness::unique_email("partner");
         let session = self.env.register(&email).await;
         let application = crate::partners::application("Partner Co");
@@ -316,14 +313,14 @@ impl BillingEnv {
         let stripe = stripe_client(&self.stripe.base, Duration::from_secs(2));
         state.holds.stripe = Some(stripe.clone());
         state.run.stripe = Some(stripe.clone());
-        let ledger = state.run.ledger.clone();
+        let writer = state.run.writer.clone();
         let seller = Arc::new(test_seller());
         state.reconcile.stripe = Some(
-            shared::payments::stripe::webhook::StripeWebhookService::new(ledger.clone(), stripe, Vec::new())
+            shared::payments::stripe::webhook::StripeWebhookService::new(writer.clone(), stripe, Vec::new())
                 .with_seller(seller.clone()),
         );
         state.reconcile.phonepe = Some(shared::payments::phonepe::rail::PhonePeRail {
-            ledger,
+            writer,
             client: phonepe_client(&self.phonepe.base, Arc::new(self.env.clock.clone())),
             seller,
             settings: PhonePeSettings::new("https://app.test"),
@@ -385,7 +382,7 @@ impl BillingEnv {
     }
 
     /// A notification in the outbox, by id.
-    pub async fn notification(&self, id: &str) -> Option<shared::store::items::NotificationItem> {
+    pub async fn notification(&self, id: &str) -> Option<shared::store::outbox::NotificationItem> {
         self.env.store.get(&shared::store::keys::outbox(id), true).await.expect("read outbox")
     }
 }

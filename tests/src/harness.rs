@@ -14,13 +14,13 @@ use aws_smithy_types::config_bag::ConfigBag;
 use lambda_http::http::{HeaderMap, Method};
 use lambda_http::{Body, Request};
 use serde_json::Value;
-use shared::auth::tokens::Session;
+use shared::auth::Session;
 use shared::identity::jwt::KeySet;
 use shared::model::Role;
 use shared::model::SolutionStatus;
 use shared::platform::clock::ManualClock;
 use shared::store::Store;
-use shared::store::items::SolutionItem;
+use shared::store::solutions::SolutionItem;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -285,7 +285,7 @@ impl TestEnv {
 
     /// The link token in a verification mail of the outbox (by notification id), as the mail carries it.
     pub async fn verification_token(&self, notification_id: &str) -> String {
-        let mail: shared::store::items::NotificationItem = self
+        let mail: shared::store::outbox::NotificationItem = self
             .store
             .get(&shared::store::keys::outbox(notification_id), true)
             .await
@@ -346,6 +346,11 @@ impl TestEnv {
 }
 
 /// A request as the handlers receive it: JSON content type, an optional bearer token and extra headers.
+/// Does a function with this route table serve `method` `path` (a 405 counts: the path is the function's)?
+pub fn serves<R>(routes: &[shared::platform::http::Route<R>], method: &str, path: &str) -> bool {
+    shared::platform::http::match_route(routes, method, path) != shared::platform::http::RouteMatch::NotFound
+}
+
 pub fn api_request(method: &str, uri: &str, body: Body, bearer: Option<&str>, headers: &[(&str, &str)]) -> Request {
     let mut builder = lambda_http::http::Request::builder()
         .method(Method::from_bytes(method.as_bytes()).expect("method"))

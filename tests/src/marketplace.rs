@@ -9,8 +9,9 @@ use serde_json::Value;
 use shared::model::{BillingPeriod, Price};
 use shared::model::{SolutionStatus, Tier, TierSpec};
 use shared::platform::clock::Clock;
-use shared::store::items::{SolutionItem, UsageCounterItem};
 use shared::store::keys;
+use shared::store::solutions::SolutionItem;
+use shared::store::usage::UsageCounterItem;
 use std::sync::Arc;
 
 pub struct MarketEnv {
@@ -164,8 +165,8 @@ impl MarketEnv {
     /// A live API key of the test partner (as `POST /api/partners/{id}/api-keys` makes one): the key.
     pub async fn api_key(&self) -> String {
         let key =
-            format!("{}{}", shared::partners::api_keys::KEY_PREFIX, shared::platform::crypto::random_token::<32>());
-        let item = shared::store::items::ApiKeyItem::new(
+            format!("{}{}", shared::identity::api_keys::KEY_PREFIX, shared::platform::crypto::random_token::<32>());
+        let item = shared::store::partners::ApiKeyItem::new(
             &shared::platform::crypto::sha256_hex(key.as_bytes()),
             &shared::platform::ids::new_id("key"),
             &self.partner_id,
@@ -197,7 +198,7 @@ impl MarketEnv {
     pub async fn payment(&self, user_id: &str, solution_id: &str) {
         let id = shared::platform::ids::new_id("pay");
         let now = shared::auth::tokens::rfc3339(self.env.clock.now());
-        let mut item = shared::store::items::PaymentItem::new(
+        let mut item = shared::store::subscriptions::PaymentItem::new(
             &id,
             user_id,
             shared::model::Provider::Stripe,

@@ -5,7 +5,7 @@ use crate::harness::{Reply, TestEnv, decode, function_s3, unique_email};
 use crate::iam::IamRecorder;
 use lambda_http::Body;
 use serde_json::{Value, json};
-use shared::auth::tokens::Session;
+use shared::auth::Session;
 use shared::platform::sealed::Sealer;
 use std::sync::Arc;
 

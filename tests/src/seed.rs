@@ -3,10 +3,12 @@
 
 use chrono::{SecondsFormat, Utc};
 use shared::ApiError;
-use shared::auth::tokens::AuthService;
+use shared::auth::AuthService;
 use shared::model::Role;
 use shared::model::{SolutionStatus, Tier};
-use shared::store::items::{PartnerItem, SolutionItem, TierDefinitionItem, UserItem};
+use shared::store::partners::PartnerItem;
+use shared::store::solutions::{SolutionItem, TierDefinitionItem};
+use shared::store::users::UserItem;
 use shared::store::{Store, StoreError};
 
 fn now() -> String {

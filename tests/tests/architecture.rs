@@ -1,6 +1,10 @@
-//! The shape of `shared/src`: which module uses which (every `crate::…` and `super::…` path in a file's non-test
-//! code), and the import cycles between modules. A cycle not listed in `tests/architecture-cycles.txt` fails
-//! the test, and so does a listed one that no longer exists (the list only shrinks, towards none: issue 14).
+//! The shape of `shared/src` (see `shared/README.md`): which module uses which (every `crate::…` and `super::…`
+//! path in a file's non-test code). Three rules hold:
+//! - no import cycle between any two modules (files), however deep;
+//! - capabilities (the top-level modules) depend one way, along [`LAYERS`]; an edge against it fails unless it
+//!   is listed in `tests/architecture-exceptions.txt`, a list that only shrinks (a listed edge that is gone fails
+//!   too, so it is struck off);
+//! - only `store/` holds DynamoDB expressions, key prefixes and key attribute names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -177,32 +181,175 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
     edges
 }
 
-fn listed_cycles() -> Vec<BTreeSet<String>> {
-    let path = integration_tests::workspace_root().join("tests/architecture-cycles.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let mut out: Vec<BTreeSet<String>> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_whitespace().map(str::to_owned).collect())
-        .collect();
-    out.sort();
+/// Each capability and the capabilities it may use (besides itself). The direction of the architecture:
+/// `platform → model, money, gst → store → identity → usage, auth`; `store → ledger → billing → payments`;
+/// `partners`, `marketplace` and `notifications` on top; `setup` (cold-start wiring) above everything.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("platform", &[]),
+    ("model", &["platform"]),
+    ("money", &["platform"]),
+    ("gst", &["platform", "money"]),
+    ("store", &["platform", "model", "money", "gst"]),
+    ("identity", &["platform", "model", "store"]),
+    ("usage", &["platform", "model", "money", "store", "identity"]),
+    ("auth", &["platform", "model", "store", "identity", "usage"]),
+    ("ledger", &["platform", "model", "money", "gst", "store"]),
+    ("billing", &["platform", "model", "money", "gst", "store", "identity", "auth", "usage", "ledger"]),
+    ("payments", &["platform", "model", "money", "gst", "store", "identity", "auth", "usage", "ledger", "billing"]),
+    (
+        "partners",
+        &["platform", "model", "money", "gst", "store", "identity", "auth", "usage", "ledger", "billing", "payments"],
+    ),
+    (
+        "marketplace",
+        &[
+            "platform", "model", "money", "gst", "store", "identity", "auth", "usage", "ledger", "billing", "payments",
+            "partners",
+        ],
+    ),
+    ("notifications", &["platform", "model", "money", "gst", "store", "identity", "auth"]),
+    (
+        "setup",
+        &[
+            "platform",
+            "model",
+            "money",
+            "gst",
+            "store",
+            "identity",
+            "auth",
+            "usage",
+            "ledger",
+            "billing",
+            "payments",
+            "partners",
+            "marketplace",
+            "notifications",
+        ],
+    ),
+];
+
+fn capability(module: &str) -> &str {
+    module.split("::").next().unwrap_or(module)
+}
+
+/// Capability edges against [`LAYERS`] (`from -> to`, with the modules that make each).
+fn edges_against_layers(edges: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, BTreeSet<String>> {
+    let layers: BTreeMap<&str, &[&str]> = LAYERS.iter().copied().collect();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, tos) in edges {
+        let (a, allowed) = match layers.get(capability(from)) {
+            Some(allowed) => (capability(from), *allowed),
+            // The crate root (`lib.rs`) only declares modules.
+            None if from.is_empty() => continue,
+            None => {
+                panic!("module `{from}` belongs to no capability of LAYERS: add it there (and to shared/README.md)")
+            }
+        };
+        for to in tos {
+            let b = capability(to);
+            if b != a && !allowed.contains(&b) {
+                out.entry(format!("{a} -> {b}")).or_default().insert(format!("{from} -> {to}"));
+            }
+        }
+    }
     out
 }
 
+fn listed_exceptions() -> BTreeSet<String> {
+    let path = integration_tests::workspace_root().join("tests/architecture-exceptions.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
 #[test]
-fn the_module_graph_has_no_new_import_cycle_and_the_known_ones_only_shrink() {
+fn no_module_of_shared_is_in_an_import_cycle() {
     let found = cycles(&dependencies());
-    let listed = listed_cycles();
-    let show = |c: &[BTreeSet<String>]| {
-        c.iter().map(|s| s.iter().cloned().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
-    };
-    assert_eq!(
-        found,
-        listed,
-        "the import cycles of shared/src differ from tests/architecture-cycles.txt; a new cycle must be broken, a \
-         broken one struck from the list.\nfound now:\n{}\n",
-        show(&found)
+    let show = found.iter().map(|s| s.iter().cloned().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n");
+    assert!(found.is_empty(), "import cycles in shared/src (break them: move the shared type down a layer):\n{show}");
+}
+
+#[test]
+fn capabilities_depend_one_way_and_the_known_exceptions_only_shrink() {
+    let against = edges_against_layers(&dependencies());
+    let listed = listed_exceptions();
+    let found: BTreeSet<String> = against.keys().cloned().collect();
+    let new: Vec<String> = against
+        .iter()
+        .filter(|(edge, _)| !listed.contains(*edge))
+        .map(|(edge, by)| format!("{edge}: {}", by.iter().cloned().collect::<Vec<_>>().join(", ")))
+        .collect();
+    assert!(new.is_empty(), "capability edges against the layers of shared/src (see LAYERS):\n{}", new.join("\n"));
+    let gone: Vec<&String> = listed.difference(&found).collect();
+    assert!(gone.is_empty(), "strike these from tests/architecture-exceptions.txt, they no longer exist: {gone:?}");
+}
+
+/// What only the store may write: DynamoDB condition/update/key expressions, key prefixes, key attributes.
+const STORE_ONLY: &[&str] = &[
+    "attribute_exists(",
+    "attribute_not_exists(",
+    "\"SET ",
+    "\"ADD ",
+    "\"REMOVE ",
+    "\"DELETE ",
+    "if_not_exists(",
+    "begins_with(",
+    "\"PK\"",
+    "\"SK\"",
+    "\"GSI1PK\"",
+    "\"GSI1SK\"",
+    "\"GSI2PK\"",
+    "\"GSI2SK\"",
+    "\"GSI3PK\"",
+    "\"GSI3SK\"",
+    "#pk",
+    ":pk",
+];
+
+/// A quoted key prefix such as `"USER#"` or `"DAY#"` (capitals, digits or `_`, then `#`).
+fn key_prefix_literal(code: &str) -> Option<String> {
+    let bytes = code.as_bytes();
+    for (i, _) in code.match_indices('"') {
+        let rest = &bytes[i + 1..];
+        let n = rest.iter().take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_').count();
+        if n >= 2 && rest.get(n) == Some(&b'#') {
+            return Some(String::from_utf8_lossy(&rest[..=n]).into_owned());
+        }
+    }
+    None
+}
+
+#[test]
+fn only_the_store_writes_dynamodb_expressions_and_keys() {
+    let src = integration_tests::workspace_root().join("shared/src");
+    let mut paths = Vec::new();
+    files(&src, &mut paths);
+    let mut found = Vec::new();
+    for path in &paths {
+        let rel = path.strip_prefix(&src).expect("under shared/src");
+        if rel.starts_with("store") {
+            continue;
+        }
+        let code = code_only(&std::fs::read_to_string(path).expect("read"));
+        for (n, line) in code.lines().enumerate() {
+            let hit = STORE_ONLY
+                .iter()
+                .find(|p| line.contains(*p))
+                .map(|p| (*p).to_owned())
+                .or_else(|| key_prefix_literal(line));
+            if let Some(what) = hit {
+                found.push(format!("{}:{}: {what}", rel.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "DynamoDB expressions or keys outside shared/src/store (give the store a named operation):\n{}",
+        found.join("\n")
     );
 }
 
@@ -214,7 +361,7 @@ fn the_reader_sees_through_use_groups_and_relative_paths() {
     assert!(joined.contains(&"store::keys".to_owned()), "{joined:?}");
     assert!(joined.contains(&"store::items::SubscriptionItem".to_owned()), "{joined:?}");
     assert!(joined.contains(&"subscriptions::phonepe::Rail".to_owned()), "{joined:?}");
-    assert!(joined.contains(&"ids::new".to_owned()), "{joined:?}");
+    assert!(joined.contains(&"platform::ids::new".to_owned()), "{joined:?}");
     let mut edges = BTreeMap::new();
     edges.insert("a".to_owned(), BTreeSet::from(["b".to_owned()]));
     edges.insert("b".to_owned(), BTreeSet::from(["c".to_owned()]));
@@ -223,4 +370,10 @@ fn the_reader_sees_through_use_groups_and_relative_paths() {
     assert_eq!(cycles(&edges), vec![BTreeSet::from(["a".to_owned(), "b".to_owned(), "c".to_owned()])]);
     assert_eq!(module_of(Path::new("subscriptions/mod.rs")), "subscriptions");
     assert_eq!(module_of(Path::new("store/keys.rs")), "store::keys");
+    assert_eq!(key_prefix_literal(r#"let sk = "DAY#2026-01-01";"#).as_deref(), Some("DAY#"));
+    assert_eq!(key_prefix_literal(r#"format!("{a}#{b}")"#), None);
+    let mut deps = BTreeMap::new();
+    deps.insert("store::items".to_owned(), BTreeSet::from(["billing::service".to_owned(), "model".to_owned()]));
+    let against = edges_against_layers(&deps);
+    assert_eq!(against.keys().cloned().collect::<Vec<_>>(), vec!["store -> billing".to_owned()]);
 }

@@ -168,7 +168,7 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     proxy.as_function("billing");
     let billing = billing::AppState::from_env().await.expect("billing cold start");
     allowed("billing");
-    assert_eq!(billing.run.ledger.schedule.reminder_days, vec![2, 4]);
+    assert_eq!(billing.run.writer.schedule.reminder_days, vec![2, 4]);
     let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
     let outcome =
         billing::handle(&billing, billing::Job { job: "daily".into(), month: None }, deadline).await.expect("run");

@@ -159,14 +159,11 @@ impl World {
         headers: &[(&str, &str)],
     ) -> Reply {
         let path = uri.split('?').next().unwrap_or(uri).to_owned();
-        let found = |routes: &[(&str, &str)]| {
-            shared::platform::http::match_route(routes, method, &path) != shared::platform::http::RouteMatch::NotFound
-        };
         let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
         let req = api_request(method, uri, body, bearer, headers);
-        if found(partners::ROUTES) {
+        if integration_tests::harness::serves(partners::ROUTES, method, &path) {
             decode(partners::handle(&self.partners, req).await)
-        } else if found(marketplace::ROUTES) {
+        } else if integration_tests::harness::serves(marketplace::ROUTES, method, &path) {
             decode(marketplace::handle(&self.market, req).await)
         } else {
             self.billing.send(req).await

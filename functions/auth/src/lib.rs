@@ -1,10 +1,10 @@
 //! The `auth` function: sign-up, sessions, solution-scoped tokens, user context and the JWKS.
-//! Handlers are thin: parse the request, call one use case of `shared::auth::tokens::AuthService`, respond.
+//! Handlers are thin: parse the request, call one use case of `shared::auth::AuthService`, respond.
 
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
-use shared::auth::tokens::{AuthService, Refreshed, TokenSettings};
 use shared::auth::verification::EmailVerification;
+use shared::auth::{AuthService, Refreshed, TokenSettings};
 use shared::identity::jwt::KeySet;
 use shared::identity::throttle;
 use shared::model::TokenKind;
@@ -15,21 +15,39 @@ use shared::store::Store;
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/auth/register"),
-    ("POST", "/api/auth/login"),
-    ("POST", "/api/auth/verify-email"),
-    ("POST", "/api/auth/resend-verification"),
-    ("POST", "/api/generate-token"),
-    ("POST", "/api/validate-token"),
-    ("POST", "/api/refresh-token"),
-    ("DELETE", "/api/revoke-token"),
-    ("GET", "/api/tokens"),
-    ("GET", "/api/user-context"),
-    ("PUT", "/api/user-tier"),
-    ("GET", "/api/user-solutions"),
-    ("GET", "/.well-known/jwks.json"),
+pub const ROUTES: &[http::Route<Route>] = &[
+    ("POST", "/api/auth/register", Route::Register),
+    ("POST", "/api/auth/login", Route::Login),
+    ("POST", "/api/auth/verify-email", Route::VerifyEmail),
+    ("POST", "/api/auth/resend-verification", Route::ResendVerification),
+    ("POST", "/api/generate-token", Route::GenerateToken),
+    ("POST", "/api/validate-token", Route::ValidateToken),
+    ("POST", "/api/refresh-token", Route::RefreshToken),
+    ("DELETE", "/api/revoke-token", Route::RevokeToken),
+    ("GET", "/api/tokens", Route::ListTokens),
+    ("GET", "/api/user-context", Route::UserContext),
+    ("PUT", "/api/user-tier", Route::SetTier),
+    ("GET", "/api/user-solutions", Route::UserSolutions),
+    ("GET", "/.well-known/jwks.json", Route::Jwks),
 ];
+
+/// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Register,
+    Login,
+    VerifyEmail,
+    ResendVerification,
+    GenerateToken,
+    ValidateToken,
+    RefreshToken,
+    RevokeToken,
+    ListTokens,
+    UserContext,
+    SetTier,
+    UserSolutions,
+    Jwks,
+}
 
 const ACCESS: &[TokenKind] = &[TokenKind::Access];
 const ANY_TOKEN: &[TokenKind] = &[TokenKind::Access, TokenKind::Solution];
@@ -62,67 +80,72 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
     http::serve(ROUTES, &req, |route, _params| dispatch(state, route, &req)).await
 }
 
-async fn dispatch(state: &AppState, route: usize, req: &Request) -> Result<Response<Body>, ApiError> {
+impl http::Handler for AppState {
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        handle(self, req)
+    }
+}
+
+async fn dispatch(state: &AppState, route: Route, req: &Request) -> Result<Response<Body>, ApiError> {
     let auth = &state.auth;
     let limit = http::DEFAULT_BODY_LIMIT;
-    match ROUTES[route] {
-        ("POST", "/api/auth/register") => {
+    match route {
+        Route::Register => {
             auth.admit(throttle::REGISTER_PER_IP, http::source_ip(req)).await?;
             let anonymous_id = http::header_str(req, "x-anonymous-id");
             let session = auth.register(http::json_body(req, limit)?, anonymous_id).await?;
             Ok(http::json(201, &session))
         }
-        ("POST", "/api/auth/login") => {
+        Route::Login => {
             auth.admit(throttle::LOGIN_PER_IP, http::source_ip(req)).await?;
             Ok(http::json(200, &auth.login(http::json_body(req, limit)?).await?))
         }
-        ("POST", "/api/auth/verify-email") => {
+        Route::VerifyEmail => {
             auth.admit(throttle::VERIFY_EMAIL_PER_IP, http::source_ip(req)).await?;
             Ok(http::json(200, &state.verification.verify(http::json_body(req, limit)?).await?))
         }
-        ("POST", "/api/auth/resend-verification") => {
+        Route::ResendVerification => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             Ok(http::json(202, &state.verification.resend(&caller.user_id).await?))
         }
-        ("POST", "/api/generate-token") => {
+        Route::GenerateToken => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             let token = auth.generate(&caller, http::json_body(req, limit)?).await?;
             Ok(http::json(201, &token))
         }
-        ("POST", "/api/validate-token") => Ok(http::json(
+        Route::ValidateToken => Ok(http::json(
             200,
             &auth.validate_for(http::header_str(req, "x-api-key"), http::json_body(req, limit)?).await?,
         )),
-        ("POST", "/api/refresh-token") => {
+        Route::RefreshToken => {
             auth.admit(throttle::REFRESH_PER_IP, http::source_ip(req)).await?;
             let refreshed: Refreshed = auth.refresh(http::json_body(req, limit)?).await?;
             Ok(http::json(200, &refreshed))
         }
-        ("DELETE", "/api/revoke-token") => {
+        Route::RevokeToken => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             auth.revoke(&caller, http::json_body(req, limit)?).await?;
             Ok(http::no_content())
         }
-        ("GET", "/api/tokens") => {
+        Route::ListTokens => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             let limit = http::query(req, "limit");
             let cursor = http::query(req, "cursor");
             let list = auth.list_tokens(&caller, limit.as_deref(), cursor.as_deref()).await?;
             Ok(http::json(200, &list))
         }
-        ("GET", "/api/user-context") => {
+        Route::UserContext => {
             let caller = auth.authenticate(http::bearer(req), ANY_TOKEN).await?;
             Ok(http::json(200, &auth.user_context(&caller).await?))
         }
-        ("PUT", "/api/user-tier") => {
+        Route::SetTier => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             Ok(http::json(200, &auth.set_tier(&caller, http::json_body(req, limit)?).await?))
         }
-        ("GET", "/api/user-solutions") => {
+        Route::UserSolutions => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             Ok(http::json(200, &auth.user_solutions(&caller).await?))
         }
-        ("GET", "/.well-known/jwks.json") => Ok(http::json_cacheable(200, &auth.jwks(), 300)),
-        _ => Err(ApiError::internal("route table and dispatch disagree")),
+        Route::Jwks => Ok(http::json_cacheable(200, &auth.jwks(), 300)),
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use shared::billing::holds::{HoldReport, Holds};
 use shared::billing::run::{BillingRun, RunReport};
 use shared::billing::schedule::Schedule;
-use shared::billing::service::Ledger;
+use shared::billing::writer::SubscriptionWriter;
 use shared::ledger::{PartnerLedger, StatementFiles, StatementReport};
 use shared::notifications::{Outbox, OutboxReport};
 use shared::payments::phonepe::rail::{PhonePeRail, PhonePeSettings};
@@ -81,8 +81,9 @@ impl AppState {
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::platform::aws::load().await;
         let store = shared::setup::store_from_env(&sdk)?;
-        let mut ledger = Ledger::new(store, Arc::new(SystemClock), shared::platform::config::grace_seconds()?);
-        ledger.schedule = Schedule::from_env()?;
+        let mut writer =
+            SubscriptionWriter::new(store, Arc::new(SystemClock), shared::platform::config::grace_seconds()?);
+        writer.schedule = Schedule::from_env()?;
         let stripe = match std::env::var("STRIPE_SECRET_ID") {
             Ok(id) if !id.is_empty() => match shared::setup::load_stripe(&sdk).await {
                 Ok(setup) => Some(setup.client),
@@ -93,21 +94,21 @@ impl AppState {
             },
             _ => None,
         };
-        let holds = Holds::new(ledger.clone(), stripe.clone());
+        let holds = Holds::new(writer.clone(), stripe.clone());
         let app = shared::platform::config::required("APP_BASE_URL")?;
         let seller = match std::env::var("SELLER_GSTIN") {
             Ok(g) if !g.is_empty() => Some(Arc::new(shared::billing::invoicing::Seller::from_env()?)),
             _ => None,
         };
-        let mut reconcile = Reconciler::new(ledger.clone());
+        let mut reconcile = Reconciler::new(writer.clone());
         if let Some(client) = &stripe {
-            let mut service = StripeWebhookService::new(ledger.clone(), client.clone(), Vec::new());
+            let mut service = StripeWebhookService::new(writer.clone(), client.clone(), Vec::new());
             if let Some(seller) = &seller {
                 service = service.with_seller(seller.clone());
             }
             reconcile.stripe = Some(service);
         }
-        let phonepe = match shared::setup::load_phonepe(&sdk, ledger.clock.clone()).await {
+        let phonepe = match shared::setup::load_phonepe(&sdk, writer.clock.clone()).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "the PhonePe secret could not be read: the PhonePe reconciliation waits");
@@ -116,36 +117,36 @@ impl AppState {
         };
         if let (Some(p), Some(seller)) = (phonepe, &seller) {
             reconcile.phonepe = Some(PhonePeRail {
-                ledger: ledger.clone(),
+                writer: writer.clone(),
                 client: p.client,
                 seller: seller.clone(),
                 settings: PhonePeSettings::new(&app),
             });
         }
         let outbox = std::env::var("SENDER_EMAIL").ok().filter(|s| !s.is_empty()).map(|from| Outbox {
-            store: ledger.store.clone(),
+            store: writer.store.clone(),
             ses: aws_sdk_sesv2::Client::new(&sdk),
             from,
             app_base_url: app.clone(),
-            clock: ledger.clock.clone(),
+            clock: writer.clock.clone(),
         });
         let bucket = ["STATEMENT_BUCKET", "INVOICE_BUCKET"]
             .into_iter()
             .find_map(|v| std::env::var(v).ok().filter(|b| !b.is_empty()));
         let statement_files = bucket.map(|bucket| StatementFiles { s3: shared::platform::aws::s3(&sdk), bucket });
-        let earnings = PartnerLedger::new(ledger.store.clone(), ledger.clock.clone());
-        let mut run = BillingRun::new(ledger, &app);
+        let earnings = PartnerLedger::new(writer.store.clone(), writer.clock.clone());
+        let mut run = BillingRun::new(writer, &app);
         run.stripe = stripe;
         Ok(Self { run, holds, outbox, earnings, statement_files, reconcile })
     }
 
     pub fn new(store: Store, clock: Arc<dyn Clock>, grace_seconds: i64, app_base_url: &str) -> Self {
         let earnings = PartnerLedger::new(store.clone(), clock.clone());
-        let ledger = Ledger::new(store, clock, grace_seconds);
+        let writer = SubscriptionWriter::new(store, clock, grace_seconds);
         Self {
-            holds: Holds::new(ledger.clone(), None),
-            reconcile: Reconciler::new(ledger.clone()),
-            run: BillingRun::new(ledger, app_base_url),
+            holds: Holds::new(writer.clone(), None),
+            reconcile: Reconciler::new(writer.clone()),
+            run: BillingRun::new(writer, app_base_url),
             outbox: None,
             earnings,
             statement_files: None,

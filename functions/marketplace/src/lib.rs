@@ -13,12 +13,21 @@ use shared::store::Store;
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/api/solutions"),
-    ("GET", "/api/solutions/{id}"),
-    ("POST", "/api/solutions/{id}/reviews"),
-    ("GET", "/api/solutions/{id}/reviews"),
+pub const ROUTES: &[http::Route<Route>] = &[
+    ("GET", "/api/solutions", Route::Search),
+    ("GET", "/api/solutions/{id}", Route::Details),
+    ("POST", "/api/solutions/{id}/reviews", Route::PostReview),
+    ("GET", "/api/solutions/{id}/reviews", Route::ListReviews),
 ];
+
+/// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Search,
+    Details,
+    PostReview,
+    ListReviews,
+}
 
 /// How long the catalog's list stays cached by default (`CATALOG_CACHE_SECONDS`).
 pub const DEFAULT_CACHE_SECONDS: i64 = 30;
@@ -60,17 +69,23 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
     http::serve(ROUTES, &req, |route, params| dispatch(state, route, params, &req)).await
 }
 
+impl http::Handler for AppState {
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        handle(self, req)
+    }
+}
+
 async fn dispatch(
     state: &AppState,
-    route: usize,
+    route: Route,
     params: Vec<(String, String)>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let param = |name: &str| http::param(&params, name).to_owned();
     let q = |name: &str| http::query(req, name);
     let m = &state.marketplace;
-    match ROUTES[route] {
-        ("GET", "/api/solutions") => {
+    match route {
+        Route::Search => {
             let query = Query {
                 q: q("q"),
                 category: q("category"),
@@ -82,18 +97,17 @@ async fn dispatch(
             };
             Ok(http::json(200, &m.search(&query).await?))
         }
-        ("GET", "/api/solutions/{id}") => Ok(http::json(200, &m.details(&param("id")).await?)),
-        ("POST", "/api/solutions/{id}/reviews") => {
+        Route::Details => Ok(http::json(200, &m.details(&param("id")).await?)),
+        Route::PostReview => {
             let caller = m.authenticate(http::bearer(req)).await?;
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             let done = m.review(&caller, &param("id"), body).await?;
             let answer = serde_json::json!({"review": done.review, "rating": done.rating});
             Ok(http::json(if done.created { 201 } else { 200 }, &answer))
         }
-        ("GET", "/api/solutions/{id}/reviews") => {
+        Route::ListReviews => {
             Ok(http::json(200, &m.reviews(&param("id"), q("limit").as_deref(), q("cursor").as_deref()).await?))
         }
-        _ => Err(ApiError::internal("route table and dispatch disagree")),
     }
 }
 

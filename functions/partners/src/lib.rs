@@ -19,34 +19,65 @@ use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
 /// Literal segments come before parameters where both could match.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/partners/apply"),
-    ("POST", "/api/partners/solutions"),
-    ("GET", "/api/partners/solutions/{id}"),
-    ("PUT", "/api/partners/solutions/{id}"),
-    ("POST", "/api/partners/solutions/{id}/submit"),
-    ("POST", "/api/partners/solutions/{id}/withdraw"),
-    ("POST", "/api/partners/solutions/{id}/retire"),
-    ("POST", "/api/partners/solutions/{id}/assets"),
-    ("GET", "/api/partners/{id}"),
-    ("GET", "/api/partners/{id}/solutions"),
-    ("GET", "/api/partners/{id}/api-keys"),
-    ("POST", "/api/partners/{id}/api-keys"),
-    ("DELETE", "/api/partners/{id}/api-keys/{key_id}"),
-    ("GET", "/api/partners/{id}/analytics"),
-    ("GET", "/api/partners/{id}/revenue"),
-    ("GET", "/api/partners/{id}/payouts"),
-    ("GET", "/api/admin/partners"),
-    ("POST", "/api/admin/partners/{id}/approve"),
-    ("POST", "/api/admin/partners/{id}/reject"),
-    ("GET", "/api/admin/solutions"),
-    ("POST", "/api/admin/solutions/{id}/approve"),
-    ("POST", "/api/admin/solutions/{id}/reject"),
-    ("POST", "/api/admin/solutions/{id}/suspend"),
-    ("POST", "/api/admin/solutions/{id}/reinstate"),
-    ("GET", "/api/admin/notifications/dead"),
-    ("POST", "/api/admin/notifications/{id}/retry"),
+pub const ROUTES: &[http::Route<Route>] = &[
+    ("POST", "/api/partners/apply", Route::Apply),
+    ("POST", "/api/partners/solutions", Route::CreateSolution),
+    ("GET", "/api/partners/solutions/{id}", Route::Solution),
+    ("PUT", "/api/partners/solutions/{id}", Route::UpdateSolution),
+    ("POST", "/api/partners/solutions/{id}/submit", Route::SubmitSolution),
+    ("POST", "/api/partners/solutions/{id}/withdraw", Route::WithdrawSolution),
+    ("POST", "/api/partners/solutions/{id}/retire", Route::RetireSolution),
+    ("POST", "/api/partners/solutions/{id}/assets", Route::AssetUpload),
+    ("GET", "/api/partners/{id}", Route::Partner),
+    ("GET", "/api/partners/{id}/solutions", Route::PartnerSolutions),
+    ("GET", "/api/partners/{id}/api-keys", Route::ListKeys),
+    ("POST", "/api/partners/{id}/api-keys", Route::CreateKey),
+    ("DELETE", "/api/partners/{id}/api-keys/{key_id}", Route::RevokeKey),
+    ("GET", "/api/partners/{id}/analytics", Route::Analytics),
+    ("GET", "/api/partners/{id}/revenue", Route::Revenue),
+    ("GET", "/api/partners/{id}/payouts", Route::Payouts),
+    ("GET", "/api/admin/partners", Route::ListPartners),
+    ("POST", "/api/admin/partners/{id}/approve", Route::ApprovePartner),
+    ("POST", "/api/admin/partners/{id}/reject", Route::RejectPartner),
+    ("GET", "/api/admin/solutions", Route::ReviewQueue),
+    ("POST", "/api/admin/solutions/{id}/approve", Route::ApproveSolution),
+    ("POST", "/api/admin/solutions/{id}/reject", Route::RejectSolution),
+    ("POST", "/api/admin/solutions/{id}/suspend", Route::SuspendSolution),
+    ("POST", "/api/admin/solutions/{id}/reinstate", Route::ReinstateSolution),
+    ("GET", "/api/admin/notifications/dead", Route::DeadNotifications),
+    ("POST", "/api/admin/notifications/{id}/retry", Route::RetryNotification),
 ];
+
+/// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Apply,
+    CreateSolution,
+    Solution,
+    UpdateSolution,
+    SubmitSolution,
+    WithdrawSolution,
+    RetireSolution,
+    AssetUpload,
+    Partner,
+    PartnerSolutions,
+    ListKeys,
+    CreateKey,
+    RevokeKey,
+    Analytics,
+    Revenue,
+    Payouts,
+    ListPartners,
+    ApprovePartner,
+    RejectPartner,
+    ReviewQueue,
+    ApproveSolution,
+    RejectSolution,
+    SuspendSolution,
+    ReinstateSolution,
+    DeadNotifications,
+    RetryNotification,
+}
 
 pub struct AppState {
     pub partners: PartnerService,
@@ -91,9 +122,15 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
     http::serve(ROUTES, &req, |route, params| dispatch(state, route, params, &req)).await
 }
 
+impl http::Handler for AppState {
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        handle(self, req)
+    }
+}
+
 async fn dispatch(
     state: &AppState,
-    route: usize,
+    route: Route,
     params: Vec<(String, String)>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -106,78 +143,67 @@ async fn dispatch(
         let caller = &caller;
         async move { p.act(caller, &id, action, optional_body(req)?).await }
     };
-    match ROUTES[route] {
-        ("POST", "/api/partners/apply") => {
-            Ok(http::json(201, &p.apply(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?))
-        }
-        ("POST", "/api/partners/solutions") => {
+    match route {
+        Route::Apply => Ok(http::json(201, &p.apply(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?)),
+        Route::CreateSolution => {
             Ok(http::json(201, &p.create_solution(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?))
         }
-        ("GET", "/api/partners/solutions/{id}") => Ok(http::json(200, &p.solution(&caller, &param("id")).await?)),
-        ("PUT", "/api/partners/solutions/{id}") => Ok(http::json(
+        Route::Solution => Ok(http::json(200, &p.solution(&caller, &param("id")).await?)),
+        Route::UpdateSolution => Ok(http::json(
             200,
             &p.update_solution(&caller, &param("id"), http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?,
         )),
-        ("POST", "/api/partners/solutions/{id}/submit") => Ok(http::json(200, &act(Action::Submit).await?)),
-        ("POST", "/api/partners/solutions/{id}/withdraw") => Ok(http::json(200, &act(Action::Withdraw).await?)),
-        ("POST", "/api/partners/solutions/{id}/retire") => Ok(http::json(200, &act(Action::Retire).await?)),
-        ("POST", "/api/partners/solutions/{id}/assets") => Ok(http::json(
+        Route::SubmitSolution => Ok(http::json(200, &act(Action::Submit).await?)),
+        Route::WithdrawSolution => Ok(http::json(200, &act(Action::Withdraw).await?)),
+        Route::RetireSolution => Ok(http::json(200, &act(Action::Retire).await?)),
+        Route::AssetUpload => Ok(http::json(
             201,
             &p.asset_upload(&caller, &param("id"), http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?,
         )),
-        ("GET", "/api/partners/{id}") => Ok(http::json(200, &p.get(&caller, &param("id")).await?)),
-        ("GET", "/api/partners/{id}/solutions") => {
-            Ok(http::json(200, &p.partner_solutions(&caller, &param("id")).await?))
-        }
-        ("GET", "/api/partners/{id}/api-keys") => Ok(http::json(200, &p.list_keys(&caller, &param("id")).await?)),
-        ("POST", "/api/partners/{id}/api-keys") => Ok(http::json(
+        Route::Partner => Ok(http::json(200, &p.get(&caller, &param("id")).await?)),
+        Route::PartnerSolutions => Ok(http::json(200, &p.partner_solutions(&caller, &param("id")).await?)),
+        Route::ListKeys => Ok(http::json(200, &p.list_keys(&caller, &param("id")).await?)),
+        Route::CreateKey => Ok(http::json(
             201,
             &p.create_key(&caller, &param("id"), http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?,
         )),
-        ("DELETE", "/api/partners/{id}/api-keys/{key_id}") => {
+        Route::RevokeKey => {
             p.revoke_key(&caller, &param("id"), &param("key_id")).await?;
             Ok(http::no_content())
         }
-        ("GET", "/api/partners/{id}/analytics") => {
+        Route::Analytics => {
             let report =
                 p.analytics(&caller, &param("id"), q("from").as_deref(), q("to").as_deref(), &state.ledger).await?;
             Ok(http::json(200, &report))
         }
-        ("GET", "/api/partners/{id}/revenue") => {
+        Route::Revenue => {
             let partner = p.readable_partner(&caller, &param("id")).await?;
             let view = state.ledger.revenue(&partner.partner_id, q("from").as_deref(), q("to").as_deref()).await?;
             Ok(http::json(200, &view))
         }
-        ("GET", "/api/partners/{id}/payouts") => {
+        Route::Payouts => {
             let partner = p.readable_partner(&caller, &param("id")).await?;
             let limit = shared::partners::page_limit(q("limit").as_deref())?;
             Ok(http::json(200, &state.ledger.payouts(&partner.partner_id, limit, q("cursor").as_deref()).await?))
         }
-        ("GET", "/api/admin/partners") => Ok(http::json(
+        Route::ListPartners => Ok(http::json(
             200,
             &p.list(&caller, q("status").as_deref(), q("limit").as_deref(), q("cursor").as_deref()).await?,
         )),
-        ("POST", "/api/admin/partners/{id}/approve") => {
-            Ok(http::json(200, &p.approve(&caller, &param("id"), optional_body(req)?).await?))
-        }
-        ("POST", "/api/admin/partners/{id}/reject") => {
-            Ok(http::json(200, &p.reject(&caller, &param("id"), optional_body(req)?).await?))
-        }
-        ("GET", "/api/admin/solutions") => Ok(http::json(
+        Route::ApprovePartner => Ok(http::json(200, &p.approve(&caller, &param("id"), optional_body(req)?).await?)),
+        Route::RejectPartner => Ok(http::json(200, &p.reject(&caller, &param("id"), optional_body(req)?).await?)),
+        Route::ReviewQueue => Ok(http::json(
             200,
             &p.review_queue(&caller, q("status").as_deref(), q("limit").as_deref(), q("cursor").as_deref()).await?,
         )),
-        ("POST", "/api/admin/solutions/{id}/approve") => Ok(http::json(200, &act(Action::Approve).await?)),
-        ("POST", "/api/admin/solutions/{id}/reject") => Ok(http::json(200, &act(Action::Reject).await?)),
-        ("POST", "/api/admin/solutions/{id}/suspend") => Ok(http::json(200, &act(Action::Suspend).await?)),
-        ("POST", "/api/admin/solutions/{id}/reinstate") => Ok(http::json(200, &act(Action::Reinstate).await?)),
-        ("GET", "/api/admin/notifications/dead") => {
+        Route::ApproveSolution => Ok(http::json(200, &act(Action::Approve).await?)),
+        Route::RejectSolution => Ok(http::json(200, &act(Action::Reject).await?)),
+        Route::SuspendSolution => Ok(http::json(200, &act(Action::Suspend).await?)),
+        Route::ReinstateSolution => Ok(http::json(200, &act(Action::Reinstate).await?)),
+        Route::DeadNotifications => {
             Ok(http::json(200, &p.dead_notifications(&caller, q("limit").as_deref(), q("cursor").as_deref()).await?))
         }
-        ("POST", "/api/admin/notifications/{id}/retry") => {
-            Ok(http::json(200, &p.retry_notification(&caller, &param("id")).await?))
-        }
-        _ => Err(ApiError::internal("route table and dispatch disagree")),
+        Route::RetryNotification => Ok(http::json(200, &p.retry_notification(&caller, &param("id")).await?)),
     }
 }
 

@@ -6,7 +6,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::billing::invoicing::Seller;
-use shared::billing::service::Ledger;
+use shared::billing::writer::SubscriptionWriter;
 use shared::payments::phonepe::callback::WebhookCredentials;
 use shared::payments::phonepe::client::PhonePeClient;
 use shared::payments::phonepe::rail::{PhonePeRail, PhonePeSettings};
@@ -18,7 +18,13 @@ use shared::store::Store;
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/payments/webhook")];
+pub const ROUTES: &[http::Route<Route>] = &[("POST", "/api/payments/webhook", Route::Receive)];
+
+/// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Receive,
+}
 
 pub struct AppState {
     pub webhook: PhonePeWebhookService,
@@ -52,13 +58,20 @@ impl AppState {
         settings: PhonePeSettings,
         grace_seconds: i64,
     ) -> Self {
-        let rail = PhonePeRail { ledger: Ledger::new(store, clock, grace_seconds), client, seller, settings };
+        let rail =
+            PhonePeRail { writer: SubscriptionWriter::new(store, clock, grace_seconds), client, seller, settings };
         Self { webhook: PhonePeWebhookService::new(rail, credentials) }
     }
 }
 
 pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(ROUTES, &req, |_, _| receive(state, &req)).await
+    http::serve(ROUTES, &req, |Route::Receive, _| receive(state, &req)).await
+}
+
+impl http::Handler for AppState {
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        handle(self, req)
+    }
 }
 
 async fn receive(state: &AppState, req: &Request) -> Result<Response<Body>, ApiError> {

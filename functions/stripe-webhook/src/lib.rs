@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
-use shared::billing::service::Ledger;
+use shared::billing::writer::SubscriptionWriter;
 use shared::payments::stripe::client::StripeClient;
 use shared::payments::stripe::webhook::{BODY_LIMIT, StripeWebhookService};
 use shared::platform::clock::{Clock, SystemClock};
@@ -14,7 +14,13 @@ use shared::store::Store;
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/webhooks/stripe")];
+pub const ROUTES: &[http::Route<Route>] = &[("POST", "/api/webhooks/stripe", Route::Receive)];
+
+/// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Receive,
+}
 
 pub struct AppState {
     pub webhook: StripeWebhookService,
@@ -49,13 +55,19 @@ impl AppState {
         webhook_secrets: Vec<String>,
         grace_seconds: i64,
     ) -> Self {
-        let ledger = Ledger::new(store, clock, grace_seconds);
+        let ledger = SubscriptionWriter::new(store, clock, grace_seconds);
         Self { webhook: StripeWebhookService::new(ledger, stripe, webhook_secrets) }
     }
 }
 
 pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(ROUTES, &req, |_, _| receive(state, &req)).await
+    http::serve(ROUTES, &req, |Route::Receive, _| receive(state, &req)).await
+}
+
+impl http::Handler for AppState {
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        handle(self, req)
+    }
 }
 
 async fn receive(state: &AppState, req: &Request) -> Result<Response<Body>, ApiError> {

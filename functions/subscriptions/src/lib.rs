@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
-use shared::billing::invoiced::InvoiceFiles;
+use shared::billing::invoicing::InvoiceFiles;
 use shared::billing::invoicing::Seller;
 use shared::billing::service::{SubscriptionService, SubscriptionSettings};
 use shared::identity::jwt::KeySet;
@@ -17,17 +17,31 @@ use shared::store::Store;
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/subscriptions"),
-    ("GET", "/api/subscriptions/{id}"),
-    ("PUT", "/api/subscriptions/{id}/upgrade"),
-    ("DELETE", "/api/subscriptions/{id}"),
-    ("GET", "/api/payments/history"),
-    ("POST", "/api/payments/{id}/refund"),
-    ("POST", "/api/payments/initiate"),
-    ("POST", "/api/payments/verify"),
-    ("GET", "/api/invoices"),
+pub const ROUTES: &[http::Route<Route>] = &[
+    ("POST", "/api/subscriptions", Route::Create),
+    ("GET", "/api/subscriptions/{id}", Route::List),
+    ("PUT", "/api/subscriptions/{id}/upgrade", Route::Upgrade),
+    ("DELETE", "/api/subscriptions/{id}", Route::Cancel),
+    ("GET", "/api/payments/history", Route::PaymentHistory),
+    ("POST", "/api/payments/{id}/refund", Route::Refund),
+    ("POST", "/api/payments/initiate", Route::InitiatePayment),
+    ("POST", "/api/payments/verify", Route::VerifyPayment),
+    ("GET", "/api/invoices", Route::Invoices),
 ];
+
+/// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Create,
+    List,
+    Upgrade,
+    Cancel,
+    PaymentHistory,
+    Refund,
+    InitiatePayment,
+    VerifyPayment,
+    Invoices,
+}
 
 pub struct AppState {
     pub subscriptions: SubscriptionService,
@@ -81,31 +95,37 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
     http::serve(ROUTES, &req, |route, params| dispatch(state, route, params, &req)).await
 }
 
+impl http::Handler for AppState {
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        handle(self, req)
+    }
+}
+
 async fn dispatch(
     state: &AppState,
-    route: usize,
+    route: Route,
     params: Vec<(String, String)>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let param = |name: &str| http::param(&params, name).to_owned();
     let subs = &state.subscriptions;
-    match ROUTES[route] {
-        ("POST", "/api/subscriptions") => {
+    match route {
+        Route::Create => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             let created = subs.create(&caller, body, http::header_str(req, "idempotency-key")).await?;
             Ok(http::json(201, &created))
         }
-        ("GET", "/api/subscriptions/{id}") => {
+        Route::List => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             Ok(http::json(200, &subs.list(&caller, &param("id")).await?))
         }
-        ("PUT", "/api/subscriptions/{id}/upgrade") => {
+        Route::Upgrade => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             Ok(http::json(200, &subs.change_tier(&caller, &param("id"), body).await?))
         }
-        ("DELETE", "/api/subscriptions/{id}") => {
+        Route::Cancel => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             let immediately = match http::query(req, "immediately").as_deref() {
                 None | Some("false") => false,
@@ -114,7 +134,7 @@ async fn dispatch(
             };
             Ok(http::json(200, &subs.cancel(&caller, &param("id"), immediately).await?))
         }
-        ("GET", "/api/payments/history") => {
+        Route::PaymentHistory => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             let customer = http::query(req, "customer_id");
             let cursor = http::query(req, "cursor");
@@ -122,24 +142,24 @@ async fn dispatch(
             let history = subs.history(&caller, customer.as_deref(), cursor.as_deref(), limit.as_deref()).await?;
             Ok(http::json(200, &history))
         }
-        ("POST", "/api/payments/{id}/refund") => {
+        Route::Refund => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             let answer = subs.refund(&caller, &param("id"), body, http::header_str(req, "idempotency-key")).await?;
             Ok(http::json(202, &answer))
         }
-        ("POST", "/api/payments/initiate") => {
+        Route::InitiatePayment => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             let initiated = subs.initiate(&caller, body, http::header_str(req, "idempotency-key")).await?;
             Ok(http::json(201, &initiated))
         }
-        ("POST", "/api/payments/verify") => {
+        Route::VerifyPayment => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             Ok(http::json(200, &subs.verify(&caller, body).await?))
         }
-        ("GET", "/api/invoices") => {
+        Route::Invoices => {
             let caller = subs.authenticate(http::bearer(req)).await?;
             let customer = http::query(req, "customer_id");
             let cursor = http::query(req, "cursor");
@@ -147,6 +167,5 @@ async fn dispatch(
             let list = subs.invoices(&caller, customer.as_deref(), cursor.as_deref(), limit.as_deref()).await?;
             Ok(http::json(200, &list))
         }
-        _ => Err(ApiError::internal("route table and dispatch disagree")),
     }
 }

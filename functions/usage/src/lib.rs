@@ -15,13 +15,23 @@ use shared::usage::{TrackAnswer, UsageService, UsageSettings};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/track-usage"),
-    ("GET", "/api/usage/{customer_id}"),
-    ("GET", "/api/quotas/{customer_id}/{solution_id}"),
-    ("POST", "/api/reset-quota"),
-    ("PUT", "/api/tier-limits"),
+pub const ROUTES: &[http::Route<Route>] = &[
+    ("POST", "/api/track-usage", Route::Track),
+    ("GET", "/api/usage/{customer_id}", Route::History),
+    ("GET", "/api/quotas/{customer_id}/{solution_id}", Route::Quota),
+    ("POST", "/api/reset-quota", Route::ResetQuota),
+    ("PUT", "/api/tier-limits", Route::TierLimits),
 ];
+
+/// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Track,
+    History,
+    Quota,
+    ResetQuota,
+    TierLimits,
+}
 
 /// Usage events are small: a tighter cap than the default.
 const TRACK_BODY_LIMIT: usize = 8 * 1024;
@@ -48,16 +58,22 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
     http::serve(ROUTES, &req, |route, params| dispatch(state, route, params, &req)).await
 }
 
+impl http::Handler for AppState {
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        handle(self, req)
+    }
+}
+
 async fn dispatch(
     state: &AppState,
-    route: usize,
+    route: Route,
     params: Vec<(String, String)>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let param = |name: &str| http::param(&params, name).to_owned();
     let usage = &state.usage;
-    match ROUTES[route] {
-        ("POST", "/api/track-usage") => {
+    match route {
+        Route::Track => {
             // Parsed here, judged after the credentials (an unauthenticated caller gets 401, not 400).
             let body = http::json_body(req, TRACK_BODY_LIMIT);
             let answer = usage
@@ -72,7 +88,7 @@ async fn dispatch(
                 .await?;
             Ok(track_response(&answer, usage.now()))
         }
-        ("GET", "/api/usage/{customer_id}") => {
+        Route::History => {
             let caller = usage.authenticate_reader(http::bearer(req)).await?;
             let solution_id = http::query(req, "solution_id");
             let from = http::query(req, "from");
@@ -82,22 +98,21 @@ async fn dispatch(
                 .await?;
             Ok(http::json(200, &history))
         }
-        ("GET", "/api/quotas/{customer_id}/{solution_id}") => {
+        Route::Quota => {
             let caller = usage.authenticate_reader(http::bearer(req)).await?;
             let quota = usage.quota(&caller, &param("customer_id"), &param("solution_id")).await?;
             Ok(http::json(200, &quota))
         }
-        ("POST", "/api/reset-quota") => {
+        Route::ResetQuota => {
             let caller = usage.authenticate(http::bearer(req)).await?;
             let answer = usage.reset(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?;
             Ok(http::json(200, &answer))
         }
-        ("PUT", "/api/tier-limits") => {
+        Route::TierLimits => {
             let caller = usage.authenticate(http::bearer(req)).await?;
             let answer = usage.set_limits(&caller, http::json_body(req, http::DEFAULT_BODY_LIMIT)?).await?;
             Ok(http::json(200, &answer))
         }
-        _ => Err(ApiError::internal("route table and dispatch disagree")),
     }
 }
 

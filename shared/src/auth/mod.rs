@@ -1,7 +1,163 @@
 //! The `auth` function's use cases: accounts (register, login), sessions and solution tokens (generate,
 //! validate, refresh, revoke), the user's context and tier, and verified email addresses. The primitives they
 //! build on (JWTs, passwords, refresh tokens, throttles) are in `crate::identity`.
+//!
+//! This root holds the service, its settings and what its use cases share (minting a JWT, starting a token
+//! family); `sessions` (sign-up, login, refresh, revoke, the token listing), `tokens` (solution tokens:
+//! generate, validate) and `context` (the user's context, tier and usable solutions) hold the use cases.
 
 pub mod accounts;
+pub mod context;
+pub mod sessions;
 pub mod tokens;
 pub mod verification;
+
+pub use context::{Entitlement, Profile, SetTierRequest, SolutionTier, UsableSolution, UserContext, UserSolutions};
+pub use sessions::{
+    LoginRequest, RefreshRequest, Refreshed, RegisterRequest, RevokeRequest, Session, TokenInfo, TokenList,
+};
+pub use tokens::{GenerateRequest, SolutionToken, ValidateRequest, Validation};
+
+use crate::identity::jwt::{ACCESS_AUDIENCE, Claims, Jwks, KeySet};
+use crate::identity::throttle;
+use crate::identity::{Principal, authenticate};
+use crate::model::{Role, SolutionStatus, Tier, TokenKind};
+use crate::platform::clock::{Clock, rfc3339};
+use crate::platform::error::{ApiError, FieldError};
+use crate::platform::ids;
+use crate::store::Store;
+use crate::store::tokens::{FamilyItem, TokenItem};
+use chrono::DateTime;
+use std::sync::Arc;
+
+/// Lifetimes and bounds.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub access_ttl_seconds: i64,
+    pub session_lifetime_seconds: i64,
+    pub solution_default_ttl_seconds: i64,
+    pub solution_min_ttl_seconds: i64,
+    pub solution_max_ttl_seconds: i64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl_seconds: 900,
+            session_lifetime_seconds: 30 * 86_400,
+            solution_default_ttl_seconds: 900,
+            solution_min_ttl_seconds: 60,
+            solution_max_ttl_seconds: 3_600,
+        }
+    }
+}
+
+/// Tokens work while their solution is published (a missing solution item counts as gone).
+fn solution_is_live(status: Option<SolutionStatus>) -> bool {
+    status == Some(SolutionStatus::Published)
+}
+
+fn epoch_rfc3339(epoch: i64) -> String {
+    DateTime::from_timestamp(epoch, 0).map(rfc3339).unwrap_or_default()
+}
+
+fn kind_name(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Access => "session",
+        TokenKind::Solution => "solution",
+    }
+}
+
+fn check_id(field: &str, prefix: &str, value: &str) -> Result<(), FieldError> {
+    if ids::is_valid(prefix, value) { Ok(()) } else { Err(FieldError::new(field, format!("must be a {prefix}_ id"))) }
+}
+
+/// The auth use cases.
+#[derive(Clone)]
+pub struct AuthService {
+    store: Store,
+    keys: Arc<KeySet>,
+    clock: Arc<dyn Clock>,
+    settings: TokenSettings,
+}
+
+/// What a minted JWT consists of.
+struct Minted {
+    jwt: String,
+    record: TokenItem,
+    exp: i64,
+}
+
+impl AuthService {
+    pub fn new(store: Store, keys: Arc<KeySet>, clock: Arc<dyn Clock>, settings: TokenSettings) -> Self {
+        Self { store, keys, clock, settings }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    pub fn jwks(&self) -> Jwks {
+        self.keys.jwks()
+    }
+
+    fn mint(&self, family: &FamilyItem, email: &str, role: Role, tier: Option<Tier>) -> Result<Minted, ApiError> {
+        let now = self.clock.now();
+        let iat = now.timestamp();
+        let exp = iat + family.token_ttl_seconds;
+        let token_id = ids::token_id();
+        let claims = Claims {
+            iss: self.keys.issuer().to_owned(),
+            sub: family.user_id.clone(),
+            aud: match family.kind {
+                TokenKind::Access => ACCESS_AUDIENCE.to_owned(),
+                TokenKind::Solution => family.solution_id.clone().unwrap_or_default(),
+            },
+            exp,
+            iat,
+            jti: token_id.clone(),
+            typ: family.kind,
+            fid: family.family_id.clone(),
+            email: email.to_owned(),
+            role: (family.kind == TokenKind::Access).then_some(role),
+            solution_id: family.solution_id.clone(),
+            tier,
+            scopes: family.scopes.clone(),
+        };
+        let jwt = self.keys.sign(&claims).map_err(ApiError::internal)?;
+        let record = TokenItem::new(&token_id, family, rfc3339(now), exp);
+        Ok(Minted { jwt, record, exp })
+    }
+
+    fn new_family(&self, user_id: &str, kind: TokenKind, solution: Option<(&str, Vec<String>, i64)>) -> FamilyItem {
+        let now = self.clock.now();
+        let (solution_id, scopes, ttl) = match solution {
+            Some((sid, scopes, ttl)) => (Some(sid), scopes, ttl),
+            None => (None, Vec::new(), self.settings.access_ttl_seconds),
+        };
+        FamilyItem::new(
+            &ids::family_id(),
+            user_id,
+            kind,
+            solution_id,
+            scopes,
+            ttl,
+            rfc3339(now),
+            now.timestamp() + self.settings.session_lifetime_seconds,
+        )
+    }
+
+    /// The per-source-IP limit of a public auth route (see [`throttle`]).
+    pub async fn admit(&self, limit: throttle::Limit, source_ip: Option<&str>) -> Result<(), ApiError> {
+        throttle::admit(&self.store, limit, source_ip, self.clock.now().timestamp()).await
+    }
+
+    /// Authenticate a bearer token for the platform API (see [`authenticate`]).
+    pub async fn authenticate(&self, bearer: Option<&str>, kinds: &[TokenKind]) -> Result<Principal, ApiError> {
+        authenticate(&self.keys, &self.store, bearer, kinds).await
+    }
+}

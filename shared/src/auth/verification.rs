@@ -13,7 +13,9 @@
 use crate::ApiError;
 use crate::platform::clock::Clock;
 use crate::platform::error::{FieldError, codes};
-use crate::store::items::{EmailVerificationItem, NotificationItem, UserItem, VerificationSendsItem};
+use crate::store::outbox::NotificationItem;
+use crate::store::users::UserItem;
+use crate::store::verification::{EmailVerificationItem, VerificationSendsItem};
 use crate::store::{SendCount, Store, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -6,13 +6,17 @@
 //! invoice withdrawn (a payment that still arrives for it is unapplied and refunded by the PhonePe rail).
 
 use crate::billing::schedule::void_invoice;
-use crate::billing::service::{Created, Money, PENDING_EXPIRY_SECONDS, SubscriptionService, at_version};
+use crate::billing::service::SubscriptionService;
+use crate::billing::views::Created;
+use crate::billing::writer::{PENDING_EXPIRY_SECONDS, at_version};
 use crate::model::{Fact, Provider, Snapshot, SubscriptionStatus};
+use crate::money::Money;
 use crate::payments::phonepe::client::OrderState;
 use crate::payments::phonepe::rail::first_order_id;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
-use crate::store::items::{InvoiceStatus, SubscriptionItem};
+use crate::store::invoices::InvoiceStatus;
+use crate::store::subscriptions::SubscriptionItem;
 use chrono::DateTime;
 
 fn paid_meanwhile(old: &SubscriptionItem) -> ApiError {
@@ -27,7 +31,7 @@ impl SubscriptionService {
     /// Not paid (yet) and not given up.
     pub(crate) fn is_pending(&self, item: &SubscriptionItem) -> bool {
         matches!(
-            item.reconciled.status_at(self.now().timestamp(), self.ledger.grace_seconds),
+            item.reconciled.status_at(self.now().timestamp(), self.writer.grace_seconds),
             None | Some(SubscriptionStatus::Pending)
         )
     }
@@ -102,9 +106,9 @@ impl SubscriptionService {
         }
         let now = self.now().timestamp();
         let fact = Fact::Snapshot(Snapshot::never_paid(format!("~read:replaced-{}", old.subscription_id), now));
-        let grace = self.ledger.grace_seconds;
+        let grace = self.writer.grace_seconds;
         let mut still_pending = true;
-        self.ledger
+        self.writer
             .update(&old.subscription_id, |s, _| {
                 still_pending = matches!(s.reconciled.status_at(now, grace), None | Some(SubscriptionStatus::Pending));
                 if !still_pending {

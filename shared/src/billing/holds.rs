@@ -18,19 +18,23 @@
 //! version), so a run that repeats, overlaps or stops midway converges; a hold leaves the pending index
 //! only when every subscription was handled, and only while no newer hold replaced it.
 
-use crate::billing::service::{Ledger, api_snapshot, at_version};
+use crate::billing::writer::{SubscriptionWriter, at_version};
+
 use crate::model::SolutionStatus;
 use crate::model::{Provider, SubscriptionStatus};
 use crate::payments::stripe::client::{StripeClient, field};
+use crate::payments::stripe::events::api_snapshot;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
-use crate::store::items::{NotificationItem, SolutionHoldItem, SolutionItem, SubscriptionHold, SubscriptionItem};
 use crate::store::keys;
+use crate::store::outbox::NotificationItem;
+use crate::store::solutions::{SolutionHoldItem, SolutionItem};
+use crate::store::subscriptions::{SubscriptionHold, SubscriptionItem};
 use serde::Serialize;
 
 #[derive(Clone)]
 pub struct Holds {
-    pub ledger: Ledger,
+    pub writer: SubscriptionWriter,
     /// Stripe, to stop and restore renewals of Stripe subscriptions (`None`: those fail and are retried).
     pub stripe: Option<StripeClient>,
     pub page_size: i32,
@@ -59,25 +63,25 @@ pub fn is_live(item: &SubscriptionItem) -> bool {
 }
 
 impl Holds {
-    pub fn new(ledger: Ledger, stripe: Option<StripeClient>) -> Self {
-        Self { ledger, stripe, page_size: 100 }
+    pub fn new(writer: SubscriptionWriter, stripe: Option<StripeClient>) -> Self {
+        Self { writer, stripe, page_size: 100 }
     }
 
     /// Apply every pending hold while `has_time()` says there is time left.
     pub async fn apply(&self, has_time: &dyn Fn() -> bool) -> Result<HoldReport, ApiError> {
         let mut report = HoldReport { complete: true, ..Default::default() };
-        for listed in self.ledger.store.pending_holds().await? {
+        for listed in self.writer.store.pending_holds().await? {
             // The index may lag: act on the hold as it is now.
             let hold: Option<SolutionHoldItem> =
-                self.ledger.store.get(&keys::solution_hold(&listed.solution_id), true).await?;
+                self.writer.store.get(&keys::solution_hold(&listed.solution_id), true).await?;
             let Some(hold) = hold.filter(|h| h.gsi1pk.is_some()) else { continue };
-            let solution: Option<SolutionItem> = self.ledger.store.get_solution(&hold.solution_id).await?;
+            let solution: Option<SolutionItem> = self.writer.store.get_solution(&hold.solution_id).await?;
             let name = solution.map(|s| s.name).unwrap_or_default();
             let mut failed = false;
             let mut after = None;
             loop {
                 let (page, last) =
-                    self.ledger.store.solution_subscriptions_page(&hold.solution_id, self.page_size, after).await?;
+                    self.writer.store.solution_subscriptions_page(&hold.solution_id, self.page_size, after).await?;
                 for listed in page {
                     if !has_time() {
                         report.complete = false;
@@ -99,7 +103,7 @@ impl Holds {
                     None => break,
                 }
             }
-            if !failed && self.ledger.store.finish_hold(&hold.solution_id, hold.seq).await? {
+            if !failed && self.writer.store.finish_hold(&hold.solution_id, hold.seq).await? {
                 report.finished += 1;
                 tracing::info!(solution_id = %hold.solution_id, state = hold.state.as_str(), seq = hold.seq, "solution hold applied");
             }
@@ -115,12 +119,12 @@ impl Holds {
         let mut indexed = 0;
         let mut after = None;
         loop {
-            let (ids, last) = self.ledger.store.unindexed_subscriptions_page(after).await?;
+            let (ids, last) = self.writer.store.unindexed_subscriptions_page(after).await?;
             for id in ids {
                 if !has_time() {
                     return Ok((indexed, false));
                 }
-                self.ledger
+                self.writer
                     .update(&id, |s, _| {
                         s.index_by_solution();
                         Ok(true)
@@ -142,7 +146,7 @@ impl Holds {
         name: &str,
         subscription_id: &str,
     ) -> Result<Option<bool>, ApiError> {
-        let Some(item) = self.ledger.store.get_subscription(subscription_id).await? else { return Ok(None) };
+        let Some(item) = self.writer.store.get_subscription(subscription_id).await? else { return Ok(None) };
         if hold.state == SolutionStatus::Published {
             self.release(hold, name, &item).await
         } else {
@@ -164,7 +168,7 @@ impl Holds {
         // Whether the subscriber had canceled: known from an earlier hold (whose own cancellation at Stripe
         // shows in `latest`), else what `latest` says.
         let subscriber_canceled = current.map_or(latest.cancel_at_period_end, |h| h.subscriber_canceled);
-        let now = self.ledger.clock.now();
+        let now = self.writer.clock.now();
         let mut fact = None;
         if item.provider == Provider::Stripe && !latest.cancel_at_period_end {
             let key = format!("hold-{}-{}", item.subscription_id, hold.seq);
@@ -180,10 +184,10 @@ impl Holds {
                                "ends_at": latest.period_end, "reason": hold.reason}),
             rfc3339(now),
         );
-        self.ledger.store.put_notification_once(&note).await?;
+        self.writer.store.put_notification_once(&note).await?;
         let since = rfc3339(now);
         let (state, seq) = (hold.state, hold.seq);
-        self.ledger
+        self.writer
             .update(&item.subscription_id, |s, _| {
                 if s.solution_hold.as_ref().is_some_and(|h| h.seq >= seq) {
                     return Ok(false);
@@ -205,7 +209,7 @@ impl Holds {
         item: &SubscriptionItem,
     ) -> Result<Option<bool>, ApiError> {
         let Some(current) = item.solution_hold.clone().filter(|h| h.seq < hold.seq) else { return Ok(None) };
-        let now = self.ledger.clock.now();
+        let now = self.writer.clock.now();
         let latest = item.reconciled.latest.clone();
         // On PhonePe `cancel_at_period_end` is only ever the subscriber's own (a hold does not set it).
         let canceled_on_phonepe =
@@ -226,10 +230,10 @@ impl Holds {
                                    "renews_at": latest.map_or(0, |l| l.period_end)}),
                 rfc3339(now),
             );
-            self.ledger.store.put_notification_once(&note).await?;
+            self.writer.store.put_notification_once(&note).await?;
         }
         let seq = hold.seq;
-        self.ledger
+        self.writer
             .update(&item.subscription_id, |s, _| {
                 if s.solution_hold.as_ref().is_none_or(|h| h.seq >= seq) {
                     return Ok(false);

@@ -2,57 +2,24 @@
 //! `initiate` and `verify`, tier changes and cancellations on the PhonePe rail, and the invoice list with
 //! short-lived download links.
 
-use crate::billing::invoicing;
-use crate::billing::service::{
-    Created, Money, SubscriptionService, SubscriptionView, UpgradeRequest, at_version, derived_id,
-};
-use crate::gst::{Gstin, TaxBreakdown};
+use crate::billing::invoicing::BuyerTax;
+use crate::billing::service::SubscriptionService;
+use crate::billing::views::Initiated;
+use crate::billing::views::TierChange;
+use crate::billing::views::{Created, SubscriptionView, UpgradeRequest};
+use crate::billing::writer::{at_version, derived_id};
+use crate::gst::TaxBreakdown;
 use crate::identity::Principal;
 use crate::model::Tier;
 use crate::model::{BillingPeriod, Fact, Price, Provider, Snapshot, SubscriptionStatus};
-use crate::payments::phonepe::rail::{Initiated, PhonePeRail, Verified};
+use crate::money::Money;
+use crate::payments::phonepe::rail::{PhonePeRail, Verified};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, FieldError, codes};
-use crate::store::items::{InvoiceItem, InvoiceReason, InvoiceStatus, SubscriptionItem};
+use crate::store::invoices::{InvoiceItem, InvoiceReason, InvoiceStatus};
+use crate::store::subscriptions::SubscriptionItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
-
-/// The buyer's tax details given at subscription time.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BuyerTax {
-    pub gstin: Option<String>,
-    pub state: Option<String>,
-}
-
-/// Validate an optional GSTIN and GST state code, adding field errors.
-pub fn buyer_tax_details(gstin: Option<&str>, state: Option<&str>, errors: &mut Vec<FieldError>) -> BuyerTax {
-    let gstin = match gstin.map(Gstin::parse) {
-        None => None,
-        Some(Ok(g)) => Some(g),
-        Some(Err(why)) => {
-            errors.push(FieldError::new("gstin", format!("is not a valid GSTIN: {why}")));
-            None
-        }
-    };
-    let state = match state {
-        None => None,
-        Some(code) if crate::gst::state_name(code).is_some() => Some(code.to_owned()),
-        Some(_) => {
-            errors.push(FieldError::new("state", "must be a two-digit GST state code, e.g. 29"));
-            None
-        }
-    };
-    if let (Some(g), Some(s)) = (&gstin, &state)
-        && g.state_code() != s
-    {
-        errors.push(FieldError::new("state", "differs from the GSTIN's state"));
-    }
-    BuyerTax {
-        state: state.or_else(|| gstin.as_ref().map(|g| g.state_code().to_owned())),
-        gstin: gstin.map(String::from),
-    }
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,78 +41,6 @@ pub struct VerifyAnswer {
     #[serde(flatten)]
     pub order: Verified,
     pub subscription: SubscriptionView,
-}
-
-/// A tier change's answer: the subscription, and for a PhonePe upgrade the payment that applies it.
-#[derive(Debug, Clone, Serialize)]
-pub struct TierChange {
-    #[serde(flatten)]
-    pub subscription: SubscriptionView,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment: Option<Initiated>,
-}
-
-/// Where invoice PDFs are kept: a private S3 bucket, read through presigned URLs.
-#[derive(Debug, Clone)]
-pub struct InvoiceFiles {
-    pub s3: aws_sdk_s3::Client,
-    pub bucket: String,
-    /// How long a download link works.
-    pub link_seconds: u64,
-}
-
-impl InvoiceFiles {
-    pub fn key_of(invoice: &InvoiceItem) -> String {
-        format!("invoices/{}/{}.pdf", invoice.user_id, invoice.invoice_id)
-    }
-
-    /// Store the PDF (idempotent: the same key and bytes).
-    pub async fn put(&self, key: &str, pdf: Vec<u8>) -> Result<(), ApiError> {
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/pdf")
-            .body(pdf.into())
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "invoice pdf not stored");
-                ApiError::unavailable(2)
-            })?;
-        Ok(())
-    }
-
-    pub async fn link(&self, key: &str) -> Result<String, ApiError> {
-        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(self.link_seconds))
-            .map_err(ApiError::internal)?;
-        let request = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .response_content_type("application/pdf")
-            .presigned(config)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(request.uri().to_owned())
-    }
-
-    /// The PDF of an issued invoice, rendered and stored once; its S3 key.
-    pub async fn ensure_pdf(
-        &self,
-        store: &crate::store::Store,
-        invoice: &InvoiceItem,
-    ) -> Result<Option<String>, ApiError> {
-        if let Some(key) = &invoice.pdf_key {
-            return Ok(Some(key.clone()));
-        }
-        let Some(pdf) = invoicing::render(invoice) else { return Ok(None) };
-        let key = Self::key_of(invoice);
-        self.put(&key, pdf).await?;
-        store.set_invoice_pdf(&invoice.invoice_id, &key).await?;
-        Ok(Some(key))
-    }
 }
 
 /// An invoice as its owner sees it.
@@ -225,7 +120,7 @@ impl SubscriptionService {
     pub(crate) async fn create_on_phonepe(
         &self,
         caller: &Principal,
-        req: &crate::billing::service::CreateRequest,
+        req: &crate::billing::views::CreateRequest,
         period: BillingPeriod,
         subscription_id: &str,
         price: Price,
@@ -260,9 +155,9 @@ impl SubscriptionService {
         invoice.price = Some(price.clone());
         invoice.due_at = Some(now.timestamp());
         item.open_invoice_id = Some(invoice_id.clone());
-        item.set_billing_due(Some(now.timestamp() + crate::billing::service::PENDING_EXPIRY_SECONDS));
+        item.set_billing_due(Some(now.timestamp() + crate::billing::writer::PENDING_EXPIRY_SECONDS));
         let store = self.store();
-        let invoice_put = store.tx_put(&invoice, Some("attribute_not_exists(PK)"))?;
+        let invoice_put = store.tx_put_new(&invoice)?;
         match store.create_subscription(&item, None, vec![invoice_put, claim]).await {
             Ok(()) => {}
             // Another checkout for this solution claimed the slot first.
@@ -358,7 +253,7 @@ impl SubscriptionService {
         let now = self.now();
         let subscription = self.store().get_subscription(&invoice.subscription_id).await?;
         let current = subscription.filter(|s| {
-            crate::payments::phonepe::rail::upgrade_applies(&invoice, s, now.timestamp(), self.ledger.grace_seconds)
+            crate::payments::phonepe::rail::upgrade_applies(&invoice, s, now.timestamp(), self.writer.grace_seconds)
         });
         let (Some(subscription), Some(price)) = (current, invoice.price.clone()) else {
             crate::billing::schedule::void_invoice(self.store(), &invoice.invoice_id, rfc3339(now)).await?;
@@ -391,7 +286,7 @@ impl SubscriptionService {
     ) -> Result<(InvoiceItem, SubscriptionItem), ApiError> {
         let store = self.store();
         let at = now.timestamp();
-        let grace = self.ledger.grace_seconds;
+        let grace = self.writer.grace_seconds;
         let latest =
             item.reconciled.latest.clone().ok_or_else(|| {
                 ApiError::conflict(codes::SUBSCRIPTION_NOT_ACTIVE, "the subscription is not paid yet")
@@ -444,7 +339,7 @@ impl SubscriptionService {
         let invoice_id = invoice.invoice_id.clone();
         let mut replaced = None;
         let saved = self
-            .ledger
+            .writer
             .update(&item.subscription_id, |s, _| {
                 replaced = None;
                 let same_period = s.reconciled.latest.as_ref().map(|l| l.period_start) == Some(latest.period_start);
@@ -530,7 +425,7 @@ impl SubscriptionService {
         };
         let mut superseded = None;
         let saved = self
-            .ledger
+            .writer
             .update(&item.subscription_id, |s, _| {
                 superseded = None;
                 if let Some(open) = &upgrade_open
@@ -565,7 +460,7 @@ impl SubscriptionService {
         immediately: bool,
     ) -> Result<SubscriptionItem, ApiError> {
         let now = self.now().timestamp();
-        let status = item.reconciled.status_at(now, self.ledger.grace_seconds).unwrap_or(SubscriptionStatus::Pending);
+        let status = item.reconciled.status_at(now, self.writer.grace_seconds).unwrap_or(SubscriptionStatus::Pending);
         let latest = item.reconciled.latest.clone();
         let label = format!("~read:cancel-{}-{}", item.subscription_id, item.version);
         let snapshot = match (status, latest) {
@@ -585,7 +480,7 @@ impl SubscriptionService {
         };
         let mut withdrawn = None;
         let saved = self
-            .ledger
+            .writer
             .update(&item.subscription_id, |s, _| {
                 s.reconciled.apply(at_version(&fact, s.version));
                 let upgrade = upgrade_open.as_ref().map(|i| i.invoice_id.as_str());
@@ -670,18 +565,5 @@ mod tests {
         // After the end: nothing; before the start: the whole difference.
         assert_eq!(prorated(100, 300, 0, 10, 20), 0);
         assert_eq!(prorated(100, 300, 10, 20, 0), 200);
-    }
-
-    #[test]
-    fn buyer_details_are_validated() {
-        let mut errors = Vec::new();
-        let b = buyer_tax_details(Some("27aapfu0939f1zv"), None, &mut errors);
-        assert!(errors.is_empty());
-        assert_eq!((b.gstin.as_deref(), b.state.as_deref()), (Some("27AAPFU0939F1ZV"), Some("27")));
-        buyer_tax_details(Some("27AAPFU0939F1ZX"), None, &mut errors);
-        buyer_tax_details(None, Some("77"), &mut errors);
-        buyer_tax_details(Some("27AAPFU0939F1ZV"), Some("29"), &mut errors);
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["gstin", "state", "state"]);
     }
 }

@@ -3,11 +3,13 @@
 //! year (by the date in India) and every number belongs to exactly one recorded payment. The document (seller,
 //! buyer, place of supply, lines, GST split) is stored with the invoice; the PDF is rendered from it.
 
-use crate::gst::{self, Gstin, InvoiceDoc, Line, Party};
+use crate::gst::invoice::{InvoiceDoc, Line, Party};
+use crate::gst::{self, Gstin};
 use crate::model::BillingPeriod;
 use crate::platform::config::{ConfigError, required};
-use crate::platform::error::ApiError;
-use crate::store::items::{InvoiceItem, PaymentItem, SubscriptionItem};
+use crate::platform::error::{ApiError, FieldError};
+use crate::store::invoices::InvoiceItem;
+use crate::store::subscriptions::{PaymentItem, SubscriptionItem};
 use crate::store::{Issued, Store};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
@@ -119,7 +121,7 @@ pub async fn issue(
     let (name, email) = user.map(|u| (u.name, u.email)).unwrap_or_default();
     let solution = store.get_solution(&subscription.solution_id).await?.map(|s| s.name).unwrap_or_default();
     let what = match invoice.reason {
-        crate::store::items::InvoiceReason::Upgrade => "upgrade (prorated)",
+        crate::store::invoices::InvoiceReason::Upgrade => "upgrade (prorated)",
         _ => match subscription.period {
             BillingPeriod::Monthly => "monthly subscription",
             BillingPeriod::Yearly => "yearly subscription",
@@ -142,7 +144,7 @@ pub async fn issue(
         tax,
         tier: Some(invoice.tier),
         period: invoice.period_start.zip(invoice.period_end),
-        first_payment: invoice.reason == crate::store::items::InvoiceReason::Subscription,
+        first_payment: invoice.reason == crate::store::invoices::InvoiceReason::Subscription,
     };
     extra.extend(crate::ledger::payment_posting(store, payment, facts).await?);
     let fy = gst::financial_year(india_date(issued_at));
@@ -157,7 +159,109 @@ pub async fn issue(
 pub fn render(invoice: &InvoiceItem) -> Option<Vec<u8>> {
     let mut doc = invoice.document.clone()?;
     doc.number = invoice.number.clone()?;
-    Some(gst::render_pdf(&doc))
+    Some(gst::pdf::render_pdf(&doc))
+}
+
+/// The buyer's tax details given at subscription time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuyerTax {
+    pub gstin: Option<String>,
+    pub state: Option<String>,
+}
+
+/// Validate an optional GSTIN and GST state code, adding field errors.
+pub fn buyer_tax_details(gstin: Option<&str>, state: Option<&str>, errors: &mut Vec<FieldError>) -> BuyerTax {
+    let gstin = match gstin.map(Gstin::parse) {
+        None => None,
+        Some(Ok(g)) => Some(g),
+        Some(Err(why)) => {
+            errors.push(FieldError::new("gstin", format!("is not a valid GSTIN: {why}")));
+            None
+        }
+    };
+    let state = match state {
+        None => None,
+        Some(code) if crate::gst::state_name(code).is_some() => Some(code.to_owned()),
+        Some(_) => {
+            errors.push(FieldError::new("state", "must be a two-digit GST state code, e.g. 29"));
+            None
+        }
+    };
+    if let (Some(g), Some(s)) = (&gstin, &state)
+        && g.state_code() != s
+    {
+        errors.push(FieldError::new("state", "differs from the GSTIN's state"));
+    }
+    BuyerTax {
+        state: state.or_else(|| gstin.as_ref().map(|g| g.state_code().to_owned())),
+        gstin: gstin.map(String::from),
+    }
+}
+
+/// Where invoice PDFs are kept: a private S3 bucket, read through presigned URLs.
+#[cfg(feature = "payments")]
+#[derive(Debug, Clone)]
+pub struct InvoiceFiles {
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    /// How long a download link works.
+    pub link_seconds: u64,
+}
+
+#[cfg(feature = "payments")]
+impl InvoiceFiles {
+    pub fn key_of(invoice: &InvoiceItem) -> String {
+        format!("invoices/{}/{}.pdf", invoice.user_id, invoice.invoice_id)
+    }
+
+    /// Store the PDF (idempotent: the same key and bytes).
+    pub async fn put(&self, key: &str, pdf: Vec<u8>) -> Result<(), ApiError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/pdf")
+            .body(pdf.into())
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "invoice pdf not stored");
+                ApiError::unavailable(2)
+            })?;
+        Ok(())
+    }
+
+    pub async fn link(&self, key: &str) -> Result<String, ApiError> {
+        let config =
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(self.link_seconds))
+                .map_err(ApiError::internal)?;
+        let request = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_type("application/pdf")
+            .presigned(config)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(request.uri().to_owned())
+    }
+
+    /// The PDF of an issued invoice, rendered and stored once; its S3 key.
+    pub async fn ensure_pdf(
+        &self,
+        store: &crate::store::Store,
+        invoice: &InvoiceItem,
+    ) -> Result<Option<String>, ApiError> {
+        if let Some(key) = &invoice.pdf_key {
+            return Ok(Some(key.clone()));
+        }
+        let Some(pdf) = render(invoice) else { return Ok(None) };
+        let key = Self::key_of(invoice);
+        self.put(&key, pdf).await?;
+        store.set_invoice_pdf(&invoice.invoice_id, &key).await?;
+        Ok(Some(key))
+    }
 }
 
 #[cfg(test)]
@@ -178,5 +282,18 @@ mod tests {
         // 31 March 20:00 UTC is already 1 April in India: the new financial year.
         let at = DateTime::parse_from_rfc3339("2027-03-31T20:00:00Z").expect("date").with_timezone(&Utc);
         assert_eq!(gst::financial_year(india_date(at)), "2027-28");
+    }
+
+    #[test]
+    fn buyer_details_are_validated() {
+        let mut errors = Vec::new();
+        let b = buyer_tax_details(Some("27aapfu0939f1zv"), None, &mut errors);
+        assert!(errors.is_empty());
+        assert_eq!((b.gstin.as_deref(), b.state.as_deref()), (Some("27AAPFU0939F1ZV"), Some("27")));
+        buyer_tax_details(Some("27AAPFU0939F1ZX"), None, &mut errors);
+        buyer_tax_details(None, Some("77"), &mut errors);
+        buyer_tax_details(Some("27AAPFU0939F1ZV"), Some("29"), &mut errors);
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["gstin", "state", "state"]);
     }
 }

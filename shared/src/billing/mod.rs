@@ -4,6 +4,8 @@
 //! The provider-neutral model (statuses, the reconciliation of provider facts) is in `crate::model`.
 
 #[cfg(feature = "payments")]
+pub mod changes;
+#[cfg(feature = "payments")]
 pub mod checkout;
 #[cfg(feature = "payments")]
 pub mod holds;
@@ -11,7 +13,13 @@ pub mod holds;
 pub mod invoiced;
 pub mod invoicing;
 #[cfg(feature = "payments")]
+pub mod refunds;
+#[cfg(feature = "payments")]
 pub mod run;
 pub mod schedule;
 #[cfg(feature = "payments")]
 pub mod service;
+#[cfg(feature = "payments")]
+pub mod views;
+#[cfg(feature = "payments")]
+pub mod writer;

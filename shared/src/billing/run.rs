@@ -7,20 +7,23 @@
 
 use crate::billing::invoicing;
 use crate::billing::schedule::{Due, Step, pending_steps, void_invoice};
-use crate::billing::service::{Ledger, derived_id};
+use crate::billing::writer::{SubscriptionWriter, derived_id};
 use crate::model::Price;
 use crate::model::Tier;
 use crate::model::{Fact, Snapshot, SubscriptionStatus};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
-use crate::store::items::{InvoiceItem, InvoiceReason, NotificationItem, SubscriptionItem, TierDefinitionItem};
+use crate::store::invoices::{InvoiceItem, InvoiceReason};
 use crate::store::keys;
+use crate::store::outbox::NotificationItem;
+use crate::store::solutions::TierDefinitionItem;
+use crate::store::subscriptions::SubscriptionItem;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
 #[derive(Clone)]
 pub struct BillingRun {
-    pub ledger: Ledger,
+    pub writer: SubscriptionWriter,
     /// Where a user pays an invoice (`?invoice_id=` is appended): the app's payment page, which calls
     /// `POST /api/payments/initiate`.
     pub pay_url: String,
@@ -54,9 +57,9 @@ fn step_kind(step: Step) -> &'static str {
 }
 
 impl BillingRun {
-    pub fn new(ledger: Ledger, app_base_url: &str) -> Self {
+    pub fn new(writer: SubscriptionWriter, app_base_url: &str) -> Self {
         Self {
-            ledger,
+            writer,
             pay_url: format!("{}/billing/pay", app_base_url.trim_end_matches('/')),
             page_size: 100,
             stripe: None,
@@ -65,12 +68,12 @@ impl BillingRun {
 
     /// Do everything due by now while `has_time()` says there is time left.
     pub async fn run(&self, has_time: impl Fn() -> bool) -> Result<RunReport, ApiError> {
-        let now = self.ledger.clock.now().timestamp();
+        let now = self.writer.clock.now().timestamp();
         let mut report = RunReport { complete: true, ..Default::default() };
         let mut seen = HashSet::new();
         let mut after = None;
         loop {
-            let (page, last) = self.ledger.store.due_subscriptions(now, self.page_size, after).await?;
+            let (page, last) = self.writer.store.due_subscriptions(now, self.page_size, after).await?;
             for item in page {
                 if !seen.insert(item.subscription_id.clone()) {
                     continue;
@@ -101,14 +104,14 @@ impl BillingRun {
     /// Every step of one subscription due by `now`, in order.
     pub async fn process(&self, subscription_id: &str, now: i64, report: &mut RunReport) -> Result<(), ApiError> {
         for _ in 0..16 {
-            let Some(item) = self.ledger.store.get_subscription(subscription_id).await? else { return Ok(()) };
-            let steps = pending_steps(&item, &self.ledger.schedule, self.ledger.grace_seconds);
+            let Some(item) = self.writer.store.get_subscription(subscription_id).await? else { return Ok(()) };
+            let steps = pending_steps(&item, &self.writer.schedule, self.writer.grace_seconds);
             let Some(due) = steps.into_iter().find(|d| d.at <= now) else {
                 // Nothing due: refresh a stale index entry (written before the schedule changed).
                 if item.billing_due_at
-                    != crate::billing::schedule::next_due(&item, &self.ledger.schedule, self.ledger.grace_seconds)
+                    != crate::billing::schedule::next_due(&item, &self.writer.schedule, self.writer.grace_seconds)
                 {
-                    self.ledger.update(subscription_id, |_, _| Ok(true)).await?;
+                    self.writer.update(subscription_id, |_, _| Ok(true)).await?;
                 }
                 return Ok(());
             };
@@ -126,9 +129,9 @@ impl BillingRun {
         item: &SubscriptionItem,
         data: serde_json::Value,
     ) -> Result<(), ApiError> {
-        let now = rfc3339(self.ledger.clock.now());
+        let now = rfc3339(self.writer.clock.now());
         let note = NotificationItem::new(&id, kind, &item.user_id, Some(&item.solution_id), data, now);
-        self.ledger.store.put_notification_once(&note).await?;
+        self.writer.store.put_notification_once(&note).await?;
         Ok(())
     }
 
@@ -136,7 +139,7 @@ impl BillingRun {
     /// else `price` (the subscriber's own) when the solution no longer offers one.
     async fn price_in_force(&self, solution_id: &str, tier: Tier, price: Price) -> Result<Price, ApiError> {
         let def: Option<TierDefinitionItem> =
-            self.ledger.store.get(&keys::solution_tier(solution_id, tier.as_str()), true).await?;
+            self.writer.store.get(&keys::solution_tier(solution_id, tier.as_str()), true).await?;
         Ok(def
             .and_then(|d| d.prices.into_iter().find(|p| p.currency == price.currency && p.period == price.period))
             .unwrap_or(price))
@@ -218,7 +221,7 @@ impl BillingRun {
         match due.step {
             Step::ExpirePending => {
                 if let Some(id) = &item.open_invoice_id {
-                    void_invoice(&self.ledger.store, id, rfc3339(self.ledger.clock.now())).await?;
+                    void_invoice(&self.writer.store, id, rfc3339(self.writer.clock.now())).await?;
                 }
                 fact = Some(Fact::Snapshot(Snapshot::never_paid(format!("billing:{}", due.key), due.at)));
                 open_invoice = Some(None);
@@ -244,11 +247,11 @@ impl BillingRun {
                     next_price.amount,
                     &next_price.currency,
                     Some((period_end, end)),
-                    rfc3339(self.ledger.clock.now()),
+                    rfc3339(self.writer.clock.now()),
                 );
                 invoice.price = Some(next_price.clone());
                 invoice.due_at = Some(period_end);
-                self.ledger.store.put_invoice_once(&invoice).await?;
+                self.writer.store.put_invoice_once(&invoice).await?;
                 self.notify(
                     format!("payment-request:{invoice_id}"),
                     "payment_request",
@@ -276,7 +279,7 @@ impl BillingRun {
             }
             Step::GraceEnd => {
                 if let Some(id) = &item.open_invoice_id {
-                    void_invoice(&self.ledger.store, id, rfc3339(self.ledger.clock.now())).await?;
+                    void_invoice(&self.writer.store, id, rfc3339(self.writer.clock.now())).await?;
                 }
                 self.notify(
                     format!("grace-ended:{sub}:{period_end}"),
@@ -302,7 +305,7 @@ impl BillingRun {
         // The open invoice this step replaces (at the renewal: an upgrade invoice of the period that ended),
         // withdrawn once the step is saved: nothing may pay it into the next period.
         let mut replaced: Option<String> = None;
-        self.ledger
+        self.writer
             .update(sub, |s, _| {
                 marked = false;
                 replaced = None;
@@ -345,7 +348,7 @@ impl BillingRun {
             })
             .await?;
         if let Some(id) = replaced.filter(|_| marked) {
-            void_invoice(&self.ledger.store, &id, rfc3339(self.ledger.clock.now())).await?;
+            void_invoice(&self.writer.store, &id, rfc3339(self.writer.clock.now())).await?;
             tracing::info!(subscription_id = %sub, invoice_id = %id, step = %due.key, "replaced invoice withdrawn");
         }
         if marked {

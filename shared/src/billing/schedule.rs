@@ -9,7 +9,7 @@
 //! writes), so a run that repeats or dies midway never does one twice.
 
 use crate::model::{Provider, SubscriptionStatus};
-use crate::store::items::SubscriptionItem;
+use crate::store::subscriptions::SubscriptionItem;
 
 pub const DAY: i64 = 86_400;
 
@@ -166,7 +166,7 @@ pub async fn void_invoice(
     invoice_id: &str,
     at: String,
 ) -> Result<(), crate::platform::error::ApiError> {
-    use crate::store::items::InvoiceStatus;
+    use crate::store::invoices::InvoiceStatus;
     for _ in 0..5 {
         let Some(mut invoice) = store.get_invoice(invoice_id).await? else { return Ok(()) };
         if invoice.status != InvoiceStatus::Open {
@@ -257,7 +257,7 @@ mod tests {
         let (start, end) = (1_800_000_000, 1_800_000_000 + 30 * DAY);
         let mut item = sub(Provider::Phonepe);
         item.reconciled.apply(snap(SubscriptionStatus::Active, start, start, end, false));
-        item.solution_hold = Some(crate::store::items::SubscriptionHold {
+        item.solution_hold = Some(crate::store::subscriptions::SubscriptionHold {
             state: crate::model::SolutionStatus::Suspended,
             seq: 3,
             since: "2026-11-02T00:00:00Z".into(),

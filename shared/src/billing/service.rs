@@ -6,26 +6,20 @@
 use crate::identity::jwt::KeySet;
 use crate::identity::{Principal, authenticate};
 use crate::model::TokenKind;
-use crate::model::{BillingPeriod, Fact, Grant, Price, Provider, RefundStatus, Snapshot, SubscriptionStatus, grant};
+use crate::model::{BillingPeriod, Price, Provider, SubscriptionStatus};
 use crate::model::{SolutionStatus, Tier};
 use crate::payments::stripe::client::{Form, StripeClient, StripeError, field};
-use crate::payments::stripe::events;
 use crate::platform::clock::Clock;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, FieldError, codes};
-use crate::store::items::{
-    CheckoutSlotItem, EntitlementItem, IdempotencyItem, NotificationItem, PaymentItem, ProviderCustomerItem,
-    QuotaResetAuditItem, RefundItem, SolutionItem, SubscriptionItem, TierDefinitionItem,
-};
-use crate::store::{HistoryItem, Store, StoreError, keys, take};
-use crate::usage::{Policy, local_day};
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use crate::store::solutions::{SolutionItem, TierDefinitionItem};
+use crate::store::subscriptions::{CheckoutSlotItem, ProviderCustomerItem, SubscriptionItem};
+use crate::store::usage::IdempotencyItem;
+use crate::store::{Store, StoreError, keys, take};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 const REQUEST_RECORD_TTL_SECONDS: i64 = 48 * 3_600;
-const MAX_SAVE_ATTEMPTS: usize = 8;
 
 /// Unpaid (pending) subscriptions a user may have open at once; they expire a day after creation.
 pub const MAX_UNPAID_CHECKOUTS: usize = 5;
@@ -51,366 +45,20 @@ impl SubscriptionSettings {
 }
 
 // ---------- requests and answers ----------
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRequest {
-    pub solution_id: String,
-    pub tier: Tier,
-    pub provider: Provider,
-    #[serde(default)]
-    pub period: Option<BillingPeriod>,
-    /// The buyer's GSTIN, for a B2B tax invoice (format and check digit validated).
-    #[serde(default)]
-    pub gstin: Option<String>,
-    /// The buyer's GST state code (place of supply) when there is no GSTIN, e.g. `29`.
-    #[serde(default)]
-    pub state: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpgradeRequest {
-    pub tier: Tier,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefundRequest {
-    /// Minor units; the whole remaining amount when absent.
-    #[serde(default)]
-    pub amount: Option<i64>,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Money {
-    pub amount: i64,
-    pub currency: String,
-}
-
-/// A subscription as callers see it (the status with the grace period applied).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SubscriptionView {
-    pub subscription_id: String,
-    pub customer_id: String,
-    pub solution_id: String,
-    pub tier: Tier,
-    pub status: SubscriptionStatus,
-    pub provider: Provider,
-    pub period: BillingPeriod,
-    pub price: Money,
-    pub current_period_start: Option<String>,
-    pub current_period_end: Option<String>,
-    pub cancel_at_period_end: bool,
-    pub pending_tier: Option<Tier>,
-    pub pending_effective_at: Option<String>,
-    /// While past due: when the paid tier stops.
-    pub grace_until: Option<String>,
-    /// While pending: where to pay.
-    pub checkout_url: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Created {
-    pub subscription_id: String,
-    pub status: SubscriptionStatus,
-    pub checkout_url: Option<String>,
-    pub tier: Tier,
-    pub period: BillingPeriod,
-    pub price: Money,
-    /// PhonePe: the first period's payment (its page is `checkout_url`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment: Option<crate::payments::phonepe::rail::Initiated>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SubscriptionList {
-    pub customer_id: String,
-    pub subscriptions: Vec<SubscriptionView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryEntry {
-    /// `payment` or `refund`.
-    pub kind: &'static str,
-    /// The payment id (for a refund: of the refunded payment).
-    pub payment_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refund_id: Option<String>,
-    /// A refund's status (`pending`, `succeeded`, `failed`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<RefundStatus>,
-    pub provider: Provider,
-    pub provider_id: String,
-    pub amount: i64,
-    pub currency: String,
-    pub at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subscription_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub solution_id: Option<String>,
-    /// A payment that arrived for an invoice that could no longer apply: it granted nothing and is refunded.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub unapplied: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct History {
-    pub customer_id: String,
-    pub items: Vec<HistoryEntry>,
-    pub cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RefundAnswer {
-    pub payment_id: String,
-    pub provider_refund_id: String,
-    /// The provider's status (`pending`, `succeeded`, …); the refund is recorded when its webhook arrives.
-    pub status: String,
-    pub amount: i64,
-    pub currency: String,
-}
-
-fn epoch(at: i64) -> Option<String> {
-    DateTime::from_timestamp(at, 0).map(rfc3339)
-}
-
-/// A deterministic id with our prefix: `<prefix>_` + 26 base32 characters of SHA-256(`seed`). Used where a
-/// retry must land on the same id (idempotent creates, payments keyed by the provider's id).
-pub fn derived_id(prefix: &str, seed: &str) -> String {
-    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let digest = crate::platform::crypto::sha256(seed.as_bytes());
-    let mut out = String::with_capacity(prefix.len() + 27);
-    out.push_str(prefix);
-    out.push('_');
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for byte in digest {
-        acc = (acc << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 5 && out.len() < prefix.len() + 27 {
-            bits -= 5;
-            out.push(char::from(ALPHABET[((acc >> bits) & 31) as usize]));
-        }
-    }
-    out
-}
-
-impl SubscriptionView {
-    pub fn of(item: &SubscriptionItem, now: i64, grace_seconds: i64) -> Self {
-        let r = &item.reconciled;
-        let status = r.status_at(now, grace_seconds).unwrap_or(SubscriptionStatus::Pending);
-        let latest = r.latest.as_ref();
-        let grace_until = match status {
-            SubscriptionStatus::PastDue => r.past_due_start().and_then(|since| epoch(since + grace_seconds)),
-            _ => None,
-        };
-        Self {
-            subscription_id: item.subscription_id.clone(),
-            customer_id: item.user_id.clone(),
-            solution_id: item.solution_id.clone(),
-            tier: item.tier,
-            status,
-            provider: item.provider,
-            period: item.period,
-            price: Money { amount: item.price.amount, currency: item.price.currency.clone() },
-            current_period_start: latest.and_then(|l| epoch(l.period_start)),
-            current_period_end: latest.and_then(|l| epoch(l.period_end)),
-            // A suspended or retired solution's subscription ends at the period end on either rail.
-            cancel_at_period_end: latest.is_some_and(|l| l.cancel_at_period_end) || item.solution_hold.is_some(),
-            pending_tier: item.pending_tier,
-            pending_effective_at: item.pending_effective_at.and_then(epoch),
-            grace_until,
-            checkout_url: (status == SubscriptionStatus::Pending).then(|| item.checkout_url.clone()).flatten(),
-            created_at: item.created_at.clone(),
-            updated_at: item.updated_at.clone(),
-        }
-    }
-}
-
-/// The engine shared by the API and the webhook: version-checked read-modify-write of a subscription with
-/// its entitlement.
-#[derive(Clone)]
-pub struct Ledger {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    pub grace_seconds: i64,
-    /// When the billing run looks at subscriptions (every save records the next time).
-    pub schedule: crate::billing::schedule::Schedule,
-}
-
-/// A pending (never paid) subscription expires after this long.
-pub const PENDING_EXPIRY_SECONDS: i64 = crate::billing::schedule::DAY;
-
-impl Ledger {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, grace_seconds: i64) -> Self {
-        Self { store, clock, grace_seconds, schedule: crate::billing::schedule::Schedule::default() }
-    }
-}
-
-impl Ledger {
-    /// Load, change with `f` (which returns false for "nothing to do" and may add writes to the same
-    /// transaction), save with the entitlement; retried when another writer got there first. Returns the
-    /// saved (or unchanged) item.
-    pub async fn update<F>(&self, subscription_id: &str, mut f: F) -> Result<Option<SubscriptionItem>, ApiError>
-    where
-        F: FnMut(&mut SubscriptionItem, &mut Vec<TransactWriteItem>) -> Result<bool, ApiError>,
-    {
-        for _ in 0..MAX_SAVE_ATTEMPTS {
-            let Some(mut item) = self.store.get_subscription(subscription_id).await? else {
-                return Ok(None);
-            };
-            let before = item.clone();
-            let mut extra = Vec::new();
-            if !f(&mut item, &mut extra)? || item == before && extra.is_empty() {
-                return Ok(Some(item));
-            }
-            self.promote_pending(&mut item);
-            let due = crate::billing::schedule::next_due(&item, &self.schedule, self.grace_seconds);
-            item.set_billing_due(due);
-            let expected = item.version;
-            item.version += 1;
-            item.updated_at = rfc3339(self.clock.now());
-            let entitlement = self.entitlement_for(&item).await?;
-            match self.store.save_subscription(&item, expected, entitlement.as_ref(), extra).await {
-                Ok(()) => return Ok(Some(item)),
-                Err(StoreError::Conditional { index: Some(0) }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ApiError::unavailable(1))
-    }
-
-    /// A renewal into the period a downgrade was scheduled for makes the scheduled tier current.
-    fn promote_pending(&self, item: &mut SubscriptionItem) {
-        let (Some(next), Some(at), Some(latest)) =
-            (item.pending_tier, item.pending_effective_at, &item.reconciled.latest)
-        else {
-            return;
-        };
-        if latest.period_start >= at {
-            item.tier = next;
-            if let Some(price) = item.pending_price.take() {
-                item.price = price;
-            }
-            item.pending_tier = None;
-            item.pending_effective_at = None;
-        }
-    }
-
-    /// The writes that restart today's quota under `tier`: the day counter back to 0 with the new limit and
-    /// an audit record (nothing when there is no counter yet).
-    pub async fn quota_restart(
-        &self,
-        item: &SubscriptionItem,
-        tier: Tier,
-        by: &str,
-    ) -> Result<Vec<TransactWriteItem>, ApiError> {
-        let mut found = self.store.batch_get(&Policy::read_keys(&item.solution_id), true).await?;
-        let Some(policy) = Policy::from_found(&item.solution_id, &mut found)? else {
-            return Ok(Vec::new());
-        };
-        let now = self.clock.now();
-        let today = local_day(now, policy.tz);
-        let key = keys::usage_day(&item.user_id, &today.day, &item.solution_id);
-        let Some(counter) = self.store.get_counter(&key, true).await? else {
-            return Ok(Vec::new());
-        };
-        let at = rfc3339(now);
-        let audit_id = crate::platform::ids::new_id("aud");
-        let audit_key = keys::quota_audit(&item.user_id, &item.solution_id, &at, &audit_id);
-        let audit = QuotaResetAuditItem {
-            pk: audit_key.pk,
-            sk: audit_key.sk,
-            entity_type: "quota_reset_audit".into(),
-            audit_id,
-            customer_id: item.user_id.clone(),
-            solution_id: item.solution_id.clone(),
-            date: today.day,
-            previous_used: counter.used,
-            reset_by: by.to_owned(),
-            reason: format!("upgrade to {} (subscription {})", tier.as_str(), item.subscription_id),
-            at,
-        };
-        Ok(vec![
-            self.store.tx_restart_counter(&key, tier, policy.limits(tier).daily)?,
-            self.store.tx_put(&audit, Some("attribute_not_exists(PK)"))?,
-        ])
-    }
-
-    /// The entitlement to write with this version: the subscription's grant; or, when it grants nothing and
-    /// was the source of the user's tier, free.
-    async fn entitlement_for(&self, item: &SubscriptionItem) -> Result<Option<EntitlementItem>, ApiError> {
-        let now = rfc3339(self.clock.now());
-        let by = format!("subscription:{}", item.subscription_id);
-        let mut g: Option<Grant> = grant(&item.reconciled, item.tier, item.pending_tier, self.grace_seconds);
-        // PhonePe does not renew by itself: a paid period grants its tier until its end plus the grace period
-        // even if no billing run ever marks it past due.
-        if let (Provider::Phonepe, Some(gr), Some(latest)) = (item.provider, g.as_mut(), &item.reconciled.latest)
-            && gr.valid_until.is_none()
-        {
-            gr.valid_until = Some(latest.period_end + self.grace_seconds);
-        }
-        let g = match g {
-            Some(g) => g,
-            None => {
-                let current = self.store.get_entitlement(&item.user_id, &item.solution_id).await?;
-                if current.is_none_or(|c| c.subscription_id.as_deref() != Some(item.subscription_id.as_str())) {
-                    return Ok(None);
-                }
-                Grant::free()
-            }
-        };
-        let mut e = EntitlementItem::new(&item.user_id, &item.solution_id, g.tier, now, &by);
-        e.valid_until = g.valid_until;
-        e.then_tier = (g.valid_until.is_some()).then_some(g.then);
-        e.subscription_id = (g.tier != Tier::Free).then(|| item.subscription_id.clone());
-        Ok(Some(e))
-    }
-}
-
-/// A read snapshot stamped with the version of the subscription it is folded into, so that of two reads in
-/// the same second the later one wins.
-pub fn at_version(fact: &Fact, version: u64) -> Fact {
-    match fact {
-        Fact::Snapshot(s) if s.event_id.starts_with("~read:") => Fact::Snapshot(Snapshot {
-            event_id: format!("~read:{version:012}:{}", &s.event_id["~read:".len()..]),
-            ..s.clone()
-        }),
-        other => other.clone(),
-    }
-}
-
-/// A snapshot of a subscription object returned by the Stripe API (not from an event): ordered by the time we
-/// read it. Its id starts with `~read:`, which sorts after Stripe's `evt_…` ids: a read at second T reflects
-/// every change up to T, so it wins a tie with an event created in the same second.
-pub fn api_snapshot(object: &serde_json::Value, label: &str, now: i64) -> Option<(events::SubscriptionObject, Fact)> {
-    let s = events::subscription(object)?;
-    let snap = Snapshot {
-        event_id: format!("~read:{label}"),
-        created: now,
-        status: s.status?,
-        period_start: s.period_start?,
-        period_end: s.period_end?,
-        cancel_at_period_end: s.cancel_at_period_end,
-        price_id: s.price_id.clone(),
-    };
-    Some((s, Fact::Snapshot(snap)))
-}
+use super::views::*;
+use super::writer::*;
+use crate::money::Money;
 
 #[derive(Clone)]
 pub struct SubscriptionService {
-    pub(crate) ledger: Ledger,
+    pub(crate) writer: SubscriptionWriter,
     keys: Arc<KeySet>,
-    stripe: StripeClient,
+    pub(crate) stripe: StripeClient,
     settings: SubscriptionSettings,
     /// The PhonePe rail, when configured.
     pub(crate) phonepe: Option<crate::payments::phonepe::rail::PhonePeRail>,
     /// Where invoice PDFs are kept, when configured.
-    pub(crate) invoice_files: Option<crate::billing::invoiced::InvoiceFiles>,
+    pub(crate) invoice_files: Option<crate::billing::invoicing::InvoiceFiles>,
 }
 
 /// One try at creating a subscription.
@@ -420,11 +68,11 @@ enum Attempt {
     SlotTaken,
 }
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::not_found(codes::SUBSCRIPTION_NOT_FOUND, "no subscription with this id")
 }
 
-fn check_idempotency_key(key: Option<&str>) -> Result<Option<&str>, ApiError> {
+pub(crate) fn check_idempotency_key(key: Option<&str>) -> Result<Option<&str>, ApiError> {
     match key {
         Some(k) if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
             Err(ApiError::field("Idempotency-Key", "must be 1 to 255 printable ASCII characters"))
@@ -441,8 +89,8 @@ impl SubscriptionService {
         stripe: StripeClient,
         settings: SubscriptionSettings,
     ) -> Self {
-        let ledger = Ledger::new(store, clock, settings.grace_seconds);
-        Self { ledger, keys, stripe, settings, phonepe: None, invoice_files: None }
+        let writer = SubscriptionWriter::new(store, clock, settings.grace_seconds);
+        Self { writer, keys, stripe, settings, phonepe: None, invoice_files: None }
     }
 
     /// Sell on PhonePe too.
@@ -453,12 +101,12 @@ impl SubscriptionService {
         seller: Arc<crate::billing::invoicing::Seller>,
     ) -> Self {
         self.phonepe =
-            Some(crate::payments::phonepe::rail::PhonePeRail { ledger: self.ledger.clone(), client, seller, settings });
+            Some(crate::payments::phonepe::rail::PhonePeRail { writer: self.writer.clone(), client, seller, settings });
         self
     }
 
     /// Keep invoice PDFs in S3 (listed with presigned download URLs).
-    pub fn with_invoice_files(mut self, files: crate::billing::invoiced::InvoiceFiles) -> Self {
+    pub fn with_invoice_files(mut self, files: crate::billing::invoicing::InvoiceFiles) -> Self {
         self.invoice_files = Some(files);
         self
     }
@@ -474,11 +122,11 @@ impl SubscriptionService {
     }
 
     pub(crate) fn store(&self) -> &Store {
-        &self.ledger.store
+        &self.writer.store
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.ledger.clock.now()
+        self.writer.clock.now()
     }
 
     /// Subscriptions, payments and invoices are the account's own: session tokens only (a solution token,
@@ -488,7 +136,7 @@ impl SubscriptionService {
     }
 
     /// The solution (published) and the price of `tier` for `period`.
-    async fn price_of(
+    pub(crate) async fn price_of(
         &self,
         solution_id: &str,
         tier: Tier,
@@ -575,7 +223,7 @@ impl SubscriptionService {
             errors.push(FieldError::new("provider", "phonepe is not configured here"));
         }
         let buyer =
-            crate::billing::invoiced::buyer_tax_details(req.gstin.as_deref(), req.state.as_deref(), &mut errors);
+            crate::billing::invoicing::buyer_tax_details(req.gstin.as_deref(), req.state.as_deref(), &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -637,7 +285,7 @@ impl SubscriptionService {
                 s.subscription_id != subscription_id
                     && seen.as_deref() != Some(s.subscription_id.as_str())
                     && matches!(
-                        s.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds),
+                        s.reconciled.status_at(now.timestamp(), self.writer.grace_seconds),
                         None | Some(SubscriptionStatus::Pending)
                     )
             })
@@ -657,7 +305,7 @@ impl SubscriptionService {
             s.solution_id == req.solution_id
                 && s.subscription_id != subscription_id
                 && matches!(
-                    s.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds),
+                    s.reconciled.status_at(now.timestamp(), self.writer.grace_seconds),
                     Some(SubscriptionStatus::Active | SubscriptionStatus::PastDue)
                 )
         });
@@ -690,7 +338,7 @@ impl SubscriptionService {
             };
             if let Some(key) = &record_key {
                 let record = request_record(key, &fingerprint, &created, now)?;
-                self.store().put(&record, Some("attribute_not_exists(PK)")).await.or_else(|e| match e {
+                self.store().put_new(&record).await.or_else(|e| match e {
                     StoreError::Conditional { .. } => Ok(()),
                     e => Err(e),
                 })?;
@@ -803,7 +451,7 @@ impl SubscriptionService {
     }
 
     pub(crate) fn view(&self, item: &SubscriptionItem) -> SubscriptionView {
-        SubscriptionView::of(item, self.now().timestamp(), self.ledger.grace_seconds)
+        SubscriptionView::of(item, self.now().timestamp(), self.writer.grace_seconds)
     }
 
     /// `GET /api/subscriptions/{customer_id}` (owner or admin).
@@ -815,292 +463,6 @@ impl SubscriptionService {
         Ok(SubscriptionList {
             customer_id: customer_id.to_owned(),
             subscriptions: items.iter().map(|i| self.view(i)).collect(),
-        })
-    }
-
-    /// `PUT /api/subscriptions/{id}/upgrade`: a higher tier now (prorated by Stripe, charged at once, the
-    /// day's quota restarts under the new tier); a lower tier at the end of the period; the current tier
-    /// again cancels a scheduled downgrade.
-    pub async fn change_tier(
-        &self,
-        caller: &Principal,
-        subscription_id: &str,
-        req: UpgradeRequest,
-    ) -> Result<crate::billing::invoiced::TierChange, ApiError> {
-        let item = self.owned(caller, subscription_id).await?;
-        let now = self.now();
-        let status = item.reconciled.status_at(now.timestamp(), self.ledger.grace_seconds);
-        // A PhonePe renewal invoice is open: it is the one to pay (a tier change would not replace it).
-        if item.provider == Provider::Phonepe
-            && status == Some(SubscriptionStatus::PastDue)
-            && item.open_invoice_id.is_some()
-        {
-            return Err(ApiError::conflict(
-                codes::RENEWAL_UNPAID,
-                "the renewal invoice is unpaid: pay it first, then change the tier",
-            ));
-        }
-        if status != Some(SubscriptionStatus::Active) {
-            return Err(ApiError::conflict(
-                codes::SUBSCRIPTION_NOT_ACTIVE,
-                "only an active subscription can change tier",
-            ));
-        }
-        if !matches!(req.tier, Tier::Pro | Tier::Enterprise) {
-            return Err(ApiError::field("tier", "must be a paid tier; cancel the subscription to go back to free"));
-        }
-        if req.tier == item.tier && item.pending_tier.is_none() {
-            return Err(ApiError::field("tier", "is already the subscription's tier"));
-        }
-        if item.provider == Provider::Phonepe {
-            let currency = item.price.currency.clone();
-            let (_, price) =
-                self.price_of(&item.solution_id, req.tier, item.period, Some(&currency), item.provider).await?;
-            let change = self.change_tier_on_phonepe(item, &req, price).await?;
-            tracing::info!(subscription_id = %subscription_id, tier = req.tier.as_str(), by = %caller.user_id, "tier change (phonepe)");
-            return Ok(change);
-        }
-        let (Some(stripe_sub), Some(stripe_item)) = (&item.provider_subscription_id, &item.provider_item_id) else {
-            return Err(ApiError::conflict(codes::SUBSCRIPTION_NOT_ACTIVE, "the subscription is not set up yet"));
-        };
-        let (_, price) =
-            self.price_of(&item.solution_id, req.tier, item.period, Some(&item.price.currency), item.provider).await?;
-        let upgrade = req.tier > item.tier;
-        let form: Form = vec![
-            field("items[0][id]", stripe_item),
-            field("items[0][price]", price.stripe_price_id.clone().unwrap_or_default()),
-            // Upgrade: prorate and invoice the difference now, refusing the change if the payment fails.
-            // Downgrade (or undoing one): no proration; the next renewal bills the new price.
-            field("proration_behavior", if upgrade { "always_invoice" } else { "none" }),
-            field("payment_behavior", if upgrade { "error_if_incomplete" } else { "allow_incomplete" }),
-            field("metadata[subscription_id]", &item.subscription_id),
-        ];
-        let idem = format!("tier-{}-{}-{}", item.subscription_id, item.version, req.tier.as_str());
-        let object = self.stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?;
-        let snapshot = api_snapshot(&object, &idem, now.timestamp()).map(|(_, f)| f);
-        let restart =
-            if upgrade { self.ledger.quota_restart(&item, req.tier, &caller.user_id).await? } else { Vec::new() };
-        let tier = req.tier;
-        let saved = self
-            .ledger
-            .update(subscription_id, |s, extra| {
-                if let Some(f) = &snapshot {
-                    s.reconciled.apply(at_version(f, s.version));
-                }
-                if upgrade || tier == s.tier {
-                    s.tier = tier;
-                    s.price = price.clone();
-                    s.pending_tier = None;
-                    s.pending_price = None;
-                    s.pending_effective_at = None;
-                } else {
-                    s.pending_tier = Some(tier);
-                    s.pending_price = Some(price.clone());
-                    s.pending_effective_at = s.reconciled.latest.as_ref().map(|l| l.period_end);
-                }
-                extra.clone_from(&restart);
-                Ok(true)
-            })
-            .await?
-            .ok_or_else(not_found)?;
-        if upgrade {
-            let note = NotificationItem::new(
-                &format!("upgrade:{}:{}", saved.subscription_id, saved.version),
-                "upgrade_confirmation",
-                &saved.user_id,
-                Some(&saved.solution_id),
-                serde_json::json!({"subscription_id": saved.subscription_id, "tier": tier, "price": saved.price}),
-                rfc3339(now),
-            );
-            self.store().put_notification_once(&note).await?;
-        }
-        tracing::info!(subscription_id = %subscription_id, tier = tier.as_str(), upgrade, by = %caller.user_id, "tier change");
-        Ok(crate::billing::invoiced::TierChange { subscription: self.view(&saved), payment: None })
-    }
-
-    /// `DELETE /api/subscriptions/{id}`: cancel at period end (access continues until then);
-    /// `immediately` (admins only) ends it now. A pending subscription is abandoned.
-    pub async fn cancel(
-        &self,
-        caller: &Principal,
-        subscription_id: &str,
-        immediately: bool,
-    ) -> Result<SubscriptionView, ApiError> {
-        if immediately && !caller.is_admin() {
-            return Err(ApiError::forbidden("only admins may cancel immediately"));
-        }
-        let item = self.owned(caller, subscription_id).await?;
-        if item.provider == Provider::Phonepe {
-            let saved = self.cancel_on_phonepe(&item, immediately).await?;
-            tracing::info!(subscription_id = %subscription_id, immediately, by = %caller.user_id, "subscription canceled (phonepe)");
-            return Ok(self.view(&saved));
-        }
-        let now = self.now().timestamp();
-        let status = item.reconciled.status_at(now, self.ledger.grace_seconds).unwrap_or(SubscriptionStatus::Pending);
-        let fact = match (status, &item.provider_subscription_id) {
-            (SubscriptionStatus::Canceled | SubscriptionStatus::Expired, _) => return Ok(self.view(&item)),
-            (_, Some(stripe_sub)) => {
-                let idem = format!("cancel-{}-{}-{immediately}", item.subscription_id, item.version);
-                let object = if immediately {
-                    self.stripe.delete(&format!("/v1/subscriptions/{stripe_sub}"), &idem).await?
-                } else {
-                    let form = vec![field("cancel_at_period_end", "true")];
-                    self.stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?
-                };
-                api_snapshot(&object, &idem, now).map(|(_, f)| f)
-            }
-            (_, None) => {
-                // Not paid yet: close the checkout (best effort: it may have completed meanwhile, and then the
-                // subscription's events win by their later time).
-                if let Some(session) = &item.checkout_session_id
-                    && let Err(e) = self.expire_checkout(session).await
-                {
-                    tracing::warn!(error = %e, "checkout session not expired");
-                }
-                Some(Fact::Snapshot(Snapshot::never_paid(format!("~read:abandon-{}", item.subscription_id), now)))
-            }
-        };
-        let saved = self
-            .ledger
-            .update(subscription_id, |s, _| {
-                if let Some(f) = &fact {
-                    s.reconciled.apply(at_version(f, s.version));
-                }
-                // Canceled by the subscriber while its solution is suspended: a reinstatement leaves it canceled.
-                if let Some(hold) = s.solution_hold.as_mut() {
-                    hold.subscriber_canceled = true;
-                }
-                Ok(true)
-            })
-            .await?
-            .ok_or_else(not_found)?;
-        tracing::info!(subscription_id = %subscription_id, immediately, by = %caller.user_id, "subscription canceled");
-        Ok(self.view(&saved))
-    }
-
-    /// `GET /api/payments/history`: the caller's payments and refunds, newest first (admins may name a
-    /// customer).
-    pub async fn history(
-        &self,
-        caller: &Principal,
-        customer_id: Option<&str>,
-        cursor: Option<&str>,
-        limit: Option<&str>,
-    ) -> Result<History, ApiError> {
-        let (customer, limit) = list_request(caller, customer_id, limit, "payments")?;
-        let page = self
-            .store()
-            .payment_history(customer, limit, cursor)
-            .await?
-            .map_err(|()| ApiError::field("cursor", "is not a cursor of this list"))?;
-        let items = page
-            .items
-            .into_iter()
-            .map(|entry| match entry {
-                HistoryItem::Payment(p) => HistoryEntry {
-                    kind: "payment",
-                    payment_id: p.payment_id,
-                    refund_id: None,
-                    status: None,
-                    provider: p.provider,
-                    provider_id: p.provider_payment_id,
-                    amount: p.amount,
-                    currency: p.currency,
-                    at: p.captured_at,
-                    subscription_id: p.subscription_id,
-                    solution_id: p.solution_id,
-                    unapplied: p.unapplied,
-                },
-                HistoryItem::Refund(r) => HistoryEntry {
-                    kind: "refund",
-                    payment_id: r.payment_id,
-                    refund_id: Some(r.refund_id),
-                    status: Some(r.status),
-                    provider: r.provider,
-                    provider_id: r.provider_refund_id,
-                    amount: r.amount,
-                    currency: r.currency,
-                    at: r.refunded_at,
-                    subscription_id: None,
-                    solution_id: None,
-                    unapplied: false,
-                },
-            })
-            .collect();
-        Ok(History { customer_id: customer.to_owned(), items, cursor: page.cursor })
-    }
-
-    /// `POST /api/payments/{id}/refund` (admin): ask Stripe for a refund; it is recorded when Stripe
-    /// reports it (`refund.*`, `charge.refunded`).
-    pub async fn refund(
-        &self,
-        caller: &Principal,
-        payment_id: &str,
-        req: RefundRequest,
-        idempotency_key: Option<&str>,
-    ) -> Result<RefundAnswer, ApiError> {
-        if !caller.is_admin() {
-            return Err(ApiError::forbidden("only admins may refund"));
-        }
-        let idempotency_key = check_idempotency_key(idempotency_key)?;
-        let missing = || ApiError::not_found(codes::PAYMENT_NOT_FOUND, "no payment with this id");
-        if !crate::platform::ids::is_valid("pay", payment_id) {
-            return Err(missing());
-        }
-        let reason = req.reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(ApiError::field("reason", "must be 1 to 500 characters"));
-        }
-        let (payment, refunds) = self.store().payment_with_refunds(payment_id).await?;
-        let payment: PaymentItem = payment.ok_or_else(missing)?;
-        let refunded: i64 = refunds.iter().filter(|r: &&RefundItem| r.status.counts()).map(|r| r.amount).sum();
-        let remaining = payment.amount - refunded;
-        let amount = req.amount.unwrap_or(remaining);
-        if amount <= 0 || amount > remaining {
-            let mut e = ApiError::new(
-                422,
-                codes::REFUND_EXCEEDS_PAYMENT,
-                "Refund too large",
-                format!("at most {remaining} {} can be refunded", payment.currency),
-            );
-            e.errors = vec![FieldError::new("amount", format!("must be from 1 to {remaining}"))];
-            return Err(e);
-        }
-        if payment.provider == Provider::Phonepe {
-            let key = match idempotency_key {
-                Some(k) => crate::platform::crypto::sha256_hex(k.as_bytes()),
-                None => crate::platform::ids::new_id("rfq"),
-            };
-            return self.rail()?.refund(&payment, amount, &key).await;
-        }
-        let target = if payment.provider_payment_id.starts_with("pi_") {
-            "payment_intent"
-        } else if payment.provider_payment_id.starts_with("ch_") || payment.provider_payment_id.starts_with("py_") {
-            "charge"
-        } else {
-            return Err(ApiError::field("payment_id", "this payment has no refundable charge"));
-        };
-        let form: Form = vec![
-            field(target, &payment.provider_payment_id),
-            field("amount", amount),
-            field("reason", "requested_by_customer"),
-            field("metadata[payment_id]", payment_id),
-            field("metadata[requested_by]", &caller.user_id),
-            field("metadata[reason]", reason),
-        ];
-        let idem = match idempotency_key {
-            Some(k) => format!("refund-{payment_id}-{}", crate::platform::crypto::sha256_hex(k.as_bytes())),
-            None => format!("refund-{payment_id}-{}", crate::platform::ids::new_id("rfq")),
-        };
-        let refund = self.stripe.post("/v1/refunds", &form, &idem).await?;
-        let text = |k: &str| refund.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        tracing::info!(payment_id, amount, by = %caller.user_id, "refund requested");
-        Ok(RefundAnswer {
-            payment_id: payment_id.to_owned(),
-            provider_refund_id: text("id"),
-            status: text("status"),
-            amount: refund.get("amount").and_then(serde_json::Value::as_i64).unwrap_or(amount),
-            currency: payment.currency,
         })
     }
 }
@@ -1155,17 +517,4 @@ fn replay(stored: &IdempotencyItem, fingerprint: &str) -> Result<Created, ApiErr
         return Err(e);
     }
     serde_json::from_str(&stored.answer).map_err(ApiError::internal)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_ids_are_valid_and_stable() {
-        let a = derived_id("pay", "stripe:pi_123");
-        assert!(crate::platform::ids::is_valid("pay", &a), "{a}");
-        assert_eq!(a, derived_id("pay", "stripe:pi_123"));
-        assert_ne!(a, derived_id("pay", "stripe:pi_124"));
-    }
 }

@@ -2,6 +2,7 @@
 //! confinement to one solution, and bearer verification. Every capability authenticates through here; the
 //! `auth` capability (`tokens`) issues the tokens.
 
+pub mod api_keys;
 pub mod jwt;
 pub mod password;
 pub mod refresh;

@@ -28,3 +28,11 @@ pub enum TokenKind {
     /// A solution-scoped token from generate-token: presented to a partner solution.
     Solution,
 }
+
+/// A partner's status, as stored on the partner item.
+pub mod partner_status {
+    pub const PENDING: &str = "pending";
+    pub const APPROVED: &str = "approved";
+    pub const REJECTED: &str = "rejected";
+    pub const SUSPENDED: &str = "suspended";
+}

@@ -12,16 +12,15 @@
 //! Days are the solution's own: usage days in its time zone, postings by their time in that zone.
 
 use super::{Caller, PartnerService};
-use crate::model::Tier;
-use crate::platform::error::{ApiError, FieldError};
+use crate::ledger::revenue::{FactKind, RevenueFact, RevenueSource};
+use crate::platform::clock::date_range;
+use crate::platform::error::ApiError;
 use crate::store::{from_item, keys};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The longest range one request may ask for.
-pub const MAX_DAYS: i64 = 92;
 /// How far back a paid period can start and still cover a day of the range (yearly plans, with a margin).
 const LOOKBACK_DAYS: i64 = 400;
 
@@ -31,33 +30,6 @@ pub struct UsageRow {
     pub date: NaiveDate,
     pub customer_id: String,
     pub used: u64,
-}
-
-/// A revenue fact: one posting of a payment or a refund, in the solution's terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevenueFact {
-    pub kind: FactKind,
-    /// When it was posted.
-    pub at: DateTime<Utc>,
-    pub subscription_id: Option<String>,
-    pub tier: Option<Tier>,
-    pub currency: String,
-    pub gross: i64,
-    pub tax: i64,
-    pub commission: i64,
-    pub partner: i64,
-    /// The paid period (payments), epoch seconds.
-    pub period: Option<(i64, i64)>,
-    /// The first paid period of a subscription (a free → paid conversion).
-    pub first_payment: bool,
-    /// The payment was refunded in full (it no longer makes a subscriber).
-    pub fully_refunded: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FactKind {
-    Payment,
-    Refund,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,32 +150,6 @@ pub fn aggregate(
     days.into_values().collect()
 }
 
-/// `from` / `to` query parameters: dates, `from <= to`, at most [`MAX_DAYS`] days; default the last 30 days.
-pub fn date_range(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), ApiError> {
-    let parse = |field: &str, raw: &str| {
-        NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| FieldError::new(field, "must be a date as YYYY-MM-DD"))
-    };
-    let mut errors = Vec::new();
-    let to = match to {
-        Some(raw) => parse("to", raw).map_err(|e| errors.push(e)).ok(),
-        None => Some(today),
-    };
-    let from = match from {
-        Some(raw) => parse("from", raw).map_err(|e| errors.push(e)).ok(),
-        None => to.map(|t| t - Duration::days(29)),
-    };
-    let (Some(from), Some(to), true) = (from, to, errors.is_empty()) else {
-        return Err(ApiError::validation(errors));
-    };
-    if from > to {
-        return Err(ApiError::field("from", "must not be after to"));
-    }
-    if (to - from).num_days() >= MAX_DAYS {
-        return Err(ApiError::field("to", format!("the range may span at most {MAX_DAYS} days")));
-    }
-    Ok((from, to))
-}
-
 impl PartnerService {
     /// `GET /api/partners/{id}/analytics?from=&to=` (the owner or an admin).
     pub async fn analytics(
@@ -228,17 +174,14 @@ impl PartnerService {
                 .await?
                 .into_iter()
                 .filter_map(|item| {
-                    let c: crate::store::items::UsageCounterItem = from_item(item).ok()?;
+                    let c: crate::store::usage::UsageCounterItem = from_item(item).ok()?;
                     let date = NaiveDate::parse_from_str(&c.period, "%Y-%m-%d").ok()?;
                     Some(UsageRow { date, used: c.own_units(), customer_id: c.customer_id })
                 })
                 .collect::<Vec<_>>();
-            let (lo, hi) = keys::solution_stats_range(&f, &t);
             let mut registered = BTreeMap::new();
-            for item in self.store.partition_range(&keys::solution_stats_partition(&s.solution_id), &lo, &hi).await? {
-                let date = item.get("SK").and_then(|v| v.as_s().ok()).and_then(|sk| sk.strip_prefix("DAY#"));
-                let n = item.get("anonymous_to_registered").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
-                if let (Some(date), Some(n)) = (date.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()), n) {
+            for (day, n) in self.store.conversions_by_day(&s.solution_id, &f, &t).await? {
+                if let Ok(date) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
                     registered.insert(date, n);
                 }
             }
@@ -264,18 +207,10 @@ impl PartnerService {
     }
 }
 
-/// A boxed future (the revenue source is a trait object).
-pub type FactsFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<RevenueFact>, ApiError>> + Send + 'a>>;
-
-/// Where analytics reads a solution's revenue facts posted in `[from, to)` (the ledger's postings).
-pub trait RevenueSource {
-    fn facts<'a>(&'a self, solution_id: &'a str, from: DateTime<Utc>, to: DateTime<Utc>) -> FactsFuture<'a>;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Tier;
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")

@@ -10,8 +10,9 @@ use crate::gst::Gstin;
 use crate::model::Role;
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::StoreError;
-use crate::store::items::{PartnerItem, PartnerLinkItem, UserItem};
 use crate::store::keys;
+use crate::store::partners::{PartnerItem, PartnerLinkItem};
+use crate::store::users::UserItem;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
@@ -331,7 +332,7 @@ impl PartnerService {
                 user.role = Role::Partner;
             }
             user.partner_id = Some(partner_id.to_owned());
-            items.push(self.store.tx_put(&user, Some("attribute_exists(PK)"))?);
+            items.push(self.store.tx_put_existing(&user)?);
         }
         match self.store.transact(items).await {
             Ok(()) => {}

@@ -20,13 +20,12 @@ use crate::platform::clock::Clock;
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::platform::sealed::Sealer;
 use crate::store::Store;
-use crate::store::items::{AuditItem, PartnerItem};
+use crate::store::partners::{AuditItem, PartnerItem};
 use std::sync::Arc;
 
-pub const STATUS_PENDING: &str = "pending";
-pub const STATUS_APPROVED: &str = "approved";
-pub const STATUS_REJECTED: &str = "rejected";
-pub const STATUS_SUSPENDED: &str = "suspended";
+pub use crate::model::partner_status::{
+    APPROVED as STATUS_APPROVED, PENDING as STATUS_PENDING, REJECTED as STATUS_REJECTED, SUSPENDED as STATUS_SUSPENDED,
+};
 
 /// Where solution assets go (the `payments` feature carries the S3 client).
 #[cfg(feature = "payments")]

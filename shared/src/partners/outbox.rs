@@ -7,8 +7,8 @@
 use super::{Caller, PartnerService, admin_only, bad_cursor, now_rfc3339, page_limit};
 use crate::platform::error::codes::{NOTIFICATION_NOT_DEAD, NOTIFICATION_NOT_FOUND};
 use crate::platform::error::{ApiError, FieldError};
-use crate::store::items::NotificationItem;
 use crate::store::keys;
+use crate::store::outbox::NotificationItem;
 use serde::Serialize;
 
 /// A notification as admins see it (no `data`).

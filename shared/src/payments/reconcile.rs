@@ -12,7 +12,7 @@
 //! Rerun-safe: a second run finds nothing new. Each drift is one structured log line (`reconciliation
 //! drift`) and a count by kind in the report.
 
-use crate::billing::service::Ledger;
+use crate::billing::writer::SubscriptionWriter;
 use crate::payments::phonepe::client::OrderState;
 use crate::payments::phonepe::rail::PhonePeRail;
 use crate::payments::stripe::client::{Form, field};
@@ -21,7 +21,8 @@ use crate::payments::stripe::webhook::StripeWebhookService;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
 use crate::store::OpenAtPhonePe;
-use crate::store::items::{PhonePeOrderItem, RefundItem};
+use crate::store::invoices::PhonePeOrderItem;
+use crate::store::subscriptions::RefundItem;
 use chrono::DateTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -36,7 +37,7 @@ const UNANSWERED_ORDER_SECONDS: i64 = 3_600;
 
 #[derive(Clone)]
 pub struct Reconciler {
-    pub ledger: Ledger,
+    pub writer: SubscriptionWriter,
     pub stripe: Option<StripeWebhookService>,
     pub phonepe: Option<PhonePeRail>,
     pub lookback_seconds: i64,
@@ -64,8 +65,8 @@ impl ReconcileReport {
 }
 
 impl Reconciler {
-    pub fn new(ledger: Ledger) -> Self {
-        Self { ledger, stripe: None, phonepe: None, lookback_seconds: STRIPE_LOOKBACK_SECONDS }
+    pub fn new(writer: SubscriptionWriter) -> Self {
+        Self { writer, stripe: None, phonepe: None, lookback_seconds: STRIPE_LOOKBACK_SECONDS }
     }
 
     /// Reconcile both providers while `has_time()` says there is time left.
@@ -87,7 +88,7 @@ impl Reconciler {
         has_time: &impl Fn() -> bool,
         report: &mut ReconcileReport,
     ) -> Result<(), ApiError> {
-        let since = self.ledger.clock.now().timestamp() - self.lookback_seconds;
+        let since = self.writer.clock.now().timestamp() - self.lookback_seconds;
         // Stripe lists newest first: read the window, then apply oldest first.
         let mut events: Vec<Event> = Vec::new();
         let mut after: Option<String> = None;
@@ -138,7 +139,7 @@ impl Reconciler {
     ) -> Result<(), ApiError> {
         let mut after = None;
         loop {
-            let (page, last) = self.ledger.store.phonepe_open(100, after).await?;
+            let (page, last) = self.writer.store.phonepe_open(100, after).await?;
             for open in page {
                 if !has_time() {
                     report.complete = false;
@@ -168,7 +169,7 @@ impl Reconciler {
     /// One open order: PhonePe's state applied. The drift's kind when it had moved on without us.
     async fn order(&self, rail: &PhonePeRail, order: &PhonePeOrderItem) -> Result<Option<String>, ApiError> {
         let mid = &order.merchant_order_id;
-        let now = self.ledger.clock.now();
+        let now = self.writer.clock.now();
         let state = match rail.client.order_status(mid).await {
             Ok(status) => status.state,
             Err(e) if e.is_not_found() => {
@@ -177,7 +178,7 @@ impl Reconciler {
                 if now.timestamp() - created < UNANSWERED_ORDER_SECONDS {
                     return Ok(None);
                 }
-                self.ledger.store.advance_phonepe_order(mid, "failed", None, None, &rfc3339(now)).await?;
+                self.writer.store.advance_phonepe_order(mid, "failed", None, None, &rfc3339(now)).await?;
                 tracing::warn!(provider = "phonepe", merchant_order_id = %mid, "reconciliation drift: an order PhonePe never made, closed");
                 return Ok(Some("phonepe:order_never_created".into()));
             }
@@ -198,7 +199,7 @@ impl Reconciler {
 
     /// One pending refund: PhonePe's state recorded. The drift's kind when it had moved on without us.
     async fn refund(&self, rail: &PhonePeRail, refund: &RefundItem) -> Result<Option<String>, ApiError> {
-        let store = &self.ledger.store;
+        let store = &self.writer.store;
         let (payment, _) = store.payment_with_refunds(&refund.payment_id).await?;
         let Some(order) = payment.and_then(|p| p.provider_invoice_id) else {
             return Ok(None);

@@ -1,7 +1,7 @@
 //! Time budgets of one invocation. Lambda kills a function at its `Timeout` and API Gateway then answers a bare
 //! 503 (or 504) without our problem document; so every HTTP function runs its handler within a budget that
 //! ends [`MARGIN`] before the invocation's deadline and answers `503 service_unavailable` with `Retry-After`
-//! itself when the budget runs out ([`respond_within`], wired in each `functions/*/src/main.rs`).
+//! itself when the budget runs out (`crate::platform::http::respond_within`, wired in `crate::platform::http::run`).
 //!
 //! The budget is also visible to what the handler calls ([`remaining`]): the payment providers' clients cap
 //! each attempt (and skip a retry) by it, so a chain of provider calls ends within the budget with
@@ -38,39 +38,9 @@ pub fn until_deadline(deadline_ms: u64, now_ms: u64) -> Duration {
     left.saturating_sub(MARGIN).max(Duration::from_millis(100))
 }
 
-/// The budget of a Lambda HTTP invocation: `None` when the request carries no Lambda context (tests) or a
-/// deadline that is no epoch time (local emulators such as `cargo lambda watch` send a small number and
-/// never stop a function; the SDK and provider timeouts still bound every call).
-#[cfg(feature = "http")]
-pub fn of_request(req: &lambda_http::Request) -> Option<Duration> {
-    use lambda_http::RequestExt;
-    let context = req.lambda_context_ref()?;
-    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
-    is_epoch_deadline(context.deadline, now_ms).then(|| until_deadline(context.deadline, now_ms))
-}
-
 /// Is `deadline_ms` a real deadline (epoch milliseconds no more than a day in the past)?
 pub fn is_epoch_deadline(deadline_ms: u64, now_ms: u64) -> bool {
     deadline_ms > now_ms.saturating_sub(86_400_000)
-}
-
-/// The handler's response, or `503 service_unavailable` (problem+json, `Retry-After`) when `budget` runs out
-/// first. No budget: the handler's response, however long it takes.
-#[cfg(feature = "http")]
-pub async fn respond_within<F>(budget: Option<Duration>, handler: F) -> lambda_http::Response<lambda_http::Body>
-where
-    F: Future<Output = lambda_http::Response<lambda_http::Body>>,
-{
-    let Some(budget) = budget else {
-        return handler.await;
-    };
-    match within(budget, handler).await {
-        Some(response) => response,
-        None => {
-            tracing::warn!(budget_ms = budget.as_millis() as u64, "request did not complete within its time budget");
-            crate::platform::http::problem(&crate::ApiError::timed_out())
-        }
-    }
 }
 
 #[cfg(test)]
@@ -91,27 +61,6 @@ mod tests {
         assert!(is_epoch_deadline(now - 5_000, now), "a passed deadline is still a deadline");
         assert!(!is_epoch_deadline(3_000, now), "cargo lambda watch's small number");
         assert!(!is_epoch_deadline(0, now));
-    }
-
-    #[cfg(feature = "http")]
-    #[tokio::test]
-    async fn a_lambda_request_gets_its_deadline_less_the_margin_and_a_503_past_it() {
-        use lambda_http::RequestExt;
-        let bare = lambda_http::Request::default();
-        assert_eq!(of_request(&bare), None, "no Lambda context: no budget");
-        let mut context = lambda_http::Context::default();
-        context.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("now") + 1_250;
-        let req = lambda_http::Request::default().with_lambda_context(context);
-        let budget = of_request(&req).expect("budget");
-        assert!(budget <= Duration::from_millis(250) && budget >= Duration::from_millis(100), "{budget:?}");
-        let slow = async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            lambda_http::Response::new(lambda_http::Body::Empty)
-        };
-        let resp = respond_within(Some(budget), slow).await;
-        assert_eq!(resp.status(), 503);
-        assert_eq!(resp.headers()["retry-after"], "1");
-        assert_eq!(resp.headers()["content-type"], "application/problem+json");
     }
 
     #[tokio::test]

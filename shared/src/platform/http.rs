@@ -2,16 +2,30 @@
 //! and errors that name the offending field, bearer and query extraction, and responses (JSON and
 //! problem+json).
 
+use crate::platform::budget;
 use crate::platform::error::ApiError;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use lambda_http::http::Method;
 
 /// Default cap on request bodies.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// One row of a function's route table: the method, the path template (`/api/usage/{customer_id}`) and what
+/// the function dispatches on for it (the crate's own `Route` enum). Each route string is written once, here.
+pub type Route<R> = (&'static str, &'static str, R);
+
+/// The (method, path template) pairs of a route table, in order: what `infra/template.yaml` and the API
+/// description must declare for the function.
+pub fn route_pairs<R>(routes: &[Route<R>]) -> Vec<(&'static str, &'static str)> {
+    routes.iter().map(|(method, template, _)| (*method, *template)).collect()
+}
 
 /// Result of matching a request against a route table.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,10 +37,10 @@ pub enum RouteMatch {
 }
 
 /// Match `path` against templates like `/api/usage/{customer_id}`.
-pub fn match_route(routes: &[(&str, &str)], method: &str, path: &str) -> RouteMatch {
+pub fn match_route<R>(routes: &[Route<R>], method: &str, path: &str) -> RouteMatch {
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     let mut path_matched = false;
-    for (i, (m, template)) in routes.iter().enumerate() {
+    for (i, (m, template, _)) in routes.iter().enumerate() {
         if let Some(params) = match_template(template, path) {
             if m.eq_ignore_ascii_case(method) {
                 return RouteMatch::Found(i, params);
@@ -269,18 +283,19 @@ pub fn problem(err: &ApiError) -> Response<Body> {
 }
 
 /// Serve one request from a route table: match the route (404/405 otherwise), run `dispatch` with the route's
-/// index and path parameters, render errors as problem+json, and log one line (method, route, status, code,
+/// tag and path parameters, render errors as problem+json, and log one line (method, route, status, code,
 /// elapsed) — never headers or bodies.
-pub async fn serve<F, Fut>(routes: &[(&str, &str)], req: &Request, dispatch: F) -> Response<Body>
+pub async fn serve<R, F, Fut>(routes: &[Route<R>], req: &Request, dispatch: F) -> Response<Body>
 where
-    F: FnOnce(usize, Vec<(String, String)>) -> Fut,
+    R: Copy,
+    F: FnOnce(R, Vec<(String, String)>) -> Fut,
     Fut: std::future::Future<Output = Result<Response<Body>, ApiError>>,
 {
     let started = std::time::Instant::now();
     let method = req.method().as_str();
     let path = req.uri().path();
     let (route, result) = match match_route(routes, method, path) {
-        RouteMatch::Found(i, params) => (routes[i].1, dispatch(i, params).await),
+        RouteMatch::Found(i, params) => (routes[i].1, dispatch(routes[i].2, params).await),
         RouteMatch::MethodNotAllowed => ("-", Err(ApiError::method_not_allowed(method, path))),
         RouteMatch::NotFound => ("-", Err(ApiError::route_not_found(method, path))),
     };
@@ -297,6 +312,33 @@ where
     resp
 }
 
+/// An HTTP function's state, ready to serve requests (each function crate's `AppState`).
+pub trait Handler: Send + Sync + 'static {
+    /// The response to one request (errors already rendered as problem+json).
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// The whole `main` of an HTTP function: JSON logs; the cold start (`init` builds the SDK clients and reads the
+/// secrets, once, before the first request); then each request runs within its invocation's time budget: past
+/// it, a 503 problem+json with Retry-After, never Lambda's timeout (see `crate::platform::budget`).
+pub async fn run<S, Init, Fut>(init: Init) -> Result<(), lambda_http::Error>
+where
+    S: Handler,
+    Init: FnOnce() -> Fut,
+    Fut: Future<Output = Result<S, lambda_http::Error>>,
+{
+    crate::platform::logging::init();
+    let state = Arc::new(init().await?);
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let state = Arc::clone(&state);
+        async move {
+            let budget = of_request(&req);
+            Ok::<_, Infallible>(respond_within(budget, state.handle(req)).await)
+        }
+    }))
+    .await
+}
+
 /// A path parameter by name (empty when absent).
 pub fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
     params.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
@@ -307,15 +349,43 @@ pub fn render(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(|e| problem(&e))
 }
 
+/// The budget of a Lambda HTTP invocation: `None` when the request carries no Lambda context (tests) or a
+/// deadline that is no epoch time (local emulators such as `cargo lambda watch` send a small number and
+/// never stop a function; the SDK and provider timeouts still bound every call).
+pub fn of_request(req: &lambda_http::Request) -> Option<Duration> {
+    use lambda_http::RequestExt;
+    let context = req.lambda_context_ref()?;
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    budget::is_epoch_deadline(context.deadline, now_ms).then(|| budget::until_deadline(context.deadline, now_ms))
+}
+
+/// The handler's response, or `503 service_unavailable` (problem+json, `Retry-After`) when `budget` runs out
+/// first. No budget: the handler's response, however long it takes.
+pub async fn respond_within<F>(budget: Option<Duration>, handler: F) -> lambda_http::Response<lambda_http::Body>
+where
+    F: Future<Output = lambda_http::Response<lambda_http::Body>>,
+{
+    let Some(budget) = budget else {
+        return handler.await;
+    };
+    match budget::within(budget, handler).await {
+        Some(response) => response,
+        None => {
+            tracing::warn!(budget_ms = budget.as_millis() as u64, "request did not complete within its time budget");
+            problem(&crate::ApiError::timed_out())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde::Deserialize;
 
-    const ROUTES: &[(&str, &str)] = &[
-        ("POST", "/api/auth/register"),
-        ("GET", "/api/usage/{customer_id}"),
-        ("GET", "/api/quotas/{customer_id}/{solution_id}"),
+    const ROUTES: &[Route<u8>] = &[
+        ("POST", "/api/auth/register", 0),
+        ("GET", "/api/usage/{customer_id}", 1),
+        ("GET", "/api/quotas/{customer_id}/{solution_id}", 2),
     ];
 
     #[test]
@@ -386,5 +456,25 @@ mod tests {
         assert_eq!(dto.email, "a@example.com");
         let req = Request::new(Body::Binary(vec![b' '; DEFAULT_BODY_LIMIT + 1]));
         assert_eq!(body_bytes(&req, DEFAULT_BODY_LIMIT).expect_err("too large").status, 413);
+    }
+
+    #[tokio::test]
+    async fn a_lambda_request_gets_its_deadline_less_the_margin_and_a_503_past_it() {
+        use lambda_http::RequestExt;
+        let bare = lambda_http::Request::default();
+        assert_eq!(of_request(&bare), None, "no Lambda context: no budget");
+        let mut context = lambda_http::Context::default();
+        context.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("now") + 1_250;
+        let req = lambda_http::Request::default().with_lambda_context(context);
+        let budget = of_request(&req).expect("budget");
+        assert!(budget <= Duration::from_millis(250) && budget >= Duration::from_millis(100), "{budget:?}");
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            lambda_http::Response::new(lambda_http::Body::Empty)
+        };
+        let resp = respond_within(Some(budget), slow).await;
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
     }
 }

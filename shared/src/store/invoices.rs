@@ -1,10 +1,197 @@
 //! Invoices (payment requests, then numbered tax invoices), PhonePe orders, and the billing run's index of
 //! due subscriptions.
 
-use super::items::{InvoiceCounterItem, InvoiceItem, InvoiceStatus, PaymentItem, PhonePeOrderItem, SubscriptionItem};
+use super::subscriptions::{PaymentItem, SubscriptionItem};
 use super::{Item, Store, StoreError, applied, classify, from_item, keys};
+use crate::model::Tier;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// Why an invoice exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceReason {
+    /// The first period of a subscription.
+    Subscription,
+    Renewal,
+    /// The prorated difference of an upgrade.
+    Upgrade,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// A payment request (no number yet).
+    Open,
+    /// Paid: a numbered tax invoice.
+    Paid,
+    /// Withdrawn unpaid (subscription expired or canceled).
+    Void,
+}
+
+/// An invoice: first a payment request (open), then, once paid, a GST tax invoice with a number that is
+/// gapless per financial year (allocated in the same transaction that records the payment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub invoice_id: String,
+    pub user_id: String,
+    pub subscription_id: String,
+    pub solution_id: String,
+    pub provider: crate::model::Provider,
+    pub tier: Tier,
+    pub reason: InvoiceReason,
+    /// The period paid for (epoch seconds); a first period starts when it is paid, so it is set then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_end: Option<i64>,
+    /// Tax-inclusive total in minor units.
+    pub amount: i64,
+    pub currency: String,
+    /// The tier's price from this invoice's period on (what the subscription costs once it is paid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<crate::model::Price>,
+    pub status: InvoiceStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<i64>,
+    /// `INV/2026-27/000001`, once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    /// The issued document (seller, buyer, lines, tax), as rendered to PDF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<crate::gst::invoice::InvoiceDoc>,
+    /// The PDF's S3 key, once rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_key: Option<String>,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl InvoiceItem {
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
+        invoice_id: &str,
+        subscription: &SubscriptionItem,
+        tier: Tier,
+        reason: InvoiceReason,
+        amount: i64,
+        currency: &str,
+        period: Option<(i64, i64)>,
+        created_at: String,
+    ) -> Self {
+        let key = keys::invoice(invoice_id);
+        let gsi = keys::user_invoices(&subscription.user_id, &created_at, invoice_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "invoice".into(),
+            invoice_id: invoice_id.into(),
+            user_id: subscription.user_id.clone(),
+            subscription_id: subscription.subscription_id.clone(),
+            solution_id: subscription.solution_id.clone(),
+            provider: subscription.provider,
+            tier,
+            reason,
+            period_start: period.map(|p| p.0),
+            period_end: period.map(|p| p.1),
+            amount,
+            currency: currency.into(),
+            price: None,
+            status: InvoiceStatus::Open,
+            due_at: None,
+            number: None,
+            issued_at: None,
+            payment_id: None,
+            document: None,
+            pdf_key: None,
+            version: 0,
+            created_at: created_at.clone(),
+            updated_at: created_at,
+        }
+    }
+}
+
+/// The last invoice number given out in a financial year.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceCounterItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub financial_year: String,
+    pub last: u64,
+}
+
+/// One PhonePe checkout order: a payment attempt on an invoice. Its id is our `merchantOrderId`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhonePeOrderItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub merchant_order_id: String,
+    pub invoice_id: String,
+    pub subscription_id: String,
+    pub user_id: String,
+    pub amount: i64,
+    pub currency: String,
+    /// `creating` (asked PhonePe, no answer yet), `pending`, `completed`, `failed`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phonepe_order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+    /// Listed for the reconciliation while not final (sparse GSI2 `PHONEPE#OPEN`).
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl PhonePeOrderItem {
+    pub fn new(merchant_order_id: &str, invoice: &InvoiceItem, created_at: String) -> Self {
+        let key = keys::phonepe_order(merchant_order_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "phonepe_order".into(),
+            merchant_order_id: merchant_order_id.into(),
+            invoice_id: invoice.invoice_id.clone(),
+            subscription_id: invoice.subscription_id.clone(),
+            user_id: invoice.user_id.clone(),
+            amount: invoice.amount,
+            currency: invoice.currency.clone(),
+            state: "creating".into(),
+            phonepe_order_id: None,
+            redirect_url: None,
+            gsi2pk: Some(keys::PHONEPE_OPEN.to_owned()),
+            gsi2sk: Some(keys::phonepe_open("order", &created_at, merchant_order_id).1),
+            created_at: created_at.clone(),
+            updated_at: created_at,
+        }
+    }
+}
 
 /// What recording a paid invoice did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,5 +452,144 @@ impl Store {
             .map_err(classify)?;
         let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
         Ok((items, out.last_evaluated_key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gst::invoice::{InvoiceDoc, Line, Party};
+    use crate::model::{BillingPeriod, Price, Provider};
+    use crate::store::stored_shape::assert_stored;
+
+    const AT: &str = "2026-04-15T10:00:00Z";
+
+    fn price() -> Price {
+        Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None }
+    }
+
+    fn party(name: &str, state_code: &str) -> Party {
+        Party {
+            name: name.into(),
+            address: vec!["12 MG Road".into()],
+            state_code: state_code.into(),
+            gstin: None,
+            email: None,
+        }
+    }
+
+    #[test]
+    fn the_invoice_family_is_stored_under_its_attribute_names() {
+        let subscription = SubscriptionItem::new(
+            "sub_1",
+            "usr_1",
+            "sol_1",
+            Tier::Pro,
+            BillingPeriod::Monthly,
+            Provider::Phonepe,
+            price(),
+            AT.into(),
+        );
+        let mut invoice = InvoiceItem::open(
+            "inv_1",
+            &subscription,
+            Tier::Pro,
+            InvoiceReason::Renewal,
+            49_900,
+            "inr",
+            Some((1_776_250_000, 1_778_842_000)),
+            AT.into(),
+        );
+        invoice.price = Some(price());
+        invoice.status = InvoiceStatus::Paid;
+        invoice.due_at = Some(1_776_250_000);
+        invoice.number = Some(crate::gst::invoice_number("2026-27", 1));
+        invoice.issued_at = Some(AT.into());
+        invoice.payment_id = Some("pay_1".into());
+        let issued_on = chrono::NaiveDate::from_ymd_opt(2026, 4, 15).expect("date");
+        invoice.document = Some(InvoiceDoc {
+            number: crate::gst::invoice_number("2026-27", 1),
+            issued_on,
+            seller: party("Marketplace", "29"),
+            buyer: party("Buyer", "27"),
+            place_of_supply: "27".into(),
+            currency: "inr".into(),
+            lines: vec![Line { description: "Pro".into(), sac: "998314".into(), period: None, amount: 49_900 }],
+            tax: crate::gst::split_inclusive(49_900, "inr", "29", "27"),
+            payment_reference: Some("pay_1".into()),
+        });
+        invoice.pdf_key = Some("invoices/inv_1.pdf".into());
+        invoice.version = 2;
+        assert_stored(
+            &invoice,
+            &keys::invoice("inv_1"),
+            "invoice",
+            &[
+                "PK",
+                "SK",
+                "GSI1PK",
+                "GSI1SK",
+                "entity_type",
+                "invoice_id",
+                "user_id",
+                "subscription_id",
+                "solution_id",
+                "provider",
+                "tier",
+                "reason",
+                "period_start",
+                "period_end",
+                "amount",
+                "currency",
+                "price",
+                "status",
+                "due_at",
+                "number",
+                "issued_at",
+                "payment_id",
+                "document",
+                "pdf_key",
+                "version",
+                "created_at",
+                "updated_at",
+            ],
+        );
+
+        let key = keys::invoice_counter("2026-27");
+        let counter = InvoiceCounterItem {
+            pk: key.pk.clone(),
+            sk: key.sk.clone(),
+            entity_type: "invoice_counter".into(),
+            financial_year: "2026-27".into(),
+            last: 12,
+        };
+        assert_stored(&counter, &key, "invoice_counter", &["PK", "SK", "entity_type", "financial_year", "last"]);
+
+        let mut order = PhonePeOrderItem::new("ord_1", &invoice, AT.into());
+        order.phonepe_order_id = Some("OMO123".into());
+        order.redirect_url = Some("https://mercury.phonepe.com/ord_1".into());
+        assert_stored(
+            &order,
+            &keys::phonepe_order("ord_1"),
+            "phonepe_order",
+            &[
+                "PK",
+                "SK",
+                "GSI2PK",
+                "GSI2SK",
+                "entity_type",
+                "merchant_order_id",
+                "invoice_id",
+                "subscription_id",
+                "user_id",
+                "amount",
+                "currency",
+                "state",
+                "phonepe_order_id",
+                "redirect_url",
+                "created_at",
+                "updated_at",
+            ],
+        );
     }
 }

@@ -397,6 +397,11 @@ pub fn api_key(hash_hex: &str) -> Key {
     Key::new(format!("APIKEY#{hash_hex}"), "APIKEY")
 }
 
+/// The key hash an API key item's partition key holds (the inverse of [`api_key`]).
+pub fn api_key_hash_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix("APIKEY#")
+}
+
 pub fn partner_api_keys(partner_id: &str, created_at: &str, key_id: &str) -> Gsi1 {
     Gsi1 { pk: partner_api_keys_partition(partner_id), sk: format!("{created_at}#{key_id}") }
 }
@@ -439,6 +444,11 @@ pub fn solution_stats_partition(solution_id: &str) -> String {
 
 pub fn solution_stats_day(solution_id: &str, date: &str) -> Key {
     Key::new(solution_stats_partition(solution_id), format!("DAY#{date}"))
+}
+
+/// The date of a [`solution_stats_day`] sort key.
+pub fn solution_stats_day_of(sk: &str) -> Option<&str> {
+    sk.strip_prefix("DAY#")
 }
 
 /// Sort-key bounds (inclusive) of a solution's daily counters between two dates.

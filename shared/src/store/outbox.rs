@@ -4,12 +4,84 @@
 //! backoff's end; after the last allowed attempt it moves to the dead-letter index `OUTBOX#dead` instead. So
 //! a reader that asks for what is due by now never sees the leased or backing-off ones, however many there are.
 
-use super::items::NotificationItem;
 use super::{Item, Store, StoreError, applied, classify, from_item, keys};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// A notification waiting to be delivered (the billing function sends it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    /// In the pending index until sent (then removed).
+    #[serde(rename = "GSI1PK", default)]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK", default)]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub notification_id: String,
+    pub kind: String,
+    pub customer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    pub data: serde_json::Value,
+    /// `pending`, `sending` (leased), `sent`, `skipped`, `unverified`, or `dead` (given up on after
+    /// `notifications::MAX_ATTEMPTS` failed sends: in the dead-letter index until an admin retries it).
+    pub status: String,
+    pub created_at: String,
+    /// Failed sends so far (reset by an admin's retry).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// When the next send may be tried after a failure (RFC 3339; mirrored in the pending index's sort key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    /// What the last failed send reported (no secrets: the provider's error code and message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_at: Option<String>,
+}
+
+impl NotificationItem {
+    pub fn new(
+        notification_id: &str,
+        kind: &str,
+        customer_id: &str,
+        solution_id: Option<&str>,
+        data: serde_json::Value,
+        created_at: String,
+    ) -> Self {
+        let key = keys::outbox(notification_id);
+        let gsi = keys::outbox_pending(&created_at, notification_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "notification".into(),
+            notification_id: notification_id.into(),
+            kind: kind.into(),
+            customer_id: customer_id.into(),
+            solution_id: solution_id.map(str::to_owned),
+            data,
+            status: "pending".into(),
+            created_at,
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            dead_at: None,
+        }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
@@ -222,5 +294,51 @@ impl Store {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stored_shape::assert_stored;
+
+    #[test]
+    fn the_outbox_family_is_stored_under_its_attribute_names() {
+        let mut note = NotificationItem::new(
+            "ntf_1",
+            "quota_warning",
+            "usr_1",
+            Some("sol_1"),
+            serde_json::json!({"used": 80, "limit": 100}),
+            "2026-04-15T10:00:00Z".into(),
+        );
+        note.status = "dead".into();
+        note.attempts = 5;
+        note.next_attempt_at = Some("2026-04-15T11:00:00Z".into());
+        note.last_error = Some("MessageRejected: address blocked".into());
+        note.dead_at = Some("2026-04-15T12:00:00Z".into());
+        assert_stored(
+            &note,
+            &keys::outbox("ntf_1"),
+            "notification",
+            &[
+                "PK",
+                "SK",
+                "GSI1PK",
+                "GSI1SK",
+                "entity_type",
+                "notification_id",
+                "kind",
+                "customer_id",
+                "solution_id",
+                "data",
+                "status",
+                "created_at",
+                "attempts",
+                "next_attempt_at",
+                "last_error",
+                "dead_at",
+            ],
+        );
     }
 }

@@ -1,10 +1,217 @@
 //! Partners, their API keys, their solutions (by partner and by status) and admin audit records in the
 //! store. Every read-modify-write is version-checked (`tx_put_versioned`).
 
-use super::items::{ApiKeyItem, AuditItem, PartnerItem, PartnerLinkItem, SolutionItem};
+use super::solutions::SolutionItem;
 use super::{Item, Store, StoreError, build_err, classify, from_item, keys, to_item};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// A partner: its application (pending, rejected) and, once approved, its profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    /// Partners by status (`keys::partners_by_status`).
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    pub entity_type: String,
+    pub partner_id: String,
+    pub user_id: String,
+    pub company: String,
+    pub contact_email: String,
+    /// `pending`, `approved`, `rejected` or `suspended`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gstin: Option<String>,
+    /// How the partner is paid: `bank` or `upi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_method: Option<String>,
+    /// The payout details as shown to anyone (masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_masked: Option<String>,
+    /// The payout details, sealed with AES-256-GCM (`crate::platform::sealed`); never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_sealed: Option<String>,
+    /// The platform's commission for this partner in basis points; the default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_bp: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    pub created_at: String,
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl PartnerItem {
+    pub fn new(
+        partner_id: &str,
+        user_id: &str,
+        company: &str,
+        contact_email: &str,
+        status: &str,
+        created_at: String,
+    ) -> Self {
+        let key = keys::partner(partner_id);
+        let mut item = Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: None,
+            gsi1sk: None,
+            entity_type: "partner".into(),
+            partner_id: partner_id.into(),
+            user_id: user_id.into(),
+            company: company.into(),
+            contact_email: contact_email.into(),
+            status: String::new(),
+            website: None,
+            gstin: None,
+            payout_method: None,
+            payout_masked: None,
+            payout_sealed: None,
+            commission_bp: None,
+            decision_reason: None,
+            decided_by: None,
+            decided_at: None,
+            created_at,
+            version: 0,
+        };
+        item.set_status(status);
+        item
+    }
+
+    /// Move to `status`, keeping the by-status index entry in step.
+    pub fn set_status(&mut self, status: &str) {
+        self.status = status.into();
+        let gsi = keys::partners_by_status(status, &self.created_at, &self.partner_id);
+        self.gsi1pk = Some(gsi.pk);
+        self.gsi1sk = Some(gsi.sk);
+    }
+}
+
+/// The guard that keeps one partner application per user (points at it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerLinkItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    pub partner_id: String,
+}
+
+impl PartnerLinkItem {
+    pub fn new(user_id: &str, partner_id: &str) -> Self {
+        let key = keys::user_partner(user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "partner_link".into(),
+            user_id: user_id.into(),
+            partner_id: partner_id.into(),
+        }
+    }
+}
+
+/// An admin decision (approve, reject, suspend, publish...), kept for audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub audit_id: String,
+    /// What was decided about: `partner#<id>` or `solution#<id>`.
+    pub subject: String,
+    pub action: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+impl AuditItem {
+    pub fn new(subject: &str, action: &str, actor: &str, reason: Option<&str>, at: String) -> Self {
+        let audit_id = crate::platform::ids::new_id("aud");
+        let key = keys::audit(subject, &at, &audit_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "audit".into(),
+            audit_id,
+            subject: subject.into(),
+            action: action.into(),
+            actor: actor.into(),
+            reason: reason.map(str::to_owned),
+            at,
+        }
+    }
+}
+
+/// A partner API key, stored by the SHA-256 of the key (the key itself is shown once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub key_id: String,
+    pub partner_id: String,
+    pub name: String,
+    /// The first characters of the key, to recognise it in a list.
+    pub prefix: String,
+    /// The solutions the key may act for; empty = every solution of the partner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub solution_ids: Vec<String>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+impl ApiKeyItem {
+    pub fn new(
+        hash_hex: &str,
+        key_id: &str,
+        partner_id: &str,
+        name: &str,
+        prefix: &str,
+        solution_ids: Vec<String>,
+        created_at: String,
+    ) -> Self {
+        let key = keys::api_key(hash_hex);
+        let gsi = keys::partner_api_keys(partner_id, &created_at, key_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "api_key".into(),
+            key_id: key_id.into(),
+            partner_id: partner_id.into(),
+            name: name.into(),
+            prefix: prefix.into(),
+            solution_ids,
+            created_at,
+            revoked_at: None,
+        }
+    }
+}
 
 impl Store {
     /// A put of an item read at `expected_version` (its stored version; the item carries the next one):
@@ -182,7 +389,7 @@ impl Store {
     }
 
     /// Every statement of a partner (a dozen a year per currency).
-    pub async fn statements_of(&self, partner_id: &str) -> Result<Vec<super::items::StatementItem>, StoreError> {
+    pub async fn statements_of(&self, partner_id: &str) -> Result<Vec<super::ledger::StatementItem>, StoreError> {
         self.index_partition(keys::GSI1, keys::partner_statements_partition(partner_id), true).await
     }
 }
@@ -221,5 +428,95 @@ impl Store {
             .expression_attribute_values(":pk", AttributeValue::S(partition))
             .scan_index_forward(oldest_first);
         self.query_all(q).await?.into_iter().map(from_item).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stored_shape::assert_stored;
+
+    #[test]
+    fn the_partner_family_is_stored_under_its_attribute_names() {
+        let at = "2026-04-15T10:00:00Z";
+        let mut partner = PartnerItem::new("prt_1", "usr_1", "Acme", "ops@acme.example", "pending", at.into());
+        partner.set_status("approved");
+        partner.website = Some("https://acme.example".into());
+        partner.gstin = Some("29AAGCB7383J1Z4".into());
+        partner.payout_method = Some("upi".into());
+        partner.payout_masked = Some("ac***@upi".into());
+        partner.payout_sealed = Some("sealed".into());
+        partner.commission_bp = Some(1_500);
+        partner.decision_reason = Some("looks good".into());
+        partner.decided_by = Some("usr_admin".into());
+        partner.decided_at = Some(at.into());
+        partner.version = 1;
+        assert_stored(
+            &partner,
+            &keys::partner("prt_1"),
+            "partner",
+            &[
+                "PK",
+                "SK",
+                "GSI1PK",
+                "GSI1SK",
+                "entity_type",
+                "partner_id",
+                "user_id",
+                "company",
+                "contact_email",
+                "status",
+                "website",
+                "gstin",
+                "payout_method",
+                "payout_masked",
+                "payout_sealed",
+                "commission_bp",
+                "decision_reason",
+                "decided_by",
+                "decided_at",
+                "created_at",
+                "version",
+            ],
+        );
+
+        let link = PartnerLinkItem::new("usr_1", "prt_1");
+        assert_stored(
+            &link,
+            &keys::user_partner("usr_1"),
+            "partner_link",
+            &["PK", "SK", "entity_type", "user_id", "partner_id"],
+        );
+
+        let audit = AuditItem::new("partner#prt_1", "approve", "usr_admin", Some("looks good"), at.into());
+        assert_stored(
+            &audit,
+            &keys::audit("partner#prt_1", at, &audit.audit_id),
+            "audit",
+            &["PK", "SK", "entity_type", "audit_id", "subject", "action", "actor", "reason", "at"],
+        );
+
+        let mut api_key =
+            ApiKeyItem::new("ef56", "key_1", "prt_1", "ci", "sk_live_ab", vec!["sol_1".into()], at.into());
+        api_key.revoked_at = Some(at.into());
+        assert_stored(
+            &api_key,
+            &keys::api_key("ef56"),
+            "api_key",
+            &[
+                "PK",
+                "SK",
+                "GSI1PK",
+                "GSI1SK",
+                "entity_type",
+                "key_id",
+                "partner_id",
+                "name",
+                "prefix",
+                "solution_ids",
+                "created_at",
+                "revoked_at",
+            ],
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! What the daily reconciliation reads: PhonePe orders and refunds whose outcome we do not know yet.
 
-use super::items::{PhonePeOrderItem, RefundItem};
+use super::invoices::PhonePeOrderItem;
+use super::subscriptions::RefundItem;
 use super::{Item, Store, StoreError, classify, from_item, keys};
 use aws_sdk_dynamodb::types::AttributeValue;
 

@@ -1,12 +1,37 @@
 //! Throttle counters: login failures per account and fixed-window request counters per client. Each check
 //! or record is one request (the login lookup shares its read with the email lookup).
 
-use super::items::{EmailItem, LoginThrottleItem};
+use super::users::EmailItem;
 use super::{Store, StoreError, classify, keys, take, to_item};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+/// An account's recent login failures (by the hash of its normalised email; TTL'd a day after the last one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginThrottleItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    /// Failures since the last success (or since the item expired).
+    #[serde(default)]
+    pub failures: u32,
+    /// No login is tried before this instant (epoch seconds); 0 = not locked.
+    #[serde(default)]
+    pub locked_until: i64,
+    pub expires_at: i64,
+}
+
+impl LoginThrottleItem {
+    pub fn new(email_hash: &str, failures: u32, locked_until: i64, expires_at: i64) -> Self {
+        let key = keys::login_throttle(email_hash);
+        Self { pk: key.pk, sk: key.sk, entity_type: "login_throttle".into(), failures, locked_until, expires_at }
+    }
+}
 
 const RATE_WINDOW: &str = "rate_window";
 
@@ -92,5 +117,22 @@ impl Store {
             }
             Err(e) => Err(classify(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stored_shape::assert_stored;
+
+    #[test]
+    fn the_throttle_family_is_stored_under_its_attribute_names() {
+        let item = LoginThrottleItem::new("ab12", 3, 1_776_250_000, 1_776_336_400);
+        assert_stored(
+            &item,
+            &keys::login_throttle("ab12"),
+            "login_throttle",
+            &["PK", "SK", "entity_type", "failures", "locked_until", "expires_at"],
+        );
     }
 }

@@ -1,9 +1,155 @@
 //! Token families, refresh tokens and issued-token records in the store.
 
-use super::items::{FamilyItem, RefreshItem, TokenItem};
 use super::{Item, Store, StoreError, classify, cursor, from_item, keys};
+use crate::model::TokenKind;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// Session or solution-token family: the unit of revocation and of refresh-token rotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FamilyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub kind: TokenKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime of each token minted in this family.
+    pub token_ttl_seconds: i64,
+    pub created_at: String,
+    /// End of the family's absolute lifetime (epoch seconds); refresh tokens stop working then.
+    pub refresh_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_reason: Option<String>,
+    /// TTL (epoch seconds).
+    pub expires_at: i64,
+}
+
+impl FamilyItem {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        family_id: &str,
+        user_id: &str,
+        kind: TokenKind,
+        solution_id: Option<&str>,
+        scopes: Vec<String>,
+        token_ttl_seconds: i64,
+        created_at: String,
+        refresh_until: i64,
+    ) -> Self {
+        let key = keys::family(family_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "token_family".into(),
+            family_id: family_id.into(),
+            user_id: user_id.into(),
+            kind,
+            solution_id: solution_id.map(str::to_owned),
+            scopes,
+            token_ttl_seconds,
+            created_at,
+            refresh_until,
+            revoked_at: None,
+            revoked_by: None,
+            revoked_reason: None,
+            expires_at: refresh_until + 86_400,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<String>,
+    /// TTL (epoch seconds).
+    pub expires_at: i64,
+}
+
+impl RefreshItem {
+    pub fn new(hash: &str, family: &FamilyItem, created_at: String) -> Self {
+        let key = keys::refresh(hash);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "refresh_token".into(),
+            family_id: family.family_id.clone(),
+            user_id: family.user_id.clone(),
+            created_at,
+            used_at: None,
+            expires_at: family.expires_at,
+        }
+    }
+}
+
+/// The record of one issued JWT (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub token_id: String,
+    pub user_id: String,
+    pub family_id: String,
+    pub kind: TokenKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_id: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub issued_at: String,
+    /// The JWT's `exp` (epoch seconds).
+    pub exp: i64,
+    /// TTL (epoch seconds): a day after `exp`.
+    pub expires_at: i64,
+}
+
+impl TokenItem {
+    pub fn new(token_id: &str, family: &FamilyItem, issued_at: String, exp: i64) -> Self {
+        let key = keys::token(token_id);
+        let gsi = keys::user_tokens(&family.user_id, &issued_at, token_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "token".into(),
+            token_id: token_id.into(),
+            user_id: family.user_id.clone(),
+            family_id: family.family_id.clone(),
+            kind: family.kind,
+            solution_id: family.solution_id.clone(),
+            scopes: family.scopes.clone(),
+            issued_at,
+            exp,
+            expires_at: exp + 86_400,
+        }
+    }
+}
 
 /// Why a refresh-token rotation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -169,5 +315,82 @@ impl Store {
         let tokens =
             page.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<TokenItem>, _>>()?;
         Ok(Some((tokens, cursor::encode(page.last_evaluated_key.as_ref()))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stored_shape::assert_stored;
+
+    #[test]
+    fn the_token_family_is_stored_under_its_attribute_names() {
+        let mut family = FamilyItem::new(
+            "fam_1",
+            "usr_1",
+            TokenKind::Solution,
+            Some("sol_1"),
+            vec!["usage:write".into()],
+            900,
+            "2026-04-15T10:00:00Z".into(),
+            1_778_000_000,
+        );
+        family.revoked_at = Some("2026-04-16T10:00:00Z".into());
+        family.revoked_by = Some("usr_admin".into());
+        family.revoked_reason = Some("leaked".into());
+        assert_stored(
+            &family,
+            &keys::family("fam_1"),
+            "token_family",
+            &[
+                "PK",
+                "SK",
+                "entity_type",
+                "family_id",
+                "user_id",
+                "kind",
+                "solution_id",
+                "scopes",
+                "token_ttl_seconds",
+                "created_at",
+                "refresh_until",
+                "revoked_at",
+                "revoked_by",
+                "revoked_reason",
+                "expires_at",
+            ],
+        );
+
+        let mut refresh = RefreshItem::new("cd34", &family, "2026-04-15T10:00:00Z".into());
+        refresh.used_at = Some("2026-04-15T10:15:00Z".into());
+        assert_stored(
+            &refresh,
+            &keys::refresh("cd34"),
+            "refresh_token",
+            &["PK", "SK", "entity_type", "family_id", "user_id", "created_at", "used_at", "expires_at"],
+        );
+
+        let token = TokenItem::new("tok_1", &family, "2026-04-15T10:00:00Z".into(), 1_776_250_900);
+        assert_stored(
+            &token,
+            &keys::token("tok_1"),
+            "token",
+            &[
+                "PK",
+                "SK",
+                "GSI1PK",
+                "GSI1SK",
+                "entity_type",
+                "token_id",
+                "user_id",
+                "family_id",
+                "kind",
+                "solution_id",
+                "scopes",
+                "issued_at",
+                "exp",
+                "expires_at",
+            ],
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! than the limit and a refused call writes nothing. `ReturnValuesOnConditionCheckFailure` hands back the
 //! current count with the refusal, so a 429 costs no extra read.
 
-use super::items::{ACTION_ATTR_PREFIX, IdempotencyItem, NotificationItem, QuotaResetAuditItem, UsageCounterItem};
+use super::outbox::NotificationItem;
 use super::{Item, Store, StoreError, classify, from_item, keys, to_item};
 use crate::model::Tier;
 use aws_sdk_dynamodb::error::SdkError;
@@ -15,7 +15,108 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
 };
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// Prefix of the per-action count attributes of a usage counter (`action:<name>` = count).
+pub const ACTION_ATTR_PREFIX: &str = "action:";
+
+/// A usage counter: one customer × solution × local day (or month). `used` is what counts against the quota
+/// (an admin reset zeroes it); the `action:<name>` attributes count every granted unit by action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageCounterItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(default)]
+    pub entity_type: String,
+    #[serde(default)]
+    pub customer_id: String,
+    #[serde(default)]
+    pub solution_id: String,
+    /// `yyyy-mm-dd` (day counters) or `yyyy-mm` (month counters).
+    #[serde(default)]
+    pub period: String,
+    #[serde(default)]
+    pub used: u64,
+    #[serde(default)]
+    pub tier: Option<Tier>,
+    /// The limit in force at the last write (`None` = unlimited).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(flatten)]
+    pub other: std::collections::HashMap<String, serde_json::Value>,
+}
+
+impl UsageCounterItem {
+    /// Units counted under this customer itself (not carried from an anonymous visitor).
+    pub fn own_units(&self) -> u64 {
+        let carried = self.other.get(CARRIED_ATTR).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        self.used.saturating_sub(carried)
+    }
+
+    /// Per-action counts.
+    pub fn actions(&self) -> std::collections::BTreeMap<String, u64> {
+        self.other
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(ACTION_ATTR_PREFIX)?.to_owned(), v.as_u64()?)))
+            .collect()
+    }
+
+    /// A copy of this counter under another customer (anonymous usage carried into a new account).
+    pub fn carried_to(&self, customer_id: &str, tier: Tier) -> Self {
+        let key = keys::usage_day(customer_id, &self.period, &self.solution_id);
+        let mut other = self.other.clone();
+        let index = keys::solution_usage(&self.solution_id, &self.period, customer_id);
+        other.insert(keys::GSI1PK.to_owned(), serde_json::Value::String(index.pk));
+        other.insert(keys::GSI1SK.to_owned(), serde_json::Value::String(index.sk));
+        // The units came from the visitor's counter: analytics counts them there, once.
+        other.insert(CARRIED_ATTR.to_owned(), serde_json::Value::from(self.used));
+        Self { pk: key.pk, sk: key.sk, customer_id: customer_id.to_owned(), tier: Some(tier), other, ..self.clone() }
+    }
+}
+
+/// On a counter carried into a new account: how many of its units were the visitor's.
+pub const CARRIED_ATTR: &str = "carried";
+
+/// The stored first answer of a usage event sent with an idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    /// SHA-256 of what the request asked for (action, quantity): a key reused for a different request is refused.
+    pub fingerprint: String,
+    /// The answer, as JSON text.
+    pub answer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+    pub created_at: String,
+    pub expires_at: i64,
+}
+
+/// Who reset a quota, when, why, and what it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaResetAuditItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub audit_id: String,
+    pub customer_id: String,
+    pub solution_id: String,
+    pub date: String,
+    pub previous_used: u64,
+    pub reset_by: String,
+    pub reason: String,
+    pub at: String,
+}
 
 /// A counter to write: where, for whom, and under which limit.
 #[derive(Debug, Clone)]
@@ -315,5 +416,138 @@ impl Store {
             Err(StoreError::Conditional { .. }) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Store {
+    /// Count one anonymous visitor of a solution who registered on `day` (`yyyy-mm-dd`), for the partner's
+    /// analytics; part of the registration's transaction.
+    pub fn tx_count_conversion(&self, solution_id: &str, day: &str) -> Result<TransactWriteItem, StoreError> {
+        self.tx_update(
+            &keys::solution_stats_day(solution_id, day),
+            "ADD anonymous_to_registered :one SET entity_type = :et",
+            None,
+            HashMap::from([
+                (":one".to_owned(), AttributeValue::N("1".into())),
+                (":et".to_owned(), AttributeValue::S("solution_stats".into())),
+            ]),
+        )
+    }
+
+    /// Anonymous visitors of a solution who registered, per day (`yyyy-mm-dd`), for days `from..=to`.
+    pub async fn conversions_by_day(
+        &self,
+        solution_id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let (lo, hi) = keys::solution_stats_range(from, to);
+        let items = self.partition_range(&keys::solution_stats_partition(solution_id), &lo, &hi).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let day = item.get("SK").and_then(|v| v.as_s().ok()).and_then(|sk| keys::solution_stats_day_of(sk))?;
+                let n = item.get("anonymous_to_registered").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())?;
+                Some((day.to_owned(), n))
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stored_shape::assert_stored;
+
+    #[test]
+    fn the_usage_family_is_stored_under_its_attribute_names() {
+        let key = keys::usage_day("anon_1", "2026-04-15", "sol_1");
+        let visitor = UsageCounterItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "usage_counter".into(),
+            customer_id: "anon_1".into(),
+            solution_id: "sol_1".into(),
+            period: "2026-04-15".into(),
+            used: 7,
+            tier: Some(Tier::Anonymous),
+            limit: Some(10),
+            expires_at: Some(1_784_000_000),
+            other: HashMap::from([(format!("{ACTION_ATTR_PREFIX}scan"), serde_json::Value::from(7))]),
+        };
+        let counter = visitor.carried_to("usr_1", Tier::Free);
+        assert_eq!(counter.own_units(), 0);
+        assert_stored(
+            &counter,
+            &keys::usage_day("usr_1", "2026-04-15", "sol_1"),
+            "usage_counter",
+            &[
+                "PK",
+                "SK",
+                "GSI1PK",
+                "GSI1SK",
+                "entity_type",
+                "customer_id",
+                "solution_id",
+                "period",
+                "used",
+                "tier",
+                "limit",
+                "expires_at",
+                "action:scan",
+                CARRIED_ATTR,
+            ],
+        );
+
+        let key = keys::idempotency("usr_1", "sol_1", "ab12");
+        let record = IdempotencyItem {
+            pk: key.pk.clone(),
+            sk: key.sk.clone(),
+            entity_type: "idempotency".into(),
+            fingerprint: "cd34".into(),
+            answer: "{\"allowed\":true}".into(),
+            metadata: Some("{\"page\":1}".into()),
+            created_at: "2026-04-15T10:00:00Z".into(),
+            expires_at: 1_776_336_400,
+        };
+        assert_stored(
+            &record,
+            &key,
+            "idempotency",
+            &["PK", "SK", "entity_type", "fingerprint", "answer", "metadata", "created_at", "expires_at"],
+        );
+
+        let key = keys::quota_audit("usr_1", "sol_1", "2026-04-15T10:00:00Z", "aud_1");
+        let audit = QuotaResetAuditItem {
+            pk: key.pk.clone(),
+            sk: key.sk.clone(),
+            entity_type: "quota_reset_audit".into(),
+            audit_id: "aud_1".into(),
+            customer_id: "usr_1".into(),
+            solution_id: "sol_1".into(),
+            date: "2026-04-15".into(),
+            previous_used: 42,
+            reset_by: "usr_admin".into(),
+            reason: "support ticket".into(),
+            at: "2026-04-15T10:00:00Z".into(),
+        };
+        assert_stored(
+            &audit,
+            &key,
+            "quota_reset_audit",
+            &[
+                "PK",
+                "SK",
+                "entity_type",
+                "audit_id",
+                "customer_id",
+                "solution_id",
+                "date",
+                "previous_used",
+                "reset_by",
+                "reason",
+                "at",
+            ],
+        );
     }
 }

@@ -1,8 +1,71 @@
 //! User accounts in the store.
 
-use super::items::{EmailItem, EntitlementItem, UserItem};
+use super::solutions::EntitlementItem;
 use super::{Item, Store, StoreError, from_item, keys};
+use crate::model::Role;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<String>,
+    /// The address was proven through a verification link (items written before verification existed:
+    /// false). Money, reviews, partner applications and mail other than the link itself need it.
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified_at: Option<String>,
+}
+
+impl UserItem {
+    pub fn new(user_id: &str, email: &str, name: &str, role: Role, password_hash: String, created_at: String) -> Self {
+        let key = keys::user(user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "user".into(),
+            user_id: user_id.into(),
+            email: email.into(),
+            name: name.into(),
+            role,
+            password_hash,
+            created_at,
+            partner_id: None,
+            email_verified: false,
+            email_verified_at: None,
+        }
+    }
+}
+
+/// The uniqueness guard of an email address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+}
+
+impl EmailItem {
+    pub fn new(email: &str, user_id: &str) -> Self {
+        let key = keys::email(email);
+        Self { pk: key.pk, sk: key.sk, entity_type: "email".into(), user_id: user_id.into() }
+    }
+}
 
 impl Store {
     /// Create a user and the guard of its email atomically, together with `extra` items (e.g. the first
@@ -65,5 +128,48 @@ impl Store {
             None => q.key_condition_expression("PK = :pk"),
         };
         self.query_all(q).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stored_shape::assert_stored;
+
+    #[test]
+    fn the_user_family_is_stored_under_its_attribute_names() {
+        let mut user = UserItem::new(
+            "usr_1",
+            "a@example.com",
+            "Asha",
+            Role::Partner,
+            "hash".into(),
+            "2026-04-15T10:00:00Z".into(),
+        );
+        user.partner_id = Some("prt_1".into());
+        user.email_verified = true;
+        user.email_verified_at = Some("2026-04-15T10:05:00Z".into());
+        assert_stored(
+            &user,
+            &keys::user("usr_1"),
+            "user",
+            &[
+                "PK",
+                "SK",
+                "entity_type",
+                "user_id",
+                "email",
+                "name",
+                "role",
+                "password_hash",
+                "created_at",
+                "partner_id",
+                "email_verified",
+                "email_verified_at",
+            ],
+        );
+
+        let email = EmailItem::new("a@example.com", "usr_1");
+        assert_stored(&email, &keys::email("a@example.com"), "email", &["PK", "SK", "entity_type", "user_id"]);
     }
 }

@@ -1,10 +1,86 @@
 //! Email verification in the store: links (by token hash, single use, TTL'd), the verified flag of the user,
 //! and the resend throttle (one conditional `UpdateItem` on a TTL'd counter per mail).
 
-use super::items::{EmailVerificationItem, NotificationItem, VerificationSendsItem};
+use super::outbox::NotificationItem;
 use super::{Item, Store, StoreError, applied, build_err, classify, keys};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// An email verification link: only the SHA-256 of its token is stored. Single use (`used_at`), valid
+/// until `valid_until`; DynamoDB's TTL removes it a day after that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailVerificationItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    /// The address the link proves (a link for an address the account no longer has proves nothing).
+    pub email: String,
+    pub created_at: String,
+    /// Epoch seconds: the link is refused from then on.
+    pub valid_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<String>,
+    /// TTL (epoch seconds).
+    pub expires_at: i64,
+}
+
+impl EmailVerificationItem {
+    pub fn new(hash_hex: &str, user_id: &str, email: &str, created_at: String, valid_until: i64) -> Self {
+        let key = keys::email_verification(hash_hex);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "email_verification".into(),
+            user_id: user_id.into(),
+            email: email.into(),
+            created_at,
+            valid_until,
+            used_at: None,
+            expires_at: valid_until + 86_400,
+        }
+    }
+}
+
+/// How many verification mails a user was sent in the current window (the resend throttle), and when the
+/// last one was. TTL'd at the end of the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationSendsItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub user_id: String,
+    /// Epoch seconds: the window's start.
+    pub window_start: i64,
+    /// Mails sent in the window.
+    pub sent: u32,
+    /// Epoch seconds of the last mail.
+    pub last_sent: i64,
+    /// TTL (epoch seconds): the window's end.
+    pub expires_at: i64,
+}
+
+impl VerificationSendsItem {
+    /// The first mail of a window, sent at `now` (epoch seconds); the window lasts `window_seconds`.
+    pub fn first(user_id: &str, now: i64, window_seconds: i64) -> Self {
+        let key = keys::verification_sends(user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "verification_sends".into(),
+            user_id: user_id.into(),
+            window_start: now,
+            sent: 1,
+            last_sent: now,
+            expires_at: now + window_seconds,
+        }
+    }
+}
 
 /// What counting a verification mail against the throttle found.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,5 +244,32 @@ impl Store {
             return Ok(SendCount::Counted);
         }
         Ok(SendCount::Throttled(self.get(&key, true).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stored_shape::assert_stored;
+
+    #[test]
+    fn the_verification_family_is_stored_under_its_attribute_names() {
+        let mut link =
+            EmailVerificationItem::new("ab12", "usr_1", "a@example.com", "2026-04-15T10:00:00Z".into(), 1_776_300_000);
+        link.used_at = Some("2026-04-15T10:05:00Z".into());
+        assert_stored(
+            &link,
+            &keys::email_verification("ab12"),
+            "email_verification",
+            &["PK", "SK", "entity_type", "user_id", "email", "created_at", "valid_until", "used_at", "expires_at"],
+        );
+
+        let sends = VerificationSendsItem::first("usr_1", 1_776_250_000, 3_600);
+        assert_stored(
+            &sends,
+            &keys::verification_sends("usr_1"),
+            "verification_sends",
+            &["PK", "SK", "entity_type", "user_id", "window_start", "sent", "last_sent", "expires_at"],
+        );
     }
 }

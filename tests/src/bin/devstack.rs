@@ -9,14 +9,14 @@
 
 use integration_tests::{fake_phonepe, seed, template};
 use serde::{Deserialize, Serialize};
-use shared::auth::tokens::{AuthService, TokenSettings};
+use shared::auth::{AuthService, TokenSettings};
 use shared::identity::jwt::KeySet;
 use shared::model::Role;
 use shared::model::{BillingPeriod, Price};
 use shared::model::{SolutionStatus, Tier};
 use shared::platform::clock::SystemClock;
 use shared::store::Store;
-use shared::store::items::TierDefinitionItem;
+use shared::store::solutions::TierDefinitionItem;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,8 +4,8 @@
 use integration_tests::harness::{Reply, TestEnv, unique_email};
 use serde_json::{Value, json};
 use shared::model::SolutionStatus;
-use shared::store::items::SolutionItem;
 use shared::store::keys;
+use shared::store::solutions::SolutionItem;
 
 /// A user with a session and a published solution (plus a second one) to hold tokens for.
 struct Fixture {

@@ -5,8 +5,10 @@ use integration_tests::harness::{Reply, TestEnv, unique_email};
 use serde_json::{Value, json};
 use shared::model::SolutionStatus;
 use shared::platform::clock::Clock;
-use shared::store::items::{EmailVerificationItem, NotificationItem, UserItem};
 use shared::store::keys;
+use shared::store::outbox::NotificationItem;
+use shared::store::users::UserItem;
+use shared::store::verification::EmailVerificationItem;
 
 async fn verify(env: &TestEnv, token: &str) -> Reply {
     env.call("POST", "/api/auth/verify-email", Some(json!({"token": token})), None).await

@@ -115,7 +115,7 @@ async fn a_phonepe_checkout_replaced_by_stripe_never_grants_when_paid_late() {
     let stripe = create(&f, "pro", "stripe").await;
     assert_ne!(id(&stripe), id(&phonepe));
     let invoice = f.b.env.store.get_invoice(&invoice_id).await.expect("read").expect("invoice");
-    assert_eq!(invoice.status, shared::store::items::InvoiceStatus::Void, "the PhonePe invoice is withdrawn");
+    assert_eq!(invoice.status, shared::store::invoices::InvoiceStatus::Void, "the PhonePe invoice is withdrawn");
     // The user still pays the PhonePe page they had open: it grants nothing.
     f.b.phonepe.complete(&mid);
     let callback = f.b.phonepe.order_callback(&mid, "COMPLETED");

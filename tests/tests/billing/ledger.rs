@@ -10,8 +10,10 @@ use shared::model::SolutionStatus;
 use shared::model::{Provider, RefundStatus};
 use shared::money::split::{self, Split};
 use shared::platform::clock::Clock;
-use shared::store::items::{PartnerItem, PaymentItem, PostingItem, PostingKind, RefundItem};
 use shared::store::keys;
+use shared::store::ledger::{PostingItem, PostingKind};
+use shared::store::partners::PartnerItem;
+use shared::store::subscriptions::{PaymentItem, RefundItem};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -102,7 +104,7 @@ async fn a_stripe_invoice_paid_posts_once_at_the_partners_rate() {
     let f = fixture().await;
     let partner = f.solution.partner_id.clone();
     // This partner's commission is 15%.
-    let mut p: shared::store::items::PartnerItem =
+    let mut p: shared::store::partners::PartnerItem =
         f.b.env.store.get(&keys::partner(&partner), true).await.expect("read").expect("partner");
     p.commission_bp = Some(1_500);
     f.b.env.store.put(&p, None).await.expect("save");

@@ -25,7 +25,7 @@ mod webhook;
 use integration_tests::billing::BillingEnv;
 use integration_tests::harness::unique_email;
 use serde_json::Value;
-use shared::store::items::SolutionItem;
+use shared::store::solutions::SolutionItem;
 
 /// A priced solution (pro: 5/day, enterprise: 10/day, free: 3/day), a user with a session and a solution
 /// token for it, and an admin.

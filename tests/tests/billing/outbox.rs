@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use shared::auth::tokens::rfc3339;
 use shared::notifications::{MAX_ATTEMPTS, Outbox, OutboxReport, backoff_seconds};
 use shared::platform::clock::Clock;
-use shared::store::items::{NotificationItem, UserItem};
 use shared::store::keys;
+use shared::store::outbox::NotificationItem;
+use shared::store::users::UserItem;
 
 const FAILING: usize = 60;
 

@@ -7,7 +7,8 @@ use integration_tests::billing::{BillingEnv, test_seller};
 use serde_json::{Value, json};
 use shared::model::{BillingPeriod, Price, Provider};
 use shared::platform::clock::Clock;
-use shared::store::items::{InvoiceItem, InvoiceReason, PaymentItem, SubscriptionItem};
+use shared::store::invoices::{InvoiceItem, InvoiceReason};
+use shared::store::subscriptions::{PaymentItem, SubscriptionItem};
 use shared::store::{Issued, keys};
 
 /// A PhonePe subscription to the fixture's pro tier; returns (subscription id, merchant order id, answer).

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use shared::billing::invoiced::prorated;
 use shared::billing::run::RunReport;
 use shared::billing::schedule::DAY;
-use shared::billing::service::derived_id;
+use shared::billing::writer::derived_id;
 use shared::payments::phonepe::rail::payment_id_of;
-use shared::store::items::{InvoiceItem, InvoiceStatus};
+use shared::store::invoices::{InvoiceItem, InvoiceStatus};
 use shared::store::keys;
 
 const PRO: i64 = 49_900;
@@ -269,7 +269,7 @@ async fn money_for_an_upgrade_invoice_voided_meanwhile_is_unapplied_and_refunded
     let refund = items.iter().find(|i| i["kind"] == "refund" && i["payment_id"] == payment_id.as_str());
     assert_eq!(refund.map(|r| (r["amount"].as_i64(), r["status"].clone())), Some((Some(amount), json!("pending"))));
     // The user is told, once, by mail.
-    let note: shared::store::items::NotificationItem =
+    let note: shared::store::outbox::NotificationItem =
         f.b.env
             .store
             .get(&keys::outbox(&format!("payment-unapplied-refunded:{payment_id}")), true)
@@ -314,7 +314,7 @@ async fn refund_callbacks_are_matched_to_phonepes_refund_before_anything_is_reco
     assert_eq!(r.status, 202, "{:?}", r.body);
     let refund_id = field(&r, "provider_refund_id").to_owned();
     f.b.phonepe.settle_refund(&refund_id, true);
-    let status_of = |list: &[shared::store::items::RefundItem]| {
+    let status_of = |list: &[shared::store::subscriptions::RefundItem]| {
         list.iter().find(|r| r.provider_refund_id == refund_id).map(|r| (r.amount, r.status))
     };
     let pending = Some((10_000, shared::model::RefundStatus::Pending));

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use shared::model::Tier;
 use shared::payments::stripe::prices::PriceBook;
 use shared::platform::sealed::Sealer;
-use shared::store::items::TierDefinitionItem;
 use shared::store::keys;
+use shared::store::solutions::TierDefinitionItem;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -225,7 +225,7 @@ async fn an_approval_stripe_refuses_changes_nothing_and_can_be_retried() {
 #[tokio::test]
 async fn an_approved_price_change_reaches_stripe_subscribers_at_their_next_renewal_with_notice() {
     use shared::billing::run::BillingRun;
-    use shared::billing::service::Ledger;
+    use shared::billing::writer::SubscriptionWriter;
     use shared::platform::clock::Clock;
     let m = Market::new().await;
     let partner = m.partner().await;
@@ -260,7 +260,7 @@ async fn an_approved_price_change_reaches_stripe_subscribers_at_their_next_renew
     assert_eq!(paid(late.access_token.clone()).await, vec![json!(59_900)]);
     assert_eq!(paid(early.access_token.clone()).await, vec![json!(49_900)]);
     let mut run = BillingRun::new(
-        Ledger::new(m.b.env.store_for("billing"), Arc::new(m.b.env.clock.clone()), 7 * 86_400),
+        SubscriptionWriter::new(m.b.env.store_for("billing"), Arc::new(m.b.env.clock.clone()), 7 * 86_400),
         "https://app.test",
     );
     run.stripe = Some(stripe_client(&m.b.stripe.base, Duration::from_secs(2)));
@@ -286,7 +286,7 @@ async fn an_approved_price_change_reaches_stripe_subscribers_at_their_next_renew
     assert_eq!(calls[0].param("proration_behavior"), Some("none"));
     let item = m.b.env.store.get_subscription(&sub).await.expect("read").expect("sub");
     let period_end = item.reconciled.latest.as_ref().expect("period").period_end;
-    let note: Option<shared::store::items::NotificationItem> =
+    let note: Option<shared::store::outbox::NotificationItem> =
         m.b.env.store.get(&keys::outbox(&format!("renewal-notice:{sub}:{period_end}")), true).await.expect("read");
     let note = note.expect("the subscriber is told");
     assert_eq!((note.data["amount"].as_i64(), note.data["previous_amount"].as_i64()), (Some(59_900), Some(49_900)));
@@ -318,7 +318,7 @@ async fn a_price_id_a_partner_once_typed_is_never_archived_by_their_change() {
     let id = m.submitted(&partner, solution_body("Legacy")).await;
     assert_eq!(m.approve(&id).await.status, 200);
     let key = keys::solution(&id);
-    let mut legacy: shared::store::items::SolutionItem =
+    let mut legacy: shared::store::solutions::SolutionItem =
         m.b.env.store.get(&key, true).await.expect("read").expect("solution");
     legacy.tiers[1].prices[0].stripe_price_id = Some(victims_price.clone());
     m.b.env.store.put(&legacy, None).await.expect("seed legacy tiers");

@@ -5,7 +5,7 @@
 use crate::{Fixture, fixture};
 use integration_tests::harness::unique_email;
 use serde_json::{Value, json};
-use shared::auth::tokens::Session;
+use shared::auth::Session;
 use shared::payments::reconcile::ReconcileReport;
 use shared::platform::clock::Clock;
 use std::collections::BTreeMap;

@@ -135,7 +135,7 @@ async fn a_phonepe_period_is_noticed_invoiced_reminded_and_ends_after_grace_each
     assert_eq!(f.tier().await, "free");
     assert!(note(&f, &format!("grace-ended:{id}:{end}")).await.is_some());
     let page = f.b.env.store.user_invoices(&f.user_id, 10, None).await.expect("read").expect("page");
-    assert!(page.items.iter().any(|i| i.status == shared::store::items::InvoiceStatus::Void));
+    assert!(page.items.iter().any(|i| i.status == shared::store::invoices::InvoiceStatus::Void));
     // Nothing left to do for either: out of the index (the payer's next notice is weeks away).
     let due = f.b.env.store.due_subscriptions(end + 7 * DAY + 120, 100, None).await.expect("due").0;
     assert!(due.iter().all(|s| s.subscription_id != id && s.subscription_id != other_id));
@@ -153,7 +153,7 @@ async fn abandoned_pending_subscriptions_expire_after_a_day() {
     assert_eq!(steps(&r, "expire_pending"), 1, "{r:?}");
     assert_eq!(f.subscription(&id).await["status"], "expired");
     let page = f.b.env.store.user_invoices(&f.user_id, 10, None).await.expect("read").expect("page");
-    assert_eq!(page.items[0].status, shared::store::items::InvoiceStatus::Void);
+    assert_eq!(page.items[0].status, shared::store::invoices::InvoiceStatus::Void);
     // The withdrawn invoice cannot be paid any more.
     let pay = f
         .b
@@ -222,7 +222,7 @@ async fn the_outbox_sends_each_notification_once() {
 
 #[tokio::test]
 async fn after_an_approved_price_change_subscribers_keep_their_price_until_their_next_renewal() {
-    use shared::store::items::TierDefinitionItem;
+    use shared::store::solutions::TierDefinitionItem;
     let f = fixture().await;
     let (id, end) = paid_subscription(&f, &f.access).await;
     let store = &f.b.env.store;

@@ -101,7 +101,7 @@ async fn a_handler_slower_than_its_budget_answers_503_before_the_deadline() {
         auth::AppState::new(store, keys, Arc::new(shared::platform::clock::ManualClock::new(chrono::Utc::now())));
     let login = json!({"email": "slow@example.test", "password": "correct horse battery staple"});
     let started = Instant::now();
-    let response = shared::platform::budget::respond_within(
+    let response = shared::platform::http::respond_within(
         Some(Duration::from_millis(300)),
         auth::handle(&auth, request("POST", "/api/auth/login", login, None)),
     )

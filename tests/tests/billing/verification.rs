@@ -7,8 +7,8 @@ use integration_tests::harness::unique_email;
 use serde_json::{Value, json};
 use shared::auth::tokens::rfc3339;
 use shared::platform::clock::Clock;
-use shared::store::items::NotificationItem;
 use shared::store::keys;
+use shared::store::outbox::NotificationItem;
 
 fn code(r: &integration_tests::harness::Reply) -> (u16, Option<&str>) {
     (r.status, r.body["code"].as_str())

@@ -6,11 +6,14 @@
 use integration_tests::harness::unique_email;
 use integration_tests::marketplace::{MarketEnv, fields, price, tiers};
 use serde_json::{Value, json};
-use shared::auth::tokens::{Session, rfc3339};
+use shared::auth::Session;
+use shared::auth::tokens::rfc3339;
 use shared::model::Tier;
 use shared::platform::clock::Clock;
-use shared::store::items::{EntitlementItem, ReviewItem, SolutionItem, SubscriptionItem};
 use shared::store::keys;
+use shared::store::reviews::ReviewItem;
+use shared::store::solutions::{EntitlementItem, SolutionItem};
+use shared::store::subscriptions::SubscriptionItem;
 
 async fn with_solution() -> (MarketEnv, String) {
     let t = MarketEnv::new().await;

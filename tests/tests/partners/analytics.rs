@@ -8,7 +8,7 @@ use serde_json::json;
 use shared::ledger::{PaymentFacts, payment_posting};
 use shared::model::Provider;
 use shared::platform::clock::Clock;
-use shared::store::items::PaymentItem;
+use shared::store::subscriptions::PaymentItem;
 
 #[tokio::test]
 async fn a_day_of_a_solution_in_the_partners_analytics() {

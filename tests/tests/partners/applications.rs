@@ -4,8 +4,8 @@ use crate::fields;
 use integration_tests::harness::unique_email;
 use integration_tests::partners::{PartnersEnv, application};
 use serde_json::json;
-use shared::store::items::PartnerItem;
 use shared::store::keys;
+use shared::store::partners::PartnerItem;
 
 #[tokio::test]
 async fn an_application_is_pending_with_payout_details_sealed_and_shown_masked() {

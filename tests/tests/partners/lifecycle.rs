@@ -106,7 +106,7 @@ async fn a_price_change_of_a_published_solution_waits_for_approval() {
     assert_eq!(changed.body["tiers"][1]["prices"][0]["amount"], 49_900, "prices wait");
     assert_eq!(changed.body["pending_tiers"][1]["prices"][0]["amount"], 59_900);
     // New subscriptions still see the approved price.
-    let def: Option<shared::store::items::TierDefinitionItem> =
+    let def: Option<shared::store::solutions::TierDefinitionItem> =
         t.env.store.get(&shared::store::keys::solution_tier(&id, "pro"), true).await.expect("read");
     assert_eq!(def.expect("pro").prices[0].amount, 49_900);
     let queue = t.call("GET", "/api/admin/solutions?status=changes", None, admin).await;
@@ -115,7 +115,7 @@ async fn a_price_change_of_a_published_solution_waits_for_approval() {
     assert_eq!(approved.status, 200, "{:?}", approved.body);
     assert_eq!(approved.body["tiers"][1]["prices"][0]["amount"], 59_900);
     assert!(approved.body["pending_tiers"].is_null());
-    let def: Option<shared::store::items::TierDefinitionItem> =
+    let def: Option<shared::store::solutions::TierDefinitionItem> =
         t.env.store.get(&shared::store::keys::solution_tier(&id, "pro"), true).await.expect("read");
     assert_eq!(def.expect("pro").prices[0].amount, 59_900);
     let nothing = t.call("POST", &format!("/api/admin/solutions/{id}/approve"), None, admin).await;

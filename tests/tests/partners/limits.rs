@@ -7,8 +7,8 @@ use integration_tests::harness::unique_email;
 use integration_tests::partners::solution_body;
 use serde_json::{Value, json};
 use shared::model::Tier;
-use shared::store::items::TierDefinitionItem;
 use shared::store::keys;
+use shared::store::solutions::TierDefinitionItem;
 
 async fn definition(b: &BillingEnv, solution_id: &str, tier: Tier) -> TierDefinitionItem {
     b.env.store.get(&keys::solution_tier(solution_id, tier.as_str()), true).await.expect("read").expect("definition")

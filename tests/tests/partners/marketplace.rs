@@ -144,7 +144,7 @@ async fn solutions_leave_and_enter_the_catalog_with_their_lifecycle() {
 async fn paid(t: &PartnersEnv, user_id: &str, solution_id: &str) {
     let id = shared::platform::ids::new_id("pay");
     let now = shared::auth::tokens::rfc3339(chrono::Utc::now());
-    let mut item = shared::store::items::PaymentItem::new(
+    let mut item = shared::store::subscriptions::PaymentItem::new(
         &id,
         user_id,
         shared::model::Provider::Phonepe,
@@ -218,7 +218,7 @@ async fn only_paying_or_attested_users_review_once_each() {
         .collect();
     let statuses = futures::future::join_all(tasks).await;
     assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "{statuses:?}");
-    let mine: shared::store::items::ReviewItem =
+    let mine: shared::store::reviews::ReviewItem =
         t.env.store.get(&shared::store::keys::review(&id, &user.user_id), true).await.expect("read").expect("review");
     let s = t.env.store.get_solution(&id).await.expect("read").expect("solution");
     assert_eq!((s.rating_count, s.rating_sum), (2, 5 + u64::from(mine.rating)), "the summary matches the reviews");

@@ -8,7 +8,7 @@ mod quotas;
 use integration_tests::harness::{Reply, TestEnv, unique_email};
 use serde_json::{Value, json};
 use shared::model::SolutionStatus;
-use shared::store::items::SolutionItem;
+use shared::store::solutions::SolutionItem;
 
 /// A published solution, a user with a solution token for it, and an admin.
 pub struct Fixture {

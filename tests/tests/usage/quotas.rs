@@ -114,7 +114,7 @@ async fn thresholds_record_one_notification_each_per_day() {
     f.track(json!({"action": "a", "quantity": 7})).await;
     let store = &f.env.store;
     let get = |k: keys::Key| async move {
-        store.get::<shared::store::items::NotificationItem>(&k, true).await.expect("read")
+        store.get::<shared::store::outbox::NotificationItem>(&k, true).await.expect("read")
     };
     assert!(get(notification(80)).await.is_none());
     // Concurrent calls crossing 80% and 100% together.

@@ -5,16 +5,16 @@
 //! transaction, subscription facts fold), so `verify`, callbacks and reruns in any order end in one state.
 
 use crate::billing::invoicing::{self, Seller};
-use crate::billing::service::{Ledger, derived_id};
+use crate::billing::views::Initiated;
+use crate::billing::writer::{SubscriptionWriter, derived_id};
 use crate::model::{Fact, Provider, RefundStatus, Snapshot, SubscriptionStatus};
 use crate::payments::phonepe::client::{OrderState, OrderStatus, PhonePeClient, PhonePeError, refund_state};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
 use crate::store::Issued;
-use crate::store::items::{
-    InvoiceItem, InvoiceReason, InvoiceStatus, NotificationItem, PaymentItem, PhonePeOrderItem, RefundItem,
-    SubscriptionItem,
-};
+use crate::store::invoices::{InvoiceItem, InvoiceReason, InvoiceStatus, PhonePeOrderItem};
+use crate::store::outbox::NotificationItem;
+use crate::store::subscriptions::{PaymentItem, RefundItem, SubscriptionItem};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -38,21 +38,10 @@ impl PhonePeSettings {
 
 #[derive(Clone)]
 pub struct PhonePeRail {
-    pub ledger: Ledger,
+    pub writer: SubscriptionWriter,
     pub client: PhonePeClient,
     pub seller: Arc<Seller>,
     pub settings: PhonePeSettings,
-}
-
-/// `POST /api/payments/initiate`: where to pay.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Initiated {
-    pub payment_id: String,
-    pub merchant_order_id: String,
-    pub redirect_url: String,
-    pub invoice_id: String,
-    pub amount: i64,
-    pub currency: String,
 }
 
 /// `POST /api/payments/verify`: what PhonePe says of an order, applied.
@@ -108,7 +97,7 @@ pub(crate) fn not_open() -> ApiError {
 
 impl PhonePeRail {
     fn now(&self) -> DateTime<Utc> {
-        self.ledger.clock.now()
+        self.writer.clock.now()
     }
 
     /// A new checkout order for an open invoice. `merchant_order_id` is deterministic for an idempotent
@@ -117,7 +106,7 @@ impl PhonePeRail {
         if invoice.status != InvoiceStatus::Open {
             return Err(not_open());
         }
-        let store = &self.ledger.store;
+        let store = &self.writer.store;
         if let Some(existing) = store.get_phonepe_order(merchant_order_id).await? {
             if existing.invoice_id != invoice.invoice_id {
                 return Err(ApiError::conflict(
@@ -150,7 +139,7 @@ impl PhonePeRail {
         merchant_order_id: &str,
         may_retry: bool,
     ) -> Result<Initiated, ApiError> {
-        let store = &self.ledger.store;
+        let store = &self.writer.store;
         let now = rfc3339(self.now());
         let order = PhonePeOrderItem::new(merchant_order_id, invoice, now.clone());
         if !store.put_phonepe_order_once(&order).await? {
@@ -189,7 +178,7 @@ impl PhonePeRail {
     /// order is never followed by a second one. One it has, unpaid, was never shown to the user (its payment
     /// page never reached us), so a fresh order replaces it.
     async fn after_no_answer(&self, invoice: &InvoiceItem, merchant_order_id: &str) -> Result<Initiated, ApiError> {
-        let store = &self.ledger.store;
+        let store = &self.writer.store;
         match self.client.order_status(merchant_order_id).await {
             Ok(status) if status.state == OrderState::Completed => {
                 self.apply_status(merchant_order_id, &status).await?;
@@ -214,7 +203,7 @@ impl PhonePeRail {
 
     /// Ask PhonePe for an order's state and apply it.
     pub async fn apply_order(&self, merchant_order_id: &str) -> Result<Verified, ApiError> {
-        if self.ledger.store.get_phonepe_order(merchant_order_id).await?.is_none() {
+        if self.writer.store.get_phonepe_order(merchant_order_id).await?.is_none() {
             return Err(ApiError::not_found(codes::PAYMENT_NOT_FOUND, "no payment with this order id"));
         }
         let status = self.client.order_status(merchant_order_id).await?;
@@ -222,7 +211,7 @@ impl PhonePeRail {
     }
 
     async fn apply_status(&self, merchant_order_id: &str, status: &OrderStatus) -> Result<Verified, ApiError> {
-        let store = &self.ledger.store;
+        let store = &self.writer.store;
         let order = store
             .get_phonepe_order(merchant_order_id)
             .await?
@@ -273,7 +262,7 @@ impl PhonePeRail {
         order: &PhonePeOrderItem,
         status: &OrderStatus,
     ) -> Result<(Option<String>, bool), ApiError> {
-        let store = &self.ledger.store;
+        let store = &self.writer.store;
         if status.amount != order.amount {
             tracing::error!(merchant_order_id = %order.merchant_order_id, expected = order.amount, paid = status.amount, "phonepe amount differs from the order");
             return Err(ApiError::new(
@@ -295,7 +284,7 @@ impl PhonePeRail {
         // withdrawn now, so the payment below is unapplied (a race with the billing run, a cancellation or a
         // newer upgrade request).
         if invoice.status == InvoiceStatus::Open
-            && !upgrade_applies(&invoice, &subscription, paid_at.timestamp(), self.ledger.grace_seconds)
+            && !upgrade_applies(&invoice, &subscription, paid_at.timestamp(), self.writer.grace_seconds)
         {
             tracing::warn!(invoice_id = %invoice.invoice_id, merchant_order_id = %order.merchant_order_id, "upgrade invoice paid after it lapsed");
             crate::billing::schedule::void_invoice(store, &invoice.invoice_id, rfc3339(self.now())).await?;
@@ -330,7 +319,7 @@ impl PhonePeRail {
                                "invoice_id": invoice.invoice_id, "subscription_id": order.subscription_id}),
             rfc3339(self.now()),
         );
-        let extra = vec![store.tx_put(&note, Some("attribute_not_exists(PK)"))?];
+        let extra = vec![store.tx_put_new(&note)?];
         let (issued, unapplied) = match invoice.status {
             InvoiceStatus::Open => {
                 let issued = Box::pin(invoicing::issue(
@@ -395,7 +384,7 @@ impl PhonePeRail {
         invoice: &InvoiceItem,
         subscription: &SubscriptionItem,
     ) -> Result<(), ApiError> {
-        let store = &self.ledger.store;
+        let store = &self.writer.store;
         let payment_id = &payment.payment_id;
         store.mark_payment_unapplied(payment_id).await?;
         let merchant_refund_id = unapplied_refund_id(payment_id);
@@ -440,9 +429,9 @@ impl PhonePeRail {
         paid_at: i64,
     ) -> Result<(), ApiError> {
         let restart = match invoice.reason {
-            InvoiceReason::Upgrade => match self.ledger.store.get_subscription(&invoice.subscription_id).await? {
+            InvoiceReason::Upgrade => match self.writer.store.get_subscription(&invoice.subscription_id).await? {
                 Some(s) if s.tier < invoice.tier => {
-                    self.ledger.quota_restart(&s, invoice.tier, &format!("payment:{merchant_order_id}")).await?
+                    self.writer.quota_restart(&s, invoice.tier, &format!("payment:{merchant_order_id}")).await?
                 }
                 _ => Vec::new(),
             },
@@ -462,7 +451,7 @@ impl PhonePeRail {
             }
             _ => None,
         };
-        self.ledger
+        self.writer
             .update(&invoice.subscription_id, |s: &mut SubscriptionItem, extra| {
                 if let Some(f) = &fact {
                     s.reconciled.apply(f.clone());
@@ -495,11 +484,11 @@ impl PhonePeRail {
         payment: &PaymentItem,
         amount: i64,
         request_key: &str,
-    ) -> Result<crate::billing::service::RefundAnswer, ApiError> {
+    ) -> Result<crate::billing::views::RefundAnswer, ApiError> {
         let merchant_refund_id = derived_id("prf", &format!("{}:{request_key}", payment.payment_id));
         let (amount, status) = Box::pin(self.request_refund(payment, &merchant_refund_id, amount)).await?;
         tracing::info!(payment_id = %payment.payment_id, amount, "phonepe refund requested");
-        Ok(crate::billing::service::RefundAnswer {
+        Ok(crate::billing::views::RefundAnswer {
             payment_id: payment.payment_id.clone(),
             provider_refund_id: merchant_refund_id,
             status: status.as_str().to_owned(),
@@ -522,7 +511,7 @@ impl PhonePeRail {
             .provider_invoice_id
             .clone()
             .ok_or_else(|| ApiError::field("payment_id", "this payment has no PhonePe order"))?;
-        let (_, refunds) = self.ledger.store.payment_with_refunds(&payment.payment_id).await?;
+        let (_, refunds) = self.writer.store.payment_with_refunds(&payment.payment_id).await?;
         match refunds.iter().find(|r| r.provider_refund_id == merchant_refund_id) {
             Some(r) if r.status != RefundStatus::Pending => return Ok((r.amount, r.status)),
             // Asked before, maybe unanswered: PhonePe's record, when it has one, decides.
@@ -603,7 +592,7 @@ impl PhonePeRail {
             return Ok(());
         }
         let payment_id = payment_id_of(&original);
-        let (payment, refunds) = self.ledger.store.payment_with_refunds(&payment_id).await?;
+        let (payment, refunds) = self.writer.store.payment_with_refunds(&payment_id).await?;
         let Some(payment) = payment
             .filter(|p| p.provider == Provider::Phonepe && p.provider_invoice_id.as_deref() == Some(original.as_str()))
         else {
@@ -655,9 +644,9 @@ impl PhonePeRail {
             now.clone(),
             now,
         );
-        self.ledger.store.record_refund(&item).await?;
+        self.writer.store.record_refund(&item).await?;
         // Succeeded refunds reverse their part of the payment in the partner's ledger (once each).
-        crate::ledger::settle_refunds(&self.ledger.store, self.ledger.clock.as_ref(), &payment.payment_id).await?;
+        crate::ledger::settle_refunds(&self.writer.store, self.writer.clock.as_ref(), &payment.payment_id).await?;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use crate::payments::phonepe::client::OrderState;
 use crate::payments::phonepe::rail::PhonePeRail;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
-use crate::store::items::WebhookEventItem;
+use crate::store::subscriptions::WebhookEventItem;
 use crate::store::{Claim, keys};
 use serde::Serialize;
 
@@ -93,7 +93,7 @@ impl PhonePeWebhookService {
             )
             .as_bytes(),
         );
-        let now = self.rail.ledger.clock.now().timestamp();
+        let now = self.rail.writer.clock.now().timestamp();
         let key = keys::webhook_event("phonepe", &id);
         let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(rfc3339).unwrap_or_default();
         let record = WebhookEventItem {
@@ -109,7 +109,7 @@ impl PhonePeWebhookService {
             processed_at: None,
             expires_at: now + RETENTION_SECONDS,
         };
-        match self.rail.ledger.store.claim_webhook_event(&record, now).await? {
+        match self.rail.writer.store.claim_webhook_event(&record, now).await? {
             Claim::Done => {
                 tracing::info!(event = %parsed.event, "duplicate phonepe callback");
                 return Ok(ack(true));
@@ -123,7 +123,7 @@ impl PhonePeWebhookService {
             Claim::Claimed => {}
         }
         self.apply(&parsed).await?;
-        self.rail.ledger.store.finish_webhook_event(&key, &at(self.rail.ledger.clock.now().timestamp())).await?;
+        self.rail.writer.store.finish_webhook_event(&key, &at(self.rail.writer.clock.now().timestamp())).await?;
         Ok(ack(false))
     }
 

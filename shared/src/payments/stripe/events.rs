@@ -303,6 +303,23 @@ pub fn facts(event: &Event, parsed: &Parsed) -> Vec<Fact> {
     }
 }
 
+/// A snapshot of a subscription object returned by the Stripe API (not from an event): ordered by the time we
+/// read it. Its id starts with `~read:`, which sorts after Stripe's `evt_…` ids: a read at second T reflects
+/// every change up to T, so it wins a tie with an event created in the same second.
+pub fn api_snapshot(object: &serde_json::Value, label: &str, now: i64) -> Option<(SubscriptionObject, Fact)> {
+    let s = subscription(object)?;
+    let snap = Snapshot {
+        event_id: format!("~read:{label}"),
+        created: now,
+        status: s.status?,
+        period_start: s.period_start?,
+        period_end: s.period_end?,
+        cancel_at_period_end: s.cancel_at_period_end,
+        price_id: s.price_id.clone(),
+    };
+    Some((s, Fact::Snapshot(snap)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

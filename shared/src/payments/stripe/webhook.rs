@@ -5,18 +5,20 @@
 //! under ids derived from Stripe's ids; a refund's status only moves forward), so any delivery order ends in the
 //! same state.
 
-use crate::billing::service::{Ledger, api_snapshot, at_version, derived_id};
+use crate::billing::writer::{SubscriptionWriter, at_version, derived_id};
+
 use crate::model::{Fact, Provider, RefundStatus};
 use crate::payments::stripe::client::{StripeClient, field};
+use crate::payments::stripe::events::api_snapshot;
 use crate::payments::stripe::events::{
     self, ChargeObject, CheckoutSession, Event, InvoiceEvent, InvoiceObject, Parsed, RefundEventObject,
 };
 use crate::payments::stripe::signature;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
-use crate::store::items::{
-    InvoiceItem, InvoiceReason, NotificationItem, PaymentItem, ProviderRefItem, RefundItem, WebhookEventItem,
-};
+use crate::store::invoices::{InvoiceItem, InvoiceReason};
+use crate::store::outbox::NotificationItem;
+use crate::store::subscriptions::{PaymentItem, ProviderRefItem, RefundItem, WebhookEventItem};
 use crate::store::{Claim, RefundChange, keys};
 use chrono::DateTime;
 use serde::Serialize;
@@ -38,7 +40,7 @@ pub struct Ack {
 
 #[derive(Clone)]
 pub struct StripeWebhookService {
-    ledger: Ledger,
+    writer: SubscriptionWriter,
     stripe: StripeClient,
     secrets: Vec<String>,
     tolerance_seconds: i64,
@@ -51,8 +53,8 @@ fn epoch(at: i64) -> String {
 }
 
 impl StripeWebhookService {
-    pub fn new(ledger: Ledger, stripe: StripeClient, secrets: Vec<String>) -> Self {
-        Self { ledger, stripe, secrets, tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS, seller: None }
+    pub fn new(writer: SubscriptionWriter, stripe: StripeClient, secrets: Vec<String>) -> Self {
+        Self { writer, stripe, secrets, tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS, seller: None }
     }
 
     /// The Stripe API client (the reconciliation lists events with it).
@@ -71,7 +73,7 @@ impl StripeWebhookService {
         if body.len() > BODY_LIMIT {
             return Err(ApiError::payload_too_large(BODY_LIMIT));
         }
-        let now = self.ledger.clock.now().timestamp();
+        let now = self.writer.clock.now().timestamp();
         let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         if let Err(e) = signature::verify(signature_header.unwrap_or(""), body, &secrets, now, self.tolerance_seconds) {
             tracing::warn!(reason = e.code(), "stripe webhook refused");
@@ -87,7 +89,7 @@ impl StripeWebhookService {
     /// Claim, apply and mark done one authentic event (a verified delivery, or one listed from Stripe's API by
     /// the reconciliation). `duplicate` in the answer: it had been applied before.
     pub async fn process(&self, event: &Event) -> Result<Ack, ApiError> {
-        let now = self.ledger.clock.now().timestamp();
+        let now = self.writer.clock.now().timestamp();
         let key = keys::webhook_event("stripe", &event.id);
         let record = WebhookEventItem {
             pk: key.pk.clone(),
@@ -104,7 +106,7 @@ impl StripeWebhookService {
         };
         let ack =
             |duplicate| Ack { received: true, duplicate, event_id: event.id.clone(), event_type: event.kind.clone() };
-        match self.ledger.store.claim_webhook_event(&record, now).await? {
+        match self.writer.store.claim_webhook_event(&record, now).await? {
             Claim::Done => {
                 tracing::info!(event_id = %event.id, event_type = %event.kind, "duplicate stripe event");
                 return Ok(ack(true));
@@ -117,7 +119,7 @@ impl StripeWebhookService {
             Claim::Claimed => {}
         }
         self.apply(event).await?;
-        self.ledger.store.finish_webhook_event(&key, &epoch(self.ledger.clock.now().timestamp())).await?;
+        self.writer.store.finish_webhook_event(&key, &epoch(self.writer.clock.now().timestamp())).await?;
         tracing::info!(event_id = %event.id, event_type = %event.kind, "stripe event applied");
         Ok(ack(false))
     }
@@ -154,7 +156,7 @@ impl StripeWebhookService {
 
     async fn subscription_by_ref(&self, stripe_subscription: &str) -> Result<Option<String>, ApiError> {
         Ok(self
-            .ledger
+            .writer
             .store
             .get_provider_ref("stripe", "subscription", stripe_subscription)
             .await?
@@ -171,7 +173,7 @@ impl StripeWebhookService {
         facts: Vec<Fact>,
     ) -> Result<(), ApiError> {
         let saved = self
-            .ledger
+            .writer
             .update(our_id, |s, _| {
                 if s.provider_subscription_id.is_none() {
                     s.provider_subscription_id = Some(stripe_subscription.to_owned());
@@ -192,7 +194,7 @@ impl StripeWebhookService {
             Some(s) => {
                 let reference =
                     ProviderRefItem::new("stripe", "subscription", stripe_subscription, &s.user_id, Some(our_id));
-                self.ledger.store.put_provider_ref(&reference).await?;
+                self.writer.store.put_provider_ref(&reference).await?;
             }
             None => tracing::warn!(subscription_id = our_id, "stripe event names a subscription we do not have"),
         }
@@ -211,7 +213,7 @@ impl StripeWebhookService {
             return Ok(());
         };
         let object = self.stripe.get(&format!("/v1/subscriptions/{stripe_subscription}"), &Vec::new()).await?;
-        let now = self.ledger.clock.now().timestamp().max(event.created);
+        let now = self.writer.clock.now().timestamp().max(event.created);
         let Some((sub, fact)) = api_snapshot(&object, &format!("checkout-{}", event.id), now) else {
             tracing::warn!(event_id = %event.id, "subscription from Stripe without status or period");
             return Ok(());
@@ -231,12 +233,12 @@ impl StripeWebhookService {
             (None, None) => None,
         };
         if let Some(id) = &our_id
-            && let Some(s) = self.ledger.store.get_subscription(id).await?
+            && let Some(s) = self.writer.store.get_subscription(id).await?
         {
             return Ok(Some((s.user_id, Some(s.subscription_id), Some(s.solution_id))));
         }
         if let Some(customer) = &invoice.customer
-            && let Some(r) = self.ledger.store.get_provider_ref("stripe", "customer", customer).await?
+            && let Some(r) = self.writer.store.get_provider_ref("stripe", "customer", customer).await?
         {
             return Ok(Some((r.user_id, None, None)));
         }
@@ -265,7 +267,7 @@ impl StripeWebhookService {
         let provider_payment_id =
             invoice.payment_intent.clone().or(invoice.charge.clone()).unwrap_or_else(|| invoice.id.clone());
         let payment_id = derived_id("pay", &format!("stripe:{provider_payment_id}"));
-        let now = self.ledger.clock.now();
+        let now = self.writer.clock.now();
         let mut payment = PaymentItem::new(
             &payment_id,
             &user_id,
@@ -288,10 +290,10 @@ impl StripeWebhookService {
                                "subscription_id": subscription_id}),
             rfc3339(now),
         );
-        let mut extra = vec![self.ledger.store.tx_put(&note, Some("attribute_not_exists(PK)"))?];
+        let mut extra = vec![self.writer.store.tx_put_new(&note)?];
         // With a seller configured, the payment is recorded with its GST tax invoice (one transaction).
         let subscription = match &subscription_id {
-            Some(id) => self.ledger.store.get_subscription(id).await?,
+            Some(id) => self.writer.store.get_subscription(id).await?,
             None => None,
         };
         let first_payment = invoice.billing_reason.as_deref() == Some("subscription_create");
@@ -314,7 +316,7 @@ impl StripeWebhookService {
             );
             let paid_at = invoice.paid_at.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or(now);
             let issued = Box::pin(crate::billing::invoicing::issue(
-                &self.ledger.store,
+                &self.writer.store,
                 seller,
                 ours,
                 &sub,
@@ -324,15 +326,15 @@ impl StripeWebhookService {
             ))
             .await?;
             tracing::info!(payment_id = %payment_id, ?issued, "stripe payment recorded with its invoice");
-            crate::ledger::settle_refunds(&self.ledger.store, self.ledger.clock.as_ref(), &payment_id).await?;
+            crate::ledger::settle_refunds(&self.writer.store, self.writer.clock.as_ref(), &payment_id).await?;
             return Ok(());
         }
         let facts = crate::ledger::PaymentFacts { tax: None, tier, period: invoice.period, first_payment };
-        extra.extend(crate::ledger::payment_posting(&self.ledger.store, &payment, facts).await?);
-        if self.ledger.store.put_payment_once(&payment, extra).await? {
+        extra.extend(crate::ledger::payment_posting(&self.writer.store, &payment, facts).await?);
+        if self.writer.store.put_payment_once(&payment, extra).await? {
             tracing::info!(payment_id = %payment_id, amount = invoice.amount_paid, currency = %invoice.currency, "payment recorded");
         }
-        crate::ledger::settle_refunds(&self.ledger.store, self.ledger.clock.as_ref(), &payment_id).await?;
+        crate::ledger::settle_refunds(&self.writer.store, self.writer.clock.as_ref(), &payment_id).await?;
         Ok(())
     }
 
@@ -356,9 +358,9 @@ impl StripeWebhookService {
             solution_id.as_deref(),
             serde_json::json!({"invoice_id": invoice.id, "amount_due": invoice.amount_due, "currency": invoice.currency,
                                "subscription_id": subscription_id, "pay_url": invoice.hosted_invoice_url}),
-            rfc3339(self.ledger.clock.now()),
+            rfc3339(self.writer.clock.now()),
         );
-        self.ledger.store.put_notification_once(&note).await?;
+        self.writer.store.put_notification_once(&note).await?;
         Ok(())
     }
 
@@ -396,7 +398,7 @@ impl StripeWebhookService {
         refunds: &[events::RefundObject],
     ) -> Result<(), ApiError> {
         let payment_id = derived_id("pay", &format!("stripe:{paid_by}"));
-        let (payment, _) = self.ledger.store.payment_with_refunds(&payment_id).await?;
+        let (payment, _) = self.writer.store.payment_with_refunds(&payment_id).await?;
         let user_id = match payment {
             Some(p) => Some(p.user_id),
             None => {
@@ -409,7 +411,7 @@ impl StripeWebhookService {
                     }
                 };
                 match customer {
-                    Some(c) => self.ledger.store.get_provider_ref("stripe", "customer", &c).await?.map(|r| r.user_id),
+                    Some(c) => self.writer.store.get_provider_ref("stripe", "customer", &c).await?.map(|r| r.user_id),
                     None => None,
                 }
             }
@@ -418,7 +420,7 @@ impl StripeWebhookService {
             tracing::warn!(charge = %charge_id, "refund of an unknown customer's charge");
             return Ok(());
         };
-        let now = rfc3339(self.ledger.clock.now());
+        let now = rfc3339(self.writer.clock.now());
         for r in refunds {
             let Some(status) = RefundStatus::from_stripe(r.status.as_deref()) else {
                 tracing::warn!(refund = %r.id, status = ?r.status, "refund status not understood");
@@ -436,13 +438,13 @@ impl StripeWebhookService {
                 epoch(r.created),
                 now.clone(),
             );
-            let change = self.ledger.store.record_refund(&item).await?;
+            let change = self.writer.store.record_refund(&item).await?;
             if change != RefundChange::Unchanged {
                 tracing::info!(payment_id = %payment_id, amount = r.amount, status = status.as_str(), "refund recorded");
             }
         }
         // Succeeded refunds reverse their part of the payment in the partner's ledger (once each).
-        crate::ledger::settle_refunds(&self.ledger.store, self.ledger.clock.as_ref(), &payment_id).await?;
+        crate::ledger::settle_refunds(&self.writer.store, self.writer.clock.as_ref(), &payment_id).await?;
         Ok(())
     }
 }

@@ -1,11 +1,11 @@
-//! Subscriptions, provider references, payments, refunds and webhook deduplication records in the store.
+//! The operations of the subscriptions family.
 
-use super::items::{
-    CheckoutSlotItem, EntitlementItem, IdempotencyItem, PaymentItem, ProviderCustomerItem, ProviderRefItem, RefundItem,
-    SubscriptionItem, WebhookEventItem,
-};
-use super::{Item, Store, StoreError, classify, from_item, keys, to_item};
+use super::items::{CheckoutSlotItem, ProviderCustomerItem, ProviderRefItem, SubscriptionItem};
+use super::payments::{PaymentItem, RefundItem, WebhookEventItem};
 use crate::model::RefundStatus;
+use crate::store::solutions::EntitlementItem;
+use crate::store::usage::IdempotencyItem;
+use crate::store::{Item, Store, StoreError, classify, from_item, keys, to_item};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use std::collections::HashMap;
 
@@ -68,7 +68,7 @@ impl Store {
             let wanted: Vec<keys::Key> = chunk.iter().map(|s| keys::subscription(&s.subscription_id)).collect();
             let mut found = self.batch_get(&wanted, true).await?;
             for (key, old) in wanted.iter().zip(chunk) {
-                out.push(super::take(&mut found, key)?.unwrap_or_else(|| old.clone()));
+                out.push(crate::store::take(&mut found, key)?.unwrap_or_else(|| old.clone()));
             }
         }
         Ok(out)

@@ -1,10 +1,57 @@
 //! Reviews and the review-eligibility checks of the marketplace in the store (partner-attested usage days,
 //! payments for a solution).
 
-use super::items::ReviewItem;
 use super::{Store, StoreError, keys};
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// A user's review of a solution (one per user; editing replaces it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub solution_id: String,
+    pub user_id: String,
+    /// The reviewer's name as shown.
+    pub author: String,
+    /// 1 to 5.
+    pub rating: u8,
+    pub text: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl ReviewItem {
+    pub fn new(solution_id: &str, user_id: &str, author: &str, rating: u8, text: &str, created_at: String) -> Self {
+        let key = keys::review(solution_id, user_id);
+        let gsi = keys::solution_reviews(solution_id, &created_at, user_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "review".into(),
+            solution_id: solution_id.into(),
+            user_id: user_id.into(),
+            author: author.into(),
+            rating,
+            text: text.into(),
+            updated_at: created_at.clone(),
+            created_at,
+            version: 0,
+        }
+    }
+}
 
 impl Store {
     /// Write a review and move the solution's rating summary by `delta_count` / `delta_sum`, in one
@@ -101,5 +148,38 @@ impl Store {
                 _ => return Ok(false),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stored_shape::assert_stored;
+
+    #[test]
+    fn the_review_family_is_stored_under_its_attribute_names() {
+        let mut review =
+            ReviewItem::new("sol_1", "usr_1", "Asha", 4, "Does what it says.", "2026-04-15T10:00:00Z".into());
+        review.version = 2;
+        assert_stored(
+            &review,
+            &keys::review("sol_1", "usr_1"),
+            "review",
+            &[
+                "PK",
+                "SK",
+                "GSI1PK",
+                "GSI1SK",
+                "entity_type",
+                "solution_id",
+                "user_id",
+                "author",
+                "rating",
+                "text",
+                "created_at",
+                "updated_at",
+                "version",
+            ],
+        );
     }
 }

@@ -1,0 +1,170 @@
+//! The caller's context (profile, tiers, the token in use and, with a solution token, its quota), an admin's
+//! change of a user's tier, and the solutions a user may use.
+
+use super::{AuthService, TokenInfo, check_id, epoch_rfc3339, kind_name};
+use crate::identity::{Principal, SCOPE_READ};
+use crate::model::{Role, SolutionStatus, Tier};
+use crate::platform::clock::rfc3339;
+use crate::platform::error::{ApiError, FieldError, codes};
+use crate::store::StoreError;
+use crate::store::solutions::EntitlementItem;
+use crate::usage;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTierRequest {
+    pub user_id: String,
+    pub solution_id: String,
+    pub tier: Tier,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Profile {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: String,
+    /// Proven through a verification link (`POST /api/auth/verify-email`).
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SolutionTier {
+    pub solution_id: String,
+    pub tier: Tier,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserContext {
+    pub user: Profile,
+    pub solutions: Vec<SolutionTier>,
+    pub subscriptions: Vec<serde_json::Value>,
+    pub token: TokenInfo,
+    /// With a solution token: the quota for that solution today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<usage::Quota>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Entitlement {
+    pub user_id: String,
+    pub solution_id: String,
+    pub tier: Tier,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UsableSolution {
+    pub solution_id: String,
+    pub name: String,
+    pub tier: Tier,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserSolutions {
+    pub solutions: Vec<UsableSolution>,
+}
+
+impl AuthService {
+    /// The caller's context. A solution token (scope `usage:read`) sees its own solution only: its tier and
+    /// quota, never the account's other solutions.
+    pub async fn user_context(&self, caller: &Principal) -> Result<UserContext, ApiError> {
+        let confined = caller.confined_to(SCOPE_READ)?.map(str::to_owned);
+        let (user, mut tiers) = self.store.user_with_entitlements(&caller.user_id).await?;
+        if let Some(own) = &confined {
+            tiers.retain(|e| &e.solution_id == own);
+        }
+        let user = user.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+        let quota = match &caller.solution_id {
+            Some(sid) => {
+                let now = self.clock.now();
+                let tier =
+                    tiers.iter().find(|e| &e.solution_id == sid).map_or(Tier::Free, |e| e.tier_at(now.timestamp()));
+                let mut found = self.store.batch_get(&usage::quota_read_keys(&caller.user_id, sid, now), false).await?;
+                usage::quota_from_found(&caller.user_id, sid, tier, now, &mut found)?
+            }
+            None => None,
+        };
+        Ok(UserContext {
+            user: Profile {
+                user_id: user.user_id,
+                email: user.email,
+                name: user.name,
+                role: user.role,
+                created_at: user.created_at,
+                email_verified: user.email_verified,
+            },
+            solutions: tiers
+                .into_iter()
+                .map(|e| SolutionTier { tier: e.tier_at(self.clock.now().timestamp()), solution_id: e.solution_id })
+                .collect(),
+            subscriptions: Vec::new(),
+            token: TokenInfo {
+                token_id: caller.token_id.clone(),
+                kind: kind_name(caller.kind).into(),
+                solution_id: caller.solution_id.clone(),
+                scopes: caller.scopes.clone(),
+                issued_at: epoch_rfc3339(caller.issued_at),
+                expires_at: epoch_rfc3339(caller.exp),
+            },
+            quota,
+        })
+    }
+
+    pub async fn set_tier(&self, caller: &Principal, req: SetTierRequest) -> Result<Entitlement, ApiError> {
+        if !caller.is_admin() {
+            return Err(ApiError::forbidden("only admins may change tiers"));
+        }
+        let mut errors = Vec::new();
+        for (field, prefix, value) in [("user_id", "usr", &req.user_id), ("solution_id", "sol", &req.solution_id)] {
+            if let Err(e) = check_id(field, prefix, value) {
+                errors.push(e);
+            }
+        }
+        if req.tier == Tier::Anonymous {
+            errors.push(FieldError::new("tier", "must be one of free, pro, enterprise"));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let item =
+            EntitlementItem::new(&req.user_id, &req.solution_id, req.tier, rfc3339(self.clock.now()), &caller.user_id);
+        match self.store.set_entitlement(&item).await {
+            Ok(()) => {}
+            Err(StoreError::Conditional { index: Some(0) }) => {
+                return Err(ApiError::not_found(codes::USER_NOT_FOUND, "no user with this id"));
+            }
+            Err(StoreError::Conditional { index: Some(1) }) => {
+                return Err(ApiError::not_found(codes::SOLUTION_NOT_FOUND, "no solution with this id"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(user_id = %req.user_id, solution_id = %req.solution_id, tier = req.tier.as_str(), by = %caller.user_id, "tier set");
+        Ok(Entitlement {
+            user_id: item.user_id,
+            solution_id: item.solution_id,
+            tier: item.tier,
+            updated_at: item.updated_at,
+            updated_by: item.updated_by,
+        })
+    }
+
+    pub async fn user_solutions(&self, caller: &Principal) -> Result<UserSolutions, ApiError> {
+        let (published, tiers) = tokio::try_join!(
+            self.store.solutions_by_status(SolutionStatus::Published),
+            self.store.entitlements(&caller.user_id),
+        )?;
+        let now = self.clock.now().timestamp();
+        let solutions = published
+            .into_iter()
+            .map(|s| {
+                let tier = tiers.iter().find(|e| e.solution_id == s.solution_id).map_or(Tier::Free, |e| e.tier_at(now));
+                UsableSolution { solution_id: s.solution_id, name: s.name, tier }
+            })
+            .collect();
+        Ok(UserSolutions { solutions })
+    }
+}

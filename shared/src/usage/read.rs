@@ -1,0 +1,125 @@
+//! Reading usage: a customer's day-by-day history and current quota, for the customer, an admin, or a solution
+//! token confined to its own solution.
+
+use super::policy::{Quota, quota_from_found, quota_read_keys};
+use super::{UsageService, solution_not_found};
+use crate::identity::{Principal, SCOPE_READ, solution_mismatch};
+use crate::model::Tier;
+use crate::platform::error::{ApiError, FieldError};
+use crate::store::solutions::EntitlementItem;
+use crate::store::{keys, take};
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const MAX_HISTORY_DAYS: i64 = 366;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageDay {
+    pub date: String,
+    pub solution_id: String,
+    pub used: u64,
+    pub limit: Option<u64>,
+    pub actions: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageHistory {
+    pub customer_id: String,
+    pub from: String,
+    pub to: String,
+    pub days: Vec<UsageDay>,
+}
+
+fn check_date(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, FieldError> {
+    raw.map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d"))
+        .transpose()
+        .map_err(|_| FieldError::new(field, "must be a date as YYYY-MM-DD"))
+}
+
+impl UsageService {
+    fn may_read(caller: &Principal, customer_id: &str) -> Result<(), ApiError> {
+        if caller.is_admin() || caller.user_id == customer_id {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("you may only read your own usage"))
+        }
+    }
+
+    pub async fn history(
+        &self,
+        caller: &Principal,
+        customer_id: &str,
+        solution_id: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<UsageHistory, ApiError> {
+        Self::may_read(caller, customer_id)?;
+        // A solution token reads its own solution's days only.
+        let confined = caller.confined_to(SCOPE_READ)?;
+        if let (Some(own), Some(asked)) = (confined, solution_id)
+            && own != asked
+        {
+            return Err(solution_mismatch());
+        }
+        let solution_id = solution_id.or(confined);
+        let mut errors = Vec::new();
+        let from = check_date("from", from).map_err(|e| errors.push(e)).ok().flatten();
+        let to = check_date("to", to).map_err(|e| errors.push(e)).ok().flatten();
+        if let Some(sid) = solution_id
+            && !crate::platform::ids::is_valid("sol", sid)
+        {
+            errors.push(FieldError::new("solution_id", "must be a sol_ id"));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let to = to.unwrap_or_else(|| self.clock.now().date_naive() + Days::new(1));
+        let from = from.unwrap_or_else(|| to - Days::new(30));
+        if from > to {
+            return Err(ApiError::field("from", "must not be after `to`"));
+        }
+        if (to - from).num_days() > MAX_HISTORY_DAYS {
+            return Err(ApiError::field("from", format!("the range may span at most {MAX_HISTORY_DAYS} days")));
+        }
+        let (from, to) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
+        let days = self
+            .store
+            .usage_days(customer_id, &from, &to)
+            .await?
+            .into_iter()
+            .filter(|c| solution_id.is_none_or(|s| s == c.solution_id))
+            .map(|c| UsageDay {
+                actions: c.actions(),
+                date: c.period,
+                solution_id: c.solution_id,
+                used: c.used,
+                limit: c.limit,
+            })
+            .collect();
+        Ok(UsageHistory { customer_id: customer_id.to_owned(), from, to, days })
+    }
+
+    /// The current quota of a customer for a solution (one batched read).
+    pub async fn quota(&self, caller: &Principal, customer_id: &str, solution_id: &str) -> Result<Quota, ApiError> {
+        Self::may_read(caller, customer_id)?;
+        caller.may_use_solution(SCOPE_READ, solution_id)?;
+        if !crate::platform::ids::is_valid("sol", solution_id) {
+            return Err(ApiError::field("solution_id", "must be a sol_ id"));
+        }
+        let now = self.clock.now();
+        let mut wanted = quota_read_keys(customer_id, solution_id, now);
+        let anonymous = customer_id.starts_with("anon:");
+        if !anonymous {
+            wanted.push(keys::entitlement(customer_id, solution_id));
+        }
+        let mut found = self.store.batch_get(&wanted, true).await?;
+        let tier = if anonymous {
+            Tier::Anonymous
+        } else {
+            take::<EntitlementItem>(&mut found, &keys::entitlement(customer_id, solution_id))?
+                .map_or(Tier::Free, |e| e.tier_at(now.timestamp()))
+        };
+        quota_from_found(customer_id, solution_id, tier, now, &mut found)?.ok_or_else(solution_not_found)
+    }
+}

@@ -1,0 +1,512 @@
+//! Tracking usage, the hot path: validating an event, identifying who it is for (a solution token's user, a
+//! partner backend's API key naming a user, or an anonymous visitor), and counting it. Without an
+//! idempotency key (and without a monthly limit) an event is one conditional `UpdateItem`; with one it is a
+//! `TransactWriteItems` that also writes the idempotency record with the answer.
+
+use super::policy::{LocalDay, Policy, local_day};
+use super::{MAX_ENTRIES, Subject, UsageService, fresh, lock, remember, solution_not_found};
+use crate::identity::api_keys;
+use crate::identity::jwt::Claims;
+use crate::identity::throttle;
+use crate::identity::{SCOPE_TRACK, require_scope, verify_bearer};
+use crate::model::{Tier, TokenKind};
+use crate::platform::clock::rfc3339;
+use crate::platform::error::{ApiError, FieldError};
+use crate::store::outbox::NotificationItem;
+use crate::store::partners::ApiKeyItem;
+use crate::store::usage::IdempotencyItem;
+use crate::store::{Counted, CounterSpec, TxCounted, keys};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub const MAX_QUANTITY: i64 = 1_000;
+const MAX_METADATA_BYTES: usize = 2_048;
+
+/// The customer id under which an anonymous visitor's usage is counted. The id must be 8–128 characters of
+/// `[A-Za-z0-9_-]`.
+pub fn anonymous_customer(anonymous_id: &str) -> Result<String, FieldError> {
+    let ok = (8..=128).contains(&anonymous_id.len())
+        && anonymous_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(format!("anon:{anonymous_id}"))
+    } else {
+        Err(FieldError::new("X-Anonymous-Id", "must be 8 to 128 characters of [A-Za-z0-9_-]"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackRequest {
+    pub action: String,
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    /// Required for anonymous calls; for token calls it must match the token's solution when given.
+    #[serde(default)]
+    pub solution_id: Option<String>,
+    /// The user (`usr_…`) a partner backend tracks for, with its API key (`X-Api-Key`) and no token.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+}
+
+/// The answer to a tracked event (200 when allowed, 429 when not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackAnswer {
+    pub allowed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub used: u64,
+    pub limit: Option<u64>,
+    /// `None` (null) when unlimited.
+    pub remaining: Option<u64>,
+    pub reset_at: String,
+}
+
+impl TrackAnswer {
+    fn allowed(used: u64, limit: Option<u64>, reset_at: &DateTime<Utc>) -> Self {
+        Self {
+            allowed: true,
+            code: None,
+            used,
+            limit,
+            remaining: limit.map(|l| l.saturating_sub(used)),
+            reset_at: rfc3339(*reset_at),
+        }
+    }
+
+    fn refused(used: u64, limit: Option<u64>, reset_at: &DateTime<Utc>) -> Self {
+        Self {
+            allowed: false,
+            code: Some("quota_exceeded".into()),
+            used,
+            limit,
+            remaining: limit.map(|l| l.saturating_sub(used)),
+            reset_at: rfc3339(*reset_at),
+        }
+    }
+
+    pub fn reset_at(&self) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(&self.reset_at).ok().map(|t| t.with_timezone(&Utc))
+    }
+}
+
+fn validate_track(req: &TrackRequest) -> Result<u64, ApiError> {
+    let mut errors = Vec::new();
+    let action_ok = !req.action.is_empty()
+        && req.action.len() <= 64
+        && req.action.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+    if !action_ok {
+        errors.push(FieldError::new("action", "must be 1 to 64 characters of [A-Za-z0-9_.:-]"));
+    }
+    let quantity = req.quantity.unwrap_or(1);
+    if !(1..=MAX_QUANTITY).contains(&quantity) {
+        errors.push(FieldError::new("quantity", format!("must be an integer from 1 to {MAX_QUANTITY}")));
+    }
+    if let Some(key) = &req.idempotency_key
+        && (key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        errors.push(FieldError::new("idempotency_key", "must be 1 to 255 printable ASCII characters"));
+    }
+    if let Some(meta) = &req.metadata
+        && (!meta.is_object() || meta.to_string().len() > MAX_METADATA_BYTES)
+    {
+        errors
+            .push(FieldError::new("metadata", format!("must be a JSON object of at most {MAX_METADATA_BYTES} bytes")));
+    }
+    if let Some(sid) = &req.solution_id
+        && !crate::platform::ids::is_valid("sol", sid)
+    {
+        errors.push(FieldError::new("solution_id", "must be a sol_ id"));
+    }
+    if errors.is_empty() { Ok(quantity.unsigned_abs()) } else { Err(ApiError::validation(errors)) }
+}
+
+impl UsageService {
+    /// Track one usage event. `bearer` is a solution token; without one, `anonymous_id` (the `X-Anonymous-Id`
+    /// header) and `solution_id` in the body identify an anonymous visitor.
+    /// A partner API key (through the cache): 401 unless it is well-formed, known, live and matches.
+    async fn api_key(&self, presented: &str) -> Result<Arc<ApiKeyItem>, ApiError> {
+        let hash = api_keys::key_hash(presented).ok_or_else(api_keys::invalid_key)?;
+        let now = self.clock.now();
+        let item = match fresh(&self.caches.api_keys, &hash, now, self.ttl()) {
+            Some(item) => item,
+            None => {
+                let item = self.store.get_api_key(&hash, false).await?.map(Arc::new);
+                remember(&self.caches.api_keys, hash, item.clone(), now);
+                item
+            }
+        };
+        item.filter(|k| api_keys::key_matches(k, presented)).ok_or_else(api_keys::invalid_key)
+    }
+
+    /// Track one usage event. `bearer` is a solution token; without one, `anonymous_id` (the `X-Anonymous-Id`
+    /// header) and `solution_id` in the body identify an anonymous visitor. A partner backend may present its
+    /// API key (`api_key`, the `X-Api-Key` header): with a token, the key must cover the token's solution;
+    /// without one, it names the user in `customer_id` (or the visitor by `X-Anonymous-Id`) and the solution,
+    /// which must be one the key covers.
+    pub async fn track_for(
+        &self,
+        api_key: Option<&str>,
+        bearer: Option<&str>,
+        anonymous_id: Option<&str>,
+        idempotency_header: Option<&str>,
+        source_ip: Option<&str>,
+        req: Result<TrackRequest, ApiError>,
+    ) -> Result<TrackAnswer, ApiError> {
+        // Credentials before the body: a caller without an acceptable credential learns nothing else.
+        if let Some(token) = bearer {
+            let claims = self.verify_cached(token)?;
+            require_scope(&claims.scopes, SCOPE_TRACK)?;
+        } else if api_key.is_none() && anonymous_id.is_none() {
+            return Err(ApiError::unauthorized(
+                "a solution token (Bearer), a partner API key (X-Api-Key) or an X-Anonymous-Id header is required",
+            ));
+        }
+        let Some(presented) = api_key else {
+            if bearer.is_none() {
+                // Anonymous visitors (no credential at all) are limited per source address; authenticated
+                // tracking never pays for this.
+                throttle::admit(&self.store, throttle::ANONYMOUS_TRACK_PER_IP, source_ip, self.clock.now().timestamp())
+                    .await?;
+            }
+            let req = req?;
+            if req.customer_id.is_some() {
+                return Err(ApiError::field("customer_id", "is only for partner backends with an X-Api-Key"));
+            }
+            return self.track(bearer, anonymous_id, idempotency_header, req).await;
+        };
+        let key = self.api_key(presented).await?;
+        let req = req?;
+        let solution_id = match bearer {
+            Some(token) => {
+                let claims = self.verify_cached(token)?;
+                if req.customer_id.as_deref().is_some_and(|c| c != claims.sub) {
+                    return Err(ApiError::field("customer_id", "does not match the token's user"));
+                }
+                claims.solution_id.clone().unwrap_or_default()
+            }
+            None => req.solution_id.clone().ok_or_else(|| ApiError::field("solution_id", "is required"))?,
+        };
+        if !crate::platform::ids::is_valid("sol", &solution_id) {
+            return Err(ApiError::field("solution_id", "must be a sol_ id"));
+        }
+        let policy = self.policy(&solution_id).await?.ok_or_else(solution_not_found)?;
+        if !api_keys::key_covers(&key, &policy.partner_id, &solution_id) {
+            return Err(api_keys::key_not_allowed());
+        }
+        if bearer.is_some() {
+            let req = TrackRequest { customer_id: None, ..req };
+            let subject = Subject { attested: true, ..self.subject_of(bearer, anonymous_id, &req)? };
+            return self.track_subject(subject, idempotency_header, req).await;
+        }
+        let subject = match (req.customer_id.clone(), anonymous_id) {
+            (Some(user), None) => {
+                if !crate::platform::ids::is_valid("usr", &user) {
+                    return Err(ApiError::field("customer_id", "must be a usr_ id"));
+                }
+                Subject { customer_id: user.clone(), solution_id, family_id: None, user_id: Some(user), attested: true }
+            }
+            (None, Some(anonymous_id)) => {
+                let customer_id = anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
+                Subject { customer_id, solution_id, family_id: None, user_id: None, attested: true }
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::field("customer_id", "give either customer_id or X-Anonymous-Id, not both"));
+            }
+            (None, None) => return Err(ApiError::field("customer_id", "is required with an API key and no token")),
+        };
+        self.track_subject(subject, idempotency_header, req).await
+    }
+
+    pub async fn track(
+        &self,
+        bearer: Option<&str>,
+        anonymous_id: Option<&str>,
+        idempotency_header: Option<&str>,
+        req: TrackRequest,
+    ) -> Result<TrackAnswer, ApiError> {
+        let subject = self.subject_of(bearer, anonymous_id, &req)?;
+        self.track_subject(subject, idempotency_header, req).await
+    }
+
+    /// Whom an event is tracked for: the token's user, or the anonymous visitor.
+    fn subject_of(
+        &self,
+        bearer: Option<&str>,
+        anonymous_id: Option<&str>,
+        req: &TrackRequest,
+    ) -> Result<Subject, ApiError> {
+        Ok(match bearer {
+            Some(token) => {
+                let claims = self.verify_cached(token)?;
+                require_scope(&claims.scopes, SCOPE_TRACK)?;
+                let sid = claims.solution_id.clone().unwrap_or_default();
+                if req.solution_id.as_deref().is_some_and(|s| s != sid) {
+                    return Err(ApiError::field("solution_id", "does not match the token's solution"));
+                }
+                Subject {
+                    customer_id: claims.sub.clone(),
+                    solution_id: sid,
+                    family_id: Some(claims.fid.clone()),
+                    user_id: Some(claims.sub.clone()),
+                    attested: false,
+                }
+            }
+            None => {
+                let anonymous_id = anonymous_id.ok_or_else(|| {
+                    ApiError::unauthorized("a solution token (Bearer) or an X-Anonymous-Id header is required")
+                })?;
+                let customer_id = anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
+                let solution_id = req
+                    .solution_id
+                    .clone()
+                    .ok_or_else(|| ApiError::field("solution_id", "is required for anonymous usage"))?;
+                Subject { customer_id, solution_id, family_id: None, user_id: None, attested: false }
+            }
+        })
+    }
+
+    async fn track_subject(
+        &self,
+        subject: Subject,
+        idempotency_header: Option<&str>,
+        mut req: TrackRequest,
+    ) -> Result<TrackAnswer, ApiError> {
+        match (&req.idempotency_key, idempotency_header) {
+            (Some(body), Some(header)) if body != header => {
+                return Err(ApiError::field("idempotency_key", "differs from the Idempotency-Key header"));
+            }
+            (None, Some(header)) => req.idempotency_key = Some(header.to_owned()),
+            _ => {}
+        }
+        let quantity = validate_track(&req)?;
+        let (policy, tier) = self.resolve(&subject).await?;
+        let (mut answer, mut day) = self.count(&subject, &req, quantity, &policy, tier).await?;
+        // A refusal under a cached tier may be stale: an upgrade must lift the limit at once.
+        if !answer.allowed
+            && let Some(fresh_tier) = self.recheck_tier(&subject, tier).await?
+        {
+            (answer, day) = self.count(&subject, &req, quantity, &policy, fresh_tier).await?;
+        }
+        if answer.allowed {
+            self.notify_thresholds(&subject, &day, answer.used, quantity).await?;
+        }
+        Ok(answer)
+    }
+
+    /// Count one event under `tier`.
+    async fn count(
+        &self,
+        subject: &Subject,
+        req: &TrackRequest,
+        quantity: u64,
+        policy: &Policy,
+        tier: Tier,
+    ) -> Result<(TrackAnswer, CounterSpec), ApiError> {
+        let now = self.clock.now();
+        let today = local_day(now, policy.tz);
+        let limits = policy.limits(tier);
+        let expires_at = now.timestamp() + self.settings.history_ttl_days * 86_400;
+        let day = CounterSpec {
+            key: keys::usage_day(&subject.customer_id, &today.day, &subject.solution_id),
+            customer_id: subject.customer_id.clone(),
+            solution_id: subject.solution_id.clone(),
+            period: today.day.clone(),
+            tier,
+            limit: limits.daily,
+            expires_at,
+            index: Some(keys::solution_usage(&subject.solution_id, &today.day, &subject.customer_id)),
+            attested: subject.attested,
+        };
+        let month = limits.monthly.map(|m| CounterSpec {
+            key: keys::usage_month(&subject.customer_id, &today.month, &subject.solution_id),
+            period: today.month.clone(),
+            limit: Some(m),
+            index: None,
+            attested: false,
+            ..day.clone()
+        });
+        let answer = if req.idempotency_key.is_none() && month.is_none() {
+            match self.store.count_usage(&day, &req.action, quantity).await? {
+                Counted::Applied { used } => TrackAnswer::allowed(used, day.limit, &today.reset_at),
+                Counted::Refused { used } => TrackAnswer::refused(used, day.limit, &today.reset_at),
+            }
+        } else {
+            self.track_transactional(subject, req, quantity, &day, month.as_ref(), &today).await?
+        };
+        Ok((answer, day))
+    }
+
+    async fn track_transactional(
+        &self,
+        subject: &Subject,
+        req: &TrackRequest,
+        quantity: u64,
+        day: &CounterSpec,
+        month: Option<&CounterSpec>,
+        today: &LocalDay,
+    ) -> Result<TrackAnswer, ApiError> {
+        let now = self.clock.now();
+        let key = req.idempotency_key.clone().unwrap_or_else(crate::platform::ids::token_id);
+        let key_hash = crate::platform::crypto::sha256_hex(key.as_bytes());
+        let record_key = keys::idempotency(&subject.customer_id, &subject.solution_id, &key_hash);
+        let fingerprint = crate::platform::crypto::sha256_hex(format!("{}\n{}", req.action, quantity).as_bytes());
+        let specs: Vec<&CounterSpec> = std::iter::once(day).chain(month).collect();
+        let cache_key = |s: &CounterSpec| (s.key.pk.clone(), s.key.sk.clone());
+        let mut expected: Vec<u64> =
+            specs.iter().map(|s| lock(&self.caches.counters).get(&cache_key(s)).copied().unwrap_or(0)).collect();
+        let mut confirmed = vec![false; specs.len()];
+        for attempt in 0..12u32 {
+            // Would this event exceed a limit at the expected counts?
+            if let Some(i) = specs.iter().zip(&expected).position(|(s, e)| s.limit.is_some_and(|l| e + quantity > l)) {
+                if confirmed[i] {
+                    return Ok(TrackAnswer::refused(expected[0], day.limit, &today.reset_at));
+                }
+                // A cached guess: confirm with a consistent read before refusing.
+                let current = self.store.get_counter(&specs[i].key, true).await?;
+                expected[i] = current.map_or(0, |c| c.used);
+                confirmed[i] = true;
+                continue;
+            }
+            let answer = TrackAnswer::allowed(expected[0] + quantity, day.limit, &today.reset_at);
+            let record = IdempotencyItem {
+                pk: record_key.pk.clone(),
+                sk: record_key.sk.clone(),
+                entity_type: "idempotency".into(),
+                fingerprint: fingerprint.clone(),
+                answer: serde_json::to_string(&answer).map_err(ApiError::internal)?,
+                metadata: req.metadata.as_ref().map(ToString::to_string),
+                created_at: rfc3339(now),
+                expires_at: now.timestamp() + self.settings.idempotency_ttl_seconds,
+            };
+            let counters: Vec<(CounterSpec, u64)> =
+                specs.iter().map(|s| (*s).clone()).zip(expected.iter().copied()).collect();
+            match self.store.count_usage_tx(&record, &counters, &req.action, quantity).await? {
+                TxCounted::Applied => {
+                    let mut cache = lock(&self.caches.counters);
+                    if cache.len() >= MAX_ENTRIES {
+                        cache.clear();
+                    }
+                    for (s, e) in specs.iter().zip(&expected) {
+                        cache.insert(cache_key(s), e + quantity);
+                    }
+                    return Ok(answer);
+                }
+                TxCounted::Duplicate(stored) => {
+                    let stored = match stored {
+                        Some(s) => Some(s),
+                        None => self.store.get_idempotency(&record_key).await?,
+                    };
+                    let Some(stored) = stored else { continue };
+                    if stored.fingerprint != fingerprint {
+                        let mut e = ApiError::conflict(
+                            "idempotency_key_reused",
+                            "this idempotency key was used for a different request",
+                        );
+                        e.errors = vec![FieldError::new("idempotency_key", "was used for a different request")];
+                        return Err(e);
+                    }
+                    return serde_json::from_str(&stored.answer).map_err(ApiError::internal);
+                }
+                TxCounted::Stale { index, used } => {
+                    if let Some(slot) = expected.get_mut(index) {
+                        *slot = used;
+                        confirmed[index] = true;
+                    }
+                }
+                TxCounted::Conflict => {
+                    let jitter = u64::from(crate::platform::crypto::random_bytes::<1>()[0] % 16);
+                    tokio::time::sleep(std::time::Duration::from_millis((4 << attempt.min(5)) + jitter)).await;
+                }
+            }
+        }
+        Err(ApiError::unavailable(1))
+    }
+
+    /// Crossing 80% and 100% of the daily limit records one notification per threshold per day.
+    async fn notify_thresholds(
+        &self,
+        subject: &Subject,
+        day: &CounterSpec,
+        used: u64,
+        quantity: u64,
+    ) -> Result<(), ApiError> {
+        let Some(limit) = day.limit.filter(|l| *l > 0) else {
+            return Ok(());
+        };
+        let before = used.saturating_sub(quantity);
+        for pct in [80u64, 100] {
+            let threshold = (limit * pct).div_ceil(100);
+            if before < threshold && used >= threshold {
+                let id = format!("quota-{pct}:{}:{}:{}", subject.customer_id, subject.solution_id, day.period);
+                let item = NotificationItem::new(
+                    &id,
+                    &format!("quota_{pct}"),
+                    &subject.customer_id,
+                    Some(&subject.solution_id),
+                    serde_json::json!({"date": day.period, "used": used, "limit": limit, "percent": pct}),
+                    rfc3339(self.clock.now()),
+                );
+                if self.store.put_notification_once(&item).await? {
+                    tracing::info!(customer_id = %subject.customer_id, solution_id = %subject.solution_id, pct, "quota threshold crossed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Verify a solution token, remembering verified tokens so a partner's repeated calls with one token pay
+    /// the signature check once per container. Expiry is checked against the clock on every call.
+    fn verify_cached(&self, token: &str) -> Result<Arc<Claims>, ApiError> {
+        // Expiry by the wall clock, as the signature check itself does.
+        let now = Utc::now().timestamp();
+        let cached = lock(&self.caches.verified).get(token).cloned();
+        if let Some(claims) = cached.filter(|c| c.exp > now) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(verify_bearer(&self.keys, token, &[TokenKind::Solution])?);
+        let mut cache = lock(&self.caches.verified);
+        if cache.len() >= MAX_ENTRIES / 5 {
+            cache.retain(|_, c| c.exp > now);
+            if cache.len() >= MAX_ENTRIES / 5 {
+                cache.clear();
+            }
+        }
+        cache.insert(token.to_owned(), Arc::clone(&claims));
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn track_input_is_checked() {
+        let req = |action: &str, q: Option<i64>| TrackRequest {
+            action: action.into(),
+            quantity: q,
+            idempotency_key: None,
+            metadata: None,
+            solution_id: None,
+            customer_id: None,
+        };
+        assert_eq!(validate_track(&req("search", None)).ok(), Some(1));
+        for (a, q, field) in [
+            ("", None, "action"),
+            ("ok", Some(0), "quantity"),
+            ("ok", Some(10_001), "quantity"),
+            ("a b", None, "action"),
+        ] {
+            let e = validate_track(&req(a, q)).expect_err("invalid");
+            assert_eq!(e.errors[0].field, field);
+        }
+        assert_eq!(anonymous_customer("visitor-123").as_deref(), Ok("anon:visitor-123"));
+        assert!(anonymous_customer("short").is_err());
+        assert!(anonymous_customer("has#hash-in-it").is_err());
+    }
+}
