@@ -173,7 +173,7 @@ impl MarketEnv {
             "backend",
             &key[..11],
             Vec::new(),
-            shared::auth::tokens::rfc3339(self.env.clock.now()),
+            shared::platform::clock::rfc3339(self.env.clock.now()),
         );
         self.env.store.put(&item, None).await.expect("put api key");
         key
@@ -197,7 +197,7 @@ impl MarketEnv {
     /// subscription's webhook or verification records it).
     pub async fn payment(&self, user_id: &str, solution_id: &str) {
         let id = shared::platform::ids::new_id("pay");
-        let now = shared::auth::tokens::rfc3339(self.env.clock.now());
+        let now = shared::platform::clock::rfc3339(self.env.clock.now());
         let mut item = shared::store::subscriptions::PaymentItem::new(
             &id,
             user_id,

@@ -17,11 +17,8 @@ use crate::store::{keys, take};
 use crate::usage;
 use serde::{Deserialize, Serialize};
 
-pub use crate::identity::{
-    Principal, SCOPE_READ, SCOPE_TRACK, authenticate, require_scope, solution_mismatch, solution_unavailable,
-    verify_bearer,
-};
-pub use crate::platform::clock::rfc3339;
+use crate::identity::{Principal, solution_unavailable};
+use crate::platform::clock::rfc3339;
 
 pub const DEFAULT_SCOPES: [&str; 2] = ["usage:read", "usage:track"];
 const MAX_SCOPES: usize = 20;

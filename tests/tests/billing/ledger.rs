@@ -203,8 +203,8 @@ fn payment(
         format!("prov_{id}"),
         amount,
         currency,
-        shared::auth::tokens::rfc3339(now),
-        shared::auth::tokens::rfc3339(now),
+        shared::platform::clock::rfc3339(now),
+        shared::platform::clock::rfc3339(now),
     );
     p.solution_id = Some(solution_id.to_owned());
     p.subscription_id = Some(subscription_id.to_owned());
@@ -214,7 +214,7 @@ fn payment(
 /// A refund event as the rails record it (status moving forward only), then settled (twice: replays).
 async fn refund_event(f: &crate::Fixture, payment: &PaymentItem, n: usize, amount: i64, status: RefundStatus) {
     let store = &f.b.env.store;
-    let now = shared::auth::tokens::rfc3339(f.b.env.clock.now());
+    let now = shared::platform::clock::rfc3339(f.b.env.clock.now());
     let item = RefundItem::new(
         format!("rfd_{}_{n}", payment.payment_id),
         &payment.payment_id,

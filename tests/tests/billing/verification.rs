@@ -5,8 +5,8 @@
 use crate::{Fixture, fixture};
 use integration_tests::harness::unique_email;
 use serde_json::{Value, json};
-use shared::auth::tokens::rfc3339;
 use shared::platform::clock::Clock;
+use shared::platform::clock::rfc3339;
 use shared::store::keys;
 use shared::store::outbox::NotificationItem;
 

@@ -37,7 +37,7 @@ async fn a_day_of_a_solution_in_the_partners_analytics() {
         );
     }
     let now = t.env.clock.now();
-    let stamp = shared::auth::tokens::rfc3339(now);
+    let stamp = shared::platform::clock::rfc3339(now);
     let mut payment = PaymentItem::new(
         "pay_analytics_1",
         &user.user_id,

@@ -143,7 +143,7 @@ async fn solutions_leave_and_enter_the_catalog_with_their_lifecycle() {
 /// A captured payment of `user_id` for `solution_id`, as a paid subscription records it.
 async fn paid(t: &PartnersEnv, user_id: &str, solution_id: &str) {
     let id = shared::platform::ids::new_id("pay");
-    let now = shared::auth::tokens::rfc3339(chrono::Utc::now());
+    let now = shared::platform::clock::rfc3339(chrono::Utc::now());
     let mut item = shared::store::subscriptions::PaymentItem::new(
         &id,
         user_id,

@@ -159,7 +159,7 @@ impl PartnerService {
         }
         // Subscribers are billed only for a solution they can use: a suspension or retirement of a solution
         // that had subscribers stops their renewals, a reinstatement restores them (applied to each
-        // subscription by the billing run; `subscriptions::holds`).
+        // subscription by the billing run; `billing::holds`).
         let holds = matches!(action, Action::Suspend | Action::Retire | Action::Reinstate)
             && matches!(current.status, SolutionStatus::Published | SolutionStatus::Suspended);
         let mut affected = None;

@@ -7,7 +7,7 @@
 //! into the `Authorization` header. Neither is logged (`Debug` redacts them).
 //!
 //! Retries: a status or refund-status read is retried once on a transient failure. Creating an order or a
-//! refund is never retried blindly: the caller asks the status API first (see `subscriptions::phonepe`).
+//! refund is never retried blindly: the caller asks the status API first (see `payments::phonepe::rail`).
 
 use crate::platform::clock::Clock;
 use serde::{Deserialize, Serialize};
