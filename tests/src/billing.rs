@@ -96,7 +96,7 @@ impl BillingEnv {
             env.store_for("subscriptions"),
             Arc::new(env.keys()),
             clock.clone(),
-            client.clone(),
+            shared::payments::stripe::rail::StripeRail::shared(client.clone()),
             SubscriptionSettings::new("https://app.test"),
         )
         .with_phonepe(pp_client.clone(), PhonePeSettings::new("https://app.test"), seller.clone())
@@ -311,8 +311,8 @@ impl BillingEnv {
             "https://app.test",
         );
         let stripe = stripe_client(&self.stripe.base, Duration::from_secs(2));
-        state.holds.stripe = Some(stripe.clone());
-        state.run.stripe = Some(stripe.clone());
+        state.holds.stripe = Some(shared::payments::stripe::rail::StripeRail::shared(stripe.clone()));
+        state.run.stripe = Some(shared::payments::stripe::rail::StripeRail::shared(stripe.clone()));
         let writer = state.run.writer.clone();
         let seller = Arc::new(test_seller());
         state.reconcile.stripe = Some(

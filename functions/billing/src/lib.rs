@@ -22,6 +22,7 @@ use shared::ledger::{PartnerLedger, StatementFiles, StatementReport};
 use shared::notifications::{Outbox, OutboxReport};
 use shared::payments::phonepe::rail::{PhonePeRail, PhonePeSettings};
 use shared::payments::reconcile::{ReconcileReport, Reconciler};
+use shared::payments::stripe::rail::StripeRail;
 use shared::payments::stripe::webhook::StripeWebhookService;
 use shared::platform::clock::{Clock, SystemClock};
 use shared::store::Store;
@@ -94,7 +95,7 @@ impl AppState {
             },
             _ => None,
         };
-        let holds = Holds::new(writer.clone(), stripe.clone());
+        let holds = Holds::new(writer.clone(), stripe.clone().map(StripeRail::shared));
         let app = shared::platform::config::required("APP_BASE_URL")?;
         let seller = match std::env::var("SELLER_GSTIN") {
             Ok(g) if !g.is_empty() => Some(Arc::new(shared::billing::invoicing::Seller::from_env()?)),
@@ -136,7 +137,7 @@ impl AppState {
         let statement_files = bucket.map(|bucket| StatementFiles { s3: shared::platform::aws::s3(&sdk), bucket });
         let earnings = PartnerLedger::new(writer.store.clone(), writer.clock.clone());
         let mut run = BillingRun::new(writer, &app);
-        run.stripe = stripe;
+        run.stripe = stripe.map(StripeRail::shared);
         Ok(Self { run, holds, outbox, earnings, statement_files, reconcile })
     }
 

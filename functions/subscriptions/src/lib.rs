@@ -10,6 +10,7 @@ use shared::billing::service::{SubscriptionService, SubscriptionSettings};
 use shared::identity::jwt::KeySet;
 use shared::payments::phonepe::rail::PhonePeSettings;
 use shared::payments::stripe::client::StripeClient;
+use shared::payments::stripe::rail::StripeRail;
 use shared::platform::clock::{Clock, SystemClock};
 use shared::platform::http;
 use shared::setup;
@@ -64,8 +65,13 @@ impl AppState {
         let base = shared::platform::config::required("APP_BASE_URL")?;
         let mut settings = SubscriptionSettings::new(&base);
         settings.grace_seconds = shared::platform::config::grace_seconds()?;
-        let mut service =
-            SubscriptionService::new(platform.store, Arc::new(platform.keys), clock, stripe.client, settings);
+        let mut service = SubscriptionService::new(
+            platform.store,
+            Arc::new(platform.keys),
+            clock,
+            StripeRail::shared(stripe.client),
+            settings,
+        );
         if let Some(p) = phonepe {
             let seller = Arc::new(Seller::from_env()?);
             service = service.with_phonepe(p.client, PhonePeSettings::new(&base), seller);
@@ -87,7 +93,9 @@ impl AppState {
         stripe: StripeClient,
         settings: SubscriptionSettings,
     ) -> Self {
-        Self { subscriptions: SubscriptionService::new(store, Arc::new(keys), clock, stripe, settings) }
+        Self {
+            subscriptions: SubscriptionService::new(store, Arc::new(keys), clock, StripeRail::shared(stripe), settings),
+        }
     }
 }
 

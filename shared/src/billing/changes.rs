@@ -3,11 +3,10 @@
 use super::service::*;
 use super::views::*;
 use super::writer::*;
+use crate::billing::rail::HostedSubscription;
 use crate::identity::Principal;
 use crate::model::Tier;
 use crate::model::{Fact, Provider, Snapshot, SubscriptionStatus};
-use crate::payments::stripe::client::{Form, field};
-use crate::payments::stripe::events::api_snapshot;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
 use crate::store::outbox::NotificationItem;
@@ -61,18 +60,11 @@ impl SubscriptionService {
         let (_, price) =
             self.price_of(&item.solution_id, req.tier, item.period, Some(&item.price.currency), item.provider).await?;
         let upgrade = req.tier > item.tier;
-        let form: Form = vec![
-            field("items[0][id]", stripe_item),
-            field("items[0][price]", price.stripe_price_id.clone().unwrap_or_default()),
-            // Upgrade: prorate and invoice the difference now, refusing the change if the payment fails.
-            // Downgrade (or undoing one): no proration; the next renewal bills the new price.
-            field("proration_behavior", if upgrade { "always_invoice" } else { "none" }),
-            field("payment_behavior", if upgrade { "error_if_incomplete" } else { "allow_incomplete" }),
-            field("metadata[subscription_id]", &item.subscription_id),
-        ];
         let idem = format!("tier-{}-{}-{}", item.subscription_id, item.version, req.tier.as_str());
-        let object = self.stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?;
-        let snapshot = api_snapshot(&object, &idem, now.timestamp()).map(|(_, f)| f);
+        let price_id = price.stripe_price_id.clone().unwrap_or_default();
+        let sub = HostedSubscription { id: stripe_sub, item_id: Some(stripe_item) };
+        let snapshot =
+            self.stripe.change_price(sub, &price_id, upgrade, &item.subscription_id, &idem, now.timestamp()).await?;
         let restart =
             if upgrade { self.writer.quota_restart(&item, req.tier, &caller.user_id).await? } else { Vec::new() };
         let tier = req.tier;
@@ -136,19 +128,14 @@ impl SubscriptionService {
             (SubscriptionStatus::Canceled | SubscriptionStatus::Expired, _) => return Ok(self.view(&item)),
             (_, Some(stripe_sub)) => {
                 let idem = format!("cancel-{}-{}-{immediately}", item.subscription_id, item.version);
-                let object = if immediately {
-                    self.stripe.delete(&format!("/v1/subscriptions/{stripe_sub}"), &idem).await?
-                } else {
-                    let form = vec![field("cancel_at_period_end", "true")];
-                    self.stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?
-                };
-                api_snapshot(&object, &idem, now).map(|(_, f)| f)
+                let sub = HostedSubscription { id: stripe_sub, item_id: item.provider_item_id.as_deref() };
+                self.stripe.cancel(sub, immediately, &idem, now).await?
             }
             (_, None) => {
                 // Not paid yet: close the checkout (best effort: it may have completed meanwhile, and then the
                 // subscription's events win by their later time).
                 if let Some(session) = &item.checkout_session_id
-                    && let Err(e) = self.expire_checkout(session).await
+                    && let Err(e) = self.stripe.expire_checkout(session).await
                 {
                     tracing::warn!(error = %e, "checkout session not expired");
                 }

@@ -5,13 +5,14 @@
 //! Session is expired (only an open session expires, so a paid one is found, not replaced) and its PhonePe
 //! invoice withdrawn (a payment that still arrives for it is unapplied and refunded by the PhonePe rail).
 
+use crate::billing::rail::CheckoutState;
 use crate::billing::schedule::void_invoice;
 use crate::billing::service::SubscriptionService;
 use crate::billing::views::Created;
 use crate::billing::writer::{PENDING_EXPIRY_SECONDS, at_version};
+use crate::model::OrderState;
 use crate::model::{Fact, Provider, Snapshot, SubscriptionStatus};
 use crate::money::Money;
-use crate::payments::phonepe::client::OrderState;
 use crate::payments::phonepe::rail::first_order_id;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
@@ -72,14 +73,13 @@ impl SubscriptionService {
         match old.provider {
             Provider::Stripe => {
                 if let Some(session) = &old.checkout_session_id
-                    && let Err(e) = self.expire_checkout(session).await
+                    && let Err(e) = self.stripe.expire_checkout(session).await
                 {
                     // Only an open session expires: read it to learn whether it was paid.
-                    let read = self.stripe().get(&format!("/v1/checkout/sessions/{session}"), &Vec::new()).await?;
-                    match read.get("status").and_then(serde_json::Value::as_str) {
-                        Some("expired") => {}
-                        Some("complete") => return Err(paid_meanwhile(old)),
-                        _ => return Err(e.into()),
+                    match self.stripe.checkout_state(session).await? {
+                        CheckoutState::Expired => {}
+                        CheckoutState::Complete => return Err(paid_meanwhile(old)),
+                        CheckoutState::Open => return Err(e),
                     }
                 }
             }

@@ -20,10 +20,9 @@
 
 use crate::billing::writer::{SubscriptionWriter, at_version};
 
+use crate::billing::rail::{HostedRail, HostedSubscription};
 use crate::model::SolutionStatus;
 use crate::model::{Provider, SubscriptionStatus};
-use crate::payments::stripe::client::{StripeClient, field};
-use crate::payments::stripe::events::api_snapshot;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
 use crate::store::keys;
@@ -36,7 +35,7 @@ use serde::Serialize;
 pub struct Holds {
     pub writer: SubscriptionWriter,
     /// Stripe, to stop and restore renewals of Stripe subscriptions (`None`: those fail and are retried).
-    pub stripe: Option<StripeClient>,
+    pub stripe: Option<std::sync::Arc<dyn HostedRail>>,
     pub page_size: i32,
 }
 
@@ -63,7 +62,7 @@ pub fn is_live(item: &SubscriptionItem) -> bool {
 }
 
 impl Holds {
-    pub fn new(writer: SubscriptionWriter, stripe: Option<StripeClient>) -> Self {
+    pub fn new(writer: SubscriptionWriter, stripe: Option<std::sync::Arc<dyn HostedRail>>) -> Self {
         Self { writer, stripe, page_size: 100 }
     }
 
@@ -261,8 +260,7 @@ impl Holds {
             .stripe
             .as_ref()
             .ok_or_else(|| ApiError::internal("Stripe is not configured (STRIPE_SECRET_ID): a solution hold waits"))?;
-        let form = vec![field("cancel_at_period_end", cancel)];
-        let object = stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, idempotency_key).await?;
-        Ok(api_snapshot(&object, idempotency_key, now).map(|(_, f)| f))
+        let sub = HostedSubscription { id: stripe_sub, item_id: item.provider_item_id.as_deref() };
+        stripe.set_cancel_at_period_end(sub, cancel, idempotency_key, now).await
     }
 }

@@ -13,6 +13,8 @@ pub mod holds;
 pub mod invoiced;
 pub mod invoicing;
 #[cfg(feature = "payments")]
+pub mod rail;
+#[cfg(feature = "payments")]
 pub mod refunds;
 #[cfg(feature = "payments")]
 pub mod run;

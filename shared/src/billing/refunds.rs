@@ -2,9 +2,9 @@
 
 use super::service::*;
 use super::views::*;
+use crate::billing::rail::RefundOrder;
 use crate::identity::Principal;
 use crate::model::Provider;
-use crate::payments::stripe::client::{Form, field};
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::HistoryItem;
 use crate::store::subscriptions::{PaymentItem, RefundItem};
@@ -105,33 +105,24 @@ impl SubscriptionService {
             };
             return self.rail()?.refund(&payment, amount, &key).await;
         }
-        let target = if payment.provider_payment_id.starts_with("pi_") {
-            "payment_intent"
-        } else if payment.provider_payment_id.starts_with("ch_") || payment.provider_payment_id.starts_with("py_") {
-            "charge"
-        } else {
-            return Err(ApiError::field("payment_id", "this payment has no refundable charge"));
-        };
-        let form: Form = vec![
-            field(target, &payment.provider_payment_id),
-            field("amount", amount),
-            field("reason", "requested_by_customer"),
-            field("metadata[payment_id]", payment_id),
-            field("metadata[requested_by]", &caller.user_id),
-            field("metadata[reason]", reason),
-        ];
         let idem = match idempotency_key {
             Some(k) => format!("refund-{payment_id}-{}", crate::platform::crypto::sha256_hex(k.as_bytes())),
             None => format!("refund-{payment_id}-{}", crate::platform::ids::new_id("rfq")),
         };
-        let refund = self.stripe.post("/v1/refunds", &form, &idem).await?;
-        let text = |k: &str| refund.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let order = RefundOrder {
+            provider_payment_id: &payment.provider_payment_id,
+            amount,
+            payment_id,
+            requested_by: &caller.user_id,
+            reason,
+        };
+        let accepted = self.stripe.refund(order, &idem).await?;
         tracing::info!(payment_id, amount, by = %caller.user_id, "refund requested");
         Ok(RefundAnswer {
             payment_id: payment_id.to_owned(),
-            provider_refund_id: text("id"),
-            status: text("status"),
-            amount: refund.get("amount").and_then(serde_json::Value::as_i64).unwrap_or(amount),
+            provider_refund_id: accepted.provider_refund_id,
+            status: accepted.status,
+            amount: accepted.amount.unwrap_or(amount),
             currency: payment.currency,
         })
     }

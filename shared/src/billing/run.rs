@@ -29,7 +29,7 @@ pub struct BillingRun {
     pub pay_url: String,
     pub page_size: i32,
     /// Stripe (carries approved price changes to Stripe subscriptions' next renewal).
-    pub stripe: Option<crate::payments::stripe::client::StripeClient>,
+    pub stripe: Option<std::sync::Arc<dyn crate::billing::rail::HostedRail>>,
 }
 
 /// What a run did.
@@ -169,13 +169,9 @@ impl BillingRun {
             return Ok(None);
         };
         let stripe = self.stripe.as_ref().ok_or_else(|| ApiError::internal("Stripe is not configured for billing"))?;
-        let form = vec![
-            crate::payments::stripe::client::field("items[0][id]", stripe_item),
-            crate::payments::stripe::client::field("items[0][price]", price_id),
-            crate::payments::stripe::client::field("proration_behavior", "none"),
-        ];
         let idem = format!("reprice-{}-{period_end}-{price_id}", item.subscription_id);
-        stripe.post(&format!("/v1/subscriptions/{stripe_sub}"), &form, &idem).await?;
+        let sub = crate::billing::rail::HostedSubscription { id: stripe_sub, item_id: Some(stripe_item) };
+        stripe.reprice_renewal(sub, price_id, &idem).await?;
         let sub = &item.subscription_id;
         self.notify(
             format!("renewal-notice:{sub}:{period_end}"),

@@ -3,12 +3,12 @@
 //! together with the entitlement it grants, so concurrent webhooks and API calls never leave the user's tier
 //! behind the subscription's state.
 
+use crate::billing::rail::{CheckoutRequest, HostedRail};
 use crate::identity::jwt::KeySet;
 use crate::identity::{Principal, authenticate};
 use crate::model::TokenKind;
 use crate::model::{BillingPeriod, Price, Provider, SubscriptionStatus};
 use crate::model::{SolutionStatus, Tier};
-use crate::payments::stripe::client::{Form, StripeClient, StripeError, field};
 use crate::platform::clock::Clock;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, FieldError, codes};
@@ -53,7 +53,8 @@ use crate::money::Money;
 pub struct SubscriptionService {
     pub(crate) writer: SubscriptionWriter,
     keys: Arc<KeySet>,
-    pub(crate) stripe: StripeClient,
+    /// The hosted rail (Stripe).
+    pub(crate) stripe: Arc<dyn HostedRail>,
     settings: SubscriptionSettings,
     /// The PhonePe rail, when configured.
     pub(crate) phonepe: Option<crate::payments::phonepe::rail::PhonePeRail>,
@@ -86,7 +87,7 @@ impl SubscriptionService {
         store: Store,
         keys: Arc<KeySet>,
         clock: Arc<dyn Clock>,
-        stripe: StripeClient,
+        stripe: Arc<dyn HostedRail>,
         settings: SubscriptionSettings,
     ) -> Self {
         let writer = SubscriptionWriter::new(store, clock, settings.grace_seconds);
@@ -109,16 +110,6 @@ impl SubscriptionService {
     pub fn with_invoice_files(mut self, files: crate::billing::invoicing::InvoiceFiles) -> Self {
         self.invoice_files = Some(files);
         self
-    }
-
-    pub(crate) fn stripe(&self) -> &StripeClient {
-        &self.stripe
-    }
-
-    /// Close a Checkout Session at Stripe (only an open one can be: a paid one answers an error).
-    pub(crate) async fn expire_checkout(&self, session: &str) -> Result<serde_json::Value, StripeError> {
-        let path = format!("/v1/checkout/sessions/{session}/expire");
-        self.stripe.post(&path, &Vec::new(), &format!("expire-{session}")).await
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -346,29 +337,20 @@ impl SubscriptionService {
             return Ok(Attempt::Done(Box::new(created)));
         }
         let customer = self.customer_for(caller).await?;
-        let stripe_price = price.stripe_price_id.clone().unwrap_or_default();
-        let form: Form = vec![
-            field("mode", "subscription"),
-            field("customer", &customer),
-            field("line_items[0][price]", &stripe_price),
-            field("line_items[0][quantity]", 1),
-            field("success_url", &self.settings.success_url),
-            field("cancel_url", &self.settings.cancel_url),
-            field("client_reference_id", &subscription_id),
-            field("metadata[subscription_id]", &subscription_id),
-            field("subscription_data[metadata][subscription_id]", &subscription_id),
-            field("subscription_data[metadata][user_id]", &caller.user_id),
-            field("subscription_data[metadata][solution_id]", &req.solution_id),
-        ];
-        let session = self.stripe.post("/v1/checkout/sessions", &form, &format!("checkout-{subscription_id}")).await?;
-        let session_id = session.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        let checkout_url = session.get("url").and_then(|v| v.as_str()).map(str::to_owned);
-        let (Some(session_id), Some(checkout_url)) = (session_id, checkout_url) else {
-            return Err(crate::payments::stripe::client::StripeError::Decode(
-                "checkout session without id or url".into(),
-            )
-            .into());
-        };
+        let price_id = price.stripe_price_id.clone().unwrap_or_default();
+        let opened = self
+            .stripe
+            .open_checkout(CheckoutRequest {
+                subscription_id: &subscription_id,
+                user_id: &caller.user_id,
+                solution_id: &req.solution_id,
+                customer: &customer,
+                price_id: &price_id,
+                success_url: &self.settings.success_url,
+                cancel_url: &self.settings.cancel_url,
+            })
+            .await?;
+        let (session_id, checkout_url) = (opened.session_id, opened.url);
         let mut item = SubscriptionItem::new(
             &subscription_id,
             &caller.user_id,
@@ -404,7 +386,7 @@ impl SubscriptionService {
             // Lost the slot to a concurrent checkout: this session is never shown, so close it.
             Err(StoreError::Conditional { index: Some(i) }) if i == slot_index => {
                 if let Some(session) = &item.checkout_session_id
-                    && let Err(e) = self.expire_checkout(session).await
+                    && let Err(e) = self.stripe.expire_checkout(session).await
                 {
                     tracing::warn!(error = %e, "unused checkout session not expired");
                 }
@@ -430,12 +412,8 @@ impl SubscriptionService {
         if let Some(c) = self.store().get_provider_customer("stripe", &caller.user_id).await? {
             return Ok(c.customer_id);
         }
-        let form: Form = vec![field("email", &caller.email), field("metadata[user_id]", &caller.user_id)];
-        let customer = self.stripe.post("/v1/customers", &form, &format!("customer-{}", caller.user_id)).await?;
-        let id = customer.get("id").and_then(|v| v.as_str()).ok_or_else(|| {
-            ApiError::from(crate::payments::stripe::client::StripeError::Decode("customer without id".into()))
-        })?;
-        let item = ProviderCustomerItem::new("stripe", &caller.user_id, id, rfc3339(self.now()));
+        let id = self.stripe.create_customer(&caller.user_id, &caller.email).await?;
+        let item = ProviderCustomerItem::new("stripe", &caller.user_id, &id, rfc3339(self.now()));
         Ok(self.store().put_provider_customer("stripe", &item).await?)
     }
 

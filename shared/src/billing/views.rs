@@ -2,7 +2,7 @@
 //! history entries, refund answers.
 
 use crate::model::Tier;
-use crate::model::{BillingPeriod, Provider, RefundStatus, SubscriptionStatus};
+use crate::model::{BillingPeriod, OrderState, Provider, RefundStatus, SubscriptionStatus};
 use crate::money::Money;
 use crate::platform::clock::rfc3339;
 use crate::store::subscriptions::SubscriptionItem;
@@ -179,4 +179,21 @@ pub struct TierChange {
     pub subscription: SubscriptionView,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment: Option<Initiated>,
+}
+
+/// `POST /api/payments/verify`: what PhonePe says of an order, applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verified {
+    pub merchant_order_id: String,
+    pub state: OrderState,
+    pub invoice_id: String,
+    pub subscription_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_number: Option<String>,
+    /// The money arrived for an invoice that could no longer apply (withdrawn meanwhile): nothing was
+    /// granted and the whole amount is being refunded.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unapplied: bool,
 }

@@ -135,3 +135,12 @@ impl Price {
         errors
     }
 }
+
+/// Where a one-off payment order stands (an invoice paid through an invoice rail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    Pending,
+    Completed,
+    Failed,
+}

@@ -8,6 +8,6 @@ mod reconciled;
 mod tier;
 
 pub use account::{Role, TokenKind, partner_status};
-pub use billing::{BillingPeriod, Price, Provider, RefundStatus, SubscriptionStatus};
+pub use billing::{BillingPeriod, OrderState, Price, Provider, RefundStatus, SubscriptionStatus};
 pub use reconciled::{Fact, Grant, Movement, Reconciled, Snapshot, grant};
 pub use tier::{LimitsOverride, SolutionStatus, Tier, TierSpec, with_overrides};

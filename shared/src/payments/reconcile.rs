@@ -13,7 +13,7 @@
 //! drift`) and a count by kind in the report.
 
 use crate::billing::writer::SubscriptionWriter;
-use crate::payments::phonepe::client::OrderState;
+use crate::model::OrderState;
 use crate::payments::phonepe::rail::PhonePeRail;
 use crate::payments::stripe::client::{Form, field};
 use crate::payments::stripe::events::Event;

@@ -263,7 +263,10 @@ async fn an_approved_price_change_reaches_stripe_subscribers_at_their_next_renew
         SubscriptionWriter::new(m.b.env.store_for("billing"), Arc::new(m.b.env.clock.clone()), 7 * 86_400),
         "https://app.test",
     );
-    run.stripe = Some(stripe_client(&m.b.stripe.base, Duration::from_secs(2)));
+    run.stripe = Some(shared::payments::stripe::rail::StripeRail::shared(stripe_client(
+        &m.b.stripe.base,
+        Duration::from_secs(2),
+    )));
     let repriced = |m: &Market| {
         m.b.stripe
             .requests()

@@ -9,8 +9,8 @@
 //! Retries: a status or refund-status read is retried once on a transient failure. Creating an order or a
 //! refund is never retried blindly: the caller asks the status API first (see `payments::phonepe::rail`).
 
+use crate::model::OrderState;
 use crate::platform::clock::Clock;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,22 +97,12 @@ impl std::fmt::Debug for PhonePeConfig {
     }
 }
 
-/// An order's state (`PENDING`, `COMPLETED`, `FAILED`; `EXPIRED` counts as failed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderState {
-    Pending,
-    Completed,
-    Failed,
-}
-
-impl OrderState {
-    pub fn parse(state: &str) -> Self {
-        match state {
-            "COMPLETED" => Self::Completed,
-            "FAILED" | "EXPIRED" => Self::Failed,
-            _ => Self::Pending,
-        }
+/// An order's state from PhonePe's (`PENDING`, `COMPLETED`, `FAILED`; `EXPIRED` counts as failed).
+pub fn order_state(state: &str) -> OrderState {
+    match state {
+        "COMPLETED" => OrderState::Completed,
+        "FAILED" | "EXPIRED" => OrderState::Failed,
+        _ => OrderState::Pending,
     }
 }
 
@@ -329,7 +319,7 @@ impl PhonePeClient {
         let v = self.call(reqwest::Method::POST, "/checkout/v2/pay", Some(&body)).await?;
         Ok(CreatedOrder {
             order_id: str_at(&v, "orderId").ok_or_else(|| PhonePeError::Decode("no orderId".into()))?,
-            state: OrderState::parse(&str_at(&v, "state").unwrap_or_default()),
+            state: order_state(&str_at(&v, "state").unwrap_or_default()),
             expire_at: v.get("expireAt").and_then(Value::as_i64),
             redirect_url: str_at(&v, "redirectUrl").ok_or_else(|| PhonePeError::Decode("no redirectUrl".into()))?,
         })
@@ -357,7 +347,7 @@ impl PhonePeClient {
             .unwrap_or_default();
         Ok(OrderStatus {
             order_id: str_at(&v, "orderId").unwrap_or_default(),
-            state: OrderState::parse(&str_at(&v, "state").ok_or_else(|| PhonePeError::Decode("no state".into()))?),
+            state: order_state(&str_at(&v, "state").ok_or_else(|| PhonePeError::Decode("no state".into()))?),
             amount: v.get("amount").and_then(Value::as_i64).unwrap_or(0),
             error_code: str_at(&v, "errorCode"),
             attempts,
@@ -405,9 +395,9 @@ mod tests {
 
     #[test]
     fn states_and_ids() {
-        assert_eq!(OrderState::parse("COMPLETED"), OrderState::Completed);
-        assert_eq!(OrderState::parse("EXPIRED"), OrderState::Failed);
-        assert_eq!(OrderState::parse("SOMETHING_NEW"), OrderState::Pending);
+        assert_eq!(order_state("COMPLETED"), OrderState::Completed);
+        assert_eq!(order_state("EXPIRED"), OrderState::Failed);
+        assert_eq!(order_state("SOMETHING_NEW"), OrderState::Pending);
         assert_eq!(refund_state("CONFIRMED"), crate::model::RefundStatus::Pending);
         assert!(valid_merchant_id("po_01JH0A2C5D6E7F8G-1"));
         assert!(!valid_merchant_id(&"a".repeat(64)));

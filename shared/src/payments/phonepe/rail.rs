@@ -5,10 +5,11 @@
 //! transaction, subscription facts fold), so `verify`, callbacks and reruns in any order end in one state.
 
 use crate::billing::invoicing::{self, Seller};
-use crate::billing::views::Initiated;
+use crate::billing::views::{Initiated, Verified};
 use crate::billing::writer::{SubscriptionWriter, derived_id};
+use crate::model::OrderState;
 use crate::model::{Fact, Provider, RefundStatus, Snapshot, SubscriptionStatus};
-use crate::payments::phonepe::client::{OrderState, OrderStatus, PhonePeClient, PhonePeError, refund_state};
+use crate::payments::phonepe::client::{OrderStatus, PhonePeClient, PhonePeError, refund_state};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
 use crate::store::Issued;
@@ -16,7 +17,6 @@ use crate::store::invoices::{InvoiceItem, InvoiceReason, InvoiceStatus, PhonePeO
 use crate::store::outbox::NotificationItem;
 use crate::store::subscriptions::{PaymentItem, RefundItem, SubscriptionItem};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -42,23 +42,6 @@ pub struct PhonePeRail {
     pub client: PhonePeClient,
     pub seller: Arc<Seller>,
     pub settings: PhonePeSettings,
-}
-
-/// `POST /api/payments/verify`: what PhonePe says of an order, applied.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verified {
-    pub merchant_order_id: String,
-    pub state: OrderState,
-    pub invoice_id: String,
-    pub subscription_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub invoice_number: Option<String>,
-    /// The money arrived for an invoice that could no longer apply (withdrawn meanwhile): nothing was
-    /// granted and the whole amount is being refunded.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub unapplied: bool,
 }
 
 /// The order that pays a PhonePe subscription's first invoice.

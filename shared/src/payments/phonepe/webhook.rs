@@ -4,8 +4,8 @@
 //! anything: it only says what to look at. A duplicate is acknowledged without a second effect; any order of
 //! callbacks converges because the state applied is always PhonePe's current one.
 
+use crate::model::OrderState;
 use crate::payments::phonepe::callback::{self, Callback, WebhookCredentials};
-use crate::payments::phonepe::client::OrderState;
 use crate::payments::phonepe::rail::PhonePeRail;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};

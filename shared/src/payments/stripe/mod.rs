@@ -5,6 +5,8 @@ pub mod client;
 pub mod events;
 #[cfg(feature = "payments")]
 pub mod prices;
+#[cfg(feature = "payments")]
+pub mod rail;
 pub mod signature;
 #[cfg(feature = "payments")]
 pub mod webhook;
