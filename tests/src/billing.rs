@@ -99,7 +99,14 @@ impl BillingEnv {
             shared::payments::stripe::rail::StripeRail::shared(client.clone()),
             SubscriptionSettings::new("https://app.test"),
         )
-        .with_phonepe(pp_client.clone(), PhonePeSettings::new("https://app.test"), seller.clone())
+        .with_invoice_rail(|writer| {
+            shared::payments::phonepe::rail::PhonePeRail::shared(
+                writer,
+                pp_client.clone(),
+                seller.clone(),
+                PhonePeSettings::new("https://app.test"),
+            )
+        })
         .with_invoice_files(InvoiceFiles { s3: invoice_s3, bucket: bucket.clone(), link_seconds: 300 });
         let subs = Arc::new(subscriptions::AppState { subscriptions: service });
         let phonepe_hook = Arc::new(phonepe_webhook::AppState::new(

@@ -1,9 +1,8 @@
 //! The shape of `shared/src` (see `shared/README.md`): which module uses which (every `crate::…` and `super::…`
 //! path in a file's non-test code). Three rules hold:
 //! - no import cycle between any two modules (files), however deep;
-//! - capabilities (the top-level modules) depend one way, along [`LAYERS`]; an edge against it fails unless it
-//!   is listed in `tests/architecture-exceptions.txt`, a list that only shrinks (a listed edge that is gone fails
-//!   too, so it is struck off);
+//! - capabilities (the top-level modules) depend one way, along [`LAYERS`]: an edge against it fails (so no
+//!   cycle between capabilities either);
 //! - only `store/` holds DynamoDB expressions, key prefixes and key attribute names.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -256,16 +255,6 @@ fn edges_against_layers(edges: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<
     out
 }
 
-fn listed_exceptions() -> BTreeSet<String> {
-    let path = integration_tests::workspace_root().join("tests/architecture-exceptions.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or_default().trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect()
-}
-
 #[test]
 fn no_module_of_shared_is_in_an_import_cycle() {
     let found = cycles(&dependencies());
@@ -274,18 +263,18 @@ fn no_module_of_shared_is_in_an_import_cycle() {
 }
 
 #[test]
-fn capabilities_depend_one_way_and_the_known_exceptions_only_shrink() {
+fn capabilities_depend_one_way() {
     let against = edges_against_layers(&dependencies());
-    let listed = listed_exceptions();
-    let found: BTreeSet<String> = against.keys().cloned().collect();
-    let new: Vec<String> = against
+    let shown: Vec<String> = against
         .iter()
-        .filter(|(edge, _)| !listed.contains(*edge))
         .map(|(edge, by)| format!("{edge}: {}", by.iter().cloned().collect::<Vec<_>>().join(", ")))
         .collect();
-    assert!(new.is_empty(), "capability edges against the layers of shared/src (see LAYERS):\n{}", new.join("\n"));
-    let gone: Vec<&String> = listed.difference(&found).collect();
-    assert!(gone.is_empty(), "strike these from tests/architecture-exceptions.txt, they no longer exist: {gone:?}");
+    assert!(
+        shown.is_empty(),
+        "capability edges against the layers of shared/src (see LAYERS and shared/README.md; move the shared \
+         type down, or invert the call with a trait the lower capability owns, as billing::rail does):\n{}",
+        shown.join("\n")
+    );
 }
 
 /// What only the store may write: DynamoDB condition/update/key expressions, key prefixes, key attributes.

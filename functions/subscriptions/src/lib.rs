@@ -8,7 +8,7 @@ use shared::billing::invoicing::InvoiceFiles;
 use shared::billing::invoicing::Seller;
 use shared::billing::service::{SubscriptionService, SubscriptionSettings};
 use shared::identity::jwt::KeySet;
-use shared::payments::phonepe::rail::PhonePeSettings;
+use shared::payments::phonepe::rail::{PhonePeRail, PhonePeSettings};
 use shared::payments::stripe::client::StripeClient;
 use shared::payments::stripe::rail::StripeRail;
 use shared::platform::clock::{Clock, SystemClock};
@@ -74,7 +74,8 @@ impl AppState {
         );
         if let Some(p) = phonepe {
             let seller = Arc::new(Seller::from_env()?);
-            service = service.with_phonepe(p.client, PhonePeSettings::new(&base), seller);
+            let settings = PhonePeSettings::new(&base);
+            service = service.with_invoice_rail(|writer| PhonePeRail::shared(writer, p.client, seller, settings));
         }
         if let Ok(bucket) = shared::platform::config::required("INVOICE_BUCKET") {
             service = service.with_invoice_files(InvoiceFiles {

@@ -10,10 +10,8 @@ use crate::billing::schedule::void_invoice;
 use crate::billing::service::SubscriptionService;
 use crate::billing::views::Created;
 use crate::billing::writer::{PENDING_EXPIRY_SECONDS, at_version};
-use crate::model::OrderState;
 use crate::model::{Fact, Provider, Snapshot, SubscriptionStatus};
 use crate::money::Money;
-use crate::payments::phonepe::rail::first_order_id;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
 use crate::store::invoices::InvoiceStatus;
@@ -59,7 +57,7 @@ impl SubscriptionService {
             let rail = self.rail()?;
             let invoice_id = old.open_invoice_id.clone().ok_or_else(|| ApiError::unavailable(1))?;
             let invoice = self.store().get_invoice(&invoice_id).await?.ok_or_else(|| ApiError::unavailable(1))?;
-            let payment = Box::pin(rail.initiate(&invoice, &first_order_id(&old.subscription_id))).await?;
+            let payment = Box::pin(rail.initiate(&invoice, &rail.first_order_id(&old.subscription_id))).await?;
             created.checkout_url = Some(payment.redirect_url.clone());
             created.payment = Some(payment);
         }
@@ -85,15 +83,10 @@ impl SubscriptionService {
             }
             Provider::Phonepe => {
                 let rail = self.rail()?;
-                let order_id = first_order_id(&old.subscription_id);
-                match rail.client.order_status(&order_id).await {
-                    Ok(status) if status.state == OrderState::Completed => {
-                        Box::pin(rail.apply_order(&order_id)).await?;
-                        return Err(paid_meanwhile(old));
-                    }
-                    Ok(_) => {}
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e.into()),
+                let order_id = rail.first_order_id(&old.subscription_id);
+                if rail.order_paid(&order_id).await? == Some(true) {
+                    Box::pin(rail.apply_order(&order_id)).await?;
+                    return Err(paid_meanwhile(old));
                 }
                 if let Some(invoice_id) = &old.open_invoice_id {
                     void_invoice(self.store(), invoice_id, rfc3339(self.now())).await?;

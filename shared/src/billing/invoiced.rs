@@ -3,6 +3,7 @@
 //! short-lived download links.
 
 use crate::billing::invoicing::BuyerTax;
+use crate::billing::rail::InvoiceRail;
 use crate::billing::service::SubscriptionService;
 use crate::billing::views::Initiated;
 use crate::billing::views::TierChange;
@@ -14,7 +15,6 @@ use crate::identity::Principal;
 use crate::model::Tier;
 use crate::model::{BillingPeriod, Fact, Price, Provider, Snapshot, SubscriptionStatus};
 use crate::money::Money;
-use crate::payments::phonepe::rail::PhonePeRail;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::invoices::{InvoiceItem, InvoiceReason, InvoiceStatus};
@@ -102,8 +102,8 @@ pub fn prorated(old: i64, new: i64, period_start: i64, period_end: i64, now: i64
 }
 
 impl SubscriptionService {
-    pub(crate) fn rail(&self) -> Result<&PhonePeRail, ApiError> {
-        self.phonepe.as_ref().ok_or_else(|| {
+    pub(crate) fn rail(&self) -> Result<&dyn InvoiceRail, ApiError> {
+        self.phonepe.as_deref().ok_or_else(|| {
             let mut e = ApiError::new(
                 422,
                 codes::PROVIDER_NOT_CONFIGURED,
@@ -168,7 +168,7 @@ impl SubscriptionService {
             Err(e) => return Err(e.into()),
         }
         let invoice = store.get_invoice(&invoice_id).await?.ok_or_else(|| ApiError::unavailable(1))?;
-        let order_id = crate::payments::phonepe::rail::first_order_id(subscription_id);
+        let order_id = rail.first_order_id(subscription_id);
         let payment = Box::pin(rail.initiate(&invoice, &order_id)).await?;
         tracing::info!(subscription_id, user_id = %caller.user_id, tier = req.tier.as_str(), "subscription created (pending phonepe payment)");
         Ok(Some(Created {
@@ -253,16 +253,14 @@ impl SubscriptionService {
     async fn upgrade_invoice_for_now(&self, invoice: InvoiceItem) -> Result<InvoiceItem, ApiError> {
         let now = self.now();
         let subscription = self.store().get_subscription(&invoice.subscription_id).await?;
-        let current = subscription.filter(|s| {
-            crate::payments::phonepe::rail::upgrade_applies(&invoice, s, now.timestamp(), self.writer.grace_seconds)
-        });
+        let current = subscription.filter(|s| upgrade_applies(&invoice, s, now.timestamp(), self.writer.grace_seconds));
         let (Some(subscription), Some(price)) = (current, invoice.price.clone()) else {
             crate::billing::schedule::void_invoice(self.store(), &invoice.invoice_id, rfc3339(now)).await?;
             tracing::info!(invoice_id = %invoice.invoice_id, "lapsed upgrade invoice withdrawn");
-            return Err(crate::payments::phonepe::rail::not_open());
+            return Err(not_open());
         };
         let Some(latest) = subscription.reconciled.latest.as_ref() else {
-            return Err(crate::payments::phonepe::rail::not_open());
+            return Err(not_open());
         };
         let amount =
             prorated(subscription.price.amount, price.amount, latest.period_start, latest.period_end, now.timestamp());
@@ -382,7 +380,7 @@ impl SubscriptionService {
             e.errors = vec![FieldError::new("merchant_order_id", "no payment with this order id")];
             e
         };
-        if !crate::payments::phonepe::client::valid_merchant_id(&req.merchant_order_id) {
+        if !rail.valid_order_id(&req.merchant_order_id) {
             return Err(missing());
         }
         let order = self.store().get_phonepe_order(&req.merchant_order_id).await?.ok_or_else(missing)?;
@@ -546,6 +544,25 @@ impl SubscriptionService {
         }
         Ok(InvoiceList { customer_id: customer.to_owned(), items, cursor: page.cursor })
     }
+}
+
+/// Whether an open upgrade invoice can still be paid into effect at `at`: it is its subscription's open
+/// invoice, the subscription is active in the period the invoice prorates, that period has not ended, and
+/// the tier is still an upgrade. Other invoices are not limited here.
+pub fn upgrade_applies(invoice: &InvoiceItem, subscription: &SubscriptionItem, at: i64, grace_seconds: i64) -> bool {
+    if invoice.reason != InvoiceReason::Upgrade {
+        return true;
+    }
+    let Some(latest) = subscription.reconciled.latest.as_ref() else { return false };
+    subscription.open_invoice_id.as_deref() == Some(invoice.invoice_id.as_str())
+        && subscription.reconciled.status_at(at, grace_seconds) == Some(SubscriptionStatus::Active)
+        && invoice.period_start == Some(latest.period_start)
+        && at < latest.period_end
+        && subscription.tier < invoice.tier
+}
+
+pub fn not_open() -> ApiError {
+    ApiError::conflict(codes::INVOICE_NOT_OPEN, "this invoice is already paid or withdrawn")
 }
 
 #[cfg(test)]

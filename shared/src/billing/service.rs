@@ -3,7 +3,7 @@
 //! together with the entitlement it grants, so concurrent webhooks and API calls never leave the user's tier
 //! behind the subscription's state.
 
-use crate::billing::rail::{CheckoutRequest, HostedRail};
+use crate::billing::rail::{CheckoutRequest, HostedRail, InvoiceRail};
 use crate::identity::jwt::KeySet;
 use crate::identity::{Principal, authenticate};
 use crate::model::TokenKind;
@@ -57,7 +57,7 @@ pub struct SubscriptionService {
     pub(crate) stripe: Arc<dyn HostedRail>,
     settings: SubscriptionSettings,
     /// The PhonePe rail, when configured.
-    pub(crate) phonepe: Option<crate::payments::phonepe::rail::PhonePeRail>,
+    pub(crate) phonepe: Option<Arc<dyn InvoiceRail>>,
     /// Where invoice PDFs are kept, when configured.
     pub(crate) invoice_files: Option<crate::billing::invoicing::InvoiceFiles>,
 }
@@ -94,15 +94,9 @@ impl SubscriptionService {
         Self { writer, keys, stripe, settings, phonepe: None, invoice_files: None }
     }
 
-    /// Sell on PhonePe too.
-    pub fn with_phonepe(
-        mut self,
-        client: crate::payments::phonepe::client::PhonePeClient,
-        settings: crate::payments::phonepe::rail::PhonePeSettings,
-        seller: Arc<crate::billing::invoicing::Seller>,
-    ) -> Self {
-        self.phonepe =
-            Some(crate::payments::phonepe::rail::PhonePeRail { writer: self.writer.clone(), client, seller, settings });
+    /// Sell on an invoice rail too (PhonePe), built over this service's subscription writer.
+    pub fn with_invoice_rail(mut self, rail: impl FnOnce(SubscriptionWriter) -> Arc<dyn InvoiceRail>) -> Self {
+        self.phonepe = Some(rail(self.writer.clone()));
         self
     }
 

@@ -5,7 +5,8 @@
 //! transaction, subscription facts fold), so `verify`, callbacks and reruns in any order end in one state.
 
 use crate::billing::invoicing::{self, Seller};
-use crate::billing::views::{Initiated, Verified};
+use crate::billing::rail::{InvoiceRail, RailFuture};
+use crate::billing::views::{Initiated, RefundAnswer, Verified};
 use crate::billing::writer::{SubscriptionWriter, derived_id};
 use crate::model::OrderState;
 use crate::model::{Fact, Provider, RefundStatus, Snapshot, SubscriptionStatus};
@@ -59,25 +60,6 @@ pub fn unapplied_refund_id(payment_id: &str) -> String {
     derived_id("prf", &format!("{payment_id}:unapplied"))
 }
 
-/// Whether an open upgrade invoice can still be paid into effect at `at`: it is its subscription's open
-/// invoice, the subscription is active in the period the invoice prorates, that period has not ended, and
-/// the tier is still an upgrade. Other invoices are not limited here.
-pub fn upgrade_applies(invoice: &InvoiceItem, subscription: &SubscriptionItem, at: i64, grace_seconds: i64) -> bool {
-    if invoice.reason != InvoiceReason::Upgrade {
-        return true;
-    }
-    let Some(latest) = subscription.reconciled.latest.as_ref() else { return false };
-    subscription.open_invoice_id.as_deref() == Some(invoice.invoice_id.as_str())
-        && subscription.reconciled.status_at(at, grace_seconds) == Some(SubscriptionStatus::Active)
-        && invoice.period_start == Some(latest.period_start)
-        && at < latest.period_end
-        && subscription.tier < invoice.tier
-}
-
-pub(crate) fn not_open() -> ApiError {
-    ApiError::conflict(codes::INVOICE_NOT_OPEN, "this invoice is already paid or withdrawn")
-}
-
 impl PhonePeRail {
     fn now(&self) -> DateTime<Utc> {
         self.writer.clock.now()
@@ -87,7 +69,7 @@ impl PhonePeRail {
     /// request, so a retry finds its order and answers the same.
     pub async fn initiate(&self, invoice: &InvoiceItem, merchant_order_id: &str) -> Result<Initiated, ApiError> {
         if invoice.status != InvoiceStatus::Open {
-            return Err(not_open());
+            return Err(crate::billing::invoiced::not_open());
         }
         let store = &self.writer.store;
         if let Some(existing) = store.get_phonepe_order(merchant_order_id).await? {
@@ -165,7 +147,7 @@ impl PhonePeRail {
         match self.client.order_status(merchant_order_id).await {
             Ok(status) if status.state == OrderState::Completed => {
                 self.apply_status(merchant_order_id, &status).await?;
-                return Err(not_open());
+                return Err(crate::billing::invoiced::not_open());
             }
             Ok(_) => {}
             Err(e) if e.is_not_found() => {}
@@ -267,7 +249,12 @@ impl PhonePeRail {
         // withdrawn now, so the payment below is unapplied (a race with the billing run, a cancellation or a
         // newer upgrade request).
         if invoice.status == InvoiceStatus::Open
-            && !upgrade_applies(&invoice, &subscription, paid_at.timestamp(), self.writer.grace_seconds)
+            && !crate::billing::invoiced::upgrade_applies(
+                &invoice,
+                &subscription,
+                paid_at.timestamp(),
+                self.writer.grace_seconds,
+            )
         {
             tracing::warn!(invoice_id = %invoice.invoice_id, merchant_order_id = %order.merchant_order_id, "upgrade invoice paid after it lapsed");
             crate::billing::schedule::void_invoice(store, &invoice.invoice_id, rfc3339(self.now())).await?;
@@ -634,6 +621,50 @@ impl PhonePeRail {
     }
 }
 
+impl PhonePeRail {
+    /// The rail as billing holds it.
+    pub fn shared(
+        writer: SubscriptionWriter,
+        client: PhonePeClient,
+        seller: Arc<Seller>,
+        settings: PhonePeSettings,
+    ) -> Arc<dyn InvoiceRail> {
+        Arc::new(Self { writer, client, seller, settings })
+    }
+}
+
+impl InvoiceRail for PhonePeRail {
+    fn valid_order_id(&self, order_id: &str) -> bool {
+        crate::payments::phonepe::client::valid_merchant_id(order_id)
+    }
+
+    fn first_order_id(&self, subscription_id: &str) -> String {
+        first_order_id(subscription_id)
+    }
+
+    fn initiate<'a>(&'a self, invoice: &'a InvoiceItem, order_id: &'a str) -> RailFuture<'a, Initiated> {
+        Box::pin(PhonePeRail::initiate(self, invoice, order_id))
+    }
+
+    fn apply_order<'a>(&'a self, order_id: &'a str) -> RailFuture<'a, Verified> {
+        Box::pin(PhonePeRail::apply_order(self, order_id))
+    }
+
+    fn order_paid<'a>(&'a self, order_id: &'a str) -> RailFuture<'a, Option<bool>> {
+        Box::pin(async move {
+            match self.client.order_status(order_id).await {
+                Ok(status) => Ok(Some(status.state == OrderState::Completed)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn refund<'a>(&'a self, payment: &'a PaymentItem, amount: i64, key: &'a str) -> RailFuture<'a, RefundAnswer> {
+        Box::pin(PhonePeRail::refund(self, payment, amount, key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,7 +708,7 @@ mod tests {
             Some((start, end)),
             "t".into(),
         );
-        let applies = |s: &SubscriptionItem, at| upgrade_applies(&invoice, s, at, grace);
+        let applies = |s: &SubscriptionItem, at| crate::billing::invoiced::upgrade_applies(&invoice, s, at, grace);
         assert!(!applies(&sub, start + 10), "not the subscription's open invoice");
         sub.open_invoice_id = Some("inv_up".into());
         assert!(applies(&sub, start + 10));
@@ -690,6 +721,9 @@ mod tests {
         assert!(!applies(&renewed, end + 60), "the renewal began");
         let renewal =
             InvoiceItem::open("inv_r", &sub, Tier::Pro, InvoiceReason::Renewal, 49_900, "inr", None, "t".into());
-        assert!(upgrade_applies(&renewal, &renewed, end + 60, grace), "other invoices are not limited here");
+        assert!(
+            crate::billing::invoiced::upgrade_applies(&renewal, &renewed, end + 60, grace),
+            "other invoices are not limited here"
+        );
     }
 }
