@@ -568,6 +568,7 @@ pub fn not_open() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{BillingPeriod, Price, Tier};
 
     #[test]
     fn proration_rounds_to_the_paisa() {
@@ -583,5 +584,58 @@ mod tests {
         // After the end: nothing; before the start: the whole difference.
         assert_eq!(prorated(100, 300, 0, 10, 20), 0);
         assert_eq!(prorated(100, 300, 10, 20, 0), 200);
+    }
+
+    #[test]
+    fn an_upgrade_invoice_applies_only_as_the_open_invoice_of_its_active_period() {
+        let (start, end, grace) = (1_800_000_000, 1_800_000_000 + 30 * 86_400, 7 * 86_400);
+        let price =
+            Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None };
+        let mut sub = SubscriptionItem::new(
+            "sub_1",
+            "usr_1",
+            "sol_1",
+            Tier::Pro,
+            BillingPeriod::Monthly,
+            Provider::Phonepe,
+            price,
+            "2027-01-15T00:00:00Z".into(),
+        );
+        let snapshot = |status, created| {
+            Fact::Snapshot(Snapshot {
+                event_id: format!("e{created}"),
+                created,
+                status,
+                period_start: start,
+                period_end: end,
+                cancel_at_period_end: false,
+                price_id: None,
+            })
+        };
+        sub.reconciled.apply(snapshot(SubscriptionStatus::Active, start));
+        let invoice = InvoiceItem::open(
+            "inv_up",
+            &sub,
+            Tier::Enterprise,
+            InvoiceReason::Upgrade,
+            50_000,
+            "inr",
+            Some((start, end)),
+            "t".into(),
+        );
+        let applies = |s: &SubscriptionItem, at| upgrade_applies(&invoice, s, at, grace);
+        assert!(!applies(&sub, start + 10), "not the subscription's open invoice");
+        sub.open_invoice_id = Some("inv_up".into());
+        assert!(applies(&sub, start + 10));
+        assert!(!applies(&sub, end), "its period is over");
+        let mut upgraded = sub.clone();
+        upgraded.tier = Tier::Enterprise;
+        assert!(!applies(&upgraded, start + 10), "no longer an upgrade");
+        let mut renewed = sub.clone();
+        renewed.reconciled.apply(snapshot(SubscriptionStatus::PastDue, end));
+        assert!(!applies(&renewed, end + 60), "the renewal began");
+        let renewal =
+            InvoiceItem::open("inv_r", &sub, Tier::Pro, InvoiceReason::Renewal, 49_900, "inr", None, "t".into());
+        assert!(upgrade_applies(&renewal, &renewed, end + 60, grace), "other invoices are not limited here");
     }
 }
