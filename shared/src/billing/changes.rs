@@ -1,9 +1,9 @@
 //! Tier changes (upgrade now with proration, downgrade at the period end) and cancellation, on either rail.
 
-use super::service::*;
-use super::views::*;
-use super::writer::*;
 use crate::billing::rail::HostedSubscription;
+use crate::billing::service::{SubscriptionService, not_found};
+use crate::billing::views::{SubscriptionView, UpgradeRequest};
+use crate::billing::writer::at_version;
 use crate::identity::Principal;
 use crate::model::Tier;
 use crate::model::{Fact, Provider, Snapshot, SubscriptionStatus};

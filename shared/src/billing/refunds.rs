@@ -1,8 +1,8 @@
 //! A customer's payment history and the admins' refunds.
 
-use super::service::*;
-use super::views::*;
 use crate::billing::rail::RefundOrder;
+use crate::billing::service::{SubscriptionService, check_idempotency_key, list_request};
+use crate::billing::views::{History, HistoryEntry, RefundAnswer, RefundRequest};
 use crate::identity::Principal;
 use crate::model::Provider;
 use crate::platform::error::{ApiError, FieldError, codes};

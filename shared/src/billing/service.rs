@@ -4,6 +4,8 @@
 //! behind the subscription's state.
 
 use crate::billing::rail::{CheckoutRequest, HostedRail, InvoiceRail};
+use crate::billing::views::{CreateRequest, Created, SubscriptionList, SubscriptionView};
+use crate::billing::writer::{PENDING_EXPIRY_SECONDS, SubscriptionWriter, derived_id};
 use crate::identity::jwt::KeySet;
 use crate::identity::{Principal, authenticate};
 use crate::model::TokenKind;
@@ -45,8 +47,6 @@ impl SubscriptionSettings {
 }
 
 // ---------- requests and answers ----------
-use super::views::*;
-use super::writer::*;
 use crate::money::Money;
 
 #[derive(Clone)]

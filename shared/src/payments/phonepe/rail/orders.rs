@@ -1,7 +1,7 @@
 //! Paying an invoice through a PhonePe order: create (or resume) the order, then apply what PhonePe says it
 //! did: the payment, the tax invoice, the subscription's new state.
 
-use crate::billing::invoicing::{self};
+use crate::billing::invoicing;
 use crate::billing::views::{Initiated, Verified};
 use crate::billing::writer::derived_id;
 use crate::model::OrderState;
