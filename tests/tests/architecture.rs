@@ -277,7 +277,8 @@ fn capabilities_depend_one_way() {
     );
 }
 
-/// What only the store may write: DynamoDB condition/update/key expressions, key prefixes, key attributes.
+/// What only the store may write: DynamoDB condition/update/key expressions, key prefixes, key attributes, and
+/// the `entity_type` of an item.
 const STORE_ONLY: &[&str] = &[
     "attribute_exists(",
     "attribute_not_exists(",
@@ -297,6 +298,8 @@ const STORE_ONLY: &[&str] = &[
     "\"GSI3SK\"",
     "#pk",
     ":pk",
+    // An item's discriminator is set by its constructor in the store.
+    "entity_type: \"",
 ];
 
 /// A quoted key prefix such as `"USER#"` or `"DAY#"` (capitals, digits or `_`, then `#`).

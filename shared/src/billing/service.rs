@@ -446,16 +446,13 @@ fn request_record(
     created: &Created,
     now: DateTime<Utc>,
 ) -> Result<IdempotencyItem, ApiError> {
-    Ok(IdempotencyItem {
-        pk: key.pk.clone(),
-        sk: key.sk.clone(),
-        entity_type: "request_record".into(),
-        fingerprint: fingerprint.to_owned(),
-        answer: serde_json::to_string(created).map_err(ApiError::internal)?,
-        metadata: None,
-        created_at: rfc3339(now),
-        expires_at: now.timestamp() + REQUEST_RECORD_TTL_SECONDS,
-    })
+    Ok(IdempotencyItem::request_record(
+        key,
+        fingerprint.to_owned(),
+        serde_json::to_string(created).map_err(ApiError::internal)?,
+        rfc3339(now),
+        now.timestamp() + REQUEST_RECORD_TTL_SECONDS,
+    ))
 }
 
 /// A list request of a customer's `what`: whose (the caller's, or any customer's for an admin) and the page

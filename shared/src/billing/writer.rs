@@ -127,21 +127,9 @@ impl SubscriptionWriter {
             return Ok(Vec::new());
         };
         let at = rfc3339(now);
-        let audit_id = crate::platform::ids::new_id("aud");
-        let audit_key = keys::quota_audit(&item.user_id, &item.solution_id, &at, &audit_id);
-        let audit = QuotaResetAuditItem {
-            pk: audit_key.pk,
-            sk: audit_key.sk,
-            entity_type: "quota_reset_audit".into(),
-            audit_id,
-            customer_id: item.user_id.clone(),
-            solution_id: item.solution_id.clone(),
-            date: today.day,
-            previous_used: counter.used,
-            reset_by: by.to_owned(),
-            reason: format!("upgrade to {} (subscription {})", tier.as_str(), item.subscription_id),
-            at,
-        };
+        let reason = format!("upgrade to {} (subscription {})", tier.as_str(), item.subscription_id);
+        let audit =
+            QuotaResetAuditItem::new(&item.user_id, &item.solution_id, &today.day, counter.used, by, reason, at);
         Ok(vec![self.store.tx_restart_counter(&key, tier, policy.limits(tier).daily)?, self.store.tx_put_new(&audit)?])
     }
 

@@ -67,39 +67,18 @@ fn posting(
     rate: u32,
     at: &str,
 ) -> PostingItem {
-    let id = posting_id(source_id);
-    let key = keys::posting(source_id);
-    let ledger = keys::partner_ledger(partner_id, at, &id);
-    let by_solution = solution.map(|s| keys::solution_revenue(&s.solution_id, at, &id));
-    PostingItem {
-        pk: key.pk,
-        sk: key.sk,
-        gsi1pk: ledger.pk,
-        gsi1sk: ledger.sk,
-        gsi2pk: by_solution.as_ref().map(|k| k.0.clone()),
-        gsi2sk: by_solution.map(|k| k.1),
-        entity_type: "posting".into(),
-        posting_id: id,
-        source_id: source_id.into(),
+    PostingItem::new(
+        source_id,
+        posting_id(source_id),
         kind,
-        partner_id: partner_id.into(),
-        solution_id: solution.map(|s| s.solution_id.clone()),
-        subscription_id: None,
-        user_id: None,
-        tier: None,
-        provider: None,
-        payment_id: None,
-        currency: currency.into(),
+        partner_id,
+        solution.map(|s| s.solution_id.as_str()),
+        currency,
         split,
         entries,
-        commission_bp: rate,
-        at: at.into(),
-        period_start: None,
-        period_end: None,
-        first_payment: false,
-        reversed: None,
-        version: 0,
-    }
+        rate,
+        at,
+    )
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

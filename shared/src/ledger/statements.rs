@@ -8,8 +8,7 @@ use super::{PostingView, rfc3339, view};
 use crate::money::split::{Account, Entry, Split};
 use crate::platform::error::ApiError;
 use crate::store::StoreError;
-use crate::store::keys;
-use crate::store::ledger::{PostingItem, PostingKind, StatementItem};
+use crate::store::ledger::{PostingItem, PostingKind, StatementFigures, StatementItem};
 #[cfg(feature = "payments")]
 use crate::store::partners::PartnerItem;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -88,30 +87,13 @@ pub fn statement_of(
     }
     let closing = opening + earned - reversed;
     let payout = closing.max(0);
-    let key = keys::statement(partner_id, month, currency);
-    let gsi = keys::partner_statements(partner_id, month, currency);
-    StatementItem {
-        pk: key.pk,
-        sk: key.sk,
-        gsi1pk: gsi.pk,
-        gsi1sk: gsi.sk,
-        entity_type: "statement".into(),
-        statement_id: format!("stm_{partner_id}_{month}_{currency}"),
-        partner_id: partner_id.into(),
-        month: month.into(),
-        currency: currency.into(),
-        opening,
-        earned,
-        reversed,
-        closing,
-        payout,
-        carried: closing - payout,
-        payments,
-        refunds,
-        payout_status: "pending".into(),
-        document_key: None,
-        created_at: created_at.into(),
-    }
+    StatementItem::new(
+        partner_id,
+        month,
+        currency,
+        StatementFigures { opening, earned, reversed, closing, payout, payments, refunds },
+        created_at,
+    )
 }
 
 impl PartnerLedger {

@@ -5,6 +5,7 @@
 use super::subscriptions::RefundItem;
 use super::{Store, StoreError, build_err, keys};
 use crate::model::Tier;
+use crate::money::split::{Entry, Split};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
@@ -117,6 +118,101 @@ pub struct StatementItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_key: Option<String>,
     pub created_at: String,
+}
+
+impl PostingItem {
+    /// A posting of `source_id` (a payment, refund, reinstatement or payout) to a partner's ledger, and to its
+    /// solution's revenue index when it has one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        source_id: &str,
+        posting_id: String,
+        kind: PostingKind,
+        partner_id: &str,
+        solution_id: Option<&str>,
+        currency: &str,
+        split: Split,
+        entries: Vec<Entry>,
+        rate: u32,
+        at: &str,
+    ) -> Self {
+        let key = keys::posting(source_id);
+        let ledger = keys::partner_ledger(partner_id, at, &posting_id);
+        let by_solution = solution_id.map(|s| keys::solution_revenue(s, at, &posting_id));
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: ledger.pk,
+            gsi1sk: ledger.sk,
+            gsi2pk: by_solution.as_ref().map(|k| k.0.clone()),
+            gsi2sk: by_solution.map(|k| k.1),
+            entity_type: "posting".into(),
+            posting_id,
+            source_id: source_id.into(),
+            kind,
+            partner_id: partner_id.into(),
+            solution_id: solution_id.map(str::to_owned),
+            subscription_id: None,
+            user_id: None,
+            tier: None,
+            provider: None,
+            payment_id: None,
+            currency: currency.into(),
+            split,
+            entries,
+            commission_bp: rate,
+            at: at.into(),
+            period_start: None,
+            period_end: None,
+            first_payment: false,
+            reversed: None,
+            version: 0,
+        }
+    }
+}
+
+/// The figures of a monthly statement (minor units), as the ledger computes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatementFigures {
+    pub opening: i64,
+    pub earned: i64,
+    pub reversed: i64,
+    pub closing: i64,
+    pub payout: i64,
+    pub payments: u64,
+    pub refunds: u64,
+}
+
+impl StatementItem {
+    /// The statement of a partner, month (`yyyy-mm`) and currency, its payout pending; what carries into the
+    /// next month is `closing − payout`.
+    pub fn new(partner_id: &str, month: &str, currency: &str, figures: StatementFigures, created_at: &str) -> Self {
+        let key = keys::statement(partner_id, month, currency);
+        let gsi = keys::partner_statements(partner_id, month, currency);
+        let StatementFigures { opening, earned, reversed, closing, payout, payments, refunds } = figures;
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: gsi.pk,
+            gsi1sk: gsi.sk,
+            entity_type: "statement".into(),
+            statement_id: format!("stm_{partner_id}_{month}_{currency}"),
+            partner_id: partner_id.into(),
+            month: month.into(),
+            currency: currency.into(),
+            opening,
+            earned,
+            reversed,
+            closing,
+            payout,
+            carried: closing - payout,
+            payments,
+            refunds,
+            payout_status: "pending".into(),
+            document_key: None,
+            created_at: created_at.into(),
+        }
+    }
 }
 
 impl Store {

@@ -454,6 +454,81 @@ impl Store {
     }
 }
 
+impl IdempotencyItem {
+    /// The first answer to a usage event sent with an idempotency key (`keys::idempotency`).
+    pub fn usage_event(
+        key: &keys::Key,
+        fingerprint: String,
+        answer: String,
+        metadata: Option<String>,
+        created_at: String,
+        expires_at: i64,
+    ) -> Self {
+        Self::of(key, "idempotency", fingerprint, answer, metadata, created_at, expires_at)
+    }
+
+    /// The first answer to an API request sent with an `Idempotency-Key` (`keys::request_idempotency`).
+    pub fn request_record(
+        key: &keys::Key,
+        fingerprint: String,
+        answer: String,
+        created_at: String,
+        expires_at: i64,
+    ) -> Self {
+        Self::of(key, "request_record", fingerprint, answer, None, created_at, expires_at)
+    }
+
+    fn of(
+        key: &keys::Key,
+        entity_type: &str,
+        fingerprint: String,
+        answer: String,
+        metadata: Option<String>,
+        created_at: String,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            pk: key.pk.clone(),
+            sk: key.sk.clone(),
+            entity_type: entity_type.into(),
+            fingerprint,
+            answer,
+            metadata,
+            created_at,
+            expires_at,
+        }
+    }
+}
+
+impl QuotaResetAuditItem {
+    /// A quota reset of `customer_id` on `solution_id` for day `date`, at `at` (a new audit id).
+    pub fn new(
+        customer_id: &str,
+        solution_id: &str,
+        date: &str,
+        previous_used: u64,
+        reset_by: &str,
+        reason: String,
+        at: String,
+    ) -> Self {
+        let audit_id = crate::platform::ids::new_id("aud");
+        let key = keys::quota_audit(customer_id, solution_id, &at, &audit_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "quota_reset_audit".into(),
+            audit_id,
+            customer_id: customer_id.into(),
+            solution_id: solution_id.into(),
+            date: date.into(),
+            previous_used,
+            reset_by: reset_by.into(),
+            reason,
+            at,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,22 +91,16 @@ impl UsageService {
         let key = keys::usage_day(&req.customer_id, &today.day, &req.solution_id);
         for _ in 0..8 {
             let previous = self.store.get_counter(&key, true).await?.map_or(0, |c| c.used);
-            let audit_id = crate::platform::ids::new_id("aud");
             let at = rfc3339(now);
-            let audit_key = keys::quota_audit(&req.customer_id, &req.solution_id, &at, &audit_id);
-            let audit = QuotaResetAuditItem {
-                pk: audit_key.pk,
-                sk: audit_key.sk,
-                entity_type: "quota_reset_audit".into(),
-                audit_id: audit_id.clone(),
-                customer_id: req.customer_id.clone(),
-                solution_id: req.solution_id.clone(),
-                date: today.day.clone(),
-                previous_used: previous,
-                reset_by: caller.user_id.clone(),
-                reason: reason.to_owned(),
-                at: at.clone(),
-            };
+            let audit = QuotaResetAuditItem::new(
+                &req.customer_id,
+                &req.solution_id,
+                &today.day,
+                previous,
+                &caller.user_id,
+                reason.to_owned(),
+                at.clone(),
+            );
             let result = if previous == 0 {
                 // Nothing to zero: record the (no-op) reset for the audit trail.
                 self.store.put_new(&audit).await
@@ -124,7 +118,7 @@ impl UsageService {
                         date: today.day,
                         previous_used: previous,
                         used: 0,
-                        audit_id,
+                        audit_id: audit.audit_id,
                         reset_by: caller.user_id.clone(),
                         reason: reason.to_owned(),
                         at,

@@ -373,16 +373,14 @@ impl UsageService {
                 continue;
             }
             let answer = TrackAnswer::allowed(expected[0] + quantity, day.limit, &today.reset_at);
-            let record = IdempotencyItem {
-                pk: record_key.pk.clone(),
-                sk: record_key.sk.clone(),
-                entity_type: "idempotency".into(),
-                fingerprint: fingerprint.clone(),
-                answer: serde_json::to_string(&answer).map_err(ApiError::internal)?,
-                metadata: req.metadata.as_ref().map(ToString::to_string),
-                created_at: rfc3339(now),
-                expires_at: now.timestamp() + self.settings.idempotency_ttl_seconds,
-            };
+            let record = IdempotencyItem::usage_event(
+                &record_key,
+                fingerprint.clone(),
+                serde_json::to_string(&answer).map_err(ApiError::internal)?,
+                req.metadata.as_ref().map(ToString::to_string),
+                rfc3339(now),
+                now.timestamp() + self.settings.idempotency_ttl_seconds,
+            );
             let counters: Vec<(CounterSpec, u64)> =
                 specs.iter().map(|s| (*s).clone()).zip(expected.iter().copied()).collect();
             match self.store.count_usage_tx(&record, &counters, &req.action, quantity).await? {

@@ -96,19 +96,14 @@ impl PhonePeWebhookService {
         let now = self.rail.writer.clock.now().timestamp();
         let key = keys::webhook_event("phonepe", &id);
         let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(rfc3339).unwrap_or_default();
-        let record = WebhookEventItem {
-            pk: key.pk.clone(),
-            sk: key.sk.clone(),
-            entity_type: "webhook_event".into(),
-            provider: "phonepe".into(),
-            event_id: id.clone(),
-            event_type: parsed.event.clone(),
-            status: "processing".into(),
-            lease_until: now + LEASE_SECONDS,
-            received_at: at(now),
-            processed_at: None,
-            expires_at: now + RETENTION_SECONDS,
-        };
+        let record = WebhookEventItem::processing(
+            "phonepe",
+            &id,
+            &parsed.event,
+            now + LEASE_SECONDS,
+            at(now),
+            now + RETENTION_SECONDS,
+        );
         match self.rail.writer.store.claim_webhook_event(&record, now).await? {
             Claim::Done => {
                 tracing::info!(event = %parsed.event, "duplicate phonepe callback");

@@ -91,19 +91,14 @@ impl StripeWebhookService {
     pub async fn process(&self, event: &Event) -> Result<Ack, ApiError> {
         let now = self.writer.clock.now().timestamp();
         let key = keys::webhook_event("stripe", &event.id);
-        let record = WebhookEventItem {
-            pk: key.pk.clone(),
-            sk: key.sk.clone(),
-            entity_type: "webhook_event".into(),
-            provider: "stripe".into(),
-            event_id: event.id.clone(),
-            event_type: event.kind.clone(),
-            status: "processing".into(),
-            lease_until: now + LEASE_SECONDS,
-            received_at: epoch(now),
-            processed_at: None,
-            expires_at: now + EVENT_RETENTION_SECONDS,
-        };
+        let record = WebhookEventItem::processing(
+            "stripe",
+            &event.id,
+            &event.kind,
+            now + LEASE_SECONDS,
+            epoch(now),
+            now + EVENT_RETENTION_SECONDS,
+        );
         let ack =
             |duplicate| Ack { received: true, duplicate, event_id: event.id.clone(), event_type: event.kind.clone() };
         match self.writer.store.claim_webhook_event(&record, now).await? {

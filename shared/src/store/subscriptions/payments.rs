@@ -166,6 +166,33 @@ pub struct WebhookEventItem {
     pub expires_at: i64,
 }
 
+impl WebhookEventItem {
+    /// A provider event claimed for processing until `lease_until` (`keys::webhook_event`).
+    pub fn processing(
+        provider: &str,
+        event_id: &str,
+        event_type: &str,
+        lease_until: i64,
+        received_at: String,
+        expires_at: i64,
+    ) -> Self {
+        let key = keys::webhook_event(provider, event_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "webhook_event".into(),
+            provider: provider.into(),
+            event_id: event_id.into(),
+            event_type: event_type.into(),
+            status: "processing".into(),
+            lease_until,
+            received_at,
+            processed_at: None,
+            expires_at,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
