@@ -31,7 +31,10 @@ Compatibility shims on top of localstripe (disable all of them with --raw, to se
     (with previous_attributes), payment_intent.payment_failed + invoice.payment_failed when an invoice's charge is
     declined, refund.created + charge.refunded on POST /v1/refunds
   - refunds: `reason` accepted, amount checked against what is left to refund, payment_intent filled in
-  - errors: unknown URLs and crashes answer Stripe-shaped JSON instead of aiohttp's plain text
+  - errors: unknown URLs and crashes answer Stripe-shaped JSON instead of aiohttp's plain text; a taken id is
+    400 resource_already_exists (localstripe: 409), a missing object carries code resource_missing
+  - invoices carry billing_reason (subscription_create, subscription_cycle, subscription_update, manual)
+  - GET /v1/events lists newest first, as Stripe does
 
 Still unlike Stripe: no clock (no renewals, trial ends, period-end cancellations, retries); one item per
 subscription; prorations are "minus the previous invoice", not time-based; ~2017 object shapes (invoice.charge and
@@ -764,16 +767,53 @@ def install_shims() -> None:
 
     Sub._api_delete = classmethod(sub_delete)
 
-    # Declines are card errors in Stripe (localstripe says invalid_request_error for everything).
+    # Declines are card errors in Stripe (localstripe says invalid_request_error for everything); an id that is
+    # taken is 400 resource_already_exists (localstripe: 409 Conflict); a missing object is resource_missing.
     original_error_init = UserError.__init__
 
     def error_init(self, code, message=None, contents=None):
+        if code == 409 and message == "Conflict":
+            code, message, contents = 400, "An object with this id already exists.", {
+                "code": "resource_already_exists", "param": "id"}
         original_error_init(self, code, message, contents)
         if code == 402 and self.body["error"].get("code") == "card_declined":
             self.body["error"]["type"] = "card_error"
             self.body["error"].setdefault("decline_code", "generic_decline")
+        if code == 404:
+            self.body["error"].setdefault("code", "resource_missing")
 
     UserError.__init__ = error_init
+
+    # invoice.billing_reason (localstripe leaves it null): a subscription's first invoice is
+    # subscription_create, later ones subscription_cycle (a price change's sets subscription_update itself),
+    # an invoice of no subscription manual. Derived when read, so invoice.created already carries it.
+    def billing_reason_get(self):
+        given = self.__dict__.get("_billing_reason")
+        if given is not None:
+            return given
+        if not self.subscription:
+            return "manual"
+        for key, value in R.store.items():
+            if key.startswith("invoice:") and getattr(value, "subscription", None) == self.subscription:
+                return "subscription_create" if value is self else "subscription_cycle"
+        return "subscription_create"
+
+    def billing_reason_set(self, value):
+        self.__dict__["_billing_reason"] = value
+
+    Inv.billing_reason = property(billing_reason_get, billing_reason_set)
+
+    # GET /v1/events lists newest first, as Stripe does (localstripe: in the order they were made), so
+    # `starting_after` pages backwards in time.
+    original_events_list = R.Event._api_list_all.__func__
+
+    def events_list(cls, url, **kwargs):
+        li = original_events_list(cls, url, **kwargs)
+        li._list = list(reversed(li._list))
+        li._list.sort(key=lambda e: e.created, reverse=True)  # stable: newest first within one second too
+        return li
+
+    R.Event._api_list_all = classmethod(events_list)
 
     Refund.reason = None
     original_refund_create = Refund._api_create.__func__

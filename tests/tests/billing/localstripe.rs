@@ -39,6 +39,16 @@ async fn open_page(url: &str) -> u16 {
     String::from_utf8_lossy(&answer).split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
+/// The object of the first event of `kind` among the deliveries.
+fn object_of(received: &[integration_tests::fake_stripe::Delivery], kind: &str) -> Value {
+    received
+        .iter()
+        .filter_map(|(body, _)| serde_json::from_slice::<Value>(body).ok())
+        .find(|e| e["type"] == kind)
+        .map(|e| e["data"]["object"].clone())
+        .unwrap_or_else(|| panic!("no {kind} delivered"))
+}
+
 /// Deliver what the sink received, in arrival order, each exactly as localstripe sent it.
 async fn deliver_all(f: &Fixture, received: Vec<integration_tests::fake_stripe::Delivery>) {
     for (body, signature) in received {
@@ -85,6 +95,8 @@ async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
     let id = created["subscription_id"].as_str().expect("id").to_owned();
     assert_eq!(open_page(created["checkout_url"].as_str().expect("url")).await, 200);
     let received = sink.wait_for(&["checkout.session.completed", "invoice.paid"], 15).await;
+    // As Stripe: the first invoice says it started the subscription (the partner's first-payment count).
+    assert_eq!(object_of(&received, "invoice.paid")["billing_reason"], "subscription_create");
     deliver_all(&f, received).await;
     let sub = f.subscription(&id).await;
     assert_eq!((sub["status"].as_str(), sub["tier"].as_str()), (Some("active"), Some("pro")), "{sub}");
@@ -96,7 +108,9 @@ async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
         .call("PUT", &format!("/api/subscriptions/{id}/upgrade"), Some(json!({"tier": "enterprise"})), Some(&f.access))
         .await;
     assert_eq!((r.status, r.body["tier"].as_str()), (200, Some("enterprise")), "{:?}", r.body);
-    deliver_all(&f, sink.wait_for(&["invoice.paid"], 15).await).await;
+    let received = sink.wait_for(&["invoice.paid"], 15).await;
+    assert_eq!(object_of(&received, "invoice.paid")["billing_reason"], "subscription_update");
+    deliver_all(&f, received).await;
     assert_eq!(f.tier().await, "enterprise");
 
     // Two payments (first period, prorated difference); refund part of the first.
@@ -128,4 +142,34 @@ async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
     assert_eq!((r.status, r.body["cancel_at_period_end"].as_bool()), (200, Some(true)), "{:?}", r.body);
     deliver_all(&f, sink.wait_for(&["customer.subscription.updated"], 15).await).await;
     assert_eq!(f.tier().await, "enterprise");
+
+    // The events list is newest first, as Stripe's (the reconciliation pages it that way).
+    let client = integration_tests::billing::stripe_client(&base, std::time::Duration::from_secs(10));
+    let listed = client.get("/v1/events", &vec![("limit".to_owned(), "100".to_owned())]).await.expect("events");
+    let events = listed["data"].as_array().expect("data");
+    let created: Vec<i64> = events.iter().map(|e| e["created"].as_i64().unwrap_or(0)).collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "{created:?}");
+    let position = |kind: &str| events.iter().position(|e| e["type"] == kind).expect(kind);
+    assert!(position("customer.subscription.updated") < position("checkout.session.completed"));
+}
+
+#[tokio::test]
+async fn a_taken_product_id_is_resource_already_exists_as_at_stripe() {
+    // The price book relies on it when two approvals of one solution race.
+    let client = integration_tests::billing::stripe_client(&api_base(), std::time::Duration::from_secs(10));
+    let id = format!("prod_it{}", ulid::Ulid::new().to_string().to_lowercase());
+    let form = vec![("id".to_owned(), id.clone()), ("name".to_owned(), "a solution".to_owned())];
+    client.post("/v1/products", &form, &format!("{id}-1")).await.expect("first create");
+    match client.post("/v1/products", &form, &format!("{id}-2")).await {
+        Err(shared::payments::stripe::client::StripeError::Refused { status, code, .. }) => {
+            assert_eq!((status, code.as_deref()), (400, Some("resource_already_exists")));
+        }
+        other => panic!("a second product with id {id}: {other:?}"),
+    }
+    match client.get(&format!("/v1/products/{id}_missing"), &Vec::new()).await {
+        Err(shared::payments::stripe::client::StripeError::Refused { status, code, .. }) => {
+            assert_eq!((status, code.as_deref()), (404, Some("resource_missing")));
+        }
+        other => panic!("a missing product: {other:?}"),
+    }
 }
