@@ -6,10 +6,11 @@ use crate::billing::views::{SubscriptionView, UpgradeRequest};
 use crate::billing::writer::at_version;
 use crate::identity::Principal;
 use crate::model::Tier;
-use crate::model::{Fact, Provider, Snapshot, SubscriptionStatus};
+use crate::model::{Fact, Price, Provider, Snapshot, SubscriptionStatus};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
 use crate::store::outbox::NotificationItem;
+use crate::store::subscriptions::SubscriptionItem;
 
 impl SubscriptionService {
     /// `PUT /api/subscriptions/{id}/upgrade`: a higher tier now (prorated by Stripe, charged at once, the
@@ -77,14 +78,8 @@ impl SubscriptionService {
                 if upgrade || tier == s.tier {
                     s.tier = tier;
                     s.price = price.clone();
-                    s.pending_tier = None;
-                    s.pending_price = None;
-                    s.pending_effective_at = None;
-                } else {
-                    s.pending_tier = Some(tier);
-                    s.pending_price = Some(price.clone());
-                    s.pending_effective_at = s.reconciled.latest.as_ref().map(|l| l.period_end);
                 }
+                schedule_tier(s, tier, &price);
                 extra.clone_from(&restart);
                 Ok(true)
             })
@@ -158,5 +153,19 @@ impl SubscriptionService {
             .ok_or_else(not_found)?;
         tracing::info!(subscription_id = %subscription_id, immediately, by = %caller.user_id, "subscription canceled");
         Ok(self.view(&saved))
+    }
+}
+
+/// `tier` at the end of the subscription's current period (a downgrade), or, `tier` being its tier already,
+/// no change scheduled any more. Both rails.
+pub(crate) fn schedule_tier(s: &mut SubscriptionItem, tier: Tier, price: &Price) {
+    if tier == s.tier {
+        s.pending_tier = None;
+        s.pending_price = None;
+        s.pending_effective_at = None;
+    } else {
+        s.pending_tier = Some(tier);
+        s.pending_price = Some(price.clone());
+        s.pending_effective_at = s.reconciled.latest.as_ref().map(|l| l.period_end);
     }
 }

@@ -1,6 +1,6 @@
-//! The payment use cases of the subscriptions function beyond Stripe Checkout: PhonePe subscriptions,
-//! `initiate` and `verify`, tier changes and cancellations on the PhonePe rail, and the invoice list with
-//! short-lived download links.
+//! Subscriptions we bill through invoices, over billing's `InvoiceRail` (PhonePe today): creating them,
+//! `initiate` and `verify`, their tier changes and cancellations, and the invoice list with short-lived
+//! download links.
 
 use crate::billing::invoicing::BuyerTax;
 use crate::billing::rail::InvoiceRail;
@@ -432,15 +432,7 @@ impl SubscriptionService {
                 {
                     superseded = s.open_invoice_id.take();
                 }
-                if tier == s.tier {
-                    s.pending_tier = None;
-                    s.pending_price = None;
-                    s.pending_effective_at = None;
-                } else {
-                    s.pending_tier = Some(tier);
-                    s.pending_price = Some(price.clone());
-                    s.pending_effective_at = s.reconciled.latest.as_ref().map(|l| l.period_end);
-                }
+                crate::billing::changes::schedule_tier(s, tier, &price);
                 Ok(true)
             })
             .await?

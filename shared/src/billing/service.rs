@@ -1,7 +1,7 @@
-//! Subscription use cases on the Stripe rail: create (Checkout), list, upgrade / downgrade, cancel; payment
-//! history and admin refunds. Every change of a subscription is a version-checked write of the subscription
-//! together with the entitlement it grants, so concurrent webhooks and API calls never leave the user's tier
-//! behind the subscription's state.
+//! The subscriptions service: create (a hosted checkout on the `HostedRail`, or a first invoice on the
+//! `InvoiceRail`) and list; `changes`, `refunds`, `invoiced` and `checkout` extend it. Every change of a
+//! subscription goes through `writer`: a version-checked write of the subscription together with the
+//! entitlement it grants, so concurrent webhooks and API calls never leave the user's tier behind.
 
 use crate::billing::rail::{CheckoutRequest, HostedRail, InvoiceRail};
 use crate::billing::views::{CreateRequest, Created, SubscriptionList, SubscriptionView};
