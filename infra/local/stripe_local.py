@@ -3,7 +3,9 @@
 
     .local/localstripe-venv/bin/python infra/local/stripe_local.py [--port N] [--webhook URL ...]
 
-Runs inside .local/localstripe-venv (infra/local/bootstrap.sh localstripe); services.py starts it for you.
+Runs inside .local/localstripe-venv (infra/local/bootstrap.sh localstripe); services.py starts it for `make dev`,
+and the integration tests start one per test environment (tests/src/stripe_local.rs): this file is the project's
+one Stripe stand-in, and the one place that says what it adds to localstripe and where it is still unlike Stripe.
 Prints `stripe_local: listening on http://127.0.0.1:PORT` on stdout once it accepts connections.
 
 Added to localstripe (always):
@@ -16,6 +18,24 @@ Added to localstripe (always):
                                                              subscription, completes the session and sends
                                                              checkout.session.completed (no API key needed)
 
+  GET|POST /_test/<what>                                    the control API (no API key; JSON in and out):
+      mode {mode: normal|fail|hang}     every /v1 call answers 500 api_error, or is never answered
+      clock {now: epoch seconds|null}   the stand-in's clock (objects, events, periods); null: the real time
+      requests                          every /v1 request so far: method, path, form pairs, Idempotency-Key,
+                                        Stripe-Version, Authorization
+      object?kind=K&id=ID[&expand=a,b]  an object as held, objects?kind=K every one of a kind (not recorded)
+      prices {id, unit_amount, currency[, interval]}   a recurring price with a given id, and its product
+      checkout {session[, card]}        the customer pays on the hosted page (as GET /checkout/ID)
+      renew {subscription}              the next period starts: its invoice is charged (subscription_cycle)
+      fail_renewal {subscription}       the same with the customer's card now declining: past_due
+      subscription_status {subscription, status}   Stripe moves it (customer.subscription.updated)
+      subscription_deleted {subscription}          Stripe ends it (customer.subscription.deleted)
+      refund {type, refund, payment_intent, amount, status}   a refund (made if new, as from the dashboard)
+                                        now in `status`, announced as `type` (refund.created|updated|failed)
+      charge_refunded {payment_intent, refunds: [[id, amount]...]}   those refunds, then charge.refunded
+    Each action answers {"events": [...]}: the events it made, in the order made (delivered to registered
+    webhooks as usual; the tests register none and deliver them themselves, in any order they like).
+
 Compatibility shims on top of localstripe (disable all of them with --raw, to see localstripe alone):
   - Idempotency-Key on every POST and DELETE /v1/... (same key + same request -> same response, with header
     Idempotent-Replayed: true; same key + other parameters -> 400 idempotency_error)
@@ -24,8 +44,10 @@ Compatibility shims on top of localstripe (disable all of them with --raw, to se
     metadata updates applied (localstripe drops them); the item keeps its id when its price changes;
     subscription items carry `price` and current_period_start/end (as Stripe does since 2025-03-31.basil);
     cancel_at_period_end=true sets cancel_at/canceled_at; DELETE sets canceled_at, a second DELETE is a no-op
-  - invoices carry the subscription's metadata (parent.subscription_details.metadata, subscription_details);
-    GET /v1/invoices/ID?expand[]=payments (or payments.data.payment.payment_intent) answers basil's `payments`
+  - objects in the shapes of the version the client pins (2025-03-31.basil): invoices carry the subscription
+    and its metadata under parent.subscription_details and no subscription, payment_intent or charge of their
+    own; GET /v1/invoices/ID?expand[]=payments (or payments.data.payment.payment_intent) answers `payments`;
+    subscriptions keep their periods on their items only
   - declines answer 402 with type card_error and decline_code (localstripe: invalid_request_error)
   - events localstripe never sends: invoice.paid (next to invoice.payment_succeeded), customer.subscription.updated
     (with previous_attributes), payment_intent.payment_failed + invoice.payment_failed when an invoice's charge is
@@ -34,12 +56,16 @@ Compatibility shims on top of localstripe (disable all of them with --raw, to se
   - errors: unknown URLs and crashes answer Stripe-shaped JSON instead of aiohttp's plain text; a taken id is
     400 resource_already_exists (localstripe: 409), a missing object carries code resource_missing
   - invoices carry billing_reason (subscription_create, subscription_cycle, subscription_update, manual)
-  - GET /v1/events lists newest first, as Stripe does
+  - GET /v1/events lists newest first, as Stripe does, and filters by types[]
+  - a clock (POST /_test/clock) for every object and event time; a renewed subscription's period starts where
+    the last one ended (localstripe: always at start_date); a charge's amount_refunded leaves failed refunds out
 
-Still unlike Stripe: no clock (no renewals, trial ends, period-end cancellations, retries); one item per
-subscription; prorations are "minus the previous invoice", not time-based; ~2017 object shapes (invoice.charge and
-invoice.payment_intent present, charge.refunds included, charge.invoice null); hosted checkout with card=declined
-completes the session unpaid (real Checkout shows the decline); no billing portal.
+Still unlike Stripe: time does not pass by itself (renewals, failed renewals and subscription ends happen when
+/_test asks, never at a period end; no trial ends, period-end cancellations or payment retries); one item per
+subscription; prorations are "minus the previous invoice", not time-based; objects other than invoices and
+subscriptions keep localstripe's ~2017 shapes (charge.refunds included, charge.invoice null), and events say
+api_version 2017-08-15; hosted checkout with card=declined completes the session unpaid (real Checkout shows the
+decline); no billing portal.
 
 Never written to disk: localstripe's own /tmp/localstripe.pickle persistence is switched off (every instance
 starts empty; several can run at once). Webhooks: POST /_config/webhooks/<id> (url, secret[, events[]]) as in
@@ -64,9 +90,12 @@ import socket
 import sys
 import time
 import traceback
+from datetime import datetime
+from urllib.parse import parse_qsl
 
 try:
     from aiohttp import web
+    from dateutil.relativedelta import relativedelta
     from localstripe import __version__ as LOCALSTRIPE_VERSION
     from localstripe import resources as R
     from localstripe import server as S
@@ -86,7 +115,7 @@ WEBHOOK_DELAY = 1.0
 
 
 def now() -> int:
-    return int(time.time())
+    return int(_ClockedTime.time())
 
 
 class _Snapshot:
@@ -628,11 +657,7 @@ def install_shims() -> None:
                 "subscription_details": {"subscription": self.subscription,
                                          "metadata": _subscription_metadata(self.subscription)}}
 
-    def invoice_subscription_details(self):
-        return {"metadata": _subscription_metadata(self.subscription)} if self.subscription else None
-
     Inv.parent = property(invoice_parent)
-    Inv.subscription_details = property(invoice_subscription_details)
 
     # GET /v1/invoices/ID?expand[]=payments (basil's way to the PaymentIntent); localstripe answers 400.
     original_invoice_export = Inv._export
@@ -642,9 +667,41 @@ def install_shims() -> None:
         obj = original_invoice_export(self, expand=[e for e in (expand or []) if e not in wanted] or None)
         if wanted:
             obj["payments"] = _invoice_payments(self, {e.split(".")[-1] for e in wanted})
+        # basil has none of these on the invoice: the subscription is under parent, the payment under payments.
+        for gone in ("subscription", "subscription_details", "payment_intent", "charge"):
+            obj.pop(gone, None)
         return obj
 
     Inv._export = invoice_export
+
+    # basil keeps a subscription's periods on its items only.
+    original_sub_export = Sub._export
+
+    def sub_export(self, expand=None):
+        obj = original_sub_export(self, expand=expand)
+        obj.pop("current_period_start", None)
+        obj.pop("current_period_end", None)
+        return obj
+
+    Sub._export = sub_export
+
+    # A renewed subscription's period starts where the last one ended (localstripe: always at start_date).
+    original_current_period = R.SubscriptionItem._current_period
+
+    def current_period(self):
+        sub = R.store.get("subscription:" + self._subscription) if self._subscription else None
+        start = getattr(sub, "_period_start", None)
+        if start is None:
+            return original_current_period(self)
+        step = {"day": relativedelta(days=1), "week": relativedelta(weeks=1), "month": relativedelta(months=1),
+                "year": relativedelta(years=1)}[self.plan.interval] * (self.plan.interval_count or 1)
+        return {"start": start, "end": int((datetime.fromtimestamp(start) + step).timestamp())}
+
+    R.SubscriptionItem._current_period = current_period
+
+    # A charge's amount_refunded counts the refunds that are not failed or canceled, as at Stripe.
+    Charge.amount_refunded = property(
+        lambda self: sum(r.amount for r in self.refunds._list if r.status not in ("failed", "canceled")))
 
     R.SubscriptionItem.price = property(_item_price)
     R.SubscriptionItem.current_period_start = property(_item_period_start)
@@ -807,8 +864,12 @@ def install_shims() -> None:
     # `starting_after` pages backwards in time.
     original_events_list = R.Event._api_list_all.__func__
 
-    def events_list(cls, url, **kwargs):
+    def events_list(cls, url, types=None, **kwargs):
+        if types is not None and (not isinstance(types, list) or not all(isinstance(t, str) for t in types)):
+            raise bad_request("Invalid array", "types")
         li = original_events_list(cls, url, **kwargs)
+        if types is not None:
+            li._list = [e for e in li._list if e.type in types]
         li._list = list(reversed(li._list))
         li._list.sort(key=lambda e: e.created, reverse=True)  # stable: newest first within one second too
         return li
@@ -849,6 +910,179 @@ def install_shims() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# the stand-in's clock and the /_test control API (for the integration tests and for trying renewals by hand)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _ClockedTime:
+    """Stands in for the time module inside localstripe.resources: time() is the stand-in's clock."""
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    @staticmethod
+    def time() -> float:
+        return float(CLOCK) if CLOCK is not None else time.time()
+
+
+CLOCK: int | None = None  # None: the real time; else epoch seconds set through POST /_test/clock
+MODE = "normal"  # normal | fail (every /v1 call answers 500 api_error) | hang (never answered)
+RECORDED: list[dict] = []  # every /v1 request, oldest first (GET /_test/requests)
+
+
+def _events_since(known: set[str]) -> list[dict]:
+    return [v._export() for k, v in list(R.store.items()) if k.startswith("event:") and v.id not in known]
+
+
+def _event_ids() -> set[str]:
+    return {v.id for k, v in R.store.items() if k.startswith("event:")}
+
+
+def capture(action) -> list[dict]:
+    """Runs `action` and returns the events it made, in the order they were made (not sent anywhere unless a
+    webhook is registered)."""
+    known = _event_ids()
+    action()
+    return _events_since(known)
+
+
+def seed_price(price_id: str, unit_amount: int, currency: str, interval: str = "month") -> Price:
+    """A recurring price with a given id (as a test's or seed's configuration names it), with its product."""
+    existing = R.store.get("price:" + price_id)
+    if existing is not None:
+        return existing
+    product = R.Product(name=f"Product of {price_id}").id
+    plan = R.Plan(id=price_id, product=product, amount=unit_amount, currency=currency.lower(), interval=interval)
+    return Price(plan)
+
+
+def renew(sub_id: str) -> None:
+    """The subscription enters its next period: an invoice for it (billing_reason subscription_cycle) charged to
+    the default payment method; paid -> active, declined -> invoice.payment_failed and past_due."""
+    sub = R.Subscription._api_retrieve(sub_id)
+    before = sub._export()
+    end = sub.current_period_end
+    sub._period_start = end
+    sub._create_invoice()
+    after = sub._export()
+    changed = {k: before.get(k) for k in after if before.get(k) != after[k]}
+    emit("customer.subscription.updated", sub, changed)
+
+
+def fail_renewal(sub_id: str) -> None:
+    """As renew, with the customer's card now declining every charge (4000000000000341)."""
+    sub = R.Subscription._api_retrieve(sub_id)
+    pm = R.PaymentMethod(type="card", card={"number": CARDS["declined"], "exp_month": "12",
+                                            "exp_year": str(time.gmtime().tm_year + 3), "cvc": "123"})
+    R.PaymentMethod._api_attach(pm.id, customer=sub.customer)
+    R.Customer._api_update(sub.customer, invoice_settings={"default_payment_method": pm.id})
+    renew(sub_id)
+
+
+def set_subscription_status(sub_id: str, status: str) -> None:
+    """Stripe moving a subscription to `status` (its retries succeeding, a dashboard action):
+    customer.subscription.updated."""
+    sub = R.Subscription._api_retrieve(sub_id)
+    previous = sub.status
+    sub.status = status
+    emit("customer.subscription.updated", sub, {"status": previous} if previous != status else None)
+
+
+def refund_in_state(refund_id: str, payment_intent: str, amount: int, status: str):
+    """The refund `refund_id` of a payment intent, made if new (as from the dashboard), now in `status`."""
+    refund = R.store.get("refund:" + refund_id)
+    if refund is None:
+        refund = R.Refund(payment_intent=payment_intent, amount=amount)
+        del R.store["refund:" + refund.id]
+        refund.id = refund_id
+        R.store["refund:" + refund_id] = refund
+        refund.reason = "requested_by_customer"
+    refund.status = status
+    return refund
+
+
+def charge_of(payment_intent: str):
+    return R.PaymentIntent._api_retrieve(payment_intent).latest_charge
+
+
+async def _json(request) -> dict:
+    try:
+        data = await request.json()
+    except ValueError:
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def _events_response(events: list[dict]) -> web.Response:
+    return S.json_response({"events": events})
+
+
+async def control(request: web.Request) -> web.Response:
+    """POST/GET /_test/<what>: see the module docstring."""
+    global CLOCK, MODE
+    what = request.match_info["what"]
+    body = await _json(request) if request.method == "POST" else {}
+    try:
+        if what == "mode":
+            if body.get("mode") not in ("normal", "fail", "hang"):
+                return _json_error(400, "mode must be normal, fail or hang")
+            MODE = body["mode"]
+            return S.json_response({"mode": MODE})
+        if what == "clock":
+            CLOCK = None if body.get("now") is None else int(body["now"])
+            return S.json_response({"now": int(_ClockedTime.time())})
+        if what == "requests":
+            return S.json_response({"requests": RECORDED})
+        if what == "object":  # GET ?kind=invoice&id=in_...[&expand=payments] (not recorded, unlike GET /v1/...)
+            obj = R.store.get(f"{request.query['kind']}:{request.query['id']}")
+            if obj is None:
+                return _json_error(404, "no such object", code="resource_missing")
+            expand = [e for e in request.query.get("expand", "").split(",") if e]
+            return S.json_response(obj._export(expand=expand or None))
+        if what == "objects":  # GET ?kind=price: every object of a kind, oldest first
+            prefix = request.query["kind"] + ":"
+            return S.json_response({"data": [v._export() for k, v in list(R.store.items()) if k.startswith(prefix)]})
+        if what == "prices":
+            price = seed_price(str(body["id"]), int(body["unit_amount"]), str(body.get("currency", "inr")),
+                               str(body.get("interval", "month")))
+            return S.json_response(price._export())
+        if what == "checkout":
+            session = get_session(str(body["session"]))
+            if session.status != "open":
+                return _events_response([])
+            outcome: list = []
+            events = capture(lambda: outcome.append(complete_checkout(session, str(body.get("card", "")))))
+            if outcome[0][0] != 200:
+                return _json_error(outcome[0][0], outcome[0][1])
+            return _events_response(events)
+        if what in ("renew", "fail_renewal"):
+            action = renew if what == "renew" else fail_renewal
+            return _events_response(capture(lambda: action(str(body["subscription"]))))
+        if what == "subscription_status":
+            return _events_response(capture(lambda: set_subscription_status(str(body["subscription"]),
+                                                                             str(body["status"]))))
+        if what == "subscription_deleted":
+            return _events_response(capture(lambda: R.Subscription._api_delete(str(body["subscription"]))))
+        if what == "refund":
+            def made():
+                refund = refund_in_state(str(body["refund"]), str(body["payment_intent"]), int(body["amount"]),
+                                         str(body["status"]))
+                emit(str(body.get("type", "refund.updated")), refund)
+            return _events_response(capture(made))
+        if what == "charge_refunded":
+            def refunded():
+                for refund_id, amount in body["refunds"]:
+                    refund_in_state(str(refund_id), str(body["payment_intent"]), int(amount), "succeeded")
+                emit("charge.refunded", charge_of(str(body["payment_intent"])))
+            return _events_response(capture(refunded))
+    except KeyError as e:
+        return _json_error(400, f"missing {e.args[0]}")
+    except UserError as e:
+        return e.to_response()
+    return _json_error(404, f"no control {what!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # middlewares
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -880,10 +1114,30 @@ async def errors_middleware(request, handler):
 
 @web.middleware
 async def auth_middleware(request, handler):
-    """localstripe's API-key check, except for the hosted pages (a browser has no key)."""
-    if request.path.startswith("/checkout/"):
+    """localstripe's API-key check, except for the hosted pages (a browser has no key) and /_test."""
+    if request.path.startswith(("/checkout/", "/_test/")):
         return await handler(request)
     return await S.auth_middleware(request, handler)
+
+
+@web.middleware
+async def record_middleware(request, handler):
+    """Keeps every /v1 request (GET /_test/requests) and applies the mode (fail, hang)."""
+    if not request.path.startswith("/v1/"):
+        return await handler(request)
+    body = await request.read()
+    form = parse_qsl(request.query_string, keep_blank_values=True)
+    if body and request.content_type == "application/x-www-form-urlencoded":
+        form += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    RECORDED.append({"method": request.method, "path": request.path, "form": form,
+                     "idempotency_key": request.headers.get("Idempotency-Key"),
+                     "stripe_version": request.headers.get("Stripe-Version"),
+                     "authorization": request.headers.get("Authorization")})
+    if MODE == "fail":
+        return _json_error(500, "An unknown error occurred", "api_error")
+    if MODE == "hang":
+        await asyncio.sleep(3600)
+    return await handler(request)
 
 
 @web.middleware
@@ -992,14 +1246,15 @@ def build_app(*, raw: bool = False) -> web.Application:
     # Every instance starts empty and never writes /tmp/localstripe.pickle (shared by all instances otherwise).
     R.Store.dump_to_disk = lambda self: None
     R.Store.try_load_from_disk = lambda self: None
+    R.time = _ClockedTime()  # localstripe's objects are stamped by the stand-in's clock
     if SHIMS:
         install_shims()
     app = S.app
     mws = list(app.middlewares)
     mws[mws.index(S.auth_middleware)] = auth_middleware
     # Outermost first: JSON errors, localstripe's UserError rendering, auth, then idempotency (sees UserError).
-    app.middlewares[:] = [errors_middleware, *mws[:mws.index(auth_middleware) + 1], flush_middleware,
-                          idempotency_middleware, *mws[mws.index(auth_middleware) + 1:]]
+    app.middlewares[:] = [record_middleware, errors_middleware, *mws[:mws.index(auth_middleware) + 1],
+                          flush_middleware, idempotency_middleware, *mws[mws.index(auth_middleware) + 1:]]
     # Our routes go first: aiohttp matches in registration order and none of localstripe's overlap these.
     for method, path, handler in (
             ("POST", "/v1/prices", post_prices),
@@ -1010,7 +1265,9 @@ def build_app(*, raw: bool = False) -> web.Application:
             ("GET", "/v1/checkout/sessions", get_sessions),
             ("GET", "/v1/checkout/sessions/{id}", get_session_route),
             ("POST", "/v1/checkout/sessions/{id}/expire", expire_session),
-            ("GET", "/checkout/{id}", hosted_checkout)):
+            ("GET", "/checkout/{id}", hosted_checkout),
+            ("GET", "/_test/{what}", control),
+            ("POST", "/_test/{what}", control)):
         app.router.add_route(method, path, handler)
     return app
 
@@ -1057,6 +1314,7 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, args.port))
+    sock.listen(128)  # connections made once the line below is printed wait in the backlog, never refused
     port = sock.getsockname()[1]
     BASE_URL = f"http://{HOST}:{port}"
     for n, url in enumerate(args.webhook):

@@ -217,7 +217,7 @@ class Demo:
         _, sub = self.call("GET", f"/v1/subscriptions/{cs['subscription']}")
         item = sub["items"]["data"][0]
         self.say(f"subscription: status={sub['status']} price={item['price']['id']} "
-                 f"period={sub['current_period_start']}..{sub['current_period_end']} metadata={sub['metadata']}")
+                 f"period={item['current_period_start']}..{item['current_period_end']} metadata={sub['metadata']}")
         first_invoice = sub["latest_invoice"]
         self.events()
 
@@ -237,11 +237,12 @@ class Demo:
                  f"cancel_at={sub['cancel_at']}")
         self.events()
 
-        self.step("refund: POST /v1/refunds charge=<first invoice's charge>, amount=500, reason, metadata")
-        _, inv = self.call("GET", f"/v1/invoices/{first_invoice}")
-        charge = inv["charge"]["id"] if isinstance(inv["charge"], dict) else inv["charge"]
+        self.step("refund: POST /v1/refunds payment_intent=<first invoice's payment>, amount=500, reason, metadata")
+        _, inv = self.call("GET", f"/v1/invoices/{first_invoice}", {"expand[]": "payments"})
+        payment_intent = inv["payments"]["data"][0]["payment"]["payment_intent"]
         _, refund = self.call("POST", "/v1/refunds", {
-            "charge": charge, "amount": 500, "reason": "requested_by_customer", "metadata[reason]": "demo"})
+            "payment_intent": payment_intent, "amount": 500, "reason": "requested_by_customer",
+            "metadata[reason]": "demo"})
         self.say(f"{refund['id']} amount={refund['amount']} status={refund['status']} charge={refund['charge']} "
                  f"payment_intent={refund['payment_intent']}")
         self.events()
@@ -272,8 +273,10 @@ class Demo:
         self.say(f"{status}: {strip_html(page)}")
         _, cs = self.call("GET", f"/v1/checkout/sessions/{cs['id']}")
         _, sub = self.call("GET", f"/v1/subscriptions/{cs['subscription']}")
-        _, inv = self.call("GET", f"/v1/invoices/{sub['latest_invoice']}", {"expand[]": "payment_intent"})
-        err = (inv["payment_intent"] or {}).get("last_payment_error") or {}
+        _, inv = self.call("GET", f"/v1/invoices/{sub['latest_invoice']}",
+                           {"expand[]": "payments.data.payment.payment_intent"})
+        payments = inv["payments"]["data"]
+        err = (payments[0]["payment"]["payment_intent"] if payments else {}).get("last_payment_error") or {}
         self.say(f"session: status={cs['status']} payment_status={cs['payment_status']}; subscription "
                  f"{sub['status']}; invoice {inv['status']} amount_paid={inv['amount_paid']}; "
                  f"last_payment_error={err.get('code')}")

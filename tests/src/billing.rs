@@ -1,10 +1,10 @@
 //! The subscriptions and stripe-webhook functions on top of a [`TestEnv`], with the Stripe API played by
-//! [`FakeStripe`] (or by localstripe, for the tests that use it), and helpers to sign and deliver events.
+//! [`StripeLocal`] (`infra/local/stripe_local.py`, the stand-in `make dev` runs too), and helpers to sign and deliver events.
 
 use crate::fake_phonepe::FakePhonePe;
-use crate::fake_stripe::FakeStripe;
 use crate::harness::{Reply, TestEnv, function_s3};
 use crate::iam::IamRecorder;
+use crate::stripe_local::StripeLocal;
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::billing::invoicing::InvoiceFiles;
@@ -26,7 +26,7 @@ pub const SECRET_KEY: &str = "sk_test_billing";
 
 pub struct BillingEnv {
     pub env: TestEnv,
-    pub stripe: FakeStripe,
+    pub stripe: StripeLocal,
     pub phonepe: FakePhonePe,
     pub subs: Arc<subscriptions::AppState>,
     pub hook: Arc<stripe_webhook::AppState>,
@@ -76,12 +76,12 @@ pub fn stripe_client(base: &str, timeout: Duration) -> StripeClient {
 impl BillingEnv {
     pub async fn new() -> Self {
         let env = TestEnv::new().await;
-        let stripe = FakeStripe::start(env.clock.now().timestamp()).await;
+        let stripe = StripeLocal::start(env.clock.now().timestamp()).await;
         Self::with_stripe(env, stripe, None).await
     }
 
     /// Functions pointed at `stripe` (its `base`), or at `api_base` when given.
-    pub async fn with_stripe(env: TestEnv, stripe: FakeStripe, api_base: Option<&str>) -> Self {
+    pub async fn with_stripe(env: TestEnv, stripe: StripeLocal, api_base: Option<&str>) -> Self {
         let client = stripe_client(api_base.unwrap_or(&stripe.base), Duration::from_secs(2));
         let clock = Arc::new(env.clock.clone());
         let phonepe = FakePhonePe::start().await;
@@ -214,6 +214,7 @@ impl BillingEnv {
         for (tier, daily, amount, price_id) in
             [(Tier::Pro, pro_daily, 49_900, pro_price), (Tier::Enterprise, enterprise_daily, 199_900, enterprise_price)]
         {
+            self.stripe.seed_price(price_id, amount, "inr");
             let mut def = TierDefinitionItem::new(Some(&solution.solution_id), tier, Some(daily), None, now.clone());
             def.prices = vec![Price {
                 amount,
@@ -246,7 +247,10 @@ impl BillingEnv {
         let item = self.env.store.get_subscription(&id).await.expect("read").expect("subscription");
         let session = item.checkout_session_id.expect("checkout session");
         let events = self.stripe.complete_checkout(&session);
-        let stripe_sub = events[0]["data"]["object"]["subscription"].as_str().expect("sub").to_owned();
+        let stripe_sub = crate::stripe_local::object_of(&events, "checkout.session.completed")["subscription"]
+            .as_str()
+            .expect("sub")
+            .to_owned();
         for e in &events {
             let r = self.deliver(e).await;
             assert_eq!(r.status, 200, "{:?}", r.body);
@@ -366,6 +370,18 @@ impl BillingEnv {
         assert_eq!(v.body["state"], "completed", "{:?}", v.body);
         let item = self.env.store.get_subscription(&id).await.expect("read").expect("subscription");
         (id, item.reconciled.latest.expect("period").period_end)
+    }
+
+    /// The end of a subscription's paid period (epoch seconds), as recorded.
+    pub async fn period_end(&self, id: &str) -> i64 {
+        let item = self.env.store.get_subscription(id).await.expect("read").expect("subscription");
+        item.reconciled.latest.expect("period").period_end
+    }
+
+    /// Both clocks (the functions' and Stripe's) at `at` (epoch seconds).
+    pub fn set_clocks(&self, at: i64) {
+        self.env.clock.set(chrono::DateTime::from_timestamp(at, 0).expect("time"));
+        self.stripe.set_now(at);
     }
 
     /// How many revenue postings a partner's ledger holds (each payment credits one).

@@ -8,7 +8,7 @@
 //! Used by the integration tests and, through `devstack phonepe`, by the local stack. Payment APIs are never
 //! called for real.
 
-use crate::fake_stripe::{read_request, respond};
+use crate::http_stub::{read_request, respond};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

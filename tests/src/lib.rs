@@ -4,13 +4,14 @@
 
 pub mod billing;
 pub mod fake_phonepe;
-pub mod fake_stripe;
 pub mod harness;
+pub mod http_stub;
 pub mod iam;
 pub mod marketplace;
 pub mod partners;
 pub mod seed;
 pub mod stats;
+pub mod stripe_local;
 pub mod template;
 
 use std::path::PathBuf;

@@ -650,3 +650,20 @@ fn placeholder_substitution_finds_every_name() {
     assert_eq!(text, r#"{"a":"placeholder-email","b":"Bearer placeholder-access-token","c":"{{"}"#);
     assert_eq!(names, BTreeSet::from(["EMAIL".to_owned(), "ACCESS_TOKEN".to_owned()]));
 }
+
+/// The README tells operators which events to enable on the Stripe webhook endpoint: exactly the ones the
+/// webhook handles (and the reconciliation lists).
+#[test]
+fn the_readme_names_the_stripe_events_the_webhook_handles() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let start = readme.find("point a Stripe webhook endpoint at").expect("the webhook endpoint paragraph");
+    let paragraph = &readme[start..start + readme[start..].find("\n\n").unwrap_or(readme.len() - start)];
+    let named: BTreeSet<&str> = paragraph
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.contains('.') && !s.contains('/') && !s.contains(' '))
+        .collect();
+    let handled: BTreeSet<&str> = shared::payments::stripe::events::HANDLED.into_iter().collect();
+    assert_eq!(named, handled);
+}

@@ -243,6 +243,7 @@ impl PartnerLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::clock::rfc3339;
 
     #[test]
     fn months_are_india_months() {

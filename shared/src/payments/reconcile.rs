@@ -16,7 +16,7 @@ use crate::billing::writer::SubscriptionWriter;
 use crate::model::OrderState;
 use crate::payments::phonepe::rail::PhonePeRail;
 use crate::payments::stripe::client::{Form, field};
-use crate::payments::stripe::events::Event;
+use crate::payments::stripe::events::{Event, HANDLED};
 use crate::payments::stripe::webhook::StripeWebhookService;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
@@ -93,7 +93,9 @@ impl Reconciler {
         let mut events: Vec<Event> = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..MAX_EVENT_PAGES {
+            // Only the types the webhook handles: the others would be read (and paged through) for nothing.
             let mut query: Form = vec![field("created[gte]", since), field("limit", 100)];
+            query.extend(HANDLED.iter().map(|kind| field("types[]", kind)));
             if let Some(id) = &after {
                 query.push(field("starting_after", id));
             }

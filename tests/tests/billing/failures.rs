@@ -2,7 +2,7 @@
 
 use crate::fixture;
 use integration_tests::billing::BillingEnv;
-use integration_tests::fake_stripe::Mode;
+use integration_tests::stripe_local::Mode;
 use serde_json::json;
 
 async fn create(f: &crate::Fixture) -> integration_tests::harness::Reply {
@@ -43,7 +43,7 @@ async fn stripe_5xx_and_timeouts_answer_502_and_503_with_retry_after_and_leave_n
 #[tokio::test]
 async fn an_unreachable_stripe_is_a_503() {
     let env = integration_tests::harness::TestEnv::new().await;
-    let stripe = integration_tests::fake_stripe::FakeStripe::start(0).await;
+    let stripe = integration_tests::stripe_local::StripeLocal::start(0).await;
     // A port nobody listens on.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

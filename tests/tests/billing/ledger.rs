@@ -4,6 +4,7 @@
 
 use crate::fixture;
 use chrono::{DateTime, Duration, Utc};
+use integration_tests::stripe_local::object_of;
 use serde_json::json;
 use shared::ledger::{PartnerLedger, PaymentFacts, StatementFiles, balances, payment_posting, settle_refunds};
 use shared::model::SolutionStatus;
@@ -503,12 +504,11 @@ async fn stripe_refunds_reverse_in_proportion_in_any_order_and_one_failing_after
     let s = &f.b.stripe;
     s.set_now(f.b.env.clock.now().timestamp());
     let checkout = s.complete_checkout(item.checkout_session_id.as_deref().expect("session"));
-    let invoice = checkout[2]["data"]["object"]["id"].as_str().expect("invoice").to_owned();
+    let invoice = object_of(&checkout, "invoice.paid")["id"].as_str().expect("invoice").to_owned();
     let pi = s.payment_intent_of(&invoice).expect("payment intent");
-    let customer = item.provider_customer_id.as_deref().expect("customer");
     // The first refund's event arrives before the payment's (twice).
     let first_refund = format!("re_{}", ulid::Ulid::new());
-    let refunded = s.refunded_event(&pi, &[(first_refund, 9_900)], customer);
+    let refunded = s.refunded_event(&pi, &[(first_refund, 9_900)]);
     for _ in 0..2 {
         assert_eq!(f.b.deliver(&refunded).await.status, 200);
     }
@@ -516,7 +516,8 @@ async fn stripe_refunds_reverse_in_proportion_in_any_order_and_one_failing_after
     for e in &checkout {
         assert_eq!(f.b.deliver(e).await.status, 200);
     }
-    assert_eq!(f.b.deliver(&checkout[2]).await.status, 200, "invoice.paid again");
+    let paid = checkout.iter().find(|e| e["type"] == "invoice.paid").expect("invoice.paid");
+    assert_eq!(f.b.deliver(paid).await.status, 200, "invoice.paid again");
     let posted = postings(&f, &partner).await;
     assert_eq!(posted.len(), 2, "the payment, and the refund that waited for it: {posted:?}");
     let pay = posted.iter().find(|p| p.kind == PostingKind::Payment).expect("payment").clone();
@@ -562,16 +563,12 @@ async fn stripe_refunds_reverse_in_proportion_in_any_order_and_one_failing_after
     let s = &g.b.stripe;
     s.set_now(g.b.env.clock.now().timestamp());
     let checkout = s.complete_checkout(item.checkout_session_id.as_deref().expect("session"));
-    let invoice = checkout[2]["data"]["object"]["id"].as_str().expect("invoice").to_owned();
+    let invoice = object_of(&checkout, "invoice.paid")["id"].as_str().expect("invoice").to_owned();
     let pi = s.payment_intent_of(&invoice).expect("payment intent");
     let refund = format!("re_{}", ulid::Ulid::new());
-    for e in [
-        s.refund_event("refund.failed", &refund, &pi, 5_000, "failed"),
-        checkout[0].clone(),
-        checkout[1].clone(),
-        checkout[2].clone(),
-        s.refund_event("refund.updated", &refund, &pi, 5_000, "succeeded"),
-    ] {
+    let failed = s.refund_event("refund.failed", &refund, &pi, 5_000, "failed");
+    let succeeded = s.refund_event("refund.updated", &refund, &pi, 5_000, "succeeded");
+    for e in std::iter::once(failed).chain(checkout).chain([succeeded]) {
         assert_eq!(g.b.deliver(&e).await.status, 200);
     }
     let posted = postings(&g, &g.solution.partner_id).await;

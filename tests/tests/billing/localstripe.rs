@@ -1,19 +1,14 @@
-//! The same functions against localstripe (through `infra/local/stripe_local.py`, started by
-//! `infra/local/services.py` and named by `STRIPE_API_BASE`): real HTTP calls for customers, prices, Checkout,
-//! price changes, cancellation and refunds, and localstripe's own signed webhooks, received on 127.0.0.1 and
-//! passed byte for byte to the webhook handler.
+//! The functions against the stand-in as `make dev` uses it: real HTTP calls for customers, prices, the hosted
+//! Checkout page, price changes, cancellation and refunds, and the stand-in's own signed webhook deliveries
+//! (localstripe's), received on 127.0.0.1 and passed byte for byte to the webhook handler.
 
 use crate::Fixture;
 use integration_tests::billing::{BillingEnv, WEBHOOK_SECRET};
-use integration_tests::fake_stripe::{FakeStripe, WebhookSink};
 use integration_tests::harness::{TestEnv, unique_email};
+use integration_tests::http_stub::WebhookSink;
+use integration_tests::stripe_local::StripeLocal;
 use serde_json::{Value, json};
-
-fn api_base() -> String {
-    std::env::var("STRIPE_API_BASE").expect(
-        "STRIPE_API_BASE is not set: run the tests with `make test` (or `python3 infra/local/services.py run -- cargo test`)",
-    )
-}
+use shared::platform::clock::Clock;
 
 async fn post(base: &str, path: &str, form: &[(&str, &str)]) -> Value {
     let client = integration_tests::billing::stripe_client(base, std::time::Duration::from_secs(10));
@@ -40,7 +35,7 @@ async fn open_page(url: &str) -> u16 {
 }
 
 /// The object of the first event of `kind` among the deliveries.
-fn object_of(received: &[integration_tests::fake_stripe::Delivery], kind: &str) -> Value {
+fn object_of(received: &[integration_tests::http_stub::Delivery], kind: &str) -> Value {
     received
         .iter()
         .filter_map(|(body, _)| serde_json::from_slice::<Value>(body).ok())
@@ -50,7 +45,7 @@ fn object_of(received: &[integration_tests::fake_stripe::Delivery], kind: &str) 
 }
 
 /// Deliver what the sink received, in arrival order, each exactly as localstripe sent it.
-async fn deliver_all(f: &Fixture, received: Vec<integration_tests::fake_stripe::Delivery>) {
+async fn deliver_all(f: &Fixture, received: Vec<integration_tests::http_stub::Delivery>) {
     for (body, signature) in received {
         let r = f.b.deliver_raw(body, signature.as_deref()).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
@@ -59,7 +54,9 @@ async fn deliver_all(f: &Fixture, received: Vec<integration_tests::fake_stripe::
 
 #[tokio::test]
 async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
-    let base = api_base();
+    let env = TestEnv::new().await;
+    let stand_in = StripeLocal::start(env.clock.now().timestamp()).await;
+    let base = stand_in.base.clone();
     let sink = WebhookSink::start().await;
     let hook_id = format!("it{}", ulid::Ulid::new().to_string().to_lowercase());
     post(&base, &format!("/_config/webhooks/{hook_id}"), &[("url", &sink.url), ("secret", WEBHOOK_SECRET)]).await;
@@ -78,9 +75,7 @@ async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
         .await;
         prices.push(price["id"].as_str().expect("price id").to_owned());
     }
-    let env = TestEnv::new().await;
-    let unused = FakeStripe::start(0).await;
-    let b = BillingEnv::with_stripe(env, unused, Some(&base)).await;
+    let b = BillingEnv::with_stripe(env, stand_in, None).await;
     let solution = b.priced_solution_with(5, 10, &prices[0], &prices[1]).await;
     let session = b.env.register(&unique_email("localstripe")).await;
     let token = b.env.solution_token(&session.access_token, &solution.solution_id).await["token"]
@@ -135,9 +130,7 @@ async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
         "{history}"
     );
 
-    // Cancel at period end: access continues. (localstripe stamps events with the wall clock; the functions'
-    // clock is frozen at the test's start, so bring it to now, as it would be in production.)
-    f.b.env.clock.set(chrono::Utc::now());
+    // Cancel at period end: access continues.
     let r = f.b.call("DELETE", &format!("/api/subscriptions/{id}"), None, Some(&f.access)).await;
     assert_eq!((r.status, r.body["cancel_at_period_end"].as_bool()), (200, Some(true)), "{:?}", r.body);
     deliver_all(&f, sink.wait_for(&["customer.subscription.updated"], 15).await).await;
@@ -156,7 +149,8 @@ async fn a_subscription_lives_through_localstripe_and_its_signed_webhooks() {
 #[tokio::test]
 async fn a_taken_product_id_is_resource_already_exists_as_at_stripe() {
     // The price book relies on it when two approvals of one solution race.
-    let client = integration_tests::billing::stripe_client(&api_base(), std::time::Duration::from_secs(10));
+    let stand_in = StripeLocal::start(chrono::Utc::now().timestamp()).await;
+    let client = integration_tests::billing::stripe_client(&stand_in.base, std::time::Duration::from_secs(10));
     let id = format!("prod_it{}", ulid::Ulid::new().to_string().to_lowercase());
     let form = vec![("id".to_owned(), id.clone()), ("name".to_owned(), "a solution".to_owned())];
     client.post("/v1/products", &form, &format!("{id}-1")).await.expect("first create");

@@ -1,6 +1,6 @@
 //! Integration tests of the `subscriptions` and `stripe-webhook` functions against DynamoDB Local, with the
-//! Stripe API played by the recorded-fixture stand-in (`integration_tests::fake_stripe`) and, where it
-//! suffices, by localstripe (`localstripe.rs`).
+//! Stripe API played by `infra/local/stripe_local.py` (localstripe plus what it lacks; one process per test
+//! environment, through `integration_tests::stripe_local`).
 
 mod access;
 mod checkout;

@@ -211,13 +211,13 @@ async fn an_approval_stripe_refuses_changes_nothing_and_can_be_retried() {
     let m = Market::new().await;
     let partner = m.partner().await;
     let id = m.submitted(&partner, solution_body("Unlucky")).await;
-    m.b.stripe.set_mode(integration_tests::fake_stripe::Mode::Fail);
+    m.b.stripe.set_mode(integration_tests::stripe_local::Mode::Fail);
     let r = m.approve(&id).await;
     assert!(r.status == 502 || r.status == 503, "{:?}", r.body);
     let view = m.call("GET", &format!("/api/partners/solutions/{id}"), None, &partner).await;
     assert_eq!(view.body["status"], "submitted", "{:?}", view.body);
     assert!(m.tier_prices(&id, Tier::Pro).await.is_empty(), "no tier was put in force");
-    m.b.stripe.set_mode(integration_tests::fake_stripe::Mode::Normal);
+    m.b.stripe.set_mode(integration_tests::stripe_local::Mode::Normal);
     assert_eq!(m.approve(&id).await.status, 200);
     assert_eq!(m.stripe_prices(&id).len(), 1);
 }
@@ -275,11 +275,12 @@ async fn an_approved_price_change_reaches_stripe_subscribers_at_their_next_renew
             .collect::<Vec<_>>()
     };
     // Before the notice period, nothing changes at Stripe.
-    m.b.env.clock.advance(chrono::Duration::days(26));
+    let renewal = m.b.period_end(&sub).await;
+    m.b.set_clocks(renewal - 3 * 86_400 - 1);
     run.run(|| true).await.expect("run");
     assert!(repriced(&m).is_empty());
     // Three days before the renewal: Stripe's next renewal is switched (no proration) and the subscriber told.
-    m.b.env.clock.advance(chrono::Duration::days(1) + chrono::Duration::seconds(1));
+    m.b.set_clocks(renewal - 3 * 86_400 + 1);
     let report = run.run(|| true).await.expect("run");
     // Both subscriptions are looked at; only the early one's price differs from the one in force.
     assert_eq!(report.steps.get("stripe_reprice"), Some(&2), "{report:?}");

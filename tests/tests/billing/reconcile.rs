@@ -4,6 +4,7 @@
 
 use crate::{Fixture, fixture};
 use integration_tests::harness::unique_email;
+use integration_tests::stripe_local::object_of;
 use serde_json::{Value, json};
 use shared::auth::Session;
 use shared::payments::reconcile::ReconcileReport;
@@ -81,7 +82,7 @@ async fn stripe_checkout(f: &Fixture, user: &Session) -> (String, Vec<Value>) {
     let id = r.body["subscription_id"].as_str().expect("id").to_owned();
     let item = f.b.env.store.get_subscription(&id).await.expect("read").expect("subscription");
     let events = f.b.stripe.complete_checkout(&item.checkout_session_id.expect("session"));
-    let stripe_sub = events[0]["data"]["object"]["subscription"].as_str().expect("sub").to_owned();
+    let stripe_sub = object_of(&events, "checkout.session.completed")["subscription"].as_str().expect("sub").to_owned();
     (stripe_sub, events)
 }
 
@@ -100,7 +101,8 @@ async fn lost_stripe_events_are_applied_by_the_reconciliation_and_end_in_the_sam
     let (heard_sub, events) = stripe_checkout(&f, &heard).await;
     deliver_all(&f, &events).await;
     let (lost_sub, dropped) = stripe_checkout(&f, &lost).await;
-    let first_invoice = |events: &[Value]| events[2]["data"]["object"]["id"].as_str().expect("invoice").to_owned();
+    let first_invoice =
+        |events: &[Value]| object_of(events, "invoice.paid")["id"].as_str().expect("invoice").to_owned();
     let invoices = [first_invoice(&events), first_invoice(&dropped)];
     assert_ne!(state(&f, &heard).await, state(&f, &lost).await, "the lost events make a difference");
     // The daily run that day.

@@ -3,8 +3,8 @@
 //! into Lambda's timeout (which API Gateway would turn into a bare error). Sub-second limits keep these fast.
 
 use crate::fixture;
-use integration_tests::fake_stripe::Mode;
 use integration_tests::harness::{ISSUER, Reply, decode};
+use integration_tests::stripe_local::Mode;
 use lambda_http::Body;
 use serde_json::json;
 use shared::platform::aws::Timeouts;

@@ -226,6 +226,22 @@ pub fn charge(o: &Value) -> Option<ChargeObject> {
     })
 }
 
+/// The event types [`parse`] handles (every other type is acknowledged and ignored): what the webhook
+/// endpoint subscribes to and what the reconciliation lists (`GET /v1/events?types[]=…`, at most 20 at Stripe).
+pub const HANDLED: [&str; 11] = [
+    "checkout.session.completed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.payment_action_required",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+];
+
 /// Parse an event. `Err` names what a handled event lacks (the event is then acknowledged and logged).
 pub fn parse(event: &Event) -> Result<Parsed, &'static str> {
     let o = &event.data.object;
@@ -331,6 +347,51 @@ mod tests {
             "api_version": "2025-03-31.basil", "data": {"object": object}
         }))
         .expect("event")
+    }
+
+    /// Stripe's own objects (`fixtures/`, from the API reference of the pinned version) read as we expect.
+    #[test]
+    fn basil_objects_from_stripes_reference_parse() {
+        let object = |text: &str| serde_json::from_str::<Value>(text).expect("fixture");
+        let sub = subscription(&object(include_str!("fixtures/subscription.json"))).expect("subscription");
+        assert_eq!(
+            (sub.customer.as_deref(), sub.status, sub.period_start, sub.period_end),
+            (Some("cus_1"), Some(SubscriptionStatus::Active), Some(1_800_000_000), Some(1_802_592_000))
+        );
+        assert_eq!((sub.price_id.as_deref(), sub.item_id.as_deref()), (Some("price_pro_monthly"), Some("si_1")));
+        let paid = event("invoice.paid", object(include_str!("fixtures/invoice.json")));
+        let parsed = parse(&paid).expect("invoice");
+        let Parsed::Invoice { kind: InvoiceEvent::Paid, invoice } = &parsed else { panic!("invoice") };
+        assert_eq!(
+            (invoice.subscription.as_deref(), invoice.amount_paid, invoice.billing_reason.as_deref()),
+            (Some("sub_1"), 49_900, Some("subscription_create"))
+        );
+        assert_eq!(invoice.payment_intent, None, "basil: the payment is only under payments, fetched by expand");
+        assert_eq!(invoice.hosted_invoice_url.as_deref(), Some("https://invoice.stripe.com/i/acct_1/test_1"));
+        assert!(
+            matches!(facts(&paid, &parsed).as_slice(), [Fact::Payment(m)] if m.amount == 49_900 && m.at == 1_800_000_000)
+        );
+        let completed = event("checkout.session.completed", object(include_str!("fixtures/checkout_session.json")));
+        let Ok(Parsed::CheckoutCompleted(session)) = parse(&completed) else { panic!("checkout session") };
+        assert_eq!((session.customer.as_deref(), session.payment_status.as_deref()), (Some("cus_1"), Some("unpaid")));
+        let charge = charge(&object(include_str!("fixtures/charge.json"))).expect("charge");
+        assert_eq!(
+            (charge.payment_intent.as_deref(), charge.amount_refunded, charge.refunds.len()),
+            (Some("pi_1"), 0, 0)
+        );
+    }
+
+    /// Every handled type parses to something; any other type is ignored.
+    #[test]
+    fn handled_types_are_the_ones_parsed() {
+        let object = json!({"id": "x_1", "object": "x", "mode": "subscription", "amount": 1, "currency": "inr",
+                            "amount_paid": 1, "status": "active"});
+        for kind in HANDLED {
+            assert_ne!(parse(&event(kind, object.clone())), Ok(Parsed::Ignored), "{kind}");
+        }
+        for kind in ["customer.created", "invoice.created", "payment_intent.succeeded", "plan.created"] {
+            assert_eq!(parse(&event(kind, object.clone())), Ok(Parsed::Ignored), "{kind}");
+        }
     }
 
     #[test]
