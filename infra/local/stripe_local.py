@@ -21,8 +21,8 @@ Added to localstripe (always):
   GET|POST /_test/<what>                                    the control API (no API key; JSON in and out):
       mode {mode: normal|fail|hang}     every /v1 call answers 500 api_error, or is never answered
       clock {now: epoch seconds|null}   the stand-in's clock (objects, events, periods); null: the real time
-      requests                          every /v1 request so far: method, path, form pairs, Idempotency-Key,
-                                        Stripe-Version, Authorization
+      requests                          the /v1 requests so far (the latest 10,000): method, path, form pairs,
+                                        Idempotency-Key, Stripe-Version, Authorization
       object?kind=K&id=ID[&expand=a,b]  an object as held, objects?kind=K every one of a kind (not recorded)
       prices {id, unit_amount, currency[, interval]}   a recurring price with a given id, and its product
       checkout {session[, card]}        the customer pays on the hosted page (as GET /checkout/ID)
@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import copy
 import hashlib
 import html
@@ -927,7 +928,7 @@ class _ClockedTime:
 
 CLOCK: int | None = None  # None: the real time; else epoch seconds set through POST /_test/clock
 MODE = "normal"  # normal | fail (every /v1 call answers 500 api_error) | hang (never answered)
-RECORDED: list[dict] = []  # every /v1 request, oldest first (GET /_test/requests)
+RECORDED: collections.deque[dict] = collections.deque(maxlen=10_000)  # the latest /v1 requests, oldest first
 
 
 def _events_since(known: set[str]) -> list[dict]:
@@ -1032,7 +1033,7 @@ async def control(request: web.Request) -> web.Response:
             CLOCK = None if body.get("now") is None else int(body["now"])
             return S.json_response({"now": int(_ClockedTime.time())})
         if what == "requests":
-            return S.json_response({"requests": RECORDED})
+            return S.json_response({"requests": list(RECORDED)})
         if what == "object":  # GET ?kind=invoice&id=in_...[&expand=payments] (not recorded, unlike GET /v1/...)
             obj = R.store.get(f"{request.query['kind']}:{request.query['id']}")
             if obj is None:
