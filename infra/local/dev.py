@@ -81,8 +81,6 @@ DB_PATH = LOCAL / "dynamodb-data"
 LOG_DIR = LOCAL / "logs" / "dev"
 TABLE_NAME = "monetization-local"
 SIGNING_KEY_SECRET_ID = "monetization/local/signing-key"
-# The public JWKS the verify-only functions read (written by devstack setup and by the auth function).
-SIGNING_PUBLIC_KEY_SECRET_ID = "monetization/local/signing-public-keys"
 STRIPE_SECRET_ID = "monetization/local/stripe"
 WEBHOOK_SECRET_FILE = LOCAL / "dev-state" / "stripe-webhook-secret"
 PHONEPE_SECRET_ID = "monetization/local/phonepe"
@@ -327,7 +325,6 @@ def function_env(base: dict[str, str], dev_port: int) -> dict[str, str]:
     env.update({
         "TABLE_NAME": TABLE_NAME,
         "SIGNING_KEY_SECRET_ID": SIGNING_KEY_SECRET_ID,
-        "SIGNING_PUBLIC_KEY_SECRET_ID": SIGNING_PUBLIC_KEY_SECRET_ID,
         "JWT_ISSUER": f"http://{HOST}:{dev_port}",
         "DEV_STATE_DIR": str(LOCAL),
         "DEV_BASE_URL": f"http://{HOST}:{dev_port}",
@@ -383,7 +380,7 @@ def stripe_post(base: str, path: str, key: str, form: dict[str, str]) -> dict:
 
 # What the functions need; written to an --env-file for cargo lambda watch (no comma-splitting issues).
 FUNCTION_VARS = (
-    "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "SIGNING_PUBLIC_KEY_SECRET_ID", "JWT_ISSUER", "RUST_LOG", "AWS_REGION",
+    "TABLE_NAME", "SIGNING_KEY_SECRET_ID", "TOKEN_PUBLIC_KEYS", "JWT_ISSUER", "RUST_LOG", "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED", "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SESV2",
@@ -458,6 +455,10 @@ class Dev:
         env = function_env(self.svc.env(), self.dev_port)
         if self.state_dir is not None:
             env["DEV_STATE_DIR"] = self.state_dir.name
+        # The public token keys devstack setup derived (in AWS: the TokenPublicKeys parameter).
+        public_keys = Path(env["DEV_STATE_DIR"]) / "dev-state" / "token-public-keys.json"
+        if public_keys.exists():
+            env["TOKEN_PUBLIC_KEYS"] = public_keys.read_text()
         if self.phonepe_port:
             env["PHONEPE_API_BASE"] = f"http://{HOST}:{self.phonepe_port}"
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"

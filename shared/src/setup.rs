@@ -31,66 +31,65 @@ pub struct Platform {
 }
 
 /// A verify-only function's cold start (usage, subscriptions, partners, marketplace): the store and the public
-/// token keys from `SIGNING_PUBLIC_KEY_SECRET_ID` (the JWKS the auth function publishes there), so that it never
-/// holds, and its IAM role cannot read, the private signing key.
+/// token keys, from configuration only (see [`public_keys_from_env`]): no call before the first request.
 pub async fn load_platform() -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
-    load_platform_with(&crate::platform::aws::load().await).await
+    platform_from_env(&crate::platform::aws::load().await)
 }
 
 /// As [`load_platform`], with an SDK configuration the caller keeps for other clients.
-pub async fn load_platform_with(
-    sdk: &aws_config::SdkConfig,
-) -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
-    let (table, issuer) =
-        (crate::platform::config::required("TABLE_NAME")?, crate::platform::config::required("JWT_ISSUER")?);
-    let id = crate::platform::config::required("SIGNING_PUBLIC_KEY_SECRET_ID")?;
-    let secret = get_string(&client(sdk), &id).await?;
-    let keys = crate::identity::jwt::KeySet::from_jwks_json(&issuer, &secret).map_err(|e| {
-        format!(
-            "secret {id}: {e}; the auth function publishes the public keys there at its cold start \
-             (invoke it once, e.g. GET /.well-known/jwks.json, after the first deployment or a key rotation)"
-        )
-    })?;
-    Ok(Platform { store: crate::store::Store::new(crate::platform::aws::dynamodb(sdk), table), keys })
+pub fn platform_from_env(sdk: &aws_config::SdkConfig) -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(Platform { store: store_from_env(sdk)?, keys: public_keys_from_env()? })
 }
 
-/// The signing function's cold start (auth): the private key material from `SIGNING_KEY_SECRET_ID`; then the
-/// public keys it derives are published to `SIGNING_PUBLIC_KEY_SECRET_ID` when that secret holds anything else
-/// (first deployment, rotation), idempotently (the version token is the hash of the JWKS).
+/// The public token keys from `TOKEN_PUBLIC_KEYS`: the JWKS the deployment configures (the template's
+/// `TokenPublicKeys`, what the auth function serves at `/.well-known/jwks.json`; current and next during a
+/// rotation). A function holding them verifies tokens exactly as the auth function does and cannot sign, and its
+/// role cannot read the private signing key.
+pub fn public_keys_from_env() -> Result<crate::identity::jwt::KeySet, Box<dyn std::error::Error + Send + Sync>> {
+    let issuer = crate::platform::config::required("JWT_ISSUER")?;
+    let jwks = crate::platform::config::required("TOKEN_PUBLIC_KEYS")?;
+    crate::identity::jwt::KeySet::from_jwks_json(&issuer, &jwks).map_err(|e| {
+        format!(
+            "TOKEN_PUBLIC_KEYS: {e}; set the TokenPublicKeys parameter of the deployment to what the auth function \
+             serves at GET /.well-known/jwks.json (after the first deployment and at each key rotation)"
+        )
+        .into()
+    })
+}
+
+/// The signing function's cold start (auth): the private key material from `SIGNING_KEY_SECRET_ID`. When the
+/// configured public keys (`TOKEN_PUBLIC_KEYS`) lack the key it signs with, the other functions would refuse its
+/// tokens: that is logged as an error naming the key (the JWKS route keeps serving what to configure).
 pub async fn load_signing_platform() -> Result<Platform, Box<dyn std::error::Error + Send + Sync>> {
     let sdk = crate::platform::aws::load().await;
     let config = crate::platform::config::Config::from_env()?;
-    let secrets = client(&sdk);
-    let secret = get_string(&secrets, &config.signing_key_secret_id).await?;
+    let secret = get_string(&client(&sdk), &config.signing_key_secret_id).await?;
     let keys = crate::identity::jwt::KeySet::from_secret_json(&config.jwt_issuer, &secret)?;
-    let public_id = crate::platform::config::required("SIGNING_PUBLIC_KEY_SECRET_ID")?;
-    publish_public_keys(&secrets, &public_id, &keys.jwks()).await?;
+    let configured = std::env::var("TOKEN_PUBLIC_KEYS").unwrap_or_default();
+    if let Some(missing) = unconfigured_signing_key(&keys, &configured) {
+        tracing::error!(
+            kid = %missing,
+            "the signing key is not in TOKEN_PUBLIC_KEYS: the functions that verify tokens will refuse the tokens \
+             signed now; set the TokenPublicKeys parameter to GET /.well-known/jwks.json and deploy"
+        );
+    }
     let store = crate::store::Store::new(crate::platform::aws::dynamodb(&sdk), config.table_name);
     Ok(Platform { store, keys })
 }
 
-/// Write `jwks` to the public-key secret `id` unless it already holds exactly those keys.
-pub async fn publish_public_keys(
-    client: &Client,
-    id: &str,
-    jwks: &crate::identity::jwt::Jwks,
-) -> Result<(), SecretError> {
-    let published =
-        get_string(client, id).await.ok().and_then(|s| serde_json::from_str::<crate::identity::jwt::Jwks>(&s).ok());
-    if published.as_ref() == Some(jwks) {
-        return Ok(());
-    }
-    let text = serde_json::to_string(jwks)
-        .map_err(|e| SecretError::Unavailable { id: id.to_owned(), reason: e.to_string() })?;
-    let token = crate::platform::crypto::sha256_hex(text.as_bytes());
-    client.put_secret_value().secret_id(id).secret_string(text).client_request_token(token).send().await.map_err(
-        |e| SecretError::Unavailable {
-            id: id.to_owned(),
-            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-        },
-    )?;
-    tracing::info!(secret = id, keys = jwks.keys.len(), "published the public token keys");
-    Ok(())
+/// The key `keys` signs with when the configured public keys (a JWKS text) do not hold it.
+pub fn unconfigured_signing_key(keys: &crate::identity::jwt::KeySet, configured: &str) -> Option<String> {
+    let published = serde_json::from_str::<crate::identity::jwt::Jwks>(configured).ok();
+    let current = keys.jwks().keys.into_iter().next()?;
+    let known = published.is_some_and(|p| p.keys.contains(&current));
+    (!known).then_some(current.kid)
+}
+
+/// The store alone (`TABLE_NAME`), for functions that verify no tokens (the Stripe webhook).
+pub fn store_from_env(
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::store::Store, crate::platform::config::ConfigError> {
+    Ok(crate::store::Store::new(crate::platform::aws::dynamodb(sdk), crate::platform::config::required("TABLE_NAME")?))
 }
 
 #[cfg(feature = "payments")]
@@ -104,13 +103,6 @@ struct StripeSecret {
     webhook_secrets: Vec<String>,
     #[serde(default)]
     webhook_secret: Option<String>,
-}
-
-/// The store alone (`TABLE_NAME`), for functions that verify no tokens (the Stripe webhook).
-pub fn store_from_env(
-    sdk: &aws_config::SdkConfig,
-) -> Result<crate::store::Store, crate::platform::config::ConfigError> {
-    Ok(crate::store::Store::new(crate::platform::aws::dynamodb(sdk), crate::platform::config::required("TABLE_NAME")?))
 }
 
 /// What the Stripe functions load at cold start.

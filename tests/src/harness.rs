@@ -99,6 +99,7 @@ pub async fn dynamo_client_counted(counter: RequestCounter) -> Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
+        .http_client(shared::platform::https::aws_http_client())
         .load()
         .await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(counter).build();

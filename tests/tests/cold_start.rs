@@ -33,14 +33,11 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         .send()
         .await
         .expect("create secret");
-    // The public-key secret as the template creates it: empty until the auth function publishes.
-    let public_id = format!("cold-start/public-{table}");
-    secrets.create_secret().name(&public_id).secret_string(r#"{"keys": []}"#).send().await.expect("create secret");
-
+    // The public keys as the template's default configures them (none) until the deployment sets them.
     // SAFETY: this binary runs this single test, before any other thread reads the environment.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", proxy.url());
-        std::env::set_var("SIGNING_PUBLIC_KEY_SECRET_ID", &public_id);
+        std::env::set_var("TOKEN_PUBLIC_KEYS", r#"{"keys": []}"#);
         std::env::set_var("TABLE_NAME", &table);
         std::env::set_var("JWT_ISSUER", "https://cold.test");
         std::env::set_var("SIGNING_KEY_SECRET_ID", "cold-start/does-not-exist");
@@ -69,13 +66,17 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     assert_eq!(resp.status().as_u16(), 201);
     let session = integration_tests::harness::decode(resp).body;
 
-    // The auth cold start published the public keys; a key set from them verifies its tokens and cannot sign.
-    let published = secrets.get_secret_value().secret_id(&public_id).send().await.expect("read").secret_string;
-    let published = published.expect("public keys");
-    assert_eq!(serde_json::from_str::<shared::identity::jwt::Jwks>(&published).expect("jwks"), jwks);
+    // It started although the configured public keys lack its key (so that the JWKS route tells what to
+    // configure), and says so; the JWKS it serves, configured, verifies its tokens and cannot sign.
+    assert_eq!(
+        shared::setup::unconfigured_signing_key(&expected, r#"{"keys": []}"#).as_deref(),
+        Some(expected.current_kid())
+    );
+    let published = serde_json::to_string(&jwks).expect("jwks");
     assert!(!published.contains(&material));
-    let public =
-        shared::identity::jwt::KeySet::from_jwks_json("https://cold.test", &published).expect("verify-only keys");
+    assert_eq!(shared::setup::unconfigured_signing_key(&expected, &published), None);
+    unsafe { std::env::set_var("TOKEN_PUBLIC_KEYS", &published) };
+    let public = shared::setup::public_keys_from_env().expect("verify-only keys");
     assert!(!public.can_sign() && expected.can_sign());
     let access = session["access_token"].as_str().expect("access token");
     let expect = shared::identity::jwt::Expect {
@@ -84,8 +85,6 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         allow_expired: false,
     };
     assert_eq!(public.verify(access, expect).expect("verifies").email, "cold@example.test");
-    // A second cold start with the same keys writes nothing.
-    auth::AppState::from_env().await.expect("warm again");
 
     // A malformed secret value fails the cold start without echoing the value.
     let bad_id = format!("cold-start/bad-{table}");
@@ -176,8 +175,13 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     unsafe { std::env::set_var("BILLING_REMINDER_DAYS", "1,0") };
     assert!(billing::AppState::from_env().await.is_err(), "reminder days are checked");
 
-    // The verify-only functions: usage, marketplace, partners (with the payout-sealing key).
+    // The verify-only functions: usage, marketplace, partners (with the payout-sealing key); without public keys
+    // configured, their cold start fails naming the setting.
     proxy.as_function("usage");
+    unsafe { std::env::set_var("TOKEN_PUBLIC_KEYS", r#"{"keys": []}"#) };
+    let err = usage::AppState::from_env().await.err().expect("no public keys must fail");
+    assert!(err.to_string().contains("TOKEN_PUBLIC_KEYS") && err.to_string().contains("jwks.json"), "{err}");
+    unsafe { std::env::set_var("TOKEN_PUBLIC_KEYS", &published) };
     usage::AppState::from_env().await.expect("usage cold start");
     allowed("usage");
     proxy.as_function("marketplace");
@@ -203,23 +207,16 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         ids.dedup();
         ids
     };
-    assert_eq!(read("auth"), ["SigningKeySecret", "SigningPublicKeySecret"]);
-    let puts: Vec<String> = proxy
-        .seen()
-        .into_iter()
-        .filter(|(f, a)| f == "auth" && a.action == "secretsmanager:PutSecretValue")
-        .map(|(_, a)| a.resource)
-        .collect();
-    assert_eq!(puts.len(), 1, "published once, not again when unchanged: {puts:?}");
-    assert_eq!(read("subscriptions"), ["SigningPublicKeySecret", "StripeSecret"]);
+    assert_eq!(read("auth"), ["SigningKeySecret"]);
+    assert_eq!(read("subscriptions"), ["StripeSecret"]);
     assert_eq!(read("stripe-webhook"), ["StripeSecret"]);
     assert_eq!(read("phonepe-webhook"), ["PhonePeSecret"]);
     // Billing reads the provider secrets for solution holds, repricing at renewal and the reconciliation.
     assert_eq!(read("billing"), ["PhonePeSecret", "StripeSecret"]);
-    assert_eq!(read("usage"), ["SigningPublicKeySecret"]);
-    assert_eq!(read("marketplace"), ["SigningPublicKeySecret"]);
+    // The public keys come with the configuration: usage and the marketplace read no secret at all.
+    assert!(read("usage").is_empty() && read("marketplace").is_empty());
     // Partners make the platform's Stripe prices when tiers are approved.
-    assert_eq!(read("partners"), ["PartnersSecret", "SigningPublicKeySecret", "StripeSecret"]);
+    assert_eq!(read("partners"), ["PartnersSecret", "StripeSecret"]);
     // And their roles could not read the private key if they tried: only auth's policy allows it.
     let private = integration_tests::iam::Access {
         action: "secretsmanager:GetSecretValue".into(),

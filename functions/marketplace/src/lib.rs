@@ -39,11 +39,11 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, the store and the token keys (read once from Secrets Manager).
+    /// Cold start: configuration, the store and the public token keys (all from the environment).
     pub async fn from_env() -> Result<Self, BoxError> {
         let cache = cache_seconds(std::env::var("CATALOG_CACHE_SECONDS").ok().as_deref())?;
         let sdk = shared::platform::aws::load().await;
-        let platform = setup::load_platform_with(&sdk).await?;
+        let platform = setup::platform_from_env(&sdk)?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock), cache))
     }
 

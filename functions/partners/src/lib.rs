@@ -88,8 +88,8 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients, and the token keys, payout-sealing key and Stripe key (read
-    /// once, concurrently, from Secrets Manager). Asset uploads are offered when `ASSET_BUCKET` is set.
+    /// Cold start: configuration, SDK clients, the public token keys (from the environment), and the
+    /// payout-sealing key and Stripe key (read once, concurrently, from Secrets Manager). Asset uploads are offered when `ASSET_BUCKET` is set.
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::platform::aws::load().await;
         // Stripe (when `STRIPE_SECRET_ID` is set): approved tiers get the platform's Stripe Prices.
@@ -99,8 +99,8 @@ impl AppState {
                 None => Ok(None),
             }
         };
-        let (platform, sealer, stripe) =
-            tokio::try_join!(setup::load_platform_with(&sdk), setup::load_sealer(&sdk), stripe)?;
+        let platform = setup::platform_from_env(&sdk)?;
+        let (sealer, stripe) = tokio::try_join!(setup::load_sealer(&sdk), stripe)?;
         let mut state = Self::new(platform.store, platform.keys, Arc::new(SystemClock), sealer);
         if let Some(stripe) = stripe {
             state.partners = state.partners.with_price_book(PriceBook::new(stripe.client));

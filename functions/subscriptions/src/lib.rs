@@ -51,17 +51,14 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients, the token keys, the Stripe key and the PhonePe credentials
-    /// (read once, concurrently, from Secrets Manager). PhonePe is offered when `PHONEPE_SECRET_ID` is set;
+    /// Cold start: configuration, SDK clients, the public token keys (from the environment), the Stripe key and
+    /// the PhonePe credentials (read once, concurrently, from Secrets Manager). PhonePe is offered when `PHONEPE_SECRET_ID` is set;
     /// invoice PDFs are kept when `INVOICE_BUCKET` is.
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::platform::aws::load().await;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let (platform, stripe, phonepe) = tokio::try_join!(
-            setup::load_platform_with(&sdk),
-            setup::load_stripe(&sdk),
-            setup::load_phonepe(&sdk, clock.clone())
-        )?;
+        let platform = setup::platform_from_env(&sdk)?;
+        let (stripe, phonepe) = tokio::try_join!(setup::load_stripe(&sdk), setup::load_phonepe(&sdk, clock.clone()))?;
         let base = shared::platform::config::required("APP_BASE_URL")?;
         let mut settings = SubscriptionSettings::new(&base);
         settings.grace_seconds = shared::platform::config::grace_seconds()?;

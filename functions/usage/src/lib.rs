@@ -43,7 +43,8 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
+    /// Cold start: configuration, SDK clients and the public token keys, all from the environment: no network
+    /// call before the first request.
     pub async fn from_env() -> Result<Self, BoxError> {
         let platform = setup::load_platform().await?;
         Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)))

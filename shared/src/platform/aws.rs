@@ -64,9 +64,22 @@ pub async fn load() -> aws_config::SdkConfig {
     load_with(Timeouts::from_env()).await
 }
 
-/// The SDK configuration from the environment, with the given time limits.
+/// The SDK configuration from the environment, with the given time limits, on the functions' one HTTP/TLS stack
+/// ([`crate::platform::https::aws_http_client`]). Lambda gives a function its region and its role's
+/// credentials as variables: when they are set, nothing else is looked at (no profile files, no instance
+/// metadata); elsewhere (a developer's machine) the SDK's default chains apply.
 pub async fn load_with(timeouts: Timeouts) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts.config()).load().await
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts.config())
+        .http_client(crate::platform::https::aws_http_client());
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(region) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if var("AWS_ACCESS_KEY_ID").is_some() && var("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    }
+    loader.load().await
 }
 
 pub fn dynamodb(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {

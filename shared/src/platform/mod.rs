@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod https;
 pub mod ids;
 pub mod logging;
 #[cfg(feature = "payments")]

@@ -118,12 +118,12 @@ async fn setup() -> Result<(), BoxError> {
     ensure_secret(&shared::setup::client(&sdk), &secret_id, &secret_json).await?;
     let keys = KeySet::from_secret_json(&issuer, &secret_json)?;
     println!("signing key   {secret_id} (kid {})", keys.current_kid());
-    // The public half, for the functions that only verify tokens (the auth function re-publishes it at its cold
-    // start when it differs, as in AWS).
-    let public_id = env("SIGNING_PUBLIC_KEY_SECRET_ID")?;
-    let jwks = serde_json::to_string(&keys.jwks())?;
-    ensure_secret(&shared::setup::client(&sdk), &public_id, &jwks).await?;
-    println!("public keys   {public_id} (for the verify-only functions)");
+    // The public half, for the functions that only verify tokens: their TOKEN_PUBLIC_KEYS (dev.py reads this
+    // file into their environment, as the deployment's TokenPublicKeys parameter does in AWS).
+    let public_path = path.with_file_name("token-public-keys.json");
+    std::fs::create_dir_all(public_path.parent().unwrap_or(Path::new(".")))?;
+    std::fs::write(&public_path, serde_json::to_string(&keys.jwks())?)?;
+    println!("public keys   {} (TOKEN_PUBLIC_KEYS of the functions)", public_path.display());
     save_state(&path, &state)?;
 
     let store = Store::new(dynamo, &table);
