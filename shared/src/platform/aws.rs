@@ -65,21 +65,44 @@ pub async fn load() -> aws_config::SdkConfig {
 }
 
 /// The SDK configuration from the environment, with the given time limits, on the functions' one HTTP/TLS stack
-/// ([`crate::platform::https::aws_http_client`]). Lambda gives a function its region and its role's
-/// credentials as variables: when they are set, nothing else is looked at (no profile files, no instance
-/// metadata); elsewhere (a developer's machine) the SDK's default chains apply.
+/// ([`crate::platform::https::aws_http_client`]). It is what Lambda gives every function and nothing more: the
+/// region (`AWS_REGION`, else `AWS_DEFAULT_REGION`), the role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and the standard endpoint variables (`AWS_ENDPOINT_URL_<SERVICE>`,
+/// `AWS_ENDPOINT_URL`, for local runs). No profile file, instance-metadata or STS provider is consulted, so
+/// none is linked into the functions. Without a region or credentials, calls fail naming what is missing.
 pub async fn load_with(timeouts: Timeouts) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts.config())
-        .http_client(crate::platform::https::aws_http_client());
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts.config())
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .http_client(crate::platform::https::aws_http_client())
+        .service_config(EndpointVariables);
     if let Some(region) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
-        loader = loader.region(aws_config::Region::new(region));
+        builder = builder.region(aws_config::Region::new(region));
     }
-    if var("AWS_ACCESS_KEY_ID").is_some() && var("AWS_SECRET_ACCESS_KEY").is_some() {
-        loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    if let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        let credentials =
+            aws_credential_types::Credentials::new(key, secret, var("AWS_SESSION_TOKEN"), None, "environment");
+        builder =
+            builder.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials));
     }
-    loader.load().await
+    builder.build()
+}
+
+/// The standard per-service settings from the environment: `AWS_ENDPOINT_URL_DYNAMODB` (the key's variable and
+/// the service id, upper-cased, spaces as `_`), else `AWS_ENDPOINT_URL`.
+#[derive(Debug)]
+struct EndpointVariables;
+
+impl aws_types::service_config::LoadServiceConfig for EndpointVariables {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let service = key.service_id().to_ascii_uppercase().replace([' ', '-'], "_");
+        var(&format!("{}_{service}", key.env())).or_else(|| var(key.env()))
+    }
 }
 
 pub fn dynamodb(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -99,6 +122,22 @@ pub fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_come_from_the_service_variable_then_the_global_one() {
+        use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+        let key = ServiceConfigKey::builder()
+            .service_id("Secrets Manager")
+            .env("AWS_ENDPOINT_URL_TEST_ONLY")
+            .profile("endpoint_url")
+            .build()
+            .expect("key");
+        // SAFETY: variables only this test reads.
+        unsafe { std::env::set_var("AWS_ENDPOINT_URL_TEST_ONLY", "http://global") };
+        assert_eq!(EndpointVariables.load_config(key.clone()).as_deref(), Some("http://global"));
+        unsafe { std::env::set_var("AWS_ENDPOINT_URL_TEST_ONLY_SECRETS_MANAGER", "http://service") };
+        assert_eq!(EndpointVariables.load_config(key).as_deref(), Some("http://service"));
+    }
 
     #[test]
     fn the_limits_stay_below_the_shortest_function_timeout() {
