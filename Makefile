@@ -64,7 +64,7 @@ fuzz: ## Schemathesis, every check, FUZZ_EXAMPLES (50) cases per operation, agai
 bench: ## Benchmarks against DynamoDB Local (numbers go in the issue notes; never timed tests)
 	@$(BOOTSTRAP) test
 	cd $(ROOT) && cargo build --release --workspace --bins
-	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo bench -p integration-tests
+	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo bench -p integration-tests --no-fail-fast
 
 fmt: ## Format the Rust code
 	cd $(ROOT) && cargo fmt --all
