@@ -296,7 +296,8 @@ async fn main() {
     }
     println!(
         "one GetSecretValue on a fresh client (moto on loopback): p50 {} us, p90 {} us \
-         (none for usage and marketplace; the others' reads overlap the first event's delivery)",
+         (at init: none for usage and marketplace; one for auth and each webhook, concurrently two for partners \
+         and subscriptions)",
         percentile(&fetch, 0.5),
         percentile(&fetch, 0.9)
     );

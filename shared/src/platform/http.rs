@@ -319,48 +319,21 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// The whole `main` of an HTTP function: JSON logs; the cold start (`init` builds the SDK clients and reads the
-/// secrets, once); then each request runs within its invocation's time budget: past it, a 503 problem+json with
-/// Retry-After, never Lambda's timeout (see `crate::platform::budget`).
-///
-/// `init` runs concurrently with the runtime's first poll for an event: the init phase ends at once and a
-/// secret read overlaps the first event's delivery instead of preceding it; the first request waits for what
-/// is left of it, later ones find it done. When it fails (a missing setting, an unreadable secret) the error is
-/// logged, the request answered 503, and the process ends so that Lambda starts a fresh instance for the next.
+/// secrets, once, before the first request); then each request runs within its invocation's time budget: past
+/// it, a 503 problem+json with Retry-After, never Lambda's timeout (see `crate::platform::budget`).
 pub async fn run<S, Init, Fut>(init: Init) -> Result<(), lambda_http::Error>
 where
     S: Handler,
     Init: FnOnce() -> Fut,
-    Fut: Future<Output = Result<S, lambda_http::Error>> + Send + 'static,
+    Fut: Future<Output = Result<S, lambda_http::Error>>,
 {
     crate::platform::logging::init();
-    let started = tokio::spawn(init());
-    let pending = Arc::new(tokio::sync::Mutex::new(Some(started)));
-    let ready: Arc<tokio::sync::OnceCell<Arc<S>>> = Arc::default();
+    let state = Arc::new(init().await?);
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
-        let (pending, ready) = (Arc::clone(&pending), Arc::clone(&ready));
+        let state = Arc::clone(&state);
         async move {
             let budget = of_request(&req);
-            let state = ready
-                .get_or_try_init(|| async {
-                    let handle = pending.lock().await.take().ok_or("the cold start failed before")?;
-                    match handle.await {
-                        Ok(Ok(state)) => Ok(Arc::new(state)),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(e) => Err(format!("the cold start panicked: {e}")),
-                    }
-                })
-                .await;
-            match state {
-                Ok(state) => Ok::<_, Infallible>(respond_within(budget, state.handle(req)).await),
-                Err(e) => {
-                    tracing::error!(error = %e, "cold start failed: answering 503 and ending this instance");
-                    tokio::spawn(async {
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                        std::process::exit(1);
-                    });
-                    Ok(problem(&ApiError::unavailable(1)))
-                }
-            }
+            Ok::<_, Infallible>(respond_within(budget, state.handle(req)).await)
         }
     }))
     .await
