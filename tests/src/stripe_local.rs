@@ -86,7 +86,8 @@ impl StripeLocal {
     }
 
     /// One control call (`/_test/<what>`), answered with JSON; panics on an error answer.
-    fn control(&self, method: &str, what: &str, body: Option<Value>) -> Value {
+    /// One control call (`/_test/<what>`): its status and body.
+    fn exchange(&self, method: &str, what: &str, body: Option<Value>) -> (String, String) {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut stream = TcpStream::connect(&self.addr).expect("connect to stripe_local");
         let request = format!(
@@ -98,9 +99,14 @@ impl StripeLocal {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("read stripe_local's answer");
         let (head, text) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-        let status = head.split_whitespace().nth(1).unwrap_or_default();
-        assert_eq!(status, "200", "stripe_local {method} /_test/{what}: {head}\n{text}");
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("stripe_local /_test/{what}: {e}: {text}"))
+        (head.split_whitespace().nth(1).unwrap_or_default().to_owned(), text.to_owned())
+    }
+
+    /// One control call answered with JSON; panics on an error answer.
+    fn control(&self, method: &str, what: &str, body: Option<Value>) -> Value {
+        let (status, text) = self.exchange(method, what, body);
+        assert_eq!(status, "200", "stripe_local {method} /_test/{what}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("stripe_local /_test/{what}: {e}: {text}"))
     }
 
     fn events(&self, what: &str, body: Value) -> Vec<Value> {
@@ -160,15 +166,9 @@ impl StripeLocal {
 
     /// As [`Self::object`], with `expand[]` paths (e.g. an invoice's `payments`).
     pub fn expanded(&self, kind: &str, id: &str, expand: &[&str]) -> Option<Value> {
-        let mut stream = TcpStream::connect(&self.addr).ok()?;
-        let expand = expand.join(",");
-        let request =
-            format!("GET /_test/object?kind={kind}&id={id}&expand={expand} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr);
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).ok()?;
-        let (head, text) = answer.split_once("\r\n\r\n")?;
-        (head.split_whitespace().nth(1) == Some("200")).then(|| serde_json::from_str(text).ok()).flatten()
+        let what = format!("object?kind={kind}&id={id}&expand={}", expand.join(","));
+        let (status, text) = self.exchange("GET", &what, None);
+        (status == "200").then(|| serde_json::from_str(&text).ok()).flatten()
     }
 
     fn objects(&self, kind: &str) -> HashMap<String, Value> {
