@@ -42,15 +42,30 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         std::env::set_var("JWT_ISSUER", "https://cold.test");
         std::env::set_var("SIGNING_KEY_SECRET_ID", "cold-start/does-not-exist");
     }
-    // A missing secret fails the cold start with an error naming the secret, not a panic.
+    // The cold start reads no secret: the signing key is read by the first request that signs or serves the
+    // JWKS. A missing secret makes those requests 503 (retry later), not a failed cold start or a panic.
     proxy.as_function("auth");
-    let err = auth::AppState::from_env().await.err().expect("missing secret must fail");
-    assert!(err.to_string().contains("cold-start/does-not-exist"), "{err}");
+    let broken = auth::AppState::from_env().await.expect("cold start without reading the secret");
+    assert!(proxy.seen().is_empty(), "the cold start read a secret");
+    let jwks_request = || {
+        lambda_http::http::Request::builder()
+            .method("GET")
+            .uri("https://api.test/.well-known/jwks.json")
+            .body(lambda_http::Body::Empty)
+            .expect("request")
+    };
+    let resp = integration_tests::harness::decode(auth::handle(&broken, jwks_request()).await);
+    assert_eq!((resp.status, resp.body["code"].as_str()), (503, Some("service_unavailable")), "{:?}", resp.body);
 
     unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &secret_id) };
     let state = auth::AppState::from_env().await.expect("cold start");
+    assert!(proxy.seen().iter().all(|(f, a)| f == "auth" && a.resource.ends_with("SigningKeySecret")));
+    let before = proxy.seen().len();
+    let jwks: shared::identity::jwt::Jwks =
+        serde_json::from_value(integration_tests::harness::decode(auth::handle(&state, jwks_request()).await).body)
+            .expect("jwks");
+    assert_eq!(proxy.seen().len(), before + 1, "the first JWKS request reads the secret once");
     allowed("auth");
-    let jwks = state.auth.jwks();
     let expected = shared::identity::jwt::KeySet::from_material("https://cold.test", &material, None).expect("keys");
     assert_eq!(jwks.keys[0].kid, expected.current_kid());
 
@@ -86,7 +101,11 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     };
     assert_eq!(public.verify(access, expect).expect("verifies").email, "cold@example.test");
 
-    // A malformed secret value fails the cold start without echoing the value.
+    // The secret is kept: more requests read nothing more.
+    let resp = auth::handle(&state, jwks_request()).await;
+    assert_eq!((resp.status().as_u16(), proxy.seen().len()), (200, before + 1));
+
+    // A malformed secret value fails the requests that need it (503) without echoing the value.
     let bad_id = format!("cold-start/bad-{table}");
     secrets
         .create_secret()
@@ -96,8 +115,10 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         .await
         .expect("create secret");
     unsafe { std::env::set_var("SIGNING_KEY_SECRET_ID", &bad_id) };
-    let err = auth::AppState::from_env().await.err().expect("bad secret must fail");
-    assert!(!err.to_string().contains("too-short-secret-value"), "{err}");
+    let bad = auth::AppState::from_env().await.expect("cold start");
+    let resp = integration_tests::harness::decode(auth::handle(&bad, jwks_request()).await);
+    assert_eq!(resp.status, 503);
+    assert!(!resp.body.to_string().contains("too-short-secret-value"), "{:?}", resp.body);
 
     // The Stripe functions: the Stripe secret from Secrets Manager; the webhook needs no token keys, and
     // subscriptions only the public ones (from here on, no function has the signing key's id).
@@ -111,6 +132,16 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     }
     proxy.as_function("subscriptions");
     subscriptions::AppState::from_env().await.expect("subscriptions cold start");
+    assert!(read_by(&proxy, "subscriptions").is_empty(), "subscriptions read its Stripe secret at cold start");
+    // Its Stripe key is read by the first call to Stripe (here one that cannot connect), once.
+    unsafe { std::env::set_var("STRIPE_API_BASE", "http://127.0.0.1:9") };
+    let stripe = shared::setup::deferred_stripe(&shared::platform::aws::load().await).expect("client");
+    for _ in 0..2 {
+        let err = stripe.get("/v1/customers", &Vec::new()).await.expect_err("nothing listens");
+        assert!(matches!(err, shared::payments::stripe::client::StripeError::Timeout(_)), "{err:?}");
+    }
+    assert_eq!(read_by(&proxy, "subscriptions"), ["StripeSecret"]);
+    assert_eq!(proxy.seen().iter().filter(|(f, _)| f == "subscriptions").count(), 1, "read once");
     allowed("subscriptions");
     unsafe { std::env::remove_var("SIGNING_KEY_SECRET_ID") };
     proxy.as_function("stripe-webhook");
@@ -192,21 +223,39 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     secrets.create_secret().name(&partners_id).secret_string(partners_secret.to_string()).send().await.expect("secret");
     unsafe { std::env::set_var("PARTNERS_SECRET_ID", &partners_id) };
     proxy.as_function("partners");
-    partners::AppState::from_env().await.expect("partners cold start");
+    let partners = partners::AppState::from_env().await.expect("partners cold start");
+    assert!(read_by(&proxy, "partners").is_empty(), "partners read a secret at cold start");
+    // The payout-sealing key is read by the first request that seals payout details (an application, by a
+    // user whose address is verified: the link of the mail in the outbox).
+    let store = shared::store::Store::new(dynamo_client().await, table.clone());
+    let user_id = session["user_id"].as_str().expect("user id");
+    let mail: shared::store::outbox::NotificationItem = store
+        .get(&shared::store::keys::outbox(&shared::auth::verification::registration_notification_id(user_id)), true)
+        .await
+        .expect("outbox")
+        .expect("verification mail");
+    let verify = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://api.test/api/auth/verify-email")
+        .body(lambda_http::Body::Text(json!({"token": mail.data["token"]}).to_string()))
+        .expect("request");
+    assert_eq!(auth::handle(&state, verify).await.status().as_u16(), 200);
+    let apply = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://api.test/api/partners/apply")
+        .header("authorization", format!("Bearer {access}"))
+        .body(lambda_http::Body::Text(
+            json!({"company": "Cold Co", "contact_email": "cold@example.test", "website": "https://cold.test",
+                   "payout": {"method": "upi", "details": {"vpa": "cold@upi"}}})
+            .to_string(),
+        ))
+        .expect("request");
+    let resp = integration_tests::harness::decode(partners::handle(&partners, apply).await);
+    assert_eq!(resp.status, 201, "{:?}", resp.body);
     allowed("partners");
 
-    // What each cold start read: its own secrets, nothing else (the webhooks never see the signing key).
-    let read = |function: &str| -> Vec<String> {
-        let mut ids: Vec<String> = proxy
-            .seen()
-            .into_iter()
-            .filter(|(f, _)| f == function)
-            .map(|(_, a)| a.resource.rsplit(':').next().unwrap_or_default().to_owned())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids
-    };
+    // What each function read: its own secrets, nothing else (the webhooks never see the signing key).
+    let read = |function: &str| read_by(&proxy, function);
     assert_eq!(read("auth"), ["SigningKeySecret"]);
     assert_eq!(read("subscriptions"), ["StripeSecret"]);
     assert_eq!(read("stripe-webhook"), ["StripeSecret"]);
@@ -215,8 +264,8 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     assert_eq!(read("billing"), ["PhonePeSecret", "StripeSecret"]);
     // The public keys come with the configuration: usage and the marketplace read no secret at all.
     assert!(read("usage").is_empty() && read("marketplace").is_empty());
-    // Partners make the platform's Stripe prices when tiers are approved.
-    assert_eq!(read("partners"), ["PartnersSecret", "StripeSecret"]);
+    // Partners seal payout details (and make the platform's Stripe prices when tiers are approved, on first use).
+    assert_eq!(read("partners"), ["PartnersSecret"]);
     // And their roles could not read the private key if they tried: only auth's policy allows it.
     let private = integration_tests::iam::Access {
         action: "secretsmanager:GetSecretValue".into(),
@@ -232,4 +281,17 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
         let err = policies.check(function, &private).expect_err(function);
         assert!(err.contains("SigningKeySecret"), "{err}");
     }
+}
+
+/// The secrets (template names) `function` read through the proxy, sorted, once each.
+fn read_by(proxy: &integration_tests::iam::SecretsProxy, function: &str) -> Vec<String> {
+    let mut ids: Vec<String> = proxy
+        .seen()
+        .into_iter()
+        .filter(|(f, _)| f == function)
+        .map(|(_, a)| a.resource.rsplit(':').next().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }

@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::auth::verification::EmailVerification;
-use shared::auth::{AuthService, Refreshed, TokenSettings};
+use shared::auth::{AuthService, Refreshed, TokenKeys, TokenSettings};
 use shared::identity::jwt::KeySet;
 use shared::identity::throttle;
 use shared::model::TokenKind;
@@ -61,16 +61,21 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients and the token keys (read once from Secrets Manager).
+    /// Cold start: configuration and SDK clients, with no call: the signing key is read from Secrets Manager
+    /// by the first request that signs a token or serves the JWKS, and kept (see `setup::load_signing_platform`).
     pub async fn from_env() -> Result<Self, BoxError> {
-        let platform = setup::load_signing_platform().await?;
-        Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)))
+        let (store, keys) = setup::load_signing_platform().await?;
+        Ok(Self::with_keys(store, keys, Arc::new(SystemClock)))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
+        Self::with_keys(store, TokenKeys::ready(keys), clock)
+    }
+
+    pub fn with_keys(store: Store, keys: TokenKeys, clock: Arc<dyn Clock>) -> Self {
         Self {
             verification: EmailVerification::new(store.clone(), clock.clone()),
-            auth: AuthService::new(store, Arc::new(keys), clock, TokenSettings::default()),
+            auth: AuthService::with_keys(store, keys, clock, TokenSettings::default()),
         }
     }
 }
@@ -146,6 +151,6 @@ async fn dispatch(state: &AppState, route: Route, req: &Request) -> Result<Respo
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             Ok(http::json(200, &auth.user_solutions(&caller).await?))
         }
-        Route::Jwks => Ok(http::json_cacheable(200, &auth.jwks(), 300)),
+        Route::Jwks => Ok(http::json_cacheable(200, &auth.jwks().await?, 300)),
     }
 }

@@ -11,6 +11,7 @@ use shared::partners::solutions::Action;
 use shared::partners::{AssetStore, PartnerService};
 use shared::payments::stripe::prices::PriceBook;
 use shared::platform::clock::{Clock, SystemClock};
+use shared::platform::deferred::Deferred;
 use shared::platform::http;
 use shared::platform::sealed::Sealer;
 use shared::setup;
@@ -88,22 +89,18 @@ pub struct AppState {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients, the public token keys (from the environment), and the
-    /// payout-sealing key and Stripe key (read once, concurrently, from Secrets Manager). Asset uploads are offered when `ASSET_BUCKET` is set.
+    /// Cold start: configuration, SDK clients and the public token keys (from the environment), with no call;
+    /// the payout-sealing key and the Stripe key are read from Secrets Manager on first use and kept. Asset
+    /// uploads are offered when `ASSET_BUCKET` is set.
     pub async fn from_env() -> Result<Self, BoxError> {
         let sdk = shared::platform::aws::load().await;
-        // Stripe (when `STRIPE_SECRET_ID` is set): approved tiers get the platform's Stripe Prices.
-        let stripe = async {
-            match std::env::var_os("STRIPE_SECRET_ID") {
-                Some(_) => setup::load_stripe(&sdk).await.map(Some),
-                None => Ok(None),
-            }
-        };
+        // Stripe (when `STRIPE_SECRET_ID` is set): approved tiers get the platform's Stripe Prices. Its key and
+        // the payout-sealing key are read by the first request that needs each, not at cold start.
         let platform = setup::platform_from_env(&sdk)?;
-        let (sealer, stripe) = tokio::try_join!(setup::load_sealer(&sdk), stripe)?;
-        let mut state = Self::new(platform.store, platform.keys, Arc::new(SystemClock), sealer);
-        if let Some(stripe) = stripe {
-            state.partners = state.partners.with_price_book(PriceBook::new(stripe.client));
+        let sealer = setup::deferred_sealer(&sdk)?;
+        let mut state = Self::with_sealer(platform.store, platform.keys, Arc::new(SystemClock), sealer);
+        if std::env::var_os("STRIPE_SECRET_ID").is_some() {
+            state.partners = state.partners.with_price_book(PriceBook::new(setup::deferred_stripe(&sdk)?));
         }
         if let Ok(bucket) = shared::platform::config::required("ASSET_BUCKET") {
             let assets = AssetStore { s3: shared::platform::aws::s3(&sdk), bucket, upload_seconds: 600 };
@@ -113,8 +110,12 @@ impl AppState {
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>, sealer: Sealer) -> Self {
+        Self::with_sealer(store, keys, clock, Deferred::ready(Arc::new(sealer)))
+    }
+
+    pub fn with_sealer(store: Store, keys: KeySet, clock: Arc<dyn Clock>, sealer: Deferred<Arc<Sealer>>) -> Self {
         let ledger = PartnerLedger::new(store.clone(), clock.clone());
-        Self { partners: PartnerService::new(store, Arc::new(keys), clock, Arc::new(sealer)), ledger }
+        Self { partners: PartnerService::new(store, Arc::new(keys), clock, sealer), ledger }
     }
 }
 

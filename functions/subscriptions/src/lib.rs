@@ -58,7 +58,9 @@ impl AppState {
         let sdk = shared::platform::aws::load().await;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let platform = setup::platform_from_env(&sdk)?;
-        let (stripe, phonepe) = tokio::try_join!(setup::load_stripe(&sdk), setup::load_phonepe(&sdk, clock.clone()))?;
+        // The providers' credentials are read by the first call to each (checkout, refunds, PhonePe payments).
+        let stripe = setup::deferred_stripe(&sdk)?;
+        let phonepe = setup::deferred_phonepe(&sdk, clock.clone())?;
         let base = shared::platform::config::required("APP_BASE_URL")?;
         let mut settings = SubscriptionSettings::new(&base);
         settings.grace_seconds = shared::platform::config::grace_seconds()?;
@@ -66,13 +68,13 @@ impl AppState {
             platform.store,
             Arc::new(platform.keys),
             clock,
-            StripeRail::shared(stripe.client),
+            StripeRail::shared(stripe),
             settings,
         );
         if let Some(p) = phonepe {
             let seller = Arc::new(Seller::from_env()?);
             let settings = PhonePeSettings::new(&base);
-            service = service.with_invoice_rail(|writer| PhonePeRail::shared(writer, p.client, seller, settings));
+            service = service.with_invoice_rail(|writer| PhonePeRail::shared(writer, p, seller, settings));
         }
         if let Ok(bucket) = shared::platform::config::required("INVOICE_BUCKET") {
             service = service.with_invoice_files(InvoiceFiles {

@@ -143,7 +143,7 @@ impl AuthService {
         let user_id = ids::user_id();
         let mut user = UserItem::new(&user_id, &email, &name, role, hash, rfc3339(self.clock.now()));
         let family = self.new_family(&user_id, TokenKind::Access, None);
-        let minted = self.mint(&family, &email, role, None)?;
+        let minted = self.mint(&family, &email, role, None).await?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
         let mut extra = self.store.family_start_items(&family, &refresh_item, &minted.record)?;
@@ -262,7 +262,7 @@ impl AuthService {
         }
         self.store.clear_login_failures(&email_hash).await?;
         let family = self.new_family(&user.user_id, TokenKind::Access, None);
-        let minted = self.mint(&family, &user.email, user.role, None)?;
+        let minted = self.mint(&family, &user.email, user.role, None).await?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
         self.store.start_family(&family, &refresh_item, &minted.record).await?;
@@ -308,7 +308,7 @@ impl AuthService {
             Some(k) => Some(take::<EntitlementItem>(&mut found, k)?.map_or(Tier::Free, |e| e.tier_at(now.timestamp()))),
             None => None,
         };
-        let minted = self.mint(&family, &user.email, user.role, tier)?;
+        let minted = self.mint(&family, &user.email, user.role, tier).await?;
         let next = refresh::generate(&family.family_id);
         let next_item = RefreshItem::new(&next.hash, &family, rfc3339(now));
         match self.store.rotate_refresh(&presented.hash, &rfc3339(now), &next_item, &minted.record).await {
@@ -352,6 +352,8 @@ impl AuthService {
             (None, Some(token)) => {
                 let claims = self
                     .keys
+                    .verifying()
+                    .await?
                     .verify(
                         &token,
                         Expect {

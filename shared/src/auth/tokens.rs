@@ -139,7 +139,7 @@ impl AuthService {
         }
         let tier = entitlement.map_or(Tier::Free, |e| e.tier_at(self.clock.now().timestamp()));
         let family = self.new_family(&caller.user_id, TokenKind::Solution, Some((&req.solution_id, scopes, ttl)));
-        let minted = self.mint(&family, &caller.email, caller.role, Some(tier))?;
+        let minted = self.mint(&family, &caller.email, caller.role, Some(tier)).await?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
         self.store.start_family(&family, &refresh_item, &minted.record).await?;
@@ -162,6 +162,8 @@ impl AuthService {
         };
         let claims = self
             .keys
+            .verifying()
+            .await?
             .verify(
                 &req.token,
                 Expect { kinds: &[TokenKind::Solution], audience: req.solution_id.as_deref(), allow_expired: false },

@@ -174,6 +174,7 @@ impl PartnerLedger {
     }
 
     /// The statement and its payout posting, in one transaction. False when the statement exists.
+    #[cfg(feature = "payments")]
     async fn record_statement(&self, s: &StatementItem) -> Result<bool, ApiError> {
         let mut items = vec![self.store.tx_put_new(s)?];
         if s.payout > 0 {

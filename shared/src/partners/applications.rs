@@ -217,7 +217,7 @@ impl PartnerService {
         item.payout_method = Some(payout.method().to_owned());
         item.payout_masked = Some(payout.masked());
         let details = serde_json::to_vec(&payout).map_err(ApiError::internal)?;
-        item.payout_sealed = Some(self.sealer.seal(&details, &partner_id));
+        item.payout_sealed = Some(self.sealer.get().await?.seal(&details, &partner_id));
         let link = PartnerLinkItem::new(&caller.principal.user_id, &partner_id);
         match self.store.put_application(&item, &link, replacing.as_deref()).await {
             Ok(()) => {}
@@ -346,11 +346,11 @@ impl PartnerService {
     }
 
     /// The partner's payout details, unsealed (for the payout file; never returned by the API).
-    pub fn payout_details(&self, partner: &PartnerItem) -> Result<Option<Payout>, ApiError> {
+    pub async fn payout_details(&self, partner: &PartnerItem) -> Result<Option<Payout>, ApiError> {
         let Some(sealed) = &partner.payout_sealed else {
             return Ok(None);
         };
-        let plain = self.sealer.open(sealed, &partner.partner_id).map_err(ApiError::internal)?;
+        let plain = self.sealer.get().await?.open(sealed, &partner.partner_id).map_err(ApiError::internal)?;
         serde_json::from_slice(&plain).map(Some).map_err(ApiError::internal)
     }
 }

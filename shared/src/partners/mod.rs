@@ -17,6 +17,7 @@ use crate::identity::jwt::KeySet;
 use crate::identity::{Principal, authenticate};
 use crate::model::TokenKind;
 use crate::platform::clock::Clock;
+use crate::platform::deferred::Deferred;
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::platform::sealed::Sealer;
 use crate::store::Store;
@@ -42,7 +43,7 @@ pub struct PartnerService {
     pub(crate) store: Store,
     keys: Arc<KeySet>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) sealer: Arc<Sealer>,
+    pub(crate) sealer: Arc<Deferred<Arc<Sealer>>>,
     #[cfg(feature = "payments")]
     pub(crate) assets: Option<AssetStore>,
     /// The platform's Stripe Products and Prices, made when an admin approves tiers (without it, approved
@@ -127,12 +128,12 @@ pub(crate) fn website(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> S
 }
 
 impl PartnerService {
-    pub fn new(store: Store, keys: Arc<KeySet>, clock: Arc<dyn Clock>, sealer: Arc<Sealer>) -> Self {
+    pub fn new(store: Store, keys: Arc<KeySet>, clock: Arc<dyn Clock>, sealer: Deferred<Arc<Sealer>>) -> Self {
         Self {
             store,
             keys,
             clock,
-            sealer,
+            sealer: Arc::new(sealer),
             #[cfg(feature = "payments")]
             assets: None,
             #[cfg(feature = "payments")]

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod deferred;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;

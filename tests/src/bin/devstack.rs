@@ -127,7 +127,7 @@ async fn setup() -> Result<(), BoxError> {
     save_state(&path, &state)?;
 
     let store = Store::new(dynamo, &table);
-    let auth = AuthService::new(store.clone(), Arc::new(keys), Arc::new(SystemClock), TokenSettings::default());
+    let auth = AuthService::new(store.clone(), keys, Arc::new(SystemClock), TokenSettings::default());
     seed::default_tiers(&store).await?;
     println!("tiers         anonymous 10/day, free 100/day, pro 10000/day, enterprise unlimited");
 

@@ -23,7 +23,7 @@ async fn an_application_is_pending_with_payout_details_sealed_and_shown_masked()
     let raw: PartnerItem = t.env.store.get(&keys::partner(&id), true).await.expect("read").expect("stored");
     let sealed = raw.payout_sealed.clone().expect("sealed");
     assert!(sealed.starts_with("v1.") && !sealed.contains("001234567890"));
-    let details = t.partners.partners.payout_details(&raw).expect("opens").expect("details");
+    let details = t.partners.partners.payout_details(&raw).await.expect("opens").expect("details");
     assert_eq!(serde_json::to_value(details).expect("json")["details"]["account_number"], "001234567890");
     // The owner reads it back (masked); one live application per user.
     let mine = t.call("GET", &format!("/api/partners/{id}"), None, token).await;

@@ -11,6 +11,7 @@
 
 use crate::model::OrderState;
 use crate::platform::clock::Clock;
+use crate::platform::deferred::Deferred;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub enum PhonePeError {
     /// An answer we could not read.
     #[error("unreadable phonepe answer: {0}")]
     Decode(String),
+    /// The API credentials could not be loaded (Secrets Manager); logged where the load failed.
+    #[error("the phonepe credentials are unavailable")]
+    CredentialsUnavailable,
 }
 
 impl PhonePeError {
@@ -57,8 +61,16 @@ impl From<PhonePeError> for crate::ApiError {
             PhonePeError::Decode(_) => {
                 crate::ApiError::provider_error("the payment provider gave an unreadable answer", 0)
             }
+            PhonePeError::CredentialsUnavailable => crate::ApiError::unavailable(1),
         }
     }
+}
+
+/// The API client credentials (from the PhonePe secret).
+pub struct PhonePeCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+    pub client_version: String,
 }
 
 /// Where and how to reach PhonePe.
@@ -174,7 +186,9 @@ struct Token {
 #[derive(Clone)]
 pub struct PhonePeClient {
     http: reqwest::Client,
+    /// The hosts and timeout (the credentials are in `credentials`, never here).
     config: Arc<PhonePeConfig>,
+    credentials: Arc<Deferred<PhonePeCredentials>>,
     token: Arc<tokio::sync::Mutex<Option<Token>>>,
     clock: Arc<dyn Clock>,
 }
@@ -194,9 +208,24 @@ fn describe(e: reqwest::Error) -> String {
 }
 
 impl PhonePeClient {
-    pub fn new(config: PhonePeConfig, clock: Arc<dyn Clock>) -> Result<Self, PhonePeError> {
+    pub fn new(mut config: PhonePeConfig, clock: Arc<dyn Clock>) -> Result<Self, PhonePeError> {
+        let credentials = PhonePeCredentials {
+            client_id: std::mem::take(&mut config.client_id),
+            client_secret: std::mem::take(&mut config.client_secret),
+            client_version: std::mem::take(&mut config.client_version),
+        };
+        Self::with_credentials(config, Deferred::ready(credentials), clock)
+    }
+
+    /// A client whose credentials are loaded on first use (`config`'s credential fields are not read).
+    pub fn with_credentials(
+        mut config: PhonePeConfig,
+        credentials: Deferred<PhonePeCredentials>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, PhonePeError> {
+        config.client_secret.clear();
         let http = crate::platform::provider_http::client(config.timeout).map_err(PhonePeError::Decode)?;
-        Ok(Self { http, config: Arc::new(config), token: Arc::default(), clock })
+        Ok(Self { http, config: Arc::new(config), credentials: Arc::new(credentials), token: Arc::default(), clock })
     }
 
     fn url(base: &str, path: &str) -> String {
@@ -228,11 +257,12 @@ impl PhonePeClient {
     }
 
     async fn fetch_token(&self) -> Result<Token, PhonePeError> {
+        let credentials = self.credentials.get().await.map_err(|_| PhonePeError::CredentialsUnavailable)?;
         let form = [
-            ("client_id", self.config.client_id.as_str()),
-            ("client_secret", self.config.client_secret.as_str()),
+            ("client_id", credentials.client_id.as_str()),
+            ("client_secret", credentials.client_secret.as_str()),
             ("grant_type", "client_credentials"),
-            ("client_version", self.config.client_version.as_str()),
+            ("client_version", credentials.client_version.as_str()),
         ];
         let request = self
             .http

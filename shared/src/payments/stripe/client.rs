@@ -3,9 +3,10 @@
 //! idempotency key). TLS is rustls on aws-lc-rs (the one crypto provider of the workspace) with the embedded
 //! webpki roots, so a cold start never reads the system certificate store.
 //!
-//! The secret key comes from Secrets Manager at cold start and is only ever placed in the `Authorization`
+//! The secret key comes from Secrets Manager (on first use, see `Deferred`) and is only ever placed in the `Authorization`
 //! header; it is never logged. Errors carry Stripe's `type`/`code`/`param`/`message` (never the key).
 
+use crate::platform::deferred::Deferred;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub enum StripeError {
     /// An answer we could not read.
     #[error("unreadable stripe answer: {0}")]
     Decode(String),
+    /// The secret key could not be loaded (Secrets Manager); logged where the load failed.
+    #[error("the stripe secret key is unavailable")]
+    KeyUnavailable,
 }
 
 impl StripeError {
@@ -65,6 +69,7 @@ impl From<StripeError> for crate::ApiError {
                 ApiError::provider_error(&format!("the payment provider refused the request ({status})"), 0)
             }
             StripeError::Decode(_) => ApiError::provider_error("the payment provider gave an unreadable answer", 0),
+            StripeError::KeyUnavailable => ApiError::unavailable(1),
         }
     }
 }
@@ -89,7 +94,9 @@ impl std::fmt::Debug for StripeConfig {
 #[derive(Clone, Debug)]
 pub struct StripeClient {
     http: reqwest::Client,
+    /// The host and timeout (the key is in `key`, never here).
     config: Arc<StripeConfig>,
+    key: Arc<Deferred<String>>,
 }
 
 /// A form: ordered `(name, value)` pairs in Stripe's bracket notation (`line_items[0][price]`).
@@ -100,9 +107,16 @@ pub fn field(name: &str, value: impl ToString) -> (String, String) {
 }
 
 impl StripeClient {
-    pub fn new(config: StripeConfig) -> Result<Self, StripeError> {
+    pub fn new(mut config: StripeConfig) -> Result<Self, StripeError> {
+        let key = Deferred::ready(std::mem::take(&mut config.secret_key));
+        Self::with_key(config, key)
+    }
+
+    /// A client whose secret key is loaded on first use (`config.secret_key` is not read).
+    pub fn with_key(mut config: StripeConfig, key: Deferred<String>) -> Result<Self, StripeError> {
+        config.secret_key.clear();
         let http = crate::platform::provider_http::client(config.timeout).map_err(StripeError::Decode)?;
-        Ok(Self { http, config: Arc::new(config) })
+        Ok(Self { http, config: Arc::new(config), key: Arc::new(key) })
     }
 
     fn url(&self, path: &str) -> String {
@@ -128,11 +142,12 @@ impl StripeClient {
     }
 
     async fn once(&self, request: reqwest::RequestBuilder) -> Result<Value, StripeError> {
+        let key = self.key.get().await.map_err(|_| StripeError::KeyUnavailable)?;
         let timeout = crate::platform::provider_http::attempt_timeout(self.config.timeout)
             .ok_or_else(|| StripeError::Timeout("the time budget is spent".into()))?;
         let response = request
             .timeout(timeout)
-            .bearer_auth(&self.config.secret_key)
+            .bearer_auth(key)
             .header("Stripe-Version", API_VERSION)
             .send()
             .await
