@@ -62,13 +62,14 @@ fuzz: ## Schemathesis, every check, FUZZ_EXAMPLES (50) cases per operation, agai
 	cd $(ROOT) && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(DEV_RUN) $(PYTHON) infra/local/fuzz.py
 
 # The cold-start bench's binaries: built for this machine as `make build` builds the Lambda ones (position-dependent,
-# see .cargo/config.toml); with --target, the flag applies to them and not to build scripts and proc-macros.
+# see .cargo/config.toml; gcc, this machine's linker driver, takes `-no-pie` for the shared libraries too, so the
+# flag goes to the linker itself); with --target, it applies to them and not to build scripts and proc-macros.
 BENCH_TRIPLE := $(shell uname -m)-unknown-linux-gnu
 BENCH_TRIPLE_VAR := $(shell echo $(BENCH_TRIPLE) | tr 'a-z-' 'A-Z_')
 
 bench: ## Benchmarks against DynamoDB Local (numbers go in the issue notes; never timed tests)
 	@$(BOOTSTRAP) test
-	cd $(ROOT) && CARGO_TARGET_$(BENCH_TRIPLE_VAR)_RUSTFLAGS="-C link-arg=-no-pie" \
+	cd $(ROOT) && CARGO_TARGET_$(BENCH_TRIPLE_VAR)_RUSTFLAGS="-C link-arg=-Wl,--no-pie" \
 		cargo build --release --target $(BENCH_TRIPLE) --workspace --bins
 	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo bench -p integration-tests --no-fail-fast
 
