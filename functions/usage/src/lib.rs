@@ -11,12 +11,13 @@ use shared::platform::clock::{Clock, SystemClock};
 use shared::platform::http;
 use shared::setup;
 use shared::store::Store;
-use shared::usage::{TrackAnswer, UsageService, UsageSettings};
+use shared::usage::{BatchRequest, TrackAnswer, TrackRequest, UsageService, UsageSettings};
 use std::sync::Arc;
 
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
 pub const ROUTES: &[http::Route<Route>] = &[
     ("POST", "/api/track-usage", Route::Track),
+    ("POST", "/api/track-usage/batch", Route::TrackBatch),
     ("GET", "/api/usage/{customer_id}", Route::History),
     ("GET", "/api/quotas/{customer_id}/{solution_id}", Route::Quota),
     ("POST", "/api/reset-quota", Route::ResetQuota),
@@ -27,6 +28,7 @@ pub const ROUTES: &[http::Route<Route>] = &[
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     Track,
+    TrackBatch,
     History,
     Quota,
     ResetQuota,
@@ -35,6 +37,8 @@ pub enum Route {
 
 /// Usage events are small: a tighter cap than the default.
 const TRACK_BODY_LIMIT: usize = 8 * 1024;
+/// A batch: up to `MAX_BATCH` events.
+const BATCH_BODY_LIMIT: usize = shared::usage::MAX_BATCH * 4 * 1024;
 
 pub struct AppState {
     pub usage: UsageService,
@@ -88,6 +92,32 @@ async fn dispatch(
                 )
                 .await?;
             Ok(track_response(&answer, usage.now()))
+        }
+        Route::TrackBatch => {
+            if http::header_str(req, "idempotency-key").is_some() {
+                return Err(ApiError::field(
+                    "Idempotency-Key",
+                    "is per event in a batch: each event's idempotency_key",
+                ));
+            }
+            // Each event is read on its own: a bad one is that event's 400, not the batch's.
+            let events = http::json_body::<BatchRequest>(req, BATCH_BODY_LIMIT).map(|batch| {
+                batch
+                    .events
+                    .iter()
+                    .map(|event| http::parse_json::<TrackRequest>(event.to_string().as_bytes()))
+                    .collect()
+            });
+            let answer = usage
+                .track_batch(
+                    http::header_str(req, "x-api-key"),
+                    http::bearer(req),
+                    http::header_str(req, "x-anonymous-id"),
+                    http::source_ip(req),
+                    events,
+                )
+                .await?;
+            Ok(http::json(200, &answer))
         }
         Route::History => {
             let caller = usage.authenticate_reader(http::bearer(req)).await?;

@@ -2,11 +2,14 @@
 //! the previous statement, and a payout of the closing balance when positive, recorded with its payout posting
 //! in one transaction (a rerun never pays twice); the statement document goes to S3.
 
-use super::{INDIA, PartnerLedger, india_midnight, posting};
+use super::{INDIA, PartnerLedger, india_midnight};
 #[cfg(feature = "payments")]
-use super::{PostingView, rfc3339, view};
+use super::{PostingView, posting, rfc3339, view};
+#[cfg(feature = "payments")]
 use crate::money::split::{Account, Entry, Split};
+#[cfg(feature = "payments")]
 use crate::platform::error::ApiError;
+#[cfg(feature = "payments")]
 use crate::store::StoreError;
 use crate::store::ledger::{PostingItem, PostingKind, StatementFigures, StatementItem};
 #[cfg(feature = "payments")]

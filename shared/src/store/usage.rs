@@ -355,6 +355,19 @@ impl Store {
         self.get(key, true).await
     }
 
+    /// A counter and an idempotency record, read consistently in one request.
+    pub async fn counter_and_idempotency(
+        &self,
+        counter: &keys::Key,
+        record: &keys::Key,
+    ) -> Result<(Option<UsageCounterItem>, Option<IdempotencyItem>), StoreError> {
+        let mut found = self.batch_get(&[counter.clone(), record.clone()], true).await?;
+        let mut take = |k: &keys::Key| found.remove(&(k.pk.clone(), k.sk.clone()));
+        let counter = take(counter).map(from_item).transpose()?;
+        let record = take(record).map(from_item).transpose()?;
+        Ok((counter, record))
+    }
+
     /// A customer's day counters between two dates (inclusive), oldest first.
     pub async fn usage_days(
         &self,

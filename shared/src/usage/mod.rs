@@ -23,7 +23,9 @@ mod track;
 pub use admin::{ResetAnswer, ResetRequest, TierLimitsAnswer, TierLimitsRequest};
 pub use policy::{LocalDay, Policy, Quota, TierLimits, local_day, quota_from_found, quota_read_keys};
 pub use read::{UsageDay, UsageHistory};
-pub use track::{MAX_QUANTITY, TrackAnswer, TrackRequest, anonymous_customer};
+pub use track::{
+    BatchAnswer, BatchRequest, BatchResult, MAX_BATCH, MAX_QUANTITY, TrackAnswer, TrackRequest, anonymous_customer,
+};
 
 use crate::identity::jwt::{Claims, KeySet};
 use crate::identity::{Principal, authenticate};

@@ -35,6 +35,69 @@ pub fn anonymous_customer(anonymous_id: &str) -> Result<String, FieldError> {
     }
 }
 
+/// The most events one batch may hold.
+pub const MAX_BATCH: usize = 100;
+/// What must be left of the invocation's budget to count one more event of a batch.
+const BATCH_EVENT_RESERVE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Who tracks: the credentials a call presented, checked (see `admit_tracker`).
+struct Tracker {
+    key: Option<Arc<ApiKeyItem>>,
+    bearer: Option<String>,
+    anonymous_id: Option<String>,
+}
+
+/// `POST /api/track-usage/batch`: events as `POST /api/track-usage` takes them, each read on its own (a bad
+/// event is that event's 400, not the batch's).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    pub events: Vec<serde_json::Value>,
+}
+
+/// One event's outcome in a batch: `status` as `POST /api/track-usage` would answer it, with the answer
+/// (200 counted, 429 refused by the quota) or the problem (any other status; nothing was counted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchResult {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<TrackAnswer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<serde_json::Value>,
+}
+
+/// The outcomes, in the order of the events, and their tallies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    pub results: Vec<BatchResult>,
+    /// Events counted (200).
+    pub counted: u32,
+    /// Events refused by the quota (429).
+    pub refused: u32,
+    /// Events not counted for another reason (4xx other than 429, or 5xx: those may be sent again).
+    pub failed: u32,
+}
+
+impl BatchAnswer {
+    fn push(&mut self, result: Result<TrackAnswer, ApiError>) {
+        let entry = match result {
+            Ok(answer) if answer.allowed => {
+                self.counted += 1;
+                BatchResult { status: 200, answer: Some(answer), problem: None }
+            }
+            Ok(answer) => {
+                self.refused += 1;
+                BatchResult { status: 429, answer: Some(answer), problem: None }
+            }
+            Err(e) => {
+                self.failed += 1;
+                BatchResult { status: e.status, answer: None, problem: Some(e.to_problem()) }
+            }
+        };
+        self.results.push(entry);
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrackRequest {
@@ -92,6 +155,17 @@ impl TrackAnswer {
     pub fn reset_at(&self) -> Option<DateTime<Utc>> {
         DateTime::parse_from_rfc3339(&self.reset_at).ok().map(|t| t.with_timezone(&Utc))
     }
+}
+
+/// The first answer to an event sent again with its idempotency key; 409 when the key was used for another event.
+fn replay(stored: &IdempotencyItem, fingerprint: &str) -> Result<TrackAnswer, ApiError> {
+    if stored.fingerprint != fingerprint {
+        let mut e =
+            ApiError::conflict("idempotency_key_reused", "this idempotency key was used for a different request");
+        e.errors = vec![FieldError::new("idempotency_key", "was used for a different request")];
+        return Err(e);
+    }
+    serde_json::from_str(&stored.answer).map_err(ApiError::internal)
 }
 
 fn validate_track(req: &TrackRequest) -> Result<u64, ApiError> {
@@ -157,7 +231,20 @@ impl UsageService {
         source_ip: Option<&str>,
         req: Result<TrackRequest, ApiError>,
     ) -> Result<TrackAnswer, ApiError> {
-        // Credentials before the body: a caller without an acceptable credential learns nothing else.
+        let tracker = self.admit_tracker(api_key, bearer, anonymous_id, source_ip).await?;
+        self.track_admitted(&tracker, idempotency_header, req?).await
+    }
+
+    /// The caller's credentials, checked before any body is read (a caller without an acceptable credential
+    /// learns nothing else): a solution token with the track scope, a partner API key, or an anonymous visitor
+    /// (limited per source address; authenticated tracking never pays for that).
+    async fn admit_tracker(
+        &self,
+        api_key: Option<&str>,
+        bearer: Option<&str>,
+        anonymous_id: Option<&str>,
+        source_ip: Option<&str>,
+    ) -> Result<Tracker, ApiError> {
         if let Some(token) = bearer {
             let claims = self.verify_cached(token)?;
             require_scope(&claims.scopes, SCOPE_TRACK)?;
@@ -166,21 +253,38 @@ impl UsageService {
                 "a solution token (Bearer), a partner API key (X-Api-Key) or an X-Anonymous-Id header is required",
             ));
         }
-        let Some(presented) = api_key else {
-            if bearer.is_none() {
-                // Anonymous visitors (no credential at all) are limited per source address; authenticated
-                // tracking never pays for this.
-                throttle::admit(&self.store, throttle::ANONYMOUS_TRACK_PER_IP, source_ip, self.clock.now().timestamp())
+        let key = match api_key {
+            Some(presented) => Some(self.api_key(presented).await?),
+            None => {
+                if bearer.is_none() {
+                    throttle::admit(
+                        &self.store,
+                        throttle::ANONYMOUS_TRACK_PER_IP,
+                        source_ip,
+                        self.clock.now().timestamp(),
+                    )
                     .await?;
+                }
+                None
             }
-            let req = req?;
+        };
+        Ok(Tracker { key, bearer: bearer.map(str::to_owned), anonymous_id: anonymous_id.map(str::to_owned) })
+    }
+
+    /// One event of an admitted caller.
+    async fn track_admitted(
+        &self,
+        tracker: &Tracker,
+        idempotency_header: Option<&str>,
+        req: TrackRequest,
+    ) -> Result<TrackAnswer, ApiError> {
+        let (bearer, anonymous_id) = (tracker.bearer.as_deref(), tracker.anonymous_id.as_deref());
+        let Some(key) = &tracker.key else {
             if req.customer_id.is_some() {
                 return Err(ApiError::field("customer_id", "is only for partner backends with an X-Api-Key"));
             }
             return self.track(bearer, anonymous_id, idempotency_header, req).await;
         };
-        let key = self.api_key(presented).await?;
-        let req = req?;
         let solution_id = match bearer {
             Some(token) => {
                 let claims = self.verify_cached(token)?;
@@ -195,7 +299,7 @@ impl UsageService {
             return Err(ApiError::field("solution_id", "must be a sol_ id"));
         }
         let policy = self.policy(&solution_id).await?.ok_or_else(solution_not_found)?;
-        if !api_keys::key_covers(&key, &policy.partner_id, &solution_id) {
+        if !api_keys::key_covers(key, &policy.partner_id, &solution_id) {
             return Err(api_keys::key_not_allowed());
         }
         if bearer.is_some() {
@@ -220,6 +324,37 @@ impl UsageService {
             (None, None) => return Err(ApiError::field("customer_id", "is required with an API key and no token")),
         };
         self.track_subject(subject, idempotency_header, req).await
+    }
+
+    /// Up to [`MAX_BATCH`] events of one caller (`POST /api/track-usage/batch`), in order, each counted as
+    /// `POST /api/track-usage` counts it (atomic against the quota, at most once per idempotency key, one
+    /// DynamoDB request when warm) and answered on its own: a bad or refused event does not stop the others.
+    /// The credentials are checked once, before the body. Events left when the invocation's time budget runs
+    /// low are not counted and answer `503` (send them again, with the same keys).
+    pub async fn track_batch(
+        &self,
+        api_key: Option<&str>,
+        bearer: Option<&str>,
+        anonymous_id: Option<&str>,
+        source_ip: Option<&str>,
+        events: Result<Vec<Result<TrackRequest, ApiError>>, ApiError>,
+    ) -> Result<BatchAnswer, ApiError> {
+        let tracker = self.admit_tracker(api_key, bearer, anonymous_id, source_ip).await?;
+        let events = events?;
+        if events.is_empty() || events.len() > MAX_BATCH {
+            return Err(ApiError::field("events", format!("must hold 1 to {MAX_BATCH} events")));
+        }
+        let mut answer = BatchAnswer::default();
+        for event in events {
+            let has_time = crate::platform::budget::remaining().is_none_or(|left| left >= BATCH_EVENT_RESERVE);
+            let result = match event {
+                _ if !has_time => Err(ApiError::timed_out()),
+                Ok(req) => self.track_admitted(&tracker, None, req).await,
+                Err(e) => Err(e),
+            };
+            answer.push(result);
+        }
+        Ok(answer)
     }
 
     pub async fn track(
@@ -366,8 +501,16 @@ impl UsageService {
                 if confirmed[i] {
                     return Ok(TrackAnswer::refused(expected[0], day.limit, &today.reset_at));
                 }
-                // A cached guess: confirm with a consistent read before refusing.
-                let current = self.store.get_counter(&specs[i].key, true).await?;
+                // A cached guess: confirm with a consistent read before refusing. With the caller's key, its
+                // record comes in the same request: a retry of an event counted before gets its first answer,
+                // not a refusal because the quota has filled since.
+                let (current, stored) = match &req.idempotency_key {
+                    Some(_) => self.store.counter_and_idempotency(&specs[i].key, &record_key).await?,
+                    None => (self.store.get_counter(&specs[i].key, true).await?, None),
+                };
+                if let Some(stored) = stored {
+                    return replay(&stored, &fingerprint);
+                }
                 expected[i] = current.map_or(0, |c| c.used);
                 confirmed[i] = true;
                 continue;
@@ -400,15 +543,7 @@ impl UsageService {
                         None => self.store.get_idempotency(&record_key).await?,
                     };
                     let Some(stored) = stored else { continue };
-                    if stored.fingerprint != fingerprint {
-                        let mut e = ApiError::conflict(
-                            "idempotency_key_reused",
-                            "this idempotency key was used for a different request",
-                        );
-                        e.errors = vec![FieldError::new("idempotency_key", "was used for a different request")];
-                        return Err(e);
-                    }
-                    return serde_json::from_str(&stored.answer).map_err(ApiError::internal);
+                    return replay(&stored, &fingerprint);
                 }
                 TxCounted::Stale { index, used } => {
                     if let Some(slot) = expected.get_mut(index) {

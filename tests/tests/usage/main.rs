@@ -1,6 +1,7 @@
 //! Integration tests of the `usage` function (and its effects on `auth`) against DynamoDB Local.
 
 mod access;
+mod batch;
 mod concurrency;
 mod cost;
 mod quotas;

@@ -149,3 +149,20 @@ async fn a_revoked_token_stops_tracking_within_the_cache_lifetime() {
     let r = f.env.call("POST", "/api/track-usage", Some(json!({"action": "a"})), Some(&expired)).await;
     assert_eq!((r.status, r.body["code"].as_str()), (401, Some("expired")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keyed_retry_after_the_quota_filled_gets_its_first_answer() {
+    let f = fixture().await;
+    f.set_limit("free", Some(2), None).await;
+    let first = f.track(json!({"action": "export", "idempotency_key": "fill-1"})).await;
+    assert_eq!((first.status, &first.body["used"]), (200, &json!(1)));
+    assert_eq!(f.track(json!({"action": "export"})).await.status, 200);
+    assert_eq!(f.track(json!({"action": "export"})).await.status, 429, "full");
+    // The first event sent again (its answer was lost): counted once, so it is answered as then, not refused.
+    let again = f.track(json!({"action": "export", "idempotency_key": "fill-1"})).await;
+    assert_eq!((again.status, &again.body), (200, &first.body));
+    // The same key for another event is still a 409, full quota or not.
+    let other = f.track(json!({"action": "import", "idempotency_key": "fill-1"})).await;
+    assert_eq!((other.status, other.body["code"].as_str()), (409, Some("idempotency_key_reused")));
+    assert_eq!(f.quota().await["used"], 2);
+}
