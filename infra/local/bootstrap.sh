@@ -15,6 +15,8 @@
 #             sam           aws-sam-cli in .local/venv (never installed by a group)
 #             redocly       @redocly/cli (npm) in .local/redocly: `redocly lint infra/openapi.yaml`
 #             schemathesis  .local/schemathesis-venv with schemathesis (`st`): `make fuzz`
+#             sdk-ts        the TypeScript SDK's packages (sdk/typescript/package-lock.json, `npm ci`) in
+#                           .local/sdk-typescript; sdk/typescript/node_modules links there
 #
 # Each component is skipped when its stamp file (.local/stamps/<name>) matches the pinned
 # version and its executable exists, so a re-run with everything present takes well under 2 s.
@@ -55,12 +57,12 @@ add() { for c in "$@"; do WANT[$c]=1; done; }
 [[ $# -eq 0 ]] && set -- all
 for arg in "$@"; do
   case "$arg" in
-    all)   add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis ;;
-    test)  add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis ;;
+    all)   add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts ;;
+    test)  add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts ;;
     dev)   add venv cargo-lambda moto localstripe dynamodb java ;;
     fuzz)  add venv cargo-lambda moto localstripe dynamodb java schemathesis ;;
     build) add cargo-lambda arm64 ;;
-    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam|redocly|schemathesis) add "$arg" ;;
+    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam|redocly|schemathesis|sdk-ts) add "$arg" ;;
     -h|--help|help) usage; exit 0 ;;
     *) usage >&2; die "unknown group or component: $arg" ;;
   esac
@@ -184,6 +186,20 @@ job_redocly() {
   say "redocly ready: $REDOCLY_SPEC ($(took "$t"))"
 }
 
+# The SDK's lock file is the pin: its hash is the stamp.
+SDK_TS="$ROOT/sdk/typescript"
+sdk_ts_spec() { sha256sum "$SDK_TS/package-lock.json" | cut -d' ' -f1; }
+job_sdk_ts() {
+  local t; t=$(now)
+  mkdir -p "$LOCAL/sdk-typescript"
+  cp "$SDK_TS/package.json" "$SDK_TS/package-lock.json" "$LOCAL/sdk-typescript/"
+  npm ci --prefix "$LOCAL/sdk-typescript" --no-audit --no-fund --loglevel=error >/dev/null
+  ln -sfn ../../.local/sdk-typescript/node_modules "$SDK_TS/node_modules"
+  [[ -x "$SDK_TS/node_modules/.bin/vitest" ]] || die "vitest not found under sdk/typescript/node_modules/.bin"
+  stamp_write sdk-ts "$(sdk_ts_spec)"
+  say "TypeScript SDK packages ready ($(took "$t"))"
+}
+
 job_schemathesis() {
   local t; t=$(now)
   ensure_venv "$LOCAL/schemathesis-venv"
@@ -228,6 +244,11 @@ if wants redocly && ! stamp_ok redocly "$REDOCLY_SPEC" "$LOCAL/redocly/node_modu
   command -v npm >/dev/null 2>&1 || die "npm not found (need node + npm to install @redocly/cli)"
   say "installing $REDOCLY_SPEC into .local/redocly ..."
   start_job redocly job_redocly
+fi
+if wants sdk-ts && ! stamp_ok sdk-ts "$(sdk_ts_spec)" "$SDK_TS/node_modules/.bin/vitest"; then
+  command -v npm >/dev/null 2>&1 || die "npm not found (need node + npm for the TypeScript SDK)"
+  say "installing the TypeScript SDK's packages into .local/sdk-typescript ..."
+  start_job sdk-ts job_sdk_ts
 fi
 if wants schemathesis && ! stamp_ok schemathesis "$SCHEMATHESIS_SPEC" "$LOCAL/schemathesis-venv/bin/st"; then
   need_python

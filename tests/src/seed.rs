@@ -45,7 +45,10 @@ pub async fn partner(
     let mut account = user(auth, email, password, company, Role::Partner).await?;
     let partner_id = shared::platform::ids::partner_id();
     let profile = PartnerItem::new(&partner_id, &account.user_id, company, &account.email, "approved", now());
-    auth.store().put(&profile, Some("attribute_not_exists(PK)")).await?;
+    // The partner and the user's link to it (what `authenticate` finds a partner caller by), as an application
+    // writes them.
+    let link = shared::store::partners::PartnerLinkItem::new(&account.user_id, &partner_id);
+    auth.store().put_application(&profile, &link, None).await?;
     account.partner_id = Some(partner_id);
     auth.store().put(&account, Some("attribute_exists(PK)")).await?;
     Ok((account, profile))

@@ -667,3 +667,32 @@ fn the_readme_names_the_stripe_events_the_webhook_handles() {
     let handled: BTreeSet<&str> = shared::payments::stripe::events::HANDLED.into_iter().collect();
     assert_eq!(named, handled);
 }
+
+/// The API description's `ProblemCode` lists exactly the codes the handlers answer with (`platform::error::codes`),
+/// and every problem example in it uses one of them: clients type their errors from it.
+#[test]
+fn the_problem_codes_of_the_description_are_the_codes_of_the_code() {
+    let source = std::fs::read_to_string(repo_root().join("shared/src/platform/error.rs")).expect("error.rs");
+    let coded: BTreeSet<String> = source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const ")?.split_once(": &str = \""))
+        .map(|(_, rest)| rest.trim_end_matches("\";").to_owned())
+        .collect();
+    assert!(coded.len() > 50, "codes read from error.rs: {coded:?}");
+    let spec = load_yaml("infra/openapi.yaml");
+    let listed: BTreeSet<String> = spec["components"]["schemas"]["ProblemCode"]["enum"]
+        .as_sequence()
+        .expect("ProblemCode enum")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(listed, coded, "ProblemCode (infra/openapi.yaml) vs shared/src/platform/error.rs codes");
+    let text = std::fs::read_to_string(repo_root().join("infra/openapi.yaml")).expect("openapi.yaml");
+    let unknown: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("code: "))
+        .map(|code| code.trim_start_matches("{const: ").trim_end_matches('}'))
+        .filter(|code| !code.starts_with('$') && !listed.contains(*code))
+        .collect();
+    assert!(unknown.is_empty(), "problem examples with codes outside ProblemCode: {unknown:?}");
+}

@@ -153,7 +153,12 @@ fn track_response(answer: &TrackAnswer, now: chrono::DateTime<Utc>) -> Response<
     let mut resp = if answer.allowed {
         http::json(200, answer)
     } else {
-        let mut err = ApiError::new(429, "quota_exceeded", "Quota exceeded", "the daily quota of this tier is used up");
+        let mut err = ApiError::new(
+            429,
+            shared::platform::error::codes::QUOTA_EXCEEDED,
+            "Quota exceeded",
+            "the daily quota of this tier is used up",
+        );
         err.retry_after = Some(u64::try_from(reset_in).unwrap_or(0).max(1));
         let err = err
             .with_extension("allowed", false.into())

@@ -49,6 +49,8 @@ pub mod codes {
     pub const SOLUTION_UNAVAILABLE: &str = "solution_unavailable";
     /// A per-client throttle (login failures, per-IP limits) was hit; retry after `Retry-After` seconds.
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
+    /// The quota of the tier is used up (track-usage: the event was not counted).
+    pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
     pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
     pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
     pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";

@@ -144,7 +144,7 @@ impl TrackAnswer {
     fn refused(used: u64, limit: Option<u64>, reset_at: &DateTime<Utc>) -> Self {
         Self {
             allowed: false,
-            code: Some("quota_exceeded".into()),
+            code: Some(crate::platform::error::codes::QUOTA_EXCEEDED.into()),
             used,
             limit,
             remaining: limit.map(|l| l.saturating_sub(used)),

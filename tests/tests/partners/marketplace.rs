@@ -223,3 +223,33 @@ async fn only_paying_or_attested_users_review_once_each() {
     let s = t.env.store.get_solution(&id).await.expect("read").expect("solution");
     assert_eq!((s.rating_count, s.rating_sum), (2, 5 + u64::from(mine.rating)), "the summary matches the reviews");
 }
+
+/// The seeded demo partner (what `make dev` prints) is a partner caller: it signs in and makes an API key for its
+/// solution (its account was seeded without the link a partner is found by, so every partner route said 403).
+#[tokio::test]
+async fn the_seeded_partner_acts_as_a_partner() {
+    let t = PartnersEnv::new().await;
+    let email = unique_email("seeded");
+    let (_, partner) =
+        integration_tests::seed::partner(&t.env.state.auth, &email, integration_tests::harness::PASSWORD, "Demo")
+            .await
+            .expect("partner");
+    let solution = integration_tests::seed::solution(
+        &t.env.store,
+        &partner.partner_id,
+        "Seeded",
+        shared::model::SolutionStatus::Published,
+    )
+    .await
+    .expect("solution");
+    let session = t.env.login(&email).await;
+    let key = t
+        .call(
+            "POST",
+            &format!("/api/partners/{}/api-keys", partner.partner_id),
+            Some(serde_json::json!({"name": "backend", "solution_ids": [solution.solution_id]})),
+            Some(&session.access_token),
+        )
+        .await;
+    assert_eq!(key.status, 201, "{:?}", key.body);
+}

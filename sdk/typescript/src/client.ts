@@ -1,0 +1,307 @@
+// `MarketplaceClient`: what a partner's backend (with its API key) or an app (with a user's solution token)
+// needs from the API — offline token validation, usage tracking that is idempotent, retried and queued while
+// offline, and the local view of the quota the API's answers carry.
+import { Emitter } from "./emitter.js";
+import { ApiError, NetworkError, QuotaExceeded, TokenInvalid } from "./errors.js";
+import type { components } from "./generated/openapi.js";
+import { type Answer, DEFAULT_RETRY, type RetryPolicy, type Transport, call, retryable } from "./http.js";
+import { type Claims, JwksCache, type JwksAnswer, maxAgeMs, verifyToken } from "./jwks.js";
+import { MemoryStorage, type QueueStorage, type QueuedEvent } from "./queue.js";
+
+export type TrackAnswer = components["schemas"]["TrackAnswer"];
+export type TrackBatchAnswer = components["schemas"]["TrackBatchAnswer"];
+export type Validation = components["schemas"]["Validation"];
+
+/** One use of a solution. */
+export interface TrackEvent {
+  action: string;
+  quantity?: number;
+  metadata?: Record<string, unknown>;
+  /** Set to your own event id to make retries across processes safe; generated once per call otherwise. */
+  idempotencyKey?: string;
+  /** Required with an API key and no token, and for anonymous visitors. */
+  solutionId?: string;
+  /** With an API key and no token: the user (`usr_…`) the event is for. */
+  customerId?: string;
+  /** An anonymous visitor's id (`X-Anonymous-Id`), instead of a user. */
+  anonymousId?: string;
+}
+
+export type TrackResult =
+  | { queued: false; key: string; answer: TrackAnswer }
+  /** Not sent yet (offline, or the API failing): kept in the queue, sent by `flush` with the same key. */
+  | { queued: true; key: string };
+
+export interface FlushReport {
+  sent: number;
+  counted: number;
+  refused: number;
+  /** Events the API refused for good (4xx other than 429): dropped, each reported by an `error` event. */
+  rejected: number;
+  /** Still queued (the API or the network failed again). */
+  remaining: number;
+}
+
+/** The local view of a quota, from the `RateLimit-*` headers and answers of the API. */
+export interface QuotaView {
+  limit: number | null;
+  remaining: number | null;
+  resetAt: Date;
+}
+
+export interface ClientEvents extends Record<string, unknown> {
+  quotaWarning: QuotaView;
+  quotaExceeded: QuotaExceeded;
+  queueFlushed: FlushReport;
+  error: { error: unknown; event?: QueuedEvent };
+}
+
+export interface ClientOptions {
+  /** The API's base URL (the SAM stack's `ApiUrl`, or `http://127.0.0.1:3000` under `make dev`). */
+  baseUrl: string;
+  /** A partner backend's API key (`X-Api-Key`). */
+  apiKey?: string;
+  /** A user's solution token, or a function returning the current one. */
+  token?: string | (() => string | undefined);
+  /** The `iss` every token must carry (the deployment's `JwtIssuer`); unchecked when not given. */
+  issuer?: string;
+  /** Where unsent usage waits: memory by default; `FileStorage` or `LocalStorageStorage` to survive restarts; `false` for no queue. */
+  queue?: QueueStorage | false;
+  retry?: Partial<RetryPolicy>;
+  /** `quotaWarning` when at most this share of the quota is left (default 0.2). */
+  quotaWarningAt?: number;
+  fetch?: typeof fetch;
+  /** Tests: the clock, the waits and the jitter. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+const BATCH = 100;
+
+export class MarketplaceClient extends Emitter<ClientEvents> {
+  readonly #options: ClientOptions;
+  readonly #transport: Transport;
+  readonly #jwks: JwksCache;
+  readonly #queue: QueueStorage | undefined;
+  readonly #quotas = new Map<string, QuotaView>();
+  #flushing?: Promise<FlushReport>;
+  /** Serialises queue updates (track and flush both write it). */
+  #queueLock: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ClientOptions) {
+    super();
+    this.#options = options;
+    const now = options.now ?? Date.now;
+    this.#transport = {
+      baseUrl: options.baseUrl,
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      random: options.random ?? Math.random,
+    };
+    this.#jwks = new JwksCache(() => this.#loadJwks(), now);
+    this.#queue = options.queue === false ? undefined : (options.queue ?? new MemoryStorage());
+  }
+
+  /**
+   * Verify a solution token offline (no call once the keys are cached): its signature, issuer, expiry, kind and
+   * solution. With `online: true` the API is asked too (`POST /api/validate-token`), which also catches a revoked
+   * token or a suspended solution.
+   */
+  async validateToken(token: string, options: { solutionId?: string; online?: boolean } = {}): Promise<Claims> {
+    const claims = await verifyToken(token, this.#jwks, {
+      kinds: ["solution"],
+      audience: options.solutionId,
+      issuer: this.#options.issuer,
+      now: this.#options.now,
+    });
+    if (options.online) {
+      const answer = await call<Validation>(this.#transport, "POST", "/api/validate-token", {
+        body: { token, ...(options.solutionId ? { solution_id: options.solutionId } : {}) },
+        headers: { "x-api-key": this.#options.apiKey },
+      });
+      if (!answer.body.valid) throw new TokenInvalid("invalid_signature", "the API did not accept the token");
+    }
+    return claims;
+  }
+
+  /**
+   * Count one use. The call carries an idempotency key (generated once, reused by every retry and by the queue),
+   * so it is counted at most once. A refused event throws `QuotaExceeded`; a bad one throws `ApiError`. When the
+   * API cannot be reached (or fails after the retries) the event is queued and sent by `flush`, in order.
+   */
+  async trackUsage(event: TrackEvent): Promise<TrackResult> {
+    const queued = this.#toQueued(event);
+    const key = queued.body.idempotency_key;
+    if (this.#queue && (await this.#queue.load()).length > 0) {
+      // Older events wait in the queue: they go first, so the quota sees events in the order they happened.
+      const report = await this.flush().catch(() => undefined);
+      if (!report || report.remaining > 0) {
+        await this.#enqueue([queued]);
+        return { queued: true, key };
+      }
+    }
+    try {
+      const answer = await call<TrackAnswer>(this.#transport, "POST", "/api/track-usage", {
+        body: queued.body,
+        headers: this.#headers(queued.anonymousId),
+      });
+      this.#observe(queued, answer);
+      return { queued: false, key, answer: answer.body };
+    } catch (error) {
+      if (error instanceof QuotaExceeded) {
+        this.#noteQuota(queued, { limit: error.limit, remaining: 0, resetAt: error.resetAt });
+        this.emit("quotaExceeded", error);
+      }
+      if (this.#queue && retryable(error)) {
+        await this.#enqueue([queued]);
+        this.emit("error", { error, event: queued });
+        return { queued: true, key };
+      }
+      throw error;
+    }
+  }
+
+  /** Send the queued events, in order, in batches (`POST /api/track-usage/batch`) with their first keys. */
+  flush(): Promise<FlushReport> {
+    this.#flushing ??= this.#flush().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  /** Events waiting to be sent. */
+  async pending(): Promise<QueuedEvent[]> {
+    return this.#queue ? this.#queue.load() : [];
+  }
+
+  /** The last known quota of a solution (for a customer or visitor when given), from the API's answers. */
+  quota(solutionId?: string, customer?: string): QuotaView | undefined {
+    return this.#quotas.get(`${solutionId ?? ""}|${customer ?? ""}`);
+  }
+
+  async #flush(): Promise<FlushReport> {
+    const report: FlushReport = { sent: 0, counted: 0, refused: 0, rejected: 0, remaining: 0 };
+    if (!this.#queue) return report;
+    let events = await this.#queue.load();
+    try {
+      while (events.length > 0) {
+        // One batch: the first events that share a caller (the anonymous id is a header of the batch).
+        const visitor = events[0]?.anonymousId;
+        let size = 0;
+        while (size < events.length && size < BATCH && events[size]?.anonymousId === visitor) size++;
+        const batch = events.slice(0, size);
+        const answer = await call<TrackBatchAnswer>(this.#transport, "POST", "/api/track-usage/batch", {
+          body: { events: batch.map((e) => e.body) },
+          headers: this.#headers(visitor),
+        });
+        report.sent += batch.length;
+        const keep: QueuedEvent[] = [];
+        answer.body.results.forEach((result, i) => {
+          const queued = batch[i];
+          if (!queued) return;
+          if (result.status === 200 && result.answer) {
+            report.counted++;
+            this.#noteAnswer(queued, result.answer);
+          } else if (result.status === 429) {
+            report.refused++;
+            if (result.answer) this.#noteAnswer(queued, result.answer);
+          } else if (result.status >= 500 || (result.status === 409 && /_in_progress$/.test(String(result.problem?.code)))) {
+            keep.push(queued);
+          } else {
+            report.rejected++;
+            this.emit("error", { error: result.problem, event: queued });
+          }
+        });
+        events = [...keep, ...events.slice(size)];
+        await this.#replaceQueue(batch, keep);
+        if (keep.length > 0) break; // the API is failing: try again later, in the same order
+      }
+    } catch (error) {
+      if (!retryable(error)) throw error;
+      this.emit("error", { error });
+    }
+    report.remaining = (await this.#queue.load()).length;
+    if (report.sent > 0) this.emit("queueFlushed", report);
+    return report;
+  }
+
+  #toQueued(event: TrackEvent): QueuedEvent {
+    const body: QueuedEvent["body"] = {
+      action: event.action,
+      idempotency_key: event.idempotencyKey ?? globalThis.crypto.randomUUID(),
+    };
+    if (event.quantity !== undefined) body.quantity = event.quantity;
+    if (event.metadata !== undefined) body.metadata = event.metadata;
+    if (event.solutionId !== undefined) body.solution_id = event.solutionId;
+    if (event.customerId !== undefined) body.customer_id = event.customerId;
+    const now = (this.#options.now ?? Date.now)();
+    return event.anonymousId === undefined ? { body, queuedAt: now } : { body, anonymousId: event.anonymousId, queuedAt: now };
+  }
+
+  #headers(anonymousId?: string): Record<string, string | undefined> {
+    const token = typeof this.#options.token === "function" ? this.#options.token() : this.#options.token;
+    return {
+      authorization: token ? `Bearer ${token}` : undefined,
+      "x-api-key": this.#options.apiKey,
+      "x-anonymous-id": anonymousId,
+    };
+  }
+
+  #observe(event: QueuedEvent, answer: Answer<TrackAnswer>): void {
+    const limit = answer.headers.get("ratelimit-limit");
+    const remaining = answer.headers.get("ratelimit-remaining");
+    if (limit !== null && remaining !== null) {
+      const reset = Number(answer.headers.get("ratelimit-reset") ?? 0);
+      const now = (this.#options.now ?? Date.now)();
+      this.#noteQuota(event, { limit: Number(limit), remaining: Number(remaining), resetAt: new Date(now + reset * 1000) });
+    } else {
+      this.#noteAnswer(event, answer.body);
+    }
+  }
+
+  #noteAnswer(event: QueuedEvent, answer: { limit: number | null; remaining: number | null; reset_at: string }): void {
+    this.#noteQuota(event, { limit: answer.limit, remaining: answer.remaining, resetAt: new Date(answer.reset_at) });
+  }
+
+  #noteQuota(event: QueuedEvent, view: QuotaView): void {
+    const who = event.body.customer_id ?? event.anonymousId ?? "";
+    this.#quotas.set(`${event.body.solution_id ?? ""}|${who}`, view);
+    const share = this.#options.quotaWarningAt ?? 0.2;
+    if (view.limit !== null && view.remaining !== null && view.remaining > 0 && view.remaining <= view.limit * share) {
+      this.emit("quotaWarning", view);
+    }
+  }
+
+  #enqueue(events: QueuedEvent[]): Promise<void> {
+    return this.#withQueue(async (queue) => {
+      await queue.save([...(await queue.load()), ...events]);
+    });
+  }
+
+  /** Drop `sent` from the head of the queue, keeping `keep` (of them) in front. */
+  #replaceQueue(sent: QueuedEvent[], keep: QueuedEvent[]): Promise<void> {
+    return this.#withQueue(async (queue) => {
+      const current = await queue.load();
+      const sentKeys = new Set(sent.map((e) => e.body.idempotency_key));
+      const rest = current.filter((e) => !sentKeys.has(e.body.idempotency_key));
+      await queue.save([...keep, ...rest]);
+    });
+  }
+
+  #withQueue(update: (queue: QueueStorage) => Promise<void>): Promise<void> {
+    const queue = this.#queue;
+    if (!queue) return Promise.resolve();
+    const next = this.#queueLock.then(() => update(queue));
+    this.#queueLock = next.catch(() => undefined);
+    return next;
+  }
+
+  async #loadJwks(): Promise<JwksAnswer> {
+    const answer = await call<{ keys: JwksAnswer["keys"] }>(this.#transport, "GET", "/.well-known/jwks.json");
+    return { keys: answer.body.keys, maxAgeMs: maxAgeMs(answer.headers.get("cache-control"), 300_000) };
+  }
+}
+
+export { ApiError, NetworkError };

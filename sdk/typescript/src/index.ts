@@ -1,0 +1,15 @@
+export {
+  MarketplaceClient,
+  type ClientOptions,
+  type ClientEvents,
+  type FlushReport,
+  type QuotaView,
+  type TrackAnswer,
+  type TrackEvent,
+  type TrackResult,
+} from "./client.js";
+export { ApiError, NetworkError, QuotaExceeded, SessionEnded, TokenInvalid, type Problem, type ProblemCode } from "./errors.js";
+export { type Claims, JwksCache, verifyToken } from "./jwks.js";
+export { LocalStorageStorage, MemoryStorage, type QueueStorage, type QueuedEvent } from "./queue.js";
+export { DEFAULT_RETRY, type RetryPolicy } from "./http.js";
+export type { components, paths } from "./generated/openapi.js";
