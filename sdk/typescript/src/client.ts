@@ -2,7 +2,7 @@
 // needs from the API — offline token validation, usage tracking that is idempotent, retried and queued while
 // offline, and the local view of the quota the API's answers carry.
 import { Emitter } from "./emitter.js";
-import { ApiError, NetworkError, QuotaExceeded, TokenInvalid } from "./errors.js";
+import { ApiError, NetworkError, QuotaExceeded, SessionEnded, TokenInvalid } from "./errors.js";
 import type { components } from "./generated/openapi.js";
 import { type Answer, DEFAULT_RETRY, type RetryPolicy, type Transport, call, retryable } from "./http.js";
 import { type Claims, JwksCache, type JwksAnswer, maxAgeMs, verifyToken } from "./jwks.js";
@@ -11,6 +11,13 @@ import { MemoryStorage, type QueueStorage, type QueuedEvent } from "./queue.js";
 export type TrackAnswer = components["schemas"]["TrackAnswer"];
 export type TrackBatchAnswer = components["schemas"]["TrackBatchAnswer"];
 export type Validation = components["schemas"]["Validation"];
+export type UserContext = components["schemas"]["UserContext"];
+
+/** A bearer token (a session's access token or a solution token) and the refresh token that renews it. */
+export interface Tokens {
+  token: string;
+  refreshToken?: string;
+}
 
 /** One use of a solution. */
 export interface TrackEvent {
@@ -50,6 +57,10 @@ export interface QuotaView {
 }
 
 export interface ClientEvents extends Record<string, unknown> {
+  /** The token was renewed (store the new pair: the old refresh token is spent). */
+  tokenRefreshed: Tokens;
+  /** The refresh token was reused or is no longer valid: the user must sign in again. */
+  sessionEnded: SessionEnded;
   quotaWarning: QuotaView;
   quotaExceeded: QuotaExceeded;
   queueFlushed: FlushReport;
@@ -61,8 +72,13 @@ export interface ClientOptions {
   baseUrl: string;
   /** A partner backend's API key (`X-Api-Key`). */
   apiKey?: string;
-  /** A user's solution token, or a function returning the current one. */
+  /**
+   * A user's token (session access token or solution token), or a function returning the current one (then
+   * renewing it is the caller's business).
+   */
   token?: string | (() => string | undefined);
+  /** The refresh token of `token`: the client renews `token` before it expires and once on a 401 `expired`. */
+  refreshToken?: string;
   /** The `iss` every token must carry (the deployment's `JwtIssuer`); unchecked when not given. */
   issuer?: string;
   /** Where unsent usage waits: memory by default; `FileStorage` or `LocalStorageStorage` to survive restarts; `false` for no queue. */
@@ -86,6 +102,10 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
   readonly #queue: QueueStorage | undefined;
   readonly #quotas = new Map<string, QuotaView>();
   #flushing?: Promise<FlushReport>;
+  #tokens: Tokens | undefined;
+  #refreshing?: Promise<string>;
+  #context?: { token: string; at: number; value: UserContext };
+  #verified = new Map<string, { claims: Claims; generation: number }>();
   /** Serialises queue updates (track and flush both write it). */
   #queueLock: Promise<unknown> = Promise.resolve();
 
@@ -102,6 +122,88 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
     };
     this.#jwks = new JwksCache(() => this.#loadJwks(), now);
     this.#queue = options.queue === false ? undefined : (options.queue ?? new MemoryStorage());
+    this.#tokens =
+      typeof options.token === "string" ? { token: options.token, refreshToken: options.refreshToken } : undefined;
+  }
+
+  /** The current token pair (after renewals), when the client manages it. */
+  get tokens(): Tokens | undefined {
+    return this.#tokens ? { ...this.#tokens } : undefined;
+  }
+
+  /**
+   * The caller's context (`GET /api/user-context`: the user, their solutions and tiers, and with a solution
+   * token the quota of the day), cached for `maxAgeMs` (default 30 s) per token.
+   */
+  async getUserContext(options: { maxAgeMs?: number } = {}): Promise<UserContext> {
+    const now = (this.#options.now ?? Date.now)();
+    const cached = this.#context;
+    const token = await this.#bearer();
+    if (cached && cached.token === token && now - cached.at < (options.maxAgeMs ?? 30_000)) return cached.value;
+    const answer = await this.#withToken((headers) =>
+      call<UserContext>(this.#transport, "GET", "/api/user-context", { headers }),
+    );
+    this.#context = { token: (await this.#bearer()) ?? "", at: now, value: answer.body };
+    return answer.body;
+  }
+
+  /**
+   * Renew the token with its refresh token now (concurrent callers share one renewal: a refresh token is
+   * single use). Throws `SessionEnded` when the refresh token was reused or is no longer valid.
+   */
+  refreshToken(): Promise<string> {
+    this.#refreshing ??= this.#refresh().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<string> {
+    const refreshToken = this.#tokens?.refreshToken;
+    if (!refreshToken) throw new Error("no refresh token to renew the token with");
+    try {
+      const answer = await call<{ access_token?: string; token?: string; refresh_token: string }>(
+        this.#transport,
+        "POST",
+        "/api/refresh-token",
+        { body: { refresh_token: refreshToken } },
+      );
+      const token = answer.body.access_token ?? answer.body.token ?? "";
+      this.#tokens = { token, refreshToken: answer.body.refresh_token };
+      this.emit("tokenRefreshed", { ...this.#tokens });
+      return token;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) {
+        const ended = error instanceof SessionEnded ? error : new SessionEnded(error.status, error.problem, error.retryAfter);
+        this.#tokens = undefined;
+        this.emit("sessionEnded", ended);
+        throw ended;
+      }
+      throw error;
+    }
+  }
+
+  /** The bearer token to send, renewed first when it expires within 30 s. */
+  async #bearer(): Promise<string | undefined> {
+    if (typeof this.#options.token === "function") return this.#options.token();
+    const tokens = this.#tokens;
+    if (!tokens) return undefined;
+    const exp = expiryOf(tokens.token);
+    const now = (this.#options.now ?? Date.now)() / 1000;
+    if (tokens.refreshToken && exp !== undefined && exp - now < 30) return this.refreshToken();
+    return tokens.token;
+  }
+
+  /** A call with the bearer token, renewed and sent once more when the API answers 401 `expired`. */
+  async #withToken<T>(send: (headers: Record<string, string | undefined>) => Promise<T>, anonymousId?: string): Promise<T> {
+    try {
+      return await send(await this.#headers(anonymousId));
+    } catch (error) {
+      const renewable = error instanceof ApiError && error.status === 401 && error.code === "expired";
+      if (!renewable || !this.#tokens?.refreshToken) throw error;
+      await this.refreshToken();
+      return send(await this.#headers(anonymousId));
+    }
   }
 
   /**
@@ -110,12 +212,21 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
    * token or a suspended solution.
    */
   async validateToken(token: string, options: { solutionId?: string; online?: boolean } = {}): Promise<Claims> {
-    const claims = await verifyToken(token, this.#jwks, {
-      kinds: ["solution"],
-      audience: options.solutionId,
-      issuer: this.#options.issuer,
-      now: this.#options.now,
-    });
+    // A token verified before is not verified again (a backend sees one token many times) while it has not
+    // expired and the keys it was verified with are still the current, fresh ones (a key withdrawn from the
+    // JWKS stops its tokens within the keys' max age).
+    const now = (this.#options.now ?? Date.now)();
+    const known = this.#verified.get(token);
+    let claims = known?.claims;
+    if (!known || known.claims.exp * 1000 <= now || known.generation !== this.#jwks.generation || !this.#jwks.fresh()) {
+      claims = await verifyToken(token, this.#jwks, { kinds: ["solution"], issuer: this.#options.issuer, now: this.#options.now });
+      if (this.#verified.size >= 1_000) this.#verified.clear();
+      this.#verified.set(token, { claims, generation: this.#jwks.generation });
+    }
+    if (!claims) throw new TokenInvalid("malformed", "not verified");
+    if (options.solutionId !== undefined && claims.aud !== options.solutionId) {
+      throw new TokenInvalid("wrong_audience", "a token for another solution");
+    }
     if (options.online) {
       const answer = await call<Validation>(this.#transport, "POST", "/api/validate-token", {
         body: { token, ...(options.solutionId ? { solution_id: options.solutionId } : {}) },
@@ -143,10 +254,10 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
       }
     }
     try {
-      const answer = await call<TrackAnswer>(this.#transport, "POST", "/api/track-usage", {
-        body: queued.body,
-        headers: this.#headers(queued.anonymousId),
-      });
+      const answer = await this.#withToken(
+        (headers) => call<TrackAnswer>(this.#transport, "POST", "/api/track-usage", { body: queued.body, headers }),
+        queued.anonymousId,
+      );
       this.#observe(queued, answer);
       return { queued: false, key, answer: answer.body };
     } catch (error) {
@@ -192,10 +303,14 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
         let size = 0;
         while (size < events.length && size < BATCH && events[size]?.anonymousId === visitor) size++;
         const batch = events.slice(0, size);
-        const answer = await call<TrackBatchAnswer>(this.#transport, "POST", "/api/track-usage/batch", {
-          body: { events: batch.map((e) => e.body) },
-          headers: this.#headers(visitor),
-        });
+        const answer = await this.#withToken(
+          (headers) =>
+            call<TrackBatchAnswer>(this.#transport, "POST", "/api/track-usage/batch", {
+              body: { events: batch.map((e) => e.body) },
+              headers,
+            }),
+          visitor,
+        );
         report.sent += batch.length;
         const keep: QueuedEvent[] = [];
         answer.body.results.forEach((result, i) => {
@@ -240,8 +355,8 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
     return event.anonymousId === undefined ? { body, queuedAt: now } : { body, anonymousId: event.anonymousId, queuedAt: now };
   }
 
-  #headers(anonymousId?: string): Record<string, string | undefined> {
-    const token = typeof this.#options.token === "function" ? this.#options.token() : this.#options.token;
+  async #headers(anonymousId?: string): Promise<Record<string, string | undefined>> {
+    const token = await this.#bearer();
     return {
       authorization: token ? `Bearer ${token}` : undefined,
       "x-api-key": this.#options.apiKey,
@@ -301,6 +416,17 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
   async #loadJwks(): Promise<JwksAnswer> {
     const answer = await call<{ keys: JwksAnswer["keys"] }>(this.#transport, "GET", "/.well-known/jwks.json");
     return { keys: answer.body.keys, maxAgeMs: maxAgeMs(answer.headers.get("cache-control"), 300_000) };
+  }
+}
+
+/** The `exp` claim of a JWT (unverified: only to renew it in time). */
+function expiryOf(token: string): number | undefined {
+  try {
+    const payload = token.split(".")[1] ?? "";
+    const json = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: unknown };
+    return typeof json.exp === "number" ? json.exp : undefined;
+  } catch {
+    return undefined;
   }
 }
 

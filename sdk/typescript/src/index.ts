@@ -7,6 +7,8 @@ export {
   type TrackAnswer,
   type TrackEvent,
   type TrackResult,
+  type Tokens,
+  type UserContext,
 } from "./client.js";
 export { ApiError, NetworkError, QuotaExceeded, SessionEnded, TokenInvalid, type Problem, type ProblemCode } from "./errors.js";
 export { type Claims, JwksCache, verifyToken } from "./jwks.js";

@@ -48,6 +48,14 @@ export class JwksCache {
     private readonly minRefetchMs = 30_000,
   ) {}
 
+  /** Bumped at each fetch: what was verified under another generation of keys is verified again. */
+  generation = 0;
+
+  /** Whether the keys are within their max age. */
+  fresh(): boolean {
+    return this.now() - this.#fetchedAt <= this.#maxAgeMs;
+  }
+
   /** The public key named `kid`, fetching the keys when they are stale or lack it. */
   async key(kid: string): Promise<Uint8Array | undefined> {
     const age = this.now() - this.#fetchedAt;
@@ -67,6 +75,7 @@ export class JwksCache {
         this.#keys = keys;
         this.#fetchedAt = this.now();
         this.#maxAgeMs = answer.maxAgeMs;
+        this.generation++;
       })
       .finally(() => {
         this.#pending = undefined;
@@ -94,12 +103,7 @@ export async function verifyToken(token: string, keys: JwksCache, expect: Expect
   if (header.alg !== "EdDSA" || !header.kid) throw new TokenInvalid("invalid_signature", "not an EdDSA token of the API");
   const key = await keys.key(header.kid);
   if (!key) throw new TokenInvalid("invalid_signature", `unknown key ${header.kid}`);
-  let valid = false;
-  try {
-    valid = await verifyAsync(fromBase64Url(s), new TextEncoder().encode(`${h}.${p}`), key);
-  } catch {
-    valid = false;
-  }
+  const valid = await verifySignature(fromBase64Url(s), new TextEncoder().encode(`${h}.${p}`), key);
   if (!valid) throw new TokenInvalid("invalid_signature", "the signature does not verify");
   const claims = decodeJson(p) as Claims | undefined;
   if (!claims || typeof claims.exp !== "number" || !claims.sub || !claims.aud || !claims.iss) {
@@ -116,6 +120,25 @@ export async function verifyToken(token: string, keys: JwksCache, expect: Expect
     throw new TokenInvalid("wrong_audience", "a token for another audience");
   }
   return claims;
+}
+
+/** Ed25519 verification: the platform's WebCrypto when it has Ed25519 (Node 20+, current browsers), else noble. */
+const native = new WeakMap<Uint8Array, Promise<CryptoKey | undefined>>();
+async function verifySignature(signature: Uint8Array, message: Uint8Array, key: Uint8Array): Promise<boolean> {
+  let imported = native.get(key);
+  if (!imported) {
+    imported = Promise.resolve(globalThis.crypto?.subtle?.importKey("raw", key as BufferSource, { name: "Ed25519" }, false, ["verify"])).catch(
+      () => undefined,
+    );
+    native.set(key, imported);
+  }
+  try {
+    const cryptoKey = await imported;
+    if (cryptoKey) return await globalThis.crypto.subtle.verify({ name: "Ed25519" }, cryptoKey, signature as BufferSource, message as BufferSource);
+    return await verifyAsync(signature, message, key);
+  } catch {
+    return false;
+  }
 }
 
 function decodeJson(part: string): unknown {

@@ -113,3 +113,22 @@ describe("validateToken (offline)", () => {
     expect(seen).toEqual(["mk_test"]);
   });
 });
+
+describe("validateToken (cached verifications)", () => {
+  it("verifies a token once, and again when its key is withdrawn from the JWKS past the keys' max age", async () => {
+    const key = await testKey();
+    let published = [key];
+    server.use(
+      http.get(`${API}/.well-known/jwks.json`, () => HttpResponse.json(jwks(...published), { headers: { "cache-control": "max-age=60" } })),
+    );
+    let now = Date.now();
+    const client = new MarketplaceClient({ baseUrl: API, now: () => now });
+    const token = await sign(key, solutionClaims(SOLUTION));
+    await client.validateToken(token);
+    await client.validateToken(token, { solutionId: SOLUTION });
+    expect(await invalid(client.validateToken(token, { solutionId: "sol_other" }))).toBe("wrong_audience");
+    published = [];
+    now += 61_000;
+    expect(await invalid(client.validateToken(token))).toBe("invalid_signature");
+  });
+});
