@@ -1,5 +1,7 @@
 // Test helpers: tokens signed like the API signs them (Ed25519, kid derived from the public key).
 import { getPublicKeyAsync, signAsync, utils } from "@noble/ed25519";
+import { setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { toBase64Url } from "../src/jwks.js";
 
 export interface TestKey {
@@ -43,4 +45,13 @@ export function solutionClaims(solutionId: string, overrides: Record<string, unk
     scopes: ["usage:track", "usage:read"],
     ...overrides,
   };
+}
+
+/** An msw server for the file's tests: unhandled requests fail the test; handlers reset after each. */
+export function mockServer() {
+  const server = setupServer();
+  beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+  afterEach(() => server.resetHandlers());
+  afterAll(() => server.close());
+  return server;
 }

@@ -1,15 +1,11 @@
 import { http, HttpResponse } from "msw";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MarketplaceClient, SessionEnded, type Tokens } from "../src/index.js";
-import { sign, solutionClaims, testKey } from "./helpers.js";
+import { sign, solutionClaims, testKey, mockServer } from "./helpers.js";
 
 const API = "https://api.test";
 const SOLUTION = "sol_01jc4x5y6z7a8b9c0d1e2f3g4h";
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
+const server = mockServer();
 
 const key = await testKey();
 const token = (expiresIn: number, jti: string) =>

@@ -2,16 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { http, HttpResponse } from "msw";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { mockServer } from "./helpers.js";
 import { ApiError, MarketplaceClient, QuotaExceeded, type QuotaView } from "../src/index.js";
 import { FileStorage } from "../src/node.js";
 
 const API = "https://api.test";
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
+const server = mockServer();
 
 const answer = (used: number, limit = 100) => ({
   allowed: true,
