@@ -94,20 +94,20 @@ async fn dispatch(
             Ok(track_response(&answer, usage.now()))
         }
         Route::TrackBatch => {
-            if http::header_str(req, "idempotency-key").is_some() {
-                return Err(ApiError::field(
-                    "Idempotency-Key",
-                    "is per event in a batch: each event's idempotency_key",
-                ));
-            }
-            // Each event is read on its own: a bad one is that event's 400, not the batch's.
-            let events = http::json_body::<BatchRequest>(req, BATCH_BODY_LIMIT).map(|batch| {
-                batch
-                    .events
-                    .iter()
-                    .map(|event| http::parse_json::<TrackRequest>(event.to_string().as_bytes()))
-                    .collect()
-            });
+            // Judged after the credentials, like the single route's body. Each event is read on its own: a bad
+            // one is that event's 400, not the batch's.
+            let events = match http::header_str(req, "idempotency-key") {
+                Some(_) => {
+                    Err(ApiError::field("Idempotency-Key", "is per event in a batch: each event's idempotency_key"))
+                }
+                None => http::json_body::<BatchRequest>(req, BATCH_BODY_LIMIT).map(|batch| {
+                    batch
+                        .events
+                        .iter()
+                        .map(|event| http::parse_json::<TrackRequest>(event.to_string().as_bytes()))
+                        .collect()
+                }),
+            };
             let answer = usage
                 .track_batch(
                     http::header_str(req, "x-api-key"),

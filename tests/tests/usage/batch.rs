@@ -101,6 +101,10 @@ async fn the_batch_takes_the_credentials_of_the_single_route_once() {
     assert_eq!(read_only.status, 201, "{:?}", read_only.body);
     let r = batch(&f, one.clone(), read_only.body["token"].as_str(), &[]).await;
     assert_eq!((r.status, r.body["code"].as_str()), (403, Some("insufficient_scope")));
+    // Credentials come first: no credential with a bad batch is a 401, not a 400.
+    let body = Body::Text("[]".into());
+    let r = f.env.call_with("POST", "/api/track-usage/batch", body, None, &[("idempotency-key", "k")]).await;
+    assert_eq!(r.status, 401, "{:?}", r.body);
     // An unknown API key is refused before the body is read.
     let r =
         batch(&f, json!("not even events"), None, &[("x-api-key", "mk_0000000000000000000000000000000000000000000")])
