@@ -50,13 +50,15 @@ lint: ## rustfmt check, clippy -D warnings, cfn-lint, redocly lint (OpenAPI), th
 	@$(BOOTSTRAP) venv rust redocly
 	$(LINT_STEPS)
 
-test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the TypeScript SDK's tests, then the README walkthroughs, the SDK example and a short fuzz against the local stack (what CI runs)
+test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the SDKs' tests (TypeScript, Python), then the README walkthroughs, the SDK examples and a short fuzz against the local stack (what CI runs)
 	@$(BOOTSTRAP) test
 	$(LINT_STEPS)
 	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo test --workspace
 	cd $(ROOT)/sdk/typescript && node_modules/.bin/tsc --noEmit && node_modules/.bin/vitest run && node_modules/.bin/tsup --silent
+	cd $(ROOT)/sdk/python && $(LOCAL)/sdk-python/bin/python -m pytest -q -p no:cacheprovider
 	cd $(ROOT) && DEV_BUILD_ARGS='--lib --bins --tests --examples' $(DEV_RUN) bash -c '$(PYTHON) infra/local/walkthrough_test.py && \
 	  (cd sdk/typescript && SDK_API_URL=$$BASE_URL node_modules/.bin/vitest run test/integration.test.ts) && \
+	  (cd sdk/python && SDK_API_URL=$$BASE_URL $(LOCAL)/sdk-python/bin/python -m pytest -q -p no:cacheprovider tests/test_integration.py) && \
 	  FUZZ_EXAMPLES=$(FUZZ_CI_EXAMPLES) $(PYTHON) infra/local/fuzz.py'
 
 fuzz: ## Schemathesis, every check, FUZZ_EXAMPLES (50) cases per operation, against a throw-away local stack

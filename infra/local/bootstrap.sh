@@ -17,6 +17,7 @@
 #             schemathesis  .local/schemathesis-venv with schemathesis (`st`): `make fuzz`
 #             sdk-ts        the TypeScript SDK's packages (sdk/typescript/package-lock.json, `npm ci`) in
 #                           .local/sdk-typescript; sdk/typescript/node_modules links there
+#             sdk-py        .local/sdk-python with the Python SDK's test environment (sdk/python/requirements-test.txt)
 #
 # Each component is skipped when its stamp file (.local/stamps/<name>) matches the pinned
 # version and its executable exists, so a re-run with everything present takes well under 2 s.
@@ -57,12 +58,12 @@ add() { for c in "$@"; do WANT[$c]=1; done; }
 [[ $# -eq 0 ]] && set -- all
 for arg in "$@"; do
   case "$arg" in
-    all)   add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts ;;
-    test)  add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts ;;
+    all)   add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts sdk-py ;;
+    test)  add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts sdk-py ;;
     dev)   add venv cargo-lambda moto localstripe dynamodb java ;;
     fuzz)  add venv cargo-lambda moto localstripe dynamodb java schemathesis ;;
     build) add cargo-lambda arm64 ;;
-    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam|redocly|schemathesis|sdk-ts) add "$arg" ;;
+    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam|redocly|schemathesis|sdk-ts|sdk-py) add "$arg" ;;
     -h|--help|help) usage; exit 0 ;;
     *) usage >&2; die "unknown group or component: $arg" ;;
   esac
@@ -200,6 +201,16 @@ job_sdk_ts() {
   say "TypeScript SDK packages ready ($(took "$t"))"
 }
 
+SDK_PY_REQS="$ROOT/sdk/python/requirements-test.txt"
+sdk_py_spec() { sha256sum "$SDK_PY_REQS" | cut -d' ' -f1; }
+job_sdk_py() {
+  local t; t=$(now)
+  ensure_venv "$LOCAL/sdk-python"
+  pip_install "$LOCAL/sdk-python" -r "$SDK_PY_REQS"
+  stamp_write sdk-py "$(sdk_py_spec)"
+  say ".local/sdk-python ready ($(took "$t"))"
+}
+
 job_schemathesis() {
   local t; t=$(now)
   ensure_venv "$LOCAL/schemathesis-venv"
@@ -249,6 +260,11 @@ if wants sdk-ts && ! stamp_ok sdk-ts "$(sdk_ts_spec)" "$SDK_TS/node_modules/.bin
   command -v npm >/dev/null 2>&1 || die "npm not found (need node + npm for the TypeScript SDK)"
   say "installing the TypeScript SDK's packages into .local/sdk-typescript ..."
   start_job sdk-ts job_sdk_ts
+fi
+if wants sdk-py && ! stamp_ok sdk-py "$(sdk_py_spec)" "$LOCAL/sdk-python/bin/pytest"; then
+  need_python
+  say "installing the Python SDK's test environment into .local/sdk-python ..."
+  start_job sdk-py job_sdk_py
 fi
 if wants schemathesis && ! stamp_ok schemathesis "$SCHEMATHESIS_SPEC" "$LOCAL/schemathesis-venv/bin/st"; then
   need_python
