@@ -55,6 +55,9 @@ test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the SDKs' t
 	$(LINT_STEPS)
 	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo test --workspace
 	cd $(ROOT)/sdk/typescript && node_modules/.bin/tsc --noEmit && node_modules/.bin/vitest run && node_modules/.bin/tsup --silent
+	@# both builds load: CommonJS (require) and ESM (import), each entry point
+	cd $(ROOT)/sdk/typescript && node -e "for (const f of ['index', 'node']) if (!Object.keys(require('./dist/' + f + '.cjs')).length) process.exit(1)" \
+	  && node --input-type=module -e "for (const f of ['index', 'node']) if (!Object.keys(await import('./dist/' + f + '.js')).length) process.exit(1)"
 	cd $(ROOT)/sdk/python && $(LOCAL)/sdk-python/bin/python -m pytest -q -p no:cacheprovider
 	cd $(ROOT) && DEV_BUILD_ARGS='--lib --bins --tests --examples' $(DEV_RUN) bash -c '$(PYTHON) infra/local/walkthrough_test.py && \
 	  (cd sdk/typescript && SDK_API_URL=$$BASE_URL node_modules/.bin/vitest run test/integration.test.ts) && \
