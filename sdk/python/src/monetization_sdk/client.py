@@ -13,7 +13,7 @@ import httpx
 from ._core import Core, FlushReport
 from .errors import ApiError, NetworkError, QuotaExceeded, SessionEnded, TokenInvalid, retryable
 from .jwks import header_kid, max_age, verify
-from .models import TrackAnswer, TrackOutcome, UserContext
+from .models import TrackAnswer, UserContext
 
 
 class MarketplaceClient(Core):
@@ -356,4 +356,4 @@ class AsyncMarketplaceClient(Core):
         return context
 
 
-__all__ = ["AsyncMarketplaceClient", "MarketplaceClient", "TrackOutcome"]
+__all__ = ["AsyncMarketplaceClient", "MarketplaceClient"]
