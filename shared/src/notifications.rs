@@ -130,6 +130,20 @@ pub fn compose(n: &NotificationItem, name: &str, app_base_url: &str) -> Option<E
                 day(d, "renews_at")
             ),
         ),
+        crate::auth::invitations::NOTIFICATION_KIND => {
+            let org = d["org_name"].as_str().unwrap_or("an organization");
+            (
+                format!("You are invited to join {org}"),
+                format!(
+                    "{} invited you to join {org} as {} on the marketplace. To accept, sign in (or sign up) with this address, verify it, and open {}/invitations/{} before {}.\n\nIf you do not know them, ignore this email: nothing happens unless you accept.",
+                    d["invited_by"].as_str().unwrap_or("A member"),
+                    d["role"].as_str().unwrap_or("member"),
+                    app_base_url.trim_end_matches('/'),
+                    d["invitation_id"].as_str()?,
+                    day(d, "expires_at"),
+                ),
+            )
+        }
         crate::auth::verification::NOTIFICATION_KIND => {
             let token = d["token"].as_str()?;
             (
@@ -243,7 +257,12 @@ impl Outbox {
         let is_link = n.kind == crate::auth::verification::NOTIFICATION_KIND;
         // A verification link's token is forgotten once its mail is done with.
         let secret = is_link.then_some("token");
-        let user = self.store.get_user(&n.customer_id).await?;
+        // An invitation goes to the invited address, which may have no account yet.
+        if n.kind == crate::auth::invitations::NOTIFICATION_KIND {
+            return self.send_to_invitee(n, now).await.map(Some);
+        }
+        // An organization's mail goes to its owner (the customer's contact); a user's to the user.
+        let user = crate::identity::orgs::contact(&self.store, &n.customer_id).await?;
         if let Some(u) = &user {
             // A link goes only while the address is the account's and unverified; anything else only to a
             // verified address (never mail an address nobody proved they own).
@@ -264,6 +283,33 @@ impl Outbox {
             self.store.finish_notification(&n.notification_id, "skipped", None, &rfc3339(now), secret).await?;
             return Ok(Some(Delivery::Skipped));
         };
+        self.send_mail(n, &user.email, &email, secret).await.map(Some)
+    }
+
+    /// An invitation's mail, to the invited address (whoever holds it; the invitation does nothing unless
+    /// they sign in with it, verified, and accept).
+    async fn send_to_invitee(
+        &self,
+        n: &NotificationItem,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Delivery, ApiError> {
+        let to = n.data["email"].as_str().map(str::to_owned);
+        let email = compose(n, "", &self.app_base_url);
+        let (Some(to), Some(email)) = (to, email) else {
+            self.store.finish_notification(&n.notification_id, "skipped", None, &rfc3339(now), None).await?;
+            return Ok(Delivery::Skipped);
+        };
+        self.send_mail(n, &to, &email, None).await
+    }
+
+    /// Send one composed mail through SES and record what became of it.
+    async fn send_mail(
+        &self,
+        n: &NotificationItem,
+        to: &str,
+        email: &Email,
+        secret: Option<&str>,
+    ) -> Result<Delivery, ApiError> {
         let content = aws_sdk_sesv2::types::EmailContent::builder()
             .simple(
                 aws_sdk_sesv2::types::Message::builder()
@@ -292,7 +338,7 @@ impl Outbox {
             .ses
             .send_email()
             .from_email_address(&self.from)
-            .destination(aws_sdk_sesv2::types::Destination::builder().to_addresses(&user.email).build())
+            .destination(aws_sdk_sesv2::types::Destination::builder().to_addresses(to).build())
             .content(content)
             .send()
             .await;
@@ -304,14 +350,14 @@ impl Outbox {
                     Some(code) => format!("{code}: {}", e.message().unwrap_or("")),
                     None => aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
                 };
-                return Ok(Some(Delivery::Failed(self.failed(n, &error).await?)));
+                return Ok(Delivery::Failed(self.failed(n, &error).await?));
             }
         };
         self.store
             .finish_notification(&n.notification_id, "sent", sent.message_id(), &rfc3339(self.clock.now()), secret)
             .await?;
         tracing::info!(notification_id = %n.notification_id, kind = %n.kind, "notification sent");
-        Ok(Some(Delivery::Sent))
+        Ok(Delivery::Sent)
     }
 
     /// Record a send SES refused (`error`: what it said): one more attempt, due again after the backoff, or

@@ -50,6 +50,7 @@ async fn main() {
         expires_at: chrono::Utc::now().timestamp() + 86_400,
         index: Some(keys::solution_usage(&solution.solution_id, &date, "bench-bare")),
         attested: false,
+        member: None,
     };
     let bare = || env.store.count_usage(&spec, "search", 1);
 

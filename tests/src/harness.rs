@@ -189,9 +189,10 @@ impl TestEnv {
     pub async fn send(&self, req: Request) -> Reply {
         let path = req.uri().path().to_owned();
         let method = req.method().as_str().to_owned();
+        // Boxed: the handlers' futures are large in debug builds, and tests nest many of these calls.
         let resp = match shared::platform::http::match_route(usage::ROUTES, &method, &path) {
-            shared::platform::http::RouteMatch::NotFound => auth::handle(&self.state, req).await,
-            _ => usage::handle(&self.usage, req).await,
+            shared::platform::http::RouteMatch::NotFound => Box::pin(auth::handle(&self.state, req)).await,
+            _ => Box::pin(usage::handle(&self.usage, req)).await,
         };
         decode(resp)
     }

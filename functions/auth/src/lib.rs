@@ -29,6 +29,19 @@ pub const ROUTES: &[http::Route<Route>] = &[
     ("PUT", "/api/user-tier", Route::SetTier),
     ("GET", "/api/user-solutions", Route::UserSolutions),
     ("GET", "/.well-known/jwks.json", Route::Jwks),
+    ("POST", "/api/orgs", Route::CreateOrg),
+    ("GET", "/api/orgs", Route::ListOrgs),
+    ("GET", "/api/orgs/{org_id}", Route::GetOrg),
+    ("PATCH", "/api/orgs/{org_id}", Route::RenameOrg),
+    ("GET", "/api/orgs/{org_id}/members", Route::ListMembers),
+    ("PUT", "/api/orgs/{org_id}/members/{user_id}", Route::SetMemberRole),
+    ("DELETE", "/api/orgs/{org_id}/members/{user_id}", Route::RemoveMember),
+    ("POST", "/api/orgs/{org_id}/transfer-ownership", Route::TransferOwnership),
+    ("POST", "/api/orgs/{org_id}/invitations", Route::Invite),
+    ("GET", "/api/orgs/{org_id}/invitations", Route::ListInvitations),
+    ("DELETE", "/api/orgs/{org_id}/invitations/{invitation_id}", Route::RevokeInvitation),
+    ("GET", "/api/invitations", Route::MyInvitations),
+    ("POST", "/api/invitations/{invitation_id}/accept", Route::AcceptInvitation),
 ];
 
 /// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
@@ -47,6 +60,19 @@ pub enum Route {
     SetTier,
     UserSolutions,
     Jwks,
+    CreateOrg,
+    ListOrgs,
+    GetOrg,
+    RenameOrg,
+    ListMembers,
+    SetMemberRole,
+    RemoveMember,
+    TransferOwnership,
+    Invite,
+    ListInvitations,
+    RevokeInvitation,
+    MyInvitations,
+    AcceptInvitation,
 }
 
 const ACCESS: &[TokenKind] = &[TokenKind::Access];
@@ -82,7 +108,7 @@ impl AppState {
 
 /// The function's entry point for one request.
 pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(ROUTES, &req, |route, _params| dispatch(state, route, &req)).await
+    http::serve(ROUTES, &req, |route, params| dispatch(state, route, params, &req)).await
 }
 
 impl http::Handler for AppState {
@@ -91,7 +117,12 @@ impl http::Handler for AppState {
     }
 }
 
-async fn dispatch(state: &AppState, route: Route, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn dispatch(
+    state: &AppState,
+    route: Route,
+    params: Vec<(String, String)>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let auth = &state.auth;
     let limit = http::DEFAULT_BODY_LIMIT;
     match route {
@@ -152,5 +183,55 @@ async fn dispatch(state: &AppState, route: Route, req: &Request) -> Result<Respo
             Ok(http::json(200, &auth.user_solutions(&caller).await?))
         }
         Route::Jwks => Ok(http::json_cacheable(200, &auth.jwks().await?, 300)),
+        // Boxed: the organization routes keep their (large) future off every other route's.
+        _ => Box::pin(organizations(auth, route, &params, req)).await,
+    }
+}
+
+/// The organization routes: sessions only (a solution token acts for an organization, never manages one).
+async fn organizations(
+    auth: &AuthService,
+    route: Route,
+    params: &[(String, String)],
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let param = |name: &str| http::param(params, name).to_owned();
+    let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
+    let limit = http::DEFAULT_BODY_LIMIT;
+    let org = || param("org_id");
+    match route {
+        Route::CreateOrg => Ok(http::json(201, &auth.create_org(&caller, http::json_body(req, limit)?).await?)),
+        Route::ListOrgs => Ok(http::json(200, &auth.list_orgs(&caller).await?)),
+        Route::GetOrg => Ok(http::json(200, &auth.get_org(&caller, &org()).await?)),
+        Route::RenameOrg => Ok(http::json(200, &auth.rename_org(&caller, &org(), http::json_body(req, limit)?).await?)),
+        Route::ListMembers => Ok(http::json(200, &auth.list_members(&caller, &org()).await?)),
+        Route::SetMemberRole => {
+            let body = http::json_body(req, limit)?;
+            Ok(http::json(200, &auth.set_member_role(&caller, &org(), &param("user_id"), body).await?))
+        }
+        Route::RemoveMember => {
+            auth.remove_member(&caller, &org(), &param("user_id")).await?;
+            Ok(http::no_content())
+        }
+        Route::TransferOwnership => {
+            Ok(http::json(200, &auth.transfer_ownership(&caller, &org(), http::json_body(req, limit)?).await?))
+        }
+        Route::Invite => {
+            let invited = auth.invite(&caller, &org(), http::json_body(req, limit)?).await?;
+            Ok(http::json(if invited.created { 201 } else { 200 }, &invited.invitation))
+        }
+        Route::ListInvitations => {
+            let (limit, cursor) = (http::query(req, "limit"), http::query(req, "cursor"));
+            Ok(http::json(200, &auth.org_invitations(&caller, &org(), limit.as_deref(), cursor.as_deref()).await?))
+        }
+        Route::RevokeInvitation => {
+            auth.revoke_invitation(&caller, &org(), &param("invitation_id")).await?;
+            Ok(http::no_content())
+        }
+        Route::MyInvitations => Ok(http::json(200, &auth.my_invitations(&caller).await?)),
+        Route::AcceptInvitation => {
+            Ok(http::json(200, &auth.accept_invitation(&caller, &param("invitation_id")).await?))
+        }
+        _ => Err(ApiError::route_not_found(req.method().as_str(), req.uri().path())),
     }
 }

@@ -7,7 +7,8 @@
 //! and PhonePe (orders and refunds not final) what we missed and applies it through the webhooks' code paths
 //! (`shared::payments::reconcile`).
 //! `{"job": "index-subscriptions"}` (once, after GSI3 is deployed) indexes subscriptions written before it by
-//! their solution. `{"job": "outbox"}` emails pending notifications through SES (`shared::notifications`;
+//! their solution. `{"job": "migrate-orgs"}` (once, rerun-safe) gives every account older than organizations its
+//! personal organization. `{"job": "outbox"}` emails pending notifications through SES (`shared::notifications`;
 //! only to verified addresses, except the verification link itself). `{"job": "monthly"}` (optionally with
 //! `"month": "yyyy-mm"`, default last month in India time) makes each partner's payout statements
 //! (`shared::ledger`): rerun-safe, documents to S3. Each stops 30 s before its time limit; the next
@@ -55,6 +56,9 @@ pub struct Outcome {
     /// `reconcile`: what the providers knew that we had missed, repaired.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconciliation: Option<ReconcileReport>,
+    /// `migrate-orgs`: accounts looked at and personal organizations made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orgs: Option<shared::auth::orgs::MigrationReport>,
 }
 
 /// Stop this long before the invocation's deadline (at most; see `handle`).
@@ -171,7 +175,7 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
             let holds = state.holds.apply(&has_time).await?;
             let mut report = state.run.run(has_time).await?;
             report.complete &= holds.complete;
-            Ok(Outcome { job: job.job.clone(), report, outbox: None, statements: None, holds: Some(holds), reconciliation: None })
+            Ok(Outcome { job: job.job.clone(), report, outbox: None, statements: None, holds: Some(holds), reconciliation: None, orgs: None })
         }
         // One-off, after GSI3 is deployed: index the subscriptions written before it (rerun until complete).
         "index-subscriptions" => {
@@ -184,6 +188,21 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
                 statements: None,
                 holds: None,
                 reconciliation: None,
+                orgs: None,
+            })
+        }
+        // Rerun-safe: every account older than organizations gets its personal organization.
+        "migrate-orgs" => {
+            let now = shared::platform::clock::rfc3339(state.run.writer.clock.now());
+            let report = shared::auth::orgs::migrate_personal_orgs(&state.run.writer.store, &now, &has_time).await?;
+            Ok(Outcome {
+                job: job.job.clone(),
+                report: RunReport { complete: report.complete, ..Default::default() },
+                outbox: None,
+                statements: None,
+                holds: None,
+                reconciliation: None,
+                orgs: Some(report),
             })
         }
         "monthly" => {
@@ -195,6 +214,7 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
                 statements: Some(report),
                 holds: None,
                 reconciliation: None,
+                orgs: None,
             })
         }
         "outbox" => {
@@ -207,6 +227,7 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
                 statements: None,
                 holds: None,
                 reconciliation: None,
+                orgs: None,
             })
         }
         "reconcile" => {
@@ -218,10 +239,11 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
                 statements: None,
                 holds: None,
                 reconciliation: Some(report),
+                orgs: None,
             })
         }
         other => Err(format!(
-            "unknown job {other:?} (expected \"daily\", \"reconcile\", \"outbox\", \"monthly\" or \"index-subscriptions\")"
+            "unknown job {other:?} (expected \"daily\", \"reconcile\", \"outbox\", \"monthly\", \"index-subscriptions\" or \"migrate-orgs\")"
         )
         .into()),
     }

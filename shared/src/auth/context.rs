@@ -42,9 +42,23 @@ pub struct UserContext {
     pub solutions: Vec<SolutionTier>,
     pub subscriptions: Vec<serde_json::Value>,
     pub token: TokenInfo,
-    /// With a solution token: the quota for that solution today.
+    /// With a solution token: the quota for that solution today (the organization's, when the token acts
+    /// for one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<usage::Quota>,
+    /// The organizations the user belongs to, with the user's role in each (a solution token sees only the
+    /// one it acts for).
+    pub orgs: Vec<OrgMembership>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrgMembership {
+    pub org_id: String,
+    pub name: String,
+    pub kind: crate::model::OrgKind,
+    pub role: crate::model::OrgRole,
+    /// Whose usage and subscriptions are the organization's (the user's own id for the personal one).
+    pub customer_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -73,18 +87,28 @@ impl AuthService {
     /// quota, never the account's other solutions.
     pub async fn user_context(&self, caller: &Principal) -> Result<UserContext, ApiError> {
         let confined = caller.confined_to(SCOPE_READ)?.map(str::to_owned);
-        let (user, mut tiers) = self.store.user_with_entitlements(&caller.user_id).await?;
+        let (account, orgs) = tokio::join!(self.store.user_with_entitlements(&caller.user_id), self.orgs_of(caller));
+        let (user, mut tiers) = account?;
+        let orgs = orgs?;
+        let user = user.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+        if let Some(org_id) = &caller.org_id {
+            // A token acting for an organization: its tiers are the organization's, while the user is a member.
+            if !orgs.iter().any(|o| &o.org_id == org_id) {
+                return Err(crate::identity::orgs::no_longer_member());
+            }
+            tiers = self.store.entitlements_of(org_id).await?;
+        }
         if let Some(own) = &confined {
             tiers.retain(|e| &e.solution_id == own);
         }
-        let user = user.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
         let quota = match &caller.solution_id {
             Some(sid) => {
                 let now = self.clock.now();
+                let customer = caller.customer_id();
                 let tier =
                     tiers.iter().find(|e| &e.solution_id == sid).map_or(Tier::Free, |e| e.tier_at(now.timestamp()));
-                let mut found = self.store.batch_get(&usage::quota_read_keys(&caller.user_id, sid, now), false).await?;
-                usage::quota_from_found(&caller.user_id, sid, tier, now, &mut found)?
+                let mut found = self.store.batch_get(&usage::quota_read_keys(customer, sid, now), false).await?;
+                usage::quota_from_found(customer, sid, tier, now, Some(&caller.user_id), &mut found)?
             }
             None => None,
         };
@@ -111,7 +135,28 @@ impl AuthService {
                 expires_at: epoch_rfc3339(caller.exp),
             },
             quota,
+            orgs,
         })
+    }
+
+    /// The caller's organizations and roles: all of them for a session; for a solution token, the one it acts
+    /// for (none for one acting for the user's own account).
+    async fn orgs_of(&self, caller: &Principal) -> Result<Vec<OrgMembership>, ApiError> {
+        let mut memberships = crate::identity::orgs::memberships(&self.store, &caller.user_id).await?;
+        if caller.kind == crate::model::TokenKind::Solution {
+            memberships.retain(|(m, _)| Some(&m.org_id) == caller.org_id.as_ref());
+        }
+        let out = memberships
+            .into_iter()
+            .map(|(m, org)| OrgMembership {
+                org_id: org.org_id,
+                name: org.name,
+                kind: org.kind,
+                role: m.role,
+                customer_id: org.customer_id,
+            })
+            .collect();
+        Ok(out)
     }
 
     pub async fn set_tier(&self, caller: &Principal, req: SetTierRequest) -> Result<Entitlement, ApiError> {

@@ -8,11 +8,15 @@
 
 pub mod accounts;
 pub mod context;
+pub mod invitations;
+pub mod orgs;
 pub mod sessions;
 pub mod tokens;
 pub mod verification;
 
-pub use context::{Entitlement, Profile, SetTierRequest, SolutionTier, UsableSolution, UserContext, UserSolutions};
+pub use context::{
+    Entitlement, OrgMembership, Profile, SetTierRequest, SolutionTier, UsableSolution, UserContext, UserSolutions,
+};
 pub use sessions::{
     LoginRequest, RefreshRequest, Refreshed, RegisterRequest, RevokeRequest, Session, TokenInfo, TokenList,
 };
@@ -164,6 +168,7 @@ impl AuthService {
             role: (family.kind == TokenKind::Access).then_some(role),
             solution_id: family.solution_id.clone(),
             tier,
+            org_id: family.org_id.clone(),
             scopes: family.scopes.clone(),
         };
         let jwt = signing.sign(&claims).map_err(ApiError::internal)?;

@@ -154,6 +154,8 @@ impl AuthService {
             // The verification link and its mail (and the resend throttle's first count) commit with the account.
             extra.extend(crate::auth::verification::registration_items(&self.store, &user, self.clock.now())?);
         }
+        // Every account has its personal organization from the start.
+        extra.extend(self.personal_org_items(&user_id)?);
         if let Some(anonymous_id) = anonymous_id {
             for counter in self.anonymous_carry_over(anonymous_id, &user_id).await? {
                 extra.push(self.store.tx_put_new(&counter)?);
@@ -291,13 +293,22 @@ impl AuthService {
             return Err(self.reuse_detected(&family).await);
         }
         let uk = keys::user(&family.user_id);
-        let ek = family.solution_id.as_deref().map(|sid| keys::entitlement(&family.user_id, sid));
+        // A family acting for an organization: the organization's tier, while the user is still a member.
+        let customer = family.org_id.as_deref().unwrap_or(&family.user_id);
+        let ek = family.solution_id.as_deref().map(|sid| keys::entitlement(customer, sid));
         let sk = family.solution_id.as_deref().map(keys::solution);
+        let mk = family.org_id.as_deref().map(|org| keys::org_member(org, &family.user_id));
         let mut wanted = vec![uk.clone()];
         wanted.extend(ek.clone());
         wanted.extend(sk.clone());
+        wanted.extend(mk.clone());
         let mut found = self.store.batch_get(&wanted, true).await?;
         let user: UserItem = take(&mut found, &uk)?.ok_or_else(invalid)?;
+        if let Some(mk) = &mk
+            && take::<crate::store::orgs::MembershipItem>(&mut found, mk)?.is_none()
+        {
+            return Err(crate::identity::orgs::no_longer_member());
+        }
         if let Some(sk) = &sk {
             let solution: Option<SolutionItem> = take(&mut found, sk)?;
             if !solution_is_live(solution.map(|s| s.status)) {

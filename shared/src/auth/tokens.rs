@@ -11,6 +11,7 @@ use crate::identity::jwt::{Expect, TokenError};
 use crate::identity::refresh;
 use crate::model::{SolutionStatus, Tier, TokenKind};
 use crate::platform::error::{ApiError, FieldError, codes};
+use crate::platform::ids;
 use crate::store::solutions::{EntitlementItem, SolutionItem};
 use crate::store::tokens::{FamilyItem, RefreshItem};
 use crate::store::{keys, take};
@@ -31,6 +32,10 @@ pub struct GenerateRequest {
     pub scopes: Option<Vec<String>>,
     #[serde(default)]
     pub ttl_seconds: Option<i64>,
+    /// The organization the token acts for (its tier and shared quota); the caller must be a member. The
+    /// caller's personal organization (or none) acts for the caller's own account.
+    #[serde(default)]
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +57,9 @@ pub struct SolutionToken {
     pub solution_id: String,
     pub tier: Tier,
     pub scopes: Vec<String>,
+    /// The organization the token acts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,6 +72,12 @@ pub struct Validation {
     pub tier: Tier,
     pub scopes: Vec<String>,
     pub expires_at: String,
+    /// The organization the token acts for: `tier` and `quota` are the organization's (shared by its members).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// The caller's role in that organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_role: Option<crate::model::OrgRole>,
     /// The user's quota for the token's solution today.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<usage::Quota>,
@@ -112,6 +126,7 @@ impl AuthService {
             solution_id: family.solution_id.clone().unwrap_or_default(),
             tier,
             scopes: family.scopes.clone(),
+            org_id: family.org_id.clone(),
         }
     }
 
@@ -126,11 +141,25 @@ impl AuthService {
         if !(min..=max).contains(&ttl) {
             errors.push(FieldError::new("ttl_seconds", format!("must be between {min} and {max}")));
         }
+        if let Some(org_id) = &req.org_id
+            && !ids::is_valid("org", org_id)
+        {
+            errors.push(FieldError::new("org_id", "must be an org_ id"));
+        }
         let (Some(scopes), true) = (scopes, errors.is_empty()) else {
             return Err(ApiError::validation(errors));
         };
+        // Acting for an organization: the caller's membership, the organization, and its tier, in the same read.
+        let org_id = match &req.org_id {
+            Some(org_id) => {
+                let access = crate::identity::orgs::member_of(&self.store, org_id, &caller.user_id).await?;
+                (access.org.kind != crate::model::OrgKind::Personal).then(|| access.org.customer_id.clone())
+            }
+            None => None,
+        };
+        let customer = org_id.as_deref().unwrap_or(&caller.user_id);
         let sk = keys::solution(&req.solution_id);
-        let ek = keys::entitlement(&caller.user_id, &req.solution_id);
+        let ek = keys::entitlement(customer, &req.solution_id);
         let mut found = self.store.batch_get(&[sk.clone(), ek.clone()], false).await?;
         let solution: Option<SolutionItem> = take(&mut found, &sk)?;
         let entitlement: Option<EntitlementItem> = take(&mut found, &ek)?;
@@ -138,7 +167,8 @@ impl AuthService {
             return Err(ApiError::not_found(codes::SOLUTION_NOT_FOUND, "no published solution with this id"));
         }
         let tier = entitlement.map_or(Tier::Free, |e| e.tier_at(self.clock.now().timestamp()));
-        let family = self.new_family(&caller.user_id, TokenKind::Solution, Some((&req.solution_id, scopes, ttl)));
+        let mut family = self.new_family(&caller.user_id, TokenKind::Solution, Some((&req.solution_id, scopes, ttl)));
+        family.org_id = org_id;
         let minted = self.mint(&family, &caller.email, caller.role, Some(tier)).await?;
         let refresh = refresh::generate(&family.family_id);
         let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
@@ -172,9 +202,13 @@ impl AuthService {
         let solution_id = claims.solution_id.clone().unwrap_or_default();
         let now = self.clock.now();
         let fk = keys::family(&claims.fid);
-        let ek = keys::entitlement(&claims.sub, &solution_id);
+        // A token acting for an organization: the organization's tier and quota, while the user is a member.
+        let customer = claims.org_id.clone().unwrap_or_else(|| claims.sub.clone());
+        let ek = keys::entitlement(&customer, &solution_id);
+        let mk = claims.org_id.as_deref().map(|org| keys::org_member(org, &claims.sub));
         let mut wanted = vec![fk.clone(), ek.clone()];
-        wanted.extend(usage::quota_read_keys(&claims.sub, &solution_id, now));
+        wanted.extend(mk.clone());
+        wanted.extend(usage::quota_read_keys(&customer, &solution_id, now));
         // The solution (whose partner a key must be) is among the quota's keys already.
         let key_keys = key_hash.as_ref().map(|h| (keys::api_key(h), keys::solution(&solution_id)));
         if let Some((k, _)) = &key_keys {
@@ -208,8 +242,16 @@ impl AuthService {
         if !solution_is_live(status) {
             return Err(solution_unavailable().with_extension("valid", false.into()));
         }
+        let org_role = match &mk {
+            Some(mk) => Some(
+                take::<crate::store::orgs::MembershipItem>(&mut found, mk)?
+                    .ok_or_else(|| crate::identity::orgs::no_longer_member().with_extension("valid", false.into()))?
+                    .role,
+            ),
+            None => None,
+        };
         let tier = take::<EntitlementItem>(&mut found, &ek)?.map_or(Tier::Free, |e| e.tier_at(now.timestamp()));
-        let quota = usage::quota_from_found(&claims.sub, &solution_id, tier, now, &mut found)?;
+        let quota = usage::quota_from_found(&customer, &solution_id, tier, now, Some(&claims.sub), &mut found)?;
         Ok(Validation {
             valid: true,
             token_id: claims.jti,
@@ -219,6 +261,8 @@ impl AuthService {
             tier,
             scopes: claims.scopes,
             expires_at: epoch_rfc3339(claims.exp),
+            org_id: claims.org_id,
+            org_role,
             quota,
         })
     }

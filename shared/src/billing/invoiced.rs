@@ -121,6 +121,7 @@ impl SubscriptionService {
     pub(crate) async fn create_on_phonepe(
         &self,
         caller: &Principal,
+        customer: &str,
         req: &crate::billing::views::CreateRequest,
         period: BillingPeriod,
         subscription_id: &str,
@@ -132,7 +133,7 @@ impl SubscriptionService {
         let rail = self.rail()?;
         let mut item = SubscriptionItem::new(
             subscription_id,
-            &caller.user_id,
+            customer,
             &req.solution_id,
             req.tier,
             period,
@@ -214,9 +215,7 @@ impl SubscriptionService {
         })
         .await;
         let invoice = invoice?.ok_or_else(missing)?;
-        if invoice.user_id != caller.user_id && !caller.is_admin() {
-            return Err(ApiError::forbidden("you may only pay your own invoices"));
-        }
+        crate::billing::customers::may_manage(self.store(), caller, &invoice.user_id, "pay invoices").await?;
         crate::auth::verification::ensure_verified(payer?.as_ref())?;
         if invoice.provider != Provider::Phonepe {
             return Err(ApiError::field("invoice_id", "this invoice is paid through Stripe"));
@@ -384,9 +383,7 @@ impl SubscriptionService {
             return Err(missing());
         }
         let order = self.store().get_phonepe_order(&req.merchant_order_id).await?.ok_or_else(missing)?;
-        if order.user_id != caller.user_id && !caller.is_admin() {
-            return Err(ApiError::forbidden("you may only verify your own payments"));
-        }
+        crate::billing::customers::may_manage(self.store(), caller, &order.user_id, "verify payments").await?;
         let verified = Box::pin(rail.apply_order(&req.merchant_order_id)).await?;
         let subscription = self.owned(caller, &order.subscription_id).await?;
         Ok(VerifyAnswer { order: verified, subscription: self.view(&subscription) })
@@ -499,7 +496,8 @@ impl SubscriptionService {
         cursor: Option<&str>,
         limit: Option<&str>,
     ) -> Result<InvoiceList, ApiError> {
-        let (customer, limit) = crate::billing::service::list_request(caller, customer_id, limit, "invoices")?;
+        let (customer, limit) =
+            crate::billing::service::list_request(self.store(), caller, customer_id, limit, "invoices").await?;
         let page = self
             .store()
             .user_invoices(customer, limit, cursor)

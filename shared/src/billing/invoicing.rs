@@ -117,8 +117,9 @@ pub async fn issue(
     issued_at: DateTime<Utc>,
     extra: Vec<TransactWriteItem>,
 ) -> Result<Issued, ApiError> {
-    let user = store.get_user(&subscription.user_id).await?;
-    let (name, email) = user.map(|u| (u.name, u.email)).unwrap_or_default();
+    // The customer: a user, or an organization (its name, its owner's address).
+    let contact = crate::identity::orgs::contact(store, &subscription.user_id).await?;
+    let (name, email) = contact.map(|c| (c.name, c.email)).unwrap_or_default();
     let solution = store.get_solution(&subscription.solution_id).await?.map(|s| s.name).unwrap_or_default();
     let what = match invoice.reason {
         crate::store::invoices::InvoiceReason::Upgrade => "upgrade (prorated)",

@@ -8,6 +8,8 @@ pub mod changes;
 #[cfg(feature = "payments")]
 pub mod checkout;
 #[cfg(feature = "payments")]
+pub mod customers;
+#[cfg(feature = "payments")]
 pub mod holds;
 #[cfg(feature = "payments")]
 pub mod invoiced;

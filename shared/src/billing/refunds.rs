@@ -19,7 +19,7 @@ impl SubscriptionService {
         cursor: Option<&str>,
         limit: Option<&str>,
     ) -> Result<History, ApiError> {
-        let (customer, limit) = list_request(caller, customer_id, limit, "payments")?;
+        let (customer, limit) = list_request(self.store(), caller, customer_id, limit, "payments").await?;
         let page = self
             .store()
             .payment_history(customer, limit, cursor)

@@ -213,15 +213,18 @@ impl SubscriptionService {
             return Err(ApiError::validation(errors));
         }
         let period = req.period.unwrap_or(BillingPeriod::Monthly);
+        // Whom it is for: the caller's own account, or an organization the caller owns.
+        let customer = crate::billing::customers::buyer(self.store(), caller, req.org_id.as_deref()).await?;
         let fingerprint = crate::platform::crypto::sha256_hex(
             format!(
-                "{}\n{}\n{}\n{:?}\n{:?}\n{:?}",
+                "{}\n{}\n{}\n{:?}\n{:?}\n{:?}\n{}",
                 req.solution_id,
                 req.tier.as_str(),
                 req.provider.as_str(),
                 period,
                 req.gstin,
-                req.state
+                req.state,
+                customer
             )
             .as_bytes(),
         );
@@ -256,8 +259,8 @@ impl SubscriptionService {
         // The user's pending subscription to this solution, if any: resumed when asked for again, else replaced.
         let (slot, mine) = Box::pin(async {
             tokio::join!(
-                self.store().get_checkout_slot(&caller.user_id, &req.solution_id),
-                self.store().user_subscriptions(&caller.user_id)
+                self.store().get_checkout_slot(&customer, &req.solution_id),
+                self.store().user_subscriptions(&customer)
             )
         })
         .await;
@@ -312,12 +315,13 @@ impl SubscriptionService {
             Box::pin(self.give_up_checkout(&old, &subscription_id)).await?;
         }
         let claim = self.store().tx_claim_checkout_slot(
-            &CheckoutSlotItem::new(&caller.user_id, &req.solution_id, &subscription_id, &fingerprint, rfc3339(now)),
+            &CheckoutSlotItem::new(&customer, &req.solution_id, &subscription_id, &fingerprint, rfc3339(now)),
             seen.as_deref(),
         )?;
         if req.provider == Provider::Phonepe {
-            let Some(created) =
-                self.create_on_phonepe(caller, req, period, &subscription_id, price, buyer, now, claim).await?
+            let Some(created) = self
+                .create_on_phonepe(caller, &customer, req, period, &subscription_id, price, buyer, now, claim)
+                .await?
             else {
                 return Ok(Attempt::SlotTaken);
             };
@@ -330,15 +334,15 @@ impl SubscriptionService {
             }
             return Ok(Attempt::Done(Box::new(created)));
         }
-        let customer = self.customer_for(caller).await?;
+        let stripe_customer = self.customer_for(&customer, &caller.email).await?;
         let price_id = price.stripe_price_id.clone().unwrap_or_default();
         let opened = self
             .stripe
             .open_checkout(CheckoutRequest {
                 subscription_id: &subscription_id,
-                user_id: &caller.user_id,
+                user_id: &customer,
                 solution_id: &req.solution_id,
-                customer: &customer,
+                customer: &stripe_customer,
                 price_id: &price_id,
                 success_url: &self.settings.success_url,
                 cancel_url: &self.settings.cancel_url,
@@ -347,7 +351,7 @@ impl SubscriptionService {
         let (session_id, checkout_url) = (opened.session_id, opened.url);
         let mut item = SubscriptionItem::new(
             &subscription_id,
-            &caller.user_id,
+            &customer,
             &req.solution_id,
             req.tier,
             period,
@@ -355,7 +359,7 @@ impl SubscriptionService {
             price.clone(),
             rfc3339(now),
         );
-        item.provider_customer_id = Some(customer);
+        item.provider_customer_id = Some(stripe_customer);
         item.checkout_session_id = Some(session_id);
         item.checkout_url = Some(checkout_url.clone());
         item.buyer_gstin = buyer.gstin;
@@ -374,7 +378,7 @@ impl SubscriptionService {
         let slot_index = 1 + usize::from(record.is_some());
         match self.store().create_subscription(&item, record.as_ref(), vec![claim]).await {
             Ok(()) => {
-                tracing::info!(subscription_id = %subscription_id, user_id = %caller.user_id, solution_id = %req.solution_id, tier = req.tier.as_str(), "subscription created (pending checkout)");
+                tracing::info!(subscription_id = %subscription_id, customer_id = %customer, by = %caller.user_id, solution_id = %req.solution_id, tier = req.tier.as_str(), "subscription created (pending checkout)");
                 Ok(Attempt::Done(Box::new(created)))
             }
             // Lost the slot to a concurrent checkout: this session is never shown, so close it.
@@ -401,13 +405,13 @@ impl SubscriptionService {
         }
     }
 
-    /// The user's Stripe customer, created once.
-    async fn customer_for(&self, caller: &Principal) -> Result<String, ApiError> {
-        if let Some(c) = self.store().get_provider_customer("stripe", &caller.user_id).await? {
+    /// The customer's (user's or organization's) Stripe customer, created once (with the buyer's address).
+    async fn customer_for(&self, customer_id: &str, email: &str) -> Result<String, ApiError> {
+        if let Some(c) = self.store().get_provider_customer("stripe", customer_id).await? {
             return Ok(c.customer_id);
         }
-        let id = self.stripe.create_customer(&caller.user_id, &caller.email).await?;
-        let item = ProviderCustomerItem::new("stripe", &caller.user_id, &id, rfc3339(self.now()));
+        let id = self.stripe.create_customer(customer_id, email).await?;
+        let item = ProviderCustomerItem::new("stripe", customer_id, &id, rfc3339(self.now()));
         Ok(self.store().put_provider_customer("stripe", &item).await?)
     }
 
@@ -416,9 +420,7 @@ impl SubscriptionService {
             return Err(not_found());
         }
         let item = self.store().get_subscription(subscription_id).await?.ok_or_else(not_found)?;
-        if item.user_id != caller.user_id && !caller.is_admin() {
-            return Err(ApiError::forbidden("you may only manage your own subscriptions"));
-        }
+        crate::billing::customers::may_manage(self.store(), caller, &item.user_id, "manage subscriptions").await?;
         Ok(item)
     }
 
@@ -428,9 +430,7 @@ impl SubscriptionService {
 
     /// `GET /api/subscriptions/{customer_id}` (owner or admin).
     pub async fn list(&self, caller: &Principal, customer_id: &str) -> Result<SubscriptionList, ApiError> {
-        if caller.user_id != customer_id && !caller.is_admin() {
-            return Err(ApiError::forbidden("you may only read your own subscriptions"));
-        }
+        crate::billing::customers::may_read(self.store(), caller, customer_id, "read subscriptions").await?;
         let items = self.store().user_subscriptions(customer_id).await?;
         Ok(SubscriptionList {
             customer_id: customer_id.to_owned(),
@@ -457,16 +457,15 @@ fn request_record(
 
 /// A list request of a customer's `what`: whose (the caller's, or any customer's for an admin) and the page
 /// size (`limit`: 1 to 100, 25 when absent).
-pub(crate) fn list_request<'a>(
+pub(crate) async fn list_request<'a>(
+    store: &crate::store::Store,
     caller: &'a Principal,
     customer_id: Option<&'a str>,
     limit: Option<&str>,
     what: &str,
 ) -> Result<(&'a str, i32), ApiError> {
     let customer = customer_id.unwrap_or(&caller.user_id);
-    if customer != caller.user_id && !caller.is_admin() {
-        return Err(ApiError::forbidden(format!("you may only read your own {what}")));
-    }
+    crate::billing::customers::may_read(store, caller, customer, &format!("read {what}")).await?;
     let limit = match limit {
         None => 25,
         Some(raw) => raw

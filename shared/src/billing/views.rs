@@ -23,6 +23,10 @@ pub struct CreateRequest {
     /// The buyer's GST state code (place of supply) when there is no GSTIN, e.g. `29`.
     #[serde(default)]
     pub state: Option<String>,
+    /// Buy for this organization (its owners only): the subscription, its invoices and its tier are the
+    /// organization's, shared by every member.
+    #[serde(default)]
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

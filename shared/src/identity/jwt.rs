@@ -42,6 +42,9 @@ pub struct Claims {
     pub solution_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<crate::model::Tier>,
+    /// The organization a solution token acts for (its quota and tier are the organization's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
 }
@@ -327,6 +330,7 @@ mod tests {
             role: None,
             solution_id: (kind == TokenKind::Solution).then(|| "sol_1".into()),
             tier: Some(Tier::Free),
+            org_id: None,
             scopes: vec![],
         }
     }

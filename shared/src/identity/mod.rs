@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod jwt;
+pub mod orgs;
 pub mod password;
 pub mod refresh;
 pub mod throttle;
@@ -24,6 +25,8 @@ pub struct Principal {
     pub family_id: String,
     pub kind: TokenKind,
     pub solution_id: Option<String>,
+    /// The organization a solution token acts for (`None`: the user's own account).
+    pub org_id: Option<String>,
     pub scopes: Vec<String>,
     pub issued_at: i64,
     pub exp: i64,
@@ -37,6 +40,12 @@ pub const SCOPE_READ: &str = "usage:read";
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// The customer a solution token acts for: its organization's, else its user's. A session acts for the
+    /// user's own account.
+    pub fn customer_id(&self) -> &str {
+        self.org_id.as_deref().unwrap_or(&self.user_id)
     }
 
     /// A solution token's confinement: `None` for a session (the whole account), the token's solution
@@ -124,6 +133,7 @@ impl From<Claims> for Principal {
             family_id: claims.fid,
             kind: claims.typ,
             solution_id: claims.solution_id,
+            org_id: claims.org_id,
             scopes: claims.scopes,
             issued_at: claims.iat,
             exp: claims.exp,

@@ -7,7 +7,7 @@ mod billing;
 mod reconciled;
 mod tier;
 
-pub use account::{Role, TokenKind, partner_status};
+pub use account::{OrgKind, OrgRole, Role, TokenKind, partner_status};
 pub use billing::{BillingPeriod, OrderState, Price, Provider, RefundStatus, SubscriptionStatus};
 pub use reconciled::{Fact, Grant, Movement, Reconciled, Snapshot, grant};
 pub use tier::{LimitsOverride, SolutionStatus, Tier, TierSpec, with_overrides};

@@ -101,6 +101,21 @@ pub mod codes {
     pub const VERIFICATION_USED: &str = "verification_used";
     /// A resend for an address that is verified already.
     pub const EMAIL_ALREADY_VERIFIED: &str = "email_already_verified";
+    /// No organization with this id that the caller belongs to (another organization's id reads the same).
+    pub const ORG_NOT_FOUND: &str = "org_not_found";
+    /// The caller's role in the organization does not allow this (`required_roles` names those that do).
+    pub const ORG_ROLE_REQUIRED: &str = "org_role_required";
+    /// The change would leave the organization without an owner: transfer ownership first.
+    pub const LAST_OWNER: &str = "last_owner";
+    /// A personal organization has one member, its user: it takes no invitations and no other members.
+    pub const PERSONAL_ORG: &str = "personal_org";
+    pub const MEMBER_NOT_FOUND: &str = "member_not_found";
+    pub const ALREADY_MEMBER: &str = "already_member";
+    pub const INVITATION_NOT_FOUND: &str = "invitation_not_found";
+    /// The invitation was accepted, revoked or has expired.
+    pub const INVITATION_CLOSED: &str = "invitation_closed";
+    /// The invitation is for another address than the caller's verified one.
+    pub const INVITATION_EMAIL_MISMATCH: &str = "invitation_email_mismatch";
     pub const INTERNAL: &str = "internal";
 }
 

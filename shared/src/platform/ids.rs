@@ -16,6 +16,12 @@ pub fn family_id() -> String {
 pub fn solution_id() -> String {
     new_id("sol")
 }
+pub fn org_id() -> String {
+    new_id("org")
+}
+pub fn invitation_id() -> String {
+    new_id("inv")
+}
 pub fn partner_id() -> String {
     new_id("prt")
 }

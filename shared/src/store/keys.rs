@@ -9,6 +9,15 @@
 //! | an email verification link by hash (TTL 24 h)   | table | PK=`EMAILVERIFY#<sha256>`, SK=`EMAILVERIFY`       |
 //! | a user's verification mails sent (throttle, TTL) | table | PK=`USER#<user_id>`, SK=`VERIFYSENDS`            |
 //! | a user's tier for a solution                    | table | PK=`USER#<user_id>`, SK=`TIER#<solution_id>`      |
+//! | an organization's tier for a solution           | table | PK=`ORG#<org_id>`, SK=`TIER#<solution_id>`        |
+//! | an organization                                 | table | PK=`ORG#<org_id>`, SK=`META`                      |
+//! | an organization's members                       | table | PK=`ORG#<org_id>`, SK begins_with `MEMBER#`       |
+//! | one membership (role)                           | table | PK=`ORG#<org_id>`, SK=`MEMBER#<user_id>`          |
+//! | a user's organizations, oldest first            | GSI1  | GSI1PK=`USER#<user_id>#ORGS`, GSI1SK=`<joined>#<org_id>` (memberships) |
+//! | a user's personal organization (creation guard) | table | PK=`USER#<user_id>`, SK=`PERSONALORG`             |
+//! | an invitation to an organization                | table | PK=`INVITE#<invitation_id>`, SK=`INVITE`          |
+//! | an organization's invitations, newest first     | GSI1  | GSI1PK=`ORG#<org_id>#INVITES`, GSI1SK=`<created>#<invitation_id>` |
+//! | the invitations to an address, newest first     | GSI2  | GSI2PK=`INVITEE#<normalised email>`, GSI2SK=`<created>#<invitation_id>` |
 //! | a user's profile and all tiers (user context)   | table | PK=`USER#<user_id>`                               |
 //! | a user's tiers only                             | table | PK=`USER#<user_id>`, SK begins_with `TIER#`       |
 //! | solution by id                                  | table | PK=`SOLUTION#<solution_id>`, SK=`META`            |
@@ -22,7 +31,7 @@
 //! | a customer's daily usage of a solution          | table | PK=`USAGE#<customer_id>`, SK=`DAY#<date>#<solution_id>` |
 //! | a customer's usage over a date range            | table | PK=`USAGE#<customer_id>`, SK between `DAY#<from>` and `DAY#<to>~` |
 //! | a customer's monthly usage of a solution        | table | PK=`USAGE#<customer_id>`, SK=`MONTH#<yyyy-mm>#<solution_id>` |
-//! | an idempotency record of a usage event          | table | PK=`IDEMPOTENCY#<customer>#<solution>#<sha256(key)>`, SK=`IDEMPOTENCY` |
+//! | an idempotency record of a usage event          | table | PK=`IDEMPOTENCY#<customer>#<solution>#<sha256(key)>`, SK=`IDEMPOTENCY` (a member for an organization: customer = `<org_id>/<user_id>`) |
 //! | a quota reset's audit record                    | table | PK=`AUDIT#quota#<customer>#<solution>`, SK=`<at>#<id>` |
 //! | an outbox notification (delivered by billing)   | table | PK=`OUTBOX#<notification_id>`, SK=`OUTBOX`        |
 //! | pending outbox notifications due by a time, oldest first (leased and backing-off ones later) | GSI1 | GSI1PK=`OUTBOX#pending`, GSI1SK=`<next attempt, RFC 3339>#<id>` <= `<now>#~` |
@@ -133,8 +142,68 @@ pub fn verification_sends(user_id: &str) -> Key {
 
 pub const TIER_PREFIX: &str = "TIER#";
 
-pub fn entitlement(user_id: &str, solution_id: &str) -> Key {
-    Key::new(user_partition(user_id), format!("{TIER_PREFIX}{solution_id}"))
+/// The tier of a customer for a solution: a user's own (`usr_…`, its personal organization's) or an
+/// organization's (`org_…`).
+pub fn entitlement(customer_id: &str, solution_id: &str) -> Key {
+    Key::new(customer_partition(customer_id), format!("{TIER_PREFIX}{solution_id}"))
+}
+
+/// The partition of a customer's profile and tiers: an organization's for `org_…` ids, a user's otherwise.
+pub fn customer_partition(customer_id: &str) -> String {
+    if is_org(customer_id) { org_partition(customer_id) } else { user_partition(customer_id) }
+}
+
+/// Whether a customer id names an organization (rather than a user or an anonymous visitor).
+pub fn is_org(customer_id: &str) -> bool {
+    customer_id.starts_with("org_")
+}
+
+pub fn org_partition(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+pub fn org(org_id: &str) -> Key {
+    Key::new(org_partition(org_id), "META")
+}
+
+pub const ORG_MEMBER_PREFIX: &str = "MEMBER#";
+
+pub fn org_member(org_id: &str, user_id: &str) -> Key {
+    Key::new(org_partition(org_id), format!("{ORG_MEMBER_PREFIX}{user_id}"))
+}
+
+pub fn user_orgs(user_id: &str, joined_at: &str, org_id: &str) -> Gsi1 {
+    Gsi1 { pk: user_orgs_partition(user_id), sk: format!("{joined_at}#{org_id}") }
+}
+
+pub fn user_orgs_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#ORGS")
+}
+
+/// The guard that gives a user exactly one personal organization.
+pub fn personal_org(user_id: &str) -> Key {
+    Key::new(user_partition(user_id), "PERSONALORG")
+}
+
+pub fn invitation(invitation_id: &str) -> Key {
+    Key::new(format!("INVITE#{invitation_id}"), "INVITE")
+}
+
+pub fn org_invitations(org_id: &str, created_at: &str, invitation_id: &str) -> Gsi1 {
+    Gsi1 { pk: org_invitations_partition(org_id), sk: format!("{created_at}#{invitation_id}") }
+}
+
+pub fn org_invitations_partition(org_id: &str) -> String {
+    format!("ORG#{org_id}#INVITES")
+}
+
+/// The GSI2 entry of an invitation: the invitations to one (normalised) address.
+pub fn invitee(email: &str, created_at: &str, invitation_id: &str) -> (String, String) {
+    (invitee_partition(email), format!("{created_at}#{invitation_id}"))
+}
+
+pub fn invitee_partition(email: &str) -> String {
+    format!("INVITEE#{email}")
 }
 
 /// The solution id of an entitlement sort key.
@@ -208,6 +277,12 @@ pub fn usage_day_range(from: &str, to: &str) -> (String, String) {
 
 pub fn idempotency(customer_id: &str, solution_id: &str, key_hash: &str) -> Key {
     Key::new(format!("IDEMPOTENCY#{customer_id}#{solution_id}#{key_hash}"), "IDEMPOTENCY")
+}
+
+/// A usage event's idempotency record for a member acting for an organization: each member's keys are
+/// their own (two members never replay each other's events).
+pub fn member_idempotency(org_id: &str, user_id: &str, solution_id: &str, key_hash: &str) -> Key {
+    Key::new(format!("IDEMPOTENCY#{org_id}/{user_id}#{solution_id}#{key_hash}"), "IDEMPOTENCY")
 }
 
 pub fn quota_audit(customer_id: &str, solution_id: &str, at: &str, id: &str) -> Key {
@@ -516,6 +591,15 @@ mod tests {
         assert_eq!(email("a@b.c").pk, "EMAIL#a@b.c");
         assert_eq!(entitlement("usr_1", "sol_1").sk, "TIER#sol_1");
         assert_eq!(entitlement_solution("TIER#sol_1"), Some("sol_1"));
+        assert_eq!(entitlement("org_1", "sol_1"), Key::new("ORG#org_1".into(), "TIER#sol_1"));
+        assert_eq!(entitlement("usr_1", "sol_1").pk, "USER#usr_1");
+        assert_eq!(org("org_1"), Key::new("ORG#org_1".into(), "META"));
+        assert_eq!(org_member("org_1", "usr_1"), Key::new("ORG#org_1".into(), "MEMBER#usr_1"));
+        assert_eq!(user_orgs("usr_1", "t", "org_1"), Gsi1 { pk: "USER#usr_1#ORGS".into(), sk: "t#org_1".into() });
+        assert_eq!(personal_org("usr_1"), Key::new("USER#usr_1".into(), "PERSONALORG"));
+        assert_eq!(invitation("inv_1"), Key::new("INVITE#inv_1".into(), "INVITE"));
+        assert_eq!(org_invitations("org_1", "t", "inv_1").pk, "ORG#org_1#INVITES");
+        assert_eq!(invitee("a@b.c", "t", "inv_1"), ("INVITEE#a@b.c".into(), "t#inv_1".into()));
         assert_eq!(solution("sol_1").pk, "SOLUTION#sol_1");
         assert_eq!(solutions_by_status("published", "2026", "sol_1").pk, "SOLUTIONS#published");
         assert_eq!(default_tier("free").sk, "TIERDEF#free");
@@ -527,6 +611,7 @@ mod tests {
         let (lo, hi) = usage_day_range("2026-11-01", "2026-11-22");
         assert!(lo.as_str() <= "DAY#2026-11-01#sol_1" && "DAY#2026-11-22#sol_1" <= hi.as_str());
         assert_eq!(idempotency("c", "s", "h").pk, "IDEMPOTENCY#c#s#h");
+        assert_eq!(member_idempotency("org_1", "usr_1", "s", "h").pk, "IDEMPOTENCY#org_1/usr_1#s#h");
         assert_eq!(outbox("n1").pk, "OUTBOX#n1");
         assert_eq!(outbox_pending("t", "n1").pk, "OUTBOX#pending");
         let due = outbox_due_until("2026-11-22T10:00:00Z");

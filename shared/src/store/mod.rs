@@ -20,6 +20,7 @@
 pub mod invoices;
 pub mod keys;
 pub mod ledger;
+pub mod orgs;
 pub mod outbox;
 pub mod partners;
 mod reconcile;

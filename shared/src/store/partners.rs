@@ -411,7 +411,7 @@ impl Store {
     }
 
     /// Every item of an index partition (`GSI1` or `GSI2`), as `T`; newest first unless `oldest_first`.
-    async fn index_partition<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn index_partition<T: serde::de::DeserializeOwned>(
         &self,
         index: &str,
         partition: String,

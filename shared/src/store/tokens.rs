@@ -21,6 +21,9 @@ pub struct FamilyItem {
     pub solution_id: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The organization the family's solution tokens act for (`None`: the user's own account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     /// Lifetime of each token minted in this family.
     pub token_ttl_seconds: i64,
     pub created_at: String,
@@ -58,6 +61,7 @@ impl FamilyItem {
             kind,
             solution_id: solution_id.map(str::to_owned),
             scopes,
+            org_id: None,
             token_ttl_seconds,
             created_at,
             refresh_until,

@@ -20,6 +20,8 @@ use std::collections::HashMap;
 
 /// Prefix of the per-action count attributes of a usage counter (`action:<name>` = count).
 pub const ACTION_ATTR_PREFIX: &str = "action:";
+/// On an organization's counters: one attribute per member, the units that member counted.
+pub const MEMBER_ATTR_PREFIX: &str = "member:";
 
 /// A usage counter: one customer × solution × local day (or month). `used` is what counts against the quota
 /// (an admin reset zeroes it); the `action:<name>` attributes count every granted unit by action.
@@ -56,6 +58,14 @@ impl UsageCounterItem {
     pub fn own_units(&self) -> u64 {
         let carried = self.other.get(CARRIED_ATTR).and_then(serde_json::Value::as_u64).unwrap_or(0);
         self.used.saturating_sub(carried)
+    }
+
+    /// Per-member counts (an organization's counters).
+    pub fn members(&self) -> std::collections::BTreeMap<String, u64> {
+        self.other
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(MEMBER_ATTR_PREFIX)?.to_owned(), v.as_u64()?)))
+            .collect()
     }
 
     /// Per-action counts.
@@ -135,6 +145,9 @@ pub struct CounterSpec {
     /// An event the solution's partner tracked (with its API key): the counter is marked
     /// [`ATTESTED_ATTR`] by the same request (reviews count such days).
     pub attested: bool,
+    /// On an organization's counter: the member whose event it is (their share is counted by the same
+    /// request, under [`MEMBER_ATTR_PREFIX`]).
+    pub member: Option<String>,
 }
 
 /// On a day counter: some event of the day was tracked by the solution's partner, not only by the user.
@@ -214,6 +227,11 @@ fn counter_update(spec: &CounterSpec, action: &str, quantity: u64) -> Expr {
             values.insert(":limit".to_owned(), n(limit));
         }
         None => update.push_str(" REMOVE #limit"),
+    }
+    if let Some(member) = &spec.member {
+        let at = update.find(" REMOVE").unwrap_or(update.len());
+        update.insert_str(at, ", #member = if_not_exists(#member, :zero) + :q");
+        names.insert("#member".to_owned(), format!("{MEMBER_ATTR_PREFIX}{member}"));
     }
     if spec.attested {
         let at = update.find(" REMOVE").unwrap_or(update.len());

@@ -105,6 +105,15 @@ impl Store {
         Ok((user, tiers))
     }
 
+    /// A customer's (user's or organization's) tiers.
+    pub async fn entitlements_of(&self, customer_id: &str) -> Result<Vec<EntitlementItem>, StoreError> {
+        self.query_partition(&keys::customer_partition(customer_id), Some(keys::TIER_PREFIX))
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
     pub async fn entitlements(&self, user_id: &str) -> Result<Vec<EntitlementItem>, StoreError> {
         self.query_partition(&keys::user_partition(user_id), Some(keys::TIER_PREFIX))
             .await?

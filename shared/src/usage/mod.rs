@@ -57,13 +57,16 @@ struct Cached<T> {
     fetched: DateTime<Utc>,
 }
 
-/// Per-container caches (bounded: cleared when they grow past `MAX_ENTRIES`).
+/// Per-container caches (bounded: cleared when they grow past `MAX_ENTRIES`). Tiers are cached per customer
+/// (a user, or an organization whose members share it).
 #[derive(Default)]
 struct Caches {
     policies: Mutex<HashMap<String, Cached<Option<Arc<Policy>>>>>,
     /// A user's tier for a solution, with its scheduled switch (applied at read time).
     tiers: Mutex<HashMap<(String, String), Cached<Grant>>>,
     families: Mutex<HashMap<String, Cached<bool>>>,
+    /// Whether a user is (still) a member of an organization, by (org, user).
+    members: Mutex<HashMap<(String, String), Cached<bool>>>,
     /// Last known count per counter key (only a starting guess for the transactional path).
     counters: Mutex<HashMap<(String, String), u64>>,
     /// Tokens whose signature was verified, by their exact text (expiry is still checked on every use).
@@ -98,7 +101,11 @@ fn remember<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, Cached<V>>>, key:
 /// Who is tracking.
 #[derive(Debug, Clone)]
 struct Subject {
+    /// Whose quota the event counts against: the organization's id when a token acts for one, else the
+    /// user's (or the anonymous visitor's).
     customer_id: String,
+    /// The organization the user acts for (its tier, its shared quota); `user_id` must be a member.
+    org_id: Option<String>,
     solution_id: String,
     family_id: Option<String>,
     /// The user whose tier applies (None: anonymous tier).

@@ -8,6 +8,7 @@ use crate::model::Grant;
 use crate::model::{SolutionStatus, Tier};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
+use crate::store::orgs::MembershipItem;
 use crate::store::solutions::{EntitlementItem, SolutionItem, TierDefinitionItem};
 use crate::store::tokens::FamilyItem;
 use crate::store::usage::UsageCounterItem;
@@ -122,11 +123,21 @@ pub struct Quota {
     pub used: u64,
     pub remaining: Option<u64>,
     pub reset_at: String,
+    /// An organization's quota read by one of its members: that member's share of `used`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_used: Option<u64>,
 }
 
 impl Quota {
     pub fn new(tier: Tier, limit: Option<u64>, used: u64, reset_at: DateTime<Utc>) -> Self {
-        Self { tier, limit, used, remaining: limit.map(|l| l.saturating_sub(used)), reset_at: rfc3339(reset_at) }
+        Self {
+            tier,
+            limit,
+            used,
+            remaining: limit.map(|l| l.saturating_sub(used)),
+            reset_at: rfc3339(reset_at),
+            member_used: None,
+        }
     }
 }
 
@@ -142,11 +153,13 @@ pub fn quota_read_keys(customer_id: &str, solution_id: &str, now: DateTime<Utc>)
 }
 
 /// The quota from a batch read made with [`quota_read_keys`]. `None` when the solution does not exist.
+/// `member`: the member reading an organization's quota, whose share is reported.
 pub fn quota_from_found(
     customer_id: &str,
     solution_id: &str,
     tier: Tier,
     now: DateTime<Utc>,
+    member: Option<&str>,
     found: &mut HashMap<(String, String), Item>,
 ) -> Result<Option<Quota>, StoreError> {
     let Some(policy) = Policy::from_found(solution_id, found)? else {
@@ -155,7 +168,11 @@ pub fn quota_from_found(
     let today = local_day(now, policy.tz);
     let counter: Option<UsageCounterItem> = take(found, &keys::usage_day(customer_id, &today.day, solution_id))?;
     let limit = policy.limits(tier).daily;
-    Ok(Some(Quota::new(tier, limit, counter.map_or(0, |c| c.used), today.reset_at)))
+    let mut quota = Quota::new(tier, limit, counter.as_ref().map_or(0, |c| c.used), today.reset_at);
+    if let Some(member) = member.filter(|_| keys::is_org(customer_id)) {
+        quota.member_used = Some(counter.and_then(|c| c.members().get(member).copied()).unwrap_or(0));
+    }
+    Ok(Some(quota))
 }
 
 impl UsageService {
@@ -165,7 +182,8 @@ impl UsageService {
         let ttl = self.ttl();
         let sid = &subject.solution_id;
         let mut policy = fresh(&self.caches.policies, sid, now, ttl);
-        let tier_key = subject.user_id.clone().map(|u| (u, sid.clone()));
+        // The tier is the customer's: the user's own, or the organization's the user acts for.
+        let tier_key = subject.user_id.as_ref().map(|_| (subject.customer_id.clone(), sid.clone()));
         let mut tier = match &tier_key {
             Some(k) => fresh(&self.caches.tiers, k, now, ttl).map(|g| g.at(now.timestamp())),
             None => Some(Tier::Anonymous),
@@ -174,16 +192,29 @@ impl UsageService {
             Some(f) => fresh(&self.caches.families, f, now, ttl),
             None => Some(false),
         };
-        if policy.is_none() || tier.is_none() || revoked.is_none() {
+        // Acting for an organization: still a member (cached as revocation is, so a removal takes effect
+        // within the same bound).
+        let member_key = match (&subject.org_id, &subject.user_id) {
+            (Some(org), Some(user)) => Some((org.clone(), user.clone())),
+            _ => None,
+        };
+        let mut member = match &member_key {
+            Some(k) => fresh(&self.caches.members, k, now, ttl),
+            None => Some(true),
+        };
+        if policy.is_none() || tier.is_none() || revoked.is_none() || member.is_none() {
             let mut wanted = Vec::new();
             if policy.is_none() {
                 wanted.extend(Policy::read_keys(sid));
             }
-            if let (None, Some((user, _))) = (&tier, &tier_key) {
-                wanted.push(keys::entitlement(user, sid));
+            if let (None, Some((customer, _))) = (&tier, &tier_key) {
+                wanted.push(keys::entitlement(customer, sid));
             }
             if let (None, Some(fid)) = (&revoked, &subject.family_id) {
                 wanted.push(keys::family(fid));
+            }
+            if let (None, Some((org, user))) = (&member, &member_key) {
+                wanted.push(keys::org_member(org, user));
             }
             let mut found = self.store.batch_get(&wanted, false).await?;
             if policy.is_none() {
@@ -191,11 +222,16 @@ impl UsageService {
                 remember(&self.caches.policies, sid.clone(), p.clone(), now);
                 policy = Some(p);
             }
-            if let (None, Some((user, s))) = (&tier, &tier_key) {
-                let e: Option<EntitlementItem> = take(&mut found, &keys::entitlement(user, s))?;
+            if let (None, Some((customer, s))) = (&tier, &tier_key) {
+                let e: Option<EntitlementItem> = take(&mut found, &keys::entitlement(customer, s))?;
                 let grant = e.map_or_else(Grant::free, |e| e.grant());
-                remember(&self.caches.tiers, (user.clone(), s.clone()), grant, now);
+                remember(&self.caches.tiers, (customer.clone(), s.clone()), grant, now);
                 tier = Some(grant.at(now.timestamp()));
+            }
+            if let (None, Some((org, user))) = (&member, &member_key) {
+                let m: Option<MembershipItem> = take(&mut found, &keys::org_member(org, user))?;
+                remember(&self.caches.members, (org.clone(), user.clone()), m.is_some(), now);
+                member = Some(m.is_some());
             }
             if let (None, Some(fid)) = (&revoked, &subject.family_id) {
                 let f: Option<FamilyItem> = take(&mut found, &keys::family(fid))?;
@@ -206,6 +242,9 @@ impl UsageService {
         }
         if revoked == Some(true) {
             return Err(ApiError::unauthorized_code(codes::REVOKED, "the token has been revoked"));
+        }
+        if member == Some(false) {
+            return Err(crate::identity::orgs::no_longer_member());
         }
         let policy = policy.flatten().ok_or_else(solution_not_found)?;
         match policy.status {
@@ -227,18 +266,19 @@ impl UsageService {
         Ok(p)
     }
 
-    /// After a refusal: the user's tier read again (consistently) when the cached one is more than two
+    /// After a refusal: the customer's tier read again (consistently) when the cached one is more than two
     /// seconds old. `Some` only when it changed.
     pub(super) async fn recheck_tier(&self, subject: &Subject, tier: Tier) -> Result<Option<Tier>, ApiError> {
-        let Some(user) = &subject.user_id else {
+        if subject.user_id.is_none() {
             return Ok(None);
-        };
+        }
+        let customer = &subject.customer_id;
         let now = self.clock.now();
-        let cache_key = (user.clone(), subject.solution_id.clone());
+        let cache_key = (customer.clone(), subject.solution_id.clone());
         if fresh(&self.caches.tiers, &cache_key, now, 2).is_some() {
             return Ok(None);
         }
-        let e = self.store.get_entitlement(user, &subject.solution_id).await?;
+        let e = self.store.get_entitlement(customer, &subject.solution_id).await?;
         let grant = e.map_or_else(Grant::free, |e| e.grant());
         remember(&self.caches.tiers, cache_key, grant, now);
         let fresh_tier = grant.at(now.timestamp());

@@ -21,6 +21,9 @@ pub struct UsageDay {
     pub used: u64,
     pub limit: Option<u64>,
     pub actions: BTreeMap<String, u64>,
+    /// An organization's day: each member's share (owners and admins see every member's, others their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,11 +41,26 @@ fn check_date(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, Field
 }
 
 impl UsageService {
-    fn may_read(caller: &Principal, customer_id: &str) -> Result<(), ApiError> {
-        if caller.is_admin() || caller.user_id == customer_id {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("you may only read your own usage"))
+    /// Who may read a customer's usage: the user; for an organization, its members; a solution token only the
+    /// customer it acts for; admins anyone. `Some(true)`: every member's share may be seen; `Some(false)`:
+    /// only the caller's own; `None`: the customer is not an organization (or the caller is an admin).
+    async fn may_read(&self, caller: &Principal, customer_id: &str) -> Result<Option<bool>, ApiError> {
+        let forbidden = || ApiError::forbidden("you may only read your own usage or your organizations'");
+        if caller.is_admin() {
+            return Ok(keys::is_org(customer_id).then_some(true));
+        }
+        if caller.kind == crate::model::TokenKind::Solution && caller.customer_id() != customer_id {
+            return Err(forbidden());
+        }
+        if caller.user_id == customer_id {
+            return Ok(None);
+        }
+        if !keys::is_org(customer_id) || !crate::platform::ids::is_valid("org", customer_id) {
+            return Err(forbidden());
+        }
+        match self.store.get_membership(customer_id, &caller.user_id).await? {
+            Some(m) => Ok(Some(m.role.reads_all_usage())),
+            None => Err(forbidden()),
         }
     }
 
@@ -54,7 +72,7 @@ impl UsageService {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<UsageHistory, ApiError> {
-        Self::may_read(caller, customer_id)?;
+        let sees_all = self.may_read(caller, customer_id).await?;
         // A solution token reads its own solution's days only.
         let confined = caller.confined_to(SCOPE_READ)?;
         if let (Some(own), Some(asked)) = (confined, solution_id)
@@ -90,6 +108,13 @@ impl UsageService {
             .into_iter()
             .filter(|c| solution_id.is_none_or(|s| s == c.solution_id))
             .map(|c| UsageDay {
+                members: sees_all.map(|all| {
+                    let mut members = c.members();
+                    if !all {
+                        members.retain(|user, _| user == &caller.user_id);
+                    }
+                    members
+                }),
                 actions: c.actions(),
                 date: c.period,
                 solution_id: c.solution_id,
@@ -102,7 +127,7 @@ impl UsageService {
 
     /// The current quota of a customer for a solution (one batched read).
     pub async fn quota(&self, caller: &Principal, customer_id: &str, solution_id: &str) -> Result<Quota, ApiError> {
-        Self::may_read(caller, customer_id)?;
+        self.may_read(caller, customer_id).await?;
         caller.may_use_solution(SCOPE_READ, solution_id)?;
         if !crate::platform::ids::is_valid("sol", solution_id) {
             return Err(ApiError::field("solution_id", "must be a sol_ id"));
@@ -120,6 +145,7 @@ impl UsageService {
             take::<EntitlementItem>(&mut found, &keys::entitlement(customer_id, solution_id))?
                 .map_or(Tier::Free, |e| e.tier_at(now.timestamp()))
         };
-        quota_from_found(customer_id, solution_id, tier, now, &mut found)?.ok_or_else(solution_not_found)
+        quota_from_found(customer_id, solution_id, tier, now, Some(&caller.user_id), &mut found)?
+            .ok_or_else(solution_not_found)
     }
 }

@@ -312,11 +312,18 @@ impl UsageService {
                 if !crate::platform::ids::is_valid("usr", &user) {
                     return Err(ApiError::field("customer_id", "must be a usr_ id"));
                 }
-                Subject { customer_id: user.clone(), solution_id, family_id: None, user_id: Some(user), attested: true }
+                Subject {
+                    customer_id: user.clone(),
+                    org_id: None,
+                    solution_id,
+                    family_id: None,
+                    user_id: Some(user),
+                    attested: true,
+                }
             }
             (None, Some(anonymous_id)) => {
                 let customer_id = anonymous_customer(anonymous_id).map_err(|e| ApiError::validation(vec![e]))?;
-                Subject { customer_id, solution_id, family_id: None, user_id: None, attested: true }
+                Subject { customer_id, org_id: None, solution_id, family_id: None, user_id: None, attested: true }
             }
             (Some(_), Some(_)) => {
                 return Err(ApiError::field("customer_id", "give either customer_id or X-Anonymous-Id, not both"));
@@ -384,7 +391,8 @@ impl UsageService {
                     return Err(ApiError::field("solution_id", "does not match the token's solution"));
                 }
                 Subject {
-                    customer_id: claims.sub.clone(),
+                    customer_id: claims.org_id.clone().unwrap_or_else(|| claims.sub.clone()),
+                    org_id: claims.org_id.clone(),
                     solution_id: sid,
                     family_id: Some(claims.fid.clone()),
                     user_id: Some(claims.sub.clone()),
@@ -400,7 +408,7 @@ impl UsageService {
                     .solution_id
                     .clone()
                     .ok_or_else(|| ApiError::field("solution_id", "is required for anonymous usage"))?;
-                Subject { customer_id, solution_id, family_id: None, user_id: None, attested: false }
+                Subject { customer_id, org_id: None, solution_id, family_id: None, user_id: None, attested: false }
             }
         })
     }
@@ -456,6 +464,7 @@ impl UsageService {
             expires_at,
             index: Some(keys::solution_usage(&subject.solution_id, &today.day, &subject.customer_id)),
             attested: subject.attested,
+            member: subject.org_id.as_ref().and(subject.user_id.clone()),
         };
         let month = limits.monthly.map(|m| CounterSpec {
             key: keys::usage_month(&subject.customer_id, &today.month, &subject.solution_id),
@@ -488,7 +497,10 @@ impl UsageService {
         let now = self.clock.now();
         let key = req.idempotency_key.clone().unwrap_or_else(crate::platform::ids::token_id);
         let key_hash = crate::platform::crypto::sha256_hex(key.as_bytes());
-        let record_key = keys::idempotency(&subject.customer_id, &subject.solution_id, &key_hash);
+        let record_key = match (&subject.org_id, &subject.user_id) {
+            (Some(org), Some(user)) => keys::member_idempotency(org, user, &subject.solution_id, &key_hash),
+            _ => keys::idempotency(&subject.customer_id, &subject.solution_id, &key_hash),
+        };
         let fingerprint = crate::platform::crypto::sha256_hex(format!("{}\n{}", req.action, quantity).as_bytes());
         let specs: Vec<&CounterSpec> = std::iter::once(day).chain(month).collect();
         let cache_key = |s: &CounterSpec| (s.key.pk.clone(), s.key.sk.clone());

@@ -29,6 +29,17 @@ async fn sample_events_produce_their_named_status() {
         } else {
             text
         };
+        // Organization cases: a team the fresh user owns, with a member and a pending invitation; and an
+        // invitation to the fresh user's address from another user's team.
+        let text = if text.contains("{{ORG_ID}}") { Box::pin(with_org(&env, &session, text)).await } else { text };
+        let text = if text.contains("{{INVITED_ID}}") {
+            let host = env.register(&unique_email("host")).await;
+            let org = create_org(&env, &host).await;
+            let id = invite(&env, &host, &org, &email).await;
+            text.replace("{{INVITED_ID}}", &id)
+        } else {
+            text
+        };
         let text = text
             .replace("{{EMAIL}}", &email)
             .replace("{{NEW_EMAIL}}", &unique_email("new"))
@@ -49,4 +60,34 @@ async fn sample_events_produce_their_named_status() {
             assert_eq!(reply.content_type(), "application/problem+json", "{name}");
         }
     }
+}
+
+async fn create_org(env: &TestEnv, owner: &shared::auth::Session) -> String {
+    let r = env.call("POST", "/api/orgs", Some(serde_json::json!({"name": "Events"})), Some(&owner.access_token)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["org_id"].as_str().expect("org").to_owned()
+}
+
+async fn invite(env: &TestEnv, owner: &shared::auth::Session, org: &str, email: &str) -> String {
+    let uri = format!("/api/orgs/{org}/invitations");
+    let r = env.call("POST", &uri, Some(serde_json::json!({"email": email})), Some(&owner.access_token)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["invitation_id"].as_str().expect("invitation").to_owned()
+}
+
+/// `{{ORG_ID}}` (a team `owner` owns), `{{MEMBER_USER_ID}}` (a member of it) and `{{INVITATION_ID}}` (a
+/// pending invitation of it) filled in.
+async fn with_org(env: &TestEnv, owner: &shared::auth::Session, text: String) -> String {
+    let org = create_org(env, owner).await;
+    let member_email = unique_email("member");
+    let id = invite(env, owner, &org, &member_email).await;
+    let member = env.register(&member_email).await;
+    let accepted = env
+        .call("POST", &format!("/api/invitations/{id}/accept"), Some(serde_json::json!({})), Some(&member.access_token))
+        .await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    let pending = invite(env, owner, &org, &unique_email("pending")).await;
+    text.replace("{{ORG_ID}}", &org)
+        .replace("{{MEMBER_USER_ID}}", &member.user_id)
+        .replace("{{INVITATION_ID}}", &pending)
 }

@@ -5,6 +5,7 @@ mod confinement;
 mod events;
 mod flow;
 mod input;
+mod orgs;
 mod ownership;
 mod throttle;
 mod verification;

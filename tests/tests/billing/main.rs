@@ -11,6 +11,7 @@ mod ledger;
 mod lifecycle;
 mod limits;
 mod localstripe;
+mod orgs;
 mod outbox;
 mod phonepe;
 mod phonepe_integrity;

@@ -4,6 +4,7 @@ mod access;
 mod batch;
 mod concurrency;
 mod cost;
+mod orgs;
 mod quotas;
 
 use integration_tests::harness::{Reply, TestEnv, unique_email};

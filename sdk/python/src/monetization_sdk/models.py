@@ -133,6 +133,51 @@ class TokenId(RootModel[str]):
     ]
 
 
+class OrgId(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description='An organization id (`org_` and a lowercase ULID).',
+            examples=['org_01jc4x5y6z7a8b9c0d1e2f3g4h'],
+            pattern='^org_[0-9a-z]{26}$',
+        ),
+    ]
+
+
+class InvitationId(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description='An invitation id (`inv_` and a lowercase ULID).',
+            pattern='^inv_[0-9a-z]{26}$',
+        ),
+    ]
+
+
+class CustomerId(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description="Whose subscriptions, tiers and usage an organization's are: the user's own id for a personal organization, the organization's id otherwise.",
+            pattern='^(usr|org)_[0-9a-z]{26}$',
+        ),
+    ]
+
+
+class OrgRole(Enum):
+    owner = 'owner'
+    admin = 'admin'
+    developer = 'developer'
+    finance = 'finance'
+    member = 'member'
+
+
+class OrgKind(Enum):
+    personal = 'personal'
+    team = 'team'
+    partner = 'partner'
+
+
 class AnonymousId(RootModel[str]):
     root: Annotated[
         str,
@@ -227,6 +272,15 @@ class ProblemCode(Enum):
     verification_expired = 'verification_expired'
     verification_used = 'verification_used'
     email_already_verified = 'email_already_verified'
+    org_not_found = 'org_not_found'
+    org_role_required = 'org_role_required'
+    last_owner = 'last_owner'
+    personal_org = 'personal_org'
+    member_not_found = 'member_not_found'
+    already_member = 'already_member'
+    invitation_not_found = 'invitation_not_found'
+    invitation_closed = 'invitation_closed'
+    invitation_email_mismatch = 'invitation_email_mismatch'
     internal = 'internal'
 
 
@@ -281,6 +335,12 @@ class GenerateTokenRequest(BaseModel):
     solution_id: SolutionId
     scopes: Annotated[Optional[List[Scope]], Field(max_length=20)] = None
     ttl_seconds: Annotated[Optional[int], Field(ge=60, le=3600)] = 900
+    org_id: Annotated[
+        Optional[OrgId],
+        Field(
+            description="The organization the token acts for (its tier and shared quota); the caller must be a member (404 `org_not_found` otherwise). The caller's personal organization acts for the caller's own account (the token then names no organization)."
+        ),
+    ] = None
 
 
 class ValidateTokenRequest(BaseModel):
@@ -437,6 +497,12 @@ class SolutionToken(BaseModel):
     solution_id: SolutionId
     tier: Tier
     scopes: List[Scope]
+    org_id: Annotated[
+        Optional[OrgId],
+        Field(
+            description="The organization the token acts for; absent when it acts for the user's own account."
+        ),
+    ] = None
 
 
 class Kind(Enum):
@@ -507,6 +573,14 @@ class VerificationResent(BaseModel):
 class Solution(BaseModel):
     solution_id: SolutionId
     tier: Tier
+
+
+class OrgMembership(BaseModel):
+    org_id: OrgId
+    name: str
+    kind: OrgKind
+    role: OrgRole
+    customer_id: CustomerId
 
 
 class Solution1(BaseModel):
@@ -584,6 +658,13 @@ class Quota(BaseModel):
         Optional[int], Field(description='`null` when unlimited.', ge=0)
     ] = None
     reset_at: Timestamp
+    member_used: Annotated[
+        Optional[int],
+        Field(
+            description="An organization's quota read by one of its members: that member's share of `used` (absent for a user's own quota).",
+            ge=0,
+        ),
+    ] = None
 
 
 class UsageDay(BaseModel):
@@ -598,6 +679,13 @@ class UsageDay(BaseModel):
             examples=[{'report.generate': 12, 'search': 30}],
         ),
     ]
+    members: Annotated[
+        Optional[Dict[str, int]],
+        Field(
+            description="An organization's day only: each member's share of `used`, by user id (owners and admins see every member's, other roles their own).",
+            examples=[{'usr_01jc4x5y6z7a8b9c0d1e2f3g4h': 30}],
+        ),
+    ] = None
 
 
 class ResetAnswer(BaseModel):
@@ -622,6 +710,145 @@ class TierLimitsAnswer(BaseModel):
     daily_limit: Optional[Limit] = None
     monthly_limit: Optional[Limit] = None
     updated_at: Timestamp
+
+
+class OrgRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        str,
+        Field(
+            description='Printable characters (no control characters), without leading or trailing blanks.',
+            examples=['Acme Analytics'],
+            max_length=100,
+            min_length=1,
+            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
+        ),
+    ]
+
+
+class RoleRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    role: OrgRole
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    user_id: Annotated[
+        UserId,
+        Field(
+            description='The member who becomes an owner (another member than the caller).'
+        ),
+    ]
+    new_role: Annotated[
+        Optional[OrgRole],
+        Field(
+            description='What the caller becomes (`admin` unless given; `owner` keeps the caller an owner too).'
+        ),
+    ] = None
+
+
+class InviteRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    email: Annotated[
+        str,
+        Field(
+            description='The address invited (whoever signs in with it, verified, may accept).'
+        ),
+    ]
+    role: Annotated[
+        Optional[OrgRole],
+        Field(
+            description='The role the invitee gets (`member` unless given; `owner` only when an owner invites; `developer` and `finance` only in a partner organization).'
+        ),
+    ] = None
+
+
+class OrgView(BaseModel):
+    org_id: OrgId
+    name: str
+    kind: OrgKind
+    customer_id: CustomerId
+    role: Annotated[OrgRole, Field(description="The caller's role.")]
+    member_count: Annotated[int, Field(ge=0)]
+    created_at: Timestamp
+    partner_id: Annotated[
+        Optional[str], Field(description="A partner organization's partner.")
+    ] = None
+
+
+class OrgList(BaseModel):
+    orgs: Annotated[
+        List[OrgView], Field(description='The personal organization first.')
+    ]
+
+
+class MemberView(BaseModel):
+    user_id: UserId
+    email: Annotated[
+        str,
+        Field(
+            description="The member's address (empty if the account no longer exists)."
+        ),
+    ]
+    name: str
+    role: OrgRole
+    joined_at: Timestamp
+
+
+class MemberList(BaseModel):
+    org_id: OrgId
+    members: Annotated[
+        List[MemberView], Field(description='The longest-standing member first.')
+    ]
+
+
+class Status(Enum):
+    pending = 'pending'
+    accepted = 'accepted'
+    revoked = 'revoked'
+    expired = 'expired'
+
+
+class InvitationView(BaseModel):
+    invitation_id: InvitationId
+    org_id: OrgId
+    org_name: Annotated[
+        str, Field(description="The organization's name when the invitation was sent.")
+    ]
+    email: Annotated[str, Field(description='The address invited.')]
+    role: Annotated[
+        OrgRole, Field(description='The role the invitee gets on accepting.')
+    ]
+    status: Annotated[
+        Status,
+        Field(
+            description='`expired`: still pending past `expires_at`, no longer acceptable.'
+        ),
+    ]
+    invited_by: Annotated[UserId, Field(description='The member who sent it.')]
+    created_at: Timestamp
+    expires_at: Annotated[
+        Timestamp,
+        Field(description='Acceptable until then (7 days after `created_at`).'),
+    ]
+
+
+class InvitationList(BaseModel):
+    invitations: List[InvitationView]
+    cursor: Annotated[
+        Optional[str],
+        Field(
+            description="The next page's cursor (the `cursor` query parameter); absent on the last page."
+        ),
+    ] = None
 
 
 class Period(Enum):
@@ -737,7 +964,7 @@ class PartnerApplication(BaseModel):
     ]
 
 
-class Status(Enum):
+class Status1(Enum):
     pending = 'pending'
     approved = 'approved'
     rejected = 'rejected'
@@ -758,7 +985,7 @@ class Partner(BaseModel):
     contact_email: Optional[str] = None
     website: Optional[str] = None
     gstin: Optional[str] = None
-    status: Optional[Status] = None
+    status: Optional[Status1] = None
     payout: Optional[Payout2] = None
     commission_bp: Annotated[
         Optional[int], Field(description="The platform's commission in basis points.")
@@ -856,7 +1083,7 @@ class SolutionPatch(BaseModel):
     tiers: Annotated[Optional[List[TierSpec]], Field(max_length=4, min_length=1)] = None
 
 
-class Status1(Enum):
+class Status2(Enum):
     draft = 'draft'
     submitted = 'submitted'
     published = 'published'
@@ -882,7 +1109,7 @@ class PartnerSolution(BaseModel):
     tags: Optional[List[str]] = None
     website: Optional[str] = None
     time_zone: Optional[str] = None
-    status: Optional[Status1] = None
+    status: Optional[Status2] = None
     tiers: Optional[List[TierSpec]] = None
     pending_tiers: Annotated[
         Optional[List[TierSpec]],
@@ -918,7 +1145,7 @@ class PartnerSolutionList(BaseModel):
     next_cursor: Optional[str] = None
 
 
-class Status2(Enum):
+class Status3(Enum):
     pending = 'pending'
     sending = 'sending'
     sent = 'sent'
@@ -932,7 +1159,7 @@ class Notification(BaseModel):
     kind: Optional[str] = None
     customer_id: Optional[str] = None
     solution_id: Optional[str] = None
-    status: Optional[Status2] = None
+    status: Optional[Status3] = None
     attempts: Annotated[
         Optional[int], Field(description='Failed sends so far.', ge=0)
     ] = None
@@ -1240,9 +1467,15 @@ class CreateSubscription(BaseModel):
             description="The buyer's GST state code (place of supply) without a GSTIN; with one, it must be the GSTIN's first two digits."
         ),
     ] = None
+    org_id: Annotated[
+        Optional[OrgId],
+        Field(
+            description="Buy for this organization (its owners only: 403 `org_role_required` for other roles, 404 `org_not_found` for non-members): the subscription, its invoices and its tier are the organization's, shared by every member. The caller's personal organization buys for the caller's own account."
+        ),
+    ] = None
 
 
-class Status3(Enum):
+class Status4(Enum):
     pending = 'pending'
 
 
@@ -1257,7 +1490,7 @@ class PaymentInitiated(BaseModel):
     currency: str
 
 
-class Status4(Enum):
+class Status5(Enum):
     open = 'open'
     paid = 'paid'
     void = 'void'
@@ -1286,7 +1519,7 @@ class Invoice(BaseModel):
             description='Gapless per Indian financial year, e.g. INV/26-27/000001 (16 characters, CGST rule 46(b)); set when paid.'
         ),
     ] = None
-    status: Status4
+    status: Status5
     reason: Reason
     subscription_id: str
     solution_id: str
@@ -1316,7 +1549,7 @@ class Invoice(BaseModel):
     ] = None
 
 
-class Status5(Enum):
+class Status6(Enum):
     pending = 'pending'
     active = 'active'
     past_due = 'past_due'
@@ -1329,7 +1562,7 @@ class Subscription(BaseModel):
     customer_id: str
     solution_id: str
     tier: Tier
-    status: Status5
+    status: Status6
     provider: Provider
     period: Period
     price: Money
@@ -1359,7 +1592,7 @@ class Kind3(Enum):
     refund = 'refund'
 
 
-class Status6(Enum):
+class Status7(Enum):
     pending = 'pending'
     succeeded = 'succeeded'
     failed = 'failed'
@@ -1370,7 +1603,7 @@ class Item(BaseModel):
     payment_id: str
     refund_id: Optional[str] = None
     status: Annotated[
-        Optional[Status6],
+        Optional[Status7],
         Field(
             description="A refund's status (refunds only); it only moves forward, and failed refunds return nothing."
         ),
@@ -1429,6 +1662,13 @@ class InvalidToken(Problem):
     code: Optional[Code] = None
 
 
+class OrgRoleRequired(Problem):
+    code: Literal['org_role_required']
+    required_roles: Annotated[
+        List[OrgRole], Field(description='The roles that may do it.', min_length=1)
+    ]
+
+
 class QuotaExceeded(Problem):
     allowed: Literal[False]
     code: Literal['quota_exceeded']
@@ -1454,9 +1694,23 @@ class Validation(BaseModel):
     tier: Tier
     scopes: List[Scope]
     expires_at: Timestamp
+    org_id: Annotated[
+        Optional[OrgId],
+        Field(
+            description="The organization the token acts for: `tier` and `quota` are then the organization's (shared by its members). Absent when the token acts for the user's own account."
+        ),
+    ] = None
+    org_role: Annotated[
+        Optional[OrgRole],
+        Field(
+            description="The user's role in that organization (present with `org_id`)."
+        ),
+    ] = None
     quota: Annotated[
         Optional[Quota],
-        Field(description="The user's quota of the day for the token's solution."),
+        Field(
+            description="The user's (or the token's organization's) quota of the day for the token's solution."
+        ),
     ] = None
 
 
@@ -1473,9 +1727,15 @@ class UserContext(BaseModel):
     quota: Annotated[
         Optional[Quota],
         Field(
-            description='Present when called with a solution token; the quota of the day for its solution.'
+            description="Present when called with a solution token; the quota of the day for its solution (the organization's, when the token acts for one)."
         ),
     ] = None
+    orgs: Annotated[
+        List[OrgMembership],
+        Field(
+            description="The organizations the user belongs to, with the user's role in each (with a solution token, only the one it acts for: none when it acts for the user's own account)."
+        ),
+    ]
 
 
 class Jwks(BaseModel):
@@ -1497,7 +1757,7 @@ class UsageHistory(BaseModel):
 
 class SubscriptionCreated(BaseModel):
     subscription_id: str
-    status: Status3
+    status: Status4
     checkout_url: AnyUrl
     tier: Tier
     period: Period

@@ -92,7 +92,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a token scoped to one solution
-         * @description Issues a short-lived solution token (with its own refresh token) for a published solution, carrying the caller's tier for that solution. Requires a session access token.
+         * @description Issues a short-lived solution token (with its own refresh token) for a published solution, carrying the caller's tier for that solution. Requires a session access token. With `org_id`, the token acts for that organization (the caller must be a member): it carries the organization's tier, counts against the organization's shared quota and names it in `org_id`; it stops working (401 `revoked`, also on refresh) once the caller leaves the organization. The caller's personal organization acts for the caller's own account (no `org_id` in the token).
          */
         post: operations["generateToken"];
         delete?: never;
@@ -112,7 +112,7 @@ export interface paths {
         put?: never;
         /**
          * Validate a solution token (called by partner backends)
-         * @description Checks signature, expiry, revocation and (when `solution_id` is given) audience, and reports the user's quota of the day for the token's solution. Partners may instead verify tokens offline with the JWKS, which does not see revocations. With `X-Api-Key`, the key is checked in the same read and must cover the token's solution.
+         * @description Checks signature, expiry, revocation and (when `solution_id` is given) audience, and reports the user's quota of the day for the token's solution. Partners may instead verify tokens offline with the JWKS, which does not see revocations. With `X-Api-Key`, the key is checked in the same read and must cover the token's solution. A token acting for an organization (`org_id`) reports the organization's `tier` and shared `quota` (with the user's share in `member_used`) and the user's `org_role`; once the user is no longer a member it is not valid (401 `revoked`).
          */
         post: operations["validateToken"];
         delete?: never;
@@ -132,7 +132,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a refresh token for new tokens
-         * @description Single use: the presented refresh token is rotated. A session refresh token yields a Session; a solution refresh token yields a SolutionToken. Reusing a rotated refresh token revokes every token of its family.
+         * @description Single use: the presented refresh token is rotated. A session refresh token yields a Session; a solution refresh token yields a SolutionToken (acting for the same organization, if any, with its current tier). Reusing a rotated refresh token revokes every token of its family.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -187,7 +187,7 @@ export interface paths {
         };
         /**
          * Who the caller is, with their solutions and the presented token
-         * @description Accepts a session access token or a solution token; with a solution token the answer includes the caller's quota of the day for that solution.
+         * @description Accepts a session access token or a solution token; with a solution token the answer includes the caller's quota of the day for that solution. `orgs` lists the caller's organizations with the caller's role in each; a solution token sees only the organization it acts for (none when it acts for the user's own account), and its `solutions` and `quota` are then the organization's (401 `revoked` once the user is no longer a member).
          */
         get: operations["getUserContext"];
         put?: never;
@@ -252,6 +252,193 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orgs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's organizations, with the caller's role in each
+         * @description The personal organization first (made now for an account older than organizations), then the others.
+         */
+        get: operations["listOrgs"];
+        put?: never;
+        /**
+         * Create a team organization, with the caller as its owner
+         * @description The organization is a customer of its own (`customer_id` = its `org_id`): its subscriptions, tiers and daily quota are shared by its members. Members join by invitation (`POST /api/orgs/{org_id}/invitations`).
+         */
+        post: operations["createOrg"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the caller's organizations (any member) */
+        get: operations["getOrg"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Rename an organization (owners) */
+        patch: operations["renameOrg"];
+        trace?: never;
+    };
+    "/api/orgs/{org_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's members and their roles (any member)
+         * @description Every member, the longest-standing first.
+         */
+        get: operations["listOrgMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change a member's role (owners and admins)
+         * @description Owners and admins change the roles of members other than owners; only an owner makes or unmakes an owner, and the last owner cannot be demoted (transfer ownership first). `developer` and `finance` are roles of partner organizations only (400 naming `role`). A personal organization has one member, its user (409 `personal_org`).
+         */
+        put: operations["setOrgMemberRole"];
+        post?: never;
+        /**
+         * Remove a member, or leave (the caller's own user id)
+         * @description Any member may leave (`user_id` = the caller's own). Owners and admins remove members other than owners; only an owner removes an owner. The last owner can neither leave nor be removed (409 `last_owner`: transfer ownership first). The removed member's solution tokens acting for the organization stop working (401 `revoked`). No request body is read.
+         */
+        delete: operations["removeOrgMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org_id}/transfer-ownership": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make another member an owner, and the caller `new_role` (owners)
+         * @description At once: the member `user_id` becomes an owner and the caller becomes `new_role` (`admin` unless given; `owner` keeps the caller an owner too). The answer is the organization with the caller's new role.
+         */
+        post: operations["transferOrgOwnership"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org_id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's invitations, newest first (owners and admins)
+         * @description Pending, accepted, revoked and expired invitations (closed and expired ones stay listed for 30 days).
+         */
+        get: operations["listOrgInvitations"];
+        put?: never;
+        /**
+         * Invite an address to join the organization (owners and admins)
+         * @description Emails the address an invitation, valid for 7 days and single use; whoever signs in with that address, verified, may accept it (`POST /api/invitations/{invitation_id}/accept`). Only an owner invites an owner. An address that has a pending invitation to this organization gets that invitation back (200) and no new mail; a member's address is a 409 `already_member`.
+         */
+        post: operations["inviteToOrg"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org_id}/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a pending invitation (owners and admins)
+         * @description No request body is read.
+         */
+        delete: operations["revokeOrgInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The pending invitations to the caller's verified address */
+        get: operations["listMyInvitations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{invitation_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join an organization by accepting an invitation to the caller's verified address
+         * @description The invitation must be pending (not accepted, revoked or expired) and for the caller's address, which must be verified. The caller becomes a member with the invitation's role. No request body is read.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/track-usage": {
         parameters: {
             query?: never;
@@ -263,7 +450,7 @@ export interface paths {
         put?: never;
         /**
          * Count a use of a solution against the caller's quota
-         * @description Called by a partner's backend on every use of its solution. The caller is identified by the user's solution token (`Authorization: Bearer`), or, for an anonymous visitor, by the `X-Anonymous-Id` header together with `solution_id` in the body (anonymous tier). With a token, `solution_id` may be omitted; when given it must be the token's solution. An event is counted only if it fits in the quota: a refused event (429) is not counted. Retrying with the same idempotency key (the `idempotency_key` member or the `Idempotency-Key` header; if both are sent they must be equal) returns the first answer and never counts twice for at least 24 hours; reusing a key for a different event is a 409. A partner backend may add its API key (`X-Api-Key`): with a token the key must cover the token's solution; without one it names the user in `customer_id` (or the visitor by `X-Anonymous-Id`) and `solution_id`, which the key must cover. `customer_id` without a key is a 400.
+         * @description Called by a partner's backend on every use of its solution. The caller is identified by the user's solution token (`Authorization: Bearer`), or, for an anonymous visitor, by the `X-Anonymous-Id` header together with `solution_id` in the body (anonymous tier). With a token, `solution_id` may be omitted; when given it must be the token's solution. An event is counted only if it fits in the quota: a refused event (429) is not counted. Retrying with the same idempotency key (the `idempotency_key` member or the `Idempotency-Key` header; if both are sent they must be equal) returns the first answer and never counts twice for at least 24 hours; reusing a key for a different event is a 409. A partner backend may add its API key (`X-Api-Key`): with a token the key must cover the token's solution; without one it names the user in `customer_id` (or the visitor by `X-Anonymous-Id`) and `solution_id`, which the key must cover. `customer_id` without a key is a 400. A token acting for an organization counts against the organization's shared quota (and its tier), recording the user's share; once the user is no longer a member it is refused (401 `revoked`).
          */
         post: operations["trackUsage"];
         delete?: never;
@@ -301,7 +488,7 @@ export interface paths {
         };
         /**
          * A customer's daily usage, per solution and action
-         * @description Accepts a session access token or a solution token. Only the customer themself or an admin may read it. Without `from` and `to`, the last 30 days; a range spans at most 366 days.
+         * @description Accepts a session access token or a solution token. Only the customer themself or an admin may read it; an organization's (`org_…`) is readable by its members, and each day then has `members`, the members' shares of it (owners and admins see every member's, other roles their own). A solution token reads only the customer it acts for (its organization's when it acts for one, else its user's). Without `from` and `to`, the last 30 days; a range spans at most 366 days.
          */
         get: operations["getUsage"];
         put?: never;
@@ -321,7 +508,7 @@ export interface paths {
         };
         /**
          * A customer's quota of the day for one solution
-         * @description Accepts a session access token or a solution token. Only the customer themself or an admin may read it.
+         * @description Accepts a session access token or a solution token. Only the customer themself or an admin may read it; an organization's (`org_…`) is readable by its members, and then has `member_used`, the reading member's share. A solution token reads only the customer it acts for (its organization's when it acts for one, else its user's).
          */
         get: operations["getQuota"];
         put?: never;
@@ -383,7 +570,7 @@ export interface paths {
         put?: never;
         /**
          * Subscribe to a solution's paid tier (Stripe Checkout or PhonePe)
-         * @description Creates a pending subscription and where to pay for it at `checkout_url`: on Stripe a Checkout Session (subscription mode); on PhonePe the first period's invoice and a checkout order for it (`payment`; the period starts when it is paid, confirmed by `POST /api/payments/verify` or PhonePe's callback). An optional buyer GSTIN (validated, check digit included) or GST state code decides the tax invoice's place of supply. An `Idempotency-Key` makes retries answer the same. A user has at most one pending subscription per solution: the same request again answers with it (no second Checkout Session or order); a different tier, period, provider or tax detail replaces it (its Checkout Session is expired, its PhonePe invoice withdrawn; a payment still made for it is refunded), unless it was paid meanwhile (409 `subscription_exists`).
+         * @description Creates a pending subscription and where to pay for it at `checkout_url`: on Stripe a Checkout Session (subscription mode); on PhonePe the first period's invoice and a checkout order for it (`payment`; the period starts when it is paid, confirmed by `POST /api/payments/verify` or PhonePe's callback). An optional buyer GSTIN (validated, check digit included) or GST state code decides the tax invoice's place of supply. An `Idempotency-Key` makes retries answer the same. A user has at most one pending subscription per solution: the same request again answers with it (no second Checkout Session or order); a different tier, period, provider or tax detail replaces it (its Checkout Session is expired, its PhonePe invoice withdrawn; a payment still made for it is refunded), unless it was paid meanwhile (409 `subscription_exists`). With `org_id`, the subscription is bought for that organization (its owners only): it, its invoices and payments and its tier are the organization's, shared by every member; the caller's personal organization buys for the caller's own account.
          */
         post: operations["createSubscription"];
         delete?: never;
@@ -401,12 +588,15 @@ export interface paths {
         };
         /**
          * A customer's subscriptions, newest first (owner or admin)
-         * @description `id` is the customer's user id here (the path shares its shape with `DELETE /api/subscriptions/{id}`, where it is a subscription id).
+         * @description `id` is the customer's id here (the path shares its shape with `DELETE /api/subscriptions/{id}`, where it is a subscription id): the caller's own user id, or an organization's id (`org_…`), readable by its owners and admins (other roles: 403 `org_role_required`; not a member: 403 `forbidden`). Admins read any customer's.
          */
         get: operations["listSubscriptions"];
         put?: never;
         post?: never;
-        /** Cancel at period end (access continues until then); `immediately=true` for admins */
+        /**
+         * Cancel at period end (access continues until then); `immediately=true` for admins
+         * @description The subscriber cancels: the user whose subscription it is, or for an organization's, its owners (other roles: 403 `org_role_required`).
+         */
         delete: operations["cancelSubscription"];
         options?: never;
         head?: never;
@@ -423,7 +613,7 @@ export interface paths {
         get?: never;
         /**
          * Change tier (higher now and prorated; lower at period end)
-         * @description A higher tier applies at once: Stripe prorates and invoices the difference immediately (`proration_behavior=always_invoice`), and the day's quota restarts at 0 under the new tier. A lower tier is scheduled for the end of the current period (`pending_tier`, `pending_effective_at`). The current tier again cancels a scheduled downgrade. On PhonePe a higher tier applies when its invoice (the prorated difference for the rest of the period, computed now) is paid; the subscription has at most one open upgrade invoice: a new request supersedes (voids) the previous one, and the renewal, the grace period's end, a cancellation and the end of the term void it. While a PhonePe renewal invoice is unpaid the tier cannot change (`renewal_unpaid`): pay the renewal first.
+         * @description A higher tier applies at once: Stripe prorates and invoices the difference immediately (`proration_behavior=always_invoice`), and the day's quota restarts at 0 under the new tier. A lower tier is scheduled for the end of the current period (`pending_tier`, `pending_effective_at`). The current tier again cancels a scheduled downgrade. On PhonePe a higher tier applies when its invoice (the prorated difference for the rest of the period, computed now) is paid; the subscription has at most one open upgrade invoice: a new request supersedes (voids) the previous one, and the renewal, the grace period's end, a cancellation and the end of the term void it. While a PhonePe renewal invoice is unpaid the tier cannot change (`renewal_unpaid`): pay the renewal first. An organization's subscription is changed by its owners (other roles: 403 `org_role_required`).
          */
         put: operations["changeSubscriptionTier"];
         post?: never;
@@ -440,7 +630,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's payments and refunds, newest first (admins may name a customer) */
+        /**
+         * The caller's payments and refunds, newest first (admins may name a customer)
+         * @description `customer_id` may name an organization (`org_…`) whose owner or admin the caller is (other roles: 403 `org_role_required`; not a member: 403 `forbidden`); admins may name any customer.
+         */
         get: operations["paymentHistory"];
         put?: never;
         post?: never;
@@ -481,7 +674,7 @@ export interface paths {
         put?: never;
         /**
          * Pay an open invoice with PhonePe
-         * @description Creates a PhonePe checkout order (unique `merchantOrderId`, amount in paise, redirect back to the app) for the subscription's open invoice (first period, renewal or upgrade) or for the invoice named. The user pays at `redirect_url`. If PhonePe does not answer, its status API is asked before any new order is made. An `Idempotency-Key` answers a retry with the same order. An upgrade invoice is prorated for the moment it is paid: when the difference for the rest of the period has changed, it is superseded (voided) by a fresh invoice with the current amount, and the answer names that one (`invoice_id`, `amount`). A void or superseded invoice, or an upgrade invoice whose period is over, is refused before any order exists.
+         * @description Creates a PhonePe checkout order (unique `merchantOrderId`, amount in paise, redirect back to the app) for the subscription's open invoice (first period, renewal or upgrade) or for the invoice named. The user pays at `redirect_url`. If PhonePe does not answer, its status API is asked before any new order is made. An `Idempotency-Key` answers a retry with the same order. An upgrade invoice is prorated for the moment it is paid: when the difference for the rest of the period has changed, it is superseded (voided) by a fresh invoice with the current amount, and the answer names that one (`invoice_id`, `amount`). A void or superseded invoice, or an upgrade invoice whose period is over, is refused before any order exists. An organization's invoices are paid by its owners (other roles: 403 `org_role_required`).
          */
         post: operations["initiatePayment"];
         delete?: never;
@@ -501,7 +694,7 @@ export interface paths {
         put?: never;
         /**
          * Ask PhonePe for an order's state and apply it
-         * @description Reads the order's status from PhonePe and applies it idempotently: COMPLETED records the payment, issues the tax invoice and activates or renews the subscription for exactly one period (or applies the paid upgrade); FAILED marks the payment failed; PENDING changes nothing. Money for an invoice that can no longer apply (voided meanwhile, e.g. by the renewal) is recorded as unapplied (`unapplied: true`), grants nothing, and is refunded in full through PhonePe once; the user is told.
+         * @description Reads the order's status from PhonePe and applies it idempotently: COMPLETED records the payment, issues the tax invoice and activates or renews the subscription for exactly one period (or applies the paid upgrade); FAILED marks the payment failed; PENDING changes nothing. Money for an invoice that can no longer apply (voided meanwhile, e.g. by the renewal) is recorded as unapplied (`unapplied: true`), grants nothing, and is refunded in full through PhonePe once; the user is told. An organization's orders are verified by its owners (other roles: 403 `org_role_required`).
          */
         post: operations["verifyPayment"];
         delete?: never;
@@ -519,7 +712,7 @@ export interface paths {
         };
         /**
          * The caller's invoices, newest first (admins may name a customer)
-         * @description Open invoices (payment requests) and issued GST tax invoices of both rails, each issued one with a presigned link to its PDF (private bucket, valid 5 minutes).
+         * @description Open invoices (payment requests) and issued GST tax invoices of both rails, each issued one with a presigned link to its PDF (private bucket, valid 5 minutes). `customer_id` may name an organization (`org_…`) whose owner or admin the caller is (other roles: 403 `org_role_required`; not a member: 403 `forbidden`); admins may name any customer.
          */
         get: operations["listInvoices"];
         put?: never;
@@ -1113,6 +1306,25 @@ export interface components {
         /** @description A token id (`tok_` and a lowercase ULID); the JWT's `jti`. */
         TokenId: string;
         /**
+         * @description An organization id (`org_` and a lowercase ULID).
+         * @example org_01jc4x5y6z7a8b9c0d1e2f3g4h
+         */
+        OrgId: string;
+        /** @description An invitation id (`inv_` and a lowercase ULID). */
+        InvitationId: string;
+        /** @description Whose subscriptions, tiers and usage an organization's are: the user's own id for a personal organization, the organization's id otherwise. */
+        CustomerId: string;
+        /**
+         * @description A member's role in an organization. `owner`: billing (buy, change, cancel, pay), members, renaming and ownership; `admin`: members other than owners, and reading billing and every member's usage; `member`: uses the organization's solutions. In a partner organization only, `developer` (API keys and solutions) and `finance` (revenue and payouts); both use solutions as members do.
+         * @enum {string}
+         */
+        OrgRole: "owner" | "admin" | "developer" | "finance" | "member";
+        /**
+         * @description `personal`: every user's own organization, whose only member is the user and whose customer is the user's account; `team`: a company or a team, members invited by email, its own subscriptions and one shared quota; `partner`: a partner's organization (its solutions, API keys, analytics and revenue, shared by role).
+         * @enum {string}
+         */
+        OrgKind: "personal" | "team" | "partner";
+        /**
          * @description An anonymous visitor's id, 8 to 128 characters of `[A-Za-z0-9_-]`.
          * @example visitor-7f3a9c2e
          */
@@ -1144,7 +1356,7 @@ export interface components {
          * @description Stable machine-readable error code (the last segment of `type`). New codes may be added: clients treat an unknown one by its `status`.
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "forbidden" | "route_not_found" | "method_not_allowed" | "email_taken" | "user_not_found" | "solution_not_found" | "token_not_found" | "expired" | "revoked" | "invalid_signature" | "malformed" | "wrong_audience" | "wrong_token_kind" | "insufficient_scope" | "solution_mismatch" | "solution_unavailable" | "too_many_requests" | "quota_exceeded" | "invalid_refresh_token" | "refresh_token_reused" | "service_unavailable" | "payment_provider_error" | "payment_provider_unavailable" | "payment_failed" | "subscription_not_found" | "subscription_exists" | "checkout_in_progress" | "subscription_not_active" | "price_not_found" | "payment_not_found" | "refund_exceeds_payment" | "idempotency_key_reused" | "event_in_progress" | "invoice_not_found" | "invoice_not_open" | "renewal_unpaid" | "provider_not_configured" | "amount_mismatch" | "not_a_partner" | "partner_not_found" | "partner_exists" | "partner_not_pending" | "invalid_api_key" | "api_key_not_found" | "api_key_not_allowed" | "invalid_transition" | "no_pending_change" | "concurrent_update" | "assets_not_configured" | "review_not_allowed" | "review_own_solution" | "notification_not_found" | "notification_not_dead" | "email_not_verified" | "verification_invalid" | "verification_expired" | "verification_used" | "email_already_verified" | "internal";
+        ProblemCode: "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "forbidden" | "route_not_found" | "method_not_allowed" | "email_taken" | "user_not_found" | "solution_not_found" | "token_not_found" | "expired" | "revoked" | "invalid_signature" | "malformed" | "wrong_audience" | "wrong_token_kind" | "insufficient_scope" | "solution_mismatch" | "solution_unavailable" | "too_many_requests" | "quota_exceeded" | "invalid_refresh_token" | "refresh_token_reused" | "service_unavailable" | "payment_provider_error" | "payment_provider_unavailable" | "payment_failed" | "subscription_not_found" | "subscription_exists" | "checkout_in_progress" | "subscription_not_active" | "price_not_found" | "payment_not_found" | "refund_exceeds_payment" | "idempotency_key_reused" | "event_in_progress" | "invoice_not_found" | "invoice_not_open" | "renewal_unpaid" | "provider_not_configured" | "amount_mismatch" | "not_a_partner" | "partner_not_found" | "partner_exists" | "partner_not_pending" | "invalid_api_key" | "api_key_not_found" | "api_key_not_allowed" | "invalid_transition" | "no_pending_change" | "concurrent_update" | "assets_not_configured" | "review_not_allowed" | "review_own_solution" | "notification_not_found" | "notification_not_dead" | "email_not_verified" | "verification_invalid" | "verification_expired" | "verification_used" | "email_already_verified" | "org_not_found" | "org_role_required" | "last_owner" | "personal_org" | "member_not_found" | "already_member" | "invitation_not_found" | "invitation_closed" | "invitation_email_mismatch" | "internal";
         FieldError: {
             /**
              * @description Name (or dotted path) of the field, `body` for the body as a whole.
@@ -1159,6 +1371,13 @@ export interface components {
             valid: false;
             /** @enum {unknown} */
             code?: "expired" | "revoked" | "invalid_signature" | "malformed" | "wrong_audience";
+        };
+        /** @description A 403 `org_role_required`; a Problem naming the roles that may do it. */
+        OrgRoleRequired: components["schemas"]["Problem"] & {
+            /** @constant */
+            code: "org_role_required";
+            /** @description The roles that may do it. */
+            required_roles: components["schemas"]["OrgRole"][];
         };
         /** @description A refused usage event (429); a Problem with the quota's state. */
         QuotaExceeded: components["schemas"]["Problem"] & {
@@ -1191,6 +1410,8 @@ export interface components {
             scopes?: components["schemas"]["Scope"][];
             /** @default 900 */
             ttl_seconds: number;
+            /** @description The organization the token acts for (its tier and shared quota); the caller must be a member (404 `org_not_found` otherwise). The caller's personal organization acts for the caller's own account (the token then names no organization). */
+            org_id?: components["schemas"]["OrgId"];
         };
         ValidateTokenRequest: {
             /** @description The solution token (JWT) to validate. */
@@ -1269,6 +1490,8 @@ export interface components {
             solution_id: components["schemas"]["SolutionId"];
             tier: components["schemas"]["Tier"];
             scopes: components["schemas"]["Scope"][];
+            /** @description The organization the token acts for; absent when it acts for the user's own account. */
+            org_id?: components["schemas"]["OrgId"];
         };
         Validation: {
             /** @constant */
@@ -1281,7 +1504,11 @@ export interface components {
             tier: components["schemas"]["Tier"];
             scopes: components["schemas"]["Scope"][];
             expires_at: components["schemas"]["Timestamp"];
-            /** @description The user's quota of the day for the token's solution. */
+            /** @description The organization the token acts for: `tier` and `quota` are then the organization's (shared by its members). Absent when the token acts for the user's own account. */
+            org_id?: components["schemas"]["OrgId"];
+            /** @description The user's role in that organization (present with `org_id`). */
+            org_role?: components["schemas"]["OrgRole"];
+            /** @description The user's (or the token's organization's) quota of the day for the token's solution. */
             quota?: components["schemas"]["Quota"];
         };
         TokenInfo: {
@@ -1339,8 +1566,17 @@ export interface components {
             /** @description The caller's subscriptions (always empty until subscriptions ship). */
             subscriptions: Record<string, never>[];
             token: components["schemas"]["TokenInfo"];
-            /** @description Present when called with a solution token; the quota of the day for its solution. */
+            /** @description Present when called with a solution token; the quota of the day for its solution (the organization's, when the token acts for one). */
             quota?: components["schemas"]["Quota"];
+            /** @description The organizations the user belongs to, with the user's role in each (with a solution token, only the one it acts for: none when it acts for the user's own account). */
+            orgs: components["schemas"]["OrgMembership"][];
+        };
+        OrgMembership: {
+            org_id: components["schemas"]["OrgId"];
+            name: string;
+            kind: components["schemas"]["OrgKind"];
+            role: components["schemas"]["OrgRole"];
+            customer_id: components["schemas"]["CustomerId"];
         };
         UserSolutions: {
             solutions: {
@@ -1422,6 +1658,8 @@ export interface components {
             /** @description `null` when unlimited. */
             remaining: number | null;
             reset_at: components["schemas"]["Timestamp"];
+            /** @description An organization's quota read by one of its members: that member's share of `used` (absent for a user's own quota). */
+            member_used?: number;
         };
         UsageHistory: {
             customer_id: string;
@@ -1442,6 +1680,15 @@ export interface components {
              *     }
              */
             actions: {
+                [key: string]: number;
+            };
+            /**
+             * @description An organization's day only: each member's share of `used`, by user id (owners and admins see every member's, other roles their own).
+             * @example {
+             *       "usr_01jc4x5y6z7a8b9c0d1e2f3g4h": 30
+             *     }
+             */
+            members?: {
                 [key: string]: number;
             };
         };
@@ -1466,6 +1713,89 @@ export interface components {
             daily_limit: components["schemas"]["Limit"];
             monthly_limit: components["schemas"]["Limit"];
             updated_at: components["schemas"]["Timestamp"];
+        };
+        OrgRequest: {
+            /**
+             * @description Printable characters (no control characters), without leading or trailing blanks.
+             * @example Acme Analytics
+             */
+            name: string;
+        };
+        RoleRequest: {
+            role: components["schemas"]["OrgRole"];
+        };
+        TransferRequest: {
+            /** @description The member who becomes an owner (another member than the caller). */
+            user_id: components["schemas"]["UserId"];
+            /** @description What the caller becomes (`admin` unless given; `owner` keeps the caller an owner too). */
+            new_role?: components["schemas"]["OrgRole"];
+        };
+        InviteRequest: {
+            /**
+             * Format: email
+             * @description The address invited (whoever signs in with it, verified, may accept).
+             */
+            email: string;
+            /** @description The role the invitee gets (`member` unless given; `owner` only when an owner invites; `developer` and `finance` only in a partner organization). */
+            role?: components["schemas"]["OrgRole"];
+        };
+        /** @description An organization as its member sees it. */
+        OrgView: {
+            org_id: components["schemas"]["OrgId"];
+            name: string;
+            kind: components["schemas"]["OrgKind"];
+            customer_id: components["schemas"]["CustomerId"];
+            /** @description The caller's role. */
+            role: components["schemas"]["OrgRole"];
+            member_count: number;
+            created_at: components["schemas"]["Timestamp"];
+            /** @description A partner organization's partner. */
+            partner_id?: string;
+        };
+        OrgList: {
+            /** @description The personal organization first. */
+            orgs: components["schemas"]["OrgView"][];
+        };
+        MemberView: {
+            user_id: components["schemas"]["UserId"];
+            /** @description The member's address (empty if the account no longer exists). */
+            email: string;
+            name: string;
+            role: components["schemas"]["OrgRole"];
+            joined_at: components["schemas"]["Timestamp"];
+        };
+        MemberList: {
+            org_id: components["schemas"]["OrgId"];
+            /** @description The longest-standing member first. */
+            members: components["schemas"]["MemberView"][];
+        };
+        InvitationView: {
+            invitation_id: components["schemas"]["InvitationId"];
+            org_id: components["schemas"]["OrgId"];
+            /** @description The organization's name when the invitation was sent. */
+            org_name: string;
+            /**
+             * Format: email
+             * @description The address invited.
+             */
+            email: string;
+            /** @description The role the invitee gets on accepting. */
+            role: components["schemas"]["OrgRole"];
+            /**
+             * @description `expired`: still pending past `expires_at`, no longer acceptable.
+             * @enum {string}
+             */
+            status: "pending" | "accepted" | "revoked" | "expired";
+            /** @description The member who sent it. */
+            invited_by: components["schemas"]["UserId"];
+            created_at: components["schemas"]["Timestamp"];
+            /** @description Acceptable until then (7 days after `created_at`). */
+            expires_at: components["schemas"]["Timestamp"];
+        };
+        InvitationList: {
+            invitations: components["schemas"]["InvitationView"][];
+            /** @description The next page's cursor (the `cursor` query parameter); absent on the last page. */
+            cursor?: string;
         };
         /** @description A price as a partner declares it. The provider's price (Stripe) is the platform's, made when an admin approves the tier and never shown; a `stripe_price_id` sent by a partner is refused (400 naming it). */
         Price: {
@@ -1851,6 +2181,8 @@ export interface components {
             gstin?: components["schemas"]["Gstin"];
             /** @description The buyer's GST state code (place of supply) without a GSTIN; with one, it must be the GSTIN's first two digits. */
             state?: components["schemas"]["GstStateCode"];
+            /** @description Buy for this organization (its owners only: 403 `org_role_required` for other roles, 404 `org_not_found` for non-members): the subscription, its invoices and its tier are the organization's, shared by every member. The caller's personal organization buys for the caller's own account. */
+            org_id?: components["schemas"]["OrgId"];
         };
         SubscriptionCreated: {
             subscription_id: string;
@@ -2112,6 +2444,125 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The caller is not a member of an organization with this id (`org_not_found`); another organization's id answers exactly as an unknown one. */
+        OrgNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://docs.monetization.example/problems/org_not_found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "org_not_found",
+                 *       "detail": "no organization with this id has you as a member",
+                 *       "errors": [
+                 *         {
+                 *           "field": "org_id",
+                 *           "message": "no organization with this id has you as a member"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The caller is not a member of an organization with this id (`org_not_found`), or the user named is not one of its members (`member_not_found`, `errors[0].field` = `user_id`). */
+        OrgOrMemberNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://docs.monetization.example/problems/member_not_found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "member_not_found",
+                 *       "detail": "this user is not a member of the organization",
+                 *       "errors": [
+                 *         {
+                 *           "field": "user_id",
+                 *           "message": "is not a member of the organization"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "org_not_found" | "member_not_found";
+                };
+            };
+        };
+        /** @description The caller's role in the organization does not allow this (`org_role_required`; `required_roles` names the roles that do). */
+        OrgRoleRequired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://docs.monetization.example/problems/org_role_required",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "code": "org_role_required",
+                 *       "detail": "your role in this organization (member) does not allow you to invite members",
+                 *       "required_roles": [
+                 *         "owner",
+                 *         "admin"
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["OrgRoleRequired"];
+            };
+        };
+        /** @description The caller may not do this (`forbidden`: not the caller's own, nor an organization's the caller is a member of), or the caller's role in the organization does not allow it (`org_role_required`; `required_roles` names the roles that do). */
+        OrgForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://docs.monetization.example/problems/org_role_required",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "code": "org_role_required",
+                 *       "detail": "your role in this organization (member) does not allow you to read invoices",
+                 *       "required_roles": [
+                 *         "owner",
+                 *         "admin"
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["OrgRoleRequired"] | (components["schemas"]["Problem"] & {
+                    /** @constant */
+                    code?: "forbidden";
+                });
+            };
+        };
+        /** @description A personal organization has one member, its user (`personal_org`); the organization would have no owner left (`last_owner`: transfer ownership first); or the membership changed meanwhile (`concurrent_update`; read it again). */
+        MembershipConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://docs.monetization.example/problems/last_owner",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "code": "last_owner",
+                 *       "detail": "the organization would have no owner left: transfer ownership first"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "personal_org" | "last_owner" | "concurrent_update";
+                };
+            };
+        };
         /** @description Throttled (`too_many_requests`): too many requests from this source address, too many failed sign-ins for this account, or (subscriptions) too many unpaid checkouts open; retry after `Retry-After` seconds. */
         TooManyRequests: {
             headers: {
@@ -2179,8 +2630,14 @@ export interface components {
         AnonymousId: components["schemas"]["AnonymousId"];
         /** @description A partner API key (`mk_…`, from `POST /api/partners/{id}/api-keys`). The key may act only for its partner's own solutions (those it names, or all): otherwise 403 `api_key_not_allowed`; an unknown, malformed or revoked key is 401 `invalid_api_key`. */
         ApiKey: string;
-        /** @description The customer: a user id, or `anon:<X-Anonymous-Id>` for an anonymous visitor (readable by admins only). */
+        /** @description The customer: a user id, an organization id (`org_…`, readable by its members), or `anon:<X-Anonymous-Id>` for an anonymous visitor (readable by admins only). */
         CustomerIdPath: string;
+        /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+        OrgIdPath: components["schemas"]["OrgId"];
+        /** @description The member's user id. */
+        MemberIdPath: components["schemas"]["UserId"];
+        /** @description The invitation's id. */
+        InvitationIdPath: components["schemas"]["InvitationId"];
     };
     requestBodies: never;
     headers: {
@@ -2406,7 +2863,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description No published solution has this id (`solution_not_found`). */
+            /** @description No published solution has this id (`solution_not_found`), or the caller is not a member of an organization with the `org_id` given (`org_not_found`, `errors[0].field` = `org_id`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2427,7 +2884,10 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "solution_not_found" | "org_not_found";
+                    };
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
@@ -2461,7 +2921,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            /** @description The token is not valid (`valid: false`, `code` says why), or the `X-Api-Key` sent with it is unknown or revoked (a plain problem, `invalid_api_key`). */
+            /** @description The token is not valid (`valid: false`, `code` says why; `revoked` also when the token acts for an organization its user is no longer a member of), or the `X-Api-Key` sent with it is unknown or revoked (a plain problem, `invalid_api_key`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2511,7 +2971,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            /** @description The refresh token is unknown (`invalid_refresh_token`), was already used (`refresh_token_reused`; the family is now revoked), or its family is `revoked` or `expired`. */
+            /** @description The refresh token is unknown (`invalid_refresh_token`), was already used (`refresh_token_reused`; the family is now revoked), or its family is `revoked` or `expired` (`revoked` also when it acts for an organization its user is no longer a member of). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2755,6 +3215,495 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listOrgs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's organizations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createOrg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrgRequest"];
+            };
+        };
+        responses: {
+            /** @description The organization, with the caller as its only member (`role` = `owner`). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getOrg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The organization, with the caller's role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["OrgNotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    renameOrg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrgRequest"];
+            };
+        };
+        responses: {
+            /** @description The organization after the change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["OrgRoleRequired"];
+            404: components["responses"]["OrgNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listOrgMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The members. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["OrgNotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    setOrgMemberRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+                /** @description The member's user id. */
+                user_id: components["parameters"]["MemberIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleRequest"];
+            };
+        };
+        responses: {
+            /** @description The member with the new role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["OrgRoleRequired"];
+            404: components["responses"]["OrgOrMemberNotFound"];
+            409: components["responses"]["MembershipConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    removeOrgMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+                /** @description The member's user id. */
+                user_id: components["parameters"]["MemberIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member is removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["OrgRoleRequired"];
+            404: components["responses"]["OrgOrMemberNotFound"];
+            409: components["responses"]["MembershipConflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    transferOrgOwnership: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransferRequest"];
+            };
+        };
+        responses: {
+            /** @description The organization, with the caller's role after the transfer. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["OrgRoleRequired"];
+            404: components["responses"]["OrgOrMemberNotFound"];
+            409: components["responses"]["MembershipConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listOrgInvitations: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of invitations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["OrgRoleRequired"];
+            404: components["responses"]["OrgNotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    inviteToOrg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteRequest"];
+            };
+        };
+        responses: {
+            /** @description The address's pending invitation to this organization (unchanged, whatever `role` asked). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationView"];
+                };
+            };
+            /** @description A new invitation; its mail is on its way. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["OrgRoleRequired"];
+            404: components["responses"]["OrgNotFound"];
+            /** @description A personal organization takes no invitations (`personal_org`), or the address belongs to a member already (`already_member`, `errors[0].field` = `email`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "personal_org" | "already_member";
+                    };
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeOrgInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id (one the caller is a member of; any other answers 404 `org_not_found`). */
+                org_id: components["parameters"]["OrgIdPath"];
+                /** @description The invitation's id. */
+                invitation_id: components["parameters"]["InvitationIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invitation is revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["OrgRoleRequired"];
+            /** @description The caller is not a member of an organization with this id (`org_not_found`), or it has no invitation with this id (`invitation_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "org_not_found" | "invitation_not_found";
+                    };
+                };
+            };
+            /** @description The invitation is no longer pending (`invitation_closed`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listMyInvitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pending invitations (one page, no `cursor`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The caller's address is not verified (`email_not_verified`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The invitation's id. */
+                invitation_id: components["parameters"]["InvitationIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The organization joined, with the caller's role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The caller's address is not verified (`email_not_verified`), or the invitation is for another address (`invitation_email_mismatch`: sign in with the address it was sent to). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "email_not_verified" | "invitation_email_mismatch";
+                    };
+                };
+            };
+            /** @description No invitation has this id (`invitation_not_found`, `errors[0].field` = `invitation_id`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/invitation_not_found",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "code": "invitation_not_found",
+                     *       "detail": "no such invitation",
+                     *       "errors": [
+                     *         {
+                     *           "field": "invitation_id",
+                     *           "message": "no such invitation"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The invitation was accepted, revoked or has expired (`invitation_closed`); the caller is a member already (`already_member`); or the membership changed meanwhile (`concurrent_update`; retry). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "invitation_closed" | "already_member" | "concurrent_update";
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     trackUsage: {
         parameters: {
             query?: never;
@@ -2797,7 +3746,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            /** @description Neither a solution token nor an `X-Anonymous-Id` header (`unauthorized`), or the token is not a valid solution token (`unauthorized`, `expired`, `revoked`, `invalid_signature`, `malformed`). */
+            /** @description Neither a solution token nor an `X-Anonymous-Id` header (`unauthorized`), or the token is not a valid solution token (`unauthorized`, `expired`, `revoked`, `invalid_signature`, `malformed`; `revoked` also for a token acting for an organization its user has left). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2980,7 +3929,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The customer: a user id, or `anon:<X-Anonymous-Id>` for an anonymous visitor (readable by admins only). */
+                /** @description The customer: a user id, an organization id (`org_…`, readable by its members), or `anon:<X-Anonymous-Id>` for an anonymous visitor (readable by admins only). */
                 customer_id: components["parameters"]["CustomerIdPath"];
             };
             cookie?: never;
@@ -3008,7 +3957,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The customer: a user id, or `anon:<X-Anonymous-Id>` for an anonymous visitor (readable by admins only). */
+                /** @description The customer: a user id, an organization id (`org_…`, readable by its members), or `anon:<X-Anonymous-Id>` for an anonymous visitor (readable by admins only). */
                 customer_id: components["parameters"]["CustomerIdPath"];
                 solution_id: components["schemas"]["SolutionId"];
             };
@@ -3121,8 +4070,30 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["SolutionNotFound"];
+            /** @description The caller's address is not verified (`email_not_verified`), or the caller's role in the organization `org_id` is not `owner` (`org_role_required`, with `required_roles`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OrgRoleRequired"] | (components["schemas"]["Problem"] & {
+                        /** @constant */
+                        code?: "email_not_verified";
+                    });
+                };
+            };
+            /** @description No solution has this id (`solution_not_found`), or the caller is not a member of an organization with the `org_id` given (`org_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "solution_not_found" | "org_not_found";
+                    };
+                };
+            };
             /** @description An active subscription to this solution exists, or the pending checkout being replaced was paid meanwhile (`subscription_exists`, with its `subscription_id`); the Idempotency-Key was used for another request (`idempotency_key_reused`); or two checkouts for this solution were being created at the same instant (`checkout_in_progress`; retry). */
             409: {
                 headers: {
@@ -3152,7 +4123,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The customer's user id. */
+                /** @description The customer's id, a user id or an organization id. */
                 id: string;
             };
             cookie?: never;
@@ -3170,7 +4141,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["OrgForbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3199,7 +4170,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["OrgForbidden"];
             /** @description No subscription has this id (`subscription_not_found`). */
             404: {
                 headers: {
@@ -3251,7 +4222,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["OrgForbidden"];
             /** @description No subscription has this id (`subscription_not_found`). */
             404: {
                 headers: {
@@ -3287,6 +4258,7 @@ export interface operations {
     paymentHistory: {
         parameters: {
             query?: {
+                /** @description Whose history (the caller's own when absent); a user id or an organization id. */
                 customer_id?: string;
                 /** @description Opaque cursor from the previous page's `next_cursor`. */
                 cursor?: components["parameters"]["Cursor"];
@@ -3309,7 +4281,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["OrgForbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3496,6 +4468,7 @@ export interface operations {
     listInvoices: {
         parameters: {
             query?: {
+                /** @description Whose invoices (the caller's own when absent); a user id or an organization id. */
                 customer_id?: string;
                 cursor?: string;
                 limit?: number;
@@ -3521,7 +4494,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["OrgForbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
