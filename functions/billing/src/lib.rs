@@ -194,7 +194,13 @@ pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outc
         // Rerun-safe: every account older than organizations gets its personal organization.
         "migrate-orgs" => {
             let now = shared::platform::clock::rfc3339(state.run.writer.clock.now());
-            let report = shared::auth::orgs::migrate_personal_orgs(&state.run.writer.store, &now, &has_time).await?;
+            let store = &state.run.writer.store;
+            let mut report = shared::auth::orgs::migrate_personal_orgs(store, &now, &has_time).await?;
+            if report.complete {
+                let (seen, made, complete) =
+                    shared::partners::members::migrate_partner_orgs(store, &now, &has_time).await?;
+                (report.partners, report.partner_orgs_created, report.complete) = (seen, made, complete);
+            }
             Ok(Outcome {
                 job: job.job.clone(),
                 report: RunReport { complete: report.complete, ..Default::default() },

@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::identity::jwt::KeySet;
 use shared::ledger::PartnerLedger;
+use shared::model::OrgRole;
 use shared::partners::solutions::Action;
 use shared::partners::{AssetStore, PartnerService};
 use shared::payments::stripe::prices::PriceBook;
@@ -178,12 +179,12 @@ async fn dispatch(
             Ok(http::json(200, &report))
         }
         Route::Revenue => {
-            let partner = p.readable_partner(&caller, &param("id")).await?;
+            let partner = p.partner_with_role(&caller, &param("id"), OrgRole::reads_revenue, "see revenue").await?;
             let view = state.ledger.revenue(&partner.partner_id, q("from").as_deref(), q("to").as_deref()).await?;
             Ok(http::json(200, &view))
         }
         Route::Payouts => {
-            let partner = p.readable_partner(&caller, &param("id")).await?;
+            let partner = p.partner_with_role(&caller, &param("id"), OrgRole::reads_revenue, "see payouts").await?;
             let limit = shared::partners::page_limit(q("limit").as_deref())?;
             Ok(http::json(200, &state.ledger.payouts(&partner.partner_id, limit, q("cursor").as_deref()).await?))
         }

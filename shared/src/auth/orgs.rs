@@ -354,6 +354,9 @@ pub struct MigrationReport {
     pub users: u64,
     /// Personal organizations made (0 on a rerun).
     pub created: u64,
+    /// Partners looked at, and their organizations made.
+    pub partners: u64,
+    pub partner_orgs_created: u64,
     /// Every account was looked at (false: the time ran out; run it again).
     pub complete: bool,
 }

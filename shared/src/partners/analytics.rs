@@ -13,6 +13,7 @@
 
 use super::{Caller, PartnerService};
 use crate::ledger::revenue::{FactKind, RevenueFact, RevenueSource};
+use crate::model::OrgRole;
 use crate::platform::clock::date_range;
 use crate::platform::error::ApiError;
 use crate::store::{from_item, keys};
@@ -59,7 +60,8 @@ pub struct DayStats {
     /// Paying subscribers by tier.
     pub subscribers: BTreeMap<String, u64>,
     pub conversions: Conversions,
-    /// Per currency; refunds are subtracted on the day they were posted.
+    /// Per currency; refunds are subtracted on the day they were posted. Empty for members of the partner
+    /// whose role does not read revenue (developers, members).
     pub revenue: BTreeMap<String, Money4>,
 }
 
@@ -197,6 +199,13 @@ impl PartnerService {
                 time_zone: s.time_zone.clone(),
                 days: aggregate(from, to, tz, &usage, &registered, &facts),
             });
+        }
+        // Money is for the roles that read revenue (owners, admins, finance) and platform admins.
+        let sees_revenue = caller.is_admin() || caller.role_in(partner_id).is_some_and(OrgRole::reads_revenue);
+        if !sees_revenue {
+            for day in out.iter_mut().flat_map(|s| s.days.iter_mut()) {
+                day.revenue.clear();
+            }
         }
         Ok(PartnerAnalytics {
             partner_id: partner_id.to_owned(),

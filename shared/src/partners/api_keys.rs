@@ -4,6 +4,7 @@
 
 use super::{Caller, PartnerService, now_rfc3339, text};
 use crate::identity::api_keys::KEY_PREFIX;
+use crate::model::OrgRole;
 use crate::platform::crypto;
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::partners::ApiKeyItem;
@@ -68,7 +69,7 @@ impl PartnerService {
         partner_id: &str,
         req: CreateKeyRequest,
     ) -> Result<CreatedKey, ApiError> {
-        let partner = self.own_approved(caller, partner_id)?;
+        let partner = self.own_approved(caller, partner_id, OrgRole::manages_solutions, "manage API keys")?;
         let mut errors = Vec::new();
         let name = text("name", &req.name, 1, 100, &mut errors);
         let mut solution_ids = req.solution_ids;
@@ -121,7 +122,7 @@ impl PartnerService {
 
     /// `GET /api/partners/{id}/api-keys` (the owner or an admin): never the key or its hash.
     pub async fn list_keys(&self, caller: &Caller, partner_id: &str) -> Result<KeyList, ApiError> {
-        self.readable_partner(caller, partner_id).await?;
+        self.partner_with_role(caller, partner_id, OrgRole::manages_solutions, "see API keys").await?;
         let keys = self.store.partner_api_keys(partner_id).await?;
         Ok(KeyList { keys: keys.iter().map(KeyView::from).collect() })
     }
@@ -129,8 +130,8 @@ impl PartnerService {
     /// `DELETE /api/partners/{id}/api-keys/{key_id}` (the owner or an admin): the key stops working at once
     /// (functions that cache keys re-read them within their cache lifetime, seconds).
     pub async fn revoke_key(&self, caller: &Caller, partner_id: &str, key_id: &str) -> Result<(), ApiError> {
-        if caller.partner.as_ref().is_none_or(|p| p.partner_id != partner_id) && !caller.is_admin() {
-            return Err(ApiError::forbidden("you may only act on your own partner account"));
+        if !caller.is_admin() {
+            caller.approved_role(partner_id, OrgRole::manages_solutions, "manage API keys")?;
         }
         let keys = self.store.partner_api_keys(partner_id).await?;
         let Some(key) = keys.iter().find(|k| k.key_id == key_id) else {

@@ -133,6 +133,10 @@ pub struct PartnerView {
     pub decision_reason: Option<String>,
     pub decided_at: Option<String>,
     pub created_at: String,
+    /// The partner's organization: its members (invited through `/api/orgs/{org_id}/invitations`) share the
+    /// partner by role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -156,6 +160,7 @@ impl From<&PartnerItem> for PartnerView {
             decision_reason: p.decision_reason.clone(),
             decided_at: p.decided_at.clone(),
             created_at: p.created_at.clone(),
+            org_id: None,
         }
     }
 }
@@ -230,9 +235,11 @@ impl PartnerService {
         Ok(PartnerView::from(&item))
     }
 
-    /// `GET /api/partners/{id}`: the owner or an admin.
+    /// `GET /api/partners/{id}`: its members or an admin, with the partner's organization.
     pub async fn get(&self, caller: &Caller, partner_id: &str) -> Result<PartnerView, ApiError> {
-        Ok(PartnerView::from(&self.readable_partner(caller, partner_id).await?))
+        let mut view = PartnerView::from(&self.readable_partner(caller, partner_id).await?);
+        view.org_id = self.store.partner_org_id(partner_id).await?;
+        Ok(view)
     }
 
     /// `GET /api/admin/partners?status=`: applications to review (admin).

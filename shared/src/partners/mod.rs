@@ -10,12 +10,13 @@ pub mod api_keys;
 pub mod applications;
 #[cfg(feature = "payments")]
 pub mod assets;
+pub mod members;
 pub mod outbox;
 pub mod solutions;
 
 use crate::identity::jwt::KeySet;
 use crate::identity::{Principal, authenticate};
-use crate::model::TokenKind;
+use crate::model::{OrgRole, TokenKind};
 use crate::platform::clock::Clock;
 use crate::platform::deferred::Deferred;
 use crate::platform::error::{ApiError, FieldError, codes};
@@ -52,11 +53,16 @@ pub struct PartnerService {
     pub(crate) prices: Option<crate::payments::stripe::prices::PriceBook>,
 }
 
-/// The caller of a partner route, with its partner (when it has one).
+/// The caller of a partner route, with the partners whose organizations it belongs to and its role in each
+/// (the partner it applied for first).
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
+    /// The caller's own partner application (any status; also when its organization has no place for the
+    /// caller any more, so the caller still sees what it applied for).
     pub partner: Option<PartnerItem>,
+    /// The partners the caller is a member of, with the caller's role.
+    pub partners: Vec<(PartnerItem, OrgRole)>,
 }
 
 impl Caller {
@@ -64,12 +70,44 @@ impl Caller {
         self.principal.is_admin()
     }
 
-    /// The caller's own approved partner, or 403.
-    pub fn approved_partner(&self) -> Result<&PartnerItem, ApiError> {
-        match &self.partner {
-            Some(p) if p.status == STATUS_APPROVED => Ok(p),
-            _ => Err(not_a_partner()),
+    /// The caller's role in the partner's organization.
+    pub fn role_in(&self, partner_id: &str) -> Option<OrgRole> {
+        self.partners.iter().find(|(p, _)| p.partner_id == partner_id).map(|(_, r)| *r)
+    }
+
+    /// The caller's approved partner whose organization lets it `action` (`allowed`): the first such (its own
+    /// application first); 403 `not_a_partner` without an approved partner, `org_role_required` when its
+    /// role does not allow it.
+    pub fn approved_partner(&self, allowed: fn(OrgRole) -> bool, action: &str) -> Result<&PartnerItem, ApiError> {
+        let approved: Vec<&(PartnerItem, OrgRole)> =
+            self.partners.iter().filter(|(p, _)| p.status == STATUS_APPROVED).collect();
+        let Some((first, role)) = approved.first() else {
+            return Err(not_a_partner());
+        };
+        match approved.iter().find(|(_, r)| allowed(*r)) {
+            Some((p, _)) => Ok(p),
+            None => {
+                crate::identity::orgs::role_required(*role, allowed, action)?;
+                Ok(first)
+            }
         }
+    }
+
+    /// The caller's role in an approved partner `partner_id`, checked against `allowed` (403 otherwise).
+    pub fn approved_role(
+        &self,
+        partner_id: &str,
+        allowed: fn(OrgRole) -> bool,
+        action: &str,
+    ) -> Result<&PartnerItem, ApiError> {
+        let Some((partner, role)) = self.partners.iter().find(|(p, _)| p.partner_id == partner_id) else {
+            return Err(ApiError::forbidden("you may only act on your own partner account"));
+        };
+        if partner.status != STATUS_APPROVED {
+            return Err(not_a_partner());
+        }
+        crate::identity::orgs::role_required(*role, allowed, action)?;
+        Ok(partner)
     }
 }
 
@@ -162,21 +200,27 @@ impl PartnerService {
         &self.clock
     }
 
-    /// A signed-in user (session token) and their partner, read consistently.
+    /// A signed-in user (session token), the partner it applied for, and the partners whose organizations it
+    /// belongs to (read consistently). The partner it applied for gets its organization now if it has none
+    /// yet (the applicant its owner), so partners older than organizations join them on first use.
     pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Caller, ApiError> {
         let principal = authenticate(&self.keys, &self.store, bearer, &[TokenKind::Access]).await?;
         let partner = match self.store.get_partner_link(&principal.user_id).await? {
             Some(link) => self.store.get_partner(&link.partner_id).await?,
             None => None,
         };
-        Ok(Caller { principal, partner })
+        if let Some(own) = &partner {
+            members::ensure_partner_org(&self.store, own, &now_rfc3339(self.clock.as_ref())).await?;
+        }
+        let partners = members::partners_of(&self.store, &principal.user_id).await?;
+        Ok(Caller { principal, partner, partners })
     }
 
-    /// The partner `partner_id` when the caller owns it (any status) or is an admin; 404 for an unknown id,
-    /// 403 for someone else's.
+    /// The partner `partner_id` when the caller belongs to its organization (any role, any status of the
+    /// partner) or is an admin; 404 for an unknown id, 403 for someone else's.
     pub async fn readable_partner(&self, caller: &Caller, partner_id: &str) -> Result<PartnerItem, ApiError> {
-        if let Some(own) = caller.partner.as_ref().filter(|p| p.partner_id == partner_id) {
-            return Ok(own.clone());
+        if let Some((member_of, _)) = caller.partners.iter().find(|(p, _)| p.partner_id == partner_id) {
+            return Ok(member_of.clone());
         }
         if !caller.is_admin() {
             return Err(ApiError::forbidden("you may only act on your own partner account"));
@@ -187,13 +231,30 @@ impl PartnerService {
         self.store.get_partner(partner_id).await?.ok_or_else(partner_not_found)
     }
 
-    /// The caller's own approved partner named `partner_id` (partner writes), or 403.
-    pub fn own_approved<'a>(&self, caller: &'a Caller, partner_id: &str) -> Result<&'a PartnerItem, ApiError> {
-        let partner = caller.approved_partner()?;
-        if partner.partner_id != partner_id {
-            return Err(ApiError::forbidden("you may only act on your own partner account"));
+    /// The partner `partner_id` (any status) when the caller's role in its organization lets it `action`, or the
+    /// caller is an admin; 403 otherwise (404 for an unknown id, to an admin).
+    pub async fn partner_with_role(
+        &self,
+        caller: &Caller,
+        partner_id: &str,
+        allowed: fn(OrgRole) -> bool,
+        action: &str,
+    ) -> Result<PartnerItem, ApiError> {
+        if let Some(role) = caller.role_in(partner_id) {
+            crate::identity::orgs::role_required(role, allowed, action)?;
         }
-        Ok(partner)
+        self.readable_partner(caller, partner_id).await
+    }
+
+    /// The approved partner `partner_id` whose organization lets the caller `action` (partner writes), or 403.
+    pub fn own_approved<'a>(
+        &self,
+        caller: &'a Caller,
+        partner_id: &str,
+        allowed: fn(OrgRole) -> bool,
+        action: &str,
+    ) -> Result<&'a PartnerItem, ApiError> {
+        caller.approved_role(partner_id, allowed, action)
     }
 
     pub(crate) fn audit(&self, subject: &str, action: &str, caller: &Caller, reason: Option<&str>) -> AuditItem {

@@ -15,6 +15,7 @@
 //! | one membership (role)                           | table | PK=`ORG#<org_id>`, SK=`MEMBER#<user_id>`          |
 //! | a user's organizations, oldest first            | GSI1  | GSI1PK=`USER#<user_id>#ORGS`, GSI1SK=`<joined>#<org_id>` (memberships) |
 //! | a user's personal organization (creation guard) | table | PK=`USER#<user_id>`, SK=`PERSONALORG`             |
+//! | a partner's organization (creation guard)       | table | PK=`PARTNER#<partner_id>`, SK=`ORG`               |
 //! | an invitation to an organization                | table | PK=`INVITE#<invitation_id>`, SK=`INVITE`          |
 //! | an organization's invitations, newest first     | GSI1  | GSI1PK=`ORG#<org_id>#INVITES`, GSI1SK=`<created>#<invitation_id>` |
 //! | the invitations to an address, newest first     | GSI2  | GSI2PK=`INVITEE#<normalised email>`, GSI2SK=`<created>#<invitation_id>` |
@@ -178,6 +179,11 @@ pub fn user_orgs(user_id: &str, joined_at: &str, org_id: &str) -> Gsi1 {
 
 pub fn user_orgs_partition(user_id: &str) -> String {
     format!("USER#{user_id}#ORGS")
+}
+
+/// The guard that gives a partner exactly one organization (holding its id).
+pub fn partner_org(partner_id: &str) -> Key {
+    Key::new(format!("PARTNER#{partner_id}"), "ORG")
 }
 
 /// The guard that gives a user exactly one personal organization.
@@ -597,6 +603,7 @@ mod tests {
         assert_eq!(org_member("org_1", "usr_1"), Key::new("ORG#org_1".into(), "MEMBER#usr_1"));
         assert_eq!(user_orgs("usr_1", "t", "org_1"), Gsi1 { pk: "USER#usr_1#ORGS".into(), sk: "t#org_1".into() });
         assert_eq!(personal_org("usr_1"), Key::new("USER#usr_1".into(), "PERSONALORG"));
+        assert_eq!(partner_org("prt_1"), Key::new("PARTNER#prt_1".into(), "ORG"));
         assert_eq!(invitation("inv_1"), Key::new("INVITE#inv_1".into(), "INVITE"));
         assert_eq!(org_invitations("org_1", "t", "inv_1").pk, "ORG#org_1#INVITES");
         assert_eq!(invitee("a@b.c", "t", "inv_1"), ("INVITEE#a@b.c".into(), "t#inv_1".into()));

@@ -95,6 +95,31 @@ impl MembershipItem {
     }
 }
 
+/// The guard of a partner's one organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerOrgItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub partner_id: String,
+    pub org_id: String,
+}
+
+impl PartnerOrgItem {
+    pub fn new(partner_id: &str, org_id: &str) -> Self {
+        let key = keys::partner_org(partner_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: "partner_org".into(),
+            partner_id: partner_id.into(),
+            org_id: org_id.into(),
+        }
+    }
+}
+
 /// The guard of a user's one personal organization.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersonalOrgItem {
@@ -293,6 +318,25 @@ impl Store {
         owner: &MembershipItem,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         Ok(vec![self.tx_put_new(guard)?, self.tx_put_new(org)?, self.tx_put_new(owner)?])
+    }
+
+    /// Create a partner's organization unless it has one: `Ok(true)` when this call created it.
+    pub async fn create_partner_org(
+        &self,
+        guard: &PartnerOrgItem,
+        org: &OrgItem,
+        owner: &MembershipItem,
+    ) -> Result<bool, StoreError> {
+        let items = vec![self.tx_put_new(guard)?, self.tx_put_new(org)?, self.tx_put_new(owner)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conditional { index: Some(0) }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn partner_org_id(&self, partner_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get::<PartnerOrgItem>(&keys::partner_org(partner_id), true).await?.map(|g| g.org_id))
     }
 
     pub async fn personal_org_id(&self, user_id: &str) -> Result<Option<String>, StoreError> {
@@ -575,6 +619,12 @@ mod tests {
             &keys::org_member("org_1", "usr_2"),
             "org_member",
             &["PK", "SK", "GSI1PK", "GSI1SK", "entity_type", "org_id", "user_id", "role", "joined_at", "invitation_id"],
+        );
+        assert_stored(
+            &PartnerOrgItem::new("prt_1", "org_3"),
+            &keys::partner_org("prt_1"),
+            "partner_org",
+            &["PK", "SK", "entity_type", "partner_id", "org_id"],
         );
         assert_stored(
             &PersonalOrgItem::new("usr_1", "org_2"),

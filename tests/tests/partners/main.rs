@@ -9,6 +9,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod marketplace;
+mod members;
 
 use integration_tests::harness::Reply;
 

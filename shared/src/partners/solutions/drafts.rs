@@ -39,7 +39,7 @@ pub struct SolutionPatch {
 impl PartnerService {
     /// `POST /api/partners/solutions`: a draft of the caller's partner.
     pub async fn create_solution(&self, caller: &Caller, req: SolutionRequest) -> Result<SolutionView, ApiError> {
-        let partner = caller.approved_partner()?;
+        let partner = caller.approved_partner(crate::model::OrgRole::manages_solutions, "create solutions")?;
         let mut errors = Vec::new();
         let name = text("name", &req.name, 2, 100, &mut errors);
         let description = text("description", &req.description, 1, 5_000, &mut errors);

@@ -111,11 +111,12 @@ impl PartnerService {
 
     /// A solution the caller's approved partner owns (403 for another partner's; admins are not owners).
     pub(crate) async fn own_solution(&self, caller: &Caller, solution_id: &str) -> Result<SolutionItem, ApiError> {
-        let partner = caller.approved_partner()?;
+        caller.approved_partner(crate::model::OrgRole::manages_solutions, "change solutions")?;
         let solution = self.load_solution(solution_id).await?;
-        if solution.partner_id != partner.partner_id {
+        if caller.role_in(&solution.partner_id).is_none() {
             return Err(ApiError::forbidden("you may only change your own solutions"));
         }
+        caller.approved_role(&solution.partner_id, crate::model::OrgRole::manages_solutions, "change solutions")?;
         Ok(solution)
     }
 

@@ -40,10 +40,10 @@ impl PartnerService {
         Ok(SolutionList { solutions: items.iter().map(SolutionView::from).collect(), next_cursor })
     }
 
-    /// One solution for its partner or an admin (any status).
+    /// One solution for its partner's members or an admin (any status).
     pub async fn solution(&self, caller: &Caller, solution_id: &str) -> Result<SolutionView, ApiError> {
         let s = self.load_solution(solution_id).await?;
-        if !caller.is_admin() && caller.partner.as_ref().is_none_or(|p| p.partner_id != s.partner_id) {
+        if !caller.is_admin() && caller.role_in(&s.partner_id).is_none() {
             return Err(ApiError::forbidden("you may only read your own solutions"));
         }
         Ok(SolutionView::from(&s))
