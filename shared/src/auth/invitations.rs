@@ -135,6 +135,14 @@ impl AuthService {
         if let Some(existing) = pending {
             return Ok(Invited { invitation: InvitationView::new(&existing, now.timestamp()), created: false });
         }
+        // Each invitation mails an address nobody has proven: a day's number is limited per organization.
+        crate::identity::throttle::admit_subject(
+            &self.store,
+            crate::identity::throttle::INVITATIONS_PER_ORG,
+            org_id,
+            now.timestamp(),
+        )
+        .await?;
         let id = ids::invitation_id();
         let valid_until = now.timestamp() + VALID_SECONDS;
         let invitation = InvitationItem::new(

@@ -149,7 +149,7 @@ impl AuthService {
         let (Some(scopes), true) = (scopes, errors.is_empty()) else {
             return Err(ApiError::validation(errors));
         };
-        // Acting for an organization: the caller's membership, the organization, and its tier, in the same read.
+        // Acting for an organization: the caller must be a member (one consistent read); its tier is read below.
         let org_id = match &req.org_id {
             Some(org_id) => {
                 let access = crate::identity::orgs::member_of(&self.store, org_id, &caller.user_id).await?;

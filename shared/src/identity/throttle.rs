@@ -27,6 +27,8 @@ pub const REGISTER_PER_IP: Limit = Limit { scope: "register", max: 20, window_se
 pub const LOGIN_PER_IP: Limit = Limit { scope: "login", max: 30, window_seconds: 60 };
 pub const REFRESH_PER_IP: Limit = Limit { scope: "refresh", max: 120, window_seconds: 60 };
 pub const VERIFY_EMAIL_PER_IP: Limit = Limit { scope: "verify_email", max: 30, window_seconds: 60 };
+/// Invitations an organization sends a day (each is a mail to an address nobody has proven yet).
+pub const INVITATIONS_PER_ORG: Limit = Limit { scope: "org_invitations", max: 50, window_seconds: 86_400 };
 pub const ANONYMOUS_TRACK_PER_IP: Limit = Limit { scope: "anon_track", max: 600, window_seconds: 60 };
 
 /// Failed logins of one account that are answered normally; the next ones lock the account's logins.
@@ -76,6 +78,19 @@ pub async fn admit(store: &Store, limit: Limit, source_ip: Option<&str>, now: i6
         tracing::info!(scope = limit.scope, "per-client limit reached");
         Err(limit.refused(now))
     }
+}
+
+/// Count one action of `subject` (an id of ours, not an address: an organization, say) against `limit`: 429
+/// `too_many_requests` with `Retry-After` once the window's allowance is used.
+pub async fn admit_subject(store: &Store, limit: Limit, subject: &str, now: i64) -> Result<(), ApiError> {
+    if store.hit_rate_window(limit.scope, subject, limit.window_start(now), limit.max, limit.expires_at(now)).await? {
+        return Ok(());
+    }
+    tracing::info!(scope = limit.scope, subject, "per-subject limit reached");
+    Err(ApiError::too_many_requests(
+        format!("at most {} of these per {} s", limit.max, limit.window_seconds),
+        limit.retry_after(now),
+    ))
 }
 
 /// How long logins stay locked after the `failures`-th consecutive failure (0: not locked).

@@ -502,6 +502,48 @@ async fn route_matrix() {
         .call("DELETE", &format!("/api/orgs/{org}/members/{}", extra.user_id), None, Some(&t.admin.access_token))
         .await;
     assert_eq!(by_admin.status, 204);
+    // The outsider owns an organization of its own: its ids do not reach into this one, nor this one's into it.
+    let theirs = create_org(env, &t.outsider, "Elsewhere").await;
+    let their_invite = post(
+        env,
+        &format!("/api/orgs/{theirs}/invitations"),
+        json!({"email": unique_email("x")}),
+        &t.outsider.access_token,
+    )
+    .await;
+    let their_invitation = their_invite.body["invitation_id"].as_str().expect("id").to_owned();
+    let cross = env
+        .call("DELETE", &format!("/api/orgs/{org}/invitations/{their_invitation}"), None, Some(&t.owner.access_token))
+        .await;
+    assert_eq!(code(&cross), (404, "invitation_not_found"));
+    let cross = env
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{theirs}/invitations/{their_invitation}"),
+            None,
+            Some(&t.owner.access_token),
+        )
+        .await;
+    assert_eq!(code(&cross), (404, "org_not_found"));
+    let cross = env
+        .call(
+            "PUT",
+            &format!("/api/orgs/{org}/members/{}", t.outsider.user_id),
+            Some(json!({"role": "admin"})),
+            Some(&t.owner.access_token),
+        )
+        .await;
+    assert_eq!(code(&cross), (404, "member_not_found"));
+    let cross = env.call("GET", &format!("/api/orgs/{theirs}/members"), None, Some(&t.admin.access_token)).await;
+    assert_eq!(code(&cross), (404, "org_not_found"));
+    let cross = post(
+        env,
+        &format!("/api/orgs/{org}/transfer-ownership"),
+        json!({"user_id": t.outsider.user_id}),
+        &t.owner.access_token,
+    )
+    .await;
+    assert_eq!(code(&cross), (404, "member_not_found"));
     // An outsider's id in the path of a real organization is still 404; bad ids are 400 naming the field.
     let bad = env.call("GET", "/api/orgs/not-an-org", None, Some(&t.owner.access_token)).await;
     assert_eq!((bad.status, bad.body["errors"][0]["field"].as_str()), (400, Some("org_id")));
@@ -519,4 +561,28 @@ async fn route_matrix() {
     let bad_email =
         post(env, &format!("/api/orgs/{org}/invitations"), json!({"email": "nope"}), &t.owner.access_token).await;
     assert_eq!((bad_email.status, bad_email.body["errors"][0]["field"].as_str()), (400, Some("email")));
+}
+
+#[tokio::test]
+async fn an_organization_sends_at_most_fifty_invitations_a_day() {
+    let env = TestEnv::new().await;
+    let owner = env.register(&unique_email("owner")).await;
+    let org = create_org(&env, &owner, "Busy").await;
+    let uri = format!("/api/orgs/{org}/invitations");
+    for i in 0..50 {
+        let r = post(&env, &uri, json!({"email": unique_email(&format!("i{i}"))}), &owner.access_token).await;
+        assert_eq!(r.status, 201, "{i}: {:?}", r.body);
+    }
+    let refused = post(&env, &uri, json!({"email": unique_email("one-more")}), &owner.access_token).await;
+    assert_eq!(code(&refused), (429, "too_many_requests"));
+    assert!(refused.headers.contains_key("retry-after"));
+    // Another organization is not held up, and the next day this one may invite again.
+    let other = create_org(&env, &owner, "Calm").await;
+    let r =
+        post(&env, &format!("/api/orgs/{other}/invitations"), json!({"email": unique_email("o")}), &owner.access_token)
+            .await;
+    assert_eq!(r.status, 201);
+    env.clock.advance(chrono::Duration::days(1));
+    let next_day = post(&env, &uri, json!({"email": unique_email("tomorrow")}), &owner.access_token).await;
+    assert_eq!(next_day.status, 201, "{:?}", next_day.body);
 }
