@@ -1,7 +1,9 @@
 //! track-usage, measured locally in one run against the same DynamoDB Local: the real handler (token
 //! verification, caches, one conditional `UpdateItem`) next to a bare `UpdateItem` of the same counter item
-//! with the same condition. Prints p50/p99 of both, their ratio, and the client-side CPU time per request.
-//! Run with `make bench`.
+//! with the same condition. Prints p50/p99 of both, their ratio, and the client-side CPU time per request;
+//! then the same for a member's token acting for an organization (the shared counter, the member's share
+//! added by the same request) next to the bare `UpdateItem` an organization's event sends. Run with
+//! `make bench`.
 
 use integration_tests::harness::{TestEnv, unique_email};
 use integration_tests::stats::{cpu_seconds, report};
@@ -27,7 +29,44 @@ async fn main() {
         .as_str()
         .expect("token")
         .to_owned();
+    // An organization with the user as a member (its owner invites them), and a token acting for it.
+    let owner = env.register(&unique_email("bench-owner")).await;
+    let created = env.call("POST", "/api/orgs", Some(json!({"name": "Bench"})), Some(&owner.access_token)).await;
+    let org = created.body["org_id"].as_str().expect("org").to_owned();
+    let member_email = unique_email("bench-member");
+    let invited = env
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(json!({"email": member_email})),
+            Some(&owner.access_token),
+        )
+        .await;
+    let member = env.register(&member_email).await;
+    let invitation = invited.body["invitation_id"].as_str().expect("invitation");
+    let accepted = env
+        .call("POST", &format!("/api/invitations/{invitation}/accept"), Some(json!({})), Some(&member.access_token))
+        .await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    let issued = env
+        .call(
+            "POST",
+            "/api/generate-token",
+            Some(json!({"solution_id": solution.solution_id, "org_id": org})),
+            Some(&member.access_token),
+        )
+        .await;
+    let org_token = issued.body["token"].as_str().expect("org token").to_owned();
     let body = json!({"action": "search"}).to_string();
+    let org_request = || {
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://api.test/api/track-usage")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {org_token}"))
+            .body(lambda_http::Body::Text(body.clone()))
+            .expect("request")
+    };
     let request = || {
         lambda_http::http::Request::builder()
             .method("POST")
@@ -53,6 +92,14 @@ async fn main() {
         member: None,
     };
     let bare = || env.store.count_usage(&spec, "search", 1);
+    let org_spec = CounterSpec {
+        key: keys::usage_day("org-bench-bare", &date, &solution.solution_id),
+        customer_id: "org-bench-bare".into(),
+        index: Some(keys::solution_usage(&solution.solution_id, &date, "org-bench-bare")),
+        member: Some(member.user_id.clone()),
+        ..spec.clone()
+    };
+    let org_bare = || env.store.count_usage(&org_spec, "search", 1);
 
     for _ in 0..WARMUP {
         assert_eq!(usage::handle(&env.usage, request()).await.status().as_u16(), 200);
@@ -98,4 +145,31 @@ async fn main() {
         "client CPU per request: handler {handler_cpu:.1} us, bare UpdateItem {bare_cpu:.1} us, handler's own work {:.1} us",
         handler_cpu - bare_cpu
     );
+
+    // The same for a member acting for an organization.
+    for _ in 0..WARMUP {
+        assert_eq!(usage::handle(&env.usage, org_request()).await.status().as_u16(), 200);
+        org_bare().await.expect("bare");
+    }
+    let requests_before = env.dynamo.requests();
+    let (mut org_handler, mut org_baseline) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let resp = usage::handle(&env.usage, org_request()).await;
+        org_handler.push(t.elapsed().as_micros());
+        assert_eq!(resp.status().as_u16(), 200);
+        let t = Instant::now();
+        org_bare().await.expect("bare");
+        org_baseline.push(t.elapsed().as_micros());
+    }
+    let requests = env.dynamo.requests() - requests_before;
+    println!("organization token (shared counter + member share) vs its bare UpdateItem, {RUNS} interleaved runs:");
+    let (h50, h99) = report("handler POST /api/track-usage (org)", org_handler);
+    let (b50, b99) = report("bare UpdateItem (same request)", org_baseline);
+    println!(
+        "ratio handler/bare (org): p50 {:.3}  p99 {:.3}",
+        h50 as f64 / b50.max(1) as f64,
+        h99 as f64 / b99.max(1) as f64
+    );
+    println!("DynamoDB requests per tracked event (org): {:.3}", requests as f64 / RUNS as f64 - 1.0);
 }

@@ -19,6 +19,10 @@ type Route = (String, String);
 /// Keep in step with the harness in `tests/src`; an unknown name here is almost always a typo
 /// that would otherwise reach the handler verbatim.
 const KNOWN_PLACEHOLDERS: &[&str] = &[
+    "ORG_ID",
+    "MEMBER_USER_ID",
+    "INVITATION_ID",
+    "INVITED_ID",
     "EMAIL",
     "NEW_EMAIL",
     "PASSWORD",

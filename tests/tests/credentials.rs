@@ -181,6 +181,9 @@ impl World {
                 "{customer_id}" => self.user_id.clone(),
                 "{solution_id}" => self.solution_id.clone(),
                 "{key_id}" => "key_01j0000000000000000000000x".to_owned(),
+                "{org_id}" => "org_01j0000000000000000000000x".to_owned(),
+                "{user_id}" => self.user_id.clone(),
+                "{invitation_id}" => "ivt_01j0000000000000000000000x".to_owned(),
                 "{id}" if solution_scoped => self.solution_id.clone(),
                 "{id}" if template.starts_with("/api/partners/") || template.starts_with("/api/admin/partners/") => {
                     self.partner_id.clone()

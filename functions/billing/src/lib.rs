@@ -9,7 +9,8 @@
 //! `{"job": "index-subscriptions"}` (once, after GSI3 is deployed) indexes subscriptions written before it by
 //! their solution. `{"job": "migrate-orgs"}` (once, rerun-safe) gives every account older than organizations its
 //! personal organization. `{"job": "outbox"}` emails pending notifications through SES (`shared::notifications`;
-//! only to verified addresses, except the verification link itself). `{"job": "monthly"}` (optionally with
+//! only to verified addresses, except the verification link itself and organization invitations, which go to
+//! the address invited). `{"job": "monthly"}` (optionally with
 //! `"month": "yyyy-mm"`, default last month in India time) makes each partner's payout statements
 //! (`shared::ledger`): rerun-safe, documents to S3. Each stops 30 s before its time limit; the next
 //! invocation continues.

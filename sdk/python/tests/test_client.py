@@ -202,7 +202,7 @@ def refresh_api(key):
 
     respx.post(f"{API}/api/refresh-token").mock(side_effect=refresh)
     respx.get(f"{API}/api/user-context").mock(
-        return_value=httpx.Response(200, json={"user": {"user_id": "usr_01jc4x5y6z7a8b9c0d1e2f3g4h", "email": "u@example.test", "name": "U", "role": "user", "email_verified": True, "created_at": "2026-12-01T00:00:00Z"}, "solutions": [], "subscriptions": [], "token": {"kind": "solution", "token_id": "tok_01jc4x5y6z7a8b9c0d1e2f3g4h", "scopes": ["usage:read"], "issued_at": "2026-12-01T00:00:00Z", "expires_at": "2026-12-01T00:15:00Z"}})
+        return_value=httpx.Response(200, json={"user": {"user_id": "usr_01jc4x5y6z7a8b9c0d1e2f3g4h", "email": "u@example.test", "name": "U", "role": "user", "email_verified": True, "created_at": "2026-12-01T00:00:00Z"}, "solutions": [], "subscriptions": [], "token": {"kind": "solution", "token_id": "tok_01jc4x5y6z7a8b9c0d1e2f3g4h", "scopes": ["usage:read"], "issued_at": "2026-12-01T00:00:00Z", "expires_at": "2026-12-01T00:15:00Z"}, "orgs": []})
     )
     return n
 

@@ -89,7 +89,15 @@ impl AuthService {
         let confined = caller.confined_to(SCOPE_READ)?.map(str::to_owned);
         let (account, orgs) = tokio::join!(self.store.user_with_entitlements(&caller.user_id), self.orgs_of(caller));
         let (user, mut tiers) = account?;
-        let orgs = orgs?;
+        let mut orgs = orgs?;
+        // An account older than organizations gets its personal organization here (once).
+        if caller.kind == crate::model::TokenKind::Access
+            && !orgs.iter().any(|o| o.kind == crate::model::OrgKind::Personal)
+            && user.is_some()
+            && self.ensure_personal_org(&caller.user_id).await?
+        {
+            orgs = self.orgs_of(caller).await?;
+        }
         let user = user.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
         if let Some(org_id) = &caller.org_id {
             // A token acting for an organization: its tiers are the organization's, while the user is a member.

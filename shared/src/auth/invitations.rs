@@ -97,7 +97,7 @@ fn not_found() -> ApiError {
 }
 
 fn check_invitation_id(id: &str) -> Result<(), ApiError> {
-    if ids::is_valid("inv", id) { Ok(()) } else { Err(ApiError::field("invitation_id", "must be an inv_ id")) }
+    if ids::is_valid("ivt", id) { Ok(()) } else { Err(ApiError::field("invitation_id", "must be an ivt_ id")) }
 }
 
 /// The outbox id of an invitation's mail.
@@ -107,7 +107,8 @@ pub fn notification_id(invitation_id: &str) -> String {
 
 impl AuthService {
     /// `POST /api/orgs/{org_id}/invitations` (owners and admins; only an owner invites an owner). An address
-    /// with a pending invitation gets that one back (200); a member's address is 409 `already_member`.
+    /// with a pending invitation for the same role gets that one back (200; for another role the pending one is
+    /// revoked and a new one sent); a member's address is 409 `already_member`.
     pub async fn invite(&self, caller: &Principal, org_id: &str, req: InviteRequest) -> Result<Invited, ApiError> {
         let access = self.org_access(caller, org_id).await?;
         access.require(OrgRole::manages_members, "invite members")?;
@@ -133,7 +134,13 @@ impl AuthService {
                 i.org_id == org_id && i.status == InvitationStatus::Pending && i.valid_until > now.timestamp()
             });
         if let Some(existing) = pending {
-            return Ok(Invited { invitation: InvitationView::new(&existing, now.timestamp()), created: false });
+            if existing.role == role {
+                return Ok(Invited { invitation: InvitationView::new(&existing, now.timestamp()), created: false });
+            }
+            // Another role asked for: the pending invitation gives way to a new one (and a new mail).
+            self.store
+                .revoke_invitation(&existing.invitation_id, &caller.user_id, &rfc3339(now), now.timestamp())
+                .await?;
         }
         // Each invitation mails an address nobody has proven: a day's number is limited per organization.
         crate::identity::throttle::admit_subject(

@@ -153,7 +153,7 @@ impl AuthService {
         let org_id = match &req.org_id {
             Some(org_id) => {
                 let access = crate::identity::orgs::member_of(&self.store, org_id, &caller.user_id).await?;
-                (access.org.kind != crate::model::OrgKind::Personal).then(|| access.org.customer_id.clone())
+                (access.org.kind != crate::model::OrgKind::Personal).then(|| access.org.org_id.clone())
             }
             None => None,
         };

@@ -13,14 +13,15 @@ fn not_yours(what: &str) -> ApiError {
     ApiError::forbidden(format!("you may only {what} your own or your organizations'"))
 }
 
-/// The caller's role in the organization `customer_id` names (403 when not a member).
+/// The caller's role in the organization `customer_id` names: 403 for another user's id, 404
+/// `org_not_found` for an organization the caller is not a member of (as for one that does not exist).
 async fn role_in(store: &Store, caller: &Principal, customer_id: &str, what: &str) -> Result<OrgRole, ApiError> {
     if !crate::platform::ids::is_valid("org", customer_id) {
         return Err(not_yours(what));
     }
     match store.get_membership(customer_id, &caller.user_id).await? {
         Some(m) => Ok(m.role),
-        None => Err(not_yours(what)),
+        None => Err(crate::identity::orgs::org_not_found()),
     }
 }
 

@@ -82,6 +82,14 @@ impl Marketplace {
         Ok(self.store.paid_for_solution(user_id, solution_id).await?)
     }
 
+    /// Whether the user belongs to the partner's organization (any role).
+    async fn partner_member(&self, user_id: &str, partner_id: &str) -> Result<bool, ApiError> {
+        let Some(org_id) = self.store.partner_org_id(partner_id).await? else {
+            return Ok(false);
+        };
+        Ok(self.store.get_membership(&org_id, user_id).await?.is_some())
+    }
+
     /// Why `reviewer` may not review `solution` (`None`: it may): the partner's own accounts never; others
     /// after paying for it, or after [`ATTESTED_DAYS_TO_REVIEW`] days of use its partner attested (tracked
     /// with the partner's API key; usage the user's own token reports proves nothing).
@@ -95,7 +103,8 @@ impl Marketplace {
                 .store
                 .get_partner_link(&reviewer.user_id)
                 .await?
-                .is_some_and(|link| link.partner_id == solution.partner_id);
+                .is_some_and(|link| link.partner_id == solution.partner_id)
+            || self.partner_member(&reviewer.user_id, &solution.partner_id).await?;
         if own {
             return Ok(Some(ApiError::new(
                 403,

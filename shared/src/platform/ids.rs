@@ -20,7 +20,7 @@ pub fn org_id() -> String {
     new_id("org")
 }
 pub fn invitation_id() -> String {
-    new_id("inv")
+    new_id("ivt")
 }
 pub fn partner_id() -> String {
     new_id("prt")

@@ -58,9 +58,10 @@ impl UsageService {
         if !keys::is_org(customer_id) || !crate::platform::ids::is_valid("org", customer_id) {
             return Err(forbidden());
         }
+        // Another organization's id answers as an unknown one.
         match self.store.get_membership(customer_id, &caller.user_id).await? {
             Some(m) => Ok(Some(m.role.reads_all_usage())),
-            None => Err(forbidden()),
+            None => Err(crate::identity::orgs::org_not_found()),
         }
     }
 

@@ -451,7 +451,7 @@ async fn route_matrix() {
             [404, 403, 403, 404],
         ),
         ("DELETE", format!("/api/orgs/{org}/members/{}", t.owner.user_id), None, [409, 403, 403, 404]),
-        ("DELETE", format!("/api/orgs/{org}/invitations/inv_00000000000000000000000000"), None, [404, 404, 403, 404]),
+        ("DELETE", format!("/api/orgs/{org}/invitations/ivt_00000000000000000000000000"), None, [404, 404, 403, 404]),
     ];
     let callers = [&t.owner, &t.admin, &t.member, &t.outsider];
     for (method, uri, body, expected) in &cases {
@@ -585,4 +585,32 @@ async fn an_organization_sends_at_most_fifty_invitations_a_day() {
     env.clock.advance(chrono::Duration::days(1));
     let next_day = post(&env, &uri, json!({"email": unique_email("tomorrow")}), &owner.access_token).await;
     assert_eq!(next_day.status, 201, "{:?}", next_day.body);
+}
+
+#[tokio::test]
+async fn inviting_again_for_another_role_replaces_the_pending_invitation() {
+    let env = TestEnv::new().await;
+    let owner = env.register(&unique_email("owner")).await;
+    let org = create_org(&env, &owner, "Roles").await;
+    let uri = format!("/api/orgs/{org}/invitations");
+    let email = unique_email("twice");
+    let first = post(&env, &uri, json!({"email": email}), &owner.access_token).await;
+    let same = post(&env, &uri, json!({"email": email, "role": "member"}), &owner.access_token).await;
+    assert_eq!((same.status, &same.body["invitation_id"]), (200, &first.body["invitation_id"]));
+    let admin = post(&env, &uri, json!({"email": email, "role": "admin"}), &owner.access_token).await;
+    assert_eq!((admin.status, admin.body["role"].as_str()), (201, Some("admin")), "{:?}", admin.body);
+    assert_ne!(admin.body["invitation_id"], first.body["invitation_id"]);
+    let list = env.call("GET", &uri, None, Some(&owner.access_token)).await;
+    let states: Vec<(&str, &str)> = list.body["invitations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| (i["role"].as_str().unwrap_or(""), i["status"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(states, [("admin", "pending"), ("member", "revoked")]);
+    // The invitee joins with the role of the invitation that stands.
+    let invitee = env.register(&email).await;
+    let id = admin.body["invitation_id"].as_str().expect("id");
+    let joined = post(&env, &format!("/api/invitations/{id}/accept"), json!({}), &invitee.access_token).await;
+    assert_eq!(joined.body["role"], "admin");
 }

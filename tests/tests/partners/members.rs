@@ -97,6 +97,17 @@ async fn partner_roles() {
         "{:?}",
         a.body
     );
+    // Its members cannot review the partner's own solutions.
+    let published = p.published(&owner, "Reviewed Elsewhere", None).await;
+    let review = p
+        .call(
+            "POST",
+            &format!("/api/solutions/{published}/reviews"),
+            Some(json!({"rating": 5, "text": "Ours"})),
+            Some(&finance.access_token),
+        )
+        .await;
+    assert_eq!((review.status, review.body["code"].as_str()), (403, Some("review_own_solution")), "{:?}", review.body);
     // A developer revokes a key; a removed developer loses access at once.
     let keys = p.call("GET", &format!("/api/partners/{pid}/api-keys"), None, Some(&developer.access_token)).await;
     let key_id = keys.body["keys"][0]["key_id"].as_str().expect("key").to_owned();

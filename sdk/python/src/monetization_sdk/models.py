@@ -993,6 +993,12 @@ class Partner(BaseModel):
     decision_reason: Optional[str] = None
     decided_at: Optional[str] = None
     created_at: Optional[Timestamp] = None
+    org_id: Annotated[
+        Optional[OrgId],
+        Field(
+            description="The partner's organization (`GET /api/partners/{id}` only): its members, invited through `POST /api/orgs/{org_id}/invitations`, share the partner by role."
+        ),
+    ] = None
 
 
 class PartnerList(BaseModel):
@@ -1326,7 +1332,9 @@ class Day(BaseModel):
     conversions: Optional[Conversions] = None
     revenue: Annotated[
         Optional[Dict[str, Split4]],
-        Field(description='Per currency; refunds subtracted.'),
+        Field(
+            description='Per currency; refunds subtracted. Empty for members of the partner whose role does not read revenue (developer, member).'
+        ),
     ] = None
 
 

@@ -373,7 +373,7 @@ export interface paths {
         put?: never;
         /**
          * Invite an address to join the organization (owners and admins)
-         * @description Emails the address an invitation, valid for 7 days and single use; whoever signs in with that address, verified, may accept it (`POST /api/invitations/{invitation_id}/accept`). Only an owner invites an owner. An address that has a pending invitation to this organization gets that invitation back (200) and no new mail; a member's address is a 409 `already_member`.
+         * @description Emails the address an invitation, valid for 7 days and single use; whoever signs in with that address, verified, may accept it (`POST /api/invitations/{invitation_id}/accept`). Only an owner invites an owner. An address that has a pending invitation to this organization gets that invitation back (200) and no new mail; a member's address is a 409 `already_member`. An organization sends at most 50 invitations a day.
          */
         post: operations["inviteToOrg"];
         delete?: never;
@@ -1870,6 +1870,8 @@ export interface components {
             decision_reason?: string | null;
             decided_at?: string | null;
             created_at?: components["schemas"]["Timestamp"];
+            /** @description The partner's organization (`GET /api/partners/{id}` only): its members, invited through `POST /api/orgs/{org_id}/invitations`, share the partner by role. */
+            org_id?: components["schemas"]["OrgId"];
         };
         PartnerList: {
             partners?: components["schemas"]["Partner"][];
@@ -2087,7 +2089,7 @@ export interface components {
                         anonymous_to_registered?: number;
                         free_to_paid?: number;
                     };
-                    /** @description Per currency; refunds subtracted. */
+                    /** @description Per currency; refunds subtracted. Empty for members of the partner whose role does not read revenue (developer, member). */
                     revenue?: {
                         [key: string]: components["schemas"]["Split4"];
                     };
@@ -3544,6 +3546,16 @@ export interface operations {
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
+            /** @description The organization has sent its 50 invitations of the day (`too_many_requests`); retry after `Retry-After` seconds. Answering with a pending invitation is not counted. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
