@@ -16,6 +16,29 @@ use std::time::Instant;
 const WARMUP: usize = 500;
 const RUNS: usize = 3_000;
 
+/// `WARMUP` then `RUNS` interleaved pairs of the handler (`request()`) and the bare write (`bare()`): the
+/// handler's and the bare write's latencies (µs) and the DynamoDB requests the runs sent.
+macro_rules! interleaved {
+    ($env:expr, $request:expr, $bare:expr) => {{
+        for _ in 0..WARMUP {
+            assert_eq!(usage::handle(&$env.usage, $request()).await.status().as_u16(), 200);
+            $bare().await.expect("bare");
+        }
+        let requests_before = $env.dynamo.requests();
+        let (mut handler, mut baseline) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            let resp = usage::handle(&$env.usage, $request()).await;
+            handler.push(t.elapsed().as_micros());
+            assert_eq!(resp.status().as_u16(), 200);
+            let t = Instant::now();
+            $bare().await.expect("bare");
+            baseline.push(t.elapsed().as_micros());
+        }
+        (handler, baseline, $env.dynamo.requests() - requests_before)
+    }};
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let env = TestEnv::new().await;
@@ -101,23 +124,7 @@ async fn main() {
     };
     let org_bare = || env.store.count_usage(&org_spec, "search", 1);
 
-    for _ in 0..WARMUP {
-        assert_eq!(usage::handle(&env.usage, request()).await.status().as_u16(), 200);
-        bare().await.expect("bare");
-    }
-    let requests_before = env.dynamo.requests();
-    let mut handler = Vec::with_capacity(RUNS);
-    let mut baseline = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        let resp = usage::handle(&env.usage, request()).await;
-        handler.push(t.elapsed().as_micros());
-        assert_eq!(resp.status().as_u16(), 200);
-        let t = Instant::now();
-        bare().await.expect("bare");
-        baseline.push(t.elapsed().as_micros());
-    }
-    let requests = env.dynamo.requests() - requests_before;
+    let (handler, baseline, requests) = interleaved!(env, request, bare);
 
     // Client-side CPU per request, each measured alone.
     let c0 = cpu_seconds();
@@ -147,22 +154,7 @@ async fn main() {
     );
 
     // The same for a member acting for an organization.
-    for _ in 0..WARMUP {
-        assert_eq!(usage::handle(&env.usage, org_request()).await.status().as_u16(), 200);
-        org_bare().await.expect("bare");
-    }
-    let requests_before = env.dynamo.requests();
-    let (mut org_handler, mut org_baseline) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        let resp = usage::handle(&env.usage, org_request()).await;
-        org_handler.push(t.elapsed().as_micros());
-        assert_eq!(resp.status().as_u16(), 200);
-        let t = Instant::now();
-        org_bare().await.expect("bare");
-        org_baseline.push(t.elapsed().as_micros());
-    }
-    let requests = env.dynamo.requests() - requests_before;
+    let (org_handler, org_baseline, requests) = interleaved!(env, org_request, org_bare);
     println!("organization token (shared counter + member share) vs its bare UpdateItem, {RUNS} interleaved runs:");
     let (h50, h99) = report("handler POST /api/track-usage (org)", org_handler);
     let (b50, b99) = report("bare UpdateItem (same request)", org_baseline);

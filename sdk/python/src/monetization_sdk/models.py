@@ -148,8 +148,8 @@ class InvitationId(RootModel[str]):
     root: Annotated[
         str,
         Field(
-            description='An invitation id (`inv_` and a lowercase ULID).',
-            pattern='^inv_[0-9a-z]{26}$',
+            description='An invitation id (`ivt_` and a lowercase ULID).',
+            pattern='^ivt_[0-9a-z]{26}$',
         ),
     ]
 

@@ -1310,7 +1310,7 @@ export interface components {
          * @example org_01jc4x5y6z7a8b9c0d1e2f3g4h
          */
         OrgId: string;
-        /** @description An invitation id (`inv_` and a lowercase ULID). */
+        /** @description An invitation id (`ivt_` and a lowercase ULID). */
         InvitationId: string;
         /** @description Whose subscriptions, tiers and usage an organization's are: the user's own id for a personal organization, the organization's id otherwise. */
         CustomerId: string;
