@@ -373,7 +373,7 @@ export interface paths {
         put?: never;
         /**
          * Invite an address to join the organization (owners and admins)
-         * @description Emails the address an invitation, valid for 7 days and single use; whoever signs in with that address, verified, may accept it (`POST /api/invitations/{invitation_id}/accept`). Only an owner invites an owner. An address that has a pending invitation to this organization gets that invitation back (200) and no new mail; a member's address is a 409 `already_member`. An organization sends at most 50 invitations a day.
+         * @description Emails the address an invitation, valid for 7 days and single use; whoever signs in with that address, verified, may accept it (`POST /api/invitations/{invitation_id}/accept`). Only an owner invites an owner. An address that has a pending invitation to this organization for the same role gets that invitation back (200) and no new mail; for another role the pending one is revoked and a new one sent (201); a member's address is a 409 `already_member`. An organization sends at most 50 invitations a day.
          */
         post: operations["inviteToOrg"];
         delete?: never;
@@ -488,7 +488,7 @@ export interface paths {
         };
         /**
          * A customer's daily usage, per solution and action
-         * @description Accepts a session access token or a solution token. Only the customer themself or an admin may read it; an organization's (`org_…`) is readable by its members, and each day then has `members`, the members' shares of it (owners and admins see every member's, other roles their own). A solution token reads only the customer it acts for (its organization's when it acts for one, else its user's). Without `from` and `to`, the last 30 days; a range spans at most 366 days.
+         * @description Accepts a session access token or a solution token. Only the customer themself or an admin may read it; an organization's (`org_…`) is readable by its members (anyone else: 404 `org_not_found`), and each day then has `members`, the members' shares of it (owners and admins see every member's, other roles their own). A solution token reads only the customer it acts for (its organization's when it acts for one, else its user's). Without `from` and `to`, the last 30 days; a range spans at most 366 days.
          */
         get: operations["getUsage"];
         put?: never;
@@ -588,7 +588,7 @@ export interface paths {
         };
         /**
          * A customer's subscriptions, newest first (owner or admin)
-         * @description `id` is the customer's id here (the path shares its shape with `DELETE /api/subscriptions/{id}`, where it is a subscription id): the caller's own user id, or an organization's id (`org_…`), readable by its owners and admins (other roles: 403 `org_role_required`; not a member: 403 `forbidden`). Admins read any customer's.
+         * @description `id` is the customer's id here (the path shares its shape with `DELETE /api/subscriptions/{id}`, where it is a subscription id): the caller's own user id, or an organization's id (`org_…`), readable by its owners and admins (other roles: 403 `org_role_required`; not a member: 404 `org_not_found`). Admins read any customer's.
          */
         get: operations["listSubscriptions"];
         put?: never;
@@ -632,7 +632,7 @@ export interface paths {
         };
         /**
          * The caller's payments and refunds, newest first (admins may name a customer)
-         * @description `customer_id` may name an organization (`org_…`) whose owner or admin the caller is (other roles: 403 `org_role_required`; not a member: 403 `forbidden`); admins may name any customer.
+         * @description `customer_id` may name an organization (`org_…`) whose owner or admin the caller is (other roles: 403 `org_role_required`; not a member: 404 `org_not_found`); admins may name any customer.
          */
         get: operations["paymentHistory"];
         put?: never;
@@ -712,7 +712,7 @@ export interface paths {
         };
         /**
          * The caller's invoices, newest first (admins may name a customer)
-         * @description Open invoices (payment requests) and issued GST tax invoices of both rails, each issued one with a presigned link to its PDF (private bucket, valid 5 minutes). `customer_id` may name an organization (`org_…`) whose owner or admin the caller is (other roles: 403 `org_role_required`; not a member: 403 `forbidden`); admins may name any customer.
+         * @description Open invoices (payment requests) and issued GST tax invoices of both rails, each issued one with a presigned link to its PDF (private bucket, valid 5 minutes). `customer_id` may name an organization (`org_…`) whose owner or admin the caller is (other roles: 403 `org_role_required`; not a member: 404 `org_not_found`); admins may name any customer.
          */
         get: operations["listInvoices"];
         put?: never;
@@ -3511,7 +3511,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The address's pending invitation to this organization (unchanged, whatever `role` asked). */
+            /** @description The address's pending invitation to this organization for the same role (unchanged, no new mail). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3960,6 +3960,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["OrgNotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4154,6 +4155,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["OrgForbidden"];
+            404: components["responses"]["OrgNotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4294,6 +4296,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["OrgForbidden"];
+            404: components["responses"]["OrgNotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4507,6 +4510,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["OrgForbidden"];
+            404: components["responses"]["OrgNotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
