@@ -10,7 +10,7 @@
 use super::AuthService;
 use super::accounts;
 use crate::identity::Principal;
-use crate::identity::orgs::{OrgAccess, check_org_id, member_of};
+use crate::identity::orgs::{OrgAccess, member_of};
 use crate::model::{OrgKind, OrgRole};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, FieldError, codes};
@@ -395,10 +395,4 @@ pub async fn migrate_personal_orgs(
 /// A normalised address, 400 naming `email` otherwise.
 pub(super) fn invitee_email(raw: &str) -> Result<String, ApiError> {
     accounts::normalize_email(raw).map_err(|e| ApiError::validation(vec![e]))
-}
-
-/// The organization id of a path, checked.
-pub fn org_path_id(org_id: &str) -> Result<&str, ApiError> {
-    check_org_id("org_id", org_id)?;
-    Ok(org_id)
 }

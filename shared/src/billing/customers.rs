@@ -7,7 +7,7 @@ use crate::identity::Principal;
 use crate::identity::orgs::{check_org_id, member_of, role_required};
 use crate::model::{OrgKind, OrgRole};
 use crate::platform::error::ApiError;
-use crate::store::{Store, keys};
+use crate::store::Store;
 
 fn not_yours(what: &str) -> ApiError {
     ApiError::forbidden(format!("you may only {what} your own or your organizations'"))
@@ -66,9 +66,4 @@ pub(crate) async fn buyer(store: &Store, caller: &Principal, org_id: Option<&str
         OrgKind::Personal => caller.user_id.clone(),
         OrgKind::Team | OrgKind::Partner => access.org.customer_id,
     })
-}
-
-/// Whether a customer id is an organization's.
-pub fn is_org(customer_id: &str) -> bool {
-    keys::is_org(customer_id)
 }
