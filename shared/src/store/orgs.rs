@@ -302,7 +302,7 @@ impl Store {
         org: &OrgItem,
         owner: &MembershipItem,
     ) -> Result<bool, StoreError> {
-        let items = vec![self.tx_put_new(guard)?, self.tx_put_new(org)?, self.tx_put_new(owner)?];
+        let items = self.tx_personal_org(guard, org, owner)?;
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conditional { index: Some(0) }) => Ok(false),

@@ -122,34 +122,32 @@ async fn every_user_has_a_personal_organization_listed_first() {
     assert_eq!(context.body["orgs"][1]["role"], "owner");
 }
 
-#[tokio::test]
-async fn accounts_older_than_organizations_get_exactly_one_personal_organization() {
-    let env = TestEnv::new().await;
-    let email = unique_email("legacy");
-    // An account as it was stored before organizations: no personal organization.
+/// An account as it was stored before organizations (seeded, its personal organization taken away); its id.
+async fn legacy_account(env: &TestEnv, email: &str) -> String {
     integration_tests::seed::user(
         &env.state.auth,
-        &email,
+        email,
         integration_tests::harness::PASSWORD,
         "Old",
         shared::model::Role::User,
     )
     .await
     .expect("seed");
-    let session = env.login(&email).await;
-    let personal = env.store.personal_org_id(&session.user_id).await.expect("read").expect("made at registration");
-    for key in
-        [keys::personal_org(&session.user_id), keys::org(&personal), keys::org_member(&personal, &session.user_id)]
-    {
-        env.store
-            .client()
-            .delete_item()
-            .table_name(env.store.table())
-            .set_key(Some(key.to_map()))
-            .send()
-            .await
-            .expect("delete");
+    let user_id = env.store.user_id_by_email(email).await.expect("read").expect("user");
+    let personal = env.store.personal_org_id(&user_id).await.expect("read").expect("made at registration");
+    for key in [keys::personal_org(&user_id), keys::org(&personal), keys::org_member(&personal, &user_id)] {
+        let delete = env.store.client().delete_item().table_name(env.store.table()).set_key(Some(key.to_map()));
+        delete.send().await.expect("delete");
     }
+    user_id
+}
+
+#[tokio::test]
+async fn accounts_older_than_organizations_get_exactly_one_personal_organization() {
+    let env = TestEnv::new().await;
+    let email = unique_email("legacy");
+    legacy_account(&env, &email).await;
+    let session = env.login(&email).await;
     assert_eq!(env.store.personal_org_id(&session.user_id).await.expect("read"), None);
     // Ten first listings at once make one.
     let mut tasks = Vec::new();
@@ -185,27 +183,7 @@ async fn the_migration_job_gives_older_accounts_a_personal_organization_and_reru
     let mut legacy = Vec::new();
     for i in 0..3 {
         let email = unique_email(&format!("old{i}"));
-        integration_tests::seed::user(
-            &env.state.auth,
-            &email,
-            integration_tests::harness::PASSWORD,
-            "Old",
-            shared::model::Role::User,
-        )
-        .await
-        .expect("seed");
-        let user_id = env.store.user_id_by_email(&email).await.expect("read").expect("user");
-        let personal = env.store.personal_org_id(&user_id).await.expect("read").expect("made at registration");
-        for key in [keys::personal_org(&user_id), keys::org(&personal), keys::org_member(&personal, &user_id)] {
-            env.store
-                .client()
-                .delete_item()
-                .table_name(env.store.table())
-                .set_key(Some(key.to_map()))
-                .send()
-                .await
-                .expect("delete");
-        }
+        let user_id = legacy_account(&env, &email).await;
         legacy.push(user_id);
     }
     let current = env.register(&unique_email("new")).await;
