@@ -1,6 +1,7 @@
 // `MarketplaceClient`: what a partner's backend (with its API key) or an app (with a user's solution token)
 // needs from the API — offline token validation, usage tracking that is idempotent, retried and queued while
 // offline, and the local view of the quota the API's answers carry.
+import { type HttpMethod, type Operation, type PathsFor, type RequestInit, type SuccessBody, fillPath, queryString } from "./api.js";
 import { Emitter } from "./emitter.js";
 import { ApiError, NetworkError, QuotaExceeded, SessionEnded, TokenInvalid } from "./errors.js";
 import type { components } from "./generated/openapi.js";
@@ -129,6 +130,36 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
   /** The current token pair (after renewals), when the client manages it. */
   get tokens(): Tokens | undefined {
     return this.#tokens ? { ...this.#tokens } : undefined;
+  }
+
+  /** Use this token pair from now on (e.g. a session's, after signing in); `undefined` signs out. */
+  setTokens(tokens: Tokens | undefined): void {
+    this.#tokens = tokens ? { ...tokens } : undefined;
+    this.#context = undefined;
+  }
+
+  /**
+   * Call any documented route, typed by infra/openapi.yaml: `request("get", "/api/orgs/{org_id}", { path: { org_id } })`.
+   * Sends the current token (renewed as `getUserContext` renews it) and the API key. GET and DELETE, and calls
+   * carrying an `Idempotency-Key` header, are retried as the policy says; other calls are sent once (a retried
+   * charge must be one the API can recognise). Throws `ApiError` (typed by `code`) or `NetworkError`.
+   */
+  async request<M extends HttpMethod, P extends PathsFor<M>>(
+    method: M,
+    path: P,
+    ...[init]: {} extends RequestInit<Operation<P, M>> ? [init?: RequestInit<Operation<P, M>>] : [init: RequestInit<Operation<P, M>>]
+  ): Promise<SuccessBody<Operation<P, M>>> {
+    const options = (init ?? {}) as { path?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown; headers?: Record<string, unknown> };
+    const url = fillPath(path, options.path) + queryString(options.query);
+    const extra: Record<string, string> = {};
+    for (const [name, value] of Object.entries(options.headers ?? {})) if (value !== undefined) extra[name] = String(value);
+    const idempotent =
+      method === "get" || method === "delete" || Object.keys(extra).some((name) => name.toLowerCase() === "idempotency-key");
+    const transport = idempotent ? this.#transport : { ...this.#transport, retry: { ...this.#transport.retry, maxRetries: 0 } };
+    const answer = await this.#withToken((headers) =>
+      call<SuccessBody<Operation<P, M>>>(transport, method.toUpperCase(), url, { body: options.body, headers: { ...headers, ...extra } }),
+    );
+    return answer.body;
   }
 
   /**

@@ -10,6 +10,14 @@ export {
   type Tokens,
   type UserContext,
 } from "./client.js";
+export {
+  type HttpMethod,
+  type Operation,
+  type PathsFor,
+  type RequestBody,
+  type RequestInit,
+  type SuccessBody,
+} from "./api.js";
 export { ApiError, NetworkError, QuotaExceeded, SessionEnded, TokenInvalid, type Problem, type ProblemCode } from "./errors.js";
 export { type Claims, JwksCache, verifyToken } from "./jwks.js";
 export { LocalStorageStorage, MemoryStorage, type QueueStorage, type QueuedEvent } from "./queue.js";

@@ -1,0 +1,3 @@
+import type { RouteDef } from "../../routes";
+
+export const adminRoutes: RouteDef[] = [];
