@@ -20,6 +20,13 @@ a known path with another method, `OPTIONS`, `HEAD`, an unknown method -- is 404
 500 `{"message":"Internal Server Error"}`; a function that cannot be reached is 503
 `{"message":"Service Unavailable"}` (each logged with the reason on stderr).
 
+Like the deployed stack's CloudFront distribution, every other GET or HEAD outside `/api/` and `/.well-known/`
+is the web console (`--console`, default console/dist, built by `make console`): a path with a file extension is
+that file of the build (404 when absent), any other path is index.html (the console's own routes, the links in
+emails); index.html is never cached, assets/* (content-hashed names) for a year, and both carry the security
+headers of the distribution's response headers policy (the same Content-Security-Policy, so a console change that
+breaks it fails locally too). Without a build, those paths are API Gateway's 404.
+
 The template is re-read when it changes. One log line per request (method, path without the query string,
 function, status, milliseconds); never headers or bodies.
 
@@ -66,6 +73,39 @@ HOP_BY_HOP = {
 BINARY_TYPES = ("application/octet-stream", "application/pdf", "application/zip", "application/gzip",
                 "image/", "audio/", "video/", "font/", "multipart/form-data")
 ACCOUNT_ID = "000000000000"
+# The distribution's response headers policy (infra/template.yaml, ConsoleHeadersPolicy): keep the two equal.
+CONSOLE_HEADERS = (
+    ("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
+    ("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+CONSOLE_TYPES = {
+    ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+    ".map": "application/json", ".json": "application/json", ".svg": "image/svg+xml", ".png": "image/png",
+    ".ico": "image/x-icon", ".woff2": "font/woff2", ".txt": "text/plain; charset=utf-8", ".webmanifest":
+    "application/manifest+json",
+}
+API_PREFIXES = ("/api/", "/.well-known/")
+
+
+def console_file(root: Path, raw_path: str) -> tuple[Path | None, bool]:
+    """The console's file for a request path (CloudFront's viewer-request function: no extension -> index.html),
+    and whether it is index.html. None when there is no such file (or the path leaves the build)."""
+    path = unquote(raw_path)
+    name = path.rsplit("/", 1)[-1]
+    if "." not in name:
+        index = root / "index.html"
+        return (index if index.is_file() else None), True
+    try:
+        target = (root / path.lstrip("/")).resolve()
+        target.relative_to(root.resolve())
+    except (ValueError, OSError):
+        return None, False
+    return (target if target.is_file() else None), target.name == "index.html"
+
 API_ID = "local"
 
 
@@ -410,6 +450,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
     upstream_host: str
     upstream_port: int
     upstream_timeout: float
+    console: Path | None
 
     def handle_one_request(self) -> None:
         """BaseHTTPRequestHandler's, except that every method (even an unknown one) reaches do_any: API
@@ -446,6 +487,11 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 self._send_message(413, "Request Entity Too Large")
                 return
             m = match(self.table.refresh(), self.command, raw_path)
+            if m.route is None and self.command in ("GET", "HEAD") and self.console is not None \
+                    and not raw_path.startswith(API_PREFIXES):
+                function = "console"
+                status = self._send_console(raw_path)
+                return
             if m.route is None:
                 status = 404
                 self._send_message(404, "Not Found")
@@ -542,6 +588,25 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self.wfile.write(out)
         return status
 
+    def _send_console(self, raw_path: str) -> int:
+        file, is_index = console_file(self.console, raw_path)
+        if file is None:
+            self._send_message(404, "Not Found")
+            return 404
+        data = file.read_bytes()
+        self.send_response_only(200)
+        self.send_header("Content-Type", CONSOLE_TYPES.get(file.suffix, "application/octet-stream"))
+        self.send_header("Content-Length", str(len(data)))
+        immutable = raw_path.startswith("/assets/")
+        self.send_header("Cache-Control", "public, max-age=31536000, immutable" if immutable and not is_index
+                         else "no-cache")
+        for name, value in CONSOLE_HEADERS:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        return 200
+
     def _send_message(self, status: int, text: str) -> None:
         data = message(text)
         self.send_response_only(status)
@@ -569,7 +634,8 @@ class GatewayServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def make_server(table: RouteTable, port: int, upstream: str, timeout: float, host: str = HOST) -> GatewayServer:
+def make_server(table: RouteTable, port: int, upstream: str, timeout: float, host: str = HOST,
+                console: Path | None = None) -> GatewayServer:
     up = urlsplit(upstream)
     if up.scheme != "http" or not up.hostname:
         raise SystemExit(f"gateway: --upstream must be http://host:port, got {upstream!r}")
@@ -578,6 +644,7 @@ def make_server(table: RouteTable, port: int, upstream: str, timeout: float, hos
         "upstream_host": up.hostname,
         "upstream_port": up.port or 80,
         "upstream_timeout": timeout,
+        "console": console,
     })
     return GatewayServer((host, port), handler)
 
@@ -600,6 +667,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="cargo lambda watch base URL (default http://127.0.0.1:$WATCH_PORT)")
     parser.add_argument("--timeout", type=float, default=float(os.environ.get("GATEWAY_TIMEOUT", "900")),
                         help="seconds to wait for a function (the first call may compile it)")
+    parser.add_argument("--console", type=Path,
+                        default=Path(os.environ.get("DEV_CONSOLE_DIR") or ROOT / "console" / "dist"),
+                        help="the console's build, served at / (default: $DEV_CONSOLE_DIR or console/dist)")
     parser.add_argument("--print-routes", action="store_true", help="print the routing table and exit")
     args = parser.parse_args(argv)
 
@@ -615,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway: warning: no HttpApi routes in {args.template}", file=sys.stderr)
 
     try:
-        server = make_server(table, args.port, args.upstream, args.timeout)
+        server = make_server(table, args.port, args.upstream, args.timeout, console=args.console)
     except OSError as e:
         print(f"gateway: cannot listen on {HOST}:{args.port}: {e.strerror} (set DEV_PORT to another port)",
               file=sys.stderr)

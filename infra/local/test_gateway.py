@@ -220,5 +220,70 @@ class GatewayTest(unittest.TestCase):
                 server.server_close()
 
 
+class ConsoleTest(unittest.TestCase):
+    """The console's build served at / as CloudFront serves it (no function is involved)."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = tempfile.TemporaryDirectory()
+        root = Path(cls.tmp.name)
+        (root / "template.yaml").write_text(TEMPLATE)
+        (root / "secret.txt").write_text("outside the build")
+        dist = root / "dist"
+        (dist / "assets").mkdir(parents=True)
+        (dist / "index.html").write_text("<!doctype html><title>console</title>")
+        (dist / "assets" / "index-abc123.js").write_text("console.log(1)")
+        cls.server = gateway.make_server(gateway.RouteTable(root / "template.yaml"), 0, "http://127.0.0.1:9", 5,
+                                         console=dist)
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+        cls.port = cls.server.server_address[1]
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.shutdown()
+        cls.server.server_close()
+        cls.tmp.cleanup()
+
+    def request(self, method: str, path: str):
+        conn = http.client.HTTPConnection(gateway.HOST, self.port, timeout=10)
+        try:
+            conn.request(method, path)
+            resp = conn.getresponse()
+            return resp.status, resp, resp.read()
+        finally:
+            conn.close()
+
+    def test_routes_of_the_console_are_its_index_never_cached(self) -> None:
+        for path in ("/", "/billing/success?session_id=cs_1", "/verify-email?token=ev_x", "/orgs/org_1"):
+            status, resp, data = self.request("GET", path)
+            self.assertEqual(status, 200, path)
+            self.assertIn(b"<title>console</title>", data)
+            self.assertEqual(resp.getheader("Content-Type"), "text/html; charset=utf-8")
+            self.assertEqual(resp.getheader("Cache-Control"), "no-cache")
+            self.assertIn("script-src 'self'", resp.getheader("Content-Security-Policy"))
+            self.assertEqual(resp.getheader("X-Frame-Options"), "DENY")
+        status, resp, data = self.request("HEAD", "/tokens")
+        self.assertEqual((status, data), (200, b""))
+
+    def test_assets_are_cached_for_a_year(self) -> None:
+        status, resp, data = self.request("GET", "/assets/index-abc123.js")
+        self.assertEqual((status, data), (200, b"console.log(1)"))
+        self.assertEqual(resp.getheader("Content-Type"), "text/javascript; charset=utf-8")
+        self.assertEqual(resp.getheader("Cache-Control"), "public, max-age=31536000, immutable")
+
+    def test_missing_files_and_paths_out_of_the_build_are_404(self) -> None:
+        for path in ("/assets/gone-000.js", "/../secret.txt", "/assets/%2e%2e/%2e%2e/secret.txt", "/favicon.ico"):
+            status, _, data = self.request("GET", path)
+            self.assertEqual(status, 404, path)
+            self.assertEqual(json.loads(data), {"message": "Not Found"})
+
+    def test_the_api_keeps_api_gateway_answers(self) -> None:
+        for method, path in (("GET", "/api/nowhere"), ("GET", "/.well-known/other"), ("POST", "/billing"),
+                             ("OPTIONS", "/")):
+            status, _, data = self.request(method, path)
+            self.assertEqual(status, 404, (method, path))
+            self.assertEqual(json.loads(data), {"message": "Not Found"})
+
+
 if __name__ == "__main__":
     unittest.main()
