@@ -19,7 +19,11 @@ DEV_RUN   := $(PYTHON) $(ROOT)/infra/local/dev.py run --prebuilt --
 FUZZ_EXAMPLES    ?= 50
 FUZZ_CI_EXAMPLES ?= 5
 
-.PHONY: help tools dev dev-reset test lint fmt build routes sam-build bench fuzz
+CONSOLE   := $(ROOT)/console
+# The console's end-to-end tests (Playwright, Debian's chromium) against the stack DEV_RUN starts.
+E2E_RUN   := cd $(CONSOLE) && node_modules/.bin/playwright test
+
+.PHONY: help tools dev dev-reset test lint fmt build routes sam-build bench fuzz console e2e
 
 help: ## List the targets
 	@echo "Usage: make <target>   (main ones: make dev, make test)"
@@ -50,7 +54,7 @@ lint: ## rustfmt check, clippy -D warnings, cfn-lint, redocly lint (OpenAPI), th
 	@$(BOOTSTRAP) venv rust redocly
 	$(LINT_STEPS)
 
-test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the SDKs' tests (TypeScript, Python), then the README walkthroughs, the SDK examples and a short fuzz against the local stack (what CI runs)
+test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the SDKs' tests (TypeScript, Python), the console's build, then the README walkthroughs, the console in a real browser, the SDK examples and a short fuzz against the local stack (what CI runs)
 	@$(BOOTSTRAP) test
 	$(LINT_STEPS)
 	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo test --workspace
@@ -59,10 +63,29 @@ test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the SDKs' t
 	cd $(ROOT)/sdk/typescript && node -e "for (const f of ['index', 'node']) if (!Object.keys(require('./dist/' + f + '.cjs')).length) process.exit(1)" \
 	  && node --input-type=module -e "for (const f of ['index', 'node']) if (!Object.keys(await import('./dist/' + f + '.js')).length) process.exit(1)"
 	cd $(ROOT)/sdk/python && $(LOCAL)/sdk-python/bin/python -m pytest -q -p no:cacheprovider
+	$(CONSOLE_BUILD)
 	cd $(ROOT) && DEV_BUILD_ARGS='--lib --bins --tests --examples' $(DEV_RUN) bash -c '$(PYTHON) infra/local/walkthrough_test.py && \
+	  ($(E2E_RUN)) && \
 	  (cd sdk/typescript && SDK_API_URL=$$BASE_URL node_modules/.bin/vitest run test/integration.test.ts) && \
 	  (cd sdk/python && SDK_API_URL=$$BASE_URL $(LOCAL)/sdk-python/bin/python -m pytest -q -p no:cacheprovider tests/test_integration.py) && \
 	  FUZZ_EXAMPLES=$(FUZZ_CI_EXAMPLES) $(PYTHON) infra/local/fuzz.py'
+
+define CONSOLE_BUILD
+	cd $(CONSOLE) && node_modules/.bin/tsc --noEmit && node_modules/.bin/tsc --noEmit -p tsconfig.e2e.json
+	cd $(CONSOLE) && node_modules/.bin/vite build --logLevel warn
+	@cd $(CONSOLE) && printf 'console: dist/ %s KB, gzip %s KB (JavaScript and CSS)\n' \
+	  "$$(cat dist/assets/*.js dist/assets/*.css | wc -c | awk '{printf "%.1f", $$1/1024}')" \
+	  "$$(cat dist/assets/*.js dist/assets/*.css | gzip -9 | wc -c | awk '{printf "%.1f", $$1/1024}')"
+endef
+
+console: ## Type-check and build the web console into console/dist (served at / by `make dev`'s gateway)
+	@$(BOOTSTRAP) sdk-ts console
+	$(CONSOLE_BUILD)
+
+e2e: ## The console's end-to-end tests in Debian's headless chromium against a throw-away local stack (E2E_ARGS: playwright's)
+	@$(BOOTSTRAP) e2e
+	$(CONSOLE_BUILD)
+	cd $(ROOT) && $(DEV_RUN) bash -c '$(E2E_RUN) $(E2E_ARGS)'
 
 fuzz: ## Schemathesis, every check, FUZZ_EXAMPLES (50) cases per operation, against a throw-away local stack
 	@$(BOOTSTRAP) fuzz

@@ -18,6 +18,10 @@
 #             sdk-ts        the TypeScript SDK's packages (sdk/typescript/package-lock.json, `npm ci`) in
 #                           .local/sdk-typescript; sdk/typescript/node_modules links there
 #             sdk-py        .local/sdk-python with the Python SDK's test environment (sdk/python/requirements-test.txt)
+#             console       the web console's packages (console/package-lock.json, `npm ci`, no browser download)
+#                           in .local/console; console/node_modules links there (needs sdk-ts: the console
+#                           compiles the SDK from its source)
+#             chromium      Debian's chromium from apt (the console's end-to-end tests), only when missing
 #
 # Each component is skipped when its stamp file (.local/stamps/<name>) matches the pinned
 # version and its executable exists, so a re-run with everything present takes well under 2 s.
@@ -58,12 +62,13 @@ add() { for c in "$@"; do WANT[$c]=1; done; }
 [[ $# -eq 0 ]] && set -- all
 for arg in "$@"; do
   case "$arg" in
-    all)   add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts sdk-py ;;
-    test)  add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts sdk-py ;;
-    dev)   add venv cargo-lambda moto localstripe dynamodb java ;;
+    all)   add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts sdk-py console chromium ;;
+    test)  add venv cargo-lambda moto localstripe dynamodb java rust redocly schemathesis sdk-ts sdk-py console chromium ;;
+    dev)   add venv cargo-lambda moto localstripe dynamodb java sdk-ts console ;;
+    e2e)   add venv cargo-lambda moto localstripe dynamodb java sdk-ts console chromium ;;
     fuzz)  add venv cargo-lambda moto localstripe dynamodb java schemathesis ;;
     build) add cargo-lambda arm64 ;;
-    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam|redocly|schemathesis|sdk-ts|sdk-py) add "$arg" ;;
+    venv|cargo-lambda|moto|localstripe|dynamodb|java|rust|arm64|sam|redocly|schemathesis|sdk-ts|sdk-py|console|chromium) add "$arg" ;;
     -h|--help|help) usage; exit 0 ;;
     *) usage >&2; die "unknown group or component: $arg" ;;
   esac
@@ -201,6 +206,20 @@ job_sdk_ts() {
   say "TypeScript SDK packages ready ($(took "$t"))"
 }
 
+# The console's lock file is its pin. Playwright never downloads a browser: the tests use Debian's chromium.
+CONSOLE="$ROOT/console"
+console_spec() { sha256sum "$CONSOLE/package-lock.json" | cut -d' ' -f1; }
+job_console() {
+  local t; t=$(now)
+  mkdir -p "$LOCAL/console"
+  cp "$CONSOLE/package.json" "$CONSOLE/package-lock.json" "$LOCAL/console/"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$LOCAL/console" --no-audit --no-fund --loglevel=error >/dev/null
+  ln -sfn ../.local/console/node_modules "$CONSOLE/node_modules"
+  [[ -x "$CONSOLE/node_modules/.bin/vite" ]] || die "vite not found under console/node_modules/.bin"
+  stamp_write console "$(console_spec)"
+  say "console packages ready ($(took "$t"))"
+}
+
 SDK_PY_REQS="$ROOT/sdk/python/requirements-test.txt"
 sdk_py_spec() { sha256sum "$SDK_PY_REQS" | cut -d' ' -f1; }
 job_sdk_py() {
@@ -261,6 +280,11 @@ if wants sdk-ts && ! stamp_ok sdk-ts "$(sdk_ts_spec)" "$SDK_TS/node_modules/.bin
   say "installing the TypeScript SDK's packages into .local/sdk-typescript ..."
   start_job sdk-ts job_sdk_ts
 fi
+if wants console && ! stamp_ok console "$(console_spec)" "$CONSOLE/node_modules/.bin/vite"; then
+  command -v npm >/dev/null 2>&1 || die "npm not found (need node + npm for the console)"
+  say "installing the console's packages into .local/console ..."
+  start_job console job_console
+fi
 if wants sdk-py && ! stamp_ok sdk-py "$(sdk_py_spec)" "$LOCAL/sdk-python/bin/pytest"; then
   need_python
   say "installing the Python SDK's test environment into .local/sdk-python ..."
@@ -300,6 +324,23 @@ if wants java; then
     say "java ready ($(took "$t"))"
     did=1
   fi
+fi
+
+# ---- Chromium (the console's end-to-end tests) -------------------------------------
+if wants chromium && ! command -v chromium >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || die "no chromium and no apt-get: install Chromium yourself (CHROMIUM_PATH=<binary> for the tests)"
+  SUDO=""
+  if [[ "$(id -u)" -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "need root or sudo to apt-get install chromium"
+    SUDO="sudo"
+  fi
+  t=$(now)
+  say "installing chromium with apt-get ..."
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  command -v chromium >/dev/null 2>&1 || die "chromium still missing after apt-get"
+  say "chromium ready: $(chromium --version 2>/dev/null | head -1) ($(took "$t"))"
+  did=1
 fi
 
 # ---- Rust components ----------------------------------------------------------

@@ -13,6 +13,9 @@ Steps, in order (Ctrl-C or SIGTERM stops everything started so far, in reverse o
                                         endpoint (/2015-03-31/functions/<binary>/invocations)
   6. schedules                          the template's Schedule/ScheduleV2 events (billing jobs) invoked on their
                                         schedule through the same endpoint; the outbox every OUTBOX_EVERY_SECONDS
+  7. console                            `vite build --watch` (console/): the web console, served by the gateway at
+                                        http://127.0.0.1:${DEV_PORT:-3000}/, rebuilt on every change (reload the
+                                        page); DEV_CONSOLE=0 skips it (`dev.py run` never builds it: `make console`)
 
 `dev.py run [--prebuilt] -- COMMAND ...` starts the same stack for one command and stops it afterwards (what
 `make test` and `make fuzz` use): free ports, an in-memory DynamoDB, a fresh state directory, a generated admin
@@ -595,6 +598,17 @@ class Dev:
         self.procs.append(("gateway", proc))
         wait_for_tcp(self.dev_port, proc, "gateway", timeout=30)
 
+    def start_console(self) -> None:
+        """The console's build, rebuilt on change; the gateway serves console/dist as it is at each request."""
+        if os.environ.get("DEV_CONSOLE", "1") == "0":
+            return
+        vite = ROOT / "console" / "node_modules" / ".bin" / "vite"
+        if not vite.exists():
+            raise DevError("console/node_modules is missing: run infra/local/bootstrap.sh console")
+        cmd = [str(vite), "build", "--watch", "--logLevel", "warn", "--clearScreen", "false"]
+        proc = services.spawn(cmd, env={**os.environ}, cwd=ROOT / "console", inherit_output=True)
+        self.procs.append(("console build", proc))
+
     def commands(self) -> dict[str, str]:
         """The commands the banner prints (a test runs each against the stack)."""
         assert self.svc is not None
@@ -611,6 +625,7 @@ class Dev:
         base = f"http://{HOST}:{self.dev_port}"
         lines = [
             "",
+            f"  console        {base}/  (the web console, rebuilt on save; the admin's sign-in is printed above)",
             f"  API base URL   {base}",
             f"                 try: {self.commands()['jwks']}",
             f"  functions      cargo lambda watch on http://{HOST}:{self.watch_port} (rebuilds on save; "
@@ -714,6 +729,7 @@ class Dev:
         self.start_watch()
         self.start_gateway()
         self.start_schedules()
+        self.start_console()
         self.banner()
         return self.wait()
 
