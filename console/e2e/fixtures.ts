@@ -112,5 +112,22 @@ export async function apiCall<T = unknown>(
   return { status: answer.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-export const test = base;
+/**
+ * Every test fails on a script error or a Content-Security-Policy refusal in its page (the gateway sends the
+ * distribution's CSP, so an inline script or style that would break in AWS breaks here).
+ */
+export const test = base.extend<{ cleanConsole: void }>({
+  cleanConsole: [
+    async ({ page }, use) => {
+      const problems: string[] = [];
+      page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      page.on("console", (message) => {
+        if (message.type() === "error" && /Content Security Policy|Refused to/.test(message.text())) problems.push(message.text());
+      });
+      await use();
+      expect(problems, "script errors or CSP refusals in the page").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 export { expect };
