@@ -50,6 +50,11 @@ function useChart(config: () => ChartConfiguration, deps: unknown[]) {
   return canvas;
 }
 
+/** The value axis in the same format as the table (e.g. money from minor units), when one is given. */
+function axisFormat(format?: (n: number) => string) {
+  return format ? { callback: (value: string | number) => format(Number(value)) } : {};
+}
+
 function DataTable(props: { caption: string; labels: string[]; series: Series[]; format?: (n: number) => string }) {
   const format = props.format ?? ((n: number) => n.toLocaleString());
   return (
@@ -112,7 +117,7 @@ export function BarChart(props: {
         responsive: true,
         scales: {
           x: { stacked: props.stacked },
-          y: { stacked: props.stacked, beginAtZero: true, ticks: { precision: 0 } },
+          y: { stacked: props.stacked, beginAtZero: true, ticks: { precision: 0, ...axisFormat(props.format) } },
         },
         plugins: { legend: { display: props.series.length > 1 } },
       },
@@ -151,7 +156,7 @@ export function LineChart(props: { title: string; labels: string[]; series: Seri
         animation: false,
         maintainAspectRatio: false,
         responsive: true,
-        scales: { y: { beginAtZero: true } },
+        scales: { y: { beginAtZero: true, ticks: { ...axisFormat(props.format) } } },
         plugins: { legend: { display: props.series.length > 1 } },
       },
     }),
