@@ -79,6 +79,7 @@ test("a user signs up, verifies, tracks usage with a token and subscribes to pro
   await page.getByRole("button", { name: "Search", exact: true }).click();
   await page.getByRole("link", { name: "Demo Solution", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Demo Solution" })).toBeVisible();
+  await expect(page.getByText("No reviews yet.")).toBeVisible();
   await readmeShot(page, "catalog-solution");
   await page.getByRole("button", { name: "Subscribe to Pro" }).click();
   await expect(page.getByRole("heading", { name: "Subscribe to Pro" })).toBeVisible();
@@ -112,6 +113,27 @@ test("a user signs up, verifies, tracks usage with a token and subscribes to pro
   await expect(dialog).toContainText("prorated difference");
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await readmeShot(page, "billing");
+});
+
+test("a user subscribes to enterprise with PhonePe and comes back to a verified payment", async ({ page }) => {
+  const email = await signUp(page, "Ravi");
+  await verifyEmail(page, email);
+  await page.goto(`/catalog/${DEMO}`);
+  await page.getByRole("button", { name: "Subscribe to Enterprise" }).click();
+  await page.getByLabel("Pay with").selectOption({ label: "UPI (PhonePe)" });
+  await page.getByRole("button", { name: "Continue to payment" }).click();
+  // The stand-in's hosted page pays at once and sends the user back with the order id.
+  await page.waitForURL(/\/billing\/phonepe\/return\?merchant_order_id=/);
+  await expect(page.getByText("Payment received.")).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("status").filter({ hasText: "Payment received." })).toContainText("Enterprise");
+  await page.goto("/billing");
+  const card = page.getByRole("listitem").filter({ has: page.getByRole("heading", { level: 3, name: "Demo Solution: Enterprise" }) });
+  await expect(card).toContainText("UPI (PhonePe)");
+  await expect(card).toContainText("active");
+  await expect(page.getByRole("table", { name: "Invoices, newest first" }).getByRole("link", { name: /Download PDF/ })).toHaveAttribute(
+    "rel",
+    "noopener noreferrer",
+  );
 });
 
 test("an unverified user who tries to subscribe is told to verify the address", async ({ page }) => {

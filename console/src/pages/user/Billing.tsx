@@ -162,7 +162,7 @@ function SubscriptionCard(props: { sub: Subscription; name: string; onChanged: (
         </p>
       )}
       {live && (
-        <div class="actions">
+        <div class="actions sub-actions">
           <ChangePlan sub={sub} name={props.name} onChanged={props.onChanged} />
           {!sub.cancel_at_period_end && (
             <ConfirmButton
@@ -350,10 +350,10 @@ function Invoices(props: { customerId: string; names: Names }) {
                   cell: (i) => (
                     <>
                       <Money amount={i.amount} currency={i.currency} />
-                      {i.tax && i.tax.total > 0 && (
+                      {i.tax && i.tax.cgst + i.tax.sgst + i.tax.igst > 0 && (
                         <span class="hint">
                           {" "}
-                          incl. GST <Money amount={i.tax.total} currency={i.currency} />
+                          incl. GST <Money amount={i.tax.cgst + i.tax.sgst + i.tax.igst} currency={i.currency} />
                         </span>
                       )}
                     </>
