@@ -136,6 +136,28 @@ test("a user subscribes to enterprise with PhonePe and comes back to a verified 
   );
 });
 
+test("a team owner switches Usage, Billing and subscribing between their own account and the team's", async ({ page }) => {
+  await signUp(page, "Tara");
+  // The team is made through the API with the console's own session (the organizations area has its own tests).
+  const session = await page.evaluate(() => JSON.parse(localStorage.getItem("monetization.console.session") ?? "{}") as { token: string });
+  const team = await apiCall<{ org_id: string }>("POST", "/api/orgs", { token: session.token, body: { name: "Tara's Team" } });
+  expect(team.status).toBe(201);
+  await page.goto(`/usage?solution=${DEMO}`);
+  const account = page.getByLabel("Account", { exact: true });
+  await expect(account).toBeVisible();
+  await expect(page.getByText("0 of 100 used")).toBeVisible();
+  await account.selectOption({ label: "Tara's Team (team, owner)" });
+  await expect(page.getByText("0 of 100 used")).toBeVisible();
+  await expect(page.getByTestId("usage-total")).toHaveText("0 uses in this period.");
+  await page.goto("/billing");
+  await page.getByLabel("Billing account").selectOption({ label: "Tara's Team (team, owner)" });
+  await expect(page.getByText("No subscriptions.")).toBeVisible();
+  await expect(page.getByText("No payments yet.")).toBeVisible();
+  await page.goto(`/catalog/${DEMO}`);
+  await page.getByRole("button", { name: "Subscribe to Pro" }).click();
+  await expect(page.getByLabel("Subscribe for").locator("option")).toHaveText([/^Me \(/, "Tara's Team (team, owner)"]);
+});
+
 test("an unverified user who tries to subscribe is told to verify the address", async ({ page }) => {
   await signUp(page, "Nova");
   await page.goto(`/catalog/${DEMO}`);
