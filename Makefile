@@ -57,6 +57,7 @@ lint: ## rustfmt check, clippy -D warnings, cfn-lint, redocly lint (OpenAPI), th
 test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the SDKs' tests (TypeScript, Python), the console's build, then the README walkthroughs, the console in a real browser, the SDK examples and a short fuzz against the local stack (what CI runs)
 	@$(BOOTSTRAP) test
 	$(LINT_STEPS)
+	cd $(ROOT) && $(LOCAL)/moto-venv/bin/python -m unittest infra/local/test_deploy_console.py 2>&1 | tail -n 3
 	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo test --workspace
 	cd $(ROOT)/sdk/typescript && node_modules/.bin/tsc --noEmit && node_modules/.bin/vitest run && node_modules/.bin/tsup --silent
 	@# both builds load: CommonJS (require) and ESM (import), each entry point

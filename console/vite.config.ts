@@ -15,7 +15,8 @@ export default defineConfig({
     outDir: "dist",
     emptyOutDir: true,
     target: "es2022",
-    sourcemap: true,
+    // No source maps in the build: it is served to everyone as it is (and smaller to deploy).
+    sourcemap: false,
     // Every file name carries its content hash (cached for a year); index.html is never cached.
     assetsInlineLimit: 0,
     reportCompressedSize: true,
