@@ -134,6 +134,22 @@ test("a user subscribes to enterprise with PhonePe and comes back to a verified 
     "rel",
     "noopener noreferrer",
   );
+  // A downgrade waits for the period's end, and says so before it is confirmed.
+  await card.getByLabel("New plan for Demo Solution").selectOption({ label: "Pro" });
+  await card.getByRole("button", { name: "Downgrade" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText("waits for the end of the current period");
+  await expect(dialog).toContainText("From Enterprise");
+  await dialog.getByRole("button", { name: "Downgrade at period end" }).click();
+  await expect(page.getByText(/Demo Solution changes to Pro on /)).toBeVisible();
+  await expect(card).toContainText("Scheduled change");
+  // Canceling keeps the plan until the period's end.
+  await card.getByRole("button", { name: "Cancel subscription" }).click();
+  await expect(dialog).toContainText("you keep the Enterprise plan until then");
+  await dialog.getByRole("button", { name: "Cancel at period end" }).click();
+  await expect(page.getByText(/Demo Solution ends on /)).toBeVisible();
+  await expect(card).toContainText("ends at the period's end, no renewal");
+  await expect(card.getByRole("button", { name: "Cancel subscription" })).toHaveCount(0);
 });
 
 test("a team owner switches Usage, Billing and subscribing between their own account and the team's", async ({ page }) => {
@@ -156,6 +172,21 @@ test("a team owner switches Usage, Billing and subscribing between their own acc
   await page.goto(`/catalog/${DEMO}`);
   await page.getByRole("button", { name: "Subscribe to Pro" }).click();
   await expect(page.getByLabel("Subscribe for").locator("option")).toHaveText([/^Me \(/, "Tara's Team (team, owner)"]);
+  // A token acting for the team counts against the team's shared quota: near the limit, Usage suggests upgrading.
+  const teamToken = await apiCall<{ token: string }>("POST", "/api/generate-token", {
+    token: session.token,
+    body: { solution_id: DEMO, org_id: team.body.org_id },
+  });
+  expect(teamToken.status).toBe(201);
+  const tracked = await apiCall("POST", "/api/track-usage", { token: teamToken.body.token, body: { action: "search", quantity: 85 } });
+  expect(tracked.status).toBe(200);
+  await page.goto(`/usage?solution=${DEMO}`);
+  await page.getByLabel("Account", { exact: true }).selectOption({ label: "Tara's Team (team, owner)" });
+  await expect(page.getByText("85 of 100 used")).toBeVisible();
+  await expect(page.getByText("You have used 85% of today's limit.")).toBeVisible();
+  await expect(page.getByText("A team owner can upgrade the team's plan.")).toBeVisible();
+  await expect(page.getByRole("link", { name: "See the plans" })).toHaveAttribute("href", `/catalog/${DEMO}`);
+  await expect(page.getByRole("table", { name: /Members' shares/ }).getByRole("row")).toHaveCount(2);
 });
 
 test("an unverified user who tries to subscribe is told to verify the address", async ({ page }) => {
