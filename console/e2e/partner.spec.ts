@@ -3,7 +3,7 @@
 // the analytics show it. A rejected applicant sees the reason; a non-admin is refused the admin pages; axe finds
 // no serious or critical violation on the main pages.
 import AxeBuilder from "@axe-core/playwright";
-import type { Browser, Page } from "@playwright/test";
+import type { Browser, Locator, Page } from "@playwright/test";
 import { PASSWORD, apiCall, expect, readmeShot, signIn, signUp, stack, test, uniqueEmail, verifyEmail } from "./fixtures";
 
 /** Serious and critical accessibility violations of the page as it is now. */
@@ -42,6 +42,11 @@ async function confirm(page: Page, opener: string, confirmLabel: string, reason?
   if (reason !== undefined) await dialog.getByRole("textbox").fill(reason);
   await dialog.getByRole("button", { name: confirmLabel, exact: true }).click();
   await expect(dialog).toBeHidden();
+}
+
+/** The row of a tier in a table of tiers (its row header). */
+function tierRow(table: Locator, tier: string): Locator {
+  return table.getByRole("row").filter({ has: table.page().getByRole("rowheader", { name: tier, exact: true }) });
 }
 
 /** Today in a time zone, as YYYY-MM-DD (the analytics' days are the solution's). */
@@ -102,8 +107,8 @@ test("a partner is approved, publishes a solution with a pro price, tracks usage
   const solutionId = /solutions\/(sol_[0-9a-z]{26})/.exec(page.url())?.[1] ?? "";
   expect(solutionId).not.toBe("");
   const live = page.getByRole("table", { name: "Tiers and prices", exact: true });
-  await expect(live.getByRole("row").filter({ hasText: "pro" })).toContainText("₹499.99");
-  await expect(live.getByRole("row").filter({ hasText: "free" })).toContainText("100");
+  await expect(tierRow(live, "pro")).toContainText("₹499.99");
+  await expect(tierRow(live, "free")).toContainText("100");
   await readmeShot(page, "partner-solution");
   // A phone-sized screen: no horizontal page scroll on the form.
   await page.setViewportSize({ width: 375, height: 800 });
@@ -115,12 +120,39 @@ test("a partner is approved, publishes a solution with a pro price, tracks usage
   // The admin publishes it.
   await admin.goto("/admin/solutions");
   await expect(admin.getByRole("heading", { name })).toBeVisible();
-  await readmeShot(admin, "admin-solutions");
   await confirm(admin, `Approve ${name}`, "Approve");
   await expect(admin.getByText(`${name} is published.`)).toBeVisible();
 
   await page.reload();
   await expect(page.getByText("the catalog shows it")).toBeVisible();
+
+  // A new price of a published solution waits for the admin, who sees it against the live one.
+  await page.getByLabel("Pro price 1 amount").fill("599");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("The change of tiers or prices waits for an administrator's approval.")).toBeVisible();
+  const pending = page.getByRole("table", { name: "Pending change of tiers and prices against the live ones" });
+  await expect(tierRow(pending, "pro")).toContainText("changed");
+  await expect(tierRow(live, "pro")).toContainText("₹499.99");
+  await admin.getByLabel("Show").selectOption("changes");
+  const diff = admin.getByRole("article", { name });
+  const proChange = tierRow(diff, "pro");
+  await expect(proChange).toContainText("changed");
+  await expect(proChange).toContainText("₹499.99");
+  await expect(proChange).toContainText("₹599.00");
+  await readmeShot(admin, "admin-solutions");
+  await confirm(admin, `Approve ${name}`, "Approve");
+  await expect(admin.getByText(`The change of ${name} is approved.`)).toBeVisible();
+  await page.reload();
+  await expect(tierRow(live, "pro")).toContainText("₹599.00");
+
+  // The admin overrides the pro tier's daily limit; the catalog shows it.
+  await admin.goto("/admin/tier-limits");
+  await admin.getByLabel("Solution id").fill(solutionId);
+  await admin.getByLabel("Tier", { exact: true }).selectOption("pro");
+  await admin.getByLabel("Daily limit").fill("20000");
+  await admin.getByRole("button", { name: "Set limits" }).click();
+  await expect(admin.getByRole("status").filter({ hasText: "daily 20,000" })).toBeVisible();
+  await expect(tierRow(admin.getByRole("table", { name: "Tiers of", exact: false }), "pro")).toContainText("20,000");
 
   // An API key, shown once.
   await tabs.getByRole("link", { name: "API keys" }).click();
@@ -154,6 +186,8 @@ test("a partner is approved, publishes a solution with a pro price, tracks usage
   await tabs.getByRole("link", { name: "Analytics" }).click();
   const day = today("Asia/Kolkata");
   const usage = page.getByRole("figure", { name: "Usage per day" });
+  await expect(usage).toBeVisible();
+  await readmeShot(page, "partner-analytics");
   await usage.getByText("Show the numbers").click();
   await expect(usage.getByRole("row").filter({ has: page.getByRole("rowheader", { name: day }) })).toContainText("3");
   const users = page.getByRole("figure", { name: "Active users per day" });
@@ -161,7 +195,6 @@ test("a partner is approved, publishes a solution with a pro price, tracks usage
   const usersRow = users.getByRole("row").filter({ has: page.getByRole("rowheader", { name: day }) });
   await expect(usersRow.getByRole("cell").first()).toHaveText("1");
   expect(await seriousViolations(page)).toEqual([]);
-  await readmeShot(page, "partner-analytics");
   await admin.context().close();
 });
 
