@@ -332,6 +332,21 @@ impl TestEnv {
         crate::seed::solution(&self.store, &partner.partner_id, "Test Solution", status).await.expect("seed solution")
     }
 
+    /// A fresh user invited to `org` as `role` by `inviter` (a session token) and joined through the API:
+    /// their session.
+    pub async fn join_org(&self, org: &str, inviter: &str, role: &str) -> Session {
+        let email = unique_email(role);
+        let invite = serde_json::json!({"email": email, "role": role});
+        let invited = self.call("POST", &format!("/api/orgs/{org}/invitations"), Some(invite), Some(inviter)).await;
+        assert_eq!(invited.status, 201, "invite: {:?}", invited.body);
+        let who = self.register(&email).await;
+        let id = invited.body["invitation_id"].as_str().expect("invitation_id");
+        let uri = format!("/api/invitations/{id}/accept");
+        let accepted = self.call("POST", &uri, Some(serde_json::json!({})), Some(&who.access_token)).await;
+        assert_eq!(accepted.status, 200, "accept: {:?}", accepted.body);
+        who
+    }
+
     /// Generate a solution token through the API.
     pub async fn solution_token(&self, access_token: &str, solution_id: &str) -> Value {
         let reply = self

@@ -27,6 +27,7 @@ pub const ROUTES: &[http::Route<Route>] = &[
     ("GET", "/api/tokens", Route::ListTokens),
     ("GET", "/api/user-context", Route::UserContext),
     ("PUT", "/api/user-tier", Route::SetTier),
+    ("GET", "/api/admin/users", Route::FindUser),
     ("GET", "/api/user-solutions", Route::UserSolutions),
     ("GET", "/.well-known/jwks.json", Route::Jwks),
     ("POST", "/api/orgs", Route::CreateOrg),
@@ -58,6 +59,8 @@ pub enum Route {
     ListTokens,
     UserContext,
     SetTier,
+    /// An admin's look-up of a user by email address.
+    FindUser,
     UserSolutions,
     Jwks,
     CreateOrg,
@@ -177,6 +180,10 @@ async fn dispatch(
         Route::SetTier => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             Ok(http::json(200, &auth.set_tier(&caller, http::json_body(req, limit)?).await?))
+        }
+        Route::FindUser => {
+            let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
+            Ok(http::json(200, &auth.find_user(&caller, http::query(req, "email").as_deref()).await?))
         }
         Route::UserSolutions => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;

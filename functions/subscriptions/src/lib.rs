@@ -1,6 +1,6 @@
 //! The `subscriptions` function: paid subscriptions on Stripe (Checkout) and PhonePe (payments we initiate
-//! and verify), tier changes, cancellations, the payment history, invoices and admin refunds. Handlers are
-//! thin: parse, call one use case of `shared::billing::service::SubscriptionService`, respond.
+//! and verify), their listing, tier changes, cancellations, the payment history, invoices and admin refunds.
+//! Handlers are thin: parse, call one use case of `shared::billing::service::SubscriptionService`, respond.
 
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
@@ -20,6 +20,7 @@ use std::sync::Arc;
 /// Every route this function serves; `infra/template.yaml` must declare exactly these (a test checks).
 pub const ROUTES: &[http::Route<Route>] = &[
     ("POST", "/api/subscriptions", Route::Create),
+    ("GET", "/api/subscriptions", Route::Page),
     ("GET", "/api/subscriptions/{id}", Route::List),
     ("PUT", "/api/subscriptions/{id}/upgrade", Route::Upgrade),
     ("DELETE", "/api/subscriptions/{id}", Route::Cancel),
@@ -34,6 +35,9 @@ pub const ROUTES: &[http::Route<Route>] = &[
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     Create,
+    /// A page of a customer's subscriptions (`customer_id`, `solution_id`, `limit`, `cursor` in the query).
+    Page,
+    /// Every subscription of the customer named in the path.
     List,
     Upgrade,
     Cancel,
@@ -123,6 +127,15 @@ async fn dispatch(
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             let created = subs.create(&caller, body, http::header_str(req, "idempotency-key")).await?;
             Ok(http::json(201, &created))
+        }
+        Route::Page => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            let (customer, solution) = (http::query(req, "customer_id"), http::query(req, "solution_id"));
+            let (cursor, limit) = (http::query(req, "cursor"), http::query(req, "limit"));
+            let page = subs
+                .list_page(&caller, customer.as_deref(), solution.as_deref(), cursor.as_deref(), limit.as_deref())
+                .await?;
+            Ok(http::json(200, &page))
         }
         Route::List => {
             let caller = subs.authenticate(http::bearer(req)).await?;

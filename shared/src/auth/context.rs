@@ -1,13 +1,14 @@
 //! The caller's context (profile, tiers, the token in use and, with a solution token, its quota), an admin's
-//! change of a user's tier, and the solutions a user may use.
+//! change of a user's tier and look-up of a user by email address, and the solutions a user may use.
 
-use super::{AuthService, TokenInfo, check_id, epoch_rfc3339, kind_name};
+use super::{AuthService, TokenInfo, accounts, check_id, epoch_rfc3339, kind_name};
 use crate::identity::{Principal, SCOPE_READ};
 use crate::model::{Role, SolutionStatus, Tier};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::StoreError;
 use crate::store::solutions::EntitlementItem;
+use crate::store::users::UserItem;
 use crate::usage;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,19 @@ pub struct Profile {
     pub email_verified: bool,
 }
 
+impl From<UserItem> for Profile {
+    fn from(user: UserItem) -> Self {
+        Self {
+            user_id: user.user_id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            created_at: user.created_at,
+            email_verified: user.email_verified,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SolutionTier {
     pub solution_id: String,
@@ -40,6 +54,8 @@ pub struct SolutionTier {
 pub struct UserContext {
     pub user: Profile,
     pub solutions: Vec<SolutionTier>,
+    /// Deprecated, always empty: subscriptions are read with `GET /api/subscriptions` (the `subscriptions`
+    /// function), so the user context costs no subscription reads.
     pub subscriptions: Vec<serde_json::Value>,
     pub token: TokenInfo,
     /// With a solution token: the quota for that solution today (the organization's, when the token acts
@@ -121,14 +137,7 @@ impl AuthService {
             None => None,
         };
         Ok(UserContext {
-            user: Profile {
-                user_id: user.user_id,
-                email: user.email,
-                name: user.name,
-                role: user.role,
-                created_at: user.created_at,
-                email_verified: user.email_verified,
-            },
+            user: Profile::from(user),
             solutions: tiers
                 .into_iter()
                 .map(|e| SolutionTier { tier: e.tier_at(self.clock.now().timestamp()), solution_id: e.solution_id })
@@ -203,6 +212,29 @@ impl AuthService {
             updated_at: item.updated_at,
             updated_by: item.updated_by,
         })
+    }
+
+    /// `GET /api/admin/users?email=` (admins only): the account registered with this address, matched as
+    /// login matches it (trimmed, case-insensitive).
+    pub async fn find_user(&self, caller: &Principal, email: Option<&str>) -> Result<Profile, ApiError> {
+        if !caller.is_admin() {
+            return Err(ApiError::forbidden("only admins may look up users"));
+        }
+        let email = match email {
+            Some(raw) => accounts::normalize_email(raw).map_err(|e| ApiError::validation(vec![e]))?,
+            None => return Err(ApiError::field("email", "is required")),
+        };
+        let user = match self.store.user_id_by_email(&email).await? {
+            Some(user_id) => self.store.get_user(&user_id).await?,
+            None => None,
+        };
+        let user = user.ok_or_else(|| {
+            let mut e = ApiError::not_found(codes::USER_NOT_FOUND, "no user has this email address");
+            e.errors = vec![FieldError::new("email", "no user has this address")];
+            e
+        })?;
+        tracing::info!(user_id = %user.user_id, by = %caller.user_id, "user looked up by email");
+        Ok(Profile::from(user))
     }
 
     pub async fn user_solutions(&self, caller: &Principal) -> Result<UserSolutions, ApiError> {

@@ -496,8 +496,15 @@ impl SubscriptionService {
         cursor: Option<&str>,
         limit: Option<&str>,
     ) -> Result<InvoiceList, ApiError> {
-        let (customer, limit) =
-            crate::billing::service::list_request(self.store(), caller, customer_id, limit, "invoices").await?;
+        let (customer, limit) = crate::billing::service::list_request(
+            self.store(),
+            caller,
+            customer_id,
+            limit,
+            "invoices",
+            crate::billing::service::HISTORY_PAGE_SIZE,
+        )
+        .await?;
         let page = self
             .store()
             .user_invoices(customer, limit, cursor)

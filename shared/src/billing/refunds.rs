@@ -1,7 +1,7 @@
 //! A customer's payment history and the admins' refunds.
 
 use crate::billing::rail::RefundOrder;
-use crate::billing::service::{SubscriptionService, check_idempotency_key, list_request};
+use crate::billing::service::{HISTORY_PAGE_SIZE, SubscriptionService, check_idempotency_key, list_request};
 use crate::billing::views::{History, HistoryEntry, RefundAnswer, RefundRequest};
 use crate::identity::Principal;
 use crate::model::Provider;
@@ -19,7 +19,8 @@ impl SubscriptionService {
         cursor: Option<&str>,
         limit: Option<&str>,
     ) -> Result<History, ApiError> {
-        let (customer, limit) = list_request(self.store(), caller, customer_id, limit, "payments").await?;
+        let (customer, limit) =
+            list_request(self.store(), caller, customer_id, limit, "payments", HISTORY_PAGE_SIZE).await?;
         let page = self
             .store()
             .payment_history(customer, limit, cursor)

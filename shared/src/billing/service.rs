@@ -4,7 +4,7 @@
 //! entitlement it grants, so concurrent webhooks and API calls never leave the user's tier behind.
 
 use crate::billing::rail::{CheckoutRequest, HostedRail, InvoiceRail};
-use crate::billing::views::{CreateRequest, Created, SubscriptionList, SubscriptionView};
+use crate::billing::views::{CreateRequest, Created, SubscriptionList, SubscriptionListPage, SubscriptionView};
 use crate::billing::writer::{PENDING_EXPIRY_SECONDS, SubscriptionWriter, derived_id};
 use crate::identity::jwt::KeySet;
 use crate::identity::{Principal, authenticate};
@@ -25,6 +25,11 @@ const REQUEST_RECORD_TTL_SECONDS: i64 = 48 * 3_600;
 
 /// Unpaid (pending) subscriptions a user may have open at once; they expire a day after creation.
 pub const MAX_UNPAID_CHECKOUTS: usize = 5;
+
+/// The page size of `GET /api/subscriptions` when `limit` is absent.
+pub const SUBSCRIPTION_PAGE_SIZE: i32 = 20;
+/// The page size of the payment history and the invoices when `limit` is absent.
+pub const HISTORY_PAGE_SIZE: i32 = 25;
 
 #[derive(Debug, Clone)]
 pub struct SubscriptionSettings {
@@ -437,6 +442,46 @@ impl SubscriptionService {
             subscriptions: items.iter().map(|i| self.view(i)).collect(),
         })
     }
+
+    /// `GET /api/subscriptions`: one page of a customer's subscriptions (the caller's own when `customer_id` is
+    /// absent), newest first, of one solution when `solution_id` is given. Read as `/api/invoices` is: the
+    /// customer, an organization's owners and admins, or an admin.
+    pub async fn list_page(
+        &self,
+        caller: &Principal,
+        customer_id: Option<&str>,
+        solution_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<SubscriptionListPage, ApiError> {
+        let mut errors = Vec::new();
+        if let Some(c) = customer_id
+            && !crate::platform::ids::is_valid("usr", c)
+            && !crate::platform::ids::is_valid("org", c)
+        {
+            errors.push(FieldError::new("customer_id", "must be a usr_ or org_ id"));
+        }
+        if let Some(s) = solution_id
+            && !crate::platform::ids::is_valid("sol", s)
+        {
+            errors.push(FieldError::new("solution_id", "must be a sol_ id"));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let (customer, limit) =
+            list_request(self.store(), caller, customer_id, limit, "subscriptions", SUBSCRIPTION_PAGE_SIZE).await?;
+        let page = self
+            .store()
+            .user_subscriptions_page(customer, solution_id, limit, cursor)
+            .await?
+            .map_err(|()| ApiError::field("cursor", "is not a cursor of this list"))?;
+        Ok(SubscriptionListPage {
+            customer_id: customer.to_owned(),
+            subscriptions: page.items.iter().map(|i| self.view(i)).collect(),
+            next_cursor: page.cursor,
+        })
+    }
 }
 
 /// The stored answer of an idempotent create.
@@ -456,18 +501,19 @@ fn request_record(
 }
 
 /// A list request of a customer's `what`: whose (the caller's, or any customer's for an admin) and the page
-/// size (`limit`: 1 to 100, 25 when absent).
+/// size (`limit`: 1 to 100, `default_limit` when absent).
 pub(crate) async fn list_request<'a>(
     store: &crate::store::Store,
     caller: &'a Principal,
     customer_id: Option<&'a str>,
     limit: Option<&str>,
     what: &str,
+    default_limit: i32,
 ) -> Result<(&'a str, i32), ApiError> {
     let customer = customer_id.unwrap_or(&caller.user_id);
     crate::billing::customers::may_read(store, caller, customer, &format!("read {what}")).await?;
     let limit = match limit {
-        None => 25,
+        None => default_limit,
         Some(raw) => raw
             .parse::<i32>()
             .ok()

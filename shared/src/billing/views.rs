@@ -87,6 +87,15 @@ pub struct SubscriptionList {
     pub subscriptions: Vec<SubscriptionView>,
 }
 
+/// `GET /api/subscriptions`: one page of a customer's subscriptions, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionListPage {
+    pub customer_id: String,
+    pub subscriptions: Vec<SubscriptionView>,
+    /// Where the next page starts; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
     /// `payment` or `refund`.

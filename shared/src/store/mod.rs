@@ -36,7 +36,7 @@ pub mod verification;
 pub use invoices::{InvoicePage, Issued};
 pub use outbox::Failed;
 pub use reconcile::OpenAtPhonePe;
-pub use subscriptions::{Claim, HistoryItem, HistoryPage, RefundChange};
+pub use subscriptions::{Claim, HistoryItem, HistoryPage, RefundChange, SubscriptionPage};
 pub use tokens::RotateError;
 pub use usage::{ATTESTED_ATTR, Counted, CounterSpec, TxCounted};
 pub use verification::SendCount;
@@ -195,15 +195,22 @@ impl Store {
         limit: i32,
         after: Option<&str>,
     ) -> Result<Result<(Vec<Item>, Option<String>), ()>, StoreError> {
-        let start = match after {
-            Some(c) => match cursor::decode(c, keys::GSI1PK, &partition) {
-                Some(k) => Some(k),
-                None => return Ok(Err(())),
-            },
-            None => None,
+        let Ok(start) = cursor::start(after, &partition) else {
+            return Ok(Err(()));
         };
-        let out = self
-            .client
+        let out = self.gsi1_newest_first(partition, limit, start).send().await.map_err(classify)?;
+        Ok(Ok((out.items.unwrap_or_default(), cursor::encode(out.last_evaluated_key.as_ref()))))
+    }
+
+    /// The query of at most `limit` items of a GSI1 partition, newest first, from `start` (an
+    /// `ExclusiveStartKey`), to send as it is or with a filter.
+    pub(crate) fn gsi1_newest_first(
+        &self,
+        partition: String,
+        limit: i32,
+        start: Option<Item>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
             .query()
             .table_name(&self.table)
             .index_name(keys::GSI1)
@@ -212,10 +219,6 @@ impl Store {
             .scan_index_forward(false)
             .limit(limit)
             .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(Ok((out.items.unwrap_or_default(), cursor::encode(out.last_evaluated_key.as_ref()))))
     }
 
     /// Put an item, optionally under a condition expression.
@@ -392,6 +395,15 @@ pub mod cursor {
         let map: HashMap<&str, &str> =
             key.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str()))).collect();
         serde_json::to_vec(&map).ok().map(|json| URL_SAFE_NO_PAD.encode(json))
+    }
+
+    /// Where a page of a GSI1 partition starts: after the cursor `after` (`Err(())` when it is not a cursor
+    /// of `partition`), or at the start.
+    pub(crate) fn start(after: Option<&str>, partition: &str) -> Result<Option<Item>, ()> {
+        match after {
+            Some(c) => decode(c, keys::GSI1PK, partition).map(Some).ok_or(()),
+            None => Ok(None),
+        }
     }
 
     /// Decode a cursor whose `partition_attr` must equal `partition`. `None` when invalid.

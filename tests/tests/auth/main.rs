@@ -1,5 +1,6 @@
 //! Integration tests of the `auth` function against DynamoDB Local (through the real handler).
 
+mod admin_users;
 mod attacks;
 mod confinement;
 mod events;

@@ -10,6 +10,7 @@ mod iam;
 mod ledger;
 mod lifecycle;
 mod limits;
+mod listing;
 mod localstripe;
 mod orgs;
 mod outbox;

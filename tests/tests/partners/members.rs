@@ -8,22 +8,7 @@ use serde_json::json;
 use shared::auth::Session;
 
 async fn join(p: &PartnersEnv, owner: &Partner, org: &str, role: &str) -> Session {
-    let email = unique_email(role);
-    let invited = p
-        .call(
-            "POST",
-            &format!("/api/orgs/{org}/invitations"),
-            Some(json!({"email": email, "role": role})),
-            Some(&owner.session.access_token),
-        )
-        .await;
-    assert_eq!(invited.status, 201, "{:?}", invited.body);
-    let who = p.env.register(&email).await;
-    let id = invited.body["invitation_id"].as_str().expect("id");
-    let accepted =
-        p.call("POST", &format!("/api/invitations/{id}/accept"), Some(json!({})), Some(&who.access_token)).await;
-    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
-    who
+    p.env.join_org(org, &owner.session.access_token, role).await
 }
 
 #[tokio::test]

@@ -1595,6 +1595,15 @@ class SubscriptionList(BaseModel):
     subscriptions: List[Subscription]
 
 
+class SubscriptionPage(BaseModel):
+    customer_id: CustomerId
+    subscriptions: List[Subscription]
+    next_cursor: Annotated[
+        Optional[str],
+        Field(description='The `cursor` of the next page; `null` on the last one.'),
+    ] = None
+
+
 class Kind3(Enum):
     payment = 'payment'
     refund = 'refund'
@@ -1728,7 +1737,8 @@ class UserContext(BaseModel):
     subscriptions: Annotated[
         List[Dict[str, Any]],
         Field(
-            description="The caller's subscriptions (always empty until subscriptions ship)."
+            description="Deprecated: always empty. Read the subscriptions with `GET /api/subscriptions` (a session token; its `customer_id` names an organization's), which shows each with its status in force now.",
+            max_length=0,
         ),
     ]
     token: TokenInfo

@@ -566,7 +566,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A customer's subscriptions, newest first, a page at a time (the caller's own by default)
+         * @description Each subscription as `GET /api/subscriptions/{id}` shows it (the status in force now, grace period applied), newest first, optionally of one solution only. `customer_id` is the caller's own account when absent; it may name an organization (`org_…`) whose owner or admin the caller is (other roles: 403 `org_role_required`; not a member: 404 `org_not_found`), and admins may name any customer. Another user's id is a 403 `forbidden`. Follow `next_cursor` (it is `null` on the last page); filtered by `solution_id`, a page may hold fewer than `limit` subscriptions, even none, while `next_cursor` is not `null`. A cursor is bound to its customer: another list's cursor is a 400 naming `cursor`.
+         */
+        get: operations["listSubscriptionsPaged"];
         put?: never;
         /**
          * Subscribe to a solution's paid tier (Stripe Checkout or PhonePe)
@@ -1019,6 +1023,26 @@ export interface paths {
         };
         /** Monthly statements and payouts, newest first */
         get: operations["partnerPayouts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Look up a user by email address (admin)
+         * @description The account registered with this address, matched as login matches it (surrounding spaces ignored, case-insensitive). Admins only (others: 403 `forbidden`), with a session token: a solution token is a 401 `wrong_token_kind`, and a partner API key is no credential here (401 `unauthorized`).
+         */
+        get: operations["adminFindUser"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1563,7 +1587,10 @@ export interface components {
                 solution_id: components["schemas"]["SolutionId"];
                 tier: components["schemas"]["Tier"];
             }[];
-            /** @description The caller's subscriptions (always empty until subscriptions ship). */
+            /**
+             * @deprecated
+             * @description Deprecated: always empty. Read the subscriptions with `GET /api/subscriptions` (a session token; its `customer_id` names an organization's), which shows each with its status in force now.
+             */
             subscriptions: Record<string, never>[];
             token: components["schemas"]["TokenInfo"];
             /** @description Present when called with a solution token; the quota of the day for its solution (the organization's, when the token acts for one). */
@@ -2284,6 +2311,12 @@ export interface components {
         SubscriptionList: {
             customer_id: string;
             subscriptions: components["schemas"]["Subscription"][];
+        };
+        SubscriptionPage: {
+            customer_id: components["schemas"]["CustomerId"];
+            subscriptions: components["schemas"]["Subscription"][];
+            /** @description The `cursor` of the next page; `null` on the last one. */
+            next_cursor: string | null;
         };
         PaymentHistory: {
             customer_id: string;
@@ -4057,6 +4090,81 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listSubscriptionsPaged: {
+        parameters: {
+            query?: {
+                /** @description Whose subscriptions (the caller's own when absent); a user id or an organization id. */
+                customer_id?: components["schemas"]["CustomerId"];
+                /** @description Only the subscriptions to this solution. */
+                solution_id?: components["schemas"]["SolutionId"];
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the customer's subscriptions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionPage"];
+                };
+            };
+            /** @description A parameter is invalid (`validation_failed`; `errors[].field` names `customer_id`, `solution_id`, `limit` or `cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/validation_failed",
+                     *       "title": "Validation failed",
+                     *       "status": 400,
+                     *       "code": "validation_failed",
+                     *       "detail": "customer_id: must be a usr_ or org_ id",
+                     *       "errors": [
+                     *         {
+                     *           "field": "customer_id",
+                     *           "message": "must be a usr_ or org_ id"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session (`unauthorized`, `expired`, `revoked`), or a solution token (`wrong_token_kind`: subscriptions are the account's, never a partner backend's). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/wrong_token_kind",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "code": "wrong_token_kind",
+                     *       "detail": "this kind of token is not accepted here"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OrgForbidden"];
+            404: components["responses"]["OrgNotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     createSubscription: {
         parameters: {
             query?: never;
@@ -5122,6 +5230,115 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminFindUser: {
+        parameters: {
+            query: {
+                /** @description The address the user registered with. */
+                email: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description `email` is missing or not an email address (`validation_failed`, naming `email`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/validation_failed",
+                     *       "title": "Validation failed",
+                     *       "status": 400,
+                     *       "code": "validation_failed",
+                     *       "detail": "email: must be a valid email address",
+                     *       "errors": [
+                     *         {
+                     *           "field": "email",
+                     *           "message": "must be a valid email address"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session (`unauthorized`, `expired`, `revoked`), or a solution token (`wrong_token_kind`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/wrong_token_kind",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "code": "wrong_token_kind",
+                     *       "detail": "this kind of token is not accepted here"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is not an admin (`forbidden`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/forbidden",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "code": "forbidden",
+                     *       "detail": "only admins may look up users"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No user has this address (`user_not_found`, naming `email`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/user_not_found",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "code": "user_not_found",
+                     *       "detail": "no user has this email address",
+                     *       "errors": [
+                     *         {
+                     *           "field": "email",
+                     *           "message": "no user has this address"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

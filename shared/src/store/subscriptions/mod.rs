@@ -7,5 +7,7 @@ mod operations;
 mod payments;
 
 pub use items::{CheckoutSlotItem, ProviderCustomerItem, ProviderRefItem, SubscriptionHold, SubscriptionItem};
-pub use operations::{Claim, HistoryItem, HistoryPage, RefundChange};
+pub use operations::{
+    Claim, HistoryItem, HistoryPage, RefundChange, SUBSCRIPTION_PAGE_READ, SUBSCRIPTION_PAGE_ROUNDS, SubscriptionPage,
+};
 pub use payments::{PaymentItem, RefundItem, WebhookEventItem};

@@ -5,7 +5,7 @@ use super::payments::{PaymentItem, RefundItem, WebhookEventItem};
 use crate::model::RefundStatus;
 use crate::store::solutions::EntitlementItem;
 use crate::store::usage::IdempotencyItem;
-use crate::store::{Item, Store, StoreError, classify, from_item, keys, to_item};
+use crate::store::{Item, Store, StoreError, classify, cursor, from_item, keys, to_item};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use std::collections::HashMap;
 
@@ -45,6 +45,26 @@ pub struct HistoryPage {
     pub cursor: Option<String>,
 }
 
+/// One page of a customer's subscriptions, newest first.
+#[derive(Debug, Default)]
+pub struct SubscriptionPage {
+    pub items: Vec<SubscriptionItem>,
+    pub cursor: Option<String>,
+}
+
+/// Index items one request of a filtered subscriptions page reads (at least the page size).
+pub const SUBSCRIPTION_PAGE_READ: i32 = 100;
+/// Requests a filtered subscriptions page makes at most before answering a short page.
+pub const SUBSCRIPTION_PAGE_ROUNDS: u32 = 5;
+
+/// Where a GSI1 query stands after `item`: its table and index keys (an `ExclusiveStartKey`).
+fn index_position(item: &Item) -> Item {
+    [keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK]
+        .into_iter()
+        .filter_map(|k| item.get(k).map(|v| (k.to_owned(), v.clone())))
+        .collect()
+}
+
 impl Store {
     pub async fn get_subscription(&self, subscription_id: &str) -> Result<Option<SubscriptionItem>, StoreError> {
         self.get(&keys::subscription(subscription_id), true).await
@@ -62,7 +82,12 @@ impl Store {
             .scan_index_forward(false);
         let listed: Vec<SubscriptionItem> =
             self.query_all(q).await?.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        // GSI reads are eventually consistent: read the current state of each, in batches of 100.
+        self.current_subscriptions(listed).await
+    }
+
+    /// GSI reads are eventually consistent: the current state of each listed subscription (consistent reads,
+    /// in batches of 100), in the listed order.
+    async fn current_subscriptions(&self, listed: Vec<SubscriptionItem>) -> Result<Vec<SubscriptionItem>, StoreError> {
         let mut out = Vec::with_capacity(listed.len());
         for chunk in listed.chunks(100) {
             let wanted: Vec<keys::Key> = chunk.iter().map(|s| keys::subscription(&s.subscription_id)).collect();
@@ -72,6 +97,54 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// One page of a customer's subscriptions, newest first, at most `limit`, of one solution when
+    /// `solution_id` is given, after `after` (a cursor of this customer's list; `Err(())` for any other). A
+    /// filtered page reads the index [`SUBSCRIPTION_PAGE_READ`] items at a time until it is full, for at most
+    /// [`SUBSCRIPTION_PAGE_ROUNDS`] requests: a customer with many subscriptions of other solutions may get a
+    /// short page (even an empty one) with a cursor to go on from.
+    pub async fn user_subscriptions_page(
+        &self,
+        user_id: &str,
+        solution_id: Option<&str>,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<Result<SubscriptionPage, ()>, StoreError> {
+        let partition = keys::user_subscriptions_partition(user_id);
+        let Ok(mut start) = cursor::start(after, &partition) else {
+            return Ok(Err(()));
+        };
+        let wanted = usize::try_from(limit).unwrap_or(1).max(1);
+        let mut kept: Vec<Item> = Vec::with_capacity(wanted);
+        let mut rounds = 0;
+        let more = loop {
+            rounds += 1;
+            let read = if solution_id.is_some() { limit.max(SUBSCRIPTION_PAGE_READ) } else { limit };
+            let mut q = self.gsi1_newest_first(partition.clone(), read, start.take());
+            if let Some(sid) = solution_id {
+                q = q
+                    .filter_expression("solution_id = :sid")
+                    .expression_attribute_values(":sid", AttributeValue::S(sid.to_owned()));
+            }
+            let out = q.send().await.map_err(classify)?;
+            kept.extend(out.items.unwrap_or_default());
+            let last = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if kept.len() >= wanted {
+                // Full: the next page starts after the last subscription shown (later ones of this read are
+                // read again then).
+                let more = kept.len() > wanted || last.is_some();
+                kept.truncate(wanted);
+                break more.then(|| kept.last().map(index_position)).flatten();
+            }
+            match last {
+                Some(k) if rounds < SUBSCRIPTION_PAGE_ROUNDS => start = Some(k),
+                last => break last,
+            }
+        };
+        let listed = kept.into_iter().map(from_item).collect::<Result<Vec<SubscriptionItem>, _>>()?;
+        let items = self.current_subscriptions(listed).await?;
+        Ok(Ok(SubscriptionPage { items, cursor: cursor::encode(more.as_ref()) }))
     }
 
     /// Create a subscription (and, atomically, the stored answer of its idempotent request).
