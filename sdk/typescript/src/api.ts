@@ -15,8 +15,16 @@ export type Operation<P extends keyof paths, M extends HttpMethod> = NonNullable
 type Parameters<O> = O extends { parameters: infer X } ? X : Record<string, never>;
 type Part<O, K extends string> = Parameters<O> extends { [k in K]?: infer V } ? ([V] extends [never] ? never : V) : never;
 
-/** The JSON body an operation takes (never when it takes none). */
-export type RequestBody<O> = O extends { requestBody?: { content: { "application/json": infer B } } } ? B : never;
+/** The JSON body an operation takes (never when it takes none; `undefined` allowed when it is optional). */
+export type RequestBody<O> = O extends { requestBody?: infer R }
+  ? [NonNullable<R>] extends [never]
+    ? never
+    : NonNullable<R> extends { content: { "application/json": infer B } }
+      ? O extends { requestBody: unknown }
+        ? B
+        : B | undefined
+      : never
+  : never;
 
 type SuccessStatus = 200 | 201 | 202 | 204;
 /** What a successful answer carries (`undefined` for 204). */
@@ -26,11 +34,24 @@ export type SuccessBody<O> = O extends { responses: infer R }
     }[keyof R & SuccessStatus]
   : never;
 
-type Optional<K extends string, V> = [V] extends [never] ? { [k in K]?: never } : undefined extends V ? { [k in K]?: V } : { [k in K]: V };
+/**
+ * `K` as the operation has it: absent when it has none, optional when it may be left out, required otherwise.
+ * Parameters (`Loose`) may be left out when none of them is required (a query of optional parameters only); a
+ * body only when its schema allows `undefined`.
+ */
+type Optional<K extends string, V, Loose extends boolean = false> = [V] extends [never]
+  ? { [k in K]?: never }
+  : undefined extends V
+    ? { [k in K]?: V }
+    : Loose extends true
+      ? {} extends V
+        ? { [k in K]?: V }
+        : { [k in K]: V }
+      : { [k in K]: V };
 
 /** How to call an operation: its path parameters, query, headers and body, each when it has them. */
-export type RequestInit<O> = Optional<"path", Part<O, "path">> &
-  Optional<"query", Part<O, "query">> &
+export type RequestInit<O> = Optional<"path", Part<O, "path">, true> &
+  Optional<"query", Part<O, "query">, true> &
   Optional<"body", RequestBody<O>> & {
     /** Header parameters the operation documents (e.g. `Idempotency-Key`). */
     headers?: Part<O, "header"> extends never ? Record<string, string> : Part<O, "header">;
