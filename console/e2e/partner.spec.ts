@@ -6,6 +6,11 @@ import AxeBuilder from "@axe-core/playwright";
 import type { Browser, Locator, Page } from "@playwright/test";
 import { PASSWORD, apiCall, expect, readmeShot, signIn, signUp, stack, test, uniqueEmail, verifyEmail } from "./fixtures";
 
+const ONE_PIXEL_PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
+
 /** Serious and critical accessibility violations of the page as it is now. */
 async function seriousViolations(page: Page): Promise<string[]> {
   // @axe-core/playwright types its page with its own copy of playwright-core: the same object at run time.
@@ -110,6 +115,13 @@ test("a partner is approved, publishes a solution with a pro price, tracks usage
   await expect(tierRow(live, "pro")).toContainText("₹499.99");
   await expect(tierRow(live, "free")).toContainText("100");
   await readmeShot(page, "partner-solution");
+  // A logo goes from the browser straight to storage (S3's presigned PUT; moto here), which the console's CSP
+  // (connect-src) and the bucket's CORS both allow.
+  await page.getByLabel("Kind").selectOption("logo");
+  await page.getByLabel("File").setInputFiles({ name: "logo.png", mimeType: "image/png", buffer: ONE_PIXEL_PNG });
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  await expect(page.getByText("Uploaded.")).toBeVisible();
+  await expect(page.getByText(/^logo: /)).toBeVisible();
   // A phone-sized screen: no horizontal page scroll on the form.
   await page.setViewportSize({ width: 375, height: 800 });
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);

@@ -594,7 +594,10 @@ class Dev:
     def start_gateway(self) -> None:
         cmd = [str(VENV_BIN / "python"), str(HERE / "gateway.py"), "--port", str(self.dev_port),
                "--upstream", f"http://{HOST}:{self.watch_port}"]
-        proc = services.spawn(cmd, env=self.env(), cwd=ROOT, inherit_output=True)
+        assert self.svc is not None
+        # The console uploads partner assets to S3 (moto here) from the browser: its CSP must let it connect there.
+        env = {**self.env(), "CONSOLE_CONNECT_SRC": self.svc.moto.url}
+        proc = services.spawn(cmd, env=env, cwd=ROOT, inherit_output=True)
         self.procs.append(("gateway", proc))
         wait_for_tcp(self.dev_port, proc, "gateway", timeout=30)
 

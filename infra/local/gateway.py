@@ -74,9 +74,13 @@ BINARY_TYPES = ("application/octet-stream", "application/pdf", "application/zip"
                 "image/", "audio/", "video/", "font/", "multipart/form-data")
 ACCOUNT_ID = "000000000000"
 # The distribution's response headers policy (infra/template.yaml, ConsoleHeadersPolicy): keep the two equal.
+# connect-src also names where the browser uploads partner assets (presigned PUTs): the asset bucket's S3 origin
+# in AWS, moto's here ($CONSOLE_CONNECT_SRC, set by dev.py).
+CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'{connect}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 CONSOLE_HEADERS = (
-    ("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
+    ("Content-Security-Policy", CONSOLE_CSP.format(connect="".join(
+        f" {origin}" for origin in os.environ.get("CONSOLE_CONNECT_SRC", "").split() if origin))),
     ("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),

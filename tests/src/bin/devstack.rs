@@ -220,6 +220,20 @@ async fn setup() -> Result<(), BoxError> {
         if s3.head_bucket().bucket(&bucket).send().await.is_err() {
             s3.create_bucket().bucket(&bucket).send().await?;
         }
+        // The console uploads straight from the browser (a presigned PUT): the bucket lets its origin do that,
+        // as the template's CorsConfiguration lets AppBaseUrl.
+        if let Ok(origin) = std::env::var("APP_BASE_URL") {
+            use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+            let rule = CorsRule::builder()
+                .allowed_methods("PUT")
+                .allowed_origins(origin.trim_end_matches('/'))
+                .allowed_headers("content-type")
+                .allowed_headers("content-length")
+                .max_age_seconds(600)
+                .build()?;
+            let cors = CorsConfiguration::builder().cors_rules(rule).build()?;
+            s3.put_bucket_cors().bucket(&bucket).cors_configuration(cors).send().await?;
+        }
         println!("assets        s3://{bucket}");
     }
     if let Some(partner_id) = &state.partner_id {

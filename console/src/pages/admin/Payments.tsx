@@ -1,7 +1,7 @@
 // `/admin/payments`: a customer's payments and refunds (GET /api/payments/history?customer_id=), and a refund,
-// full or partial, with a reason. The customer is named by id (usr_… or org_…): there is no user lookup by
-// email in the API yet.
-import type { components } from "@monetization/sdk";
+// full or partial, with a reason. The customer is found by a user's email (GET /api/admin/users?email=) or named
+// by id (usr_… or org_…).
+import { ApiError, type components } from "@monetization/sdk";
 import { useLocation } from "preact-iso";
 import { useState } from "preact/hooks";
 import { api } from "../../session";
@@ -18,35 +18,56 @@ export function AdminPayments() {
   const customer = query["customer_id"] ?? "";
   const [input, setInput] = useState(customer);
   const [invalid, setInvalid] = useState<string>();
+  const [found, setFound] = useState<{ user_id: string; name: string; email: string }>();
+  const find = useAction(async (text: string) => {
+    if (CUSTOMER.test(text)) return text;
+    if (!text.includes("@")) {
+      setInvalid("Enter an email address, or a customer id: usr_ or org_ and 26 characters.");
+      return undefined;
+    }
+    try {
+      const user = await api.request("get", "/api/admin/users", { query: { email: text } });
+      setFound(user);
+      return user.user_id;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "user_not_found") {
+        setInvalid(`No account uses ${text}.`);
+        return undefined;
+      }
+      throw error;
+    }
+  });
   return (
     <Page title="Payments and refunds">
       <form
         class="card filters"
         aria-label="Find a customer"
-        onSubmit={(e) => {
+        onSubmit={async (e) => {
           e.preventDefault();
-          const id = input.trim();
-          if (!CUSTOMER.test(id)) {
-            setInvalid("Enter a customer id: usr_ or org_ and 26 characters.");
-            return;
-          }
           setInvalid(undefined);
-          route(`/admin/payments?customer_id=${encodeURIComponent(id)}`);
+          const id = await find.run(input.trim());
+          if (id) route(`/admin/payments?customer_id=${encodeURIComponent(id)}`);
         }}
       >
         <Field
-          label="Customer id"
-          name="customer_id"
+          label="Customer"
+          name="customer"
           required
-          hint="A user (usr_…) or an organization (org_…). Finding a customer by email is not available yet."
+          hint="A user's email address, or a customer id: a user (usr_…) or an organization (org_…)."
           value={input}
           onInput={setInput}
           error={invalid}
         />
-        <Button type="submit" kind="primary">
+        <ProblemAlert error={find.error} title="Could not find the customer" />
+        <Button type="submit" kind="primary" pending={find.pending}>
           Show payments
         </Button>
       </form>
+      {customer && found?.user_id === customer && (
+        <p>
+          {found.name} &lt;{found.email}&gt; · <code>{customer}</code>
+        </p>
+      )}
       {customer && <History key={customer} customerId={customer} />}
     </Page>
   );

@@ -222,8 +222,7 @@ function Assets(props: { solution: PartnerSolution; onUploaded: () => void }) {
         <RoleAwareProblem error={upload.error} title="Could not upload" />
         {blocked && (
           <p class="muted">
-            The upload goes straight to storage at {blocked}, which this console's security policy (connect-src) does
-            not allow yet.
+            The upload goes straight to storage at {blocked}; check your connection and try again.
           </p>
         )}
         <Button type="submit" pending={upload.pending} disabled={!file}>
