@@ -25,9 +25,9 @@ import {
   type Schemas,
   type Subscription,
   customersFor,
-  listSubscriptions,
   nameOf,
   newIdempotencyKey,
+  subscriptionsPage,
   tierName,
   tierRank,
   usePages,
@@ -69,7 +69,9 @@ export function Billing() {
 type Names = { solution_id: string; name: string }[] | undefined;
 
 function Subscriptions(props: { customerId: string; names: Names }) {
-  const subs = useLoad(() => listSubscriptions(props.customerId), [props.customerId]);
+  const pages = usePages();
+  const cursor = pages.cursor;
+  const subs = useLoad(() => subscriptionsPage(props.customerId, { limit: 20, cursor }), [props.customerId, cursor]);
   const [done, setDone] = useState<string>();
   const changed = (message: string) => {
     setDone(message);
@@ -79,19 +81,22 @@ function Subscriptions(props: { customerId: string; names: Names }) {
     <Section title="Subscriptions">
       {done && <Notice kind="success">{done}</Notice>}
       <LoadState loaded={subs} label="the subscriptions">
-        {(list) =>
-          list.length === 0 ? (
-            <p class="muted">
-              No subscriptions. Every solution has a free tier; <a href="/catalog">browse the catalog</a> for paid plans.
-            </p>
-          ) : (
-            <ul class="sub-list">
-              {list.map((sub) => (
-                <SubscriptionCard key={sub.subscription_id} sub={sub} name={nameOf(props.names, sub.solution_id)} onChanged={changed} />
-              ))}
-            </ul>
-          )
-        }
+        {(page) => (
+          <>
+            {page.subscriptions.length === 0 && pages.number === 1 ? (
+              <p class="muted">
+                No subscriptions. Every solution has a free tier; <a href="/catalog">browse the catalog</a> for paid plans.
+              </p>
+            ) : (
+              <ul class="sub-list">
+                {page.subscriptions.map((sub) => (
+                  <SubscriptionCard key={sub.subscription_id} sub={sub} name={nameOf(props.names, sub.solution_id)} onChanged={changed} />
+                ))}
+              </ul>
+            )}
+            <Pager pages={pages} next={page.next_cursor} label="Subscription pages" />
+          </>
+        )}
       </LoadState>
     </Section>
   );

@@ -26,7 +26,7 @@ export function BillingSuccess() {
   const attempt = recalledCheckout();
   const customerId = attempt?.customer_id ?? s.context?.user.user_id ?? "";
   const solutions = useUserSolutions();
-  const subs = useLoad(() => listSubscriptions(customerId), [customerId]);
+  const subs = useLoad(() => listSubscriptions(customerId, attempt?.solution_id), [customerId]);
   const sub =
     subs.data?.find((x) => x.subscription_id === attempt?.subscription_id) ??
     // Without the attempt (another tab, storage off): the newest Stripe subscription of the user's own account.

@@ -152,7 +152,7 @@ function SubscribeForm(props: { solutionId: string; spec: TierSpec }) {
   const buyer = buyers.find((b) => b.id === customer);
   // One key per attempt: a retry of the same request answers the same; a different request gets its own.
   const key = useMemo(newIdempotencyKey, [customer, period, provider, gstin]);
-  const existing = useLoad(() => (customer ? listSubscriptions(customer) : Promise.resolve([])), [customer]);
+  const existing = useLoad(() => (customer ? listSubscriptions(customer, props.solutionId) : Promise.resolve([])), [customer]);
   const current = existing.data?.find(
     (x) => x.solution_id === props.solutionId && (x.status === "active" || x.status === "past_due"),
   );

@@ -105,13 +105,23 @@ export function nameOf(solutions: { solution_id: string; name: string }[] | unde
   return solutions?.find((s) => s.solution_id === id)?.name ?? id;
 }
 
-/**
- * A customer's subscriptions, newest first. `GET /api/subscriptions/{id}` takes the customer's id (`usr_…` or
- * `org_…`) in place of a subscription id.
- */
-export async function listSubscriptions(customerId: string): Promise<Subscription[]> {
-  const answer = await api.request("get", "/api/subscriptions/{id}", { path: { id: customerId } });
-  return answer.subscriptions;
+/** One page of a customer's subscriptions (optionally to one solution), newest first. */
+export function subscriptionsPage(customerId: string, options: { solutionId?: string; limit?: number; cursor?: string } = {}) {
+  return api.request("get", "/api/subscriptions", {
+    query: { customer_id: customerId, solution_id: options.solutionId, limit: options.limit ?? 100, cursor: options.cursor },
+  });
+}
+
+/** Every subscription of a customer (optionally to one solution), newest first: all the pages. */
+export async function listSubscriptions(customerId: string, solutionId?: string): Promise<Subscription[]> {
+  const all: Subscription[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await subscriptionsPage(customerId, { solutionId, cursor });
+    all.push(...page.subscriptions);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor && all.length < 1_000);
+  return all;
 }
 
 export const TIER_ORDER: Tier[] = ["anonymous", "free", "pro", "enterprise"];
