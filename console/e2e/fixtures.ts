@@ -53,7 +53,11 @@ export function consolePath(link: string): string {
   return url.pathname + url.search;
 }
 
-/** Sign up through the console; returns the address used. */
+/**
+ * Sign up through the console; returns the address used. One address may register 20 accounts an hour
+ * (identity/throttle.rs): the whole suite runs in one stack from 127.0.0.1, so it must stay under that (16 today);
+ * `make test` gives it a stack of its own.
+ */
 export async function signUp(page: Page, name: string, email = uniqueEmail(name.toLowerCase())): Promise<string> {
   await page.goto("/sign-up");
   await page.getByLabel("Name").fill(name);

@@ -1,6 +1,6 @@
 // The console's shell: routing and guards, signing up, out and in, the session surviving a reload, the 404 page,
 // and no Content-Security-Policy violation or script error on the way.
-import { PASSWORD, expect, signIn, signUp, test, uniqueEmail } from "./fixtures";
+import { PASSWORD, expect, signUp, test, uniqueEmail } from "./fixtures";
 
 test("a signed-out visitor is sent to sign in, and comes back where they wanted to go", async ({ page }) => {
   await page.goto("/tokens");
@@ -48,7 +48,6 @@ test("a short password is refused next to its field", async ({ page }) => {
 });
 
 test("an unknown page says so; the skip link reaches the content", async ({ page }) => {
-  await signIn(page, await signUp(page, "Mary"));
   await page.goto("/no/such/page");
   await expect(page.getByRole("heading", { level: 1, name: "Page not found" })).toBeVisible();
   await page.keyboard.press("Tab");

@@ -1,9 +1,12 @@
+import { lazy } from "preact-iso";
 import type { RouteDef } from "../../routes";
-import { AdminNotifications } from "./Notifications";
-import { AdminPartners } from "./Partners";
-import { AdminPayments } from "./Payments";
-import { AdminSolutions } from "./Solutions";
-import { AdminTierLimits } from "./TierLimits";
+
+// Each page is its own chunk, loaded when first visited (the charts library only with the pages that draw).
+const AdminNotifications = lazy(() => import("./Notifications").then((m) => m.AdminNotifications));
+const AdminPartners = lazy(() => import("./Partners").then((m) => m.AdminPartners));
+const AdminPayments = lazy(() => import("./Payments").then((m) => m.AdminPayments));
+const AdminSolutions = lazy(() => import("./Solutions").then((m) => m.AdminSolutions));
+const AdminTierLimits = lazy(() => import("./TierLimits").then((m) => m.AdminTierLimits));
 
 export const adminRoutes: RouteDef[] = [
   { path: "/admin/partners", component: AdminPartners, access: "admin", nav: "Partners" },

@@ -1,7 +1,10 @@
+import { lazy } from "preact-iso";
 import type { RouteDef } from "../../routes";
-import { Invitations } from "./Invitations";
-import { Org } from "./Org";
-import { Orgs } from "./Orgs";
+
+// Each page is its own chunk, loaded when first visited (the charts library only with the pages that draw).
+const Invitations = lazy(() => import("./Invitations").then((m) => m.Invitations));
+const Org = lazy(() => import("./Org").then((m) => m.Org));
+const Orgs = lazy(() => import("./Orgs").then((m) => m.Orgs));
 
 export const orgsRoutes: RouteDef[] = [
   { path: "/orgs", component: Orgs, access: "user", nav: "Organizations" },

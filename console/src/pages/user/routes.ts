@@ -1,11 +1,17 @@
+import { lazy } from "preact-iso";
 import type { RouteDef } from "../../routes";
-import { Billing } from "./Billing";
-import { BillingCanceled, BillingPay, BillingSuccess, PhonePeReturn } from "./BillingReturn";
-import { Catalog } from "./Catalog";
 import { Home } from "./Home";
-import { Solution } from "./Solution";
-import { Tokens } from "./Tokens";
-import { Usage } from "./Usage";
+
+// Each page is its own chunk, loaded when first visited (the charts library only with the pages that draw).
+const Billing = lazy(() => import("./Billing").then((m) => m.Billing));
+const BillingCanceled = lazy(() => import("./BillingReturn").then((m) => m.BillingCanceled));
+const BillingPay = lazy(() => import("./BillingReturn").then((m) => m.BillingPay));
+const BillingSuccess = lazy(() => import("./BillingReturn").then((m) => m.BillingSuccess));
+const PhonePeReturn = lazy(() => import("./BillingReturn").then((m) => m.PhonePeReturn));
+const Catalog = lazy(() => import("./Catalog").then((m) => m.Catalog));
+const Solution = lazy(() => import("./Solution").then((m) => m.Solution));
+const Tokens = lazy(() => import("./Tokens").then((m) => m.Tokens));
+const Usage = lazy(() => import("./Usage").then((m) => m.Usage));
 
 export const userRoutes: RouteDef[] = [
   { path: "/", component: Home, access: "user", nav: "Home" },
