@@ -18,7 +18,7 @@ test("a signed-out visitor is sent to sign in, and comes back where they wanted 
 test("the session survives a reload and ends on sign out (revoked on the server)", async ({ page }) => {
   const email = await signUp(page, "Linus");
   await page.reload();
-  await expect(page.getByText(email)).toBeVisible();
+  await expect(page.getByText(email, { exact: true })).toBeVisible();
   const token = await page.evaluate(() => JSON.parse(localStorage.getItem("monetization.console.session") ?? "{}").token as string);
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page.getByRole("link", { name: "Sign in" }).first()).toBeVisible();

@@ -136,7 +136,11 @@ function Header() {
       <nav id="site-nav" aria-label="Main" class={open ? "open" : undefined}>
         {groups.map((g) => (
           <ul key={g.label ?? "main"} aria-label={g.label}>
-            {g.label && <li class="nav-group">{g.label}</li>}
+            {g.label && g.links.length > 1 && (
+              <li class="nav-group" aria-hidden="true">
+                {g.label}
+              </li>
+            )}
             {g.links.map((r) => (
               <li key={r.path}>
                 <a href={r.path} aria-current={path === r.path || path.startsWith(`${r.path}/`) ? "page" : undefined}>
@@ -149,7 +153,7 @@ function Header() {
         <div class="nav-account">
           {signedIn ? (
             <>
-              <span class="muted">{s.context?.user.email}</span>
+              <span class="muted account-email">{s.context?.user.email}</span>
               <Button onClick={() => void signOut()}>Sign out</Button>
             </>
           ) : (

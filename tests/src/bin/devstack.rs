@@ -13,7 +13,7 @@ use shared::auth::{AuthService, TokenSettings};
 use shared::identity::jwt::KeySet;
 use shared::model::Role;
 use shared::model::{BillingPeriod, Price};
-use shared::model::{SolutionStatus, Tier};
+use shared::model::{SolutionStatus, Tier, TierSpec};
 use shared::platform::clock::SystemClock;
 use shared::store::Store;
 use shared::store::solutions::TierDefinitionItem;
@@ -247,6 +247,11 @@ async fn setup() -> Result<(), BoxError> {
         }
         println!("invoices      s3://{bucket}");
     }
+    // The catalog shows a solution's tiers as its item lists them: the demo solution's are the free tier and the
+    // two priced below, so the console's catalog shows the plans checkout sells.
+    let (free_daily, free_monthly) = Tier::Free.default_limits();
+    let mut demo_tiers =
+        vec![TierSpec { tier: Tier::Free, daily_limit: free_daily, monthly_limit: free_monthly, prices: vec![] }];
     for tier in [Tier::Pro, Tier::Enterprise] {
         let price_id = std::env::var(format!("STRIPE_PRICE_{}", tier.as_str().to_uppercase())).ok();
         let amount = if tier == Tier::Pro { 49_900 } else { 199_900 };
@@ -265,8 +270,15 @@ async fn setup() -> Result<(), BoxError> {
             stripe_price_id: price_id.clone(),
         }];
         store.put_tier_definition(&def).await?;
+        demo_tiers.push(TierSpec { tier, daily_limit: daily, monthly_limit: monthly, prices: def.prices.clone() });
         let stripe = price_id.map_or_else(|| "PhonePe only".to_owned(), |p| format!("Stripe {p}"));
         println!("demo price    {} ₹{}/month ({stripe})", tier.as_str(), amount / 100);
+    }
+    if let Some(mut demo) = store.get_solution(seed::DEMO_SOLUTION_ID).await? {
+        if demo.tiers != demo_tiers {
+            demo.tiers = demo_tiers;
+            store.put_solution(&demo).await?;
+        }
     }
 
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unchanged; not known to this state)".into());
