@@ -215,6 +215,57 @@ async fn auth_function_cold_starts_from_env_and_secrets_manager() {
     unsafe { std::env::set_var("TOKEN_PUBLIC_KEYS", &published) };
     usage::AppState::from_env().await.expect("usage cold start");
     allowed("usage");
+
+    // Behind the console's distribution: the origin secret comes with the configuration (ORIGIN_VERIFY_SECRET,
+    // the template's dynamic reference), so auth and usage read it at cold start with no call; a bad value fails
+    // the cold start naming the variable, never the value. Unset (above), no request is taken for one through the
+    // distribution.
+    let seen = proxy.seen().len();
+    unsafe { std::env::set_var("ORIGIN_VERIFY_SECRET", "too-short-origin-secret") };
+    for err in [
+        usage::AppState::from_env().await.err().expect("a weak origin secret fails usage").to_string(),
+        auth::AppState::from_env().await.err().expect("a weak origin secret fails auth").to_string(),
+    ] {
+        assert!(err.contains("ORIGIN_VERIFY_SECRET") && !err.contains("too-short-origin-secret"), "{err}");
+    }
+    let origin_secret = shared::platform::crypto::random_token::<36>();
+    unsafe {
+        std::env::set_var("ORIGIN_VERIFY_SECRET", &origin_secret);
+        std::env::set_var("SIGNING_KEY_SECRET_ID", &secret_id);
+    }
+    assert!(usage::AppState::from_env().await.expect("usage cold start").origin.is_configured());
+    proxy.as_function("auth");
+    let behind = auth::AppState::from_env().await.expect("auth cold start behind the distribution");
+    assert!(behind.origin.is_configured() && !format!("{:?}", behind.origin).contains(&origin_secret));
+    assert_eq!(proxy.seen().len(), seen, "the origin secret is configuration: no Secrets Manager call");
+    let mut through = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://api.test/api/auth/register")
+        .header("x-origin-verify", &origin_secret)
+        .header("x-viewer-address", "198.51.100.200")
+        .body(lambda_http::Body::Text(
+            json!({"email": "viewer@cold.test", "password": "long enough pw", "name": "Viewer"}).to_string(),
+        ))
+        .expect("request");
+    let mut context = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some("130.176.0.10".into());
+    through.extensions_mut().insert(lambda_http::request::RequestContext::ApiGatewayV2(context));
+    assert_eq!(auth::handle(&behind, through).await.status().as_u16(), 201);
+    let counters = shared::store::Store::new(dynamo_client().await, table.clone());
+    let window = shared::identity::throttle::REGISTER_PER_IP.window_start(chrono::Utc::now().timestamp());
+    let counted = |client: &str| {
+        let key = shared::store::keys::rate_window("register", client, window);
+        let counters = counters.clone();
+        async move { counters.get::<serde_json::Value>(&key, true).await.expect("counter").is_some() }
+    };
+    assert!(counted("198.51.100.200").await && !counted("130.176.0.10").await, "counted by the viewer");
+    // The registration signed its tokens (the signing key, read on first use); nothing else was read.
+    assert!(proxy.seen()[seen..].iter().all(|(f, a)| f == "auth" && a.resource.ends_with("SigningKeySecret")));
+    allowed("auth");
+    unsafe {
+        std::env::remove_var("ORIGIN_VERIFY_SECRET");
+        std::env::remove_var("SIGNING_KEY_SECRET_ID");
+    }
     proxy.as_function("marketplace");
     marketplace::AppState::from_env().await.expect("marketplace cold start");
     allowed("marketplace");

@@ -8,6 +8,7 @@ use shared::auth::{AuthService, Refreshed, TokenKeys, TokenSettings};
 use shared::identity::jwt::KeySet;
 use shared::identity::throttle;
 use shared::model::TokenKind;
+use shared::platform::client_address::OriginVerify;
 use shared::platform::clock::{Clock, SystemClock};
 use shared::platform::http;
 use shared::setup;
@@ -85,16 +86,20 @@ pub struct AppState {
     pub auth: AuthService,
     /// Email verification (links and throttled resends).
     pub verification: EmailVerification,
+    /// The console distribution's origin secret: which requests' viewer address the per-IP limits count.
+    pub origin: OriginVerify,
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
     /// Cold start: configuration and SDK clients, with no call: the signing key is read from Secrets Manager
-    /// by the first request that signs a token or serves the JWKS, and kept (see `setup::load_signing_platform`).
+    /// by the first request that signs a token or serves the JWKS, and kept (see `setup::load_signing_platform`);
+    /// the distribution's origin secret comes with the configuration (`ORIGIN_VERIFY_SECRET`).
     pub async fn from_env() -> Result<Self, BoxError> {
+        let origin = OriginVerify::from_env()?;
         let (store, keys) = setup::load_signing_platform().await?;
-        Ok(Self::with_keys(store, keys, Arc::new(SystemClock)))
+        Ok(Self::with_keys(store, keys, Arc::new(SystemClock)).with_origin_verify(origin))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
@@ -105,7 +110,14 @@ impl AppState {
         Self {
             verification: EmailVerification::new(store.clone(), clock.clone()),
             auth: AuthService::with_keys(store, keys, clock, TokenSettings::default()),
+            origin: OriginVerify::none(),
         }
+    }
+
+    /// Behind the console's distribution: believe the viewer address of requests that carry `origin`'s secret.
+    pub fn with_origin_verify(mut self, origin: OriginVerify) -> Self {
+        self.origin = origin;
+        self
     }
 }
 
@@ -130,17 +142,17 @@ async fn dispatch(
     let limit = http::DEFAULT_BODY_LIMIT;
     match route {
         Route::Register => {
-            auth.admit(throttle::REGISTER_PER_IP, http::source_ip(req)).await?;
+            auth.admit(throttle::REGISTER_PER_IP, http::client_ip(req, &state.origin)).await?;
             let anonymous_id = http::header_str(req, "x-anonymous-id");
             let session = auth.register(http::json_body(req, limit)?, anonymous_id).await?;
             Ok(http::json(201, &session))
         }
         Route::Login => {
-            auth.admit(throttle::LOGIN_PER_IP, http::source_ip(req)).await?;
+            auth.admit(throttle::LOGIN_PER_IP, http::client_ip(req, &state.origin)).await?;
             Ok(http::json(200, &auth.login(http::json_body(req, limit)?).await?))
         }
         Route::VerifyEmail => {
-            auth.admit(throttle::VERIFY_EMAIL_PER_IP, http::source_ip(req)).await?;
+            auth.admit(throttle::VERIFY_EMAIL_PER_IP, http::client_ip(req, &state.origin)).await?;
             Ok(http::json(200, &state.verification.verify(http::json_body(req, limit)?).await?))
         }
         Route::ResendVerification => {
@@ -157,7 +169,7 @@ async fn dispatch(
             &auth.validate_for(http::header_str(req, "x-api-key"), http::json_body(req, limit)?).await?,
         )),
         Route::RefreshToken => {
-            auth.admit(throttle::REFRESH_PER_IP, http::source_ip(req)).await?;
+            auth.admit(throttle::REFRESH_PER_IP, http::client_ip(req, &state.origin)).await?;
             let refreshed: Refreshed = auth.refresh(http::json_body(req, limit)?).await?;
             Ok(http::json(200, &refreshed))
         }

@@ -7,6 +7,7 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::identity::jwt::KeySet;
+use shared::platform::client_address::OriginVerify;
 use shared::platform::clock::{Clock, SystemClock};
 use shared::platform::http;
 use shared::setup;
@@ -42,20 +43,32 @@ const BATCH_BODY_LIMIT: usize = shared::usage::MAX_BATCH * 4 * 1024;
 
 pub struct AppState {
     pub usage: UsageService,
+    /// The console distribution's origin secret: which requests' viewer address anonymous tracking counts.
+    pub origin: OriginVerify,
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl AppState {
-    /// Cold start: configuration, SDK clients and the public token keys, all from the environment: no network
-    /// call before the first request.
+    /// Cold start: configuration, SDK clients, the public token keys and the distribution's origin secret, all
+    /// from the environment: no network call before the first request.
     pub async fn from_env() -> Result<Self, BoxError> {
+        let origin = OriginVerify::from_env()?;
         let platform = setup::load_platform().await?;
-        Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)))
+        Ok(Self::new(platform.store, platform.keys, Arc::new(SystemClock)).with_origin_verify(origin))
     }
 
     pub fn new(store: Store, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
-        Self { usage: UsageService::new(store, Arc::new(keys), clock, UsageSettings::default()) }
+        Self {
+            usage: UsageService::new(store, Arc::new(keys), clock, UsageSettings::default()),
+            origin: OriginVerify::none(),
+        }
+    }
+
+    /// Behind the console's distribution: believe the viewer address of requests that carry `origin`'s secret.
+    pub fn with_origin_verify(mut self, origin: OriginVerify) -> Self {
+        self.origin = origin;
+        self
     }
 }
 
@@ -87,7 +100,7 @@ async fn dispatch(
                     http::bearer(req),
                     http::header_str(req, "x-anonymous-id"),
                     http::header_str(req, "idempotency-key"),
-                    http::source_ip(req),
+                    http::client_ip(req, &state.origin),
                     body,
                 )
                 .await?;
@@ -113,7 +126,7 @@ async fn dispatch(
                     http::header_str(req, "x-api-key"),
                     http::bearer(req),
                     http::header_str(req, "x-anonymous-id"),
-                    http::source_ip(req),
+                    http::client_ip(req, &state.origin),
                     events,
                 )
                 .await?;

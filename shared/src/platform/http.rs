@@ -3,6 +3,7 @@
 //! problem+json).
 
 use crate::platform::budget;
+use crate::platform::client_address::{ClientAddress, ORIGIN_VERIFY_HEADER, OriginVerify, VIEWER_ADDRESS_HEADER};
 use crate::platform::error::ApiError;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -207,8 +208,25 @@ pub fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
+/// The client's address, what the per-client limits count: the viewer's when the request provably came through
+/// the console's CloudFront distribution (its origin secret verifies, see `crate::platform::client_address`),
+/// otherwise API Gateway's `requestContext.http.sourceIp`. `None` outside API Gateway. Neither header is logged.
+pub fn client_ip<'a>(req: &'a Request, origin: &OriginVerify) -> Option<&'a str> {
+    let presented = only_header(req, ORIGIN_VERIFY_HEADER).map(HeaderValue::as_bytes);
+    let viewer = only_header(req, VIEWER_ADDRESS_HEADER).and_then(|v| v.to_str().ok());
+    let address = origin.client_address(source_ip(req), presented, viewer);
+    if let ClientAddress::EdgeOnly(_) = address {
+        tracing::warn!(
+            "a request came through the distribution without a viewer address: counted by the edge's address \
+             (is the API behaviours' viewer-request function attached?)"
+        );
+    }
+    address.ip()
+}
+
 /// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`); `None` outside API Gateway.
-pub fn source_ip(req: &Request) -> Option<&str> {
+/// Behind the distribution it is the edge's: per-client limits use [`client_ip`].
+fn source_ip(req: &Request) -> Option<&str> {
     use lambda_http::RequestExt;
     use lambda_http::request::RequestContext;
     match req.request_context_ref()? {
@@ -216,6 +234,13 @@ pub fn source_ip(req: &Request) -> Option<&str> {
         #[allow(unreachable_patterns)]
         _ => None,
     }
+}
+
+/// A header's value when the request carries it exactly once.
+fn only_header<'a>(req: &'a Request, name: &str) -> Option<&'a HeaderValue> {
+    let mut values = req.headers().get_all(name).iter();
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
 }
 
 /// The first value of a query parameter, percent-decoded.
@@ -456,6 +481,56 @@ mod tests {
         assert_eq!(dto.email, "a@example.com");
         let req = Request::new(Body::Binary(vec![b' '; DEFAULT_BODY_LIMIT + 1]));
         assert_eq!(body_bytes(&req, DEFAULT_BODY_LIMIT).expect_err("too large").status, 413);
+    }
+
+    /// A request as API Gateway delivers it from `source_ip`, with `headers`.
+    fn from(source_ip: &str, headers: &[(&str, &str)]) -> Request {
+        use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+        use lambda_http::request::RequestContext;
+        let mut req = Request::default();
+        for (name, value) in headers {
+            let name = lambda_http::http::HeaderName::from_bytes(name.as_bytes()).expect("header name");
+            req.headers_mut().append(name, HeaderValue::from_str(value).expect("header value"));
+        }
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(source_ip.to_owned());
+        req.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
+        req
+    }
+
+    #[test]
+    fn the_client_is_the_viewer_only_through_the_distribution() {
+        const SECRET: &str = "k2J8sQ4vN7xB1mC6zP9rT3wY5hL0dF8g";
+        let origin = OriginVerify::new(SECRET).expect("secret");
+        let edge = "130.176.0.1";
+        let through = from(edge, &[("X-Origin-Verify", SECRET), ("X-Viewer-Address", "2001:db8::7")]);
+        assert_eq!(client_ip(&through, &origin), Some("2001:db8::7"));
+        // The same request without a configured secret (the local stack): API Gateway's address.
+        assert_eq!(client_ip(&through, &OriginVerify::none()), Some(edge));
+        // Straight to execute-api with a forged viewer address (and CloudFront's own header): the caller's address.
+        let forged = from(
+            "203.0.113.50",
+            &[("x-viewer-address", "198.51.100.1"), ("cloudfront-viewer-address", "198.51.100.1:443")],
+        );
+        assert_eq!(client_ip(&forged, &origin), Some("203.0.113.50"));
+        let guessed = from("203.0.113.50", &[("x-origin-verify", "guess"), ("x-viewer-address", "198.51.100.1")]);
+        assert_eq!(client_ip(&guessed, &origin), Some("203.0.113.50"));
+        // A header given twice is not believed: the secret twice, or the viewer address twice.
+        let twice = from("203.0.113.50", &[("x-origin-verify", "guess"), ("x-origin-verify", SECRET)]);
+        assert_eq!(client_ip(&twice, &origin), Some("203.0.113.50"));
+        let two_viewers = from(
+            edge,
+            &[("x-origin-verify", SECRET), ("x-viewer-address", "192.0.2.1"), ("x-viewer-address", "192.0.2.2")],
+        );
+        assert_eq!(client_ip(&two_viewers, &origin), Some(edge));
+        // Through the distribution without a (usable) viewer address: the edge's, as before.
+        assert_eq!(client_ip(&from(edge, &[("x-origin-verify", SECRET)]), &origin), Some(edge));
+        // Outside API Gateway there is no source address: only a request through the distribution has one.
+        let mut bare = Request::default();
+        bare.headers_mut().insert("x-origin-verify", HeaderValue::from_static(SECRET));
+        bare.headers_mut().insert("x-viewer-address", HeaderValue::from_static("192.0.2.1"));
+        assert_eq!(client_ip(&bare, &origin), Some("192.0.2.1"));
+        assert_eq!(client_ip(&Request::default(), &origin), None);
     }
 
     #[tokio::test]

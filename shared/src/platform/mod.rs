@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod budget;
+pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod crypto;
