@@ -274,11 +274,11 @@ async fn setup() -> Result<(), BoxError> {
         let stripe = price_id.map_or_else(|| "PhonePe only".to_owned(), |p| format!("Stripe {p}"));
         println!("demo price    {} ₹{}/month ({stripe})", tier.as_str(), amount / 100);
     }
-    if let Some(mut demo) = store.get_solution(seed::DEMO_SOLUTION_ID).await? {
-        if demo.tiers != demo_tiers {
-            demo.tiers = demo_tiers;
-            store.put_solution(&demo).await?;
-        }
+    if let Some(mut demo) = store.get_solution(seed::DEMO_SOLUTION_ID).await?
+        && demo.tiers != demo_tiers
+    {
+        demo.tiers = demo_tiers;
+        store.put_solution(&demo).await?;
     }
 
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unchanged; not known to this state)".into());
