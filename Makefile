@@ -75,13 +75,14 @@ test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the SDKs' t
 
 define CONSOLE_BUILD
 	cd $(CONSOLE) && node_modules/.bin/tsc --noEmit && node_modules/.bin/tsc --noEmit -p tsconfig.e2e.json
+	cd $(CONSOLE) && node_modules/.bin/vitest run --silent
 	cd $(CONSOLE) && node_modules/.bin/vite build --logLevel warn
 	@cd $(CONSOLE) && gz() { for f in "$$@"; do gzip -9c "$$f" | wc -c; done | awk '{ n += $$1 } END { printf "%.1f", n / 1024 }'; } \
 	  && printf 'console: first load %s KB gzipped (index.html, entry script, styles); every page and chart %s KB\n' \
 	  "$$(gz dist/index.html dist/assets/index-*.js dist/assets/*.css)" "$$(gz dist/index.html dist/assets/*.js dist/assets/*.css)"
 endef
 
-console: ## Type-check and build the web console into console/dist (served at / by `make dev`'s gateway)
+console: ## Type-check, unit-test and build the web console into console/dist (served at / by `make dev`'s gateway)
 	@$(BOOTSTRAP) sdk-ts console
 	$(CONSOLE_BUILD)
 

@@ -4,6 +4,9 @@ import { ApiError, NetworkError } from "@monetization/sdk";
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import type { Loaded } from "./data";
+import { formatMoney } from "./money";
+
+export { formatMoney };
 
 export function Page(props: { title: string; actions?: ComponentChildren; children: ComponentChildren }) {
   useEffect(() => {
@@ -233,29 +236,6 @@ export function Button(
       {pending && <span class="spinner" aria-hidden="true" />}
     </button>
   );
-}
-
-/** Digits after the decimal point of a currency (ISO 4217 minor units), as the browser knows them. */
-function minorDigits(currency: string): number {
-  try {
-    return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
-  }
-}
-
-/**
- * An amount in minor units (paise, cents) as money, exactly: the decimal string is built from the integer, never
- * through a float division.
- */
-export function formatMoney(amountMinor: number, currency: string, locale?: string): string {
-  const digits = minorDigits(currency.toUpperCase());
-  const negative = amountMinor < 0;
-  const text = Math.abs(Math.trunc(amountMinor)).toString().padStart(digits + 1, "0");
-  const decimal = digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
-  const formatter = new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase() });
-  // Intl formats a decimal string exactly (Intl.NumberFormat v3); `as never` because lib.dom types take numbers.
-  return formatter.format(((negative ? "-" : "") + decimal) as never);
 }
 
 export function Money(props: { amount: number; currency: string }) {

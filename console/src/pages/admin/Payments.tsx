@@ -7,7 +7,7 @@ import { useState } from "preact/hooks";
 import { api } from "../../session";
 import { Button, DateTime, Field, LoadState, Money, Notice, Page, ProblemAlert, Section, Select, StatusBadge, Table, TextArea, fieldErrors, formatMoney } from "../../ui/components";
 import { useAction, useLoad } from "../../ui/data";
-import { parseMajor } from "../partner/money";
+import { parseMajor } from "../../ui/money";
 
 type Item = components["schemas"]["PaymentHistory"]["items"][number];
 

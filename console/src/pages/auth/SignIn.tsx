@@ -3,12 +3,7 @@ import { useState } from "preact/hooks";
 import { api, signedIn, useSession } from "../../session";
 import { Button, Field, Page, ProblemAlert, fieldErrors } from "../../ui/components";
 import { useAction } from "../../ui/data";
-
-/** Where to go after signing in: the page that sent the user here (same origin paths only). */
-export function nextPath(query: Record<string, string>): string {
-  const next = query["next"] ?? "";
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
+import { nextPath } from "./next";
 
 export function SignIn() {
   const { query, route } = useLocation();

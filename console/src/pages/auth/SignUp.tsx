@@ -3,7 +3,7 @@ import { useState } from "preact/hooks";
 import { api, signedIn } from "../../session";
 import { Button, Field, Page, ProblemAlert, fieldErrors } from "../../ui/components";
 import { useAction } from "../../ui/data";
-import { nextPath } from "./SignIn";
+import { nextPath } from "./next";
 
 export function SignUp() {
   const { query, route } = useLocation();

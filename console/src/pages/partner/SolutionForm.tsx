@@ -6,7 +6,7 @@ import { useState } from "preact/hooks";
 import { Button, Field, ProblemAlert, Select, TextArea, fieldErrors } from "../../ui/components";
 import { useAction } from "../../ui/data";
 import { TIER_ORDER, type PartnerSolution, type TierName, type TierSpec } from "./common";
-import { minorToMajorText, parseMajor } from "./money";
+import { minorToMajorText, parseMajor } from "../../ui/money";
 
 type Price = components["schemas"]["Price"];
 type Period = Price["period"];

@@ -1,6 +1,7 @@
-// Money typed by a person, exactly: "499", "499.5", "1,499.00" in major units become integer minor units by
-// string parsing (digits moved, never a float multiplication), and minor units go back to the same text for
-// editing. The currency's minor digits come from the browser (ISO 4217: INR 2, JPY 0, BHD 3).
+// Money in the console, exactly: amounts are integer minor units (paise, cents) with a currency, as the API
+// keeps them. Shown with Intl from a decimal string built from the integer; typed by a person ("499", "499.5",
+// "1,499.00" in major units) and parsed to minor units by moving digits, never through a float. The currency's
+// minor digits come from the browser (ISO 4217: INR 2, JPY 0, BHD 3).
 
 /** Digits after the decimal point of a currency. */
 export function currencyDigits(currency: string): number {
@@ -49,4 +50,14 @@ export function minorToMajorText(minor: number, currency: string): string {
   const text = Math.abs(Math.trunc(minor)).toString().padStart(digits + 1, "0");
   const out = digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
   return minor < 0 ? `-${out}` : out;
+}
+
+/**
+ * An amount in minor units as money for people (`49950`, `inr` → `₹499.50`), exactly: Intl formats the decimal
+ * string (Intl.NumberFormat v3), never a float division.
+ */
+export function formatMoney(amountMinor: number, currency: string, locale?: string): string {
+  const formatter = new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase() });
+  // `as never`: lib.dom's types take numbers; the string is formatted as the exact decimal it spells.
+  return formatter.format(minorToMajorText(amountMinor, currency) as never);
 }
