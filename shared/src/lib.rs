@@ -1,8 +1,9 @@
 //! The common crate of every Lambda function. The module tree is the architecture; `shared/README.md` maps
 //! functions to modules to store entities. Dependencies point one way:
-//! `platform → model, gst, money → store → identity → auth, usage`, `store → ledger → billing → payments`,
+//! `platform → model, gst, money → store → identity → audit → auth, usage`, `store → ledger → billing → payments`,
 //! with `partners`, `marketplace` and `notifications` on top and `setup` (cold-start wiring) above them all.
 
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod gst;

@@ -181,7 +181,7 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// Each capability and the capabilities it may use (besides itself). The direction of the architecture:
-/// `platform → model, money, gst → store → identity → usage, auth`; `store → ledger → billing → payments`;
+/// `platform → model, money, gst → store → identity → audit → usage, auth`; `store → ledger → billing → payments`;
 /// `partners`, `marketplace` and `notifications` on top; `setup` (cold-start wiring) above everything.
 const LAYERS: &[(&str, &[&str])] = &[
     ("platform", &[]),
@@ -190,20 +190,27 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("gst", &["platform", "money"]),
     ("store", &["platform", "model", "money", "gst"]),
     ("identity", &["platform", "model", "store"]),
-    ("usage", &["platform", "model", "money", "store", "identity"]),
-    ("auth", &["platform", "model", "store", "identity", "usage"]),
+    ("audit", &["platform", "model", "store", "identity"]),
+    ("usage", &["platform", "model", "money", "store", "identity", "audit"]),
+    ("auth", &["platform", "model", "store", "identity", "audit", "usage"]),
     ("ledger", &["platform", "model", "money", "gst", "store"]),
-    ("billing", &["platform", "model", "money", "gst", "store", "identity", "auth", "usage", "ledger"]),
-    ("payments", &["platform", "model", "money", "gst", "store", "identity", "auth", "usage", "ledger", "billing"]),
+    ("billing", &["platform", "model", "money", "gst", "store", "identity", "audit", "auth", "usage", "ledger"]),
+    (
+        "payments",
+        &["platform", "model", "money", "gst", "store", "identity", "audit", "auth", "usage", "ledger", "billing"],
+    ),
     (
         "partners",
-        &["platform", "model", "money", "gst", "store", "identity", "auth", "usage", "ledger", "billing", "payments"],
+        &[
+            "platform", "model", "money", "gst", "store", "identity", "audit", "auth", "usage", "ledger", "billing",
+            "payments",
+        ],
     ),
     (
         "marketplace",
         &[
-            "platform", "model", "money", "gst", "store", "identity", "auth", "usage", "ledger", "billing", "payments",
-            "partners",
+            "platform", "model", "money", "gst", "store", "identity", "audit", "auth", "usage", "ledger", "billing",
+            "payments", "partners",
         ],
     ),
     ("notifications", &["platform", "model", "money", "gst", "store", "identity", "auth"]),
@@ -216,6 +223,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "gst",
             "store",
             "identity",
+            "audit",
             "auth",
             "usage",
             "ledger",

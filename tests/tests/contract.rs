@@ -700,3 +700,18 @@ fn the_problem_codes_of_the_description_are_the_codes_of_the_code() {
         .collect();
     assert!(unknown.is_empty(), "problem examples with codes outside ProblemCode: {unknown:?}");
 }
+
+/// The API description's `AuditKind` lists exactly the kinds the code records (`shared::audit::AuditKind`), in
+/// the same order: the `kind` filter of `GET /api/admin/audit` is typed from it.
+#[test]
+fn the_audit_kinds_of_the_description_are_the_kinds_of_the_code() {
+    let spec = load_yaml("infra/openapi.yaml");
+    let listed: Vec<&str> = spec["components"]["schemas"]["AuditKind"]["enum"]
+        .as_sequence()
+        .expect("AuditKind enum")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let coded: Vec<&str> = shared::audit::AuditKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(listed, coded, "AuditKind (infra/openapi.yaml) vs shared::audit::AuditKind");
+}

@@ -1,8 +1,10 @@
-//! The `auth` function: sign-up, sessions, solution-scoped tokens, user context and the JWKS.
+//! The `auth` function: sign-up, sessions, solution-scoped tokens, user context, the JWKS and the admins'
+//! reading of the audit trail.
 //! Handlers are thin: parse the request, call one use case of `shared::auth::AuthService`, respond.
 
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
+use shared::audit::{AuditLog, AuditQuery};
 use shared::auth::verification::EmailVerification;
 use shared::auth::{AuthService, Refreshed, TokenKeys, TokenSettings};
 use shared::identity::jwt::KeySet;
@@ -29,6 +31,7 @@ pub const ROUTES: &[http::Route<Route>] = &[
     ("GET", "/api/user-context", Route::UserContext),
     ("PUT", "/api/user-tier", Route::SetTier),
     ("GET", "/api/admin/users", Route::FindUser),
+    ("GET", "/api/admin/audit", Route::AuditTrail),
     ("GET", "/api/user-solutions", Route::UserSolutions),
     ("GET", "/.well-known/jwks.json", Route::Jwks),
     ("POST", "/api/orgs", Route::CreateOrg),
@@ -62,6 +65,8 @@ pub enum Route {
     SetTier,
     /// An admin's look-up of a user by email address.
     FindUser,
+    /// The audit trail (admins).
+    AuditTrail,
     UserSolutions,
     Jwks,
     CreateOrg,
@@ -88,6 +93,8 @@ pub struct AppState {
     pub verification: EmailVerification,
     /// The console distribution's origin secret: which requests' viewer address the per-IP limits count.
     pub origin: OriginVerify,
+    /// The admins' reading of the audit trail.
+    pub audit: AuditLog,
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -109,6 +116,7 @@ impl AppState {
     pub fn with_keys(store: Store, keys: TokenKeys, clock: Arc<dyn Clock>) -> Self {
         Self {
             verification: EmailVerification::new(store.clone(), clock.clone()),
+            audit: AuditLog::new(store.clone(), clock.clone()),
             auth: AuthService::with_keys(store, keys, clock, TokenSettings::default()),
             origin: OriginVerify::none(),
         }
@@ -148,8 +156,9 @@ async fn dispatch(
             Ok(http::json(201, &session))
         }
         Route::Login => {
-            auth.admit(throttle::LOGIN_PER_IP, http::client_ip(req, &state.origin)).await?;
-            Ok(http::json(200, &auth.login(http::json_body(req, limit)?).await?))
+            let source_ip = http::client_ip(req, &state.origin);
+            auth.admit(throttle::LOGIN_PER_IP, source_ip).await?;
+            Ok(http::json(200, &auth.login(http::json_body(req, limit)?, source_ip).await?))
         }
         Route::VerifyEmail => {
             auth.admit(throttle::VERIFY_EMAIL_PER_IP, http::client_ip(req, &state.origin)).await?;
@@ -175,7 +184,7 @@ async fn dispatch(
         }
         Route::RevokeToken => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
-            auth.revoke(&caller, http::json_body(req, limit)?).await?;
+            auth.revoke(&caller, http::json_body(req, limit)?, http::client_ip(req, &state.origin)).await?;
             Ok(http::no_content())
         }
         Route::ListTokens => {
@@ -196,6 +205,19 @@ async fn dispatch(
         Route::FindUser => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             Ok(http::json(200, &auth.find_user(&caller, http::query(req, "email").as_deref()).await?))
+        }
+        Route::AuditTrail => {
+            let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
+            let query = AuditQuery {
+                kind: http::query(req, "kind"),
+                actor: http::query(req, "actor"),
+                subject: http::query(req, "subject"),
+                from: http::query(req, "from"),
+                to: http::query(req, "to"),
+                limit: http::query(req, "limit"),
+                cursor: http::query(req, "cursor"),
+            };
+            Ok(http::json(200, &state.audit.list(&caller, query).await?))
         }
         Route::UserSolutions => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;

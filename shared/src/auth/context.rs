@@ -2,6 +2,7 @@
 //! change of a user's tier and look-up of a user by email address, and the solutions a user may use.
 
 use super::{AuthService, TokenInfo, accounts, check_id, epoch_rfc3339, kind_name};
+use crate::audit::{AuditKind, Event, subject};
 use crate::identity::{Principal, SCOPE_READ};
 use crate::model::{Role, SolutionStatus, Tier};
 use crate::platform::clock::rfc3339;
@@ -192,9 +193,13 @@ impl AuthService {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
-        let item =
-            EntitlementItem::new(&req.user_id, &req.solution_id, req.tier, rfc3339(self.clock.now()), &caller.user_id);
-        match self.store.set_entitlement(&item).await {
+        let now = self.clock.now();
+        let item = EntitlementItem::new(&req.user_id, &req.solution_id, req.tier, rfc3339(now), &caller.user_id);
+        let audit = Event::new(AuditKind::UserTierSet, &caller.user_id, subject::user(&req.user_id))
+            .detail("solution_id", &req.solution_id)
+            .detail("tier", req.tier.as_str())
+            .at(now);
+        match self.store.set_entitlement_with(&item, vec![self.store.tx_put_audit(&audit)?]).await {
             Ok(()) => {}
             Err(StoreError::Conditional { index: Some(0) }) => {
                 return Err(ApiError::not_found(codes::USER_NOT_FOUND, "no user with this id"));

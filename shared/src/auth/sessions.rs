@@ -4,6 +4,7 @@
 
 use super::tokens::SolutionToken;
 use super::{AuthService, Minted, check_id, epoch_rfc3339, kind_name, solution_is_live};
+use crate::audit::{self, AuditKind, Event, SYSTEM, subject};
 use crate::auth::accounts;
 use crate::identity::jwt::Expect;
 use crate::identity::throttle;
@@ -220,7 +221,10 @@ impl AuthService {
         session.ok_or_else(|| ApiError::internal("account created without a session"))
     }
 
-    pub async fn login(&self, req: LoginRequest) -> Result<Session, ApiError> {
+    /// Log in (`source_ip`: the client's address, kept on the audit records of the attempt). A success is
+    /// recorded with the new session; a wrong password for an existing account after the refusal (with the
+    /// lock it brings, if any); unknown addresses and attempts refused while locked leave no record.
+    pub async fn login(&self, req: LoginRequest, source_ip: Option<&str>) -> Result<Session, ApiError> {
         let invalid = || ApiError::unauthorized_code(codes::INVALID_CREDENTIALS, "email or password is incorrect");
         let email = accounts::normalize_email(&req.email).map_err(|e| ApiError::validation(vec![e]))?;
         if req.password.chars().count() > password::MAX_LEN {
@@ -260,14 +264,34 @@ impl AuthService {
         };
         if !password::verify(&req.password, &user.password_hash) {
             tracing::info!(user_id = %user.user_id, failures, "login refused");
+            let at = self.clock.now();
+            let failed = Event::new(AuditKind::AuthLoginFailed, SYSTEM, subject::user(&user.user_id))
+                .detail("failures", failures)
+                .source_ip(source_ip);
+            let mut records = vec![failed.at(at)];
+            if lock > 0 {
+                let locked = Event::new(AuditKind::AuthLocked, SYSTEM, subject::user(&user.user_id))
+                    .detail("failures", failures)
+                    .detail("locked_seconds", lock)
+                    .source_ip(source_ip);
+                records.push(locked.at(at));
+            }
+            audit::record_after(&self.store, &records).await;
             return Err(invalid());
         }
         self.store.clear_login_failures(&email_hash).await?;
         let family = self.new_family(&user.user_id, TokenKind::Access, None);
         let minted = self.mint(&family, &user.email, user.role, None).await?;
         let refresh = refresh::generate(&family.family_id);
-        let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(self.clock.now()));
-        self.store.start_family(&family, &refresh_item, &minted.record).await?;
+        let now = self.clock.now();
+        let refresh_item = RefreshItem::new(&refresh.hash, &family, rfc3339(now));
+        let login = Event::new(AuditKind::AuthLogin, &user.user_id, subject::user(&user.user_id))
+            .detail("family_id", &family.family_id)
+            .source_ip(source_ip)
+            .at(now);
+        let mut items = self.store.family_start_items(&family, &refresh_item, &minted.record)?;
+        items.push(self.store.tx_put_audit(&login)?);
+        self.store.transact(items).await?;
         tracing::info!(user_id = %user.user_id, family_id = %family.family_id, "login");
         Ok(self.session(&user, minted, refresh.secret, &family))
     }
@@ -341,12 +365,17 @@ impl AuthService {
 
     async fn reuse_detected(&self, family: &FamilyItem) -> ApiError {
         tracing::warn!(user_id = %family.user_id, family_id = %family.family_id, "refresh token reuse: family revoked");
-        if let Err(e) = self
-            .store
-            .revoke_family(&family.family_id, "system", "refresh_token_reused", &rfc3339(self.clock.now()))
-            .await
-        {
-            return e.into();
+        let now = self.clock.now();
+        match self.store.revoke_family(&family.family_id, SYSTEM, "refresh_token_reused", &rfc3339(now)).await {
+            Err(e) => return e.into(),
+            // Recorded when this revoked it (a family revoked already was recorded then).
+            Ok(true) if family.revoked_at.is_none() => {
+                let event = Event::new(AuditKind::TokenRevoked, SYSTEM, subject::user(&family.user_id))
+                    .reason(Some("refresh_token_reused"))
+                    .detail("family_id", &family.family_id);
+                audit::record_after(&self.store, &[event.at(now)]).await;
+            }
+            Ok(_) => {}
         }
         ApiError::unauthorized_code(
             codes::REFRESH_TOKEN_REUSED,
@@ -354,7 +383,13 @@ impl AuthService {
         )
     }
 
-    pub async fn revoke(&self, caller: &Principal, req: RevokeRequest) -> Result<(), ApiError> {
+    /// Revoke a token's family (`source_ip`: the client's address, kept on the audit record).
+    pub async fn revoke(
+        &self,
+        caller: &Principal,
+        req: RevokeRequest,
+        source_ip: Option<&str>,
+    ) -> Result<(), ApiError> {
         let token_id = match (req.token_id, req.token) {
             (Some(id), None) => {
                 check_id("token_id", "tok", &id).map_err(|e| ApiError::validation(vec![e]))?;
@@ -392,8 +427,15 @@ impl AuthService {
             return Err(ApiError::forbidden("only the token's owner or an admin may revoke it"));
         }
         let reason = if caller.user_id == record.user_id { "revoked_by_owner" } else { "revoked_by_admin" };
-        self.store.revoke_family(&record.family_id, &caller.user_id, reason, &rfc3339(self.clock.now())).await?;
+        let now = self.clock.now();
+        self.store.revoke_family(&record.family_id, &caller.user_id, reason, &rfc3339(now)).await?;
         tracing::info!(token_id = %token_id, family_id = %record.family_id, by = %caller.user_id, "token revoked");
+        let event = Event::new(AuditKind::TokenRevoked, &caller.user_id, subject::token(&token_id))
+            .reason(Some(reason))
+            .detail("family_id", &record.family_id)
+            .detail("user_id", &record.user_id)
+            .source_ip(source_ip);
+        audit::record_after(&self.store, &[event.at(now)]).await;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use crate::billing::rail::HostedSubscription;
 use crate::billing::service::{SubscriptionService, not_found};
 use crate::billing::views::{SubscriptionView, UpgradeRequest};
-use crate::billing::writer::at_version;
+use crate::billing::writer::{QuotaRestartBy, at_version};
 use crate::identity::Principal;
 use crate::model::Tier;
 use crate::model::{Fact, Price, Provider, Snapshot, SubscriptionStatus};
@@ -66,8 +66,11 @@ impl SubscriptionService {
         let sub = HostedSubscription { id: stripe_sub, item_id: Some(stripe_item) };
         let snapshot =
             self.stripe.change_price(sub, &price_id, upgrade, &item.subscription_id, &idem, now.timestamp()).await?;
-        let restart =
-            if upgrade { self.writer.quota_restart(&item, req.tier, &caller.user_id).await? } else { Vec::new() };
+        let restart = if upgrade {
+            self.writer.quota_restart(&item, req.tier, QuotaRestartBy::User(&caller.user_id)).await?
+        } else {
+            Vec::new()
+        };
         let tier = req.tier;
         let saved = self
             .writer

@@ -1,5 +1,6 @@
 //! A customer's payment history and the admins' refunds.
 
+use crate::audit::{self, AuditKind, Event, subject};
 use crate::billing::rail::RefundOrder;
 use crate::billing::service::{HISTORY_PAGE_SIZE, SubscriptionService, check_idempotency_key, list_request};
 use crate::billing::views::{History, HistoryEntry, RefundAnswer, RefundRequest};
@@ -99,13 +100,36 @@ impl SubscriptionService {
             e.errors = vec![FieldError::new("amount", format!("must be from 1 to {remaining}"))];
             return Err(e);
         }
-        if payment.provider == Provider::Phonepe {
+        let answer = if payment.provider == Provider::Phonepe {
             let key = match idempotency_key {
                 Some(k) => crate::platform::crypto::sha256_hex(k.as_bytes()),
                 None => crate::platform::ids::new_id("rfq"),
             };
-            return self.rail()?.refund(&payment, amount, &key).await;
-        }
+            self.rail()?.refund(&payment, amount, &key).await?
+        } else {
+            self.stripe_refund(caller, &payment, amount, reason, idempotency_key).await?
+        };
+        let event = Event::new(AuditKind::RefundRequested, &caller.user_id, subject::payment(payment_id))
+            .reason(Some(reason))
+            .detail("amount", answer.amount)
+            .detail("currency", &answer.currency)
+            .detail("provider", payment.provider.as_str())
+            .detail("provider_refund_id", &answer.provider_refund_id)
+            .detail("status", &answer.status);
+        audit::record_after(self.store(), &[event.at(self.now())]).await;
+        Ok(answer)
+    }
+
+    /// A refund asked of Stripe (recorded when Stripe reports it).
+    async fn stripe_refund(
+        &self,
+        caller: &Principal,
+        payment: &PaymentItem,
+        amount: i64,
+        reason: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<RefundAnswer, ApiError> {
+        let payment_id = payment.payment_id.as_str();
         let idem = match idempotency_key {
             Some(k) => format!("refund-{payment_id}-{}", crate::platform::crypto::sha256_hex(k.as_bytes())),
             None => format!("refund-{payment_id}-{}", crate::platform::ids::new_id("rfq")),
@@ -124,7 +148,7 @@ impl SubscriptionService {
             provider_refund_id: accepted.provider_refund_id,
             status: accepted.status,
             amount: accepted.amount.unwrap_or(amount),
-            currency: payment.currency,
+            currency: payment.currency.clone(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The subscription writer: version-checked read-modify-write of a subscription together with the
 //! entitlement it grants, shared by the API, the webhooks and the billing run; deterministic ids for retries.
 
+use crate::audit::{AuditKind, Event, SYSTEM, subject};
 use crate::model::Tier;
 use crate::model::{Fact, Grant, Provider, Snapshot, grant};
 use crate::platform::clock::Clock;
@@ -8,11 +9,18 @@ use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
 use crate::store::solutions::EntitlementItem;
 use crate::store::subscriptions::SubscriptionItem;
-use crate::store::usage::QuotaResetAuditItem;
 use crate::store::{Store, StoreError, keys};
 use crate::usage::{Policy, local_day};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use std::sync::Arc;
+
+/// Who restarts a quota with an upgrade: the user who upgraded, or a payment (an upgrade's PhonePe order,
+/// applied by the platform).
+#[derive(Debug, Clone, Copy)]
+pub enum QuotaRestartBy<'a> {
+    User(&'a str),
+    Payment(&'a str),
+}
 
 /// Attempts of one read-modify-write before giving up (each lost race re-reads).
 const MAX_SAVE_ATTEMPTS: usize = 8;
@@ -114,7 +122,7 @@ impl SubscriptionWriter {
         &self,
         item: &SubscriptionItem,
         tier: Tier,
-        by: &str,
+        by: QuotaRestartBy<'_>,
     ) -> Result<Vec<TransactWriteItem>, ApiError> {
         let mut found = self.store.batch_get(&Policy::read_keys(&item.solution_id), true).await?;
         let Some(policy) = Policy::from_found(&item.solution_id, &mut found)? else {
@@ -126,11 +134,26 @@ impl SubscriptionWriter {
         let Some(counter) = self.store.get_counter(&key, true).await? else {
             return Ok(Vec::new());
         };
-        let at = rfc3339(now);
         let reason = format!("upgrade to {} (subscription {})", tier.as_str(), item.subscription_id);
-        let audit =
-            QuotaResetAuditItem::new(&item.user_id, &item.solution_id, &today.day, counter.used, by, reason, at);
-        Ok(vec![self.store.tx_restart_counter(&key, tier, policy.limits(tier).daily)?, self.store.tx_put_new(&audit)?])
+        let event = match by {
+            QuotaRestartBy::User(user_id) => {
+                Event::new(AuditKind::QuotaReset, user_id, subject::customer_solution(&item.user_id, &item.solution_id))
+            }
+            QuotaRestartBy::Payment(order) => {
+                Event::new(AuditKind::QuotaReset, SYSTEM, subject::customer_solution(&item.user_id, &item.solution_id))
+                    .detail("merchant_order_id", order)
+            }
+        };
+        let audit = event
+            .reason(Some(&reason))
+            .detail("date", &today.day)
+            .detail("previous_used", counter.used)
+            .detail("subscription_id", &item.subscription_id)
+            .at(now);
+        Ok(vec![
+            self.store.tx_restart_counter(&key, tier, policy.limits(tier).daily)?,
+            self.store.tx_put_audit(&audit)?,
+        ])
     }
 
     /// The entitlement to write with this version: the subscription's grant; or, when it grants nothing and

@@ -3,6 +3,7 @@
 //! for its own solutions (all of them, or those the key names).
 
 use super::{Caller, PartnerService, now_rfc3339, text};
+use crate::audit::{self, AuditKind, Event, subject};
 use crate::identity::api_keys::KEY_PREFIX;
 use crate::model::OrgRole;
 use crate::platform::crypto;
@@ -117,6 +118,10 @@ impl PartnerService {
         );
         self.store.put_new(&item).await?;
         tracing::info!(partner_id, key_id = %key_id, "partner API key created");
+        let event = Event::new(AuditKind::ApiKeyCreated, &caller.principal.user_id, subject::api_key(&key_id))
+            .detail("partner_id", partner_id)
+            .detail("solutions", item.solution_ids.len());
+        audit::record_after(&self.store, &[self.audit(event)]).await;
         Ok(CreatedKey { key, info: KeyView::from(&item) })
     }
 
@@ -141,6 +146,9 @@ impl PartnerService {
         };
         if self.store.revoke_api_key(key, &now_rfc3339(self.clock.as_ref())).await? {
             tracing::info!(partner_id, key_id, "partner API key revoked");
+            let event = Event::new(AuditKind::ApiKeyRevoked, &caller.principal.user_id, subject::api_key(key_id))
+                .detail("partner_id", partner_id);
+            audit::record_after(&self.store, &[self.audit(event)]).await;
         }
         Ok(())
     }

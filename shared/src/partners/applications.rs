@@ -5,6 +5,7 @@ use super::{
     Caller, PartnerService, STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED, admin_only, bad_cursor, now_rfc3339,
     page_limit, partner_not_found, text, website,
 };
+use crate::audit::{AuditKind, Event, subject};
 use crate::auth::accounts;
 use crate::gst::Gstin;
 use crate::model::Role;
@@ -324,9 +325,15 @@ impl PartnerService {
         next.decided_at = Some(now);
         next.commission_bp = commission_bp.or(current.commission_bp);
         next.version = current.version + 1;
-        let audit = self.audit(&format!("partner#{partner_id}"), status, caller, reason.as_deref());
+        let kind = if status == STATUS_APPROVED { AuditKind::PartnerApproved } else { AuditKind::PartnerRejected };
+        let mut event =
+            Event::new(kind, &caller.principal.user_id, subject::partner(partner_id)).reason(reason.as_deref());
+        if let Some(bp) = commission_bp {
+            event = event.detail("commission_bp", bp);
+        }
+        let audit = self.audit(event);
         let mut items =
-            vec![self.store.tx_put_versioned(&next, Some(current.version))?, self.store.tx_put(&audit, None)?];
+            vec![self.store.tx_put_versioned(&next, Some(current.version))?, self.store.tx_put_audit(&audit)?];
         if status == STATUS_APPROVED {
             let user: UserItem = self
                 .store

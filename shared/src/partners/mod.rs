@@ -22,7 +22,8 @@ use crate::platform::deferred::Deferred;
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::platform::sealed::Sealer;
 use crate::store::Store;
-use crate::store::partners::{AuditItem, PartnerItem};
+use crate::store::audit::AuditItem;
+use crate::store::partners::PartnerItem;
 use std::sync::Arc;
 
 pub use crate::model::partner_status::{
@@ -257,7 +258,8 @@ impl PartnerService {
         caller.approved_role(partner_id, allowed, action)
     }
 
-    pub(crate) fn audit(&self, subject: &str, action: &str, caller: &Caller, reason: Option<&str>) -> AuditItem {
-        AuditItem::new(subject, action, &caller.principal.user_id, reason, now_rfc3339(self.clock.as_ref()))
+    /// The audit record of `event` happening now.
+    pub(crate) fn audit(&self, event: crate::audit::Event) -> AuditItem {
+        event.at(self.clock.now())
     }
 }

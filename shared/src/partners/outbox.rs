@@ -5,6 +5,7 @@
 //! A notification's `data` is never shown: a verification mail's carries the link's token.
 
 use super::{Caller, PartnerService, admin_only, bad_cursor, now_rfc3339, page_limit};
+use crate::audit::{self, AuditKind, Event, subject};
 use crate::platform::error::codes::{NOTIFICATION_NOT_DEAD, NOTIFICATION_NOT_FOUND};
 use crate::platform::error::{ApiError, FieldError};
 use crate::store::keys;
@@ -102,6 +103,11 @@ impl PartnerService {
             Some(true) => {
                 let item: NotificationItem = self.store.get(&keys::outbox(id), true).await?.ok_or_else(not_found)?;
                 tracing::info!(notification_id = %id, admin = %caller.principal.user_id, "dead-lettered notification retried");
+                let event =
+                    Event::new(AuditKind::NotificationRetried, &caller.principal.user_id, subject::notification(id))
+                        .detail("kind", &item.kind)
+                        .detail("customer_id", &item.customer_id);
+                audit::record_after(&self.store, &[self.audit(event)]).await;
                 Ok(NotificationView::from(&item))
             }
         }

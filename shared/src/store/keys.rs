@@ -33,7 +33,6 @@
 //! | a customer's usage over a date range            | table | PK=`USAGE#<customer_id>`, SK between `DAY#<from>` and `DAY#<to>~` |
 //! | a customer's monthly usage of a solution        | table | PK=`USAGE#<customer_id>`, SK=`MONTH#<yyyy-mm>#<solution_id>` |
 //! | an idempotency record of a usage event          | table | PK=`IDEMPOTENCY#<customer>#<solution>#<sha256(key)>`, SK=`IDEMPOTENCY` (a member for an organization: customer = `<org_id>/<user_id>`) |
-//! | a quota reset's audit record                    | table | PK=`AUDIT#quota#<customer>#<solution>`, SK=`<at>#<id>` |
 //! | an outbox notification (delivered by billing)   | table | PK=`OUTBOX#<notification_id>`, SK=`OUTBOX`        |
 //! | pending outbox notifications due by a time, oldest first (leased and backing-off ones later) | GSI1 | GSI1PK=`OUTBOX#pending`, GSI1SK=`<next attempt, RFC 3339>#<id>` <= `<now>#~` |
 //! | dead-lettered outbox notifications, newest first | GSI1 | GSI1PK=`OUTBOX#dead`, GSI1SK=`<dead at>#<id>`      |
@@ -61,7 +60,10 @@
 //! | a partner (application and profile)            | table | PK=`PARTNER#<partner_id>`, SK=`PROFILE`           |
 //! | partners by status (applications to review)     | GSI1  | GSI1PK=`PARTNERS#<status>`, GSI1SK=`<created>#<id>` |
 //! | a user's partner (one application per user)     | table | PK=`USER#<user_id>`, SK=`PARTNER`                 |
-//! | an admin decision's audit record                | table | PK=`AUDIT#<subject>#<id>`, SK=`<at>#<audit_id>`   |
+//! | an audit record, by its subject, newest first (`partner#<id>`, `solution#<id>`, `user#<id>`, `payment#<id>`, `token#<id>`, `api_key#<id>`, `notification#<id>`, `tiers#default`) | table | PK=`AUDIT#<subject>`, SK=`<at>#<audit_id>` |
+//! | a customer × solution's audit records (quota resets), newest first | table | PK=`AUDIT#quota#<customer>#<solution>` (subject `customer#<customer>/solution#<solution>`), SK=`<at>#<audit_id>` |
+//! | audit records of a UTC day, newest first        | GSI1  | GSI1PK=`AUDITDAY#<yyyy-mm-dd>`, GSI1SK=`<at>#<audit_id>` |
+//! | audit records by actor (`usr_…` or `system`), newest first | GSI2 | GSI2PK=`AUDITACTOR#<actor>`, GSI2SK=`<at>#<audit_id>` |
 //! | a partner API key by hash                       | table | PK=`APIKEY#<sha256>`, SK=`APIKEY`                 |
 //! | a partner's API keys, newest first              | GSI1  | GSI1PK=`PARTNER#<partner_id>#APIKEYS`, GSI1SK=`<created>#<key_id>` |
 //! | a user's review of a solution                   | table | PK=`SOLUTION#<solution_id>`, SK=`REVIEW#<user_id>` |
@@ -291,10 +293,6 @@ pub fn member_idempotency(org_id: &str, user_id: &str, solution_id: &str, key_ha
     Key::new(format!("IDEMPOTENCY#{org_id}/{user_id}#{solution_id}#{key_hash}"), "IDEMPOTENCY")
 }
 
-pub fn quota_audit(customer_id: &str, solution_id: &str, at: &str, id: &str) -> Key {
-    Key::new(format!("AUDIT#quota#{customer_id}#{solution_id}"), format!("{at}#{id}"))
-}
-
 pub fn outbox(notification_id: &str) -> Key {
     Key::new(format!("OUTBOX#{notification_id}"), "OUTBOX")
 }
@@ -465,13 +463,42 @@ pub fn user_partner(user_id: &str) -> Key {
     Key::new(user_partition(user_id), "PARTNER")
 }
 
-/// An admin decision about `subject` (`partner#<id>`, `solution#<id>`), kept for audit.
+/// An audit record about `subject` (`partner#<id>`, `solution#<id>`, `customer#<id>/solution#<id>`, …).
 pub fn audit(subject: &str, at: &str, audit_id: &str) -> Key {
-    Key::new(audit_partition(subject), format!("{at}#{audit_id}"))
+    Key::new(audit_partition(subject), audit_position(at, audit_id))
 }
 
+/// The partition of a subject's audit records. A customer × solution (`customer#<c>/solution#<s>`) keeps the
+/// partition quota resets were always stored under (`AUDIT#quota#<c>#<s>`), so its older records stay with
+/// the newer ones.
 pub fn audit_partition(subject: &str) -> String {
-    format!("AUDIT#{subject}")
+    match subject.strip_prefix("customer#").and_then(|rest| rest.split_once("/solution#")) {
+        Some((customer, solution)) => format!("AUDIT#quota#{customer}#{solution}"),
+        None => format!("AUDIT#{subject}"),
+    }
+}
+
+/// The sort key of an audit record in its subject's partition and in both indexes: newest last.
+fn audit_position(at: &str, audit_id: &str) -> String {
+    format!("{at}#{audit_id}")
+}
+
+/// The GSI1 entry of an audit record: the records of its UTC day (`date` = the first 10 characters of `at`).
+pub fn audit_day(date: &str, at: &str, audit_id: &str) -> Gsi1 {
+    Gsi1 { pk: audit_day_partition(date), sk: audit_position(at, audit_id) }
+}
+
+pub fn audit_day_partition(date: &str) -> String {
+    format!("AUDITDAY#{date}")
+}
+
+/// The GSI2 entry of an audit record: the records of its actor (a user id or `system`).
+pub fn audit_actor(actor: &str, at: &str, audit_id: &str) -> (String, String) {
+    (audit_actor_partition(actor), audit_position(at, audit_id))
+}
+
+pub fn audit_actor_partition(actor: &str) -> String {
+    format!("AUDITACTOR#{actor}")
 }
 
 pub fn api_key(hash_hex: &str) -> Key {
@@ -651,7 +678,11 @@ mod tests {
         assert_eq!(partner_solutions("prt_1", "t", "sol_1").0, "PARTNER#prt_1#SOLUTIONS");
         assert_eq!(partners_by_status("pending", "t", "prt_1").pk, "PARTNERS#pending");
         assert_eq!(user_partner("usr_1"), Key::new("USER#usr_1".into(), "PARTNER"));
-        assert_eq!(audit("partner#prt_1", "t", "a1").pk, "AUDIT#partner#prt_1");
+        assert_eq!(audit("partner#prt_1", "t", "a1"), Key::new("AUDIT#partner#prt_1".into(), "t#a1"));
+        assert_eq!(audit("customer#usr_1/solution#sol_1", "t", "a1").pk, "AUDIT#quota#usr_1#sol_1");
+        assert_eq!(audit("customer#anon:v-1/solution#sol_1", "t", "a1").pk, "AUDIT#quota#anon:v-1#sol_1");
+        assert_eq!(audit_day("2026-11-22", "t", "a1"), Gsi1 { pk: "AUDITDAY#2026-11-22".into(), sk: "t#a1".into() });
+        assert_eq!(audit_actor("system", "t", "a1"), ("AUDITACTOR#system".into(), "t#a1".into()));
         assert_eq!(api_key("ab").pk, "APIKEY#ab");
         assert_eq!(partner_api_keys("prt_1", "t", "key_1").pk, "PARTNER#prt_1#APIKEYS");
         assert_eq!(review("sol_1", "usr_1"), Key::new("SOLUTION#sol_1".into(), "REVIEW#usr_1"));

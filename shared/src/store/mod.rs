@@ -7,9 +7,10 @@
 //! - `tokens.rs` → `FamilyItem`, `RefreshItem`, `TokenItem`
 //! - `throttle.rs` → `LoginThrottleItem` (and the per-client request windows)
 //! - `solutions.rs` → `SolutionItem`, `TierDefinitionItem`, `EntitlementItem`, `SolutionHoldItem`
-//! - `partners.rs` → `PartnerItem`, `PartnerLinkItem`, `AuditItem`, `ApiKeyItem`
+//! - `partners.rs` → `PartnerItem`, `PartnerLinkItem`, `ApiKeyItem`
+//! - `audit.rs` → `AuditItem` (every recorded event; older shapes read as it)
 //! - `reviews.rs` → `ReviewItem` (and the review-eligibility reads)
-//! - `usage.rs` → `UsageCounterItem`, `IdempotencyItem`, `QuotaResetAuditItem`
+//! - `usage.rs` → `UsageCounterItem`, `IdempotencyItem`
 //! - `outbox.rs` → `NotificationItem`
 //! - `subscriptions/` → `SubscriptionItem` (with `SubscriptionHold`), `ProviderRefItem`, `CheckoutSlotItem`,
 //!   `ProviderCustomerItem`, `PaymentItem`, `RefundItem`, `WebhookEventItem`
@@ -17,6 +18,7 @@
 //! - `ledger.rs` → `PostingItem`, `StatementItem`
 //! - `reconcile.rs` → no items (reads the open PhonePe orders and refunds)
 
+pub mod audit;
 pub mod invoices;
 pub mod keys;
 pub mod ledger;

@@ -1,5 +1,4 @@
-//! Partners, their API keys, their solutions (by partner and by status) and admin audit records in the
-//! store. Every read-modify-write is version-checked (`tx_put_versioned`).
+//! Partners, their API keys and their solutions (by partner and by status) in the store. Every read-modify-write is version-checked (`tx_put_versioned`).
 
 use super::solutions::SolutionItem;
 use super::{Item, Store, StoreError, build_err, classify, from_item, keys, to_item};
@@ -119,42 +118,6 @@ impl PartnerLinkItem {
             entity_type: "partner_link".into(),
             user_id: user_id.into(),
             partner_id: partner_id.into(),
-        }
-    }
-}
-
-/// An admin decision (approve, reject, suspend, publish...), kept for audit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub audit_id: String,
-    /// What was decided about: `partner#<id>` or `solution#<id>`.
-    pub subject: String,
-    pub action: String,
-    pub actor: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub at: String,
-}
-
-impl AuditItem {
-    pub fn new(subject: &str, action: &str, actor: &str, reason: Option<&str>, at: String) -> Self {
-        let audit_id = crate::platform::ids::new_id("aud");
-        let key = keys::audit(subject, &at, &audit_id);
-        Self {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: "audit".into(),
-            audit_id,
-            subject: subject.into(),
-            action: action.into(),
-            actor: actor.into(),
-            reason: reason.map(str::to_owned),
-            at,
         }
     }
 }
@@ -322,18 +285,6 @@ impl Store {
         super::applied(out.map_err(classify))
     }
 
-    /// Audit records about a subject, newest first.
-    pub async fn audit_trail(&self, subject: &str) -> Result<Vec<AuditItem>, StoreError> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::audit_partition(subject)))
-            .scan_index_forward(false);
-        self.query_all(q).await?.into_iter().map(from_item).collect()
-    }
-
     /// Items of a GSI1 partition between two sort keys (inclusive), every page.
     pub async fn gsi1_range(&self, partition: &str, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
         let q = self
@@ -486,14 +437,6 @@ mod tests {
             &keys::user_partner("usr_1"),
             "partner_link",
             &["PK", "SK", "entity_type", "user_id", "partner_id"],
-        );
-
-        let audit = AuditItem::new("partner#prt_1", "approve", "usr_admin", Some("looks good"), at.into());
-        assert_stored(
-            &audit,
-            &keys::audit("partner#prt_1", at, &audit.audit_id),
-            "audit",
-            &["PK", "SK", "entity_type", "audit_id", "subject", "action", "actor", "reason", "at"],
         );
 
         let mut api_key =

@@ -462,11 +462,21 @@ impl Store {
     /// Set a user's tier for a solution. Fails with `Conditional { index: Some(0) }` when the user does not
     /// exist and `Some(1)` when the solution does not.
     pub async fn set_entitlement(&self, entitlement: &EntitlementItem) -> Result<(), StoreError> {
-        let items = vec![
+        self.set_entitlement_with(entitlement, Vec::new()).await
+    }
+
+    /// [`Store::set_entitlement`] with more writes in the same transaction (after its three).
+    pub async fn set_entitlement_with(
+        &self,
+        entitlement: &EntitlementItem,
+        extra: Vec<TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![
             self.tx_check(&keys::user(&entitlement.user_id), "attribute_exists(PK)")?,
             self.tx_check(&keys::solution(&entitlement.solution_id), "attribute_exists(PK)")?,
             self.tx_put(entitlement, None)?,
         ];
+        items.extend(extra);
         self.transact(items).await
     }
 }

@@ -1,4 +1,4 @@
-//! Usage counters, idempotency records, quota-reset audits and outbox notifications in the store.
+//! Usage counters, idempotency records and outbox notifications in the store.
 //!
 //! The hot path is one conditional `UpdateItem` per tracked event: the condition compares the stored count
 //! with a threshold computed in code (`used <= limit - quantity`), so concurrent calls can never grant more
@@ -108,24 +108,6 @@ pub struct IdempotencyItem {
     pub metadata: Option<String>,
     pub created_at: String,
     pub expires_at: i64,
-}
-
-/// Who reset a quota, when, why, and what it was.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuotaResetAuditItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub audit_id: String,
-    pub customer_id: String,
-    pub solution_id: String,
-    pub date: String,
-    pub previous_used: u64,
-    pub reset_by: String,
-    pub reason: String,
-    pub at: String,
 }
 
 /// A counter to write: where, for whom, and under which limit.
@@ -411,7 +393,7 @@ impl Store {
         &self,
         key: &keys::Key,
         expected: u64,
-        audit: &QuotaResetAuditItem,
+        audit: &super::audit::AuditItem,
     ) -> Result<(), StoreError> {
         let values: Item = HashMap::from([(":zero".to_owned(), n(0)), (":expected".to_owned(), n(expected))]);
         let update = Update::builder()
@@ -423,21 +405,8 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.tx_put(audit, Some("attribute_not_exists(PK)"))?,
-        ];
+        let items = vec![TransactWriteItem::builder().update(update).build(), self.tx_put_audit(audit)?];
         self.transact(items).await
-    }
-
-    /// Audit records of quota resets for a customer × solution, newest first.
-    pub async fn quota_resets(
-        &self,
-        customer_id: &str,
-        solution_id: &str,
-    ) -> Result<Vec<QuotaResetAuditItem>, StoreError> {
-        let pk = keys::quota_audit(customer_id, solution_id, "", "").pk;
-        self.query_partition(&pk, None).await?.into_iter().rev().map(from_item).collect()
     }
 
     /// Record a notification unless one with the same id exists. True when this call created it.
@@ -531,35 +500,6 @@ impl IdempotencyItem {
     }
 }
 
-impl QuotaResetAuditItem {
-    /// A quota reset of `customer_id` on `solution_id` for day `date`, at `at` (a new audit id).
-    pub fn new(
-        customer_id: &str,
-        solution_id: &str,
-        date: &str,
-        previous_used: u64,
-        reset_by: &str,
-        reason: String,
-        at: String,
-    ) -> Self {
-        let audit_id = crate::platform::ids::new_id("aud");
-        let key = keys::quota_audit(customer_id, solution_id, &at, &audit_id);
-        Self {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: "quota_reset_audit".into(),
-            audit_id,
-            customer_id: customer_id.into(),
-            solution_id: solution_id.into(),
-            date: date.into(),
-            previous_used,
-            reset_by: reset_by.into(),
-            reason,
-            at,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,39 +561,6 @@ mod tests {
             &key,
             "idempotency",
             &["PK", "SK", "entity_type", "fingerprint", "answer", "metadata", "created_at", "expires_at"],
-        );
-
-        let key = keys::quota_audit("usr_1", "sol_1", "2026-04-15T10:00:00Z", "aud_1");
-        let audit = QuotaResetAuditItem {
-            pk: key.pk.clone(),
-            sk: key.sk.clone(),
-            entity_type: "quota_reset_audit".into(),
-            audit_id: "aud_1".into(),
-            customer_id: "usr_1".into(),
-            solution_id: "sol_1".into(),
-            date: "2026-04-15".into(),
-            previous_used: 42,
-            reset_by: "usr_admin".into(),
-            reason: "support ticket".into(),
-            at: "2026-04-15T10:00:00Z".into(),
-        };
-        assert_stored(
-            &audit,
-            &key,
-            "quota_reset_audit",
-            &[
-                "PK",
-                "SK",
-                "entity_type",
-                "audit_id",
-                "customer_id",
-                "solution_id",
-                "date",
-                "previous_used",
-                "reset_by",
-                "reason",
-                "at",
-            ],
         );
     }
 }

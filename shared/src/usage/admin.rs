@@ -3,12 +3,13 @@
 
 use super::policy::{Policy, local_day};
 use super::{UsageService, lock, solution_not_found};
+use crate::audit::{AuditKind, Event, subject};
 use crate::identity::Principal;
 use crate::model::Tier;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, FieldError};
+use crate::store::audit::AuditItem;
 use crate::store::solutions::SolutionItem;
-use crate::store::usage::QuotaResetAuditItem;
 use crate::store::{StoreError, keys};
 use serde::{Deserialize, Serialize};
 
@@ -91,19 +92,19 @@ impl UsageService {
         let key = keys::usage_day(&req.customer_id, &today.day, &req.solution_id);
         for _ in 0..8 {
             let previous = self.store.get_counter(&key, true).await?.map_or(0, |c| c.used);
-            let at = rfc3339(now);
-            let audit = QuotaResetAuditItem::new(
-                &req.customer_id,
-                &req.solution_id,
-                &today.day,
-                previous,
+            let audit = Event::new(
+                AuditKind::QuotaReset,
                 &caller.user_id,
-                reason.to_owned(),
-                at.clone(),
-            );
+                subject::customer_solution(&req.customer_id, &req.solution_id),
+            )
+            .reason(Some(reason))
+            .detail("date", &today.day)
+            .detail("previous_used", previous)
+            .at(now);
+            let at = audit.at.clone();
             let result = if previous == 0 {
                 // Nothing to zero: record the (no-op) reset for the audit trail.
-                self.store.put_new(&audit).await
+                self.store.put_audit(std::slice::from_ref(&audit)).await
             } else {
                 self.store.reset_counter(&key, previous, &audit).await
             };
@@ -142,8 +143,10 @@ impl UsageService {
         tier: Tier,
         daily: Option<u64>,
         monthly: Option<u64>,
-        now: &str,
+        audit: &AuditItem,
     ) -> Result<(), ApiError> {
+        // The limits are set at the time of their audit record.
+        let now = audit.at.as_str();
         for _ in 0..MAX_LIMIT_ATTEMPTS {
             let Some(mut solution) = self.store.get::<SolutionItem>(&keys::solution(solution_id), true).await? else {
                 return Err(solution_not_found());
@@ -164,6 +167,7 @@ impl UsageService {
             let writes = vec![
                 self.store.tx_put_versioned(&solution, Some(expected))?,
                 self.store.tx_tier_limits(Some(solution_id), tier, daily, monthly, now)?,
+                self.store.tx_put_audit(audit)?,
             ];
             match self.store.transact(writes).await {
                 Ok(()) => return Ok(()),
@@ -181,17 +185,27 @@ impl UsageService {
         }
         let daily_limit =
             req.daily_limit.ok_or_else(|| ApiError::field("daily_limit", "is required (null for unlimited)"))?;
-        let now = rfc3339(self.clock.now());
+        if let Some(sid) = &req.solution_id
+            && !crate::platform::ids::is_valid("sol", sid)
+        {
+            return Err(ApiError::field("solution_id", "must be a sol_ id"));
+        }
+        let at = self.clock.now();
+        let now = rfc3339(at);
+        let limit = |l: Option<u64>| l.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
+        let subject = req.solution_id.as_deref().map_or_else(|| subject::DEFAULT_TIERS.to_owned(), subject::solution);
+        let audit = Event::new(AuditKind::TierLimitsSet, &caller.user_id, subject)
+            .detail("tier", req.tier.as_str())
+            .detail("daily_limit", limit(daily_limit))
+            .detail("monthly_limit", limit(req.monthly_limit))
+            .at(at);
         match &req.solution_id {
             None => {
                 let update = self.store.tx_tier_limits(None, req.tier, daily_limit, req.monthly_limit, &now)?;
-                self.store.transact(vec![update]).await?;
+                self.store.transact(vec![update, self.store.tx_put_audit(&audit)?]).await?;
             }
             Some(sid) => {
-                if !crate::platform::ids::is_valid("sol", sid) {
-                    return Err(ApiError::field("solution_id", "must be a sol_ id"));
-                }
-                self.override_limits(caller, sid, req.tier, daily_limit, req.monthly_limit, &now).await?;
+                self.override_limits(caller, sid, req.tier, daily_limit, req.monthly_limit, &audit).await?;
             }
         }
         // This container sees the new limits at once (others within the cache time).

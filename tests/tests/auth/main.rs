@@ -2,6 +2,7 @@
 
 mod admin_users;
 mod attacks;
+mod audit;
 mod client_address;
 mod confinement;
 mod events;

@@ -3,6 +3,7 @@
 //! environment, through `integration_tests::stripe_local`).
 
 mod access;
+mod audit;
 mod checkout;
 mod events;
 mod failures;

@@ -242,6 +242,12 @@ async fn admins_list_dead_letters_and_retry_them_others_may_not() {
     let r = admin_call(&f, "POST", &target, Some(&admin), &[]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!((r.body["status"].as_str(), r.body["attempts"].as_u64()), (Some("pending"), Some(0)), "{:?}", r.body);
+    // The retry is in the audit trail, by the admin, about the notification.
+    let audit = admin_call(&f, "GET", "/api/admin/audit?kind=notification.retried", Some(&admin), &[]).await;
+    let retried = &audit.body["events"][0];
+    assert_eq!(retried["subject"], format!("notification#{}", failing[0]).as_str(), "{:?}", audit.body);
+    assert_eq!(retried["details"]["customer_id"], refused.as_str());
+    assert!(retried["actor"].as_str().is_some_and(|a| a.starts_with("usr_")), "{retried}");
     let r = admin_call(&f, "POST", &target, Some(&admin), &[]).await;
     assert_eq!((r.status, r.body["code"].as_str()), (409, Some("notification_not_dead")), "{:?}", r.body);
     for unknown in ["payment-received:pay_nope", "bad%20id"] {

@@ -90,7 +90,7 @@ async fn an_admin_approves_with_an_audit_record_and_the_user_becomes_a_partner()
     assert_eq!((twice.status, twice.body["code"].as_str()), (409, Some("partner_not_pending")));
     let trail = t.env.store.audit_trail(&format!("partner#{id}")).await.expect("audit");
     assert_eq!(trail.len(), 1);
-    assert_eq!((trail[0].action.as_str(), trail[0].actor.as_str()), ("approved", t.admin.user_id.as_str()));
+    assert_eq!((trail[0].kind.as_str(), trail[0].actor.as_str()), ("partner.approved", t.admin.user_id.as_str()));
     // The account's role is partner from the next sign-in; partner routes work at once.
     let session = t.env.login(&email).await;
     let claims = t.env.keys().verify(

@@ -79,8 +79,8 @@ async fn a_solution_walks_its_lifecycle_and_refuses_other_steps() {
         assert_eq!(step(who, path, None).await.status, 409, "{path} after retire");
     }
     let trail = t.env.store.audit_trail(&format!("solution#{id}")).await.expect("audit");
-    let actions: Vec<&str> = trail.iter().rev().map(|a| a.action.as_str()).collect();
-    assert_eq!(actions, ["reject", "approve", "suspend", "reinstate"]);
+    let kinds: Vec<&str> = trail.iter().rev().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, ["solution.rejected", "solution.approved", "solution.suspended", "solution.reinstated"]);
 }
 
 #[tokio::test]

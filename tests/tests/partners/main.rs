@@ -3,6 +3,7 @@
 mod analytics;
 mod applications;
 mod assets;
+mod audit;
 mod events;
 mod isolation;
 mod keys;

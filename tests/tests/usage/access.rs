@@ -77,12 +77,15 @@ async fn admin_reset_is_audited_and_others_are_refused() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!((r.body["previous_used"].as_u64(), r.body["used"].as_u64()), (Some(5), Some(0)));
     assert_eq!(f.quota().await["used"], 0);
-    let audit = f.env.store.quota_resets(&f.user_id, &f.solution.solution_id).await.expect("audit");
+    let subject = format!("customer#{}/solution#{}", f.user_id, f.solution.solution_id);
+    let audit = f.env.store.audit_trail(&subject).await.expect("audit");
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].previous_used, 5);
-    assert_eq!(audit[0].reason, "support ticket 7");
-    assert_ne!(audit[0].reset_by, f.user_id);
-    assert_eq!(r.body["reset_by"], audit[0].reset_by.as_str());
+    assert_eq!((audit[0].kind.as_str(), audit[0].subject.as_str()), ("quota.reset", subject.as_str()));
+    assert_eq!(audit[0].details["previous_used"], "5");
+    assert_eq!(audit[0].reason.as_deref(), Some("support ticket 7"));
+    assert_ne!(audit[0].actor, f.user_id);
+    assert_eq!(r.body["reset_by"], audit[0].actor.as_str());
+    assert_eq!(r.body["audit_id"], audit[0].audit_id.as_str());
     // Counting resumes from zero; the per-action history keeps every unit.
     assert_eq!(f.track(json!({"action": "a"})).await.body["used"], 1);
     let h = f.env.call("GET", &format!("/api/usage/{}", f.user_id), None, Some(&f.access)).await;

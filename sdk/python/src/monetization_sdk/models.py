@@ -521,6 +521,96 @@ class TokenInfo(BaseModel):
     expires_at: Timestamp
 
 
+class AuditKind(Enum):
+    partner_approved = 'partner.approved'
+    partner_rejected = 'partner.rejected'
+    solution_approved = 'solution.approved'
+    solution_rejected = 'solution.rejected'
+    solution_suspended = 'solution.suspended'
+    solution_reinstated = 'solution.reinstated'
+    solution_retired = 'solution.retired'
+    solution_change_approved = 'solution.change_approved'
+    solution_change_rejected = 'solution.change_rejected'
+    quota_reset = 'quota.reset'
+    tier_limits_set = 'tier_limits.set'
+    user_tier_set = 'user_tier.set'
+    refund_requested = 'refund.requested'
+    notification_retried = 'notification.retried'
+    auth_login = 'auth.login'
+    auth_login_failed = 'auth.login_failed'
+    auth_locked = 'auth.locked'
+    token_revoked = 'token.revoked'
+    api_key_created = 'api_key.created'
+    api_key_revoked = 'api_key.revoked'
+
+
+class AuditTime(RootModel[Union[date, AwareDatetime]]):
+    root: Annotated[
+        Union[date, AwareDatetime],
+        Field(
+            description='An RFC 3339 time (any offset) or a UTC date (YYYY-MM-DD), in the years 2000 to 9999.'
+        ),
+    ]
+
+
+class AuditEvent(BaseModel):
+    audit_id: Annotated[
+        str, Field(description="The record's id (`aud_` and a lowercase ULID).")
+    ]
+    at: Timestamp
+    kind: Annotated[
+        str,
+        Field(
+            description='One of `AuditKind` (a string rather than the enum: kinds added later are listed to older clients too).',
+            examples=['partner.rejected'],
+        ),
+    ]
+    actor: Annotated[
+        str,
+        Field(
+            description="The user who acted, or `system` (the platform by itself; a failed login's).",
+            examples=['usr_01jc4x5y6z7a8b9c0d1e2f3g4h'],
+        ),
+    ]
+    subject: Annotated[
+        str,
+        Field(
+            description='What it happened to (see the `subject` filter).',
+            examples=['partner#prt_01jc4x5y6z7a8b9c0d1e2f3g4h'],
+        ),
+    ]
+    reason: Annotated[
+        Optional[str],
+        Field(
+            description="The admin's reason, or why the platform acted (`refresh_token_reused`)."
+        ),
+    ] = None
+    details: Annotated[
+        Dict[str, str],
+        Field(
+            description='A few facts, as text: ids (`partner_id`, `family_id`, `solution_id`, …), amounts in minor units with their `currency`, counts (`failures`, `previous_used`), limits. Never a secret, token, password or payout detail.'
+        ),
+    ]
+    source_ip: Annotated[
+        Optional[str],
+        Field(
+            description="The client's IP address (security events recorded by the auth function only)."
+        ),
+    ] = None
+
+
+class AuditPage(BaseModel):
+    events: List[AuditEvent]
+    from_: Annotated[Timestamp, Field(alias='from')]
+    to: Timestamp
+    next_cursor: Annotated[
+        Optional[str],
+        Field(
+            description='Absent when everything of the filters and the range was read.'
+        ),
+    ] = None
+
+
 class TokenList(BaseModel):
     tokens: List[TokenInfo]
     next_cursor: Annotated[

@@ -1051,6 +1051,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail (admin) — admin actions and security events, newest first
+         * @description Admin decisions (partners, solutions, quota resets, tier limits, users' tiers, refunds, notification retries) and security events (logins, failed logins of existing accounts, lockouts, token revocations, API keys created and revoked), newest first. Admins only (others: 403 `forbidden`), with a session token: a solution token is a 401 `wrong_token_kind`, and a partner API key is no credential here (401 `unauthorized`).
+         *
+         *     With `subject`, that subject's records are read; else with `actor`, that actor's; else every record, a UTC day at a time. `kind` (and `actor` beside `subject`) filter what was read: a page reads a bounded number of records, so it may be short (even empty) and still have a `next_cursor`; keep paging while there is one. The same holds for the days of a long range without records. A `next_cursor` goes on with the filters and the time range of the first page: with other filters it is a 400 naming `cursor`.
+         *
+         *     Records are kept 400 days (security events, which carry the client's IP address) or 8 years (admin decisions and money). Records written before kinds existed (partner and solution decisions, quota resets) are found by `subject` only.
+         */
+        get: operations["adminAuditTrail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/partners": {
         parameters: {
             query?: never;
@@ -1544,6 +1568,48 @@ export interface components {
             scopes: components["schemas"]["Scope"][];
             issued_at: components["schemas"]["Timestamp"];
             expires_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description What happened (a stable dotted name). Admin decisions and money (kept 8 years): `partner.approved`, `partner.rejected`; `solution.approved`, `.rejected` (a submission), `.suspended`, `.reinstated`, `.retired`, `.change_approved`, `.change_rejected` (a published solution's pending change of tiers); `quota.reset` (by an admin, or with an upgrade); `tier_limits.set`; `user_tier.set`; `refund.requested`; `notification.retried`. Security events (kept 400 days, with the client's IP address where the auth function saw it): `auth.login`, `auth.login_failed` (existing accounts only), `auth.locked` (the failure that locked the account), `token.revoked` (by its owner or an admin; by `system` when a reused refresh token revoked its session), `api_key.created`, `api_key.revoked`.
+         * @enum {string}
+         */
+        AuditKind: "partner.approved" | "partner.rejected" | "solution.approved" | "solution.rejected" | "solution.suspended" | "solution.reinstated" | "solution.retired" | "solution.change_approved" | "solution.change_rejected" | "quota.reset" | "tier_limits.set" | "user_tier.set" | "refund.requested" | "notification.retried" | "auth.login" | "auth.login_failed" | "auth.locked" | "token.revoked" | "api_key.created" | "api_key.revoked";
+        /** @description An RFC 3339 time (any offset) or a UTC date (YYYY-MM-DD), in the years 2000 to 9999. */
+        AuditTime: string;
+        AuditEvent: {
+            /** @description The record's id (`aud_` and a lowercase ULID). */
+            audit_id: string;
+            at: components["schemas"]["Timestamp"];
+            /**
+             * @description One of `AuditKind` (a string rather than the enum: kinds added later are listed to older clients too).
+             * @example partner.rejected
+             */
+            kind: string;
+            /**
+             * @description The user who acted, or `system` (the platform by itself; a failed login's).
+             * @example usr_01jc4x5y6z7a8b9c0d1e2f3g4h
+             */
+            actor: string;
+            /**
+             * @description What it happened to (see the `subject` filter).
+             * @example partner#prt_01jc4x5y6z7a8b9c0d1e2f3g4h
+             */
+            subject: string;
+            /** @description The admin's reason, or why the platform acted (`refresh_token_reused`). */
+            reason?: string;
+            /** @description A few facts, as text: ids (`partner_id`, `family_id`, `solution_id`, …), amounts in minor units with their `currency`, counts (`failures`, `previous_used`), limits. Never a secret, token, password or payout detail. */
+            details: {
+                [key: string]: string;
+            };
+            /** @description The client's IP address (security events recorded by the auth function only). */
+            source_ip?: string;
+        };
+        AuditPage: {
+            events: components["schemas"]["AuditEvent"][];
+            from: components["schemas"]["Timestamp"];
+            to: components["schemas"]["Timestamp"];
+            /** @description Absent when everything of the filters and the range was read. */
+            next_cursor?: string;
         };
         TokenList: {
             tokens: components["schemas"]["TokenInfo"][];
@@ -5334,6 +5400,103 @@ export interface operations {
                      *           "message": "no user has this address"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminAuditTrail: {
+        parameters: {
+            query?: {
+                /** @description Only events of this kind. */
+                kind?: components["schemas"]["AuditKind"];
+                /** @description Only what this user did, or the platform itself (`system`). */
+                actor?: string;
+                /** @description Only events about this: `<kind>#<id>` (`partner`, `solution`, `user`, `payment`, `token`, `api_key`, `notification`), `customer#<customer_id>/solution#<solution_id>` (quota resets) or `tiers#default` (the platform's default tier limits). */
+                subject?: string;
+                /** @description Events at or after this time (RFC 3339, any offset) or from the start of this UTC date. Default: 7 days before `to`. At most 92 days before `to` (400 naming `to`); before `to` (400 naming `from`). */
+                from?: components["schemas"]["AuditTime"];
+                /** @description Events before this time, or up to the end of this UTC date (included). Default now. */
+                to?: components["schemas"]["AuditTime"];
+                /** @description Page size (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the trail. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description A filter is invalid (`validation_failed`, naming `kind`, `actor`, `subject`, `from`, `to`, `limit`), or the cursor is not one of these filters (naming `cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/validation_failed",
+                     *       "title": "Validation failed",
+                     *       "status": 400,
+                     *       "code": "validation_failed",
+                     *       "detail": "to: the range may span at most 92 days",
+                     *       "errors": [
+                     *         {
+                     *           "field": "to",
+                     *           "message": "the range may span at most 92 days"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session (`unauthorized`, `expired`, `revoked`), or a solution token (`wrong_token_kind`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/wrong_token_kind",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "code": "wrong_token_kind",
+                     *       "detail": "this kind of token is not accepted here"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is not an admin (`forbidden`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/forbidden",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "code": "forbidden",
+                     *       "detail": "only admins may read the audit trail"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

@@ -4,6 +4,7 @@
 
 use super::SolutionView;
 use super::checks::validate_tiers;
+use crate::audit::{AuditKind, Event, subject};
 use crate::model::{SolutionStatus, Tier, TierSpec, with_overrides};
 use crate::partners::{Caller, PartnerService, admin_only, now_rfc3339, text};
 use crate::platform::error::{ApiError, FieldError, codes};
@@ -61,6 +62,21 @@ pub fn transition(from: SolutionStatus, action: Action) -> Option<SolutionStatus
         (Draft | Submitted | Published | Suspended, Action::Retire) => Some(Retired),
         _ => None,
     }
+}
+
+/// What the audit trail calls an admin's step (`deciding_change`: an approval or rejection of a published
+/// solution's pending change); `None` for the partner's own steps.
+fn audit_kind(action: Action, deciding_change: bool) -> Option<AuditKind> {
+    Some(match (action, deciding_change) {
+        (Action::Approve, true) => AuditKind::SolutionChangeApproved,
+        (Action::Reject, true) => AuditKind::SolutionChangeRejected,
+        (Action::Approve, false) => AuditKind::SolutionApproved,
+        (Action::Reject, false) => AuditKind::SolutionRejected,
+        (Action::Suspend, _) => AuditKind::SolutionSuspended,
+        (Action::Reinstate, _) => AuditKind::SolutionReinstated,
+        (Action::Retire, _) => AuditKind::SolutionRetired,
+        (Action::Submit | Action::Withdraw, _) => return None,
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,9 +169,9 @@ impl PartnerService {
                 }
             }
         }
-        if action.by_admin() || caller.is_admin() {
-            let audit = self.audit(&format!("solution#{solution_id}"), action.as_str(), caller, reason.as_deref());
-            extra.push(self.store.tx_put(&audit, None)?);
+        if let Some(kind) = audit_kind(action, deciding_change).filter(|_| action.by_admin() || caller.is_admin()) {
+            let event = Event::new(kind, &caller.principal.user_id, subject::solution(solution_id));
+            extra.push(self.store.tx_put_audit(&self.audit(event.reason(reason.as_deref())))?);
         }
         // Subscribers are billed only for a solution they can use: a suspension or retirement of a solution
         // that had subscribers stops their renewals, a reinstatement restores them (applied to each

@@ -3,7 +3,7 @@
 
 use crate::billing::invoicing;
 use crate::billing::views::{Initiated, Verified};
-use crate::billing::writer::derived_id;
+use crate::billing::writer::{QuotaRestartBy, derived_id};
 use crate::model::OrderState;
 use crate::model::{Fact, Provider, Snapshot, SubscriptionStatus};
 use crate::payments::phonepe::client::{OrderStatus, PhonePeError};
@@ -316,7 +316,7 @@ impl PhonePeRail {
         let restart = match invoice.reason {
             InvoiceReason::Upgrade => match self.writer.store.get_subscription(&invoice.subscription_id).await? {
                 Some(s) if s.tier < invoice.tier => {
-                    self.writer.quota_restart(&s, invoice.tier, &format!("payment:{merchant_order_id}")).await?
+                    self.writer.quota_restart(&s, invoice.tier, QuotaRestartBy::Payment(merchant_order_id)).await?
                 }
                 _ => Vec::new(),
             },
