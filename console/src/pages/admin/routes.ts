@@ -2,6 +2,7 @@ import { lazy } from "preact-iso";
 import type { RouteDef } from "../../routes";
 
 // Each page is its own chunk, loaded when first visited (the charts library only with the pages that draw).
+const AdminAudit = lazy(() => import("./Audit").then((m) => m.AdminAudit));
 const AdminNotifications = lazy(() => import("./Notifications").then((m) => m.AdminNotifications));
 const AdminPartners = lazy(() => import("./Partners").then((m) => m.AdminPartners));
 const AdminPayments = lazy(() => import("./Payments").then((m) => m.AdminPayments));
@@ -14,4 +15,5 @@ export const adminRoutes: RouteDef[] = [
   { path: "/admin/payments", component: AdminPayments, access: "admin", nav: "Payments" },
   { path: "/admin/tier-limits", component: AdminTierLimits, access: "admin", nav: "Tier limits" },
   { path: "/admin/notifications", component: AdminNotifications, access: "admin", nav: "Notifications" },
+  { path: "/admin/audit", component: AdminAudit, access: "admin", nav: "Audit" },
 ];
