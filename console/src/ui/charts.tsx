@@ -16,6 +16,7 @@ import {
   Tooltip,
 } from "chart.js";
 import { useEffect, useId, useRef } from "preact/hooks";
+import { TableWrap } from "./components";
 
 Chart.register(
   ArcElement,
@@ -60,7 +61,7 @@ function DataTable(props: { caption: string; labels: string[]; series: Series[];
   return (
     <details class="chart-data">
       <summary>Show the numbers</summary>
-      <div class="table-wrap">
+      <TableWrap label={props.caption}>
         <table>
           <caption>{props.caption}</caption>
           <thead>
@@ -86,7 +87,7 @@ function DataTable(props: { caption: string; labels: string[]; series: Series[];
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
     </details>
   );
 }

@@ -364,6 +364,18 @@ export function ConfirmButton(props: {
   );
 }
 
+/**
+ * The frame a wide table scrolls in on a narrow screen: a labelled region that takes the keyboard focus, so the
+ * table can be scrolled without a mouse (WCAG 2.1.1).
+ */
+export function TableWrap(props: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap" role="region" aria-label={props.label} tabIndex={0}>
+      {props.children}
+    </div>
+  );
+}
+
 /** A simple accessible table: a caption, column headers, and one row per item. */
 export function Table<T>(props: {
   caption: string;
@@ -374,7 +386,7 @@ export function Table<T>(props: {
 }) {
   if (props.rows.length === 0) return <p class="muted">{props.empty ?? "Nothing yet."}</p>;
   return (
-    <div class="table-wrap">
+    <TableWrap label={props.caption}>
       <table>
         <caption class="visually-hidden">{props.caption}</caption>
         <thead>
@@ -398,6 +410,6 @@ export function Table<T>(props: {
           ))}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   );
 }

@@ -5,7 +5,7 @@ import { ApiError, type components } from "@monetization/sdk";
 import { useLocation } from "preact-iso";
 import type { ComponentChildren } from "preact";
 import { isAdmin, partnerOrgs, useSession } from "../../session";
-import { Money, Page, ProblemAlert } from "../../ui/components";
+import { Money, Page, ProblemAlert, TableWrap } from "../../ui/components";
 
 export type PartnerView = components["schemas"]["Partner"];
 export type PartnerSolution = components["schemas"]["PartnerSolution"];
@@ -135,7 +135,7 @@ export function TiersTable(props: { tiers: TierSpec[]; caption: string }) {
   const rows = [...props.tiers].sort((a, b) => TIER_ORDER.indexOf(a.tier) - TIER_ORDER.indexOf(b.tier));
   if (rows.length === 0) return <p class="muted">No tiers.</p>;
   return (
-    <div class="table-wrap">
+    <TableWrap label={props.caption}>
       <table>
         <caption class="visually-hidden">{props.caption}</caption>
         <thead>
@@ -163,7 +163,7 @@ export function TiersTable(props: { tiers: TierSpec[]; caption: string }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   );
 }
 
@@ -184,7 +184,7 @@ function tierKey(t: TierSpec): string {
 export function TiersDiff(props: { live: TierSpec[]; pending: TierSpec[] }) {
   const names = TIER_ORDER.filter((n) => props.live.some((t) => t.tier === n) || props.pending.some((t) => t.tier === n));
   return (
-    <div class="table-wrap">
+    <TableWrap label="Pending change of tiers and prices against the live ones">
       <table>
         <caption class="visually-hidden">Pending change of tiers and prices against the live ones</caption>
         <thead>
@@ -213,7 +213,7 @@ export function TiersDiff(props: { live: TierSpec[]; pending: TierSpec[] }) {
           })}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   );
 }
 
