@@ -46,7 +46,8 @@ define LINT_STEPS
 	@# redocly exits non-zero on errors only; a warning fails too (the description is kept lint-clean)
 	cd $(ROOT) && out=$$($(REDOCLY) lint --config redocly.yaml $(OPENAPI) 2>&1) && rc=0 || rc=$$?; \
 	  grep -v -F -e '║' -e '╔' -e '╚' <<<"$$out"; test $$rc -eq 0 && ! grep -qE 'You have [0-9]+ warnings?' <<<"$$out"
-	cd $(ROOT) && $(VENV)/bin/python -m unittest infra/local/test_gateway.py infra/local/test_dev.py 2>&1 \
+	cd $(ROOT) && $(VENV)/bin/python -m unittest infra/local/test_gateway.py infra/local/test_dev.py \
+	  infra/local/test_template_operations.py 2>&1 \
 	  | grep -v -e '^gateway: ' -e '^dev: schedule'
 endef
 
@@ -57,7 +58,8 @@ lint: ## rustfmt check, clippy -D warnings, cfn-lint, redocly lint (OpenAPI), th
 test: ## Lint, cargo test --workspace against DynamoDB Local + moto, the SDKs' tests (TypeScript, Python), the console's build, then the README walkthroughs, the console in a real browser, the SDK examples and a short fuzz against the local stack (what CI runs)
 	@$(BOOTSTRAP) test
 	$(LINT_STEPS)
-	cd $(ROOT) && $(LOCAL)/moto-venv/bin/python -m unittest infra/local/test_deploy_console.py 2>&1 | tail -n 3
+	cd $(ROOT) && $(LOCAL)/moto-venv/bin/python -m unittest infra/local/test_deploy_console.py infra/local/test_restore_drill.py \
+	  2>&1 | tail -n 3
 	cd $(ROOT) && $(PYTHON) infra/local/services.py run -- cargo test --workspace
 	cd $(ROOT)/sdk/typescript && node_modules/.bin/tsc --noEmit && node_modules/.bin/vitest run && node_modules/.bin/tsup --silent
 	@# both builds load: CommonJS (require) and ESM (import), each entry point
