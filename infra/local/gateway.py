@@ -637,6 +637,14 @@ class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that goes away mid-request (a browser leaving the page) is one line, not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionResetError, BrokenPipeError)):
+            print(f"gateway: the client closed the connection ({type(error).__name__})", file=sys.stderr, flush=True)
+            return
+        super().handle_error(request, client_address)
+
 
 def make_server(table: RouteTable, port: int, upstream: str, timeout: float, host: str = HOST,
                 console: Path | None = None) -> GatewayServer:

@@ -184,6 +184,17 @@ class GatewayTest(unittest.TestCase):
         self.assert_not_found("PROPFIND", "/api/auth/login")  # unknown method: never 501
         self.assert_not_found("GET", "/api/quotas/usr_1/")  # an empty path parameter does not match
 
+    def test_a_client_going_away_is_one_line_not_a_traceback(self) -> None:
+        import contextlib
+        import io
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            try:
+                raise BrokenPipeError(32, "Broken pipe")
+            except BrokenPipeError:
+                self.server.handle_error(None, ("127.0.0.1", 1))
+        self.assertEqual(err.getvalue(), "gateway: the client closed the connection (BrokenPipeError)\n")
+
     def test_function_failure_is_500_message(self) -> None:
         status, resp, data = self.request("POST", "/api/auth/login", body=b"crash")
         self.assertEqual(status, 500)
