@@ -5,6 +5,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::audit::{AuditLog, AuditQuery};
+use shared::auth::health::Liveness;
 use shared::auth::verification::EmailVerification;
 use shared::auth::{AuthService, Refreshed, TokenKeys, TokenSettings};
 use shared::identity::jwt::KeySet;
@@ -32,6 +33,8 @@ pub const ROUTES: &[http::Route<Route>] = &[
     ("PUT", "/api/user-tier", Route::SetTier),
     ("GET", "/api/admin/users", Route::FindUser),
     ("GET", "/api/admin/audit", Route::AuditTrail),
+    ("GET", "/api/admin/health", Route::Readiness),
+    ("GET", "/api/health", Route::Health),
     ("GET", "/api/user-solutions", Route::UserSolutions),
     ("GET", "/.well-known/jwks.json", Route::Jwks),
     ("POST", "/api/orgs", Route::CreateOrg),
@@ -67,6 +70,10 @@ pub enum Route {
     FindUser,
     /// The audit trail (admins).
     AuditTrail,
+    /// Readiness (admins): the table and the signing key, each with its latency.
+    Readiness,
+    /// Liveness (public): touches nothing.
+    Health,
     UserSolutions,
     Jwks,
     CreateOrg,
@@ -219,6 +226,16 @@ async fn dispatch(
             };
             Ok(http::json(200, &state.audit.list(&caller, query).await?))
         }
+        Route::Readiness => {
+            // The session check reads the table too: its failing is this route's 503, never another 5xx.
+            let caller = auth
+                .authenticate(http::bearer(req), ACCESS)
+                .await
+                .map_err(|e| if e.status >= 500 { ApiError::unavailable(1) } else { e })?;
+            let readiness = auth.readiness(&caller).await?;
+            Ok(http::json(if readiness.ready() { 200 } else { 503 }, &readiness))
+        }
+        Route::Health => Ok(http::json(200, &Liveness::new("auth", env!("CARGO_PKG_VERSION")))),
         Route::UserSolutions => {
             let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
             Ok(http::json(200, &auth.user_solutions(&caller).await?))

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod context;
+pub mod health;
 pub mod invitations;
 pub mod orgs;
 pub mod sessions;

@@ -87,6 +87,12 @@ impl Store {
         self.get(&keys::user(user_id), true).await
     }
 
+    /// The readiness probe: one eventually consistent `GetItem` of a user that never exists (the table is
+    /// reachable and the role may read it); nothing is returned.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.get::<UserItem>(&keys::user("usr_readiness-probe"), false).await.map(|_| ())
+    }
+
     /// All items of a user's partition: profile and tiers, in one query (paged).
     pub async fn user_with_entitlements(
         &self,

@@ -7,6 +7,7 @@ mod client_address;
 mod confinement;
 mod events;
 mod flow;
+mod health;
 mod input;
 mod orgs;
 mod ownership;

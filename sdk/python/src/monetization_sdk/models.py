@@ -693,6 +693,30 @@ class Entitlement(BaseModel):
     ]
 
 
+class Liveness(BaseModel):
+    status: Literal['ok']
+    function: Annotated[
+        str,
+        Field(description='The function that answered (`auth`).', examples=['auth']),
+    ]
+    version: Annotated[str, Field(description='Its build version.', examples=['0.1.0'])]
+
+
+class ReadinessStatus(Enum):
+    ok = 'ok'
+    failing = 'failing'
+
+
+class HealthCheckName(Enum):
+    table = 'table'
+    signing_key = 'signing_key'
+
+
+class HealthCheckStatus(Enum):
+    ok = 'ok'
+    failed = 'failed'
+
+
 class Jwk(BaseModel):
     kty: Literal['OKP']
     crv: Literal['Ed25519']
@@ -1846,6 +1870,14 @@ class UserContext(BaseModel):
     ]
 
 
+class HealthCheck(BaseModel):
+    name: HealthCheckName
+    status: HealthCheckStatus
+    ms: Annotated[
+        int, Field(description='How long the check took, in milliseconds.', ge=0)
+    ]
+
+
 class Jwks(BaseModel):
     keys: List[Jwk]
 
@@ -1871,6 +1903,11 @@ class SubscriptionCreated(BaseModel):
     period: Period
     price: Money
     payment: Optional[PaymentInitiated] = None
+
+
+class Readiness(BaseModel):
+    status: ReadinessStatus
+    checks: List[HealthCheck]
 
 
 class TrackBatchAnswer(BaseModel):

@@ -1051,6 +1051,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness — the API answers (no dependency touched)
+         * @description Served by the `auth` function (the identity and edge function, which every session goes through). It touches nothing (no table read, no secret), so it answers while the table or Secrets Manager is down; use it for load balancer and uptime checks. It is not throttled per source address (only API Gateway's route rate limit applies). `version` is the auth function's build version. Never cached (`Cache-Control: no-store`).
+         */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness of the auth function (admin) — its table and signing key, each with its latency
+         * @description Served by the `auth` function (the identity and edge function). Touches what it depends on: one cheap read of the table (`table`) and the token signing key from Secrets Manager as loaded (`signing_key`, its first load forced), each with its latency in milliseconds. `200` with `status: ok` when every check passed, `503` with the same shape and `status: failing` when one failed, naming it (no error text, never the key). Admins only (others: 403 `forbidden`), with a session token: a solution token is a 401 `wrong_token_kind`, and a partner API key is no credential here (401 `unauthorized`).
+         */
+        get: operations["adminHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/audit": {
         parameters: {
             query?: never;
@@ -1686,6 +1726,44 @@ export interface components {
             /** @description User id of the admin who made the change. */
             updated_by: string;
         };
+        /** @description The auth function is alive (`GET /api/health`). */
+        Liveness: {
+            /** @constant */
+            status: "ok";
+            /**
+             * @description The function that answered (`auth`).
+             * @example auth
+             */
+            function: string;
+            /**
+             * @description Its build version.
+             * @example 0.1.0
+             */
+            version: string;
+        };
+        /** @description The auth function's dependencies, each checked (`GET /api/admin/health`). */
+        Readiness: {
+            status: components["schemas"]["ReadinessStatus"];
+            checks: components["schemas"]["HealthCheck"][];
+        };
+        HealthCheck: {
+            name: components["schemas"]["HealthCheckName"];
+            status: components["schemas"]["HealthCheckStatus"];
+            /** @description How long the check took, in milliseconds. */
+            ms: number;
+        };
+        /**
+         * @description `ok` (200) when every check passed, else `failing` (503).
+         * @enum {string}
+         */
+        ReadinessStatus: "ok" | "failing";
+        /**
+         * @description `table`: one read of the table; `signing_key`: the token signing key as loaded.
+         * @enum {string}
+         */
+        HealthCheckName: "table" | "signing_key";
+        /** @enum {string} */
+        HealthCheckStatus: "ok" | "failed";
         Jwks: {
             keys: components["schemas"]["Jwk"][];
         };
@@ -5407,6 +5485,157 @@ export interface operations {
             };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The function is alive. */
+            200: {
+                headers: {
+                    /** @description Always `no-store`. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "function": "auth",
+                     *       "version": "0.1.0"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+            /** @description Throttled by API Gateway (the route's rate limit, the default 100 requests/s for all callers, never per source address); the body is API Gateway's own `{"message": "Too Many Requests"}`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        message: string;
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    adminHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every check passed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "checks": [
+                     *         {
+                     *           "name": "table",
+                     *           "status": "ok",
+                     *           "ms": 3
+                     *         },
+                     *         {
+                     *           "name": "signing_key",
+                     *           "status": "ok",
+                     *           "ms": 0
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description No valid session (`unauthorized`, `expired`, `revoked`), or a solution token (`wrong_token_kind`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/wrong_token_kind",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "code": "wrong_token_kind",
+                     *       "detail": "this kind of token is not accepted here"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is not an admin (`forbidden`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/forbidden",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "code": "forbidden",
+                     *       "detail": "only admins may read the readiness check"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description A check failed (`status: failing`, the failed check `failed`); the same shape as the 200. (A problem document with `Retry-After` when the session itself cannot be verified.) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "failing",
+                     *       "checks": [
+                     *         {
+                     *           "name": "table",
+                     *           "status": "failed",
+                     *           "ms": 12
+                     *         },
+                     *         {
+                     *           "name": "signing_key",
+                     *           "status": "ok",
+                     *           "ms": 0
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Readiness"];
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/service_unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "code": "service_unavailable",
+                     *       "detail": "Please retry later."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     adminAuditTrail: {
