@@ -153,12 +153,20 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> Self {
+        let table = format!("test-{}", ulid::Ulid::new().to_string().to_lowercase());
+        let client = dynamo_client().await;
+        crate::template::create_table(&client, &table).await.unwrap_or_else(|e| panic!("creating table {table}: {e}"));
+        Self::on_table(&table, &shared::platform::crypto::random_token::<48>()).await
+    }
+
+    /// The functions on an existing table (a restored copy), signing with `key_material` (the signing key is
+    /// a secret, not in the table), on a clock at the real time.
+    pub async fn on_table(table: &str, key_material: &str) -> Self {
         let dynamo = RequestCounter::default();
         let client = dynamo_client_counted(dynamo.clone()).await;
-        let table = format!("test-{}", ulid::Ulid::new().to_string().to_lowercase());
-        crate::template::create_table(&client, &table).await.unwrap_or_else(|e| panic!("creating table {table}: {e}"));
+        let table = table.to_owned();
         let store = Store::new(client, &table);
-        let key_material = shared::platform::crypto::random_token::<48>();
+        let key_material = key_material.to_owned();
         let keys = KeySet::from_material(ISSUER, &key_material, None).expect("keys");
         let clock = ManualClock::new(chrono::Utc::now());
         let state = Arc::new(auth::AppState::new(function_store(&store, "auth"), keys, Arc::new(clock.clone())));

@@ -377,3 +377,52 @@ fn the_reader_sees_through_use_groups_and_relative_paths() {
     let against = edges_against_layers(&deps);
     assert_eq!(against.keys().cloned().collect::<Vec<_>>(), vec!["store -> billing".to_owned()]);
 }
+
+/// The `entity_type` values the store's code writes: `entity_type: "…"` in an item's constructor, the value
+/// bound to `:et` / `:type` in an update that sets `entity_type`, and idempotency records' `Self::of(key, "…"`.
+fn written_kinds(code: &str) -> BTreeSet<String> {
+    let literal = |s: &str| -> Option<String> {
+        let rest = &s[s.find('"')? + 1..];
+        let word = &rest[..rest.find('"')?];
+        (!word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c == '_')).then(|| word.to_owned())
+    };
+    let mut out = BTreeSet::new();
+    for line in code.lines() {
+        for marker in ["entity_type: ", "Self::of(key, "] {
+            if let Some(at) = line.find(marker) {
+                out.extend(literal(&line[at + marker.len()..]));
+            }
+        }
+        for marker in ["(\":et\"", "(\":type\""] {
+            if let Some(at) = line.find(marker) {
+                let value = &line[at + marker.len()..];
+                out.extend(value.find("S(").or_else(|| value.find("s(")).and_then(|v| literal(&value[v..])));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_kind_the_store_writes_has_a_retention() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/src/store");
+    let mut paths = Vec::new();
+    files(&root, &mut paths);
+    let mut kinds = BTreeSet::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).expect("read store file");
+        kinds.extend(written_kinds(&code_only(&text)));
+    }
+    assert!(kinds.len() >= 35 && kinds.contains("usage_counter") && kinds.contains("invoice_counter"), "{kinds:?}");
+    let missing: Vec<_> = kinds.iter().filter(|k| shared::store::retention::of(k).is_none()).collect();
+    assert!(missing.is_empty(), "kinds the store writes without a row in store::retention: {missing:?}");
+}
+
+#[test]
+fn the_retention_reader_finds_kinds_in_each_form() {
+    let code = "entity_type: \"a_kind\".into(),\n(\":et\".to_owned(), s(\"b_kind\")),\n\
+                (\":type\".to_owned(), AttributeValue::S(\"c_kind\".into())),\nSelf::of(key, \"d_kind\", x)\n\
+                (\"#et\", \"entity_type\"),";
+    let found: Vec<String> = written_kinds(code).into_iter().collect();
+    assert_eq!(found, ["a_kind", "b_kind", "c_kind", "d_kind"]);
+}

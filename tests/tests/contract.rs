@@ -655,6 +655,17 @@ fn placeholder_substitution_finds_every_name() {
     assert_eq!(names, BTreeSet::from(["EMAIL".to_owned(), "ACCESS_TOKEN".to_owned()]));
 }
 
+/// The README's retention table is the store's retention policy, row for row.
+#[test]
+fn the_readme_states_the_retention_of_every_kind() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let table = shared::store::retention::markdown_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's \"Retention\" table differs from shared::store::retention::markdown_table(); it is:\n{table}"
+    );
+}
+
 /// The README tells operators which events to enable on the Stripe webhook endpoint: exactly the ones the
 /// webhook handles (and the reconciliation lists).
 #[test]

@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod partners;
 mod reconcile;
 pub mod reviews;
+pub mod retention;
 pub mod solutions;
 pub mod subscriptions;
 pub mod throttle;

@@ -260,7 +260,8 @@ impl Store {
         Ok(found.map(|_| false))
     }
 
-    /// Sent (or given up on, with `status` `skipped` or `unverified`): out of the pending index for good.
+    /// Sent (or given up on, with `status` `skipped` or `unverified`): out of the pending index for good, and
+    /// deleted by the TTL [`super::retention::NOTIFICATION_DAYS`] after `at`.
     /// `secret`: a member of the notification's `data` to forget now (a verification link's token).
     pub async fn finish_notification(
         &self,
@@ -270,8 +271,13 @@ impl Store {
         at: &str,
         secret: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut values: Item = HashMap::from([(":status".to_owned(), s(status)), (":at".to_owned(), s(at))]);
-        let mut update = String::from("SET #status = :status, finished_at = :at");
+        let expires_at = super::retention::after(at, super::retention::NOTIFICATION_DAYS)?;
+        let mut values: Item = HashMap::from([
+            (":status".to_owned(), s(status)),
+            (":at".to_owned(), s(at)),
+            (":exp".to_owned(), AttributeValue::N(expires_at.to_string())),
+        ]);
+        let mut update = String::from("SET #status = :status, finished_at = :at, expires_at = :exp");
         if let Some(m) = message_id {
             values.insert(":m".to_owned(), s(m));
             update.push_str(", message_id = :m");

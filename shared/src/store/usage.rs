@@ -6,7 +6,7 @@
 //! current count with the refusal, so a 429 costs no extra read.
 
 use super::outbox::NotificationItem;
-use super::{Item, Store, StoreError, classify, from_item, keys, to_item};
+use super::{Item, Store, StoreError, classify, from_item, keys, retention, to_item};
 use crate::model::Tier;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -425,11 +425,15 @@ impl Store {
     pub fn tx_count_conversion(&self, solution_id: &str, day: &str) -> Result<TransactWriteItem, StoreError> {
         self.tx_update(
             &keys::solution_stats_day(solution_id, day),
-            "ADD anonymous_to_registered :one SET entity_type = :et",
+            "ADD anonymous_to_registered :one SET entity_type = :et, expires_at = :exp",
             None,
             HashMap::from([
                 (":one".to_owned(), AttributeValue::N("1".into())),
                 (":et".to_owned(), AttributeValue::S("solution_stats".into())),
+                (
+                    ":exp".to_owned(),
+                    AttributeValue::N(retention::after(day, retention::SOLUTION_STATS_DAYS)?.to_string()),
+                ),
             ]),
         )
     }

@@ -11,5 +11,6 @@ mod health;
 mod input;
 mod orgs;
 mod ownership;
+mod restore;
 mod throttle;
 mod verification;

@@ -19,6 +19,7 @@ mod phonepe;
 mod phonepe_integrity;
 mod prices;
 mod reconcile;
+mod retention;
 mod run;
 mod suspension;
 mod timeouts;

@@ -18,7 +18,7 @@ use shared::store::users::UserItem;
 const FAILING: usize = 60;
 
 /// The SES sender (moto), from a verified address, on the test clock, checked against billing's IAM.
-async fn outbox(f: &Fixture) -> Outbox {
+pub(crate) async fn outbox(f: &Fixture) -> Outbox {
     let ses = aws_sdk_sesv2::Client::new(&shared::platform::aws::load().await);
     let from = "billing@marketplace.test";
     ses.create_email_identity().email_identity(from).send().await.expect("identity (moto)");

@@ -2,7 +2,7 @@
 //! checkout slots, provider customers).
 
 use crate::model::{SolutionStatus, Tier};
-use crate::store::keys;
+use crate::store::{keys, retention};
 use serde::{Deserialize, Serialize};
 
 /// A subscription of a user to a solution's paid tier, on one provider. `reconciled` is the order-independent
@@ -220,6 +220,9 @@ pub struct CheckoutSlotItem {
     pub subscription_id: String,
     pub fingerprint: String,
     pub created_at: String,
+    /// [`retention::CHECKOUT_SLOT_DAYS`] after `created_at` (absent on slots written before it was set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl CheckoutSlotItem {
@@ -233,6 +236,7 @@ impl CheckoutSlotItem {
             solution_id: solution_id.into(),
             subscription_id: subscription_id.into(),
             fingerprint: fingerprint.into(),
+            expires_at: retention::after(&created_at, retention::CHECKOUT_SLOT_DAYS).ok(),
             created_at,
         }
     }
@@ -371,7 +375,17 @@ mod tests {
             &slot,
             &keys::checkout_slot("usr_1", "sol_1"),
             "checkout_slot",
-            &["PK", "SK", "entity_type", "user_id", "solution_id", "subscription_id", "fingerprint", "created_at"],
+            &[
+                "PK",
+                "SK",
+                "entity_type",
+                "user_id",
+                "solution_id",
+                "subscription_id",
+                "fingerprint",
+                "created_at",
+                "expires_at",
+            ],
         );
 
         let customer = ProviderCustomerItem::new("stripe", "usr_1", "cus_1", AT.into());
