@@ -92,85 +92,94 @@ function DataTable(props: { caption: string; labels: string[]; series: Series[];
   );
 }
 
-/** Bars per label, one colour per series, stacked when asked (e.g. usage per day, per action). */
-export function BarChart(props: {
+interface SeriesChart {
   title: string;
   labels: string[];
   series: Series[];
-  stacked?: boolean;
   format?: (n: number) => string;
-}) {
+}
+
+/** A chart of series per label in its figure: caption, canvas (described for screen readers) and the data table. */
+function ChartFigure(props: SeriesChart & { kind: "bar" | "line"; config: () => ChartConfiguration; deps: unknown[] }) {
   const id = useId();
-  const canvas = useChart(
-    () => ({
-      type: "bar",
-      data: {
-        labels: props.labels,
-        datasets: props.series.map((s, i) => ({
-          label: s.label,
-          data: s.values,
-          backgroundColor: PALETTE[i % PALETTE.length],
-        })),
-      },
-      options: {
-        animation: false,
-        maintainAspectRatio: false,
-        responsive: true,
-        scales: {
-          x: { stacked: props.stacked },
-          y: { stacked: props.stacked, beginAtZero: true, ticks: { precision: 0, ...axisFormat(props.format) } },
-        },
-        plugins: { legend: { display: props.series.length > 1 } },
-      },
-    }),
-    [JSON.stringify(props.labels), JSON.stringify(props.series), props.stacked],
-  );
+  const canvas = useChart(props.config, [JSON.stringify(props.labels), JSON.stringify(props.series), ...props.deps]);
   return (
     <figure class="chart" aria-labelledby={id}>
       <figcaption id={id}>{props.title}</figcaption>
       <div class="chart-canvas">
-        <canvas ref={canvas} role="img" aria-label={`${props.title} (bar chart; the numbers are in the table below)`} />
+        <canvas
+          ref={canvas}
+          role="img"
+          aria-label={`${props.title} (${props.kind} chart; the numbers are in the table below)`}
+        />
       </div>
       <DataTable caption={props.title} labels={props.labels} series={props.series} format={props.format} />
     </figure>
   );
 }
 
-/** Lines per label (e.g. analytics per day). */
-export function LineChart(props: { title: string; labels: string[]; series: Series[]; format?: (n: number) => string }) {
-  const id = useId();
-  const canvas = useChart(
-    () => ({
-      type: "line",
-      data: {
-        labels: props.labels,
-        datasets: props.series.map((s, i) => ({
-          label: s.label,
-          data: s.values,
-          borderColor: PALETTE[i % PALETTE.length],
-          backgroundColor: PALETTE[i % PALETTE.length],
-          pointStyle: (["circle", "rect", "triangle", "rectRot", "star", "cross"] as const)[i % 6],
-          tension: 0,
-        })),
-      },
-      options: {
-        animation: false,
-        maintainAspectRatio: false,
-        responsive: true,
-        scales: { y: { beginAtZero: true, ticks: { ...axisFormat(props.format) } } },
-        plugins: { legend: { display: props.series.length > 1 } },
-      },
-    }),
-    [JSON.stringify(props.labels), JSON.stringify(props.series)],
-  );
+/** Options both series charts share: no animation, the figure's size, the legend only for several series. */
+function seriesOptions(props: SeriesChart) {
+  return {
+    animation: false as const,
+    maintainAspectRatio: false,
+    responsive: true,
+    plugins: { legend: { display: props.series.length > 1 } },
+  };
+}
+
+/** Bars per label, one colour per series, stacked when asked (e.g. usage per day, per action). */
+export function BarChart(props: SeriesChart & { stacked?: boolean }) {
   return (
-    <figure class="chart" aria-labelledby={id}>
-      <figcaption id={id}>{props.title}</figcaption>
-      <div class="chart-canvas">
-        <canvas ref={canvas} role="img" aria-label={`${props.title} (line chart; the numbers are in the table below)`} />
-      </div>
-      <DataTable caption={props.title} labels={props.labels} series={props.series} format={props.format} />
-    </figure>
+    <ChartFigure
+      {...props}
+      kind="bar"
+      deps={[props.stacked]}
+      config={() => ({
+        type: "bar",
+        data: {
+          labels: props.labels,
+          datasets: props.series.map((s, i) => ({
+            label: s.label,
+            data: s.values,
+            backgroundColor: PALETTE[i % PALETTE.length],
+          })),
+        },
+        options: {
+          ...seriesOptions(props),
+          scales: {
+            x: { stacked: props.stacked },
+            y: { stacked: props.stacked, beginAtZero: true, ticks: { precision: 0, ...axisFormat(props.format) } },
+          },
+        },
+      })}
+    />
+  );
+}
+
+/** Lines per label (e.g. analytics per day). */
+export function LineChart(props: SeriesChart) {
+  return (
+    <ChartFigure
+      {...props}
+      kind="line"
+      deps={[]}
+      config={() => ({
+        type: "line",
+        data: {
+          labels: props.labels,
+          datasets: props.series.map((s, i) => ({
+            label: s.label,
+            data: s.values,
+            borderColor: PALETTE[i % PALETTE.length],
+            backgroundColor: PALETTE[i % PALETTE.length],
+            pointStyle: (["circle", "rect", "triangle", "rectRot", "star", "cross"] as const)[i % 6],
+            tension: 0,
+          })),
+        },
+        options: { ...seriesOptions(props), scales: { y: { beginAtZero: true, ticks: { ...axisFormat(props.format) } } } },
+      })}
+    />
   );
 }
 

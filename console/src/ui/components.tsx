@@ -114,61 +114,23 @@ type InputProps = Omit<JSX.InputHTMLAttributes<HTMLInputElement>, "label" | "onI
   hint?: string;
 };
 
-export function Field({ label, name, value, onInput, error, hint, ...rest }: InputProps) {
-  const id = useId();
-  const described = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
-  return (
-    <div class={`field${error ? " field-invalid" : ""}`}>
-      <label for={id}>{label}</label>
-      <input
-        id={id}
-        name={name}
-        value={value}
-        onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={described}
-        {...rest}
-      />
-      {hint && (
-        <p id={`${id}-hint`} class="hint">
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p id={`${id}-error`} class="field-error">
-          {error}
-        </p>
-      )}
-    </div>
-  );
+/** What every form control gets from its frame: its id, and the attributes that tie it to its hint and error. */
+interface ControlWiring {
+  id: string;
+  "aria-invalid"?: true;
+  "aria-describedby"?: string;
 }
 
-export function TextArea(props: {
-  label: string;
-  name: string;
-  value: string;
-  onInput: (value: string) => void;
-  error?: string;
-  hint?: string;
-  required?: boolean;
-  rows?: number;
-  maxLength?: number;
-}) {
+/** A labelled control with its hint and error below it, wired for assistive technology (the control says it is
+ * invalid and is described by both). */
+function FieldFrame(props: { label: string; error?: string; hint?: string; control: (w: ControlWiring) => JSX.Element }) {
   const id = useId();
+  const described =
+    [props.hint ? `${id}-hint` : "", props.error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
   return (
     <div class={`field${props.error ? " field-invalid" : ""}`}>
       <label for={id}>{props.label}</label>
-      <textarea
-        id={id}
-        name={props.name}
-        value={props.value}
-        rows={props.rows ?? 3}
-        required={props.required}
-        maxLength={props.maxLength}
-        aria-invalid={props.error ? true : undefined}
-        aria-describedby={props.error ? `${id}-error` : props.hint ? `${id}-hint` : undefined}
-        onInput={(e) => props.onInput((e.currentTarget as HTMLTextAreaElement).value)}
-      />
+      {props.control({ id, "aria-invalid": props.error ? true : undefined, "aria-describedby": described })}
       {props.hint && (
         <p id={`${id}-hint`} class="hint">
           {props.hint}
@@ -183,6 +145,56 @@ export function TextArea(props: {
   );
 }
 
+export function Field({ label, name, value, onInput, error, hint, ...rest }: InputProps) {
+  return (
+    <FieldFrame
+      label={label}
+      error={error}
+      hint={hint}
+      control={(wiring) => (
+        <input
+          {...wiring}
+          name={name}
+          value={value}
+          onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)}
+          {...rest}
+        />
+      )}
+    />
+  );
+}
+
+export function TextArea(props: {
+  label: string;
+  name: string;
+  value: string;
+  onInput: (value: string) => void;
+  error?: string;
+  hint?: string;
+  required?: boolean;
+  rows?: number;
+  maxLength?: number;
+}) {
+  return (
+    <FieldFrame
+      label={props.label}
+      error={props.error}
+      hint={props.hint}
+      control={(wiring) => (
+        <textarea
+          {...wiring}
+          name={props.name}
+          value={props.value}
+          rows={props.rows ?? 3}
+          required={props.required}
+          maxLength={props.maxLength}
+          onInput={(e) => props.onInput((e.currentTarget as HTMLTextAreaElement).value)}
+        />
+      )}
+    />
+  );
+}
+
 export function Select(props: {
   label: string;
   name: string;
@@ -192,31 +204,26 @@ export function Select(props: {
   error?: string;
   required?: boolean;
 }) {
-  const id = useId();
   return (
-    <div class={`field${props.error ? " field-invalid" : ""}`}>
-      <label for={id}>{props.label}</label>
-      <select
-        id={id}
-        name={props.name}
-        value={props.value}
-        required={props.required}
-        aria-invalid={props.error ? true : undefined}
-        aria-describedby={props.error ? `${id}-error` : undefined}
-        onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)}
-      >
-        {props.options.map((o) => (
-          <option key={o.value} value={o.value}>
-            {o.label}
-          </option>
-        ))}
-      </select>
-      {props.error && (
-        <p id={`${id}-error`} class="field-error">
-          {props.error}
-        </p>
+    <FieldFrame
+      label={props.label}
+      error={props.error}
+      control={(wiring) => (
+        <select
+          {...wiring}
+          name={props.name}
+          value={props.value}
+          required={props.required}
+          onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)}
+        >
+          {props.options.map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.label}
+            </option>
+          ))}
+        </select>
       )}
-    </div>
+    />
   );
 }
 
