@@ -158,6 +158,40 @@ class TemplateOperationsTest(unittest.TestCase):
                        "ThrottledRequests"):
             self.assertIn(f'"{metric}', body)
 
+    def test_alarms_and_widgets_on_the_functions_metrics_name_what_the_code_emits(self) -> None:
+        """The EMF alarms (webhook refusals, dead-lettered notifications, billing step failures) read metrics the
+        code defines (shared/src/platform/metrics.rs: names and namespace), with the dimensions it writes."""
+        code = (TEMPLATE.parents[1] / "shared" / "src" / "platform" / "metrics.rs").read_text()
+        namespace = re.search(r'pub const NAMESPACE: &str = "([^"]+)"', code).group(1)
+        names = set(re.findall(r'pub const [A-Z_]+: &str = "([A-Z][A-Za-z]+)";', code))
+        self.assertTrue({"Requests", "TrackEvents", "WebhookEvents", "Notifications", "BillingSteps"} <= names)
+        expected = {
+            "WebhookRefusalsAlarm": (["StripeWebhookFunction", "PhonePeWebhookFunction"], "WebhookEvents", "'refused'"),
+            "DeadLetteredNotificationsAlarm": (["BillingFunction"], "Notifications", "dead_lettered"),
+            "BillingStepFailuresAlarm": (["BillingFunction"], "BillingSteps", "'failed'"),
+        }
+        for alarm, (functions, metric, outcome) in expected.items():
+            with self.subTest(alarm=alarm):
+                for fn in functions:
+                    self.assertIn(alarm, alarms_on(fn, metric))
+                props = ALARMS[alarm]["Properties"]
+                text = json.dumps(props, default=str)
+                self.assertIn(outcome, text)
+                self.assertTrue(props.get("Namespace") == namespace or f'SCHEMA(\\"{namespace}\\"' in text, text)
+        # Every EMF metric the template reads is one the code writes.
+        body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        read = set(re.findall(r"SEARCH\('\{Marketplace,[^}]*\}[^']*MetricName=\\\"(\w+)\\\"", body))
+        read |= set(re.findall(r'\["Marketplace", "([A-Za-z]+)"', body))
+        for alarm in expected:
+            props = ALARMS[alarm]["Properties"]
+            read |= set(re.findall(r"SUM\((\w+)\)", json.dumps(props.get("Metrics"), default=str)))
+            read |= {props["MetricName"]} if "MetricName" in props else set()
+        self.assertTrue(read, "no EMF metric read")
+        self.assertLessEqual(read, names, f"not written by the code: {read - names}")
+        for metric in ("TrackEvents", "QuotaThresholdCrossed", "WebhookEvents", "Payments", "Refunds", "BillingSteps",
+                       "BillingJobs", "Notifications", "Requests", "Latency", "ColdStart"):
+            self.assertIn(metric, read, f"the dashboard does not show {metric}")
+
 
 if __name__ == "__main__":
     unittest.main()

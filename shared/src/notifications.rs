@@ -221,7 +221,17 @@ impl Outbox {
                     report.complete = false;
                     return Ok(report);
                 }
-                match self.send_one(&n).await {
+                let sent = self.send_one(&n).await;
+                crate::platform::metrics::notification(match &sent {
+                    Ok(Some(Delivery::Sent)) => "sent",
+                    Ok(Some(Delivery::Skipped)) => "skipped",
+                    Ok(Some(Delivery::Unverified)) => "unverified",
+                    Ok(Some(Delivery::Failed(Failed::Dead))) => "dead_lettered",
+                    Ok(Some(Delivery::Failed(_))) => "retrying",
+                    Ok(None) => "held",
+                    Err(_) => "error",
+                });
+                match sent {
                     Ok(Some(Delivery::Sent)) => report.sent += 1,
                     Ok(Some(Delivery::Skipped)) => report.skipped += 1,
                     Ok(Some(Delivery::Unverified)) => report.unverified += 1,

@@ -2,8 +2,8 @@
 //! verification, caches, one conditional `UpdateItem`) next to a bare `UpdateItem` of the same counter item
 //! with the same condition. Prints p50/p99 of both, their ratio, and the client-side CPU time per request;
 //! then the same for a member's token acting for an organization (the shared counter, the member's share
-//! added by the same request) next to the bare `UpdateItem` an organization's event sends. Run with
-//! `make bench`.
+//! added by the same request) next to the bare `UpdateItem` an organization's event sends; then the handler with
+//! metrics off and on (`shared::platform::metrics`: recorded and flushed per request). Run with `make bench`.
 
 use integration_tests::harness::{TestEnv, unique_email};
 use integration_tests::stats::{cpu_seconds, report};
@@ -164,4 +164,51 @@ async fn main() {
         h99 as f64 / b99.max(1) as f64
     );
     println!("DynamoDB requests per tracked event (org): {:.3}", requests as f64 / RUNS as f64 - 1.0);
+
+    // Metrics off (no recording) vs on (recording, plus the flush the HTTP wrapper does after each invocation,
+    // serialised into a buffer here instead of written to stdout), interleaved pairs of the same handler.
+    shared::platform::metrics::init();
+    let mut lines = Vec::with_capacity(4096);
+    let (mut off, mut on) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
+    for _ in 0..RUNS {
+        shared::platform::metrics::set_enabled(false);
+        let t = Instant::now();
+        let resp = usage::handle(&env.usage, request()).await;
+        off.push(t.elapsed().as_micros());
+        assert_eq!(resp.status().as_u16(), 200);
+        shared::platform::metrics::set_enabled(true);
+        lines.clear();
+        let t = Instant::now();
+        let resp = usage::handle(&env.usage, request()).await;
+        shared::platform::metrics::flush_to(&mut lines, Some("bench-request-id"));
+        on.push(t.elapsed().as_micros());
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+    let emf_bytes = lines.len();
+    let c0 = cpu_seconds();
+    shared::platform::metrics::set_enabled(false);
+    for _ in 0..RUNS {
+        usage::handle(&env.usage, request()).await;
+    }
+    let c1 = cpu_seconds();
+    shared::platform::metrics::set_enabled(true);
+    for _ in 0..RUNS {
+        usage::handle(&env.usage, request()).await;
+        lines.clear();
+        shared::platform::metrics::flush_to(&mut lines, Some("bench-request-id"));
+    }
+    let c2 = cpu_seconds();
+    println!("track-usage with metrics off vs on (EMF recorded and flushed per request), {RUNS} interleaved runs:");
+    let (o50, o99) = report("handler, metrics off", off);
+    let (n50, n99) = report("handler, metrics on + flush", on);
+    println!(
+        "ratio on/off: p50 {:.3}  p99 {:.3}; EMF per request {emf_bytes} bytes",
+        n50 as f64 / o50.max(1) as f64,
+        n99 as f64 / o99.max(1) as f64
+    );
+    let (cpu_off, cpu_on) = ((c1 - c0) / RUNS as f64 * 1e6, (c2 - c1) / RUNS as f64 * 1e6);
+    println!(
+        "client CPU per request: metrics off {cpu_off:.1} us, on {cpu_on:.1} us, metrics' own {:.1} us",
+        cpu_on - cpu_off
+    );
 }

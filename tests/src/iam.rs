@@ -158,6 +158,8 @@ impl Resolver<'_> {
                         Some(logical) => self.arn(logical),
                         None => Err(format!("!GetAtt {path}: only .Arn is supported")),
                     },
+                    // A conditional value (OTEL_EXPORTER_OTLP_ENDPOINT when OtelLayerArn is set): its first branch.
+                    ("If", Yaml::Sequence(args)) if args.len() == 3 => self.value(&args[1]),
                     (other, value) => Err(format!("unsupported intrinsic !{other} {value:?}")),
                 }
             }

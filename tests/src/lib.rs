@@ -8,6 +8,7 @@ pub mod harness;
 pub mod http_stub;
 pub mod iam;
 pub mod marketplace;
+pub mod metrics;
 pub mod partners;
 pub mod seed;
 pub mod stats;

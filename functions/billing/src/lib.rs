@@ -160,8 +160,24 @@ impl AppState {
     }
 }
 
-/// Run one job until `deadline_ms` (epoch milliseconds) minus the margin.
+/// The jobs the metrics name (`BillingJobs`); any other is counted as `other`.
+const JOBS: &[&str] = &["daily", "index-subscriptions", "migrate-orgs", "monthly", "outbox", "reconcile"];
+
+/// Run one job until `deadline_ms` (epoch milliseconds) minus the margin, and count its end (`BillingJobs`:
+/// done, errors when some of its items failed and wait for the next run, failed).
 pub async fn handle(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome, BoxError> {
+    let name = shared::platform::metrics::bounded(&job.job, JOBS);
+    let outcome = run_job(state, job, deadline_ms).await;
+    let end = match &outcome {
+        Ok(o) if o.report.errors > 0 || o.outbox.as_ref().is_some_and(|b| b.errors > 0) => "errors",
+        Ok(_) => "done",
+        Err(_) => "failed",
+    };
+    shared::platform::metrics::billing_job(name, end);
+    outcome
+}
+
+async fn run_job(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome, BoxError> {
     // A deadline that is no epoch time (local emulators such as `cargo lambda watch` send a small number):
     // a minute from now.
     let now = chrono::Utc::now().timestamp_millis();

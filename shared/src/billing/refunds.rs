@@ -109,6 +109,7 @@ impl SubscriptionService {
         } else {
             self.stripe_refund(caller, &payment, amount, reason, idempotency_key).await?
         };
+        crate::platform::metrics::refund(payment.provider.as_str(), "requested");
         let event = Event::new(AuditKind::RefundRequested, &caller.user_id, subject::payment(payment_id))
             .reason(Some(reason))
             .detail("amount", answer.amount)

@@ -115,8 +115,11 @@ impl BillingRun {
                 }
                 return Ok(());
             };
-            if self.perform(&item, &due, now).await? {
-                *report.steps.entry(step_kind(due.step).to_owned()).or_insert(0) += 1;
+            let kind = step_kind(due.step);
+            let done = self.perform(&item, &due, now).await;
+            crate::platform::metrics::billing_step(kind, done.is_ok());
+            if done? {
+                *report.steps.entry(kind.to_owned()).or_insert(0) += 1;
             }
         }
         Ok(())

@@ -354,14 +354,15 @@ where
 {
     crate::platform::logging::init();
     let state = Arc::new(init().await?);
-    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+    let service = lambda_http::service_fn(move |req: Request| {
         let state = Arc::clone(&state);
         async move {
             let budget = of_request(&req);
             Ok::<_, Infallible>(respond_within(budget, state.handle(req)).await)
         }
-    }))
-    .await
+    });
+    let runtime = lambda_http::lambda_runtime::Runtime::new(lambda_http::Adapter::from(service));
+    crate::platform::telemetry::run(runtime, crate::platform::telemetry::Trigger::Http).await
 }
 
 /// A path parameter by name (empty when absent).

@@ -12,6 +12,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 pub fn init() {
     let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
     let text = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("text"));
+    if let Some(tracer) = crate::platform::telemetry::install_from_env() {
+        return init_traced(filter, text, tracer);
+    }
     let builder = tracing_subscriber::fmt().with_target(false).without_time();
     let result = if text {
         builder.finish().with(filter).try_init()
@@ -26,6 +29,21 @@ pub fn init() {
             .try_init()
     };
     // A second init (tests) is harmless.
+    let _ = result;
+}
+
+/// The same logs, each layer with its own filter, and the OpenTelemetry layer (`platform::telemetry`) next to them.
+fn init_traced(filter: Targets, text: bool, tracer: opentelemetry_sdk::trace::SdkTracer) {
+    use tracing_subscriber::Layer;
+    let telemetry = crate::platform::telemetry::layer(tracer);
+    let builder = tracing_subscriber::fmt::layer().with_target(false).without_time();
+    let registry = tracing_subscriber::registry().with(telemetry);
+    let result = if text {
+        registry.with(builder.with_filter(filter)).try_init()
+    } else {
+        let json = builder.json().flatten_event(true).with_current_span(true).with_span_list(false);
+        registry.with(json.with_filter(filter)).try_init()
+    };
     let _ = result;
 }
 

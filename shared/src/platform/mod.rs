@@ -18,3 +18,4 @@ pub mod logging;
 #[cfg(feature = "payments")]
 pub mod provider_http;
 pub mod sealed;
+pub mod telemetry;

@@ -9,6 +9,31 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     crate::platform::https::reqwest_client(Duration::from_secs(3), Some(timeout))
 }
 
+/// Send `request` within a client span of `provider` (`platform::telemetry::client_span`: method, host, route
+/// template, then the status; nothing when tracing is off). The answer's body is read by the caller.
+pub async fn send(
+    provider: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
+    use tracing::Instrument;
+    let (client, request) = request.build_split();
+    let request = request?;
+    let span = crate::platform::telemetry::client_span(provider, request.method().as_str(), request.url());
+    let result = client.execute(request).instrument(span.clone()).await;
+    match &result {
+        Ok(response) => {
+            span.record("http.response.status_code", response.status().as_u16());
+            if response.status().is_server_error() {
+                span.record("otel.status_code", "error");
+            }
+        }
+        Err(_) => {
+            span.record("otel.status_code", "error");
+        }
+    }
+    result
+}
+
 /// The shortest attempt worth making: with less of the budget left, a call is not started.
 pub const MIN_ATTEMPT: Duration = Duration::from_millis(50);
 

@@ -157,6 +157,23 @@ impl TrackAnswer {
     }
 }
 
+/// One event's decision as a metric (in memory; see `crate::platform::metrics`): allowed, refused by its
+/// reason (the quota, the anonymous per-address limit, the credentials, the input: the problem code) or an error.
+fn record_decision(result: &Result<TrackAnswer, ApiError>) {
+    use crate::platform::metrics::track_decision;
+    match result {
+        Ok(answer) if answer.allowed => track_decision("allowed", "ok"),
+        Ok(_) => track_decision("refused", crate::platform::error::codes::QUOTA_EXCEEDED),
+        Err(e) => record_refusal(e),
+    }
+}
+
+/// An event answered with an error: refused (4xx, by its code) or failed (5xx).
+fn record_refusal(e: &ApiError) {
+    let decision = if e.status >= 500 { "error" } else { "refused" };
+    crate::platform::metrics::track_decision(decision, e.code.clone());
+}
+
 /// The first answer to an event sent again with its idempotency key; 409 when the key was used for another event.
 fn replay(stored: &IdempotencyItem, fingerprint: &str) -> Result<TrackAnswer, ApiError> {
     if stored.fingerprint != fingerprint {
@@ -231,8 +248,12 @@ impl UsageService {
         source_ip: Option<&str>,
         req: Result<TrackRequest, ApiError>,
     ) -> Result<TrackAnswer, ApiError> {
-        let tracker = self.admit_tracker(api_key, bearer, anonymous_id, source_ip).await?;
-        self.track_admitted(&tracker, idempotency_header, req?).await
+        let result = match (self.admit_tracker(api_key, bearer, anonymous_id, source_ip).await, req) {
+            (Ok(tracker), Ok(req)) => self.track_admitted(&tracker, idempotency_header, req).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        record_decision(&result);
+        result
     }
 
     /// The caller's credentials, checked before any body is read (a caller without an acceptable credential
@@ -346,7 +367,7 @@ impl UsageService {
         source_ip: Option<&str>,
         events: Result<Vec<Result<TrackRequest, ApiError>>, ApiError>,
     ) -> Result<BatchAnswer, ApiError> {
-        let tracker = self.admit_tracker(api_key, bearer, anonymous_id, source_ip).await?;
+        let tracker = self.admit_tracker(api_key, bearer, anonymous_id, source_ip).await.inspect_err(record_refusal)?;
         let events = events?;
         if events.is_empty() || events.len() > MAX_BATCH {
             return Err(ApiError::field("events", format!("must hold 1 to {MAX_BATCH} events")));
@@ -359,6 +380,7 @@ impl UsageService {
                 Ok(req) => self.track_admitted(&tracker, None, req).await,
                 Err(e) => Err(e),
             };
+            record_decision(&result);
             answer.push(result);
         }
         Ok(answer)
@@ -587,6 +609,8 @@ impl UsageService {
         for pct in [80u64, 100] {
             let threshold = (limit * pct).div_ceil(100);
             if before < threshold && used >= threshold {
+                // Known from the count the single UpdateItem returned: no request of its own.
+                crate::platform::metrics::quota_threshold_crossed(pct);
                 let id = format!("quota-{pct}:{}:{}:{}", subject.customer_id, subject.solution_id, day.period);
                 let item = NotificationItem::new(
                     &id,

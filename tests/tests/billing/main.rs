@@ -13,6 +13,7 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod localstripe;
+mod metrics;
 mod orgs;
 mod outbox;
 mod phonepe;

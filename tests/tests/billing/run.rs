@@ -34,7 +34,7 @@ fn billing(f: &Fixture) -> billing::AppState {
 }
 
 /// The SES sender (moto), from a verified address.
-async fn outbox(f: &Fixture) -> shared::notifications::Outbox {
+pub(crate) async fn outbox(f: &Fixture) -> shared::notifications::Outbox {
     let ses = aws_sdk_sesv2::Client::new(&shared::platform::aws::load().await);
     let from = "billing@marketplace.test";
     ses.create_email_identity().email_identity(from).send().await.expect("identity (moto)");

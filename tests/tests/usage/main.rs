@@ -4,6 +4,7 @@ mod access;
 mod batch;
 mod concurrency;
 mod cost;
+mod metrics;
 mod orgs;
 mod quotas;
 

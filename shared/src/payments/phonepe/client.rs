@@ -283,7 +283,9 @@ impl PhonePeClient {
     async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Value, PhonePeError> {
         let timeout = crate::platform::provider_http::attempt_timeout(self.config.timeout)
             .ok_or_else(|| PhonePeError::Timeout("the time budget is spent".into()))?;
-        let response = request.timeout(timeout).send().await.map_err(|e| PhonePeError::Timeout(describe(e)))?;
+        let response = crate::platform::provider_http::send("phonepe", request.timeout(timeout))
+            .await
+            .map_err(|e| PhonePeError::Timeout(describe(e)))?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|e| PhonePeError::Timeout(describe(e)))?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

@@ -17,6 +17,22 @@ use serde::Serialize;
 pub const BODY_LIMIT: usize = 64 * 1024;
 const RETENTION_SECONDS: i64 = 35 * 86_400;
 const LEASE_SECONDS: i64 = 60;
+/// The callback events the metrics name; any other is counted as `other`.
+const EVENT_TYPES: &[&str] = &[
+    "checkout.order.completed",
+    "checkout.order.failed",
+    "checkout.order.pending",
+    "pg.order.completed",
+    "pg.order.failed",
+    "pg.refund.accepted",
+    "pg.refund.completed",
+    "pg.refund.failed",
+];
+
+/// One callback's outcome as a metric (`crate::platform::metrics::webhook`).
+fn count(event_type: &'static str, outcome: &'static str) {
+    crate::platform::metrics::webhook("phonepe", event_type, outcome);
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ack {
@@ -60,24 +76,34 @@ impl PhonePeWebhookService {
         let c = &self.credentials;
         let parsed = match (x_verify, &c.salt_key) {
             (Some(_), Some(salt)) => {
-                let response = callback::v1_response(body).map_err(|why| ApiError::malformed_json("body", why))?;
+                let response = callback::v1_response(body)
+                    .inspect_err(|_| count("other", "invalid"))
+                    .map_err(|why| ApiError::malformed_json("body", why))?;
                 if !callback::x_verify_matches(&response, x_verify, salt, &c.salt_index) {
                     tracing::warn!("phonepe v1 callback refused");
+                    count("other", "refused");
                     return Err(unauthorized("X-VERIFY"));
                 }
-                callback::parse_v1(&response).map_err(|why| ApiError::malformed_json("body", why))?
+                callback::parse_v1(&response)
+                    .inspect_err(|_| count("other", "invalid"))
+                    .map_err(|why| ApiError::malformed_json("body", why))?
             }
             _ => {
                 if c.username.is_empty() || !callback::authorization_matches(authorization, &c.username, &c.password) {
                     tracing::warn!("phonepe callback refused");
+                    count("other", "refused");
                     return Err(unauthorized("Authorization"));
                 }
-                callback::parse_v2(body).map_err(|why| ApiError::malformed_json("body", why))?
+                callback::parse_v2(body)
+                    .inspect_err(|_| count("other", "invalid"))
+                    .map_err(|why| ApiError::malformed_json("body", why))?
             }
         };
         let ack = |duplicate| Ack { received: true, duplicate, event: parsed.event.clone() };
+        let kind = crate::platform::metrics::bounded(&parsed.event, EVENT_TYPES);
         if !(parsed.is_order_event() || parsed.is_refund_event()) || parsed.merchant_order_id.is_none() {
             tracing::info!(event = %parsed.event, "phonepe callback acknowledged, nothing to do");
+            count(kind, "ignored");
             return Ok(ack(false));
         }
         // The amount is part of the claim, so a callback whose claims do not match PhonePe's (recorded
@@ -104,12 +130,14 @@ impl PhonePeWebhookService {
             at(now),
             now + RETENTION_SECONDS,
         );
-        match self.rail.writer.store.claim_webhook_event(&record, now).await? {
+        match self.rail.writer.store.claim_webhook_event(&record, now).await.inspect_err(|_| count(kind, "failed"))? {
             Claim::Done => {
                 tracing::info!(event = %parsed.event, "duplicate phonepe callback");
+                count(kind, "duplicate");
                 return Ok(ack(true));
             }
             Claim::InProgress => {
+                count(kind, "in_progress");
                 let mut e =
                     ApiError::conflict(codes::EVENT_IN_PROGRESS, "this callback is being processed; retry later");
                 e.retry_after = Some(LEASE_SECONDS as u64);
@@ -117,8 +145,14 @@ impl PhonePeWebhookService {
             }
             Claim::Claimed => {}
         }
-        self.apply(&parsed).await?;
-        self.rail.writer.store.finish_webhook_event(&key, &at(self.rail.writer.clock.now().timestamp())).await?;
+        self.apply(&parsed).await.inspect_err(|_| count(kind, "failed"))?;
+        self.rail
+            .writer
+            .store
+            .finish_webhook_event(&key, &at(self.rail.writer.clock.now().timestamp()))
+            .await
+            .inspect_err(|_| count(kind, "failed"))?;
+        count(kind, "processed");
         Ok(ack(false))
     }
 

@@ -145,11 +145,8 @@ impl StripeClient {
         let key = self.key.get().await.map_err(|_| StripeError::KeyUnavailable)?;
         let timeout = crate::platform::provider_http::attempt_timeout(self.config.timeout)
             .ok_or_else(|| StripeError::Timeout("the time budget is spent".into()))?;
-        let response = request
-            .timeout(timeout)
-            .bearer_auth(key)
-            .header("Stripe-Version", API_VERSION)
-            .send()
+        let request = request.timeout(timeout).bearer_auth(key).header("Stripe-Version", API_VERSION);
+        let response = crate::platform::provider_http::send("stripe", request)
             .await
             .map_err(|e| StripeError::Timeout(describe(e)))?;
         let status = response.status().as_u16();

@@ -29,6 +29,11 @@ pub const BODY_LIMIT: usize = 512 * 1024;
 pub const EVENT_RETENTION_SECONDS: i64 = 35 * 86_400;
 /// How long one delivery may hold an event before a redelivery may take it over.
 const LEASE_SECONDS: i64 = 60;
+/// One delivery's outcome as a metric (`crate::platform::metrics::webhook`; the event types are
+/// [`events::HANDLED`], any other `other`).
+fn count(event_type: &'static str, outcome: &'static str) {
+    crate::platform::metrics::webhook("stripe", event_type, outcome);
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ack {
@@ -77,11 +82,13 @@ impl StripeWebhookService {
         let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         if let Err(e) = signature::verify(signature_header.unwrap_or(""), body, &secrets, now, self.tolerance_seconds) {
             tracing::warn!(reason = e.code(), "stripe webhook refused");
+            count("other", "refused");
             let mut err = ApiError::new(400, codes::INVALID_SIGNATURE, "Invalid signature", e.to_string());
             err.errors = vec![crate::FieldError::new("Stripe-Signature", e.to_string())];
             return Err(err);
         }
         let event: Event = serde_json::from_slice(body)
+            .inspect_err(|_| count("other", "invalid"))
             .map_err(|e| ApiError::malformed_json("body", format!("not a Stripe event: {e}")))?;
         self.process(&event).await
     }
@@ -101,33 +108,43 @@ impl StripeWebhookService {
         );
         let ack =
             |duplicate| Ack { received: true, duplicate, event_id: event.id.clone(), event_type: event.kind.clone() };
-        match self.writer.store.claim_webhook_event(&record, now).await? {
+        let kind = crate::platform::metrics::bounded(&event.kind, &events::HANDLED);
+        match self.writer.store.claim_webhook_event(&record, now).await.inspect_err(|_| count(kind, "failed"))? {
             Claim::Done => {
                 tracing::info!(event_id = %event.id, event_type = %event.kind, "duplicate stripe event");
+                count(kind, "duplicate");
                 return Ok(ack(true));
             }
             Claim::InProgress => {
+                count(kind, "in_progress");
                 let mut e = ApiError::conflict(codes::EVENT_IN_PROGRESS, "this event is being processed; retry later");
                 e.retry_after = Some(LEASE_SECONDS as u64);
                 return Err(e);
             }
             Claim::Claimed => {}
         }
-        self.apply(event).await?;
-        self.writer.store.finish_webhook_event(&key, &epoch(self.writer.clock.now().timestamp())).await?;
+        let applied = self.apply(event).await.inspect_err(|_| count(kind, "failed"))?;
+        self.writer
+            .store
+            .finish_webhook_event(&key, &epoch(self.writer.clock.now().timestamp()))
+            .await
+            .inspect_err(|_| count(kind, "failed"))?;
         tracing::info!(event_id = %event.id, event_type = %event.kind, "stripe event applied");
+        count(kind, if applied { "processed" } else { "ignored" });
         Ok(ack(false))
     }
 
-    async fn apply(&self, event: &Event) -> Result<(), ApiError> {
+    /// Apply an event: false when it is none this backend acts on (ignored), or names nothing of ours.
+    async fn apply(&self, event: &Event) -> Result<bool, ApiError> {
         let parsed = match events::parse(event) {
+            Ok(Parsed::Ignored) => return Ok(false),
             Ok(p) => p,
             Err(reason) => {
                 tracing::warn!(event_id = %event.id, event_type = %event.kind, reason, "stripe event not applicable");
-                return Ok(());
+                return Ok(false);
             }
         };
-        match &parsed {
+        let applied = match &parsed {
             Parsed::Subscription(object) => {
                 let our_id = match &object.our_id {
                     Some(id) => Some(id.clone()),
@@ -135,7 +152,7 @@ impl StripeWebhookService {
                 };
                 let Some(our_id) = our_id else {
                     tracing::warn!(event_id = %event.id, "subscription event for an unknown subscription");
-                    return Ok(());
+                    return Ok(false);
                 };
                 let facts = events::facts(event, &parsed);
                 self.fold(&our_id, &object.id, object.item_id.as_deref(), object.customer.as_deref(), facts).await
@@ -146,7 +163,8 @@ impl StripeWebhookService {
             Parsed::ChargeRefunded(charge) => self.charge_refunded(charge).await,
             Parsed::Refund(refund) => self.refund_event(refund).await,
             Parsed::Ignored => Ok(()),
-        }
+        };
+        applied.map(|()| true)
     }
 
     async fn subscription_by_ref(&self, stripe_subscription: &str) -> Result<Option<String>, ApiError> {
@@ -321,6 +339,7 @@ impl StripeWebhookService {
             ))
             .await?;
             tracing::info!(payment_id = %payment_id, ?issued, "stripe payment recorded with its invoice");
+            crate::platform::metrics::payment("stripe", "succeeded");
             crate::ledger::settle_refunds(&self.writer.store, self.writer.clock.as_ref(), &payment_id).await?;
             return Ok(());
         }
@@ -328,6 +347,7 @@ impl StripeWebhookService {
         extra.extend(crate::ledger::payment_posting(&self.writer.store, &payment, facts).await?);
         if self.writer.store.put_payment_once(&payment, extra).await? {
             tracing::info!(payment_id = %payment_id, amount = invoice.amount_paid, currency = %invoice.currency, "payment recorded");
+            crate::platform::metrics::payment("stripe", "succeeded");
         }
         crate::ledger::settle_refunds(&self.writer.store, self.writer.clock.as_ref(), &payment_id).await?;
         Ok(())
@@ -346,6 +366,8 @@ impl StripeWebhookService {
             return Ok(());
         };
         let what = if kind == InvoiceEvent::PaymentFailed { "payment_failed" } else { "payment_action_required" };
+        let outcome = if kind == InvoiceEvent::PaymentFailed { "failed" } else { "action_required" };
+        crate::platform::metrics::payment("stripe", outcome);
         let note = NotificationItem::new(
             &format!("{what}:{}:{}", invoice.id, invoice.attempt_count),
             what,
@@ -436,6 +458,7 @@ impl StripeWebhookService {
             let change = self.writer.store.record_refund(&item).await?;
             if change != RefundChange::Unchanged {
                 tracing::info!(payment_id = %payment_id, amount = r.amount, status = status.as_str(), "refund recorded");
+                crate::platform::metrics::refund("stripe", status.as_str());
             }
         }
         // Succeeded refunds reverse their part of the payment in the partner's ledger (once each).

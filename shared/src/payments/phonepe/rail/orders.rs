@@ -153,9 +153,10 @@ impl PhonePeRail {
         };
         let now = rfc3339(self.now());
         match status.state {
-            OrderState::Pending => {}
+            OrderState::Pending => crate::platform::metrics::payment("phonepe", "pending"),
             OrderState::Failed => {
                 if store.advance_phonepe_order(merchant_order_id, "failed", None, None, &now).await? {
+                    crate::platform::metrics::payment("phonepe", "failed");
                     let note = NotificationItem::new(
                         &format!("payment-failed:{merchant_order_id}"),
                         "payment_failed",
@@ -173,6 +174,7 @@ impl PhonePeRail {
             OrderState::Completed => {
                 verified.payment_id = Some(payment_id_of(merchant_order_id));
                 let (number, unapplied) = Box::pin(self.complete(&order, status)).await?;
+                crate::platform::metrics::payment("phonepe", if unapplied { "unapplied" } else { "succeeded" });
                 verified.invoice_number = number;
                 verified.unapplied = unapplied;
             }

@@ -225,7 +225,9 @@ impl PhonePeRail {
             now.clone(),
             now,
         );
-        self.writer.store.record_refund(&item).await?;
+        if self.writer.store.record_refund(&item).await? != crate::store::RefundChange::Unchanged {
+            crate::platform::metrics::refund("phonepe", status.as_str());
+        }
         // Succeeded refunds reverse their part of the payment in the partner's ledger (once each).
         crate::ledger::settle_refunds(&self.writer.store, self.writer.clock.as_ref(), &payment.payment_id).await?;
         Ok(())
