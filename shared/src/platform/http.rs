@@ -319,13 +319,16 @@ where
     let started = std::time::Instant::now();
     let method = req.method().as_str();
     let path = req.uri().path();
-    let (route, result) = match match_route(routes, method, path) {
-        RouteMatch::Found(i, params) => (routes[i].1, dispatch(routes[i].2, params).await),
-        RouteMatch::MethodNotAllowed => ("-", Err(ApiError::method_not_allowed(method, path))),
-        RouteMatch::NotFound => ("-", Err(ApiError::route_not_found(method, path))),
+    let (matched, result) = match match_route(routes, method, path) {
+        RouteMatch::Found(i, params) => (Some((routes[i].0, routes[i].1)), dispatch(routes[i].2, params).await),
+        RouteMatch::MethodNotAllowed => (None, Err(ApiError::method_not_allowed(method, path))),
+        RouteMatch::NotFound => (None, Err(ApiError::route_not_found(method, path))),
     };
+    let route = matched.map_or("-", |(_, template)| template);
     let code = result.as_ref().err().map(|e| e.code.to_string());
     let resp = render(result);
+    let (metric_method, metric_route) = matched.unwrap_or(("other", "unmatched"));
+    crate::platform::metrics::request(metric_method, metric_route, resp.status().as_u16(), started.elapsed());
     tracing::info!(
         method,
         route,
@@ -353,16 +356,26 @@ where
     Fut: Future<Output = Result<S, lambda_http::Error>>,
 {
     crate::platform::logging::init();
+    crate::platform::metrics::init();
     let state = Arc::new(init().await?);
     let service = lambda_http::service_fn(move |req: Request| {
         let state = Arc::clone(&state);
         async move {
             let budget = of_request(&req);
-            Ok::<_, Infallible>(respond_within(budget, state.handle(req)).await)
+            let request_id = request_id(&req);
+            let resp = respond_within(budget, state.handle(req)).await;
+            crate::platform::metrics::flush(request_id.as_deref());
+            Ok::<_, Infallible>(resp)
         }
     });
     let runtime = lambda_http::lambda_runtime::Runtime::new(lambda_http::Adapter::from(service));
     crate::platform::telemetry::run(runtime, crate::platform::telemetry::Trigger::Http).await
+}
+
+/// The invocation's request id (the metrics' `request_id` property); `None` outside Lambda.
+fn request_id(req: &Request) -> Option<String> {
+    use lambda_http::RequestExt;
+    req.lambda_context_ref().map(|c| c.request_id.clone())
 }
 
 /// A path parameter by name (empty when absent).
@@ -398,6 +411,7 @@ where
         Some(response) => response,
         None => {
             tracing::warn!(budget_ms = budget.as_millis() as u64, "request did not complete within its time budget");
+            crate::platform::metrics::request("other", "timed_out", 503, budget);
             problem(&crate::ApiError::timed_out())
         }
     }

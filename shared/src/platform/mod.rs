@@ -15,6 +15,7 @@ pub mod http;
 pub mod https;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
 #[cfg(feature = "payments")]
 pub mod provider_http;
 pub mod sealed;
