@@ -15,6 +15,7 @@ pub mod money;
 pub mod partners;
 pub mod payments;
 pub mod platform;
+pub mod privacy;
 pub mod store;
 pub mod usage;
 

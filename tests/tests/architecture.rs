@@ -214,6 +214,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("notifications", &["platform", "model", "money", "gst", "store", "identity", "auth"]),
+    // Data rights (export, erasure): reads and writes every family through the store, records audit events.
+    ("privacy", &["platform", "model", "money", "gst", "store", "identity", "audit"]),
     (
         "setup",
         &[
@@ -232,6 +234,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "partners",
             "marketplace",
             "notifications",
+            "privacy",
         ],
     ),
 ];

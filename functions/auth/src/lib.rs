@@ -1,5 +1,5 @@
-//! The `auth` function: sign-up, sessions, solution-scoped tokens, user context, the JWKS and the admins'
-//! reading of the audit trail.
+//! The `auth` function: sign-up, sessions, solution-scoped tokens, user context, the JWKS, the admins'
+//! reading of the audit trail and a user's data rights (export, erasure).
 //! Handlers are thin: parse the request, call one use case of `shared::auth::AuthService`, respond.
 
 use lambda_http::{Body, Request, Response};
@@ -14,6 +14,7 @@ use shared::model::TokenKind;
 use shared::platform::client_address::OriginVerify;
 use shared::platform::clock::{Clock, SystemClock};
 use shared::platform::http;
+use shared::privacy::DataRights;
 use shared::setup;
 use shared::store::Store;
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub const ROUTES: &[http::Route<Route>] = &[
     ("DELETE", "/api/orgs/{org_id}/invitations/{invitation_id}", Route::RevokeInvitation),
     ("GET", "/api/invitations", Route::MyInvitations),
     ("POST", "/api/invitations/{invitation_id}/accept", Route::AcceptInvitation),
+    ("GET", "/api/me/export", Route::ExportMyData),
+    ("DELETE", "/api/me", Route::EraseMe),
 ];
 
 /// What each row of [`ROUTES`] serves; the handler matches on it (exhaustively: no route goes unhandled).
@@ -89,6 +92,10 @@ pub enum Route {
     RevokeInvitation,
     MyInvitations,
     AcceptInvitation,
+    /// Everything about the caller (sessions only).
+    ExportMyData,
+    /// Erase the caller's account (sessions only, with the current password and a confirmation).
+    EraseMe,
 }
 
 const ACCESS: &[TokenKind] = &[TokenKind::Access];
@@ -102,6 +109,8 @@ pub struct AppState {
     pub origin: OriginVerify,
     /// The admins' reading of the audit trail.
     pub audit: AuditLog,
+    /// A user's data rights: export and erasure.
+    pub rights: DataRights,
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -124,6 +133,7 @@ impl AppState {
         Self {
             verification: EmailVerification::new(store.clone(), clock.clone()),
             audit: AuditLog::new(store.clone(), clock.clone()),
+            rights: DataRights::new(store.clone(), clock.clone()),
             auth: AuthService::with_keys(store, keys, clock, TokenSettings::default()),
             origin: OriginVerify::none(),
         }
@@ -241,6 +251,15 @@ async fn dispatch(
             Ok(http::json(200, &auth.user_solutions(&caller).await?))
         }
         Route::Jwks => Ok(http::json_cacheable(200, &auth.jwks().await?, 300)),
+        Route::ExportMyData => {
+            let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
+            Ok(http::json(200, &state.rights.export(&caller, http::client_ip(req, &state.origin)).await?))
+        }
+        Route::EraseMe => {
+            let caller = auth.authenticate(http::bearer(req), ACCESS).await?;
+            let body = http::json_body(req, limit)?;
+            Ok(http::json(200, &state.rights.erase(&caller, body, http::client_ip(req, &state.origin)).await?))
+        }
         // Boxed: the organization routes keep their (large) future off every other route's.
         _ => Box::pin(organizations(auth, route, &params, req)).await,
     }

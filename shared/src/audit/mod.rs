@@ -16,6 +16,8 @@
 //! | `auth.login_failed`, `auth.locked` | `system` | `user#<id>` | `auth::sessions` (after the refusal) |
 //! | `token.revoked` | the owner or an admin; `system` (a reused refresh token) | `token#<id>`; `user#<id>` (reuse) | `auth::sessions` (after the revocation) |
 //! | `api_key.created`, `api_key.revoked` | the partner's member or an admin | `api_key#<id>` | `partners::api_keys` (after the write) |
+//! | `account.exported` | the user | `user#<id>` | `privacy::export` (after the export was read) |
+//! | `account.erased` | the user | `user#<id>` | `privacy::erase` (the tombstone's transaction) |
 //!
 //! Where the action is a DynamoDB transaction, its record is a put in the same transaction (recorded exactly
 //! when the action happened); otherwise it is one more write after the action succeeded ([`record_after`]: a
@@ -32,8 +34,8 @@
 //! client's IP address is kept on security events only (it is personal data: see retention).
 //!
 //! **Retention** (DynamoDB deletes a record at its `expires_at`, the table's TTL attribute):
-//! - security events (`auth.*`, `token.revoked`, `api_key.*`): [`SECURITY_RETENTION_DAYS`] (400 days: a year
-//!   of investigations and the annual review, no longer, as they carry IP addresses);
+//! - security events (`auth.*`, `token.revoked`, `api_key.*`, `account.exported`): [`SECURITY_RETENTION_DAYS`]
+//!   (400 days: a year of investigations and the annual review, no longer, as they carry IP addresses);
 //! - admin decisions and money (everything else): [`RECORD_RETENTION_DAYS`] (8 years: GST records are kept
 //!   72 months from the due date of the year's annual return, up to about 7¾ years after a transaction).
 //!
@@ -79,10 +81,14 @@ pub enum AuditKind {
     TokenRevoked,
     ApiKeyCreated,
     ApiKeyRevoked,
+    /// A user read the export of their data.
+    AccountExported,
+    /// A user erased their account (kept with the money records it explains).
+    AccountErased,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 22] = [
         Self::PartnerApproved,
         Self::PartnerRejected,
         Self::SolutionApproved,
@@ -103,6 +109,8 @@ impl AuditKind {
         Self::TokenRevoked,
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
+        Self::AccountExported,
+        Self::AccountErased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,6 +135,8 @@ impl AuditKind {
             Self::TokenRevoked => "token.revoked",
             Self::ApiKeyCreated => "api_key.created",
             Self::ApiKeyRevoked => "api_key.revoked",
+            Self::AccountExported => "account.exported",
+            Self::AccountErased => "account.erased",
         }
     }
 
@@ -145,6 +155,7 @@ impl AuditKind {
                 | Self::TokenRevoked
                 | Self::ApiKeyCreated
                 | Self::ApiKeyRevoked
+                | Self::AccountExported
         )
     }
 

@@ -14,7 +14,6 @@ use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, FieldError, codes};
 use crate::platform::ids;
 use crate::store::solutions::{EntitlementItem, SolutionItem};
-use crate::store::throttle::LoginThrottleItem;
 use crate::store::tokens::{FamilyItem, RefreshItem, TokenItem};
 use crate::store::usage::UsageCounterItem;
 use crate::store::users::UserItem;
@@ -232,28 +231,9 @@ impl AuthService {
             return Err(invalid());
         }
         // The account's failure counter, whether or not the account exists (no enumeration by throttle).
-        let email_hash = crate::platform::crypto::sha256_hex(email.as_bytes());
         let now = self.clock.now().timestamp();
-        let (user_id, seen) = self.store.login_lookup(&email, &email_hash).await?;
-        let live = seen.as_ref().filter(|t| t.expires_at > now);
-        if let Some(t) = live
-            && t.locked_until > now
-        {
-            return Err(throttle::login_locked(t.locked_until - now));
-        }
-        // Count this attempt as a failure before checking the password, atomically: concurrent guesses are
-        // serialised, so each one counts and none slips past a lock.
-        let failures = live.map_or(0, |t| t.failures).saturating_add(1);
-        let lock = throttle::login_lock_seconds(failures);
-        let next = LoginThrottleItem::new(
-            &email_hash,
-            failures,
-            if lock > 0 { now + lock } else { 0 },
-            now + throttle::LOGIN_FAILURE_MEMORY_SECONDS,
-        );
-        if !self.store.reserve_login_attempt(seen.as_ref(), &next).await? {
-            return Err(throttle::login_locked(1));
-        }
+        let throttle::PasswordAttempt { user_id, failures, lock_seconds: lock, email_hash } =
+            throttle::reserve_password_attempt(&self.store, &email, now).await?;
         let user = match user_id {
             Some(user_id) => self.store.get_user(&user_id).await?,
             None => None,

@@ -210,6 +210,25 @@ pub fn financial_year(date: NaiveDate) -> String {
 /// "INV/26-27/000001" for financial year "2026-27": the sequence zero-padded to six digits. That is 16
 /// characters, the most CGST rule 46(b) allows for an invoice serial number (letters, digits, `-` and `/`); a
 /// year with more than 999,999 invoices would need a shorter prefix.
+/// Months the accounts and records of a financial year are kept: CGST Act s.36 and CGST Rules r.56 — 72 months
+/// from the due date of the annual return (GSTR-9) for that year. Invoices, their PDFs, the payments, refunds and
+/// ledger postings behind them stay that long, an erased buyer's included.
+pub const RECORD_RETENTION_MONTHS: u32 = 72;
+
+/// The due date of the annual return of the financial year holding `date`: 31 December after the year ends
+/// (a year runs 1 April to 31 March).
+pub fn annual_return_due(date: NaiveDate) -> NaiveDate {
+    let fy_end_year = if date.month() >= 4 { date.year() + 1 } else { date.year() };
+    NaiveDate::from_ymd_opt(fy_end_year, 12, 31).unwrap_or(date)
+}
+
+/// Until when the records of a transaction on `date` must be kept: [`RECORD_RETENTION_MONTHS`] after the due
+/// date of that year's annual return.
+pub fn records_kept_until(date: NaiveDate) -> NaiveDate {
+    let due = annual_return_due(date);
+    due.checked_add_months(chrono::Months::new(RECORD_RETENTION_MONTHS)).unwrap_or(due)
+}
+
 pub fn invoice_number(fy: &str, seq: u64) -> String {
     format!("INV/{}/{seq:06}", fy.get(2..).unwrap_or(fy))
 }
@@ -291,6 +310,17 @@ pub fn split_inclusive(total: i64, currency: &str, seller_state: &str, place_of_
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_are_kept_72_months_from_the_annual_return_due_date() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("date");
+        // FY 2026-27 (an invoice of December 2026 or of March 2027): return due 31 Dec 2027, kept to 31 Dec 2033.
+        assert_eq!(annual_return_due(d(2026, 12, 3)), d(2027, 12, 31));
+        assert_eq!(records_kept_until(d(2026, 12, 3)), d(2033, 12, 31));
+        assert_eq!(records_kept_until(d(2027, 3, 31)), d(2033, 12, 31));
+        // 1 April starts the next year.
+        assert_eq!(records_kept_until(d(2027, 4, 1)), d(2034, 12, 31));
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")

@@ -110,6 +110,46 @@ pub fn login_locked(retry_after: i64) -> ApiError {
     )
 }
 
+/// One password attempt on an account counted before the password is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordAttempt {
+    /// The user behind the address, if any.
+    pub user_id: Option<String>,
+    /// Consecutive failures, this attempt counted as one.
+    pub failures: u32,
+    /// The lock this attempt brings if it fails (seconds; 0: none).
+    pub lock_seconds: i64,
+    /// The throttle's key (the SHA-256 of the normalised address): cleared by a success.
+    pub email_hash: String,
+}
+
+/// Count a password attempt on the account of `email` (normalised) as a failure before checking it,
+/// atomically: concurrent guesses are serialised, so each one counts and none slips past a lock. The same
+/// whether or not the account exists (no enumeration by throttle); 429 while the account is locked. Sign-in
+/// and every re-authentication (an account's erasure) share this counter.
+pub async fn reserve_password_attempt(store: &Store, email: &str, now: i64) -> Result<PasswordAttempt, ApiError> {
+    let email_hash = crate::platform::crypto::sha256_hex(email.as_bytes());
+    let (user_id, seen) = store.login_lookup(email, &email_hash).await?;
+    let live = seen.as_ref().filter(|t| t.expires_at > now);
+    if let Some(t) = live
+        && t.locked_until > now
+    {
+        return Err(login_locked(t.locked_until - now));
+    }
+    let failures = live.map_or(0, |t| t.failures).saturating_add(1);
+    let lock_seconds = login_lock_seconds(failures);
+    let next = crate::store::throttle::LoginThrottleItem::new(
+        &email_hash,
+        failures,
+        if lock_seconds > 0 { now + lock_seconds } else { 0 },
+        now + LOGIN_FAILURE_MEMORY_SECONDS,
+    );
+    if !store.reserve_login_attempt(seen.as_ref(), &next).await? {
+        return Err(login_locked(1));
+    }
+    Ok(PasswordAttempt { user_id, failures, lock_seconds, email_hash })
+}
+
 /// The client a per-IP counter is kept for: the IPv4 address, or the /64 network of an IPv6 address (one
 /// host usually holds a whole /64). `None` when the address is not an IP address.
 pub fn client_of(source_ip: &str) -> Option<String> {

@@ -116,6 +116,19 @@ pub mod codes {
     pub const INVITATION_CLOSED: &str = "invitation_closed";
     /// The invitation is for another address than the caller's verified one.
     pub const INVITATION_EMAIL_MISMATCH: &str = "invitation_email_mismatch";
+    /// The current password given to confirm an account's erasure is wrong (the session stays valid).
+    pub const REAUTHENTICATION_FAILED: &str = "reauthentication_failed";
+    /// Erasure refused: the user is the only owner of an organization with other members (transfer ownership
+    /// first).
+    pub const ORG_HAS_OTHER_MEMBERS: &str = "org_has_other_members";
+    /// Erasure refused: the user's approved partner has solutions that are not retired.
+    pub const PARTNER_SOLUTIONS_LIVE: &str = "partner_solutions_live";
+    /// Erasure refused: the user's partner has a payout not yet made.
+    pub const PARTNER_PAYOUT_PENDING: &str = "partner_payout_pending";
+    /// Erasure refused: a subscription would renew (cancel it first; it ends at its period end, no refund).
+    pub const SUBSCRIPTION_ACTIVE: &str = "subscription_active";
+    /// Erasure refused: money in flight (a checkout or payment request open, a refund pending).
+    pub const PAYMENT_PENDING: &str = "payment_pending";
     pub const INTERNAL: &str = "internal";
 }
 

@@ -6,6 +6,7 @@
 //! |-------------------------------------------------|-------|---------------------------------------------------|
 //! | user by id                                      | table | PK=`USER#<user_id>`, SK=`PROFILE`                 |
 //! | user id by normalised email (uniqueness guard)  | table | PK=`EMAIL#<email>`, SK=`EMAIL`                    |
+//! | an erased account's tombstone (no email, no name) | table | PK=`USER#<user_id>`, SK=`ERASED`                |
 //! | an email verification link by hash (TTL 24 h)   | table | PK=`EMAILVERIFY#<sha256>`, SK=`EMAILVERIFY`       |
 //! | a user's verification mails sent (throttle, TTL) | table | PK=`USER#<user_id>`, SK=`VERIFYSENDS`            |
 //! | a user's tier for a solution                    | table | PK=`USER#<user_id>`, SK=`TIER#<solution_id>`      |
@@ -127,6 +128,11 @@ pub fn user(user_id: &str) -> Key {
 
 pub fn user_partition(user_id: &str) -> String {
     format!("USER#{user_id}")
+}
+
+/// The tombstone of an erased account (`store::privacy`).
+pub fn erased_account(user_id: &str) -> Key {
+    Key::new(user_partition(user_id), "ERASED")
 }
 
 pub fn email(normalized_email: &str) -> Key {
@@ -622,6 +628,7 @@ mod tests {
         // These strings are stored data: changing one is a migration, so this test pins them.
         assert_eq!(user("usr_1"), Key::new("USER#usr_1".into(), "PROFILE"));
         assert_eq!(email("a@b.c").pk, "EMAIL#a@b.c");
+        assert_eq!(erased_account("usr_1"), Key::new("USER#usr_1".into(), "ERASED"));
         assert_eq!(entitlement("usr_1", "sol_1").sk, "TIER#sol_1");
         assert_eq!(entitlement_solution("TIER#sol_1"), Some("sol_1"));
         assert_eq!(entitlement("org_1", "sol_1"), Key::new("ORG#org_1".into(), "TIER#sol_1"));

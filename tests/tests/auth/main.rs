@@ -5,6 +5,7 @@ mod attacks;
 mod audit;
 mod client_address;
 mod confinement;
+mod data_rights;
 mod events;
 mod flow;
 mod health;

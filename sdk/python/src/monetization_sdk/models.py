@@ -281,6 +281,12 @@ class ProblemCode(Enum):
     invitation_not_found = 'invitation_not_found'
     invitation_closed = 'invitation_closed'
     invitation_email_mismatch = 'invitation_email_mismatch'
+    reauthentication_failed = 'reauthentication_failed'
+    org_has_other_members = 'org_has_other_members'
+    partner_solutions_live = 'partner_solutions_live'
+    partner_payout_pending = 'partner_payout_pending'
+    subscription_active = 'subscription_active'
+    payment_pending = 'payment_pending'
     internal = 'internal'
 
 
@@ -521,6 +527,85 @@ class TokenInfo(BaseModel):
     expires_at: Timestamp
 
 
+class ExportSection(BaseModel):
+    items: List[Dict[str, Any]]
+    truncated: Annotated[bool, Field(description='There were more than the bound.')]
+
+
+class Account(BaseModel):
+    email: str
+    name: str
+    role: Role
+    created_at: Timestamp
+    email_verified: bool
+    email_verified_at: Optional[AwareDatetime] = None
+
+
+class DataExport(BaseModel):
+    format_version: Literal[1]
+    generated_at: Timestamp
+    user_id: UserId
+    account: Account
+    sessions: ExportSection
+    organizations: ExportSection
+    invitations: ExportSection
+    tiers: ExportSection
+    subscriptions: ExportSection
+    payments: ExportSection
+    invoices: ExportSection
+    ledger_postings: ExportSection
+    usage: ExportSection
+    reviews: ExportSection
+    partner: Annotated[
+        Optional[Dict[str, Any]],
+        Field(
+            description='The partner the user applied as; API keys by id, name and prefix only.'
+        ),
+    ] = None
+    audit: ExportSection
+
+
+class EraseAccountRequest(BaseModel):
+    password: Annotated[
+        str,
+        Field(
+            description="The account's current password.", max_length=256, min_length=1
+        ),
+    ]
+    confirm: Annotated[Literal[True], Field(description='Must be true.')]
+
+
+class Kept(BaseModel):
+    invoices: Annotated[int, Field(ge=0)]
+    invoice_pdfs: Annotated[
+        int, Field(description='Kept in S3 as issued (the legal tax invoice).', ge=0)
+    ]
+    payments_and_refunds: Annotated[int, Field(ge=0)]
+    ledger_postings: Annotated[int, Field(ge=0)]
+    subscriptions: Annotated[int, Field(ge=0)]
+    retention_months: Annotated[
+        Literal[72],
+        Field(
+            description="From the due date of the annual return of the records' financial year."
+        ),
+    ]
+    kept_until: Annotated[
+        Optional[date],
+        Field(description='The latest date a kept record must be kept until.'),
+    ] = None
+    audit_records: str
+
+
+class AccountErased(BaseModel):
+    user_id: UserId
+    erased_at: Timestamp
+    removed: Annotated[
+        Dict[str, int],
+        Field(description='Counts of what was removed, revoked or anonymised.'),
+    ]
+    kept: Kept
+
+
 class AuditKind(Enum):
     partner_approved = 'partner.approved'
     partner_rejected = 'partner.rejected'
@@ -542,6 +627,8 @@ class AuditKind(Enum):
     token_revoked = 'token.revoked'
     api_key_created = 'api_key.created'
     api_key_revoked = 'api_key.revoked'
+    account_exported = 'account.exported'
+    account_erased = 'account.erased'
 
 
 class AuditTime(RootModel[Union[date, AwareDatetime]]):
@@ -1466,7 +1553,7 @@ class PartnerAnalytics(BaseModel):
     solutions: Optional[List[Solution2]] = None
 
 
-class Account(Enum):
+class Account1(Enum):
     cash = 'cash'
     gst_payable = 'gst_payable'
     platform_revenue = 'platform_revenue'
@@ -1474,7 +1561,7 @@ class Account(Enum):
 
 
 class LedgerEntry(BaseModel):
-    account: Optional[Account] = None
+    account: Optional[Account1] = None
     debit: Optional[int] = None
     credit: Optional[int] = None
 

@@ -198,6 +198,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything the platform holds about the caller, as JSON (data portability)
+         * @description A session only (a solution token or a partner API key is refused). Sections: the account, sessions and solution tokens (ids, kinds and times: never a token, a token hash or a refresh token), organizations, invitations to the caller's address, tiers, subscriptions, payments and refunds, invoices (numbers and amounts; the PDF through `GET /api/invoices`, a short-lived link), the ledger postings of the caller's payments and refunds, usage counters, reviews, the partner the caller applied as (API keys by id, name and prefix: never their hashes) and the audit records about the caller. Each section holds at most 1000 items (usage: 5000 counters), read 100 at a time; `truncated: true` says there were more. Recorded as `account.exported`. `Cache-Control: no-store`.
+         */
+        get: operations["exportMyData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase the caller's account (right to erasure)
+         * @description A session only, with the current password and `confirm: true`. Removes the profile (email, name, password hash) and the address's guard (the address may register again, as a new user), revokes every session and solution token and the partner's API keys, removes organization memberships (an organization the caller is alone in is deleted), invitations to the address, usage counters, tiers and throttle counters; reviews keep their rating, shown by "Deleted user" without their text. Kept, keyed by the user id only: invoices (buyer name, address and email removed from the record; GSTIN and state kept), the invoice PDFs as issued (the tax invoice is the legal document), payments, refunds, ledger postings and subscriptions, for 72 months from the due date of the annual return of their financial year (CGST Act s.36, CGST Rules r.56: `kept.kept_until` is the latest such date), and the audit trail (the erasure is `account.erased`). Refused (409) while the caller is the only owner of an organization with other members, an approved partner with solutions not retired or a payout not made, a subscription renews, or money is in flight. Each step is idempotent and the account's tombstone is written last: an erasure that stopped midway is finished by signing in again and repeating the request. After success the session is revoked, so a repeat answers 401 `revoked`.
+         */
+        delete: operations["eraseMyAccount"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/user-tier": {
         parameters: {
             query?: never;
@@ -1444,7 +1484,7 @@ export interface components {
          * @description Stable machine-readable error code (the last segment of `type`). New codes may be added: clients treat an unknown one by its `status`.
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "forbidden" | "route_not_found" | "method_not_allowed" | "email_taken" | "user_not_found" | "solution_not_found" | "token_not_found" | "expired" | "revoked" | "invalid_signature" | "malformed" | "wrong_audience" | "wrong_token_kind" | "insufficient_scope" | "solution_mismatch" | "solution_unavailable" | "too_many_requests" | "quota_exceeded" | "invalid_refresh_token" | "refresh_token_reused" | "service_unavailable" | "payment_provider_error" | "payment_provider_unavailable" | "payment_failed" | "subscription_not_found" | "subscription_exists" | "checkout_in_progress" | "subscription_not_active" | "price_not_found" | "payment_not_found" | "refund_exceeds_payment" | "idempotency_key_reused" | "event_in_progress" | "invoice_not_found" | "invoice_not_open" | "renewal_unpaid" | "provider_not_configured" | "amount_mismatch" | "not_a_partner" | "partner_not_found" | "partner_exists" | "partner_not_pending" | "invalid_api_key" | "api_key_not_found" | "api_key_not_allowed" | "invalid_transition" | "no_pending_change" | "concurrent_update" | "assets_not_configured" | "review_not_allowed" | "review_own_solution" | "notification_not_found" | "notification_not_dead" | "email_not_verified" | "verification_invalid" | "verification_expired" | "verification_used" | "email_already_verified" | "org_not_found" | "org_role_required" | "last_owner" | "personal_org" | "member_not_found" | "already_member" | "invitation_not_found" | "invitation_closed" | "invitation_email_mismatch" | "internal";
+        ProblemCode: "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "forbidden" | "route_not_found" | "method_not_allowed" | "email_taken" | "user_not_found" | "solution_not_found" | "token_not_found" | "expired" | "revoked" | "invalid_signature" | "malformed" | "wrong_audience" | "wrong_token_kind" | "insufficient_scope" | "solution_mismatch" | "solution_unavailable" | "too_many_requests" | "quota_exceeded" | "invalid_refresh_token" | "refresh_token_reused" | "service_unavailable" | "payment_provider_error" | "payment_provider_unavailable" | "payment_failed" | "subscription_not_found" | "subscription_exists" | "checkout_in_progress" | "subscription_not_active" | "price_not_found" | "payment_not_found" | "refund_exceeds_payment" | "idempotency_key_reused" | "event_in_progress" | "invoice_not_found" | "invoice_not_open" | "renewal_unpaid" | "provider_not_configured" | "amount_mismatch" | "not_a_partner" | "partner_not_found" | "partner_exists" | "partner_not_pending" | "invalid_api_key" | "api_key_not_found" | "api_key_not_allowed" | "invalid_transition" | "no_pending_change" | "concurrent_update" | "assets_not_configured" | "review_not_allowed" | "review_own_solution" | "notification_not_found" | "notification_not_dead" | "email_not_verified" | "verification_invalid" | "verification_expired" | "verification_used" | "email_already_verified" | "org_not_found" | "org_role_required" | "last_owner" | "personal_org" | "member_not_found" | "already_member" | "invitation_not_found" | "invitation_closed" | "invitation_email_mismatch" | "reauthentication_failed" | "org_has_other_members" | "partner_solutions_live" | "partner_payout_pending" | "subscription_active" | "payment_pending" | "internal";
         FieldError: {
             /**
              * @description Name (or dotted path) of the field, `body` for the body as a whole.
@@ -1609,11 +1649,83 @@ export interface components {
             issued_at: components["schemas"]["Timestamp"];
             expires_at: components["schemas"]["Timestamp"];
         };
+        /** @description At most 1000 items of one kind (usage 5000), newest first where the kind has an order. */
+        ExportSection: {
+            items: Record<string, never>[];
+            /** @description There were more than the bound. */
+            truncated: boolean;
+        };
+        /** @description Everything about one user (format version 1). Never a secret, token or hash. */
+        DataExport: {
+            /** @constant */
+            format_version: 1;
+            generated_at: components["schemas"]["Timestamp"];
+            user_id: components["schemas"]["UserId"];
+            account: {
+                /** Format: email */
+                email: string;
+                name: string;
+                role: components["schemas"]["Role"];
+                created_at: components["schemas"]["Timestamp"];
+                email_verified: boolean;
+                /** Format: date-time */
+                email_verified_at?: string | null;
+            };
+            sessions: components["schemas"]["ExportSection"];
+            organizations: components["schemas"]["ExportSection"];
+            invitations: components["schemas"]["ExportSection"];
+            tiers: components["schemas"]["ExportSection"];
+            subscriptions: components["schemas"]["ExportSection"];
+            payments: components["schemas"]["ExportSection"];
+            invoices: components["schemas"]["ExportSection"];
+            ledger_postings: components["schemas"]["ExportSection"];
+            usage: components["schemas"]["ExportSection"];
+            reviews: components["schemas"]["ExportSection"];
+            /** @description The partner the user applied as; API keys by id, name and prefix only. */
+            partner?: Record<string, never> | null;
+            audit: components["schemas"]["ExportSection"];
+        };
+        EraseAccountRequest: {
+            /** @description The account's current password. */
+            password: string;
+            /**
+             * @description Must be true.
+             * @constant
+             */
+            confirm: true;
+        };
+        AccountErased: {
+            user_id: components["schemas"]["UserId"];
+            erased_at: components["schemas"]["Timestamp"];
+            /** @description Counts of what was removed, revoked or anonymised. */
+            removed: {
+                [key: string]: number;
+            };
+            kept: {
+                invoices: number;
+                /** @description Kept in S3 as issued (the legal tax invoice). */
+                invoice_pdfs: number;
+                payments_and_refunds: number;
+                ledger_postings: number;
+                subscriptions: number;
+                /**
+                 * @description From the due date of the annual return of the records' financial year.
+                 * @constant
+                 */
+                retention_months: 72;
+                /**
+                 * Format: date
+                 * @description The latest date a kept record must be kept until.
+                 */
+                kept_until?: string | null;
+                audit_records: string;
+            };
+        };
         /**
-         * @description What happened (a stable dotted name). Admin decisions and money (kept 8 years): `partner.approved`, `partner.rejected`; `solution.approved`, `.rejected` (a submission), `.suspended`, `.reinstated`, `.retired`, `.change_approved`, `.change_rejected` (a published solution's pending change of tiers); `quota.reset` (by an admin, or with an upgrade); `tier_limits.set`; `user_tier.set`; `refund.requested`; `notification.retried`. Security events (kept 400 days, with the client's IP address where the auth function saw it): `auth.login`, `auth.login_failed` (existing accounts only), `auth.locked` (the failure that locked the account), `token.revoked` (by its owner or an admin; by `system` when a reused refresh token revoked its session), `api_key.created`, `api_key.revoked`.
+         * @description What happened (a stable dotted name). Admin decisions and money (kept 8 years): `partner.approved`, `partner.rejected`; `solution.approved`, `.rejected` (a submission), `.suspended`, `.reinstated`, `.retired`, `.change_approved`, `.change_rejected` (a published solution's pending change of tiers); `quota.reset` (by an admin, or with an upgrade); `tier_limits.set`; `user_tier.set`; `refund.requested`; `notification.retried`. Security events (kept 400 days, with the client's IP address where the auth function saw it): `auth.login`, `auth.login_failed` (existing accounts only), `auth.locked` (the failure that locked the account), `token.revoked` (by its owner or an admin; by `system` when a reused refresh token revoked its session), `api_key.created`, `api_key.revoked`, `account.exported` (a user read their data's export). `account.erased` (a user erased their account; kept 8 years with the money records).
          * @enum {string}
          */
-        AuditKind: "partner.approved" | "partner.rejected" | "solution.approved" | "solution.rejected" | "solution.suspended" | "solution.reinstated" | "solution.retired" | "solution.change_approved" | "solution.change_rejected" | "quota.reset" | "tier_limits.set" | "user_tier.set" | "refund.requested" | "notification.retried" | "auth.login" | "auth.login_failed" | "auth.locked" | "token.revoked" | "api_key.created" | "api_key.revoked";
+        AuditKind: "partner.approved" | "partner.rejected" | "solution.approved" | "solution.rejected" | "solution.suspended" | "solution.reinstated" | "solution.retired" | "solution.change_approved" | "solution.change_rejected" | "quota.reset" | "tier_limits.set" | "user_tier.set" | "refund.requested" | "notification.retried" | "auth.login" | "auth.login_failed" | "auth.locked" | "token.revoked" | "api_key.created" | "api_key.revoked" | "account.exported" | "account.erased";
         /** @description An RFC 3339 time (any offset) or a UTC date (YYYY-MM-DD), in the years 2000 to 9999. */
         AuditTime: string;
         AuditEvent: {
@@ -3277,6 +3389,90 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportMyData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export. */
+            200: {
+                headers: {
+                    "Cache-Control"?: "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataExport"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    eraseMyAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EraseAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description The account is erased; what was removed and what is kept, until when. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountErased"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The password is wrong (`reauthentication_failed`; the session stays valid, failures count toward the login lock). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/reauthentication_failed",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "code": "reauthentication_failed",
+                     *       "detail": "the password is incorrect"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Erasing now would break others or money in flight: `org_has_other_members` (transfer ownership first), `partner_solutions_live` (retire them first), `partner_payout_pending`, `subscription_active` (cancel it: it ends at its period end, no refund), `payment_pending` (a checkout, payment request or refund not final). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "org_has_other_members" | "partner_solutions_live" | "partner_payout_pending" | "subscription_active" | "payment_pending" | "concurrent_update";
+                    };
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
