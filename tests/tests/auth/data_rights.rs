@@ -290,3 +290,39 @@ async fn only_a_session_with_the_password_and_a_confirmation_erases() {
     let r = env.call("GET", "/api/me/export", None, Some(&user.access_token)).await;
     assert_eq!(r.status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_stopped_midway_is_finished_by_the_next_one() {
+    let env = TestEnv::new().await;
+    let solution = env.solution(SolutionStatus::Published).await;
+    let email = unique_email("midway");
+    let user = env.register(&email).await;
+    let token = env.solution_token(&user.access_token, &solution.solution_id).await;
+    let tracked = env
+        .call("POST", "/api/track-usage", Some(json!({"action": "run"})), Some(token["token"].as_str().expect("token")))
+        .await;
+    assert_eq!(tracked.status, 200, "{:?}", tracked.body);
+    // The steps before the last one ran (counters and the account's extras gone, every session revoked), then
+    // the function stopped: no tombstone, the profile and the password still there.
+    env.store.delete_usage(&user.user_id).await.expect("usage");
+    env.store.delete_user_extras(&user.user_id).await.expect("extras");
+    let records = env.store.user_token_records(&user.user_id, 100).await.expect("tokens").items;
+    for t in &records {
+        env.store
+            .revoke_family(&t.family_id, &user.user_id, "account erased", "2026-12-03T00:00:00Z")
+            .await
+            .expect("revoke");
+    }
+    assert!(env.store.get_erased_account(&user.user_id).await.expect("read").is_none());
+    assert_eq!(env.call("GET", "/api/user-context", None, Some(&user.access_token)).await.status, 401);
+
+    // Signing in again and repeating the request finishes it.
+    let again = env.login(&email).await;
+    let r = env.call("DELETE", "/api/me", Some(erase_body()), Some(&again.access_token)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(env.store.get_erased_account(&user.user_id).await.expect("read").is_some());
+    assert!(env.store.get_user(&user.user_id).await.expect("read").is_none());
+    assert_eq!(env.store.user_id_by_email(&email).await.expect("read"), None, "the address is free");
+    let login = env.call("POST", "/api/auth/login", Some(json!({"email": email, "password": PASSWORD})), None).await;
+    assert_eq!(login.status, 401);
+}
