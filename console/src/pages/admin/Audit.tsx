@@ -34,6 +34,8 @@ const KINDS: Record<Kind, string> = {
   "token.revoked": "Token revoked",
   "api_key.created": "API key created",
   "api_key.revoked": "API key revoked",
+  "account.exported": "Account data exported",
+  "account.erased": "Account erased",
 };
 
 const PAGE_SIZES = ["10", "50", "100"];
