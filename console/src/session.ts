@@ -119,6 +119,16 @@ export async function signOut(): Promise<void> {
   set({ status: "signed-out", orgs: [] });
 }
 
+/**
+ * Forget the session here only, without calling the API: for when the server has already revoked it (the account
+ * was erased). `ended` is shown on the sign-in page.
+ */
+export function forgetSession(ended?: string): void {
+  api.setTokens(undefined);
+  saveTokens(undefined);
+  set({ status: "signed-out", orgs: [], ended });
+}
+
 /** The partners the caller belongs to (their partner organizations), with the caller's role in each. */
 export function partnerOrgs(s: Session): (OrgView & { partner_id: string })[] {
   return s.orgs.filter((o): o is OrgView & { partner_id: string } => o.kind === "partner" && !!o.partner_id);

@@ -3,6 +3,7 @@ import type { RouteDef } from "../../routes";
 import { Home } from "./Home";
 
 // Each page is its own chunk, loaded when first visited (the charts library only with the pages that draw).
+const Account = lazy(() => import("./Account").then((m) => m.Account));
 const Billing = lazy(() => import("./Billing").then((m) => m.Billing));
 const BillingCanceled = lazy(() => import("./BillingReturn").then((m) => m.BillingCanceled));
 const BillingPay = lazy(() => import("./BillingReturn").then((m) => m.BillingPay));
@@ -25,4 +26,5 @@ export const userRoutes: RouteDef[] = [
   { path: "/billing/phonepe/return", component: PhonePeReturn, access: "user" },
   { path: "/billing/pay", component: BillingPay, access: "user" },
   { path: "/billing/invoices", component: Billing, access: "user" },
+  { path: "/account", component: Account, access: "user", nav: "Account" },
 ];
