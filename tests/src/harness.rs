@@ -390,6 +390,20 @@ pub fn api_request(method: &str, uri: &str, body: Body, bearer: Option<&str>, he
     builder.body(body).expect("request")
 }
 
+/// `req` as API Gateway delivers it from `source_ip` (its HTTP API request context).
+pub fn from_source_ip(mut req: Request, source_ip: &str) -> Request {
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+    };
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    context.http.method = req.method().clone();
+    context.http.path = Some(req.uri().path().to_owned());
+    context.http.source_ip = Some(source_ip.to_owned());
+    req.extensions_mut().insert(lambda_http::request::RequestContext::ApiGatewayV2(context));
+    req
+}
+
 pub fn decode(resp: lambda_http::Response<Body>) -> Reply {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();

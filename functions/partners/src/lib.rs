@@ -11,6 +11,7 @@ use shared::model::OrgRole;
 use shared::partners::solutions::Action;
 use shared::partners::{AssetStore, PartnerService};
 use shared::payments::stripe::prices::PriceBook;
+use shared::platform::client_address::OriginVerify;
 use shared::platform::clock::{Clock, SystemClock};
 use shared::platform::deferred::Deferred;
 use shared::platform::http;
@@ -85,6 +86,8 @@ pub struct AppState {
     pub partners: PartnerService,
     /// Revenue postings and payout statements (read side).
     pub ledger: PartnerLedger,
+    /// How the client's address is told behind the console's distribution (for the audit of API keys).
+    pub origin: OriginVerify,
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -100,6 +103,7 @@ impl AppState {
         let platform = setup::platform_from_env(&sdk)?;
         let sealer = setup::deferred_sealer(&sdk)?;
         let mut state = Self::with_sealer(platform.store, platform.keys, Arc::new(SystemClock), sealer);
+        state.origin = OriginVerify::from_env()?;
         if std::env::var_os("STRIPE_SECRET_ID").is_some() {
             state.partners = state.partners.with_price_book(PriceBook::new(setup::deferred_stripe(&sdk)?));
         }
@@ -116,7 +120,7 @@ impl AppState {
 
     pub fn with_sealer(store: Store, keys: KeySet, clock: Arc<dyn Clock>, sealer: Deferred<Arc<Sealer>>) -> Self {
         let ledger = PartnerLedger::new(store.clone(), clock.clone());
-        Self { partners: PartnerService::new(store, Arc::new(keys), clock, sealer), ledger }
+        Self { partners: PartnerService::new(store, Arc::new(keys), clock, sealer), ledger, origin: OriginVerify::none() }
     }
 }
 
@@ -138,7 +142,7 @@ async fn dispatch(
 ) -> Result<Response<Body>, ApiError> {
     let param = |name: &str| http::param(&params, name).to_owned();
     let p = &state.partners;
-    let caller = p.authenticate(http::bearer(req)).await?;
+    let caller = p.authenticate(http::bearer(req), http::client_ip(req, &state.origin)).await?;
     let q = |name: &str| http::query(req, name);
     let act = |action: Action| {
         let id = param("id");

@@ -120,7 +120,8 @@ impl PartnerService {
         tracing::info!(partner_id, key_id = %key_id, "partner API key created");
         let event = Event::new(AuditKind::ApiKeyCreated, &caller.principal.user_id, subject::api_key(&key_id))
             .detail("partner_id", partner_id)
-            .detail("solutions", item.solution_ids.len());
+            .detail("solutions", item.solution_ids.len())
+            .source_ip(caller.source_ip.as_deref());
         audit::record_after(&self.store, &[self.audit(event)]).await;
         Ok(CreatedKey { key, info: KeyView::from(&item) })
     }
@@ -147,7 +148,8 @@ impl PartnerService {
         if self.store.revoke_api_key(key, &now_rfc3339(self.clock.as_ref())).await? {
             tracing::info!(partner_id, key_id, "partner API key revoked");
             let event = Event::new(AuditKind::ApiKeyRevoked, &caller.principal.user_id, subject::api_key(key_id))
-                .detail("partner_id", partner_id);
+                .detail("partner_id", partner_id)
+                .source_ip(caller.source_ip.as_deref());
             audit::record_after(&self.store, &[self.audit(event)]).await;
         }
         Ok(())

@@ -64,6 +64,8 @@ pub struct Caller {
     pub partner: Option<PartnerItem>,
     /// The partners the caller is a member of, with the caller's role.
     pub partners: Vec<(PartnerItem, OrgRole)>,
+    /// The client's address (recorded on security events such as API keys made or revoked).
+    pub source_ip: Option<String>,
 }
 
 impl Caller {
@@ -204,7 +206,8 @@ impl PartnerService {
     /// A signed-in user (session token), the partner it applied for, and the partners whose organizations it
     /// belongs to (read consistently). The partner it applied for gets its organization now if it has none
     /// yet (the applicant its owner), so partners older than organizations join them on first use.
-    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Caller, ApiError> {
+    /// `source_ip`: the client's address, as the function determined it.
+    pub async fn authenticate(&self, bearer: Option<&str>, source_ip: Option<&str>) -> Result<Caller, ApiError> {
         let principal = authenticate(&self.keys, &self.store, bearer, &[TokenKind::Access]).await?;
         let partner = match self.store.get_partner_link(&principal.user_id).await? {
             Some(link) => self.store.get_partner(&link.partner_id).await?,
@@ -214,7 +217,7 @@ impl PartnerService {
             members::ensure_partner_org(&self.store, own, &now_rfc3339(self.clock.as_ref())).await?;
         }
         let partners = members::partners_of(&self.store, &principal.user_id).await?;
-        Ok(Caller { principal, partner, partners })
+        Ok(Caller { principal, partner, partners, source_ip: source_ip.map(str::to_owned) })
     }
 
     /// The partner `partner_id` when the caller belongs to its organization (any role, any status of the

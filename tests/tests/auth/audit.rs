@@ -6,12 +6,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use integration_tests::harness::{PASSWORD, Reply, TestEnv, api_request, unique_email};
+use integration_tests::harness::{PASSWORD, Reply, TestEnv, api_request, from_source_ip, unique_email};
 use integration_tests::partners::PartnersEnv;
-use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
-};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use shared::audit::{AuditKind, Event, SYSTEM, subject};
@@ -54,14 +50,7 @@ fn field(r: &Reply) -> (u16, &str, &str) {
 
 /// A request as API Gateway delivers it from `source_ip`.
 fn from_ip(method: &str, uri: &str, body: Value, bearer: Option<&str>, source_ip: &str) -> Request {
-    let mut req = api_request(method, uri, Body::Text(body.to_string()), bearer, &[]);
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http = ApiGatewayV2httpRequestContextHttpDescription::default();
-    context.http.method = lambda_http::http::Method::from_bytes(method.as_bytes()).expect("method");
-    context.http.path = Some(uri.to_owned());
-    context.http.source_ip = Some(source_ip.to_owned());
-    req.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
-    req
+    from_source_ip(api_request(method, uri, Body::Text(body.to_string()), bearer, &[]), source_ip)
 }
 
 async fn login_from(env: &TestEnv, email: &str, password: &str, ip: &str) -> Reply {

@@ -4,11 +4,7 @@
 //! `sourceIp`, whatever it claims. The last test holds the template to the same contract: one secret on both
 //! sides, the viewer's address set by the distribution on every API behaviour, and no IAM permission for it.
 
-use integration_tests::harness::{PASSWORD, Reply, TestEnv, api_request, decode, unique_email};
-use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
-};
-use lambda_http::request::RequestContext;
+use integration_tests::harness::{PASSWORD, Reply, TestEnv, api_request, decode, from_source_ip, unique_email};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
@@ -24,14 +20,7 @@ const EDGE: &str = "130.176.212.5";
 
 /// A request as API Gateway delivers it from `source_ip`, with `headers`.
 fn request(uri: &str, body: Value, headers: &[(&str, &str)], source_ip: &str) -> Request {
-    let mut req = api_request("POST", uri, Body::Text(body.to_string()), None, headers);
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http = ApiGatewayV2httpRequestContextHttpDescription::default();
-    context.http.method = lambda_http::http::Method::POST;
-    context.http.path = Some(uri.to_owned());
-    context.http.source_ip = Some(source_ip.to_owned());
-    req.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
-    req
+    from_source_ip(api_request("POST", uri, Body::Text(body.to_string()), None, headers), source_ip)
 }
 
 /// A request through the distribution, from `viewer`: its origin secret and the viewer's address, from an edge.

@@ -1,11 +1,7 @@
 //! Throttles: failed logins per account (exponential back-off, uniform for unknown addresses, atomic under
 //! concurrency) and per-source-IP limits on register, login, refresh and anonymous tracking.
 
-use integration_tests::harness::{PASSWORD, Reply, TestEnv, api_request, unique_email};
-use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
-};
-use lambda_http::request::RequestContext;
+use integration_tests::harness::{PASSWORD, Reply, TestEnv, api_request, from_source_ip, unique_email};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use shared::model::SolutionStatus;
@@ -100,14 +96,7 @@ async fn concurrent_guesses_are_each_counted() {
 /// A request as API Gateway delivers it, from `ip`.
 fn from_ip(method: &str, uri: &str, body: Option<Value>, headers: &[(&str, &str)], ip: &str) -> Request {
     let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
-    let mut req = api_request(method, uri, body, None, headers);
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http = ApiGatewayV2httpRequestContextHttpDescription::default();
-    context.http.method = method.parse().expect("method");
-    context.http.path = Some(uri.to_owned());
-    context.http.source_ip = Some(ip.to_owned());
-    req.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
-    req
+    from_source_ip(api_request(method, uri, body, None, headers), ip)
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! partner's member) as actor and its subject, listed by `GET /api/admin/audit` (auth function) by subject,
 //! actor and kind. A refused action records nothing.
 
-use integration_tests::harness::{Reply, unique_email};
+use integration_tests::harness::{Reply, api_request, decode, from_source_ip, unique_email};
+use lambda_http::Body;
 use integration_tests::partners::{PartnersEnv, application, solution_body};
 use serde_json::{Value, json};
 
@@ -128,15 +129,16 @@ async fn keys_limits_resets() {
     let owner = partner.session.user_id.clone();
     let solution = t.published(&partner, "Keyed", None).await;
 
-    // A key created and revoked by the partner's owner; a second revocation records nothing.
-    let created = t
-        .call(
-            "POST",
-            &format!("/api/partners/{}/api-keys", partner.partner_id),
-            Some(json!({"name": "ci", "solution_ids": [solution]})),
-            Some(&partner.session.access_token),
-        )
-        .await;
+    // A key created (from a known address) and revoked by the partner's owner; a second revocation records
+    // nothing.
+    let create = api_request(
+        "POST",
+        &format!("/api/partners/{}/api-keys", partner.partner_id),
+        Body::Text(json!({"name": "ci", "solution_ids": [solution]}).to_string()),
+        Some(&partner.session.access_token),
+        &[],
+    );
+    let created = decode(partners::handle(&t.partners, from_source_ip(create, "198.51.100.23")).await);
     assert_eq!(created.status, 201, "{:?}", created.body);
     let key_id = created.body["key_id"].as_str().expect("key_id").to_owned();
     let key = created.body["key"].as_str().expect("key").to_owned();
@@ -154,6 +156,7 @@ async fn keys_limits_resets() {
     );
     assert_eq!(events[1]["details"]["partner_id"], partner.partner_id.as_str());
     assert_eq!(events[1]["details"]["solutions"], "1");
+    assert_eq!(events[1]["source_ip"], "198.51.100.23", "a security event keeps the client's address: {events:?}");
     let text = serde_json::to_string(&events).expect("json");
     assert!(!text.contains(&key) && !text.contains(&key[..11]), "never the key: {text}");
 
