@@ -120,7 +120,11 @@ impl AppState {
 
     pub fn with_sealer(store: Store, keys: KeySet, clock: Arc<dyn Clock>, sealer: Deferred<Arc<Sealer>>) -> Self {
         let ledger = PartnerLedger::new(store.clone(), clock.clone());
-        Self { partners: PartnerService::new(store, Arc::new(keys), clock, sealer), ledger, origin: OriginVerify::none() }
+        Self {
+            partners: PartnerService::new(store, Arc::new(keys), clock, sealer),
+            ledger,
+            origin: OriginVerify::none(),
+        }
     }
 }
 

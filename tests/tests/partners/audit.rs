@@ -3,8 +3,8 @@
 //! actor and kind. A refused action records nothing.
 
 use integration_tests::harness::{Reply, api_request, decode, from_source_ip, unique_email};
-use lambda_http::Body;
 use integration_tests::partners::{PartnersEnv, application, solution_body};
+use lambda_http::Body;
 use serde_json::{Value, json};
 
 async fn trail(t: &PartnersEnv, query: &[(&str, &str)]) -> Vec<Value> {
