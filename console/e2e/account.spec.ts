@@ -33,9 +33,40 @@ test("a user downloads their data, then deletes their account", async ({ page })
   await expect(page.getByText("Enter your current password.")).toBeVisible();
   await expect(page.getByText("Tick the box to confirm")).toBeVisible();
 
+  // A refusal (409) shows the API's detail and what to do: here a subscription still renewing (answered by the
+  // test, once: subscribing for real is user.spec.ts's job), with the way to the billing page to cancel it.
+  await page.route(
+    "**/api/me",
+    (route) =>
+      route.request().method() === "DELETE"
+        ? route.fulfill({
+            status: 409,
+            contentType: "application/problem+json",
+            body: JSON.stringify({
+              type: "https://docs.monetization.example/problems/subscription_active",
+              title: "Conflict",
+              status: 409,
+              code: "subscription_active",
+              detail: "a subscription renews: cancel it first",
+            }),
+          })
+        : route.fallback(),
+    { times: 1 },
+  );
+  await password.fill(PASSWORD);
+  await page.getByLabel("I understand that my account and data are erased for good").check();
+  await page.getByRole("button", { name: "Delete my account", exact: true }).click();
+  await dialog.getByRole("button", { name: "Delete my account for good" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "a subscription renews: cancel it first" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Go to billing to cancel" })).toHaveAttribute("href", "/billing");
+
+  // On a phone-sized screen the page does not scroll sideways.
+  await page.setViewportSize({ width: 375, height: 800 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+  await page.setViewportSize({ width: 1280, height: 800 });
+
   // A wrong password: refused (403), the error next to the field; still signed in.
   await password.fill("not the password at all");
-  await page.getByLabel("I understand that my account and data are erased for good").check();
   await page.getByRole("button", { name: "Delete my account", exact: true }).click();
   await dialog.getByRole("button", { name: "Delete my account for good" }).click();
   await expect(page.getByText("The password is incorrect.")).toBeVisible();
