@@ -3,15 +3,19 @@
 //! with the same condition. Prints p50/p99 of both, their ratio, and the client-side CPU time per request;
 //! then the same for a member's token acting for an organization (the shared counter, the member's share
 //! added by the same request) next to the bare `UpdateItem` an organization's event sends; then the handler with
-//! metrics off and on (`shared::platform::metrics`: recorded and flushed per request). Run with `make bench`.
+//! metrics off and on (`shared::platform::metrics`: recorded and flushed per request), and with tracing off and on
+//! (`shared::platform::telemetry`: spans made and exported per request). Run with `make bench`.
 
 use integration_tests::harness::{TestEnv, unique_email};
 use integration_tests::stats::{cpu_seconds, report};
 use serde_json::json;
 use shared::model::{SolutionStatus, Tier};
+use shared::platform::telemetry;
 use shared::store::solutions::TierDefinitionItem;
 use shared::store::{CounterSpec, keys};
 use std::time::Instant;
+use tracing::instrument::WithSubscriber;
+use tracing_subscriber::layer::SubscriberExt;
 
 const WARMUP: usize = 500;
 const RUNS: usize = 3_000;
@@ -210,5 +214,45 @@ async fn main() {
     println!(
         "client CPU per request: metrics off {cpu_off:.1} us, on {cpu_on:.1} us, metrics' own {:.1} us",
         cpu_on - cpu_off
+    );
+
+    // Tracing off (no exporter configured: no layer, `traced` runs the handler bare) vs on (the invocation span,
+    // the SDK's UpdateItem span, exported after each request to the SDK's in-memory exporter), interleaved. "On"
+    // runs under a dispatcher of its own (registry + the OpenTelemetry layer), as the cold start installs it.
+    shared::platform::metrics::set_enabled(false);
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let tracer = telemetry::install(exporter.clone()).expect("install");
+    let traced = tracing::Dispatch::new(tracing_subscriber::registry().with(telemetry::layer(tracer)));
+    let invocation = |cold_start| telemetry::Invocation {
+        request_id: "bench-request-id",
+        xray_trace_id: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+        function: "usage",
+        trigger: telemetry::Trigger::Http,
+        cold_start,
+    };
+    let (mut off, mut on) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
+    let mut spans = 0;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let resp = usage::handle(&env.usage, request()).await;
+        off.push(t.elapsed().as_micros());
+        assert_eq!(resp.status().as_u16(), 200);
+        let t = Instant::now();
+        let resp = telemetry::traced(invocation(false), usage::handle(&env.usage, request()))
+            .with_subscriber(traced.clone())
+            .await;
+        on.push(t.elapsed().as_micros());
+        assert_eq!(resp.status().as_u16(), 200);
+        spans += exporter.get_finished_spans().map_or(0, |s| s.len());
+        exporter.reset();
+    }
+    println!("track-usage with tracing off vs on (spans exported per request to memory), {RUNS} interleaved runs:");
+    let (o50, o99) = report("handler, tracing off", off);
+    let (n50, n99) = report("handler, tracing on + export", on);
+    println!(
+        "ratio on/off: p50 {:.3}  p99 {:.3}; spans per request {:.2}",
+        n50 as f64 / o50.max(1) as f64,
+        n99 as f64 / o99.max(1) as f64,
+        spans as f64 / RUNS as f64
     );
 }
