@@ -307,6 +307,8 @@ const STORE_ONLY: &[&str] = &[
     "\"GSI2SK\"",
     "\"GSI3PK\"",
     "\"GSI3SK\"",
+    "\"GSI4PK\"",
+    "\"GSI4SK\"",
     "#pk",
     ":pk",
     // An item's discriminator is set by its constructor in the store.

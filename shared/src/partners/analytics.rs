@@ -172,7 +172,7 @@ impl PartnerService {
             let (lo, hi) = keys::solution_usage_range(&f, &t);
             let usage = self
                 .store
-                .gsi1_range(&keys::solution_usage_partition(&s.solution_id), &lo, &hi)
+                .solution_usage_counters(&s.solution_id, &lo, &hi)
                 .await?
                 .into_iter()
                 .filter_map(|item| {

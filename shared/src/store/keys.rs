@@ -69,7 +69,7 @@
 //! | a partner's API keys, newest first              | GSI1  | GSI1PK=`PARTNER#<partner_id>#APIKEYS`, GSI1SK=`<created>#<key_id>` |
 //! | a user's review of a solution                   | table | PK=`SOLUTION#<solution_id>`, SK=`REVIEW#<user_id>` |
 //! | a solution's reviews, newest first              | GSI1  | GSI1PK=`SOLUTION#<solution_id>#REVIEWS`, GSI1SK=`<at>#<user_id>` |
-//! | a solution's users and usage by day (analytics) | GSI1  | GSI1PK=`SOLUTION#<solution_id>#USAGE`, GSI1SK=`<date>#<customer>` (day counters) |
+//! | a solution's users and usage by day (analytics) | GSI4 (keys only; then `BatchGetItem`) | GSI4PK=`SOLUTION#<solution_id>#USAGE`, GSI4SK=`<date>#<customer>` (day counters; counters written before GSI4: same keys under GSI1PK/GSI1SK until backfilled) |
 //! | a solution's daily counters (conversions)       | table | PK=`SOLSTATS#<solution_id>`, SK=`DAY#<date>`      |
 //! | a revenue posting (one per payment, refund or payout) | table | PK=`POSTING#<source_id>`, SK=`POSTING`  |
 //! | a partner's ledger, by time                     | GSI1  | GSI1PK=`PARTNER#<partner_id>#LEDGER`, GSI1SK=`<at>#<posting_id>` |
@@ -93,6 +93,10 @@ pub const GSI2SK: &str = "GSI2SK";
 pub const GSI3: &str = "GSI3";
 pub const GSI3PK: &str = "GSI3PK";
 pub const GSI3SK: &str = "GSI3SK";
+/// Keys only: day counters by solution and day (see [`solution_usage`]).
+pub const GSI4: &str = "GSI4";
+pub const GSI4PK: &str = "GSI4PK";
+pub const GSI4SK: &str = "GSI4SK";
 
 /// A primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -538,7 +542,8 @@ pub fn solution_reviews_partition(solution_id: &str) -> String {
     format!("SOLUTION#{solution_id}#REVIEWS")
 }
 
-/// The GSI1 entry of a customer's day counter: a solution's usage by day, for partner analytics.
+/// The GSI4 (keys only) entry of a customer's day counter: a solution's usage by day, for partner analytics.
+/// Counters written before GSI4 carry the same values as GSI1PK/GSI1SK (read too until backfilled).
 pub fn solution_usage(solution_id: &str, date: &str, customer_id: &str) -> Gsi1 {
     Gsi1 { pk: solution_usage_partition(solution_id), sk: format!("{date}#{customer_id}") }
 }
@@ -547,7 +552,7 @@ pub fn solution_usage_partition(solution_id: &str) -> String {
     format!("SOLUTION#{solution_id}#USAGE")
 }
 
-/// GSI1 sort-key bounds (inclusive) of a solution's usage between two dates.
+/// GSI4 (and legacy GSI1) sort-key bounds (inclusive) of a solution's usage between two dates.
 pub fn solution_usage_range(from: &str, to: &str) -> (String, String) {
     (format!("{from}#"), format!("{to}#~"))
 }

@@ -299,6 +299,36 @@ impl Store {
         self.query_all(q).await
     }
 
+    /// A solution's day counters between two GSI4 sort keys (inclusive; [`keys::solution_usage_range`]): the
+    /// keys from GSI4 (keys only), then the counters by `BatchGetItem`; plus the counters written before GSI4,
+    /// still in GSI1 under the same keys until backfilled (an item seen in both is returned once).
+    pub async fn solution_usage_counters(&self, solution_id: &str, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
+        let partition = keys::solution_usage_partition(solution_id);
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI4)
+            .key_condition_expression("GSI4PK = :pk AND GSI4SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
+            .expression_attribute_values(":lo", AttributeValue::S(from.to_owned()))
+            .expression_attribute_values(":hi", AttributeValue::S(to.to_owned()));
+        let entries = self.query_all(q).await?;
+        let wanted: Vec<keys::Key> = entries
+            .iter()
+            .map(|e| keys::Key { pk: super::string_attr(e, keys::PK), sk: super::string_attr(e, keys::SK) })
+            .collect();
+        let mut found = std::collections::BTreeMap::new();
+        for chunk in wanted.chunks(100) {
+            found.extend(self.batch_get(chunk, false).await?);
+        }
+        for item in self.gsi1_range(&partition, from, to).await? {
+            let key = (super::string_attr(&item, keys::PK), super::string_attr(&item, keys::SK));
+            found.entry(key).or_insert(item);
+        }
+        Ok(found.into_values().collect())
+    }
+
     /// Items of a table partition between two sort keys (inclusive), every page.
     pub async fn partition_range(&self, partition: &str, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
         let q = self

@@ -81,8 +81,10 @@ impl UsageCounterItem {
         let key = keys::usage_day(customer_id, &self.period, &self.solution_id);
         let mut other = self.other.clone();
         let index = keys::solution_usage(&self.solution_id, &self.period, customer_id);
-        other.insert(keys::GSI1PK.to_owned(), serde_json::Value::String(index.pk));
-        other.insert(keys::GSI1SK.to_owned(), serde_json::Value::String(index.sk));
+        other.remove(keys::GSI1PK);
+        other.remove(keys::GSI1SK);
+        other.insert(keys::GSI4PK.to_owned(), serde_json::Value::String(index.pk));
+        other.insert(keys::GSI4SK.to_owned(), serde_json::Value::String(index.sk));
         // The units came from the visitor's counter: analytics counts them there, once.
         other.insert(CARRIED_ATTR.to_owned(), serde_json::Value::from(self.used));
         Self { pk: key.pk, sk: key.sk, customer_id: customer_id.to_owned(), tier: Some(tier), other, ..self.clone() }
@@ -222,12 +224,21 @@ fn counter_update(spec: &CounterSpec, action: &str, quantity: u64) -> Expr {
         values.insert(":attested".to_owned(), AttributeValue::Bool(true));
     }
     if let Some(index) = &spec.index {
+        // GSI4 is keys only and the keys are written once (`if_not_exists`): later increments change nothing
+        // the index holds, so they cost no index write (one write unit per event). A counter written before
+        // GSI4 leaves GSI1 here (one GSI1 delete, once); removing the absent attributes afterwards is free.
         let at = update.find(" REMOVE").unwrap_or(update.len());
-        update.insert_str(at, ", #g1pk = :g1pk, #g1sk = :g1sk");
+        update.insert_str(at, ", #g4pk = if_not_exists(#g4pk, :g4pk), #g4sk = if_not_exists(#g4sk, :g4sk)");
+        names.insert("#g4pk".to_owned(), keys::GSI4PK.to_owned());
+        names.insert("#g4sk".to_owned(), keys::GSI4SK.to_owned());
+        values.insert(":g4pk".to_owned(), s(&index.pk));
+        values.insert(":g4sk".to_owned(), s(&index.sk));
         names.insert("#g1pk".to_owned(), keys::GSI1PK.to_owned());
         names.insert("#g1sk".to_owned(), keys::GSI1SK.to_owned());
-        values.insert(":g1pk".to_owned(), s(&index.pk));
-        values.insert(":g1sk".to_owned(), s(&index.sk));
+        match update.find(" REMOVE ") {
+            Some(at) => update.insert_str(at + " REMOVE ".len(), "#g1pk, #g1sk, "),
+            None => update.push_str(" REMOVE #g1pk, #g1sk"),
+        }
     }
     Expr { update, names, values }
 }
@@ -534,8 +545,8 @@ mod tests {
             &[
                 "PK",
                 "SK",
-                "GSI1PK",
-                "GSI1SK",
+                "GSI4PK",
+                "GSI4SK",
                 "entity_type",
                 "customer_id",
                 "solution_id",
