@@ -302,7 +302,12 @@ impl Store {
     /// A solution's day counters between two GSI4 sort keys (inclusive; [`keys::solution_usage_range`]): the
     /// keys from GSI4 (keys only), then the counters by `BatchGetItem`; plus the counters written before GSI4,
     /// still in GSI1 under the same keys until backfilled (an item seen in both is returned once).
-    pub async fn solution_usage_counters(&self, solution_id: &str, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
+    pub async fn solution_usage_counters(
+        &self,
+        solution_id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let partition = keys::solution_usage_partition(solution_id);
         let q = self
             .client

@@ -88,3 +88,45 @@ async fn a_day_of_a_solution_in_the_partners_analytics() {
         .await;
     assert_eq!(bad.status, 400);
 }
+
+#[tokio::test]
+async fn day_counters_written_before_the_keys_only_index_still_count_once() {
+    let t = PartnersEnv::new().await;
+    let a = t.partner("Legacy Labs").await;
+    let id = t.published(&a, "Legacy Search", None).await;
+    let user = t.env.register(&unique_email("legacy")).await;
+    let token = t.env.solution_token(&user.access_token, &id).await["token"].as_str().expect("token").to_owned();
+    let track = || async {
+        assert_eq!(
+            t.env.call("POST", "/api/track-usage", Some(json!({"action": "q"})), Some(&token)).await.status,
+            200
+        );
+    };
+    track().await;
+    let today = t.env.clock.now().with_timezone(&chrono_tz::Asia::Kolkata).date_naive().to_string();
+    // As stored before GSI4 existed: the analytics entry under GSI1 (same key values), none under GSI4.
+    let entry = shared::store::keys::solution_usage(&id, &today, &user.user_id);
+    t.env
+        .store
+        .client()
+        .update_item()
+        .table_name(t.env.store.table())
+        .set_key(Some(shared::store::keys::usage_day(&user.user_id, &today, &id).to_map()))
+        .update_expression("SET GSI1PK = :pk, GSI1SK = :sk REMOVE GSI4PK, GSI4SK")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(entry.pk.clone()))
+        .expression_attribute_values(":sk", aws_sdk_dynamodb::types::AttributeValue::S(entry.sk.clone()))
+        .send()
+        .await
+        .expect("legacy entry");
+    let usage = || async {
+        let uri = format!("/api/partners/{}/analytics?from={today}&to={today}", a.partner_id);
+        let r = t.call("GET", &uri, None, Some(&a.session.access_token)).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let day = &r.body["solutions"][0]["days"][0];
+        (day["active_users"].as_u64(), day["usage"].as_u64())
+    };
+    assert_eq!(usage().await, (Some(1), Some(1)), "a legacy (GSI1) counter is read");
+    // The next event moves it to GSI4 (and out of GSI1): still one user, counted once.
+    track().await;
+    assert_eq!(usage().await, (Some(1), Some(2)), "a migrated counter is read once");
+}
