@@ -7,7 +7,9 @@
 //! and PhonePe (orders and refunds not final) what we missed and applies it through the webhooks' code paths
 //! (`shared::payments::reconcile`).
 //! `{"job": "index-subscriptions"}` (once, after GSI3 is deployed) indexes subscriptions written before it by
-//! their solution. `{"job": "migrate-orgs"}` (once, rerun-safe) gives every account older than organizations its
+//! their solution. `{"job": "index-usage"}` (after GSI4 is deployed; rerun until it reports `remaining: 0`)
+//! moves day counters' analytics entries written before GSI4 out of GSI1 (`shared::usage::index_usage`).
+//! `{"job": "migrate-orgs"}` (once, rerun-safe) gives every account older than organizations its
 //! personal organization. `{"job": "outbox"}` emails pending notifications through SES (`shared::notifications`;
 //! only to verified addresses, except the verification link itself and organization invitations, which go to
 //! the address invited). `{"job": "monthly"}` (optionally with
@@ -42,7 +44,7 @@ pub struct Job {
     pub month: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
     pub job: String,
     #[serde(flatten)]
@@ -60,6 +62,9 @@ pub struct Outcome {
     /// `migrate-orgs`: accounts looked at and personal organizations made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orgs: Option<shared::auth::orgs::MigrationReport>,
+    /// `index-usage`: day counters' analytics entries moved from GSI1 to GSI4, and how many are left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_index: Option<shared::usage::UsageIndexReport>,
 }
 
 /// Stop this long before the invocation's deadline (at most; see `handle`).
@@ -192,7 +197,7 @@ async fn run_job(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome
             let holds = state.holds.apply(&has_time).await?;
             let mut report = state.run.run(has_time).await?;
             report.complete &= holds.complete;
-            Ok(Outcome { job: job.job.clone(), report, outbox: None, statements: None, holds: Some(holds), reconciliation: None, orgs: None })
+            Ok(Outcome { job: job.job.clone(), report, holds: Some(holds), ..Default::default() })
         }
         // One-off, after GSI3 is deployed: index the subscriptions written before it (rerun until complete).
         "index-subscriptions" => {
@@ -201,11 +206,18 @@ async fn run_job(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome
             Ok(Outcome {
                 job: job.job.clone(),
                 report: RunReport { complete, subscriptions: indexed, ..Default::default() },
-                outbox: None,
-                statements: None,
-                holds: None,
-                reconciliation: None,
-                orgs: None,
+                ..Default::default()
+            })
+        }
+        // One-off, after GSI4 is deployed: move the day counters' analytics entries written before it from GSI1
+        // to GSI4 (rerun until it reports `remaining: 0`; then deployment 2 drops the legacy reads).
+        "index-usage" => {
+            let report = shared::usage::index_usage(&state.run.writer.store, &has_time).await?;
+            Ok(Outcome {
+                job: job.job.clone(),
+                report: RunReport { complete: report.complete, ..Default::default() },
+                usage_index: Some(report),
+                ..Default::default()
             })
         }
         // Rerun-safe: every account older than organizations gets its personal organization.
@@ -221,11 +233,8 @@ async fn run_job(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome
             Ok(Outcome {
                 job: job.job.clone(),
                 report: RunReport { complete: report.complete, ..Default::default() },
-                outbox: None,
-                statements: None,
-                holds: None,
-                reconciliation: None,
                 orgs: Some(report),
+                ..Default::default()
             })
         }
         "monthly" => {
@@ -233,11 +242,8 @@ async fn run_job(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome
             Ok(Outcome {
                 job: job.job.clone(),
                 report: RunReport { complete: report.complete, ..Default::default() },
-                outbox: None,
                 statements: Some(report),
-                holds: None,
-                reconciliation: None,
-                orgs: None,
+                ..Default::default()
             })
         }
         "outbox" => {
@@ -247,10 +253,7 @@ async fn run_job(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome
                 job: job.job.clone(),
                 report: RunReport { complete: report.complete, ..Default::default() },
                 outbox: Some(report),
-                statements: None,
-                holds: None,
-                reconciliation: None,
-                orgs: None,
+                ..Default::default()
             })
         }
         "reconcile" => {
@@ -258,15 +261,12 @@ async fn run_job(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome
             Ok(Outcome {
                 job: job.job.clone(),
                 report: RunReport { complete: report.complete, errors: report.errors, ..Default::default() },
-                outbox: None,
-                statements: None,
-                holds: None,
                 reconciliation: Some(report),
-                orgs: None,
+                ..Default::default()
             })
         }
         other => Err(format!(
-            "unknown job {other:?} (expected \"daily\", \"reconcile\", \"outbox\", \"monthly\", \"index-subscriptions\" or \"migrate-orgs\")"
+            "unknown job {other:?} (expected \"daily\", \"reconcile\", \"outbox\", \"monthly\", \"index-subscriptions\", \"index-usage\" or \"migrate-orgs\")"
         )
         .into()),
     }

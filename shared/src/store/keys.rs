@@ -1,6 +1,7 @@
 //! The key schema of the single table. **Nothing outside this module formats a key or a prefix.**
 //!
-//! Table attributes: `PK`, `SK`, `GSI1PK`, `GSI1SK`, `entity_type`, `expires_at` (TTL, epoch seconds).
+//! Table attributes: `PK`, `SK`, `GSI1PK`/`GSI1SK` … `GSI3PK`/`GSI3SK` (indexes projecting all attributes),
+//! `GSI4PK`/`GSI4SK` (keys only: day counters), `entity_type`, `expires_at` (TTL, epoch seconds).
 //!
 //! | access pattern                                  | index | key condition                                     |
 //! |-------------------------------------------------|-------|---------------------------------------------------|
@@ -69,7 +70,7 @@
 //! | a partner's API keys, newest first              | GSI1  | GSI1PK=`PARTNER#<partner_id>#APIKEYS`, GSI1SK=`<created>#<key_id>` |
 //! | a user's review of a solution                   | table | PK=`SOLUTION#<solution_id>`, SK=`REVIEW#<user_id>` |
 //! | a solution's reviews, newest first              | GSI1  | GSI1PK=`SOLUTION#<solution_id>#REVIEWS`, GSI1SK=`<at>#<user_id>` |
-//! | a solution's users and usage by day (analytics) | GSI4 (keys only; then `BatchGetItem`) | GSI4PK=`SOLUTION#<solution_id>#USAGE`, GSI4SK=`<date>#<customer>` (day counters; counters written before GSI4: same keys under GSI1PK/GSI1SK until backfilled) |
+//! | a solution's users and usage by day (analytics) | GSI4 (keys only; then `BatchGetItem`) | GSI4PK=`SOLUTION#<solution_id>#USAGE`, GSI4SK=`<date>#<customer>` (day counters; those written before GSI4: same values under GSI1PK/GSI1SK until moved, see below) |
 //! | a solution's daily counters (conversions)       | table | PK=`SOLSTATS#<solution_id>`, SK=`DAY#<date>`      |
 //! | a revenue posting (one per payment, refund or payout) | table | PK=`POSTING#<source_id>`, SK=`POSTING`  |
 //! | a partner's ledger, by time                     | GSI1  | GSI1PK=`PARTNER#<partner_id>#LEDGER`, GSI1SK=`<at>#<posting_id>` |
@@ -78,6 +79,31 @@
 //! | a partner's statements and payouts, newest first | GSI1 | GSI1PK=`PARTNER#<partner_id>#STATEMENTS`, GSI1SK=`<yyyy-mm>#<currency>` |
 //! | an account's login failures (throttle, TTL 24 h) | table | PK=`THROTTLE#login#<sha256(email)>`, SK=`THROTTLE` |
 //! | a client's requests in a window (per-IP limit, TTL) | table | PK=`RATE#<scope>#<ip>`, SK=`<window start>` |
+//!
+//! ## GSI4: the day counters' analytics entries (keys only), and their move out of GSI1
+//!
+//! GSI1 projects ALL attributes (its other entities are read as whole items), so a day counter indexed there
+//! had its index entry rewritten by every increment: 2 write units per tracked event (table + GSI1). GSI4
+//! projects keys only and a counter's GSI4 keys are written once, by its first event of the day
+//! (`GSI4PK = if_not_exists(…)`, `store::usage`): an increment then changes nothing GSI4 holds, so a warm
+//! event costs 1.0 write unit (0 index writes) and is still one `UpdateItem`; the day's first event costs 2.0
+//! (table + the GSI4 put). Analytics reads the GSI4 keys, then the counters by `BatchGetItem` (0.5 read unit
+//! per counter, eventually consistent, instead of the GSI1 query's ~1 unit per 4 KB of counters: analytics is
+//! a rare console read, tracking the hot path). Measured on DynamoDB Local with `ReturnConsumedCapacity`
+//! (`tests/tests/usage/cost.rs`); counters over 1 KB (many actions or members) cost more on the table itself.
+//!
+//! Counters written before GSI4 carry the same key values as `GSI1PK`/`GSI1SK` (“legacy entries”). The move
+//! takes two deployments:
+//! 1. (this code) the template adds GSI4; a counter's next event sets its GSI4 keys and `REMOVE`s its GSI1
+//!    keys (3.0 write units once: table, GSI1 delete, GSI4 put; the `REMOVE` of absent keys is free after);
+//!    analytics reads GSI4 ∪ the legacy GSI1 entries (an item seen in both, while an index lags, counts
+//!    once); the billing job `{"job": "index-usage"}` (`usage::index_usage`) moves the legacy entries of
+//!    counters that see no more events (rerun until it reports `remaining: 0`).
+//! 2. once `index-usage` has reported `complete: true, remaining: 0` after deployment 1 is fully live (no
+//!    old code left writing GSI1 keys): drop the GSI1 half of `Store::solution_usage_counters`, the `REMOVE
+//!    GSI1PK, GSI1SK` of `counter_update` and of `UsageCounterItem::carried_to`, the `index-usage` job and its
+//!    store methods (`legacy_usage_entries_page`, `count_legacy_usage_entries`, `move_usage_entry_to_gsi4`).
+//!    GSI1 itself stays (every other GSI1 entity).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -543,7 +569,8 @@ pub fn solution_reviews_partition(solution_id: &str) -> String {
 }
 
 /// The GSI4 (keys only) entry of a customer's day counter: a solution's usage by day, for partner analytics.
-/// Counters written before GSI4 carry the same values as GSI1PK/GSI1SK (read too until backfilled).
+/// Counters written before GSI4 carry the same values as GSI1PK/GSI1SK (read too until moved: see the
+/// module doc, "GSI4").
 pub fn solution_usage(solution_id: &str, date: &str, customer_id: &str) -> Gsi1 {
     Gsi1 { pk: solution_usage_partition(solution_id), sk: format!("{date}#{customer_id}") }
 }

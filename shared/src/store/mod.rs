@@ -178,6 +178,25 @@ impl Store {
         }
     }
 
+    /// How many items a query matches (after its filter), every page (`query` is the request without a start
+    /// key; it is sent with `Select::Count`).
+    pub(crate) async fn count_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<u64, StoreError> {
+        let query = query.select(aws_sdk_dynamodb::types::Select::Count);
+        let mut count = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let page = query.clone().set_exclusive_start_key(start.take()).send().await.map_err(classify)?;
+            count += u64::try_from(page.count).unwrap_or(0);
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(count),
+            }
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, key: &keys::Key, consistent: bool) -> Result<Option<T>, StoreError> {
         let out = self
             .client
@@ -206,6 +225,19 @@ impl Store {
         Ok(Ok((out.items.unwrap_or_default(), cursor::encode(out.last_evaluated_key.as_ref()))))
     }
 
+    /// The query of a GSI1 partition (every item of it, oldest first), to narrow or send as it is.
+    pub(crate) fn gsi1_query(
+        &self,
+        partition: String,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(partition))
+    }
+
     /// The query of at most `limit` items of a GSI1 partition, newest first, from `start` (an
     /// `ExclusiveStartKey`), to send as it is or with a filter.
     pub(crate) fn gsi1_newest_first(
@@ -214,15 +246,7 @@ impl Store {
         limit: i32,
         start: Option<Item>,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(partition))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start)
+        self.gsi1_query(partition).scan_index_forward(false).limit(limit).set_exclusive_start_key(start)
     }
 
     /// Put an item, optionally under a condition expression.

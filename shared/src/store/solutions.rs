@@ -371,34 +371,18 @@ impl Store {
     /// How many of a solution's subscriptions are live (their latest state active or past due): the ones a
     /// suspension stops renewing. Counted by the index, every page.
     pub async fn count_live_subscriptions(&self, solution_id: &str) -> Result<u64, StoreError> {
-        let mut count = 0u64;
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI3)
-                .key_condition_expression("GSI3PK = :pk")
-                .filter_expression("reconciled.latest.#status IN (:active, :past_due)")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(keys::solution_subscriptions_partition(solution_id)),
-                )
-                .expression_attribute_values(":active", AttributeValue::S("active".into()))
-                .expression_attribute_values(":past_due", AttributeValue::S("past_due".into()))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
-            count += u64::try_from(out.count).unwrap_or(0);
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(count),
-            }
-        }
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI3)
+            .key_condition_expression("GSI3PK = :pk")
+            .filter_expression("reconciled.latest.#status IN (:active, :past_due)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::solution_subscriptions_partition(solution_id)))
+            .expression_attribute_values(":active", AttributeValue::S("active".into()))
+            .expression_attribute_values(":past_due", AttributeValue::S("past_due".into()));
+        self.count_all(q).await
     }
 
     /// A page of a scan for subscriptions written before their solution's index (GSI3) existed: their ids

@@ -469,6 +469,71 @@ impl Store {
     }
 }
 
+/// A day counter still indexed for analytics the way it was before GSI4 (its entry under GSI1PK/GSI1SK): the
+/// counter's key and that entry. Deployment 1 of the move to GSI4 (see `keys`) moves these; deployment 2
+/// removes what reads and writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyUsageEntry {
+    pub key: keys::Key,
+    pub entry: keys::Gsi1,
+}
+
+impl Store {
+    /// One page (at most `limit`) of a solution's day counters still indexed under GSI1 (written before
+    /// GSI4), oldest day first from `after`, and where the next page starts (`None`: none left). Keys only.
+    pub async fn legacy_usage_entries_page(
+        &self,
+        solution_id: &str,
+        limit: i32,
+        after: Option<Item>,
+    ) -> Result<(Vec<LegacyUsageEntry>, Option<Item>), StoreError> {
+        let out = self
+            .gsi1_query(keys::solution_usage_partition(solution_id))
+            .projection_expression("PK, SK, GSI1PK, GSI1SK")
+            .limit(limit)
+            .set_exclusive_start_key(after)
+            .send()
+            .await
+            .map_err(classify)?;
+        let entries = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|i| LegacyUsageEntry {
+                key: keys::Key { pk: super::string_attr(i, keys::PK), sk: super::string_attr(i, keys::SK) },
+                entry: keys::Gsi1 { pk: super::string_attr(i, keys::GSI1PK), sk: super::string_attr(i, keys::GSI1SK) },
+            })
+            .collect();
+        Ok((entries, out.last_evaluated_key.filter(|k| !k.is_empty())))
+    }
+
+    /// How many of a solution's day counters are still indexed under GSI1 (every page of a `COUNT` query).
+    pub async fn count_legacy_usage_entries(&self, solution_id: &str) -> Result<u64, StoreError> {
+        self.count_all(self.gsi1_query(keys::solution_usage_partition(solution_id))).await
+    }
+
+    /// Move a day counter's analytics entry from GSI1 to GSI4 (same key values): one `UpdateItem`, only while
+    /// the counter still carries exactly that GSI1 entry. `false` (nothing written) when it does not: its
+    /// next event moved it already, or it expired. Costs 3 write units for a counter under 1 KB (table, the
+    /// GSI1 delete, the GSI4 put), once per counter.
+    pub async fn move_usage_entry_to_gsi4(&self, legacy: &LegacyUsageEntry) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(legacy.key.to_map()))
+            .update_expression("SET GSI4PK = :pk, GSI4SK = :sk REMOVE GSI1PK, GSI1SK")
+            .condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .expression_attribute_values(":pk", AttributeValue::S(legacy.entry.pk.clone()))
+            .expression_attribute_values(":sk", AttributeValue::S(legacy.entry.sk.clone()))
+            .send()
+            .await
+            .map_err(classify);
+        super::applied(result)
+    }
+}
+
 impl IdempotencyItem {
     /// The first answer to a usage event sent with an idempotency key (`keys::idempotency`).
     pub fn usage_event(

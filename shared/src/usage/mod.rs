@@ -12,15 +12,17 @@
 //!   the current count and is retried.
 //!
 //! The capability is split by use case: `policy` (a solution's limits per tier, its local day, quotas, and
-//! the cached lookups of them), `track` (the hot path), `read` (history and quota) and `admin` (quota resets
-//! and tier limits). This root holds the service, its settings and its per-container caches.
+//! the cached lookups of them), `track` (the hot path), `read` (history and quota), `admin` (quota resets
+//! and tier limits) and `index` (the one-off move of day counters' analytics entries to GSI4). This root holds the service, its settings and its per-container caches.
 
 mod admin;
+mod index;
 mod policy;
 mod read;
 mod track;
 
 pub use admin::{ResetAnswer, ResetRequest, TierLimitsAnswer, TierLimitsRequest};
+pub use index::{UsageIndexReport, index_usage};
 pub use policy::{LocalDay, Policy, Quota, TierLimits, local_day, quota_from_found, quota_read_keys};
 pub use read::{UsageDay, UsageHistory};
 pub use track::{

@@ -126,7 +126,149 @@ async fn day_counters_written_before_the_keys_only_index_still_count_once() {
         (day["active_users"].as_u64(), day["usage"].as_u64())
     };
     assert_eq!(usage().await, (Some(1), Some(1)), "a legacy (GSI1) counter is read");
-    // The next event moves it to GSI4 (and out of GSI1): still one user, counted once.
+    // The next event moves it to GSI4 (and out of GSI1), in the same single request: 3 write units once (the
+    // table, the GSI1 delete, the GSI4 put); still one user, counted once.
+    let (requests, units) = (t.env.dynamo.requests(), t.env.dynamo.capacity_units());
     track().await;
+    assert_eq!(t.env.dynamo.requests() - requests, 1, "one UpdateItem");
+    let moved = t.env.dynamo.capacity_units() - units;
+    assert!((moved - 3.0).abs() < 1e-9, "table + GSI1 delete + GSI4 put: {moved}");
     assert_eq!(usage().await, (Some(1), Some(2)), "a migrated counter is read once");
+}
+
+/// Deployment 1's backfill (`{"job": "index-usage"}`): day counters still indexed the pre-GSI4 way (under GSI1)
+/// move to GSI4, across solutions, resumably; analytics answers the same before, between and after; a rerun
+/// moves nothing.
+#[tokio::test]
+async fn the_index_usage_job_moves_legacy_day_counters_to_gsi4_once() {
+    use aws_sdk_dynamodb::types::{AttributeValue, Select};
+    use shared::store::keys;
+    let t = PartnersEnv::new().await;
+    let a = t.partner("Backfill Labs").await;
+    let first = t.published(&a, "Backfill Search", None).await;
+    let second = t.published(&a, "Backfill Maps", None).await;
+    let today = t.env.clock.now().with_timezone(&chrono_tz::Asia::Kolkata).date_naive().to_string();
+    let mut counters = Vec::new();
+    for (name, solutions, events) in
+        [("one", vec![&first, &second], 2), ("two", vec![&first], 3), ("three", vec![&first], 1)]
+    {
+        let user = t.env.register(&unique_email(name)).await;
+        for id in solutions {
+            let token = t.env.solution_token(&user.access_token, id).await["token"].as_str().expect("token").to_owned();
+            for _ in 0..events {
+                let r = t.env.call("POST", "/api/track-usage", Some(json!({"action": "q"})), Some(&token)).await;
+                assert_eq!(r.status, 200, "{:?}", r.body);
+            }
+            counters.push((id.clone(), user.user_id.clone()));
+        }
+    }
+    // All but the last counter as stored before GSI4 existed: the entry under GSI1, none under GSI4.
+    let legacy = &counters[..counters.len() - 1];
+    for (id, customer) in legacy {
+        let entry = keys::solution_usage(id, &today, customer);
+        t.env
+            .store
+            .client()
+            .update_item()
+            .table_name(t.env.store.table())
+            .set_key(Some(keys::usage_day(customer, &today, id).to_map()))
+            .update_expression("SET GSI1PK = :pk, GSI1SK = :sk REMOVE GSI4PK, GSI4SK")
+            .expression_attribute_values(":pk", AttributeValue::S(entry.pk))
+            .expression_attribute_values(":sk", AttributeValue::S(entry.sk))
+            .send()
+            .await
+            .expect("legacy entry");
+    }
+    let in_index = |index: &'static str, id: String| {
+        let t = &t;
+        async move {
+            let out = t
+                .env
+                .store
+                .client()
+                .query()
+                .table_name(t.env.store.table())
+                .index_name(index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", format!("{index}PK"))
+                .expression_attribute_values(":pk", AttributeValue::S(keys::solution_usage_partition(&id)))
+                .select(Select::Count)
+                .send()
+                .await
+                .expect("count");
+            out.count
+        }
+    };
+    let both = || async {
+        let mut n = (0, 0);
+        for id in [&first, &second] {
+            n.0 += in_index("GSI1", id.clone()).await;
+            n.1 += in_index("GSI4", id.clone()).await;
+        }
+        n
+    };
+    assert_eq!(both().await, (3, 1), "three legacy counters (GSI1), one new (GSI4)");
+    let analytics = || async {
+        let uri = format!("/api/partners/{}/analytics?from={today}&to={today}", a.partner_id);
+        let r = t.call("GET", &uri, None, Some(&a.session.access_token)).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let mut days: Vec<(String, serde_json::Value)> = r.body["solutions"]
+            .as_array()
+            .expect("solutions")
+            .iter()
+            .map(|s| (s["solution_id"].as_str().unwrap_or_default().to_owned(), s["days"].clone()))
+            .collect();
+        days.sort_by(|x, y| x.0.cmp(&y.0));
+        days
+    };
+    let before = analytics().await;
+    let day = |days: &[(String, serde_json::Value)], id: &str| {
+        let d = &days.iter().find(|(s, _)| s == id).expect("solution").1[0];
+        (d["active_users"].as_u64(), d["usage"].as_u64())
+    };
+    assert_eq!((day(&before, &first), day(&before, &second)), ((Some(3), Some(6)), (Some(1), Some(2))));
+
+    let billing = billing::AppState::new(
+        t.env.store_for("billing"),
+        std::sync::Arc::new(t.env.clock.clone()),
+        7 * 86_400,
+        "https://app.test",
+    );
+    // Cut short after one move (the invocation's time is up): it says so and counts what is left.
+    let calls = std::cell::Cell::new(0);
+    let one_move = || {
+        calls.set(calls.get() + 1);
+        calls.get() == 1
+    };
+    let units = t.env.dynamo.capacity_units();
+    let cut = shared::usage::index_usage(&billing.run.writer.store, &one_move).await.expect("cut short");
+    assert_eq!((cut.complete, cut.moved, cut.skipped, cut.remaining), (false, 1, 0, 2), "{cut:?}");
+    let moved_units = t.env.dynamo.capacity_units() - units;
+    assert!((moved_units - 3.0).abs() < 1e-9, "table + GSI1 delete + GSI4 put, once: {moved_units}");
+    assert_eq!(both().await, (2, 2));
+    assert_eq!(analytics().await, before, "the same answers midway");
+
+    let job = || async {
+        let job: billing::Job = serde_json::from_value(json!({"job": "index-usage"})).expect("job");
+        let deadline = chrono::Utc::now().timestamp_millis() + 600_000;
+        let outcome = billing::handle(&billing, job, deadline).await.expect("index-usage");
+        assert_eq!(outcome.report.complete, outcome.usage_index.as_ref().is_some_and(|r| r.complete));
+        outcome.usage_index.expect("report")
+    };
+    let rest = job().await;
+    assert_eq!((rest.complete, rest.moved, rest.skipped, rest.remaining), (true, 2, 0, 0), "{rest:?}");
+    assert!(rest.solutions >= 2, "{rest:?}");
+    assert_eq!(both().await, (0, 4), "every counter in GSI4, none in GSI1");
+    assert_eq!(analytics().await, before, "the same answers after");
+    let again = job().await;
+    assert_eq!((again.complete, again.moved, again.skipped, again.remaining), (true, 0, 0, 0), "{again:?}");
+
+    // An entry listed before its counter moved (by the job or its own next event) is skipped: nothing written.
+    let (id, customer) = &legacy[0];
+    let stale = shared::store::usage::LegacyUsageEntry {
+        key: keys::usage_day(customer, &today, id),
+        entry: keys::solution_usage(id, &today, customer),
+    };
+    assert!(!t.env.store.move_usage_entry_to_gsi4(&stale).await.expect("move"), "skipped");
+    assert_eq!(both().await, (0, 4));
 }
