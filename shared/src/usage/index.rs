@@ -7,7 +7,7 @@
 //! only applies while the counter still carries that GSI1 entry (one traffic already moved, or that expired,
 //! is skipped). A moved counter leaves the GSI1 partition, so a rerun starts over and finds only what is
 //! left: idempotent and resumable, with no cursor to keep. It stops when `has_time()` says so (the billing
-//! function's deadline) and reports what is left; then it is invoked again.
+//! function's deadline), counts what is left and reports it; then it is invoked again.
 //!
 //! Deployment 2 (after a run reports `complete: true` and `remaining: 0` with deployment 1 fully live)
 //! removes this job with the legacy reads and the `REMOVE` of GSI1 keys from the writers.
@@ -32,14 +32,20 @@ pub struct UsageIndexReport {
     /// Legacy entries listed but no longer carried by their counter (moved by its own next event, or
     /// expired): nothing written.
     pub skipped: u32,
-    /// Day counters still in GSI1 when the run ended (a `COUNT` query per solution; GSIs are eventually
-    /// consistent, so an entry just moved may still be counted: run again). 0 with `complete`: deployment 2
-    /// may go.
-    pub remaining: u64,
+    /// Day counters still in GSI1 when the run ended: a `COUNT` query per solution after the moves, in the
+    /// time the invocation has left after them (`None`: too little time to count every solution). GSIs are
+    /// eventually consistent, so an entry just moved may still be counted: run again. `complete` with
+    /// `Some(0)`: deployment 2 may go.
+    pub remaining: Option<u64>,
 }
 
-/// Move every legacy analytics entry (see the module doc) while `has_time()`; then count what is left.
-pub async fn index_usage(store: &Store, has_time: &dyn Fn() -> bool) -> Result<UsageIndexReport, ApiError> {
+/// Move every legacy analytics entry (see the module doc) while `has_time()`; then count what is left while
+/// `may_count()` (the time kept back from the moves: the billing job counts in the last part of its margin).
+pub async fn index_usage(
+    store: &Store,
+    has_time: &dyn Fn() -> bool,
+    may_count: &dyn Fn() -> bool,
+) -> Result<UsageIndexReport, ApiError> {
     let mut report = UsageIndexReport { complete: true, ..Default::default() };
     let mut solutions = Vec::new();
     for status in [
@@ -73,13 +79,20 @@ pub async fn index_usage(store: &Store, has_time: &dyn Fn() -> bool) -> Result<U
         }
         report.solutions += 1;
     }
+    let mut remaining = Some(0);
     for solution_id in &solutions {
-        report.remaining += store.count_legacy_usage_entries(solution_id).await?;
+        if !may_count() {
+            remaining = None;
+            break;
+        }
+        let left = store.count_legacy_usage_entries(solution_id).await?;
+        remaining = remaining.map(|n| n + left);
     }
+    report.remaining = remaining;
     tracing::info!(
         moved = report.moved,
         skipped = report.skipped,
-        remaining = report.remaining,
+        remaining = ?report.remaining,
         complete = report.complete,
         "day counters' analytics entries moved to GSI4"
     );
