@@ -166,7 +166,8 @@ impl AppState {
 }
 
 /// The jobs the metrics name (`BillingJobs`); any other is counted as `other`.
-const JOBS: &[&str] = &["daily", "index-subscriptions", "migrate-orgs", "monthly", "outbox", "reconcile"];
+const JOBS: &[&str] =
+    &["daily", "index-subscriptions", "index-usage", "migrate-orgs", "monthly", "outbox", "reconcile"];
 
 /// Run one job until `deadline_ms` (epoch milliseconds) minus the margin, and count its end (`BillingJobs`:
 /// done, errors when some of its items failed and wait for the next run, failed).
