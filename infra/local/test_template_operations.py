@@ -105,7 +105,7 @@ class TemplateOperationsTest(unittest.TestCase):
                 if http(function):
                     self.assertTrue(alarms_on(fn, "Throttles"), f"{fn}: no alarm reads its Throttles")
         self.assertTrue(alarms_on("BillingFunction", "AsyncEventsDropped"))
-        self.assertTrue(alarms_on("UsageFunction", "Duration"))
+        self.assertTrue(alarms_on("UsageFunction", "Latency"))
         self.assertTrue(alarms_on("Api", "5xx"))
         self.assertTrue(alarms_on("Table", "SystemErrors"))
         self.assertTrue(alarms_on("Table", "ThrottledRequests"))
@@ -159,15 +159,17 @@ class TemplateOperationsTest(unittest.TestCase):
             self.assertIn(f'"{metric}', body)
 
     def test_alarms_and_widgets_on_the_functions_metrics_name_what_the_code_emits(self) -> None:
-        """The EMF alarms (webhook refusals, dead-lettered notifications, billing step failures) read metrics the
-        code defines (shared/src/platform/metrics.rs: names and namespace), with the dimensions it writes."""
+        """The EMF alarms (webhook refusals, dead letters, billing step failures, track-usage's latency) read
+        metrics the code defines (shared/src/platform/metrics.rs: names and namespace), with the dimensions it
+        writes."""
         code = (TEMPLATE.parents[1] / "shared" / "src" / "platform" / "metrics.rs").read_text()
         namespace = re.search(r'pub const NAMESPACE: &str = "([^"]+)"', code).group(1)
         names = set(re.findall(r'pub const [A-Z_]+: &str = "([A-Z][A-Za-z]+)";', code))
         self.assertTrue({"Requests", "TrackEvents", "WebhookEvents", "Notifications", "BillingSteps"} <= names)
         expected = {
             "WebhookRefusalsAlarm": (["StripeWebhookFunction", "PhonePeWebhookFunction"], "WebhookEvents", "'refused'"),
-            "DeadLetteredNotificationsAlarm": (["BillingFunction"], "Notifications", "dead_lettered"),
+            "DeadLetteredNotificationsAlarm": (["BillingFunction"], "DeadLetters", "Maximum"),
+            "UsageLatencyP99Alarm": (["UsageFunction"], "Latency", "/api/track-usage"),
             "BillingStepFailuresAlarm": (["BillingFunction"], "BillingSteps", "'failed'"),
         }
         for alarm, (functions, metric, outcome) in expected.items():

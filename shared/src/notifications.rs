@@ -184,6 +184,10 @@ pub struct OutboxReport {
     pub errors: u32,
     /// Notifications dead-lettered by this round (their last allowed attempt failed).
     pub dead: u32,
+    /// Notifications dead-lettered now, all rounds together (the dead-letter index's depth, the metric
+    /// `DeadLetters` an alarm watches); `None` when it could not be counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letters: Option<u64>,
 }
 
 /// What became of one claimed notification.
@@ -249,6 +253,21 @@ impl Outbox {
             match next {
                 Some(k) => start = Some(k),
                 None => return Ok(report),
+            }
+        }
+    }
+
+    /// How many notifications wait dead-lettered for an admin, recorded as the `DeadLetters` gauge; `None`
+    /// (logged) when the count fails: the delivery round it follows has happened either way.
+    pub async fn dead_letter_depth(&self) -> Option<u64> {
+        match self.store.count_dead_notifications().await {
+            Ok(depth) => {
+                crate::platform::metrics::dead_letters(depth);
+                Some(depth)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dead-lettered notifications not counted");
+                None
             }
         }
     }

@@ -103,6 +103,11 @@ impl Metrics {
             .sum()
     }
 
+    /// A gauge's last value over the matching documents.
+    pub fn gauge(&self, metric: &str, dims: &[(&str, &str)]) -> Option<f64> {
+        self.matching(metric, dims).filter_map(|d| d[metric].as_f64()).last()
+    }
+
     /// Asserts that `metric` with `dims` was counted at least `at_least` times.
     #[track_caller]
     pub fn expect(&self, metric: &str, dims: &[(&str, &str)], at_least: u64) {

@@ -251,7 +251,8 @@ async fn run_job(state: &AppState, job: Job, deadline_ms: i64) -> Result<Outcome
         }
         "outbox" => {
             let outbox = state.outbox.as_ref().ok_or("SENDER_EMAIL is not set: no email is sent")?;
-            let report = outbox.deliver(has_time).await?;
+            let mut report = outbox.deliver(has_time).await?;
+            report.dead_letters = outbox.dead_letter_depth().await;
             Ok(Outcome {
                 job: job.job.clone(),
                 report: RunReport { complete: report.complete, ..Default::default() },

@@ -9,7 +9,7 @@
 //! kinds from a fixed list, outcomes): never a user, solution or request id. The request id goes with each
 //! flushed line as the `request_id` property. `METRICS=off` leaves the recorder out (every call a no-op).
 
-use metrics::{SharedString, Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics::{SharedString, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use std::io::Write;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +46,8 @@ pub mod names {
     pub const BILLING_JOBS: &str = "BillingJobs";
     /// Outbox notifications: `outcome` (sent, skipped, unverified, retrying, dead_lettered).
     pub const NOTIFICATIONS: &str = "Notifications";
+    /// Notifications dead-lettered now, waiting for an admin (a gauge set by each outbox run).
+    pub const DEAD_LETTERS: &str = "DeadLetters";
 }
 
 static COLLECTOR: OnceLock<Option<&'static metrics_cloudwatch_embedded::Collector>> = OnceLock::new();
@@ -93,6 +95,7 @@ fn describe() {
         describe_counter!(name, Unit::Count, "");
     }
     describe_histogram!(names::LATENCY, Unit::Milliseconds, "");
+    describe_gauge!(names::DEAD_LETTERS, Unit::Count, "");
 }
 
 /// Turn recording on or off at run time (the track bench compares both in one process).
@@ -253,6 +256,14 @@ pub fn notification(outcome: &'static str) {
         return;
     }
     counter!(names::NOTIFICATIONS, "outcome" => outcome).increment(1);
+}
+
+/// The dead-letter index's depth, as counted after an outbox run.
+pub fn dead_letters(depth: u64) {
+    if !enabled() {
+        return;
+    }
+    gauge!(names::DEAD_LETTERS).set(depth as f64);
 }
 
 #[cfg(test)]

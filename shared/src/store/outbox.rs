@@ -260,6 +260,11 @@ impl Store {
         Ok(found.map(|_| false))
     }
 
+    /// How many notifications are dead-lettered now (the dead-letter index's depth; a count query, no items read).
+    pub async fn count_dead_notifications(&self) -> Result<u64, StoreError> {
+        self.count_all(self.gsi1_query(keys::OUTBOX_DEAD.to_owned())).await
+    }
+
     /// Sent (or given up on, with `status` `skipped` or `unverified`): out of the pending index for good, and
     /// deleted by the TTL [`super::retention::NOTIFICATION_DAYS`] after `at`.
     /// `secret`: a member of the notification's `data` to forget now (a verification link's token).

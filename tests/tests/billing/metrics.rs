@@ -134,4 +134,12 @@ async fn the_outbox_counts_sent_and_dead_lettered_notifications() {
     let got = m.take();
     got.expect(names::NOTIFICATIONS, &[("outcome", "sent")], 1);
     got.expect(names::NOTIFICATIONS, &[("outcome", "dead_lettered")], 1);
+
+    // The depth of the dead letters, all rounds together: what the alarm watches (it stays in alarm until an
+    // admin retries them).
+    let depth = outbox.dead_letter_depth().await.expect("counted");
+    let gauge = m.take().gauge(names::DEAD_LETTERS, &[]);
+    assert_eq!(gauge, Some(depth as f64));
+    assert_eq!(depth, f.b.env.store.count_dead_notifications().await.expect("count"));
+    assert!(depth >= 1);
 }
