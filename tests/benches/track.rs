@@ -129,6 +129,7 @@ async fn main() {
         index: Some(keys::solution_usage(&solution.solution_id, &date, "bench-bare")),
         attested: false,
         member: None,
+        closable: false,
     };
     let bare = || env.store.count_usage(&spec, "search", 1);
     let org_spec = CounterSpec {

@@ -221,6 +221,7 @@ impl BillingEnv {
                 currency: "inr".into(),
                 period: BillingPeriod::Monthly,
                 stripe_price_id: Some(price_id.to_owned()),
+                usage: None,
             }];
             self.env.store.put_tier_definition(&def).await.expect("tier definition");
         }

@@ -29,7 +29,7 @@ pub fn sol(suffix: &str) -> String {
 
 /// A price of a paid tier, monthly.
 pub fn price(amount: i64, currency: &str) -> Price {
-    Price { amount, currency: currency.into(), period: BillingPeriod::Monthly, stripe_price_id: None }
+    Price::new(amount, currency, BillingPeriod::Monthly)
 }
 
 /// A free tier and, when `prices` is not empty, a `pro` tier sold at them.

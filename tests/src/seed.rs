@@ -189,12 +189,7 @@ const CATALOG: &[CatalogEntry] = &[
 pub async fn catalog(store: &Store, partner_id: &str, partner_name: &str) -> Result<usize, StoreError> {
     use shared::model::TierSpec;
     use shared::model::{BillingPeriod, Price};
-    let price = |amount: i64, currency: &str, period| Price {
-        amount,
-        currency: currency.into(),
-        period,
-        stripe_price_id: None,
-    };
+    let price = |amount: i64, currency: &str, period| Price::new(amount, currency, period);
     let mut published = 0;
     let extra: [(&str, &str, SolutionStatus); 2] = [
         ("draftx", "Unreleased Draft", SolutionStatus::Draft),

@@ -23,6 +23,7 @@ pub const ROUTES: &[http::Route<Route>] = &[
     ("GET", "/api/subscriptions", Route::Page),
     ("GET", "/api/subscriptions/{id}", Route::List),
     ("PUT", "/api/subscriptions/{id}/upgrade", Route::Upgrade),
+    ("PUT", "/api/subscriptions/{id}/spending-cap", Route::SpendingCap),
     ("DELETE", "/api/subscriptions/{id}", Route::Cancel),
     ("GET", "/api/payments/history", Route::PaymentHistory),
     ("POST", "/api/payments/{id}/refund", Route::Refund),
@@ -40,6 +41,7 @@ pub enum Route {
     /// Every subscription of the customer named in the path.
     List,
     Upgrade,
+    SpendingCap,
     Cancel,
     PaymentHistory,
     Refund,
@@ -145,6 +147,11 @@ async fn dispatch(
             let caller = subs.authenticate(http::bearer(req)).await?;
             let body = http::json_body(req, http::DEFAULT_BODY_LIMIT)?;
             Ok(http::json(200, &subs.change_tier(&caller, &param("id"), body).await?))
+        }
+        Route::SpendingCap => {
+            let caller = subs.authenticate(http::bearer(req)).await?;
+            let body = http::json_body(req, http::DEFAULT_BODY_LIMIT);
+            Ok(http::json(200, &subs.set_spending_cap(&caller, &param("id"), body).await?))
         }
         Route::Cancel => {
             let caller = subs.authenticate(http::bearer(req)).await?;

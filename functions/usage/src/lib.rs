@@ -166,18 +166,49 @@ fn track_response(answer: &TrackAnswer, now: chrono::DateTime<Utc>) -> Response<
     let mut resp = if answer.allowed {
         http::json(200, answer)
     } else {
-        let mut err = ApiError::new(
-            429,
-            shared::platform::error::codes::QUOTA_EXCEEDED,
-            "Quota exceeded",
-            "the daily quota of this tier is used up",
-        );
-        err.retry_after = Some(u64::try_from(reset_in).unwrap_or(0).max(1));
-        let err = err
+        let by_period = answer
+            .billing_period
+            .as_ref()
+            .filter(|_| matches!(answer.refused_by.as_deref(), Some("allowance" | "spending_cap")));
+        let (code, title, detail) = match answer.refused_by.as_deref() {
+            Some("spending_cap") => (
+                shared::platform::error::codes::SPENDING_CAP_REACHED,
+                "Spending cap reached",
+                "the spending cap on overage is reached for this billing period",
+            ),
+            Some("allowance") => (
+                shared::platform::error::codes::QUOTA_EXCEEDED,
+                "Quota exceeded",
+                "the allowance of this billing period is used up",
+            ),
+            Some("monthly_limit") => (
+                shared::platform::error::codes::QUOTA_EXCEEDED,
+                "Quota exceeded",
+                "the monthly quota of this tier is used up",
+            ),
+            _ => (
+                shared::platform::error::codes::QUOTA_EXCEEDED,
+                "Quota exceeded",
+                "the daily quota of this tier is used up",
+            ),
+        };
+        // Refused for the billing period: it is over when the period ends.
+        let retry_in = by_period
+            .and_then(|p| chrono::DateTime::parse_from_rfc3339(&p.period_end).ok())
+            .map_or(reset_in, |end| (end.with_timezone(&Utc) - now).num_seconds().max(0));
+        let mut err = ApiError::new(429, code, title, detail);
+        err.retry_after = Some(u64::try_from(retry_in).unwrap_or(0).max(1));
+        let mut err = err
             .with_extension("allowed", false.into())
             .with_extension("used", answer.used.into())
             .with_extension("limit", answer.limit.into())
             .with_extension("reset_at", answer.reset_at.clone().into());
+        if let Some(by) = &answer.refused_by {
+            err = err.with_extension("refused_by", by.clone().into());
+        }
+        if let Some(period) = &answer.billing_period {
+            err = err.with_extension("billing_period", serde_json::to_value(period).unwrap_or_default());
+        }
         http::problem(&err)
     };
     if let Some(limit) = answer.limit {

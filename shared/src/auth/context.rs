@@ -130,10 +130,19 @@ impl AuthService {
             Some(sid) => {
                 let now = self.clock.now();
                 let customer = caller.customer_id();
-                let tier =
-                    tiers.iter().find(|e| &e.solution_id == sid).map_or(Tier::Free, |e| e.tier_at(now.timestamp()));
-                let mut found = self.store.batch_get(&usage::quota_read_keys(customer, sid, now), false).await?;
-                usage::quota_from_found(customer, sid, tier, now, Some(&caller.user_id), &mut found)?
+                let own = tiers.iter().find(|e| &e.solution_id == sid);
+                let tier = own.map_or(Tier::Free, |e| e.tier_at(now.timestamp()));
+                let metering = own.and_then(|e| e.metering.as_ref());
+                let period = usage::billing_period_key(customer, sid, tier, metering, now.timestamp());
+                let mut keys = usage::quota_read_keys(customer, sid, now);
+                keys.extend(period.iter().map(|(k, _)| k.clone()));
+                let mut found = self.store.batch_get(&keys, false).await?;
+                let mut quota = usage::quota_from_found(customer, sid, tier, now, Some(&caller.user_id), &mut found)?;
+                if let (Some(q), Some(m), Some((key, bounds))) = (quota.as_mut(), metering, period) {
+                    q.billing_period =
+                        Some(usage::billing_period_from_found(m, &key, bounds, now.timestamp(), &mut found)?);
+                }
+                quota
             }
             None => None,
         };

@@ -2,7 +2,7 @@
 
 use crate::billing::rail::HostedSubscription;
 use crate::billing::service::{SubscriptionService, not_found};
-use crate::billing::views::{SubscriptionView, UpgradeRequest};
+use crate::billing::views::{SpendingCapRequest, SubscriptionView, UpgradeRequest};
 use crate::billing::writer::{QuotaRestartBy, at_version};
 use crate::identity::Principal;
 use crate::model::Tier;
@@ -11,6 +11,9 @@ use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
 use crate::store::outbox::NotificationItem;
 use crate::store::subscriptions::SubscriptionItem;
+
+/// The highest spending cap accepted (minor units).
+const MAX_SPENDING_CAP: i64 = 10_000_000_000;
 
 impl SubscriptionService {
     /// `PUT /api/subscriptions/{id}/upgrade`: a higher tier now (prorated by Stripe, charged at once, the
@@ -101,6 +104,47 @@ impl SubscriptionService {
         }
         tracing::info!(subscription_id = %subscription_id, tier = tier.as_str(), upgrade, by = %caller.user_id, "tier change");
         Ok(crate::billing::views::TierChange { subscription: self.view(&saved), payment: None })
+    }
+
+    /// `PUT /api/subscriptions/{id}/spending-cap`: set (or remove) the most overage may cost per billing
+    /// period. Only for a price with a soft limit (overage to cap). Takes effect on the hot path within the
+    /// usage cache's lifetime (60 s); when lowered below what the period already counted, further usage is
+    /// refused and what was counted is still charged.
+    pub async fn set_spending_cap(
+        &self,
+        caller: &Principal,
+        subscription_id: &str,
+        req: Result<SpendingCapRequest, ApiError>,
+    ) -> Result<SubscriptionView, ApiError> {
+        let item = self.owned(caller, subscription_id).await?;
+        let req = req?;
+        if req.amount.is_some_and(|a| !(0..=MAX_SPENDING_CAP).contains(&a)) {
+            return Err(ApiError::field("amount", format!("must be 0 to {MAX_SPENDING_CAP} minor units, or null")));
+        }
+        if req.currency.as_ref().is_some_and(|c| *c != item.price.currency) {
+            return Err(ApiError::field(
+                "currency",
+                format!("must be the subscription's currency ({})", item.price.currency),
+            ));
+        }
+        let soft = item.price.usage.as_ref().is_some_and(|u| u.limit == crate::model::UsageLimit::Soft);
+        if !soft {
+            return Err(ApiError::conflict(
+                codes::NOT_USAGE_PRICED,
+                "this subscription's price charges no overage: there is nothing to cap",
+            ));
+        }
+        let saved = self
+            .writer
+            .update(subscription_id, |s, _| {
+                let changed = s.spending_cap != req.amount;
+                s.spending_cap = req.amount;
+                Ok(changed)
+            })
+            .await?
+            .ok_or_else(not_found)?;
+        tracing::info!(subscription_id = %subscription_id, by = %caller.user_id, cap = ?req.amount, "spending cap set");
+        Ok(self.view(&saved))
     }
 
     /// `DELETE /api/subscriptions/{id}`: cancel at period end (access continues until then);

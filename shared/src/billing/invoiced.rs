@@ -586,8 +586,7 @@ mod tests {
     #[test]
     fn an_upgrade_invoice_applies_only_as_the_open_invoice_of_its_active_period() {
         let (start, end, grace) = (1_800_000_000, 1_800_000_000 + 30 * 86_400, 7 * 86_400);
-        let price =
-            Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None };
+        let price = Price::new(49_900, "inr", BillingPeriod::Monthly);
         let mut sub = SubscriptionItem::new(
             "sub_1",
             "usr_1",

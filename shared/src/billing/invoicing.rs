@@ -48,13 +48,7 @@ pub fn india_date(at: DateTime<Utc>) -> chrono::NaiveDate {
 
 /// The end of a period that starts at `start` (calendar months, as billing periods are).
 pub fn period_end(start: i64, period: BillingPeriod) -> i64 {
-    let months = match period {
-        BillingPeriod::Monthly => 1,
-        BillingPeriod::Yearly => 12,
-    };
-    DateTime::from_timestamp(start, 0)
-        .and_then(|d| d.checked_add_months(chrono::Months::new(months)))
-        .map_or(start + i64::from(months) * 30 * 86_400, |d| d.timestamp())
+    period.end_from(start)
 }
 
 /// The buyer as invoiced: the user's name and email; the subscription's GSTIN and state (place of supply:

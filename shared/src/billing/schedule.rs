@@ -192,8 +192,7 @@ mod tests {
     use crate::model::{BillingPeriod, Fact, Price, Snapshot};
 
     fn sub(provider: Provider) -> SubscriptionItem {
-        let price =
-            Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None };
+        let price = Price::new(49_900, "inr", BillingPeriod::Monthly);
         SubscriptionItem::new(
             "sub_1",
             "usr_1",

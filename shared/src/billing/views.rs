@@ -35,6 +35,17 @@ pub struct UpgradeRequest {
     pub tier: Tier,
 }
 
+/// `PUT /api/subscriptions/{id}/spending-cap`: the most overage may cost per billing period (`null`: no cap).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpendingCapRequest {
+    /// Minor units of the subscription's currency; `null` removes the cap.
+    pub amount: Option<i64>,
+    /// When given, must be the subscription's currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
@@ -64,6 +75,12 @@ pub struct SubscriptionView {
     pub grace_until: Option<String>,
     /// While pending: where to pay.
     pub checkout_url: Option<String>,
+    /// Usage-based terms of the price: the allowance and what overage costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::model::UsagePricing>,
+    /// The subscriber's spending cap on overage per billing period (in `price.currency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spending_cap: Option<Money>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -168,6 +185,8 @@ impl SubscriptionView {
             pending_effective_at: item.pending_effective_at.and_then(epoch),
             grace_until,
             checkout_url: (status == SubscriptionStatus::Pending).then(|| item.checkout_url.clone()).flatten(),
+            usage: item.price.usage.clone(),
+            spending_cap: item.spending_cap.map(|amount| Money { amount, currency: item.price.currency.clone() }),
             created_at: item.created_at.clone(),
             updated_at: item.updated_at.clone(),
         }

@@ -3,7 +3,7 @@
 
 use crate::audit::{AuditKind, Event, SYSTEM, subject};
 use crate::model::Tier;
-use crate::model::{Fact, Grant, Provider, Snapshot, grant};
+use crate::model::{Fact, Grant, Provider, Snapshot, SubscriptionStatus, grant};
 use crate::platform::clock::Clock;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
@@ -84,6 +84,7 @@ impl SubscriptionWriter {
                 return Ok(Some(item));
             }
             self.promote_pending(&mut item);
+            keep_usage_periods(&mut item, self.clock.now().timestamp());
             let due = crate::billing::schedule::next_due(&item, &self.schedule, self.grace_seconds);
             item.set_billing_due(due);
             let expected = item.version;
@@ -183,8 +184,55 @@ impl SubscriptionWriter {
         e.valid_until = g.valid_until;
         e.then_tier = (g.valid_until.is_some()).then_some(g.then);
         e.subscription_id = (g.tier != Tier::Free).then(|| item.subscription_id.clone());
+        e.metering = (g.tier != Tier::Free).then(|| metering(item)).flatten();
         Ok(Some(e))
     }
+}
+
+/// A usage-priced subscription in a paid period: that period is listed in `usage_periods` with the terms in
+/// force, which follow the subscription's tier and price until the period ends (the terms at the end price
+/// it all). Periods stay listed until the billing run bills them.
+pub fn keep_usage_periods(item: &mut SubscriptionItem, now: i64) {
+    let Some(latest) = &item.reconciled.latest else { return };
+    let paid = matches!(latest.status, SubscriptionStatus::Active | SubscriptionStatus::PastDue);
+    if !paid || latest.period_start <= 0 || latest.period_end <= latest.period_start {
+        return;
+    }
+    let (start, end) = (latest.period_start, latest.period_end);
+    let (tier, price) = (item.tier, item.price.clone());
+    match item.usage_periods.iter_mut().find(|p| p.start == start) {
+        Some(p) if now < p.end && price.usage.is_some() => {
+            p.end = end;
+            p.tier = tier;
+            p.price = price;
+        }
+        Some(_) => {}
+        None if price.usage.is_some() && now < end => {
+            item.usage_periods.push(crate::model::UsagePeriod { start, end, tier, price });
+            item.usage_periods.sort_by_key(|p| p.start);
+        }
+        None => {}
+    }
+}
+
+/// What the entitlement tells the hot path of a usage-priced subscription: its current period (the latest,
+/// when it is listed) and the one before while it is not billed.
+pub fn metering(item: &SubscriptionItem) -> Option<crate::model::Metering> {
+    let latest = item.reconciled.latest.as_ref()?;
+    let i = item.usage_periods.iter().position(|p| p.start == latest.period_start)?;
+    let current = &item.usage_periods[i];
+    let usage = current.usage()?.clone();
+    Some(crate::model::Metering {
+        subscription_id: item.subscription_id.clone(),
+        tier: current.tier,
+        period: current.price.period,
+        start: current.start,
+        end: current.end,
+        previous_start: i.checked_sub(1).map(|j| item.usage_periods[j].start),
+        usage,
+        currency: current.price.currency.clone(),
+        spending_cap: item.spending_cap,
+    })
 }
 
 /// A read snapshot stamped with the version of the subscription it is folded into, so that of two reads in

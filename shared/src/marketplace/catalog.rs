@@ -339,12 +339,7 @@ mod tests {
                 tier: crate::model::Tier::Pro,
                 daily_limit: None,
                 monthly_limit: None,
-                prices: vec![crate::model::Price {
-                    amount,
-                    currency: currency.into(),
-                    period: crate::model::BillingPeriod::Monthly,
-                    stripe_price_id: None,
-                }],
+                prices: vec![crate::model::Price::new(amount, currency, crate::model::BillingPeriod::Monthly)],
             }];
         }
         s

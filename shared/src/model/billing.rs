@@ -102,6 +102,25 @@ pub enum BillingPeriod {
     Yearly,
 }
 
+impl BillingPeriod {
+    /// Months in one period.
+    pub fn months(self) -> u32 {
+        match self {
+            Self::Monthly => 1,
+            Self::Yearly => 12,
+        }
+    }
+
+    /// The end of a period starting at `start` (epoch seconds): the same day of the month `months()` later,
+    /// the month's last day when it has no such day.
+    pub fn end_from(self, start: i64) -> i64 {
+        let months = self.months();
+        chrono::DateTime::from_timestamp(start, 0)
+            .and_then(|d| d.checked_add_months(chrono::Months::new(months)))
+            .map_or(start + i64::from(months) * 30 * 86_400, |d| d.timestamp())
+    }
+}
+
 /// One price of a tier: an amount in minor units of `currency` per `period`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Price {
@@ -113,9 +132,17 @@ pub struct Price {
     /// The Stripe Price (`price_…`) to use in Checkout; without one the tier cannot be sold on Stripe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stripe_price_id: Option<String>,
+    /// Usage-based terms: an allowance per month and what overage costs (paid tiers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::UsagePricing>,
 }
 
 impl Price {
+    /// A price without provider ids or usage terms.
+    pub fn new(amount: i64, currency: &str, period: BillingPeriod) -> Self {
+        Self { amount, currency: currency.to_owned(), period, stripe_price_id: None, usage: None }
+    }
+
     /// Input check: positive amount, a 3-letter currency, a plausible Stripe price id.
     pub fn validate(&self, field: &str) -> Vec<crate::FieldError> {
         let mut errors = Vec::new();
@@ -131,6 +158,9 @@ impl Price {
                 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
         {
             errors.push(crate::FieldError::new(format!("{field}.stripe_price_id"), "must be a Stripe price id"));
+        }
+        if let Some(usage) = &self.usage {
+            errors.extend(usage.validate(&format!("{field}.usage")));
         }
         errors
     }

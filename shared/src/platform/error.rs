@@ -51,6 +51,10 @@ pub mod codes {
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     /// The quota of the tier is used up (track-usage: the event was not counted).
     pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+    /// The customer's spending cap on overage is reached for this billing period (track-usage: not counted).
+    pub const SPENDING_CAP_REACHED: &str = "spending_cap_reached";
+    /// A spending cap asked of a subscription whose price charges no overage.
+    pub const NOT_USAGE_PRICED: &str = "not_usage_priced";
     pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
     pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
     pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";

@@ -465,7 +465,7 @@ mod tests {
     const AT: &str = "2026-04-15T10:00:00Z";
 
     fn price() -> Price {
-        Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None }
+        Price::new(49_900, "inr", BillingPeriod::Monthly)
     }
 
     fn party(name: &str, state_code: &str) -> Party {

@@ -314,6 +314,12 @@ pub fn usage_month(customer_id: &str, month: &str, solution_id: &str) -> Key {
     Key::new(usage_partition(customer_id), format!("MONTH#{month}#{solution_id}"))
 }
 
+/// A customer's usage counter for one billing period of a usage-priced subscription to a solution (the
+/// period's start, epoch seconds): what its overage is billed from.
+pub fn usage_period(customer_id: &str, solution_id: &str, start: i64) -> Key {
+    Key::new(usage_partition(customer_id), format!("PERIOD#{solution_id}#{start:012}"))
+}
+
 /// Sort-key bounds (inclusive) of a customer's usage between two dates.
 pub fn usage_day_range(from: &str, to: &str) -> (String, String) {
     (format!("DAY#{from}"), format!("DAY#{to}~"))

@@ -199,6 +199,9 @@ pub struct EntitlementItem {
     /// The subscription this tier comes from, when it is paid for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<String>,
+    /// Its usage-based terms and billing periods, when its price has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metering: Option<crate::model::Metering>,
 }
 
 impl EntitlementItem {
@@ -233,6 +236,7 @@ impl EntitlementItem {
             valid_until: None,
             then_tier: None,
             subscription_id: None,
+            metering: None,
         }
     }
 }
@@ -484,7 +488,7 @@ mod tests {
     use crate::store::stored_shape::assert_stored;
 
     fn price() -> Price {
-        Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None }
+        Price::new(49_900, "inr", BillingPeriod::Monthly)
     }
 
     #[test]

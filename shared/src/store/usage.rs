@@ -132,7 +132,13 @@ pub struct CounterSpec {
     /// On an organization's counter: the member whose event it is (their share is counted by the same
     /// request, under [`MEMBER_ATTR_PREFIX`]).
     pub member: Option<String>,
+    /// A billing period's counter: the write also requires it not to be closed ([`CLOSED_ATTR`]: the billing
+    /// run priced it), so nothing is counted into a period after its overage was billed.
+    pub closable: bool,
 }
+
+/// On a billing period's counter: when the billing run closed it (epoch seconds) to price its overage.
+pub const CLOSED_ATTR: &str = "closed_at";
 
 /// On a day counter: some event of the day was tracked by the solution's partner, not only by the user.
 pub const ATTESTED_ATTR: &str = "attested";
@@ -156,6 +162,10 @@ pub enum TxCounted {
     Stale {
         index: usize,
         used: u64,
+    },
+    /// Counter `index` is a billing period's counter that was closed: count the event in the current period.
+    Closed {
+        index: usize,
     },
     /// Another transaction touched the same items; retry.
     Conflict,
@@ -305,8 +315,13 @@ impl Store {
         for (spec, expected) in counters {
             let mut expr = counter_update(spec, action, quantity);
             expr.values.insert(":expected".to_owned(), n(*expected));
-            let condition =
-                if *expected == 0 { "attribute_not_exists(#used) OR #used = :expected" } else { "#used = :expected" };
+            let mut condition =
+                if *expected == 0 { "(attribute_not_exists(#used) OR #used = :expected)" } else { "#used = :expected" }
+                    .to_owned();
+            if spec.closable {
+                condition.push_str(" AND attribute_not_exists(#closed)");
+                expr.names.insert("#closed".to_owned(), CLOSED_ATTR.to_owned());
+            }
             let update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(spec.key.to_map()))
@@ -343,6 +358,9 @@ impl Store {
             return Ok(TxCounted::Duplicate(stored));
         }
         if let Some((index, r)) = reasons.iter().enumerate().skip(1).find(|(_, r)| failed(r)) {
+            if r.item().is_some_and(|i| i.contains_key(CLOSED_ATTR)) {
+                return Ok(TxCounted::Closed { index: index - 1 });
+            }
             return Ok(TxCounted::Stale { index: index - 1, used: used_of(r.item()) });
         }
         let retriable = reasons.iter().any(|r| {
@@ -356,6 +374,39 @@ impl Store {
                 reasons.iter().map(|r| r.code().unwrap_or("None")).collect::<Vec<_>>()
             )))
         }
+    }
+
+    /// Close a billing period's counter (idempotent: a closed one stays closed at its first time) and return
+    /// what it counted. After this no event is counted into it (`CounterSpec::closable`): its count is final.
+    /// `expires_at`: when an unused period's (new) counter may go.
+    pub async fn close_usage_period(
+        &self,
+        key: &keys::Key,
+        at: i64,
+        expires_at: i64,
+    ) -> Result<UsageCounterItem, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_map()))
+            .update_expression(
+                "SET #closed = if_not_exists(#closed, :at), #used = if_not_exists(#used, :zero), \
+                 #exp = if_not_exists(#exp, :exp)",
+            )
+            .expression_attribute_names("#closed", CLOSED_ATTR)
+            .expression_attribute_names("#used", "used")
+            .expression_attribute_names("#exp", "expires_at")
+            .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .expression_attribute_values(":zero", n(0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut item = out.attributes.unwrap_or_default();
+        item.entry("entity_type".to_owned()).or_insert_with(|| s("usage_counter"));
+        from_item(item)
     }
 
     pub async fn get_counter(&self, key: &keys::Key, consistent: bool) -> Result<Option<UsageCounterItem>, StoreError> {

@@ -23,7 +23,10 @@ mod track;
 
 pub use admin::{ResetAnswer, ResetRequest, TierLimitsAnswer, TierLimitsRequest};
 pub use index::{UsageIndexReport, index_usage};
-pub use policy::{LocalDay, Policy, Quota, TierLimits, local_day, quota_from_found, quota_read_keys};
+pub use policy::{
+    LocalDay, PeriodUsage, Policy, Quota, TierLimits, billing_period_from_found, billing_period_key, local_day,
+    quota_from_found, quota_read_keys,
+};
 pub use read::{UsageDay, UsageHistory};
 pub use track::{
     BatchAnswer, BatchRequest, BatchResult, MAX_BATCH, MAX_QUANTITY, TrackAnswer, TrackRequest, anonymous_customer,
@@ -31,7 +34,6 @@ pub use track::{
 
 use crate::identity::jwt::{Claims, KeySet};
 use crate::identity::{Principal, authenticate};
-use crate::model::Grant;
 use crate::model::TokenKind;
 use crate::platform::clock::Clock;
 use crate::platform::error::{ApiError, FieldError, codes};
@@ -65,7 +67,7 @@ struct Cached<T> {
 struct Caches {
     policies: Mutex<HashMap<String, Cached<Option<Arc<Policy>>>>>,
     /// A user's tier for a solution, with its scheduled switch (applied at read time).
-    tiers: Mutex<HashMap<(String, String), Cached<Grant>>>,
+    tiers: Mutex<HashMap<(String, String), Cached<policy::Plan>>>,
     families: Mutex<HashMap<String, Cached<bool>>>,
     /// Whether a user is (still) a member of an organization, by (org, user).
     members: Mutex<HashMap<(String, String), Cached<bool>>>,

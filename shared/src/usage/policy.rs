@@ -5,7 +5,7 @@
 use super::{Subject, UsageService, fresh, remember, solution_not_found};
 use crate::identity::solution_unavailable;
 use crate::model::Grant;
-use crate::model::{SolutionStatus, Tier};
+use crate::model::{Metering, SolutionStatus, Tier, UsageLimit};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, codes};
 use crate::store::orgs::MembershipItem;
@@ -126,6 +126,9 @@ pub struct Quota {
     /// An organization's quota read by one of its members: that member's share of `used`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_used: Option<u64>,
+    /// A usage-priced subscription's current billing period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_period: Option<PeriodUsage>,
 }
 
 impl Quota {
@@ -137,8 +140,90 @@ impl Quota {
             remaining: limit.map(|l| l.saturating_sub(used)),
             reset_at: rfc3339(reset_at),
             member_used: None,
+            billing_period: None,
         }
     }
+}
+
+/// A usage-priced subscription's billing period as reported to callers: what it counted, what is beyond the
+/// allowance, and what that costs (exactly, by the rounding rule of `crate::model::UsagePricing`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodUsage {
+    pub period_start: String,
+    pub period_end: String,
+    /// Units included in the period.
+    pub included: u64,
+    pub used: u64,
+    /// Units beyond the allowance, charged at the period end.
+    pub overage: u64,
+    /// `hard`: refused at the allowance; `soft`: allowed and charged.
+    pub limit: UsageLimit,
+    /// What the overage so far costs, minor units of `currency`.
+    pub overage_charge: i64,
+    /// What the period's overage will cost at the end if usage goes on at its pace so far (within the cap).
+    pub projected_charge: i64,
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spending_cap: Option<i64>,
+    /// The spending cap stops further usage this period.
+    pub cap_reached: bool,
+}
+
+impl PeriodUsage {
+    /// The period `(start, end)` of `metering` having counted `used` units, at `now` (epoch seconds).
+    pub fn new(metering: &Metering, (start, end): (i64, i64), used: u64, now: i64) -> Self {
+        let included = metering.allowance();
+        let overage = used.saturating_sub(included);
+        // The pace so far, over at least an hour of the period, carried to its end.
+        let length = (end - start).max(1);
+        let elapsed = (now - start).clamp(3_600.min(length), length);
+        let paced = u64::try_from(i128::from(used) * i128::from(length) / i128::from(elapsed)).unwrap_or(u64::MAX);
+        let projected = metering.ceiling().map_or(paced, |c| paced.min(c.max(used)));
+        let ceiling = metering.ceiling();
+        Self {
+            period_start: rfc3339_at(start),
+            period_end: rfc3339_at(end),
+            included,
+            used,
+            overage,
+            limit: metering.usage.limit,
+            overage_charge: metering.charge(used),
+            projected_charge: metering.charge(projected),
+            currency: metering.currency.clone(),
+            spending_cap: metering.spending_cap,
+            cap_reached: metering.usage.limit == UsageLimit::Soft && ceiling.is_some_and(|c| used >= c),
+        }
+    }
+}
+
+fn rfc3339_at(t: i64) -> String {
+    DateTime::from_timestamp(t, 0).map(rfc3339).unwrap_or_default()
+}
+
+/// The current billing period of a usage-priced plan at `now` and the key of its counter (`None`: the
+/// metering does not apply to `tier`).
+pub fn billing_period_key(
+    customer_id: &str,
+    solution_id: &str,
+    tier: Tier,
+    metering: Option<&Metering>,
+    now: i64,
+) -> Option<(keys::Key, (i64, i64))> {
+    let m = metering.filter(|m| m.tier == tier)?;
+    let (start, end) = m.period_of(now)?;
+    Some((keys::usage_period(customer_id, solution_id, start), (start, end)))
+}
+
+/// The billing period's usage from a read that included [`billing_period_key`]'s key.
+pub fn billing_period_from_found(
+    metering: &Metering,
+    key: &keys::Key,
+    bounds: (i64, i64),
+    now: i64,
+    found: &mut HashMap<(String, String), Item>,
+) -> Result<PeriodUsage, StoreError> {
+    let counter: Option<UsageCounterItem> = take(found, key)?;
+    Ok(PeriodUsage::new(metering, bounds, counter.map_or(0, |c| c.used), now))
 }
 
 /// Keys to read a customer's current quota without knowing the solution's time zone yet: the policy and the
@@ -175,9 +260,34 @@ pub fn quota_from_found(
     Ok(Some(quota))
 }
 
+/// A customer's plan for a solution as the hot path caches it: the tier it grants (with its scheduled switch)
+/// and, for a usage-priced subscription, its metering.
+#[derive(Debug, Clone)]
+pub(super) struct Plan {
+    grant: Grant,
+    metering: Option<Arc<Metering>>,
+}
+
+/// The tier in force and, when that tier is the usage-priced one, its metering.
+pub(super) type Applied = (Tier, Option<Arc<Metering>>);
+
+impl Plan {
+    fn of(entitlement: Option<EntitlementItem>) -> Self {
+        match entitlement {
+            Some(e) => Self { grant: e.grant(), metering: e.metering.map(Arc::new) },
+            None => Self { grant: Grant::free(), metering: None },
+        }
+    }
+
+    fn at(&self, now: i64) -> Applied {
+        let tier = self.grant.at(now);
+        (tier, self.metering.clone().filter(|m| m.tier == tier))
+    }
+}
+
 impl UsageService {
     /// Resolve, through the caches, what a track call needs; misses are read in one batch.
-    pub(super) async fn resolve(&self, subject: &Subject) -> Result<(Arc<Policy>, Tier), ApiError> {
+    pub(super) async fn resolve(&self, subject: &Subject) -> Result<(Arc<Policy>, Applied), ApiError> {
         let now = self.clock.now();
         let ttl = self.ttl();
         let sid = &subject.solution_id;
@@ -185,8 +295,8 @@ impl UsageService {
         // The tier is the customer's: the user's own, or the organization's the user acts for.
         let tier_key = subject.user_id.as_ref().map(|_| (subject.customer_id.clone(), sid.clone()));
         let mut tier = match &tier_key {
-            Some(k) => fresh(&self.caches.tiers, k, now, ttl).map(|g| g.at(now.timestamp())),
-            None => Some(Tier::Anonymous),
+            Some(k) => fresh(&self.caches.tiers, k, now, ttl).map(|p| p.at(now.timestamp())),
+            None => Some((Tier::Anonymous, None)),
         };
         let mut revoked = match &subject.family_id {
             Some(f) => fresh(&self.caches.families, f, now, ttl),
@@ -224,9 +334,9 @@ impl UsageService {
             }
             if let (None, Some((customer, s))) = (&tier, &tier_key) {
                 let e: Option<EntitlementItem> = take(&mut found, &keys::entitlement(customer, s))?;
-                let grant = e.map_or_else(Grant::free, |e| e.grant());
-                remember(&self.caches.tiers, (customer.clone(), s.clone()), grant, now);
-                tier = Some(grant.at(now.timestamp()));
+                let plan = Plan::of(e);
+                tier = Some(plan.at(now.timestamp()));
+                remember(&self.caches.tiers, (customer.clone(), s.clone()), plan, now);
             }
             if let (None, Some((org, user))) = (&member, &member_key) {
                 let m: Option<MembershipItem> = take(&mut found, &keys::org_member(org, user))?;
@@ -248,7 +358,7 @@ impl UsageService {
         }
         let policy = policy.flatten().ok_or_else(solution_not_found)?;
         match policy.status {
-            SolutionStatus::Published => Ok((policy, tier.unwrap_or(Tier::Free))),
+            SolutionStatus::Published => Ok((policy, tier.unwrap_or((Tier::Free, None)))),
             SolutionStatus::Suspended | SolutionStatus::Retired => Err(solution_unavailable()),
             SolutionStatus::Draft | SolutionStatus::Submitted => Err(solution_not_found()),
         }
@@ -266,9 +376,9 @@ impl UsageService {
         Ok(p)
     }
 
-    /// After a refusal: the customer's tier read again (consistently) when the cached one is more than two
+    /// After a refusal: the customer's plan read again (consistently) when the cached one is more than two
     /// seconds old. `Some` only when it changed.
-    pub(super) async fn recheck_tier(&self, subject: &Subject, tier: Tier) -> Result<Option<Tier>, ApiError> {
+    pub(super) async fn recheck_tier(&self, subject: &Subject, applied: &Applied) -> Result<Option<Applied>, ApiError> {
         if subject.user_id.is_none() {
             return Ok(None);
         }
@@ -279,10 +389,10 @@ impl UsageService {
             return Ok(None);
         }
         let e = self.store.get_entitlement(customer, &subject.solution_id).await?;
-        let grant = e.map_or_else(Grant::free, |e| e.grant());
-        remember(&self.caches.tiers, cache_key, grant, now);
-        let fresh_tier = grant.at(now.timestamp());
-        Ok((fresh_tier != tier).then_some(fresh_tier))
+        let plan = Plan::of(e);
+        let fresh = plan.at(now.timestamp());
+        remember(&self.caches.tiers, cache_key, plan, now);
+        Ok((fresh != *applied).then_some(fresh))
     }
 }
 

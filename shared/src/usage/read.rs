@@ -1,7 +1,9 @@
 //! Reading usage: a customer's day-by-day history and current quota, for the customer, an admin, or a solution
 //! token confined to its own solution.
 
-use super::policy::{Quota, quota_from_found, quota_read_keys};
+use super::policy::{
+    PeriodUsage, Quota, billing_period_from_found, billing_period_key, quota_from_found, quota_read_keys,
+};
 use super::{UsageService, solution_not_found};
 use crate::identity::{Principal, SCOPE_READ, solution_mismatch};
 use crate::model::Tier;
@@ -140,13 +142,39 @@ impl UsageService {
             wanted.push(keys::entitlement(customer_id, solution_id));
         }
         let mut found = self.store.batch_get(&wanted, true).await?;
-        let tier = if anonymous {
-            Tier::Anonymous
+        let entitlement = if anonymous {
+            None
         } else {
             take::<EntitlementItem>(&mut found, &keys::entitlement(customer_id, solution_id))?
-                .map_or(Tier::Free, |e| e.tier_at(now.timestamp()))
         };
-        quota_from_found(customer_id, solution_id, tier, now, Some(&caller.user_id), &mut found)?
-            .ok_or_else(solution_not_found)
+        let tier = match (&entitlement, anonymous) {
+            (_, true) => Tier::Anonymous,
+            (Some(e), false) => e.tier_at(now.timestamp()),
+            (None, false) => Tier::Free,
+        };
+        let mut quota = quota_from_found(customer_id, solution_id, tier, now, Some(&caller.user_id), &mut found)?
+            .ok_or_else(solution_not_found)?;
+        quota.billing_period = self.billing_period(customer_id, solution_id, tier, entitlement.as_ref()).await?;
+        Ok(quota)
+    }
+
+    /// A usage-priced subscription's current billing period (one consistent read of its counter), when the
+    /// customer's tier is the usage-priced one.
+    pub async fn billing_period(
+        &self,
+        customer_id: &str,
+        solution_id: &str,
+        tier: Tier,
+        entitlement: Option<&EntitlementItem>,
+    ) -> Result<Option<PeriodUsage>, ApiError> {
+        let now = self.clock.now().timestamp();
+        let metering = entitlement.and_then(|e| e.metering.as_ref());
+        let (Some(m), Some((key, bounds))) =
+            (metering, billing_period_key(customer_id, solution_id, tier, metering, now))
+        else {
+            return Ok(None);
+        };
+        let mut found = self.store.batch_get(std::slice::from_ref(&key), true).await?;
+        Ok(Some(billing_period_from_found(m, &key, bounds, now, &mut found)?))
     }
 }

@@ -3,18 +3,18 @@
 //! idempotency key (and without a monthly limit) an event is one conditional `UpdateItem`; with one it is a
 //! `TransactWriteItems` that also writes the idempotency record with the answer.
 
-use super::policy::{LocalDay, Policy, local_day};
+use super::policy::{Applied, LocalDay, PeriodUsage, Policy, local_day};
 use super::{MAX_ENTRIES, Subject, UsageService, fresh, lock, remember, solution_not_found};
 use crate::identity::api_keys;
 use crate::identity::jwt::Claims;
 use crate::identity::throttle;
 use crate::identity::{SCOPE_TRACK, require_scope, verify_bearer};
-use crate::model::{Tier, TokenKind};
+use crate::model::{LATE_EVENT_SECONDS, Metering, Tier, TokenKind, UsageLimit};
 use crate::platform::clock::rfc3339;
-use crate::platform::error::{ApiError, FieldError};
+use crate::platform::error::{ApiError, FieldError, codes};
 use crate::store::outbox::NotificationItem;
 use crate::store::partners::ApiKeyItem;
-use crate::store::usage::IdempotencyItem;
+use crate::store::usage::{CLOSED_ATTR, IdempotencyItem};
 use crate::store::{Counted, CounterSpec, TxCounted, keys};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,72 @@ pub struct TrackRequest {
     /// The user (`usr_…`) a partner backend tracks for, with its API key (`X-Api-Key`) and no token.
     #[serde(default)]
     pub customer_id: Option<String>,
+    /// When the usage happened (RFC 3339; default: now). A late event counts at this time (its day, its
+    /// billing period) while that period ended at most `LATE_EVENT_SECONDS` ago; later, it counts now.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+/// How far in the future an event's own time may be (clock skew).
+const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// The event's own time, checked: RFC 3339 and not in the future (beyond the clock skew allowed).
+fn event_time(req: &TrackRequest, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(raw) = &req.timestamp else { return Ok(None) };
+    let at = DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::field("timestamp", "must be an RFC 3339 date-time like 2026-12-03T10:15:00Z"))?;
+    if (at - now).num_seconds() > MAX_CLOCK_SKEW_SECONDS {
+        return Err(ApiError::field("timestamp", "must not be in the future"));
+    }
+    Ok(Some(at))
+}
+
+/// When an event counts: at its own time while the period it falls in (its billing period under a
+/// usage-priced subscription, else its local day) ended at most `LATE_EVENT_SECONDS` ago; otherwise now.
+fn effective_time(
+    stamp: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    metering: Option<&Metering>,
+) -> DateTime<Utc> {
+    let Some(at) = stamp.filter(|t| *t < now) else { return now };
+    let end = match metering {
+        Some(m) => m.period_of(at.timestamp()).map(|(_, end)| end),
+        None => Some(local_day(at, tz).reset_at.timestamp()),
+    };
+    match end {
+        Some(end) if now.timestamp() < end + LATE_EVENT_SECONDS => at,
+        _ => now,
+    }
+}
+
+/// What an idempotency key stands for: the action, the quantity and the event's own time when given.
+fn fingerprint(req: &TrackRequest, quantity: u64) -> String {
+    let mut text = format!("{}\n{}", req.action, quantity);
+    if let Some(at) = &req.timestamp {
+        text.push('\n');
+        text.push_str(at);
+    }
+    crate::platform::crypto::sha256_hex(text.as_bytes())
+}
+
+/// A billing period's counter with what prices it.
+#[derive(Debug, Clone)]
+struct MeteredCounter {
+    spec: CounterSpec,
+    metering: Metering,
+    start: i64,
+    end: i64,
+}
+
+/// The counters one event goes to.
+#[derive(Debug, Clone)]
+struct EventCounters {
+    today: LocalDay,
+    day: CounterSpec,
+    month: Option<CounterSpec>,
+    period: Option<MeteredCounter>,
 }
 
 /// The answer to a tracked event (200 when allowed, 429 when not).
@@ -127,6 +193,13 @@ pub struct TrackAnswer {
     /// `None` (null) when unlimited.
     pub remaining: Option<u64>,
     pub reset_at: String,
+    /// A refusal: which limit refused it (`daily_limit`, `monthly_limit`, `allowance`: a billing period's
+    /// hard limit, `spending_cap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_by: Option<String>,
+    /// A usage-priced subscription: the billing period the event counted in (its usage, overage and charge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_period: Option<PeriodUsage>,
 }
 
 impl TrackAnswer {
@@ -138,6 +211,8 @@ impl TrackAnswer {
             limit,
             remaining: limit.map(|l| l.saturating_sub(used)),
             reset_at: rfc3339(*reset_at),
+            refused_by: None,
+            billing_period: None,
         }
     }
 
@@ -149,6 +224,8 @@ impl TrackAnswer {
             limit,
             remaining: limit.map(|l| l.saturating_sub(used)),
             reset_at: rfc3339(*reset_at),
+            refused_by: Some("daily_limit".into()),
+            billing_period: None,
         }
     }
 
@@ -449,33 +526,72 @@ impl UsageService {
             _ => {}
         }
         let quantity = validate_track(&req)?;
-        let (policy, tier) = self.resolve(&subject).await?;
-        let (mut answer, mut day) = self.count(&subject, &req, quantity, &policy, tier).await?;
+        let stamp = event_time(&req, self.clock.now())?;
+        let (policy, applied) = self.resolve(&subject).await?;
+        let (mut answer, mut counted) = self.count(&subject, &req, quantity, stamp, &policy, &applied).await?;
         // A refusal under a cached tier may be stale: an upgrade must lift the limit at once.
         if !answer.allowed
-            && let Some(fresh_tier) = self.recheck_tier(&subject, tier).await?
+            && let Some(fresh) = self.recheck_tier(&subject, &applied).await?
         {
-            (answer, day) = self.count(&subject, &req, quantity, &policy, fresh_tier).await?;
+            (answer, counted) = self.count(&subject, &req, quantity, stamp, &policy, &fresh).await?;
         }
         if answer.allowed {
-            self.notify_thresholds(&subject, &day, answer.used, quantity).await?;
+            self.notify_thresholds(&subject, &counted.day, answer.used, quantity).await?;
+        }
+        if let Some(period) = &counted.period {
+            self.notify_period(&subject, period, &answer, quantity).await?;
         }
         Ok(answer)
     }
 
-    /// Count one event under `tier`.
+    /// Count one event under a tier (and its metering).
     async fn count(
         &self,
         subject: &Subject,
         req: &TrackRequest,
         quantity: u64,
+        stamp: Option<DateTime<Utc>>,
         policy: &Policy,
-        tier: Tier,
-    ) -> Result<(TrackAnswer, CounterSpec), ApiError> {
+        (tier, metering): &Applied,
+    ) -> Result<(TrackAnswer, EventCounters), ApiError> {
         let now = self.clock.now();
-        let today = local_day(now, policy.tz);
+        let mut at = effective_time(stamp, now, policy.tz, metering.as_deref());
+        // A period closed by the billing run takes no more events: such an event counts now (in the next).
+        for _ in 0..2 {
+            let counted = self.counters(subject, *tier, metering.as_deref(), policy, at);
+            let answer = if req.idempotency_key.is_none() && counted.month.is_none() && counted.period.is_none() {
+                let reset_at = counted.today.reset_at;
+                match self.store.count_usage(&counted.day, &req.action, quantity).await? {
+                    Counted::Applied { used } => TrackAnswer::allowed(used, counted.day.limit, &reset_at),
+                    Counted::Refused { used } => TrackAnswer::refused(used, counted.day.limit, &reset_at),
+                }
+            } else {
+                match self.track_transactional(subject, req, quantity, &counted).await? {
+                    Some(answer) => answer,
+                    None => {
+                        at = now;
+                        continue;
+                    }
+                }
+            };
+            return Ok((answer, counted));
+        }
+        Err(ApiError::unavailable(1))
+    }
+
+    /// The counters an event at `at` goes to: its local day's, the calendar month's (a monthly limit) and
+    /// its billing period's (a usage-priced subscription).
+    fn counters(
+        &self,
+        subject: &Subject,
+        tier: Tier,
+        metering: Option<&Metering>,
+        policy: &Policy,
+        at: DateTime<Utc>,
+    ) -> EventCounters {
+        let today = local_day(at, policy.tz);
         let limits = policy.limits(tier);
-        let expires_at = now.timestamp() + self.settings.history_ttl_days * 86_400;
+        let expires_at = self.clock.now().timestamp() + self.settings.history_ttl_days * 86_400;
         let day = CounterSpec {
             key: keys::usage_day(&subject.customer_id, &today.day, &subject.solution_id),
             customer_id: subject.customer_id.clone(),
@@ -487,6 +603,7 @@ impl UsageService {
             index: Some(keys::solution_usage(&subject.solution_id, &today.day, &subject.customer_id)),
             attested: subject.attested,
             member: subject.org_id.as_ref().and(subject.user_id.clone()),
+            closable: false,
         };
         let month = limits.monthly.map(|m| CounterSpec {
             key: keys::usage_month(&subject.customer_id, &today.month, &subject.solution_id),
@@ -496,26 +613,32 @@ impl UsageService {
             attested: false,
             ..day.clone()
         });
-        let answer = if req.idempotency_key.is_none() && month.is_none() {
-            match self.store.count_usage(&day, &req.action, quantity).await? {
-                Counted::Applied { used } => TrackAnswer::allowed(used, day.limit, &today.reset_at),
-                Counted::Refused { used } => TrackAnswer::refused(used, day.limit, &today.reset_at),
-            }
-        } else {
-            self.track_transactional(subject, req, quantity, &day, month.as_ref(), &today).await?
-        };
-        Ok((answer, day))
+        let period = metering.and_then(|m| {
+            let (start, end) = m.period_of(at.timestamp())?;
+            let spec = CounterSpec {
+                key: keys::usage_period(&subject.customer_id, &subject.solution_id, start),
+                period: DateTime::from_timestamp(start, 0).map(rfc3339).unwrap_or_default(),
+                limit: m.ceiling(),
+                index: None,
+                attested: false,
+                closable: true,
+                ..day.clone()
+            };
+            Some(MeteredCounter { spec, metering: m.clone(), start, end })
+        });
+        EventCounters { today, day, month, period }
     }
 
+    /// Count through one transaction: the idempotency record and every counter under its expected count.
+    /// `None`: the billing period's counter is closed (count the event in the current period).
     async fn track_transactional(
         &self,
         subject: &Subject,
         req: &TrackRequest,
         quantity: u64,
-        day: &CounterSpec,
-        month: Option<&CounterSpec>,
-        today: &LocalDay,
-    ) -> Result<TrackAnswer, ApiError> {
+        counted: &EventCounters,
+    ) -> Result<Option<TrackAnswer>, ApiError> {
+        let (day, today) = (&counted.day, &counted.today);
         let now = self.clock.now();
         let key = req.idempotency_key.clone().unwrap_or_else(crate::platform::ids::token_id);
         let key_hash = crate::platform::crypto::sha256_hex(key.as_bytes());
@@ -523,17 +646,43 @@ impl UsageService {
             (Some(org), Some(user)) => keys::member_idempotency(org, user, &subject.solution_id, &key_hash),
             _ => keys::idempotency(&subject.customer_id, &subject.solution_id, &key_hash),
         };
-        let fingerprint = crate::platform::crypto::sha256_hex(format!("{}\n{}", req.action, quantity).as_bytes());
-        let specs: Vec<&CounterSpec> = std::iter::once(day).chain(month).collect();
+        let fingerprint = fingerprint(req, quantity);
+        let specs: Vec<&CounterSpec> =
+            std::iter::once(day).chain(&counted.month).chain(counted.period.as_ref().map(|p| &p.spec)).collect();
+        let period_index = counted.period.as_ref().map(|_| specs.len() - 1);
         let cache_key = |s: &CounterSpec| (s.key.pk.clone(), s.key.sk.clone());
         let mut expected: Vec<u64> =
             specs.iter().map(|s| lock(&self.caches.counters).get(&cache_key(s)).copied().unwrap_or(0)).collect();
         let mut confirmed = vec![false; specs.len()];
+        let answer_at = |allowed: bool, expected: &[u64], refused_by: Option<usize>| {
+            let used = expected[0] + if allowed { quantity } else { 0 };
+            let mut answer = if allowed {
+                TrackAnswer::allowed(used, day.limit, &today.reset_at)
+            } else {
+                TrackAnswer::refused(used, day.limit, &today.reset_at)
+            };
+            if let (Some(i), Some(p)) = (period_index, &counted.period) {
+                let period_used = expected[i] + if allowed { quantity } else { 0 };
+                answer.billing_period =
+                    Some(PeriodUsage::new(&p.metering, (p.start, p.end), period_used, now.timestamp()));
+                if refused_by == Some(i) {
+                    let soft = p.metering.usage.limit == UsageLimit::Soft;
+                    answer.refused_by = Some(if soft { "spending_cap" } else { "allowance" }.into());
+                    if soft {
+                        answer.code = Some(codes::SPENDING_CAP_REACHED.into());
+                    }
+                }
+            }
+            if refused_by.is_some_and(|i| i > 0 && counted.month.is_some() && Some(i) != period_index) {
+                answer.refused_by = Some("monthly_limit".into());
+            }
+            answer
+        };
         for attempt in 0..12u32 {
             // Would this event exceed a limit at the expected counts?
             if let Some(i) = specs.iter().zip(&expected).position(|(s, e)| s.limit.is_some_and(|l| e + quantity > l)) {
                 if confirmed[i] {
-                    return Ok(TrackAnswer::refused(expected[0], day.limit, &today.reset_at));
+                    return Ok(Some(answer_at(false, &expected, Some(i))));
                 }
                 // A cached guess: confirm with a consistent read before refusing. With the caller's key, its
                 // record comes in the same request: a retry of an event counted before gets its first answer,
@@ -543,13 +692,16 @@ impl UsageService {
                     None => (self.store.get_counter(&specs[i].key, true).await?, None),
                 };
                 if let Some(stored) = stored {
-                    return replay(&stored, &fingerprint);
+                    return replay(&stored, &fingerprint).map(Some);
+                }
+                if specs[i].closable && current.as_ref().is_some_and(|c| c.other.contains_key(CLOSED_ATTR)) {
+                    return Ok(None);
                 }
                 expected[i] = current.map_or(0, |c| c.used);
                 confirmed[i] = true;
                 continue;
             }
-            let answer = TrackAnswer::allowed(expected[0] + quantity, day.limit, &today.reset_at);
+            let answer = answer_at(true, &expected, None);
             let record = IdempotencyItem::usage_event(
                 &record_key,
                 fingerprint.clone(),
@@ -569,7 +721,7 @@ impl UsageService {
                     for (s, e) in specs.iter().zip(&expected) {
                         cache.insert(cache_key(s), e + quantity);
                     }
-                    return Ok(answer);
+                    return Ok(Some(answer));
                 }
                 TxCounted::Duplicate(stored) => {
                     let stored = match stored {
@@ -577,7 +729,7 @@ impl UsageService {
                         None => self.store.get_idempotency(&record_key).await?,
                     };
                     let Some(stored) = stored else { continue };
-                    return replay(&stored, &fingerprint);
+                    return replay(&stored, &fingerprint).map(Some);
                 }
                 TxCounted::Stale { index, used } => {
                     if let Some(slot) = expected.get_mut(index) {
@@ -585,6 +737,7 @@ impl UsageService {
                         confirmed[index] = true;
                     }
                 }
+                TxCounted::Closed { .. } => return Ok(None),
                 TxCounted::Conflict => {
                     let jitter = u64::from(crate::platform::crypto::random_bytes::<1>()[0] % 16);
                     tokio::time::sleep(std::time::Duration::from_millis((4 << attempt.min(5)) + jitter)).await;
@@ -612,18 +765,69 @@ impl UsageService {
                 // Known from the count the single UpdateItem returned: no request of its own.
                 crate::platform::metrics::quota_threshold_crossed(pct);
                 let id = format!("quota-{pct}:{}:{}:{}", subject.customer_id, subject.solution_id, day.period);
-                let item = NotificationItem::new(
-                    &id,
-                    &format!("quota_{pct}"),
-                    &subject.customer_id,
-                    Some(&subject.solution_id),
-                    serde_json::json!({"date": day.period, "used": used, "limit": limit, "percent": pct}),
-                    rfc3339(self.clock.now()),
-                );
-                if self.store.put_notification_once(&item).await? {
-                    tracing::info!(customer_id = %subject.customer_id, solution_id = %subject.solution_id, pct, "quota threshold crossed");
+                let data = serde_json::json!({"date": day.period, "used": used, "limit": limit, "percent": pct});
+                self.notify_once(subject, &id, &format!("quota_{pct}"), data).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A usage-priced billing period: crossing 80% and 100% of its allowance (under a soft limit the 100% one
+    /// says overage is now charged), and reaching the spending cap (also when an event is refused by it), each
+    /// recorded once per period.
+    async fn notify_period(
+        &self,
+        subject: &Subject,
+        counter: &MeteredCounter,
+        answer: &TrackAnswer,
+        quantity: u64,
+    ) -> Result<(), ApiError> {
+        let Some(period) = &answer.billing_period else { return Ok(()) };
+        let start = &counter.spec.period;
+        let base = serde_json::json!({
+            "period_start": period.period_start, "period_end": period.period_end, "used": period.used,
+            "included": period.included, "limit": period.limit, "overage": period.overage,
+            "overage_charge": period.overage_charge, "projected_charge": period.projected_charge,
+            "currency": period.currency, "spending_cap": period.spending_cap,
+        });
+        if answer.allowed && period.included > 0 {
+            let before = period.used.saturating_sub(quantity);
+            for pct in [80u64, 100] {
+                let threshold = (period.included * pct).div_ceil(100);
+                if before < threshold && period.used >= threshold {
+                    crate::platform::metrics::quota_threshold_crossed(pct);
+                    let mut data = base.clone();
+                    data["percent"] = pct.into();
+                    data["overage_started"] = (pct == 100 && period.limit == UsageLimit::Soft).into();
+                    let id = format!("usage-{pct}:{}:{}:{start}", subject.customer_id, subject.solution_id);
+                    self.notify_once(subject, &id, &format!("quota_{pct}"), data).await?;
                 }
             }
+        }
+        if period.cap_reached || answer.code.as_deref() == Some(codes::SPENDING_CAP_REACHED) {
+            let id = format!("spending-cap:{}:{}:{start}", subject.customer_id, subject.solution_id);
+            self.notify_once(subject, &id, "spending_cap_reached", base).await?;
+        }
+        Ok(())
+    }
+
+    async fn notify_once(
+        &self,
+        subject: &Subject,
+        id: &str,
+        kind: &str,
+        data: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let item = NotificationItem::new(
+            id,
+            kind,
+            &subject.customer_id,
+            Some(&subject.solution_id),
+            data,
+            rfc3339(self.clock.now()),
+        );
+        if self.store.put_notification_once(&item).await? {
+            tracing::info!(customer_id = %subject.customer_id, solution_id = %subject.solution_id, kind, "usage notification recorded");
         }
         Ok(())
     }
@@ -663,6 +867,7 @@ mod tests {
             metadata: None,
             solution_id: None,
             customer_id: None,
+            timestamp: None,
         };
         assert_eq!(validate_track(&req("search", None)).ok(), Some(1));
         for (a, q, field) in [

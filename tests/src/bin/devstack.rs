@@ -268,6 +268,7 @@ async fn setup() -> Result<(), BoxError> {
             currency: "inr".into(),
             period: BillingPeriod::Monthly,
             stripe_price_id: price_id.clone(),
+            usage: None,
         }];
         store.put_tier_definition(&def).await?;
         demo_tiers.push(TierSpec { tier, daily_limit: daily, monthly_limit: monthly, prices: def.prices.clone() });

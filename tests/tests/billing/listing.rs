@@ -30,7 +30,7 @@ fn ids(page: &Value) -> Vec<String> {
 async fn seed(f: &Fixture, customer: &str, solution_id: &str, days_ago: i64) -> String {
     let id = shared::platform::ids::new_id("sub");
     let created = rfc3339(f.b.env.clock.now() - Duration::days(days_ago));
-    let price = Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None };
+    let price = Price::new(49_900, "inr", BillingPeriod::Monthly);
     let item = SubscriptionItem::new(
         &id,
         customer,

@@ -271,7 +271,7 @@ async fn an_upgrade_on_phonepe_is_prorated_and_applies_when_paid() {
 async fn fifty_concurrent_invoice_allocations_are_gapless_and_unique() {
     let b = BillingEnv::new().await;
     let seller = test_seller();
-    let price = Price { amount: 1_999, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None };
+    let price = Price::new(1_999, "inr", BillingPeriod::Monthly);
     let sub = SubscriptionItem::new(
         "sub_0000000000000000000000conc",
         "usr_0000000000000000000000conc",

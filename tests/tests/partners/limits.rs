@@ -95,12 +95,7 @@ async fn platform_default_limits_change_limits_only() {
     let admin = b.env.admin().await.access_token;
     let key = keys::default_tier("enterprise");
     let mut def = TierDefinitionItem::new(None, Tier::Enterprise, Some(1), None, "2026-01-01T00:00:00Z".into());
-    def.prices = vec![shared::model::Price {
-        amount: 100,
-        currency: "inr".into(),
-        period: shared::model::BillingPeriod::Monthly,
-        stripe_price_id: None,
-    }];
+    def.prices = vec![shared::model::Price::new(100, "inr", shared::model::BillingPeriod::Monthly)];
     b.env.store.put_tier_definition(&def).await.expect("seed");
     let r =
         b.call("PUT", "/api/tier-limits", Some(json!({"tier": "enterprise", "daily_limit": null})), Some(&admin)).await;

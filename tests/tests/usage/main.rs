@@ -6,6 +6,7 @@ mod concurrency;
 mod cost;
 mod metrics;
 mod orgs;
+mod overage;
 mod quotas;
 
 use integration_tests::harness::{Reply, TestEnv, unique_email};

@@ -75,6 +75,17 @@ pub fn validate_tiers(tiers: &[TierSpec], errors: &mut Vec<FieldError>) {
                 errors.push(FieldError::new(format!("tiers[{i}].prices[{j}]"), "one price per currency and period"));
             }
         }
+        // A tier's allowance and limit are the tier's: every price states the same ones (or none does);
+        // only what overage costs differs by currency.
+        let terms = |p: &crate::model::Price| p.usage.as_ref().map(|u| (u.included_monthly, u.limit));
+        if let Some(first) = t.prices.first()
+            && let Some(j) = t.prices.iter().position(|p| terms(p) != terms(first))
+        {
+            errors.push(FieldError::new(
+                format!("tiers[{i}].prices[{j}].usage"),
+                "every price of a tier states the same included_monthly and limit (or none does)",
+            ));
+        }
     }
 }
 
@@ -112,12 +123,7 @@ mod tests {
     use super::*;
 
     fn price(amount: i64, currency: &str) -> crate::model::Price {
-        crate::model::Price {
-            amount,
-            currency: currency.into(),
-            period: crate::model::BillingPeriod::Monthly,
-            stripe_price_id: None,
-        }
+        crate::model::Price::new(amount, currency, crate::model::BillingPeriod::Monthly)
     }
 
     #[test]
@@ -155,5 +161,37 @@ mod tests {
             fields,
             ["tiers[0].monthly_limit", "tiers[0].prices", "tiers[1].prices", "tiers[2].tier", "tiers[2].prices[1]"]
         );
+    }
+
+    #[test]
+    fn usage_terms_are_checked_and_agree_across_a_tiers_prices() {
+        use crate::model::{OverageBlock, UsageLimit, UsagePricing};
+        let usage = |included: u64, amount: i64| UsagePricing {
+            included_monthly: included,
+            limit: UsageLimit::Soft,
+            block_size: 1_000,
+            blocks: vec![OverageBlock { up_to: None, amount }],
+        };
+        let metered =
+            |currency: &str, u: Option<UsagePricing>| crate::model::Price { usage: u, ..price(49_900, currency) };
+        let tier = |prices| TierSpec { tier: Tier::Pro, daily_limit: None, monthly_limit: None, prices };
+        let mut errors = Vec::new();
+        validate_tiers(
+            &[tier(vec![metered("inr", Some(usage(100_000, 1_000))), metered("usd", Some(usage(100_000, 12)))])],
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        for (prices, field) in [
+            (
+                vec![metered("inr", Some(usage(100_000, 1_000))), metered("usd", Some(usage(5, 12)))],
+                "tiers[0].prices[1].usage",
+            ),
+            (vec![metered("inr", Some(usage(100_000, 1_000))), metered("usd", None)], "tiers[0].prices[1].usage"),
+            (vec![metered("inr", Some(usage(100_000, -5)))], "tiers[0].prices[0].usage.blocks[0].amount"),
+        ] {
+            let mut errors = Vec::new();
+            validate_tiers(&[tier(prices)], &mut errors);
+            assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), [field]);
+        }
     }
 }

@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn lookup_keys_name_solution_tier_currency_period_and_amount() {
-        let p = Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None };
+        let p = Price::new(49_900, "inr", BillingPeriod::Monthly);
         assert_eq!(lookup_key("sol_1", Tier::Pro, &p), "sol_1:pro:inr:monthly:49900");
         let y = Price { period: BillingPeriod::Yearly, amount: 499_000, ..p };
         assert_eq!(lookup_key("sol_1", Tier::Enterprise, &y), "sol_1:enterprise:inr:yearly:499000");

@@ -80,6 +80,13 @@ pub struct SubscriptionItem {
     /// billing run ends it at the period end instead of invoicing a renewal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solution_hold: Option<SubscriptionHold>,
+    /// Billing periods of a usage-priced price whose overage is not billed yet, oldest first, each with the
+    /// terms that price it (kept by the writer; the billing run removes a period once it billed it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usage_periods: Vec<crate::model::UsagePeriod>,
+    /// The subscriber's spending cap on overage, minor units of the price's currency per billing period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spending_cap: Option<i64>,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
@@ -160,6 +167,8 @@ impl SubscriptionItem {
             gsi3pk: Some(gsi3.0),
             gsi3sk: Some(gsi3.1),
             solution_hold: None,
+            usage_periods: Vec::new(),
+            spending_cap: None,
             version: 0,
             created_at: created_at.clone(),
             updated_at: created_at,
@@ -278,7 +287,7 @@ mod tests {
     const AT: &str = "2026-04-15T10:00:00Z";
 
     fn price() -> Price {
-        Price { amount: 49_900, currency: "inr".into(), period: BillingPeriod::Monthly, stripe_price_id: None }
+        Price::new(49_900, "inr", BillingPeriod::Monthly)
     }
 
     /// A subscription with every optional attribute set.
