@@ -232,6 +232,8 @@ class ProblemCode(Enum):
     solution_unavailable = 'solution_unavailable'
     too_many_requests = 'too_many_requests'
     quota_exceeded = 'quota_exceeded'
+    spending_cap_reached = 'spending_cap_reached'
+    not_usage_priced = 'not_usage_priced'
     invalid_refresh_token = 'invalid_refresh_token'
     refresh_token_reused = 'refresh_token_reused'
     service_unavailable = 'service_unavailable'
@@ -307,6 +309,11 @@ class Code(Enum):
     invalid_signature = 'invalid_signature'
     malformed = 'malformed'
     wrong_audience = 'wrong_audience'
+
+
+class Code1(Enum):
+    quota_exceeded = 'quota_exceeded'
+    spending_cap_reached = 'spending_cap_reached'
 
 
 class RegisterRequest(BaseModel):
@@ -441,6 +448,13 @@ class TrackRequest(BaseModel):
         Optional[UserId],
         Field(
             description="With `X-Api-Key` and no token only, the user the partner's backend tracks for."
+        ),
+    ] = None
+    timestamp: Annotated[
+        Optional[AwareDatetime],
+        Field(
+            description="When the usage happened (RFC 3339; default: now; at most 5 minutes ahead of the server's clock). A late event counts at this time (its day, its billing period) while that period ended at most an hour ago; later, it counts now. Part of what an `idempotency_key` stands for.",
+            examples=['2026-12-03T10:15:00Z'],
         ),
     ] = None
 
@@ -827,45 +841,11 @@ class TrackBatchRequest(BaseModel):
     ]
 
 
-class TrackOutcome(BaseModel):
-    allowed: Annotated[bool, Field(description='Whether the event was counted.')]
-    code: Annotated[
-        Optional[str], Field(description='`quota_exceeded` when it was not.')
-    ] = None
-    used: Annotated[int, Field(ge=0)]
-    limit: Optional[Limit] = None
-    remaining: Annotated[Optional[int], Field(ge=0)] = None
-    reset_at: Timestamp
-
-
-class TrackAnswer(BaseModel):
-    allowed: Literal[True]
-    used: Annotated[
-        int, Field(description='Usage of the day, this event included.', ge=0)
-    ]
-    limit: Optional[Limit] = None
-    remaining: Annotated[
-        Optional[int],
-        Field(description='Units left today; `null` when the tier is unlimited.', ge=0),
-    ] = None
-    reset_at: Timestamp
-
-
-class Quota(BaseModel):
-    tier: Tier
-    limit: Optional[Limit] = None
-    used: Annotated[int, Field(ge=0)]
-    remaining: Annotated[
-        Optional[int], Field(description='`null` when unlimited.', ge=0)
-    ] = None
-    reset_at: Timestamp
-    member_used: Annotated[
-        Optional[int],
-        Field(
-            description="An organization's quota read by one of its members: that member's share of `used` (absent for a user's own quota).",
-            ge=0,
-        ),
-    ] = None
+class RefusedBy(Enum):
+    daily_limit = 'daily_limit'
+    monthly_limit = 'monthly_limit'
+    allowance = 'allowance'
+    spending_cap = 'spending_cap'
 
 
 class UsageDay(BaseModel):
@@ -1057,41 +1037,29 @@ class Period(Enum):
     yearly = 'yearly'
 
 
-class Price(BaseModel):
-    amount: Annotated[
-        int, Field(description='Minor units (paise, cents).', ge=1, le=10000000000)
-    ]
-    currency: Annotated[
-        str, Field(description='A lowercase ISO 4217 code.', pattern='^[a-z]{3}$')
-    ]
-    period: Period
+class UsageLimit(Enum):
+    hard = 'hard'
+    soft = 'soft'
 
 
-class TierSpec1(BaseModel):
-    tier: Tier
-    daily_limit: Annotated[
+class OverageBlock(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    up_to: Annotated[
         Optional[int],
-        Field(description='Absent or null = unlimited.', ge=0, le=1000000000),
-    ] = None
-    monthly_limit: Annotated[Optional[int], Field(ge=0, le=1000000000)] = None
-    prices: Annotated[List[Price], Field(min_length=1)]
-
-
-class TierSpec2(BaseModel):
-    tier: Tier
-    daily_limit: Annotated[
-        Optional[int],
-        Field(description='Absent or null = unlimited.', ge=0, le=1000000000),
-    ] = None
-    monthly_limit: Annotated[Optional[int], Field(ge=0, le=1000000000)] = None
-    prices: Annotated[Optional[List[Price]], Field(max_length=0)] = None
-
-
-class TierSpec(RootModel[Union[TierSpec1, TierSpec2]]):
-    root: Annotated[
-        Union[TierSpec1, TierSpec2],
         Field(
-            description='Each tier at most once per solution; `monthly_limit` not below `daily_limit`; at most one price per currency and period. Pro and enterprise tiers need at least one price; anonymous and free tiers have none.'
+            description='The range covers overage units (counted from the allowance) up to this many; required on every range but the last, growing from range to range; the last has none.',
+            ge=1,
+            le=1000000000000,
+        ),
+    ] = None
+    amount: Annotated[
+        int,
+        Field(
+            description="Minor units of the price's currency per `block_size` units.",
+            ge=0,
+            le=100000000,
         ),
     ]
 
@@ -1233,63 +1201,6 @@ class Tag(RootModel[str]):
     root: Annotated[str, Field(pattern='^[a-z0-9-]{1,30}$')]
 
 
-class SolutionDraft(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: Annotated[
-        str,
-        Field(
-            max_length=100,
-            min_length=2,
-            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
-        ),
-    ]
-    description: Annotated[
-        str,
-        Field(
-            max_length=5000,
-            min_length=1,
-            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
-        ),
-    ]
-    category: Annotated[str, Field(pattern='^[a-z0-9-]{1,40}$')]
-    tags: Annotated[Optional[List[Tag]], Field(max_length=10)] = None
-    website: Optional[AnyUrl] = None
-    time_zone: Annotated[
-        TimeZone,
-        Field(description="The IANA time zone in which the solution's day is counted."),
-    ]
-    tiers: Annotated[List[TierSpec], Field(max_length=4, min_length=1)]
-
-
-class SolutionPatch(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: Annotated[
-        Optional[str],
-        Field(
-            max_length=100,
-            min_length=2,
-            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
-        ),
-    ] = None
-    description: Annotated[
-        Optional[str],
-        Field(
-            max_length=5000,
-            min_length=1,
-            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
-        ),
-    ] = None
-    category: Annotated[Optional[str], Field(pattern='^[a-z0-9-]{1,40}$')] = None
-    tags: Annotated[Optional[List[Tag]], Field(max_length=10)] = None
-    website: Optional[AnyUrl] = None
-    time_zone: Optional[TimeZone] = None
-    tiers: Annotated[Optional[List[TierSpec]], Field(max_length=4, min_length=1)] = None
-
-
 class Status2(Enum):
     draft = 'draft'
     submitted = 'submitted'
@@ -1305,51 +1216,6 @@ class LimitOverrides(BaseModel):
     )
     set_by: Annotated[Optional[str], Field(description="The admin's user id.")] = None
     set_at: Optional[Timestamp] = None
-
-
-class PartnerSolution(BaseModel):
-    solution_id: Optional[SolutionId] = None
-    partner_id: Optional[str] = None
-    name: Optional[str] = None
-    description: Optional[str] = None
-    category: Optional[str] = None
-    tags: Optional[List[str]] = None
-    website: Optional[str] = None
-    time_zone: Optional[str] = None
-    status: Optional[Status2] = None
-    tiers: Optional[List[TierSpec]] = None
-    pending_tiers: Annotated[
-        Optional[List[TierSpec]],
-        Field(
-            description="A change of tiers or prices waiting for an admin's approval."
-        ),
-    ] = None
-    limit_overrides: Annotated[
-        Optional[Dict[str, LimitOverrides]],
-        Field(
-            description="Limits an admin set for a tier (`PUT /api/tier-limits`), by tier name. They are in force over the partner's limits of that tier (`tiers` shows them) and stay in force when a later change of tiers is approved."
-        ),
-    ] = None
-    review_note: Optional[str] = None
-    assets: Optional[Dict[str, str]] = None
-    rating_count: Optional[int] = None
-    subscribers: Optional[int] = None
-    created_at: Optional[Timestamp] = None
-    submitted_at: Optional[str] = None
-    published_at: Optional[str] = None
-    updated_at: Optional[str] = None
-    affected_subscriptions: Annotated[
-        Optional[int],
-        Field(
-            description='Only in the answer of suspend, reinstate and retire (of a published or suspended solution): how many live subscriptions (active or past due) the change stops or restores the renewal of.',
-            ge=0,
-        ),
-    ] = None
-
-
-class PartnerSolutionList(BaseModel):
-    solutions: Optional[List[PartnerSolution]] = None
-    next_cursor: Optional[str] = None
 
 
 class Status3(Enum):
@@ -1474,12 +1340,6 @@ class Listing(BaseModel):
 class CatalogPage(BaseModel):
     solutions: Optional[List[Listing]] = None
     next_cursor: Optional[str] = None
-
-
-class SolutionDetails(Listing):
-    website: Optional[str] = None
-    time_zone: Optional[str] = None
-    tiers: Optional[List[TierSpec]] = None
 
 
 class ReviewRequest(BaseModel):
@@ -1766,42 +1626,24 @@ class Status6(Enum):
     expired = 'expired'
 
 
-class Subscription(BaseModel):
-    subscription_id: str
-    customer_id: str
-    solution_id: str
-    tier: Tier
-    status: Status6
-    provider: Provider
-    period: Period
-    price: Money
-    current_period_start: Optional[AwareDatetime] = None
-    current_period_end: Optional[AwareDatetime] = None
-    cancel_at_period_end: Annotated[
-        bool,
+class SpendingCapRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    amount: Annotated[
+        Optional[int],
         Field(
-            description='The subscription ends at the end of its period and does not renew: its subscriber canceled, or its solution is suspended or retired.'
+            description="Minor units of the subscription's currency per billing period; `null` removes the cap.",
+            ge=0,
+            le=10000000000,
         ),
-    ]
-    pending_tier: Optional[Tier] = None
-    pending_effective_at: Optional[AwareDatetime] = None
-    grace_until: Optional[AwareDatetime] = None
-    checkout_url: Optional[str] = None
-    created_at: Optional[AwareDatetime] = None
-    updated_at: Optional[AwareDatetime] = None
-
-
-class SubscriptionList(BaseModel):
-    customer_id: str
-    subscriptions: List[Subscription]
-
-
-class SubscriptionPage(BaseModel):
-    customer_id: CustomerId
-    subscriptions: List[Subscription]
-    next_cursor: Annotated[
+    ] = None
+    currency: Annotated[
         Optional[str],
-        Field(description='The `cursor` of the next page; `null` on the last one.'),
+        Field(
+            description="When given, must be the subscription's currency.",
+            pattern='^[a-z]{3}$',
+        ),
     ] = None
 
 
@@ -1887,9 +1729,186 @@ class OrgRoleRequired(Problem):
     ]
 
 
+class HealthCheck(BaseModel):
+    name: HealthCheckName
+    status: HealthCheckStatus
+    ms: Annotated[
+        int, Field(description='How long the check took, in milliseconds.', ge=0)
+    ]
+
+
+class Jwks(BaseModel):
+    keys: List[Jwk]
+
+
+class PeriodUsage(BaseModel):
+    period_start: Timestamp
+    period_end: Timestamp
+    included: Annotated[
+        int,
+        Field(
+            description='Units included in the period (`included_monthly` times the months of the period).',
+            ge=0,
+        ),
+    ]
+    used: Annotated[int, Field(description='Units counted in the period.', ge=0)]
+    overage: Annotated[
+        int,
+        Field(
+            description='Units beyond the allowance, charged at the period end (soft limits).',
+            ge=0,
+        ),
+    ]
+    limit: UsageLimit
+    overage_charge: Annotated[
+        int,
+        Field(
+            description='What the overage so far costs, minor units of `currency`.',
+            ge=0,
+        ),
+    ]
+    projected_charge: Annotated[
+        int,
+        Field(
+            description="What the period's overage will cost at its end if usage goes on at its pace so far (over at least its first hour), within the spending cap.",
+            ge=0,
+        ),
+    ]
+    currency: Annotated[str, Field(pattern='^[a-z]{3}$')]
+    spending_cap: Annotated[
+        Optional[int],
+        Field(
+            description="The subscriber's spending cap on overage per period, minor units of `currency` (absent when none).",
+            ge=0,
+        ),
+    ] = None
+    cap_reached: Annotated[
+        bool, Field(description='The spending cap stops further usage this period.')
+    ]
+
+
+class Quota(BaseModel):
+    tier: Tier
+    limit: Optional[Limit] = None
+    used: Annotated[int, Field(ge=0)]
+    remaining: Annotated[
+        Optional[int], Field(description='`null` when unlimited.', ge=0)
+    ] = None
+    reset_at: Timestamp
+    member_used: Annotated[
+        Optional[int],
+        Field(
+            description="An organization's quota read by one of its members: that member's share of `used` (absent for a user's own quota).",
+            ge=0,
+        ),
+    ] = None
+    billing_period: Annotated[
+        Optional[PeriodUsage],
+        Field(
+            description="A usage-priced subscription's current billing period, when its tier is the customer's now (absent otherwise)."
+        ),
+    ] = None
+
+
+class UsageHistory(BaseModel):
+    customer_id: str
+    from_: Annotated[Date, Field(alias='from')]
+    to: Date
+    days: List[UsageDay]
+
+
+class UsagePricing(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    included_monthly: Annotated[
+        int,
+        Field(
+            description='Units included per month of the billing period.',
+            ge=0,
+            le=1000000000000,
+        ),
+    ]
+    limit: UsageLimit
+    block_size: Annotated[
+        int,
+        Field(
+            description='The unit block overage is priced by (e.g. 1000 events).',
+            ge=1,
+            le=1000000,
+        ),
+    ]
+    blocks: Annotated[
+        Optional[List[OverageBlock]],
+        Field(
+            description='Overage ranges, graduated (each prices only its own units), in order; absent for a hard limit.',
+            max_length=5,
+        ),
+    ] = None
+
+
+class SubscriptionCreated(BaseModel):
+    subscription_id: str
+    status: Status4
+    checkout_url: AnyUrl
+    tier: Tier
+    period: Period
+    price: Money
+    payment: Optional[PaymentInitiated] = None
+
+
+class Subscription(BaseModel):
+    subscription_id: str
+    customer_id: str
+    solution_id: str
+    tier: Tier
+    status: Status6
+    provider: Provider
+    period: Period
+    price: Money
+    current_period_start: Optional[AwareDatetime] = None
+    current_period_end: Optional[AwareDatetime] = None
+    cancel_at_period_end: Annotated[
+        bool,
+        Field(
+            description='The subscription ends at the end of its period and does not renew: its subscriber canceled, or its solution is suspended or retired.'
+        ),
+    ]
+    pending_tier: Optional[Tier] = None
+    pending_effective_at: Optional[AwareDatetime] = None
+    grace_until: Optional[AwareDatetime] = None
+    checkout_url: Optional[str] = None
+    usage: Annotated[
+        Optional[UsagePricing],
+        Field(description='Usage-based terms of the price (absent when it has none).'),
+    ] = None
+    spending_cap: Annotated[
+        Optional[Money],
+        Field(
+            description="The subscriber's spending cap on overage per billing period, in the price's currency (absent when none; `PUT /api/subscriptions/{id}/spending-cap`)."
+        ),
+    ] = None
+    created_at: Optional[AwareDatetime] = None
+    updated_at: Optional[AwareDatetime] = None
+
+
+class SubscriptionList(BaseModel):
+    customer_id: str
+    subscriptions: List[Subscription]
+
+
+class SubscriptionPage(BaseModel):
+    customer_id: CustomerId
+    subscriptions: List[Subscription]
+    next_cursor: Annotated[
+        Optional[str],
+        Field(description='The `cursor` of the next page; `null` on the last one.'),
+    ] = None
+
+
 class QuotaExceeded(Problem):
     allowed: Literal[False]
-    code: Literal['quota_exceeded']
+    code: Code1
     used: Annotated[
         int,
         Field(
@@ -1898,9 +1917,19 @@ class QuotaExceeded(Problem):
         ),
     ]
     limit: Annotated[
-        int, Field(description="The daily limit of the caller's tier.", ge=0)
+        Optional[Limit],
+        Field(
+            description="The daily limit of the caller's tier (`null` when unlimited)."
+        ),
+    ] = None
+    reset_at: Annotated[
+        Timestamp,
+        Field(
+            description="The next local midnight of the solution (when the day's usage restarts)."
+        ),
     ]
-    reset_at: Timestamp
+    refused_by: Optional[RefusedBy] = None
+    billing_period: Optional[PeriodUsage] = None
 
 
 class Validation(BaseModel):
@@ -1957,44 +1986,198 @@ class UserContext(BaseModel):
     ]
 
 
-class HealthCheck(BaseModel):
-    name: HealthCheckName
-    status: HealthCheckStatus
-    ms: Annotated[
-        int, Field(description='How long the check took, in milliseconds.', ge=0)
+class Readiness(BaseModel):
+    status: ReadinessStatus
+    checks: List[HealthCheck]
+
+
+class TrackOutcome(BaseModel):
+    allowed: Annotated[bool, Field(description='Whether the event was counted.')]
+    code: Annotated[
+        Optional[str],
+        Field(
+            description="When it was not: `quota_exceeded`, or `spending_cap_reached` (the subscriber's spending cap)."
+        ),
+    ] = None
+    used: Annotated[int, Field(ge=0)]
+    limit: Optional[Limit] = None
+    remaining: Annotated[Optional[int], Field(ge=0)] = None
+    reset_at: Timestamp
+    refused_by: Optional[RefusedBy] = None
+    billing_period: Optional[PeriodUsage] = None
+
+
+class TrackAnswer(BaseModel):
+    allowed: Literal[True]
+    used: Annotated[
+        int, Field(description='Usage of the day, this event included.', ge=0)
+    ]
+    limit: Optional[Limit] = None
+    remaining: Annotated[
+        Optional[int],
+        Field(description='Units left today; `null` when the tier is unlimited.', ge=0),
+    ] = None
+    reset_at: Timestamp
+    billing_period: Optional[PeriodUsage] = None
+
+
+class Price(BaseModel):
+    amount: Annotated[
+        int, Field(description='Minor units (paise, cents).', ge=1, le=10000000000)
+    ]
+    currency: Annotated[
+        str, Field(description='A lowercase ISO 4217 code.', pattern='^[a-z]{3}$')
+    ]
+    period: Period
+    usage: Annotated[
+        Optional[UsagePricing],
+        Field(
+            description='Usage-based terms (paid tiers): an allowance per month and what overage costs. Every price of a tier states the same `included_monthly` and `limit` (or none does); what overage costs may differ by currency.'
+        ),
+    ] = None
+
+
+class TierSpec1(BaseModel):
+    tier: Tier
+    daily_limit: Annotated[
+        Optional[int],
+        Field(description='Absent or null = unlimited.', ge=0, le=1000000000),
+    ] = None
+    monthly_limit: Annotated[Optional[int], Field(ge=0, le=1000000000)] = None
+    prices: Annotated[List[Price], Field(min_length=1)]
+
+
+class TierSpec2(BaseModel):
+    tier: Tier
+    daily_limit: Annotated[
+        Optional[int],
+        Field(description='Absent or null = unlimited.', ge=0, le=1000000000),
+    ] = None
+    monthly_limit: Annotated[Optional[int], Field(ge=0, le=1000000000)] = None
+    prices: Annotated[Optional[List[Price]], Field(max_length=0)] = None
+
+
+class TierSpec(RootModel[Union[TierSpec1, TierSpec2]]):
+    root: Annotated[
+        Union[TierSpec1, TierSpec2],
+        Field(
+            description='Each tier at most once per solution; `monthly_limit` not below `daily_limit`; at most one price per currency and period. Pro and enterprise tiers need at least one price; anonymous and free tiers have none.'
+        ),
     ]
 
 
-class Jwks(BaseModel):
-    keys: List[Jwk]
+class SolutionDraft(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=2,
+            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
+        ),
+    ]
+    description: Annotated[
+        str,
+        Field(
+            max_length=5000,
+            min_length=1,
+            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
+        ),
+    ]
+    category: Annotated[str, Field(pattern='^[a-z0-9-]{1,40}$')]
+    tags: Annotated[Optional[List[Tag]], Field(max_length=10)] = None
+    website: Optional[AnyUrl] = None
+    time_zone: Annotated[
+        TimeZone,
+        Field(description="The IANA time zone in which the solution's day is counted."),
+    ]
+    tiers: Annotated[List[TierSpec], Field(max_length=4, min_length=1)]
+
+
+class SolutionPatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        Optional[str],
+        Field(
+            max_length=100,
+            min_length=2,
+            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
+        ),
+    ] = None
+    description: Annotated[
+        Optional[str],
+        Field(
+            max_length=5000,
+            min_length=1,
+            pattern='^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$',
+        ),
+    ] = None
+    category: Annotated[Optional[str], Field(pattern='^[a-z0-9-]{1,40}$')] = None
+    tags: Annotated[Optional[List[Tag]], Field(max_length=10)] = None
+    website: Optional[AnyUrl] = None
+    time_zone: Optional[TimeZone] = None
+    tiers: Annotated[Optional[List[TierSpec]], Field(max_length=4, min_length=1)] = None
+
+
+class PartnerSolution(BaseModel):
+    solution_id: Optional[SolutionId] = None
+    partner_id: Optional[str] = None
+    name: Optional[str] = None
+    description: Optional[str] = None
+    category: Optional[str] = None
+    tags: Optional[List[str]] = None
+    website: Optional[str] = None
+    time_zone: Optional[str] = None
+    status: Optional[Status2] = None
+    tiers: Optional[List[TierSpec]] = None
+    pending_tiers: Annotated[
+        Optional[List[TierSpec]],
+        Field(
+            description="A change of tiers or prices waiting for an admin's approval."
+        ),
+    ] = None
+    limit_overrides: Annotated[
+        Optional[Dict[str, LimitOverrides]],
+        Field(
+            description="Limits an admin set for a tier (`PUT /api/tier-limits`), by tier name. They are in force over the partner's limits of that tier (`tiers` shows them) and stay in force when a later change of tiers is approved."
+        ),
+    ] = None
+    review_note: Optional[str] = None
+    assets: Optional[Dict[str, str]] = None
+    rating_count: Optional[int] = None
+    subscribers: Optional[int] = None
+    created_at: Optional[Timestamp] = None
+    submitted_at: Optional[str] = None
+    published_at: Optional[str] = None
+    updated_at: Optional[str] = None
+    affected_subscriptions: Annotated[
+        Optional[int],
+        Field(
+            description='Only in the answer of suspend, reinstate and retire (of a published or suspended solution): how many live subscriptions (active or past due) the change stops or restores the renewal of.',
+            ge=0,
+        ),
+    ] = None
+
+
+class PartnerSolutionList(BaseModel):
+    solutions: Optional[List[PartnerSolution]] = None
+    next_cursor: Optional[str] = None
+
+
+class SolutionDetails(Listing):
+    website: Optional[str] = None
+    time_zone: Optional[str] = None
+    tiers: Optional[List[TierSpec]] = None
 
 
 class TrackBatchResult(BaseModel):
     status: Annotated[int, Field(ge=200, le=599)]
     answer: Optional[TrackOutcome] = None
     problem: Optional[Problem] = None
-
-
-class UsageHistory(BaseModel):
-    customer_id: str
-    from_: Annotated[Date, Field(alias='from')]
-    to: Date
-    days: List[UsageDay]
-
-
-class SubscriptionCreated(BaseModel):
-    subscription_id: str
-    status: Status4
-    checkout_url: AnyUrl
-    tier: Tier
-    period: Period
-    price: Money
-    payment: Optional[PaymentInitiated] = None
-
-
-class Readiness(BaseModel):
-    status: ReadinessStatus
-    checks: List[HealthCheck]
 
 
 class TrackBatchAnswer(BaseModel):

@@ -490,7 +490,7 @@ export interface paths {
         put?: never;
         /**
          * Count a use of a solution against the caller's quota
-         * @description Called by a partner's backend on every use of its solution. The caller is identified by the user's solution token (`Authorization: Bearer`), or, for an anonymous visitor, by the `X-Anonymous-Id` header together with `solution_id` in the body (anonymous tier). With a token, `solution_id` may be omitted; when given it must be the token's solution. An event is counted only if it fits in the quota: a refused event (429) is not counted. Retrying with the same idempotency key (the `idempotency_key` member or the `Idempotency-Key` header; if both are sent they must be equal) returns the first answer and never counts twice for at least 24 hours; reusing a key for a different event is a 409. A partner backend may add its API key (`X-Api-Key`): with a token the key must cover the token's solution; without one it names the user in `customer_id` (or the visitor by `X-Anonymous-Id`) and `solution_id`, which the key must cover. `customer_id` without a key is a 400. A token acting for an organization counts against the organization's shared quota (and its tier), recording the user's share; once the user is no longer a member it is refused (401 `revoked`).
+         * @description Called by a partner's backend on every use of its solution. The caller is identified by the user's solution token (`Authorization: Bearer`), or, for an anonymous visitor, by the `X-Anonymous-Id` header together with `solution_id` in the body (anonymous tier). With a token, `solution_id` may be omitted; when given it must be the token's solution. An event is counted only if it fits in the quota: a refused event (429) is not counted. Retrying with the same idempotency key (the `idempotency_key` member or the `Idempotency-Key` header; if both are sent they must be equal) returns the first answer and never counts twice for at least 24 hours; reusing a key for a different event is a 409. A partner backend may add its API key (`X-Api-Key`): with a token the key must cover the token's solution; without one it names the user in `customer_id` (or the visitor by `X-Anonymous-Id`) and `solution_id`, which the key must cover. `customer_id` without a key is a 400. A token acting for an organization counts against the organization's shared quota (and its tier), recording the user's share; once the user is no longer a member it is refused (401 `revoked`). Under a usage-priced subscription (its price has `usage` terms) the event also counts in the current billing period, in the same transaction as the day: the answer carries `billing_period`, and the period's hard limit or the subscriber's spending cap refuses an event as the daily limit does. An event may carry its own `timestamp`: a late event counts at that time (its day, its billing period) while that period ended at most an hour ago; later, it counts now.
          */
         post: operations["trackUsage"];
         delete?: never;
@@ -548,7 +548,7 @@ export interface paths {
         };
         /**
          * A customer's quota of the day for one solution
-         * @description Accepts a session access token or a solution token. Only the customer themself or an admin may read it; an organization's (`org_…`) is readable by its members, and then has `member_used`, the reading member's share. A solution token reads only the customer it acts for (its organization's when it acts for one, else its user's).
+         * @description Accepts a session access token or a solution token. Only the customer themself or an admin may read it; an organization's (`org_…`) is readable by its members, and then has `member_used`, the reading member's share. A solution token reads only the customer it acts for (its organization's when it acts for one, else its user's). Under a usage-priced subscription whose tier is the customer's now, `billing_period` is the current billing period's usage and charge.
          */
         get: operations["getQuota"];
         put?: never;
@@ -660,6 +660,26 @@ export interface paths {
          * @description A higher tier applies at once: Stripe prorates and invoices the difference immediately (`proration_behavior=always_invoice`), and the day's quota restarts at 0 under the new tier. A lower tier is scheduled for the end of the current period (`pending_tier`, `pending_effective_at`). The current tier again cancels a scheduled downgrade. On PhonePe a higher tier applies when its invoice (the prorated difference for the rest of the period, computed now) is paid; the subscription has at most one open upgrade invoice: a new request supersedes (voids) the previous one, and the renewal, the grace period's end, a cancellation and the end of the term void it. While a PhonePe renewal invoice is unpaid the tier cannot change (`renewal_unpaid`): pay the renewal first. An organization's subscription is changed by its owners (other roles: 403 `org_role_required`).
          */
         put: operations["changeSubscriptionTier"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/subscriptions/{id}/spending-cap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set or remove the spending cap on overage (usage-priced subscriptions with a soft limit)
+         * @description The most overage may cost per billing period, in minor units of the subscription's currency (`null` removes the cap). Only for a price whose `usage` terms have a `soft` limit: any other subscription is a 409 `not_usage_priced`. At the cap, further events of the period are refused (429 `spending_cap_reached`); a cap lowered below what the period already counted refuses further usage, and what was counted is still charged. It applies to track-usage within a minute. An organization's subscription is changed by its owners (other roles: 403 `org_role_required`).
+         */
+        put: operations["setSubscriptionSpendingCap"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1484,7 +1504,7 @@ export interface components {
          * @description Stable machine-readable error code (the last segment of `type`). New codes may be added: clients treat an unknown one by its `status`.
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "forbidden" | "route_not_found" | "method_not_allowed" | "email_taken" | "user_not_found" | "solution_not_found" | "token_not_found" | "expired" | "revoked" | "invalid_signature" | "malformed" | "wrong_audience" | "wrong_token_kind" | "insufficient_scope" | "solution_mismatch" | "solution_unavailable" | "too_many_requests" | "quota_exceeded" | "invalid_refresh_token" | "refresh_token_reused" | "service_unavailable" | "payment_provider_error" | "payment_provider_unavailable" | "payment_failed" | "subscription_not_found" | "subscription_exists" | "checkout_in_progress" | "subscription_not_active" | "price_not_found" | "payment_not_found" | "refund_exceeds_payment" | "idempotency_key_reused" | "event_in_progress" | "invoice_not_found" | "invoice_not_open" | "renewal_unpaid" | "provider_not_configured" | "amount_mismatch" | "not_a_partner" | "partner_not_found" | "partner_exists" | "partner_not_pending" | "invalid_api_key" | "api_key_not_found" | "api_key_not_allowed" | "invalid_transition" | "no_pending_change" | "concurrent_update" | "assets_not_configured" | "review_not_allowed" | "review_own_solution" | "notification_not_found" | "notification_not_dead" | "email_not_verified" | "verification_invalid" | "verification_expired" | "verification_used" | "email_already_verified" | "org_not_found" | "org_role_required" | "last_owner" | "personal_org" | "member_not_found" | "already_member" | "invitation_not_found" | "invitation_closed" | "invitation_email_mismatch" | "reauthentication_failed" | "org_has_other_members" | "partner_solutions_live" | "partner_payout_pending" | "subscription_active" | "payment_pending" | "internal";
+        ProblemCode: "validation_failed" | "malformed_json" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "forbidden" | "route_not_found" | "method_not_allowed" | "email_taken" | "user_not_found" | "solution_not_found" | "token_not_found" | "expired" | "revoked" | "invalid_signature" | "malformed" | "wrong_audience" | "wrong_token_kind" | "insufficient_scope" | "solution_mismatch" | "solution_unavailable" | "too_many_requests" | "quota_exceeded" | "spending_cap_reached" | "not_usage_priced" | "invalid_refresh_token" | "refresh_token_reused" | "service_unavailable" | "payment_provider_error" | "payment_provider_unavailable" | "payment_failed" | "subscription_not_found" | "subscription_exists" | "checkout_in_progress" | "subscription_not_active" | "price_not_found" | "payment_not_found" | "refund_exceeds_payment" | "idempotency_key_reused" | "event_in_progress" | "invoice_not_found" | "invoice_not_open" | "renewal_unpaid" | "provider_not_configured" | "amount_mismatch" | "not_a_partner" | "partner_not_found" | "partner_exists" | "partner_not_pending" | "invalid_api_key" | "api_key_not_found" | "api_key_not_allowed" | "invalid_transition" | "no_pending_change" | "concurrent_update" | "assets_not_configured" | "review_not_allowed" | "review_own_solution" | "notification_not_found" | "notification_not_dead" | "email_not_verified" | "verification_invalid" | "verification_expired" | "verification_used" | "email_already_verified" | "org_not_found" | "org_role_required" | "last_owner" | "personal_org" | "member_not_found" | "already_member" | "invitation_not_found" | "invitation_closed" | "invitation_email_mismatch" | "reauthentication_failed" | "org_has_other_members" | "partner_solutions_live" | "partner_payout_pending" | "subscription_active" | "payment_pending" | "internal";
         FieldError: {
             /**
              * @description Name (or dotted path) of the field, `body` for the body as a whole.
@@ -1507,17 +1527,20 @@ export interface components {
             /** @description The roles that may do it. */
             required_roles: components["schemas"]["OrgRole"][];
         };
-        /** @description A refused usage event (429); a Problem with the quota's state. */
+        /** @description A refused usage event (429); a Problem with the quota's state: `quota_exceeded` (a daily or monthly limit, or a billing period's allowance under a hard limit) or `spending_cap_reached`. */
         QuotaExceeded: components["schemas"]["Problem"] & {
             /** @constant */
             allowed: false;
-            /** @constant */
-            code: "quota_exceeded";
+            /** @enum {unknown} */
+            code: "quota_exceeded" | "spending_cap_reached";
             /** @description Usage of the day so far (the refused event not included). */
             used: number;
-            /** @description The daily limit of the caller's tier. */
-            limit: number;
+            /** @description The daily limit of the caller's tier (`null` when unlimited). */
+            limit: components["schemas"]["Limit"];
+            /** @description The next local midnight of the solution (when the day's usage restarts). */
             reset_at: components["schemas"]["Timestamp"];
+            refused_by?: components["schemas"]["RefusedBy"];
+            billing_period?: components["schemas"]["PeriodUsage"];
         };
         RegisterRequest: {
             /** Format: email */
@@ -1578,6 +1601,12 @@ export interface components {
             solution_id?: components["schemas"]["SolutionId"];
             /** @description With `X-Api-Key` and no token only, the user the partner's backend tracks for. */
             customer_id?: components["schemas"]["UserId"];
+            /**
+             * Format: date-time
+             * @description When the usage happened (RFC 3339; default: now; at most 5 minutes ahead of the server's clock). A late event counts at this time (its day, its billing period) while that period ended at most an hour ago; later, it counts now. Part of what an `idempotency_key` stands for.
+             * @example 2026-12-03T10:15:00Z
+             */
+            timestamp?: string;
         };
         ResetRequest: {
             /** @description A user id, or `anon:<X-Anonymous-Id>` for an anonymous visitor. */
@@ -1916,12 +1945,14 @@ export interface components {
         TrackOutcome: {
             /** @description Whether the event was counted. */
             allowed: boolean;
-            /** @description `quota_exceeded` when it was not. */
+            /** @description When it was not: `quota_exceeded`, or `spending_cap_reached` (the subscriber's spending cap). */
             code?: string;
             used: number;
             limit: components["schemas"]["Limit"];
             remaining: number | null;
             reset_at: components["schemas"]["Timestamp"];
+            refused_by?: components["schemas"]["RefusedBy"];
+            billing_period?: components["schemas"]["PeriodUsage"];
         };
         TrackAnswer: {
             /** @constant */
@@ -1932,6 +1963,33 @@ export interface components {
             /** @description Units left today; `null` when the tier is unlimited. */
             remaining: number | null;
             reset_at: components["schemas"]["Timestamp"];
+            billing_period?: components["schemas"]["PeriodUsage"];
+        };
+        /**
+         * @description Which limit refused an event: the tier's daily or monthly limit, the billing period's allowance (a usage-priced subscription with a hard limit), or the subscriber's spending cap on overage (a soft limit).
+         * @enum {string}
+         */
+        RefusedBy: "daily_limit" | "monthly_limit" | "allowance" | "spending_cap";
+        /** @description A usage-priced subscription's billing period as counted so far: its usage, the units beyond the allowance (overage) and what they cost, exactly (see `UsagePricing` for the rounding rule). */
+        PeriodUsage: {
+            period_start: components["schemas"]["Timestamp"];
+            period_end: components["schemas"]["Timestamp"];
+            /** @description Units included in the period (`included_monthly` times the months of the period). */
+            included: number;
+            /** @description Units counted in the period. */
+            used: number;
+            /** @description Units beyond the allowance, charged at the period end (soft limits). */
+            overage: number;
+            limit: components["schemas"]["UsageLimit"];
+            /** @description What the overage so far costs, minor units of `currency`. */
+            overage_charge: number;
+            /** @description What the period's overage will cost at its end if usage goes on at its pace so far (over at least its first hour), within the spending cap. */
+            projected_charge: number;
+            currency: string;
+            /** @description The subscriber's spending cap on overage per period, minor units of `currency` (absent when none). */
+            spending_cap?: number;
+            /** @description The spending cap stops further usage this period. */
+            cap_reached: boolean;
         };
         /** @description A customer's quota of the day for one solution. */
         Quota: {
@@ -1943,6 +2001,8 @@ export interface components {
             reset_at: components["schemas"]["Timestamp"];
             /** @description An organization's quota read by one of its members: that member's share of `used` (absent for a user's own quota). */
             member_used?: number;
+            /** @description A usage-priced subscription's current billing period, when its tier is the customer's now (absent otherwise). */
+            billing_period?: components["schemas"]["PeriodUsage"];
         };
         UsageHistory: {
             customer_id: string;
@@ -2088,6 +2148,45 @@ export interface components {
             currency: string;
             /** @enum {string} */
             period: "monthly" | "yearly";
+            /** @description Usage-based terms (paid tiers): an allowance per month and what overage costs. Every price of a tier states the same `included_monthly` and `limit` (or none does); what overage costs may differ by currency. */
+            usage?: components["schemas"]["UsagePricing"];
+        };
+        /**
+         * @description At the allowance: `hard` refuses further usage (429 `quota_exceeded`), `soft` allows it and charges the overage at the end of the billing period.
+         * @enum {string}
+         */
+        UsageLimit: "hard" | "soft";
+        /**
+         * @description The usage terms of a price (in the price's currency). The allowance is per month: a yearly price includes 12 × `included_monthly` per year. Overage is priced per unit, `units × amount / block_size` summed over the graduated `blocks` as an exact fraction and rounded once, half up, to the minor unit (at 1000 minor units per 1000 units, 1500 units of overage cost 1500 and 1 unit costs 1); no block is charged in full for a part of it. `blocks` only with a `soft` limit (1 to 5 ranges, the last without `up_to`, not all free); none with a `hard` one.
+         * @example {
+         *       "included_monthly": 100000,
+         *       "limit": "soft",
+         *       "block_size": 1000,
+         *       "blocks": [
+         *         {
+         *           "up_to": 1000000,
+         *           "amount": 1000
+         *         },
+         *         {
+         *           "amount": 800
+         *         }
+         *       ]
+         *     }
+         */
+        UsagePricing: {
+            /** @description Units included per month of the billing period. */
+            included_monthly: number;
+            limit: components["schemas"]["UsageLimit"];
+            /** @description The unit block overage is priced by (e.g. 1000 events). */
+            block_size: number;
+            /** @description Overage ranges, graduated (each prices only its own units), in order; absent for a hard limit. */
+            blocks?: components["schemas"]["OverageBlock"][];
+        };
+        OverageBlock: {
+            /** @description The range covers overage units (counted from the allowance) up to this many; required on every range but the last, growing from range to range; the last has none. */
+            up_to?: number;
+            /** @description Minor units of the price's currency per `block_size` units. */
+            amount: number;
         };
         /** @description Each tier at most once per solution; `monthly_limit` not below `daily_limit`; at most one price per currency and period. Pro and enterprise tiers need at least one price; anonymous and free tiers have none. */
         TierSpec: {
@@ -2559,10 +2658,20 @@ export interface components {
             /** Format: date-time */
             grace_until?: string | null;
             checkout_url?: string | null;
+            /** @description Usage-based terms of the price (absent when it has none). */
+            usage?: components["schemas"]["UsagePricing"];
+            /** @description The subscriber's spending cap on overage per billing period, in the price's currency (absent when none; `PUT /api/subscriptions/{id}/spending-cap`). */
+            spending_cap?: components["schemas"]["Money"];
             /** Format: date-time */
             created_at?: string;
             /** Format: date-time */
             updated_at?: string;
+        };
+        SpendingCapRequest: {
+            /** @description Minor units of the subscription's currency per billing period; `null` removes the cap. */
+            amount: number | null;
+            /** @description When given, must be the subscription's currency. */
+            currency?: string;
         };
         SubscriptionList: {
             customer_id: string;
@@ -4118,15 +4227,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "allowed": true,
-                     *       "used": 42,
-                     *       "limit": 100,
-                     *       "remaining": 58,
-                     *       "reset_at": "2026-11-10T18:30:00Z"
-                     *     }
-                     */
                     "application/json": components["schemas"]["TrackAnswer"];
                 };
             };
@@ -4175,7 +4275,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
-            /** @description The quota is used up (`quota_exceeded`); the event was not counted. Retry after `Retry-After` seconds (the next local midnight of the solution). */
+            /** @description The event was not counted. `refused_by` says which limit refused it: the daily or monthly limit of the tier, or the billing period's allowance under a hard limit (`quota_exceeded`), or the subscriber's spending cap on overage (`spending_cap_reached`). Retry after `Retry-After` seconds: the next local midnight of the solution, or the end of the billing period (`billing_period.period_end`) when the allowance or the spending cap refused it. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4185,19 +4285,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "https://docs.monetization.example/problems/quota_exceeded",
-                     *       "title": "Quota exceeded",
-                     *       "status": 429,
-                     *       "code": "quota_exceeded",
-                     *       "detail": "the daily quota of this tier is used up",
-                     *       "allowed": false,
-                     *       "used": 100,
-                     *       "limit": 100,
-                     *       "reset_at": "2026-11-10T18:30:00Z"
-                     *     }
-                     */
                     "application/problem+json": components["schemas"]["QuotaExceeded"];
                 };
             };
@@ -4265,7 +4352,8 @@ export interface operations {
                      *             "used": 99,
                      *             "limit": 100,
                      *             "remaining": 1,
-                     *             "reset_at": "2026-11-10T18:30:00Z"
+                     *             "reset_at": "2026-11-10T18:30:00Z",
+                     *             "refused_by": "daily_limit"
                      *           }
                      *         }
                      *       ],
@@ -4714,6 +4802,88 @@ export interface operations {
             };
             500: components["responses"]["InternalError"];
             502: components["responses"]["PaymentProviderError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    setSubscriptionSpendingCap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SpendingCapRequest"];
+            };
+        };
+        responses: {
+            /** @description The subscription with its cap (`spending_cap`, absent when removed). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description The request is invalid (`validation_failed`): `amount` not 0 to 10000000000 minor units, or `currency` not the subscription's; or its body is not JSON of this shape (`malformed_json`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/validation_failed",
+                     *       "title": "Validation failed",
+                     *       "status": 400,
+                     *       "code": "validation_failed",
+                     *       "detail": "The request has invalid fields.",
+                     *       "errors": [
+                     *         {
+                     *           "field": "currency",
+                     *           "message": "must be the subscription's currency (inr)"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["OrgForbidden"];
+            /** @description No subscription has this id (`subscription_not_found`), or it is an organization's that the caller is not a member of (`org_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The subscription's price charges no overage (no `usage` terms, or a `hard` limit): there is nothing to cap (`not_usage_priced`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://docs.monetization.example/problems/not_usage_priced",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "code": "not_usage_priced",
+                     *       "detail": "this subscription's price charges no overage: there is nothing to cap"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
