@@ -17,6 +17,22 @@ Added to localstripe (always):
                                                              the "hosted page": attaches a test card, creates the
                                                              subscription, completes the session and sends
                                                              checkout.session.completed (no API key needed)
+  POST /v1/invoices with pending_invoice_items_behavior=exclude|include   a one-off invoice, as at Stripe: a draft
+                                                             of no subscription (parent null, billing_reason manual),
+                                                             customer, currency (default: included items', else the
+                                                             customer's subscription's), description, metadata,
+                                                             collection_method=charge_automatically, auto_advance
+                                                             (default false); exclude: no lines, include: the
+                                                             customer's pending items in that currency;
+                                                             invoice.created. Without the parameter: localstripe's
+                                                             (the subscription's next invoice)
+  POST /v1/invoiceitems invoice=ID, POST|DELETE /v1/invoiceitems/ID   on a draft: its lines and totals follow (a
+                                                             non-draft: 400 invoice_not_editable; customer and
+                                                             currency must match it); invoiceitem.created|updated|
+                                                             deleted
+  POST /v1/invoices/ID/finalize [auto_advance]               draft -> open, status_transitions.finalized_at,
+                                                             invoice.finalized (nothing due: paid at once, with
+                                                             invoice.payment_succeeded + invoice.paid)
 
   GET|POST /_test/<what>                                    the control API (no API key; JSON in and out):
       mode {mode: normal|fail|hang}     every /v1 call answers 500 api_error, or is never answered
@@ -28,6 +44,8 @@ Added to localstripe (always):
       checkout {session[, card]}        the customer pays on the hosted page (as GET /checkout/ID)
       renew {subscription}              the next period starts: its invoice is charged (subscription_cycle)
       fail_renewal {subscription}       the same with the customer's card now declining: past_due
+      card {customer, card}             the customer's default payment method is now a new test card
+                                        (declined: every charge fails; visa; or a 16-digit test card number)
       subscription_status {subscription, status}   Stripe moves it (customer.subscription.updated)
       subscription_deleted {subscription}          Stripe ends it (customer.subscription.deleted)
       refund {type, refund, payment_intent, amount, status}   a refund (made if new, as from the dashboard)
@@ -49,6 +67,9 @@ Compatibility shims on top of localstripe (disable all of them with --raw, to se
     own; GET /v1/invoices/ID?expand[]=payments (or payments.data.payment.payment_intent) answers `payments`;
     subscriptions keep their periods on their items only
   - declines answer 402 with type card_error and decline_code (localstripe: invalid_request_error)
+  - POST /v1/invoices/ID/pay [off_session]: a draft is finalized first (invoice.finalized); a declined charge
+    answers 402 card_error and the invoice stays open (localstripe: 200); a one-off invoice counts attempt_count;
+    POST /v1/invoices/ID/void of a one-off invoice: open -> void (PaymentIntent canceled), invoice.voided
   - events localstripe never sends: invoice.paid (next to invoice.payment_succeeded), customer.subscription.updated
     (with previous_attributes), payment_intent.payment_failed + invoice.payment_failed when an invoice's charge is
     declined, refund.created + charge.refunded on POST /v1/refunds
@@ -66,6 +87,12 @@ subscription; prorations are "minus the previous invoice", not time-based; objec
 subscriptions keep localstripe's ~2017 shapes (charge.refunds included, charge.invoice null), and events say
 api_version 2017-08-15; hosted checkout with card=declined completes the session unpaid (real Checkout shows the
 decline); no billing portal.
+One-off invoices: the PaymentIntent is made when paid, not when finalized (no payment_intent.created; a retry makes
+a new one), no invoice number, hosted_invoice_url or invoice_pdf, no charge.succeeded/charge.failed or
+invoice.updated events, lines keep localstripe's shape (no basil parent/pricing), auto_advance=true never
+finalizes or charges by itself, no collection_method=send_invoice, no `subscription` parameter with
+pending_invoice_items_behavior, no mark_uncollectible, GET /v1/invoices filters by customer and subscription
+only, and the payments of a voided one say open (Stripe: canceled).
 
 Never written to disk: localstripe's own /tmp/localstripe.pickle persistence is switched off (every instance
 starts empty; several can run at once). Webhooks: POST /_config/webhooks/<id> (url, secret[, events[]]) as in
@@ -583,6 +610,249 @@ async def hosted_checkout(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# one-off invoices: a draft of no subscription, items added to it, finalized, then paid (as Stripe's API has it)
+# ---------------------------------------------------------------------------------------------------------------
+
+ONE_OFF_PARAMS = {"customer", "pending_invoice_items_behavior", "collection_method", "auto_advance", "currency",
+                  "description", "metadata", "default_tax_rates"}
+_HIDDEN = "in_stripe_local_hidden"  # marks pending items while localstripe's Invoice() would sweep them
+
+
+def _invoice(invoice_id, param: str = "id"):
+    inv = R.store.get("invoice:" + str(invoice_id)) if isinstance(invoice_id, str) else None
+    if inv is None:
+        raise no_such("invoice", invoice_id, param)
+    return inv
+
+
+def _customer_currency(customer) -> str:
+    """The currency an invoice of this customer defaults to: its subscription's, else localstripe's default."""
+    for sub in customer.subscriptions._list:
+        return sub.plan.currency
+    return "eur"
+
+
+def create_one_off_invoice(data: dict):
+    """POST /v1/invoices with pending_invoice_items_behavior: a draft with no lines of its own (include: the
+    customer's pending invoice items in its currency; exclude: none), billing_reason manual, parent null."""
+    if "subscription" in data:
+        raise bad_request("The stand-in does not invoice a subscription's pending items with "
+                          "pending_invoice_items_behavior: leave out subscription.", "subscription")
+    reject_unknown(data, ONE_OFF_PARAMS)
+    customer_id = data.get("customer")
+    if customer_id is None:
+        raise bad_request("Missing required param: customer.", "customer")
+    if not isinstance(customer_id, str) or ("customer:" + customer_id) not in R.store:
+        raise no_such("customer", customer_id, "customer")
+    behavior = data["pending_invoice_items_behavior"]
+    if behavior not in ("include", "exclude"):
+        raise bad_request("Invalid pending_invoice_items_behavior: must be one of exclude or include",
+                          "pending_invoice_items_behavior")
+    collection = data.get("collection_method", "charge_automatically")
+    if collection == "send_invoice":
+        raise bad_request("The stand-in supports collection_method=charge_automatically only.", "collection_method")
+    if collection != "charge_automatically":
+        raise bad_request("Invalid collection_method: must be one of charge_automatically or send_invoice",
+                          "collection_method")
+    auto_advance = as_bool(data.get("auto_advance", False), "auto_advance")  # API-made invoices: false
+    currency = data.get("currency")
+    if currency is not None:
+        if not isinstance(currency, str) or not re.fullmatch(r"[a-zA-Z]{3}", currency):
+            raise bad_request(f"Invalid currency: {currency}", "currency")
+        currency = currency.lower()
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise bad_request("Invalid string", "description")
+    metadata = as_metadata(data.get("metadata"))
+    customer = R.Customer._api_retrieve(customer_id)
+    pending = R.InvoiceItem._api_list_all(None, customer=customer_id, limit=99)._list  # invoice is None
+    for ii in pending:  # localstripe's constructor takes every pending item: hide them, we choose below
+        ii.invoice = _HIDDEN
+    try:
+        inv = R.Invoice(customer=customer_id, description=description or None, metadata=metadata,
+                        default_tax_rates=data.get("default_tax_rates"), simulation=True)  # simulation: no event
+    finally:
+        for ii in pending:
+            ii.invoice = None
+    taken = sorted(pending, key=lambda ii: (ii.date, ii.created)) if behavior == "include" else []
+    if currency is None:
+        currency = taken[0].currency if taken else _customer_currency(customer)
+    for ii in taken:
+        if ii.currency == currency:
+            ii.invoice = inv.id
+            inv.lines._list.append(R.InvoiceLineItem(ii))
+    inv.currency = currency
+    inv.collection_method = collection
+    inv.auto_advance = auto_advance
+    inv.attempt_count, inv.attempted = 0, False  # no payment attempted yet (localstripe: 1, true)
+    inv.ending_balance = None  # Stripe: null until finalized
+    inv.period_start = inv.period_end = inv.created  # Stripe: a one-off invoice's period is its creation
+    inv._one_off = True
+    emit("invoice.created", inv)
+    return inv
+
+
+def finalize_invoice(invoice_id: str, data: dict):
+    """POST /v1/invoices/ID/finalize: draft -> open (finalized_at, invoice.finalized); nothing due -> paid."""
+    reject_unknown(data, {"auto_advance"})
+    inv = _invoice(invoice_id)
+    if inv.status != "draft":
+        raise bad_request("This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+                          code="invoice_not_editable")
+    if "auto_advance" in data:
+        inv.auto_advance = as_bool(data["auto_advance"], "auto_advance")
+    _finalize_draft(inv)
+    return inv
+
+
+def _finalize_draft(inv) -> None:
+    inv._finalize()
+    if getattr(inv, "_one_off", False):
+        inv.ending_balance = max(0, R.Customer._api_retrieve(inv.customer).account_balance - inv.subtotal - inv.tax)
+    emit("invoice.finalized", inv)
+    if inv.status == "paid":  # nothing due: Stripe marks it paid when it finalizes it
+        inv.auto_advance = False
+        inv._on_payment_success()
+
+
+def _draft_of_item(item_invoice, param: str = "invoice"):
+    """The invoice an item is on, which must still be a draft (Stripe: 400 otherwise)."""
+    inv = _invoice(item_invoice, param)
+    if inv.status != "draft":
+        raise bad_request(f"Invoice {inv.id} is no longer a draft ({inv.status}): invoice items can only be "
+                          "added to, changed on or removed from draft invoices.", param,
+                          code="invoice_not_editable")
+    return inv
+
+
+def install_one_off_invoices() -> None:
+    Inv, Item = R.Invoice, R.InvoiceItem
+
+    original_invoice_create = Inv._api_create.__func__
+
+    def invoice_create(cls, **data):
+        if "pending_invoice_items_behavior" not in data:  # localstripe's: the subscription's next invoice
+            return original_invoice_create(cls, **data)
+        return create_one_off_invoice(data)
+
+    Inv._api_create = classmethod(invoice_create)
+
+    # Time never passes here, so a one-off invoice is never attempted by itself (localstripe: its date).
+    next_attempt = Inv.next_payment_attempt.fget
+    Inv.next_payment_attempt = property(lambda self: None if getattr(self, "_one_off", False) else next_attempt(self))
+
+    # POST /v1/invoiceitems with invoice=ID: on that draft (its lines and totals); localstripe only set the field.
+    original_item_create = Item._api_create.__func__
+
+    def item_create(cls, **data):
+        inv = None
+        if data.get("invoice") is not None:
+            inv = _draft_of_item(data["invoice"])
+            if data.get("customer") is not None and data["customer"] != inv.customer:
+                raise bad_request(f"The invoice {inv.id} belongs to customer {inv.customer}, not "
+                                  f"{data['customer']}.", "customer")
+            data.setdefault("customer", inv.customer)
+            data.setdefault("currency", inv.currency)
+            if str(data["currency"]).lower() != inv.currency:
+                raise bad_request(f"The currency of the invoice item ({data['currency']}) must match the "
+                                  f"invoice's ({inv.currency}).", "currency")
+        if isinstance(data.get("currency"), str):
+            data["currency"] = data["currency"].lower()
+        item = original_item_create(cls, **data)
+        if inv is not None:
+            inv.lines._list.append(R.InvoiceLineItem(item))
+        emit("invoiceitem.created", item)
+        return item
+
+    Item._api_create = classmethod(item_create)
+
+    def line_of(inv, item_id):
+        return next((il for il in inv.lines._list if getattr(il, "invoice_item", None) == item_id), None)
+
+    original_item_update = Item._api_update.__func__
+
+    def item_update(cls, id, **data):
+        item = Item._api_retrieve(id)
+        if "amount" in data:
+            data["amount"] = as_int(data["amount"], "amount", None)
+        inv = _draft_of_item(item.invoice, "id") if item.invoice is not None else None
+        if inv is not None:
+            reject_unknown(data, {"amount", "description", "metadata"})
+        item = original_item_update(cls, id, **data)
+        line = line_of(inv, id) if inv is not None else None
+        if line is not None:
+            line.amount, line.description, line.metadata = item.amount, item.description, item.metadata
+        emit("invoiceitem.updated", item)
+        return item
+
+    Item._api_update = classmethod(item_update)
+
+    original_item_delete = Item._api_delete.__func__
+
+    def item_delete(cls, id):
+        item = Item._api_retrieve(id)
+        if item.invoice is not None:
+            inv = _draft_of_item(item.invoice, "id")
+            inv.lines._list = [il for il in inv.lines._list if getattr(il, "invoice_item", None) != id]
+        deleted = original_item_delete(cls, id)
+        emit("invoiceitem.deleted", item)
+        return deleted
+
+    Item._api_delete = classmethod(item_delete)
+
+
+def pay_invoice(invoice_id: str, data: dict):
+    """POST /v1/invoices/ID/pay as Stripe answers it: a draft is finalized first (invoice.finalized); the
+    customer's default payment method is charged; a decline answers 402 card_error and the invoice stays open
+    (payment_intent.payment_failed and invoice.payment_failed sent)."""
+    reject_unknown(data, {"off_session"})
+    if "off_session" in data:
+        as_bool(data["off_session"], "off_session")
+    inv = _invoice(invoice_id)
+    if inv.status == "draft":
+        _finalize_draft(inv)
+        if inv.status == "paid":
+            return inv
+    if inv.status == "paid":
+        raise bad_request("Invoice is already paid")
+    if inv.status != "open":
+        raise bad_request(f"You can only pay an open invoice; this one is {inv.status}.",
+                          code="invoice_not_editable")
+    if R.Customer._api_retrieve(inv.customer)._get_default_payment_method_or_source() is None:
+        raise bad_request("This customer has no attached payment source or default payment method.")
+    R.Invoice._api_pay_invoice(inv.id)
+    if getattr(inv, "_one_off", False):
+        inv.attempt_count += 1
+        inv.attempted = True
+        if inv.status == "paid":
+            inv.auto_advance = False
+    charge = inv.charge
+    if inv.status == "open" and charge is not None and charge.status == "failed":
+        raise UserError(402, charge.failure_message, {"code": charge.failure_code, "charge": charge.id})
+    return inv
+
+
+def void_invoice(invoice_id: str, data: dict):
+    """POST /v1/invoices/ID/void of a one-off invoice: open -> void (its PaymentIntent canceled), invoice.voided;
+    a draft or a paid one is 400 (localstripe's void needs a PaymentIntent, and is kept for the others)."""
+    reject_unknown(data, set())
+    inv = _invoice(invoice_id)
+    if not getattr(inv, "_one_off", False):
+        return R.Invoice._api_void_invoice(inv.id)
+    if inv.status != "open":
+        raise bad_request(f"You can only void an open invoice; this one is {inv.status}"
+                          f"{' (delete a draft instead)' if inv.status == 'draft' else ''}.",
+                          code="invoice_not_editable")
+    if inv.payment_intent:
+        R.PaymentIntent._api_cancel(inv.payment_intent)
+    inv._voided = True
+    inv.auto_advance = False
+    inv.status_transitions["voided_at"] = now()
+    emit("invoice.voided", inv)
+    return inv
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # compatibility shims (patches applied to localstripe's classes at start-up, in this process only)
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -970,13 +1240,21 @@ def renew(sub_id: str) -> None:
     emit("customer.subscription.updated", sub, changed)
 
 
+def set_card(customer: str, card: str) -> None:
+    """The customer's default payment method is now a new test card (declined|visa|ok|NUMBER, see CARDS)."""
+    number = CARDS.get(card, card)
+    if not re.fullmatch(r"\d{16}", number):
+        raise bad_request(f"Unknown card {card!r}: use declined, visa or a 16-digit test card number.", "card")
+    pm = R.PaymentMethod(type="card", card={"number": number, "exp_month": "12",
+                                            "exp_year": str(time.gmtime().tm_year + 3), "cvc": "123"})
+    R.PaymentMethod._api_attach(pm.id, customer=customer)
+    R.Customer._api_update(customer, invoice_settings={"default_payment_method": pm.id})
+
+
 def fail_renewal(sub_id: str) -> None:
     """As renew, with the customer's card now declining every charge (4000000000000341)."""
     sub = R.Subscription._api_retrieve(sub_id)
-    pm = R.PaymentMethod(type="card", card={"number": CARDS["declined"], "exp_month": "12",
-                                            "exp_year": str(time.gmtime().tm_year + 3), "cvc": "123"})
-    R.PaymentMethod._api_attach(pm.id, customer=sub.customer)
-    R.Customer._api_update(sub.customer, invoice_settings={"default_payment_method": pm.id})
+    set_card(sub.customer, "declined")
     renew(sub_id)
 
 
@@ -1059,6 +1337,8 @@ async def control(request: web.Request) -> web.Response:
         if what in ("renew", "fail_renewal"):
             action = renew if what == "renew" else fail_renewal
             return _events_response(capture(lambda: action(str(body["subscription"]))))
+        if what == "card":
+            return _events_response(capture(lambda: set_card(str(body["customer"]), str(body.get("card", "")))))
         if what == "subscription_status":
             return _events_response(capture(lambda: set_subscription_status(str(body["subscription"]),
                                                                              str(body["status"]))))
@@ -1176,6 +1456,22 @@ async def flush_middleware(request, handler):
     return await handler(request)
 
 
+INVOICE_ACTION = re.compile(r"^/v1/invoices/([^/]+)/(pay|void)$")
+
+
+@web.middleware
+async def invoice_action_middleware(request, handler):
+    """POST /v1/invoices/ID/pay|void answered by pay_invoice and void_invoice (shims): localstripe's own routes
+    for them come first in its router."""
+    match = INVOICE_ACTION.match(request.path) if request.method == "POST" else None
+    if match is None:
+        return await handler(request)
+    data = await _body(request)
+    expand = data.pop("expand", None)
+    action = pay_invoice if match.group(2) == "pay" else void_invoice
+    return _respond(action(match.group(1), data), expand)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # routes
 # ---------------------------------------------------------------------------------------------------------------
@@ -1241,6 +1537,12 @@ async def expire_session(request):
     return _respond(s, expand)
 
 
+async def post_invoice_finalize(request):
+    data = await _body(request)
+    expand = data.pop("expand", None)
+    return _respond(finalize_invoice(request.match_info["id"], data), expand)
+
+
 def build_app(*, raw: bool = False) -> web.Application:
     global SHIMS
     SHIMS = not raw
@@ -1248,6 +1550,7 @@ def build_app(*, raw: bool = False) -> web.Application:
     R.Store.dump_to_disk = lambda self: None
     R.Store.try_load_from_disk = lambda self: None
     R.time = _ClockedTime()  # localstripe's objects are stamped by the stand-in's clock
+    install_one_off_invoices()
     if SHIMS:
         install_shims()
     app = S.app
@@ -1256,6 +1559,8 @@ def build_app(*, raw: bool = False) -> web.Application:
     # Outermost first: JSON errors, localstripe's UserError rendering, auth, then idempotency (sees UserError).
     app.middlewares[:] = [record_middleware, errors_middleware, *mws[:mws.index(auth_middleware) + 1],
                           flush_middleware, idempotency_middleware, *mws[mws.index(auth_middleware) + 1:]]
+    if SHIMS:
+        app.middlewares.append(invoice_action_middleware)  # innermost: after auth and idempotency
     # Our routes go first: aiohttp matches in registration order and none of localstripe's overlap these.
     for method, path, handler in (
             ("POST", "/v1/prices", post_prices),
@@ -1266,6 +1571,7 @@ def build_app(*, raw: bool = False) -> web.Application:
             ("GET", "/v1/checkout/sessions", get_sessions),
             ("GET", "/v1/checkout/sessions/{id}", get_session_route),
             ("POST", "/v1/checkout/sessions/{id}/expire", expire_session),
+            ("POST", "/v1/invoices/{id}/finalize", post_invoice_finalize),
             ("GET", "/checkout/{id}", hosted_checkout),
             ("GET", "/_test/{what}", control),
             ("POST", "/_test/{what}", control)):
