@@ -47,7 +47,7 @@ define LINT_STEPS
 	cd $(ROOT) && out=$$($(REDOCLY) lint --config redocly.yaml $(OPENAPI) 2>&1) && rc=0 || rc=$$?; \
 	  grep -v -F -e '║' -e '╔' -e '╚' <<<"$$out"; test $$rc -eq 0 && ! grep -qE 'You have [0-9]+ warnings?' <<<"$$out"
 	cd $(ROOT) && $(VENV)/bin/python -m unittest infra/local/test_gateway.py infra/local/test_dev.py \
-	  infra/local/test_template_operations.py 2>&1 \
+	  infra/local/test_template_operations.py infra/local/test_stripe_local.py 2>&1 \
 	  | grep -v -e '^gateway: ' -e '^dev: schedule'
 endef
 

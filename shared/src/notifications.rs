@@ -53,6 +53,18 @@ fn amount(data: &Value) -> String {
     money(data["amount"].as_i64().unwrap_or(0), data["currency"].as_str().unwrap_or("inr"))
 }
 
+fn money_of(data: &Value, key: &str) -> String {
+    money(data[key].as_i64().unwrap_or(0), data["currency"].as_str().unwrap_or("inr"))
+}
+
+/// An RFC 3339 time in the data, as a date.
+fn day_text(data: &Value, key: &str) -> String {
+    data[key]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(String::new, |d| d.format("%d %b %Y").to_string())
+}
+
 fn day(data: &Value, key: &str) -> String {
     data[key]
         .as_i64()
@@ -76,6 +88,68 @@ pub fn compose(n: &NotificationItem, name: &str, app_base_url: &str) -> Option<E
                 amount(d)
             ),
         ),
+        "payment_request" if d["overage_amount"].as_i64().unwrap_or(0) > 0 && d["amount"] == d["overage_amount"] => (
+            "Payment due for your usage beyond the allowance".to_owned(),
+            format!(
+                "{} is due for {} units used beyond your plan's allowance last period. Pay here: {pay}",
+                amount(d),
+                d["overage_units"].as_u64().unwrap_or(0)
+            ),
+        ),
+        "payment_request" if d["overage_amount"].as_i64().unwrap_or(0) > 0 => (
+            "Payment due for your subscription".to_owned(),
+            format!(
+                "{} is due for your next period, including {} for {} units used beyond your plan's allowance last period. Pay here: {pay}",
+                amount(d),
+                money_of(d, "overage_amount"),
+                d["overage_units"].as_u64().unwrap_or(0)
+            ),
+        ),
+        "overage_invoiced" => (
+            "Your usage beyond the allowance was charged".to_owned(),
+            format!(
+                "{} was charged for {} units used beyond your plan's allowance of {} last period. The invoice is at {invoices}",
+                amount(d),
+                d["overage_units"].as_u64().unwrap_or(0),
+                d["included"].as_u64().unwrap_or(0)
+            ),
+        ),
+        "spending_cap_reached" => (
+            "Your spending cap is reached".to_owned(),
+            format!(
+                "Your usage this period reached your spending cap of {} ({} units, {} beyond the allowance). Further usage is refused until the period ends on {}, or raise the cap in your subscription settings.",
+                money_of(d, "spending_cap"),
+                d["used"].as_u64().unwrap_or(0),
+                d["overage"].as_u64().unwrap_or(0),
+                day_text(d, "period_end")
+            ),
+        ),
+        "quota_80" | "quota_100" if d.get("period_start").is_some() => {
+            let pct = d["percent"].as_i64().unwrap_or(0);
+            let paying = d["overage_started"].as_bool().unwrap_or(false);
+            let subject = if paying {
+                "You are now paying for usage beyond your allowance".to_owned()
+            } else {
+                format!("You have used {pct}% of this period's allowance")
+            };
+            let next = match (paying, d["limit"].as_str()) {
+                (true, _) => format!(
+                    "Further usage is charged at the end of the period (so far {}). Set a spending cap in your subscription settings to stop it at an amount.",
+                    money_of(d, "overage_charge")
+                ),
+                (false, Some("hard")) => "At 100% further usage is refused until the period ends, or upgrade for more.".to_owned(),
+                _ => "Beyond 100% usage goes on and is charged per unit at the end of the period.".to_owned(),
+            };
+            (
+                subject,
+                format!(
+                    "You have used {} of the {} units included in this billing period (until {}). {next}",
+                    d["used"].as_u64().unwrap_or(0),
+                    d["included"].as_u64().unwrap_or(0),
+                    day_text(d, "period_end")
+                ),
+            )
+        }
         "payment_request" => {
             ("Payment due for your subscription".to_owned(), format!("{} is due for your next period. Pay here: {pay}", amount(d)))
         }
@@ -431,6 +505,8 @@ mod tests {
             "grace_period_ended",
             "quota_80",
             "quota_100",
+            "overage_invoiced",
+            "spending_cap_reached",
             "solution_suspended",
             "solution_retired",
             "solution_reinstated",
@@ -457,6 +533,24 @@ mod tests {
             "t".into(),
         );
         assert!(compose(&n, "", "https://app.test").expect("email").text.contains("INR 499.00"));
+        // A usage-priced period: the overage on the renewal, paying overage, the cap.
+        let with = |kind: &str, data: serde_json::Value| {
+            compose(&NotificationItem::new("n3", kind, "u", None, data, "t".into()), "", "https://app.test")
+                .expect("email")
+        };
+        let renewal = with(
+            "payment_request",
+            serde_json::json!({"amount": 61_240, "currency": "inr", "overage_amount": 11_340, "overage_units": 11_340}),
+        );
+        assert!(renewal.text.contains("INR 612.40 is due for your next period, including INR 113.40 for 11340 units"));
+        let period = serde_json::json!({"period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z",
+            "used": 100_001, "included": 100_000, "limit": "soft", "overage": 1, "overage_charge": 1, "currency": "inr",
+            "percent": 100, "overage_started": true, "spending_cap": 50_000});
+        let paying = with("quota_100", period.clone());
+        assert_eq!(paying.subject, "You are now paying for usage beyond your allowance");
+        assert!(paying.text.contains("100001 of the 100000 units included in this billing period (until 01 Dec 2026)"));
+        let cap = with("spending_cap_reached", period);
+        assert!(cap.text.contains("spending cap of INR 500.00"), "{}", cap.text);
         let link = NotificationItem::new(
             "n4",
             crate::auth::verification::NOTIFICATION_KIND,

@@ -10,6 +10,7 @@ pub mod iam;
 pub mod marketplace;
 pub mod metrics;
 pub mod partners;
+pub mod rng;
 pub mod seed;
 pub mod stats;
 pub mod stripe_local;

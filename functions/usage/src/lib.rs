@@ -202,7 +202,10 @@ fn track_response(answer: &TrackAnswer, now: chrono::DateTime<Utc>) -> Response<
             .with_extension("allowed", false.into())
             .with_extension("used", answer.used.into())
             .with_extension("limit", answer.limit.into())
-            .with_extension("reset_at", answer.reset_at.clone().into());
+            .with_extension(
+                "reset_at",
+                by_period.map_or_else(|| answer.reset_at.clone(), |p| p.period_end.clone()).into(),
+            );
         if let Some(by) = &answer.refused_by {
             err = err.with_extension("refused_by", by.clone().into());
         }

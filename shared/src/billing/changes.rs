@@ -118,7 +118,10 @@ impl SubscriptionService {
     ) -> Result<SubscriptionView, ApiError> {
         let item = self.owned(caller, subscription_id).await?;
         let req = req?;
-        if req.amount.is_some_and(|a| !(0..=MAX_SPENDING_CAP).contains(&a)) {
+        let Some(amount) = req.amount else {
+            return Err(ApiError::field("amount", "is required (null removes the cap)"));
+        };
+        if amount.is_some_and(|a| !(0..=MAX_SPENDING_CAP).contains(&a)) {
             return Err(ApiError::field("amount", format!("must be 0 to {MAX_SPENDING_CAP} minor units, or null")));
         }
         if req.currency.as_ref().is_some_and(|c| *c != item.price.currency) {
@@ -137,13 +140,13 @@ impl SubscriptionService {
         let saved = self
             .writer
             .update(subscription_id, |s, _| {
-                let changed = s.spending_cap != req.amount;
-                s.spending_cap = req.amount;
+                let changed = s.spending_cap != amount;
+                s.spending_cap = amount;
                 Ok(changed)
             })
             .await?
             .ok_or_else(not_found)?;
-        tracing::info!(subscription_id = %subscription_id, by = %caller.user_id, cap = ?req.amount, "spending cap set");
+        tracing::info!(subscription_id = %subscription_id, by = %caller.user_id, cap = ?amount, "spending cap set");
         Ok(self.view(&saved))
     }
 

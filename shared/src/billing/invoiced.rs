@@ -64,9 +64,25 @@ pub struct InvoiceView {
     pub issued_at: Option<String>,
     pub due_at: Option<String>,
     pub created_at: String,
+    /// The overage of a usage-priced period this invoice charges (part of `amount`, its own line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overage: Option<OverageView>,
     /// A short-lived link to the PDF (issued invoices).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub download_url: Option<String>,
+}
+
+/// A billing period's overage on an invoice.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverageView {
+    pub period_start: Option<String>,
+    pub period_end: Option<String>,
+    /// Units the period counted, included, and beyond the allowance.
+    pub used: u64,
+    pub included: u64,
+    pub units: u64,
+    /// Minor units (tax-inclusive), part of the invoice's amount.
+    pub amount: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -535,6 +551,14 @@ impl SubscriptionService {
                 issued_at: invoice.issued_at.clone(),
                 due_at: epoch(invoice.due_at),
                 created_at: invoice.created_at.clone(),
+                overage: invoice.overage.as_ref().map(|o| OverageView {
+                    period_start: epoch(Some(o.period_start)),
+                    period_end: epoch(Some(o.period_end)),
+                    used: o.used,
+                    included: o.included,
+                    units: o.units,
+                    amount: o.amount,
+                }),
                 invoice_id: invoice.invoice_id,
                 download_url,
             });

@@ -5,7 +5,7 @@
 
 use crate::gst::invoice::{InvoiceDoc, Line, Party};
 use crate::gst::{self, Gstin};
-use crate::model::BillingPeriod;
+use crate::model::{BillingPeriod, OverageCharge};
 use crate::platform::config::{ConfigError, required};
 use crate::platform::error::{ApiError, FieldError};
 use crate::store::invoices::InvoiceItem;
@@ -82,11 +82,27 @@ pub fn document(
 ) -> InvoiceDoc {
     let place_of_supply = buyer.state_code.clone();
     let day = |t: Option<i64>| t.and_then(|t| DateTime::from_timestamp(t, 0)).map(india_date);
-    // The period's last day is the day before its end.
-    let period = match (day(invoice.period_start), day(invoice.period_end.map(|e| e - 1))) {
+    // A period's last day is the day before its end.
+    let days = |start: Option<i64>, end: Option<i64>| match (day(start), day(end.map(|e| e - 1))) {
         (Some(a), Some(b)) => Some((a, b)),
         _ => None,
     };
+    let period = days(invoice.period_start, invoice.period_end);
+    // The overage of the period that ended is its own line; the rest of the amount is the plan's.
+    let overage = invoice.overage.as_ref().filter(|o| o.amount > 0);
+    let plan = invoice.amount - overage.map_or(0, |o| o.amount);
+    let mut lines = Vec::new();
+    if plan > 0 || overage.is_none() {
+        lines.push(Line { description, sac: gst::SAC_SAAS.to_owned(), period, amount: plan });
+    }
+    if let Some(o) = overage {
+        lines.push(Line {
+            description: overage_description(o),
+            sac: gst::SAC_SAAS.to_owned(),
+            period: days(Some(o.period_start), Some(o.period_end)),
+            amount: o.amount,
+        });
+    }
     InvoiceDoc {
         number: String::new(),
         issued_on: india_date(issued_at),
@@ -95,9 +111,25 @@ pub fn document(
         buyer,
         place_of_supply,
         currency: invoice.currency.clone(),
-        lines: vec![Line { description, sac: gst::SAC_SAAS.to_owned(), period, amount: invoice.amount }],
+        lines,
         payment_reference: Some(payment_reference.to_owned()),
     }
+}
+
+/// The tax invoice's line for a period's overage: the units beyond the allowance and the price per block.
+pub fn overage_description(o: &OverageCharge) -> String {
+    let per_block = o
+        .usage
+        .blocks
+        .iter()
+        .map(|b| crate::money::format::money(b.amount, &o.currency))
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let graduated = if o.usage.blocks.len() > 1 { ", graduated" } else { "" };
+    format!(
+        "Usage beyond the allowance: {} units over {} included ({} units counted), at {per_block} per {} units{graduated}",
+        o.units, o.included, o.used, o.usage.block_size
+    )
 }
 
 /// Record `payment` and issue `invoice` for it (the document built from the stored user, subscription and
@@ -117,6 +149,7 @@ pub async fn issue(
     let solution = store.get_solution(&subscription.solution_id).await?.map(|s| s.name).unwrap_or_default();
     let what = match invoice.reason {
         crate::store::invoices::InvoiceReason::Upgrade => "upgrade (prorated)",
+        crate::store::invoices::InvoiceReason::Overage => "usage beyond the allowance",
         _ => match subscription.period {
             BillingPeriod::Monthly => "monthly subscription",
             BillingPeriod::Yearly => "yearly subscription",

@@ -80,6 +80,28 @@ pub struct RefundAccepted {
     pub amount: Option<i64>,
 }
 
+/// A one-off invoice at the provider (a billing period's overage), for one of our invoices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OneOffInvoice<'a> {
+    /// The provider's customer.
+    pub customer: &'a str,
+    /// Minor units, tax-inclusive (as every price).
+    pub amount: i64,
+    pub currency: &'a str,
+    pub description: &'a str,
+    /// Ours (the provider keeps it as metadata; the paid webhook names it).
+    pub invoice_id: &'a str,
+    pub subscription_id: &'a str,
+}
+
+/// Where a one-off invoice stands after [`HostedRail::settle_invoice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Paid,
+    /// The charge was declined: the invoice stays open at the provider for the customer to pay.
+    Declined,
+}
+
 /// A rail whose provider runs the subscription. Every call takes an idempotency key: a retry of the same
 /// change is the same change at the provider. Calls that change the subscription answer with the provider's
 /// snapshot of it (as a [`Fact`] read at `now`), when the answer carries one.
@@ -136,6 +158,14 @@ pub trait HostedRail: Send + Sync {
 
     /// Refund (part of) a captured payment.
     fn refund<'a>(&'a self, order: RefundOrder<'a>, idempotency_key: &'a str) -> RailFuture<'a, RefundAccepted>;
+
+    /// Open an empty one-off invoice for `invoice` (answers the provider's invoice id). The caller pins the id
+    /// on its own invoice before [`HostedRail::settle_invoice`], so a retry never opens a second one.
+    fn open_invoice<'a>(&'a self, invoice: OneOffInvoice<'a>) -> RailFuture<'a, String>;
+
+    /// Bring a one-off invoice opened by [`HostedRail::open_invoice`] to paid, from wherever it stands: its
+    /// one line added while it is an empty draft, finalized, charged. Safe to repeat.
+    fn settle_invoice<'a>(&'a self, provider_invoice: &'a str, invoice: OneOffInvoice<'a>) -> RailFuture<'a, Settled>;
 }
 
 /// A rail where we run the subscription and the provider takes one-off payments of our invoices.

@@ -8,14 +8,15 @@
 use crate::billing::invoicing;
 use crate::billing::schedule::{Due, Step, pending_steps, void_invoice};
 use crate::billing::writer::{SubscriptionWriter, derived_id};
-use crate::model::Price;
 use crate::model::Tier;
 use crate::model::{Fact, Snapshot, SubscriptionStatus};
+use crate::model::{OverageCharge, Price, UsagePeriod};
 use crate::platform::clock::rfc3339;
 use crate::platform::error::ApiError;
 use crate::store::invoices::{InvoiceItem, InvoiceReason};
 use crate::store::keys;
 use crate::store::outbox::NotificationItem;
+use crate::store::retention::USAGE_COUNTER_DAYS;
 use crate::store::solutions::TierDefinitionItem;
 use crate::store::subscriptions::SubscriptionItem;
 use serde::Serialize;
@@ -53,6 +54,7 @@ fn step_kind(step: Step) -> &'static str {
         Step::End => "end_of_term",
         Step::Downgrade => "downgrade",
         Step::Reprice => "stripe_reprice",
+        Step::Overage(_) => "overage",
     }
 }
 
@@ -116,7 +118,7 @@ impl BillingRun {
                 return Ok(());
             };
             let kind = step_kind(due.step);
-            let done = self.perform(&item, &due, now).await;
+            let done = Box::pin(self.perform(&item, &due, now)).await;
             crate::platform::metrics::billing_step(kind, done.is_ok());
             if done? {
                 *report.steps.entry(kind.to_owned()).or_insert(0) += 1;
@@ -189,6 +191,83 @@ impl BillingRun {
         Ok(Some(next_price.clone()))
     }
 
+    /// Close a usage-priced period's counter (its count is final from here: later events go to the next
+    /// period) and price its overage with the terms listed for it.
+    async fn close_period(
+        &self,
+        item: &SubscriptionItem,
+        period: &UsagePeriod,
+    ) -> Result<Option<OverageCharge>, ApiError> {
+        let key = keys::usage_period(&item.user_id, &item.solution_id, period.start);
+        let now = self.writer.clock.now().timestamp();
+        let counter = self.writer.store.close_usage_period(&key, now, now + USAGE_COUNTER_DAYS * 86_400).await?;
+        let overage = period.overage(counter.used);
+        if let Some(o) = &overage {
+            tracing::info!(subscription_id = %item.subscription_id, period_start = o.period_start, used = o.used,
+                           included = o.included, units = o.units, amount = o.amount, "usage period closed");
+        }
+        Ok(overage)
+    }
+
+    /// A period's overage on its own invoice: on Stripe a one-off invoice charged now (its id pinned on ours
+    /// before it is charged, so a rerun settles the same one); on PhonePe a payment request.
+    async fn charge_overage(&self, item: &SubscriptionItem, o: &OverageCharge, end: i64) -> Result<(), ApiError> {
+        let sub = &item.subscription_id;
+        let invoice_id = derived_id("inv", &format!("{sub}:overage:{end}"));
+        let now = rfc3339(self.writer.clock.now());
+        let mut invoice = InvoiceItem::open(
+            &invoice_id,
+            item,
+            o.tier,
+            InvoiceReason::Overage,
+            o.amount,
+            &o.currency,
+            Some((o.period_start, o.period_end)),
+            now.clone(),
+        );
+        invoice.overage = Some(o.clone());
+        invoice.due_at = Some(self.writer.clock.now().timestamp());
+        self.writer.store.put_invoice_once(&invoice).await?;
+        let data = serde_json::json!({"subscription_id": sub, "invoice_id": invoice_id, "amount": o.amount,
+                                      "currency": o.currency, "overage_amount": o.amount, "overage_units": o.units,
+                                      "included": o.included, "used": o.used,
+                                      "pay_url": format!("{}?invoice_id={invoice_id}", self.pay_url)});
+        if item.provider == crate::model::Provider::Phonepe {
+            return self.notify(format!("payment-request:{invoice_id}"), "payment_request", item, data).await;
+        }
+        let stripe = self.stripe.as_ref().ok_or_else(|| ApiError::internal("Stripe is not configured for billing"))?;
+        let customer = item
+            .provider_customer_id
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("a Stripe subscription without its customer"))?;
+        let description = invoicing::overage_description(o);
+        let one_off = crate::billing::rail::OneOffInvoice {
+            customer,
+            amount: o.amount,
+            currency: &o.currency,
+            description: &description,
+            invoice_id: &invoice_id,
+            subscription_id: sub,
+        };
+        let stored = self.writer.store.get_invoice(&invoice_id).await?;
+        let provider_invoice = match stored.as_ref().and_then(|i| i.provider_invoice_id.clone()) {
+            Some(id) => id,
+            None => {
+                let id = stripe.open_invoice(one_off).await?;
+                let mut pinned = stored.ok_or_else(|| ApiError::internal("overage invoice vanished"))?;
+                let expected = pinned.version;
+                pinned.provider_invoice_id = Some(id.clone());
+                pinned.version += 1;
+                pinned.updated_at = now;
+                self.writer.store.save_invoice(&pinned, expected).await?;
+                id
+            }
+        };
+        let settled = stripe.settle_invoice(&provider_invoice, one_off).await?;
+        tracing::info!(subscription_id = %sub, invoice_id = %invoice_id, ?settled, amount = o.amount, "overage charged on stripe");
+        self.notify(format!("overage-invoiced:{invoice_id}"), "overage_invoiced", item, data).await
+    }
+
     /// One step: its effects (idempotent), then the subscription's change with the step marked done. True when
     /// this run marked it (false: another run got there first).
     async fn perform(&self, item: &SubscriptionItem, due: &Due, now: i64) -> Result<bool, ApiError> {
@@ -208,6 +287,19 @@ impl BillingRun {
             next_price
         };
         let renewal_price = (due.step == Step::Renewal).then(|| next_price.clone());
+        // A usage-priced period this step bills (its own step, or the PhonePe renewal that carries it): its
+        // counter closed (final) and its overage priced exactly.
+        let billed = match due.step {
+            Step::Overage(end) => item.usage_periods.iter().find(|p| p.end == end),
+            Step::Renewal => item.usage_periods.iter().find(|p| p.end == period_end),
+            _ => None,
+        };
+        let overage = match billed {
+            Some(p) => Box::pin(self.close_period(item, p)).await?,
+            None => None,
+        };
+        let charged = overage.clone().filter(|o| o.amount > 0);
+        let billed_start = billed.map(|p| p.start);
         let snapshot = |status: SubscriptionStatus, created: i64| {
             latest
                 .clone()
@@ -238,25 +330,30 @@ impl BillingRun {
             Step::Renewal => {
                 let invoice_id = derived_id("inv", &format!("{sub}:renewal:{period_end}"));
                 let end = invoicing::period_end(period_end, item.period);
+                // The overage of the period that ended is a line of its own on the renewal invoice.
+                let overage_amount = charged.as_ref().map_or(0, |o| o.amount);
+                let amount = next_price.amount + overage_amount;
                 let mut invoice = InvoiceItem::open(
                     &invoice_id,
                     item,
                     next_tier,
                     InvoiceReason::Renewal,
-                    next_price.amount,
+                    amount,
                     &next_price.currency,
                     Some((period_end, end)),
                     rfc3339(self.writer.clock.now()),
                 );
                 invoice.price = Some(next_price.clone());
                 invoice.due_at = Some(period_end);
+                invoice.overage.clone_from(&charged);
                 self.writer.store.put_invoice_once(&invoice).await?;
                 self.notify(
                     format!("payment-request:{invoice_id}"),
                     "payment_request",
                     item,
-                    serde_json::json!({"subscription_id": sub, "invoice_id": invoice_id, "amount": next_price.amount,
-                                       "currency": next_price.currency,
+                    serde_json::json!({"subscription_id": sub, "invoice_id": invoice_id, "amount": amount,
+                                       "currency": next_price.currency, "overage_amount": overage_amount,
+                                       "overage_units": charged.as_ref().map_or(0, |o| o.units),
                                        "pay_url": format!("{}?invoice_id={invoice_id}", self.pay_url)}),
                 )
                 .await?;
@@ -296,6 +393,11 @@ impl BillingRun {
                 open_invoice = Some(None);
             }
             Step::Downgrade => take_pending = true,
+            Step::Overage(end) => {
+                if let Some(o) = &charged {
+                    Box::pin(self.charge_overage(item, o, end)).await?;
+                }
+            }
             Step::Reprice => reprice = self.reprice(item, next_tier, &next_price, period_end).await?,
         }
         let key = due.key.clone();
@@ -340,6 +442,9 @@ impl BillingRun {
                     && s.tier == next_tier
                 {
                     s.price = p.clone();
+                }
+                if let Some(start) = billed_start {
+                    s.usage_periods.retain(|p| p.start != start);
                 }
                 s.billing_done.insert(key.clone());
                 marked = true;

@@ -8,7 +8,7 @@
 //! queries), recomputed on every save. A step's effects are idempotent (deterministic ids, conditional
 //! writes), so a run that repeats or dies midway never does one twice.
 
-use crate::model::{Provider, SubscriptionStatus};
+use crate::model::{LATE_EVENT_SECONDS, Provider, SubscriptionStatus};
 use crate::store::subscriptions::SubscriptionItem;
 
 pub const DAY: i64 = 86_400;
@@ -70,6 +70,9 @@ pub enum Step {
     /// Stripe, a notice period before the end: when the tier's price changed since, Stripe's next renewal is
     /// switched to the price in force (no proration) and the subscriber told, as the PhonePe renewal notice.
     Reprice,
+    /// A usage-priced billing period (the one ending at this time) is over, late events included: its
+    /// counter is closed and its overage charged on its own (Stripe; PhonePe when no renewal carries it).
+    Overage(i64),
 }
 
 impl Step {
@@ -83,6 +86,7 @@ impl Step {
             Self::End => "end".into(),
             Self::Downgrade => "downgrade".into(),
             Self::Reprice => "reprice".into(),
+            Self::Overage(_) => "overage".into(),
         }
     }
 }
@@ -103,6 +107,8 @@ fn due(step: Step, at: i64, period_end: i64) -> Due {
 pub fn pending_steps(item: &SubscriptionItem, schedule: &Schedule, grace_seconds: i64) -> Vec<Due> {
     let r = &item.reconciled;
     let mut steps = Vec::new();
+    // The period end whose overage the PhonePe renewal invoice carries (no step of its own).
+    let mut renewal_carries = None;
     let created = chrono::DateTime::parse_from_rfc3339(&item.created_at).map(|d| d.timestamp()).unwrap_or(0);
     match r.latest.as_ref() {
         None => steps.push(due(Step::ExpirePending, created + schedule.pending_expiry_seconds, 0)),
@@ -134,7 +140,12 @@ pub fn pending_steps(item: &SubscriptionItem, schedule: &Schedule, grace_seconds
                     }
                     SubscriptionStatus::Active => {
                         steps.push(due(Step::RenewalNotice, end - schedule.notice_seconds, end));
-                        steps.push(due(Step::Renewal, end, end));
+                        // A usage-priced period's renewal invoice carries its overage: issued once late
+                        // events can no longer count in it.
+                        let metered = item.usage_periods.iter().any(|p| p.end == end);
+                        let at = if metered { end + LATE_EVENT_SECONDS } else { end };
+                        steps.push(due(Step::Renewal, at, end));
+                        renewal_carries = metered.then_some(end);
                     }
                     SubscriptionStatus::PastDue => {
                         let since = r.past_due_start().unwrap_or(l.created);
@@ -148,6 +159,12 @@ pub fn pending_steps(item: &SubscriptionItem, schedule: &Schedule, grace_seconds
                     _ => {}
                 }
             }
+        }
+    }
+    // Every usage-priced period not billed yet, whatever became of the subscription since.
+    for p in &item.usage_periods {
+        if renewal_carries != Some(p.end) {
+            steps.push(due(Step::Overage(p.end), p.end + LATE_EVENT_SECONDS, p.end));
         }
     }
     steps.retain(|s| !item.billing_done.contains(&s.key));

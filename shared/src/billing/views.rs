@@ -39,11 +39,17 @@ pub struct UpgradeRequest {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpendingCapRequest {
-    /// Minor units of the subscription's currency; `null` removes the cap.
-    pub amount: Option<i64>,
+    /// Minor units of the subscription's currency; `null` removes the cap (required: `{}` is refused).
+    #[serde(default, deserialize_with = "present")]
+    pub amount: Option<Option<i64>>,
     /// When given, must be the subscription's currency.
     #[serde(default)]
     pub currency: Option<String>,
+}
+
+/// A field that must be present and may be `null`: `Some(None)` for null, `None` (the default) when absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -215,22 +215,26 @@ pub fn keep_usage_periods(item: &mut SubscriptionItem, now: i64) {
     }
 }
 
-/// What the entitlement tells the hot path of a usage-priced subscription: its current period (the latest,
-/// when it is listed) and the one before while it is not billed.
+/// What the entitlement tells the hot path of a usage-priced subscription: its latest period with the terms
+/// listed for it (once that period is billed, the subscription's price: its events go to the next period)
+/// and, while it is not billed, the period before it.
 pub fn metering(item: &SubscriptionItem) -> Option<crate::model::Metering> {
     let latest = item.reconciled.latest.as_ref()?;
-    let i = item.usage_periods.iter().position(|p| p.start == latest.period_start)?;
-    let current = &item.usage_periods[i];
-    let usage = current.usage()?.clone();
+    if latest.period_end <= latest.period_start || latest.period_start <= 0 {
+        return None;
+    }
+    let listed = item.usage_periods.iter().find(|p| p.start == latest.period_start);
+    let (tier, price) = listed.map_or((item.tier, &item.price), |p| (p.tier, &p.price));
+    let usage = price.usage.clone()?;
     Some(crate::model::Metering {
         subscription_id: item.subscription_id.clone(),
-        tier: current.tier,
-        period: current.price.period,
-        start: current.start,
-        end: current.end,
-        previous_start: i.checked_sub(1).map(|j| item.usage_periods[j].start),
+        tier,
+        period: price.period,
+        start: latest.period_start,
+        end: latest.period_end,
+        previous_start: item.usage_periods.iter().find(|p| p.end == latest.period_start).map(|p| p.start),
         usage,
-        currency: current.price.currency.clone(),
+        currency: price.currency.clone(),
         spending_cap: item.spending_cap,
     })
 }

@@ -12,4 +12,6 @@ pub use account::{OrgKind, OrgRole, Role, TokenKind, partner_status};
 pub use billing::{BillingPeriod, OrderState, Price, Provider, RefundStatus, SubscriptionStatus};
 pub use reconciled::{Fact, Grant, Movement, Reconciled, Snapshot, grant};
 pub use tier::{LimitsOverride, SolutionStatus, Tier, TierSpec, with_overrides};
-pub use usage_pricing::{LATE_EVENT_SECONDS, Metering, OverageBlock, UsageLimit, UsagePeriod, UsagePricing};
+pub use usage_pricing::{
+    LATE_EVENT_SECONDS, Metering, OverageBlock, OverageCharge, UsageLimit, UsagePeriod, UsagePricing,
+};

@@ -174,6 +174,43 @@ impl UsagePeriod {
     }
 }
 
+/// A billing period's overage as invoiced: what the period counted (final: its counter was closed), the
+/// allowance, the units beyond it and their exact charge (tax-inclusive, as prices are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverageCharge {
+    pub period_start: i64,
+    pub period_end: i64,
+    pub used: u64,
+    pub included: u64,
+    pub units: u64,
+    /// Minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+    pub tier: Tier,
+    /// The terms that priced it.
+    pub usage: UsagePricing,
+}
+
+impl UsagePeriod {
+    /// This period's overage, having counted `used` units (`None`: no usage terms).
+    pub fn overage(&self, used: u64) -> Option<OverageCharge> {
+        let usage = self.usage()?;
+        let included = usage.allowance(self.price.period.months());
+        let units = used.saturating_sub(included);
+        Some(OverageCharge {
+            period_start: self.start,
+            period_end: self.end,
+            used,
+            included,
+            units,
+            amount: usage.charge(units),
+            currency: self.price.currency.clone(),
+            tier: self.tier,
+            usage: usage.clone(),
+        })
+    }
+}
+
 /// What the hot path needs of a usage-priced subscription (carried on the customer's entitlement): the
 /// current billing period and the one before (while its overage is not billed: late events), the terms, and
 /// the subscriber's spending cap.

@@ -17,6 +17,8 @@ pub enum InvoiceReason {
     Renewal,
     /// The prorated difference of an upgrade.
     Upgrade,
+    /// A billing period's overage on its own (no renewal carries it: Stripe, or a subscription that ended).
+    Overage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +63,12 @@ pub struct InvoiceItem {
     /// The tier's price from this invoice's period on (what the subscription costs once it is paid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<crate::model::Price>,
+    /// The overage of the billing period that ended, part of `amount` (its own line on the tax invoice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overage: Option<crate::model::OverageCharge>,
+    /// Stripe: the one-off invoice that charges it (pinned once opened, so a retry never opens another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_invoice_id: Option<String>,
     pub status: InvoiceStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<i64>,
@@ -114,6 +122,8 @@ impl InvoiceItem {
             amount,
             currency: currency.into(),
             price: None,
+            overage: None,
+            provider_invoice_id: None,
             status: InvoiceStatus::Open,
             due_at: None,
             number: None,

@@ -69,7 +69,12 @@ pub const RETENTION: &[KindRetention] = &[
     expires("token", "an issued access or solution token", 32, "a day after the token expires"),
     expires("token_family", "a session (refresh-token family)", 32, "a day after its refresh tokens stop working"),
     expires("refresh_token", "a refresh token (hashed)", 32, "with its session"),
-    expires("usage_counter", "a customer's usage of a solution on a day", 401, "400 days after the day (history)"),
+    expires(
+        "usage_counter",
+        "a customer's usage of a solution on a day, a month or a billing period",
+        401,
+        "400 days after the day (history)",
+    ),
     expires("idempotency", "the answer to a usage event's Idempotency-Key", 3, "48 hours after the event"),
     expires("request_record", "the answer to an idempotent request", 3, "48 hours after the request"),
     once_done(
@@ -108,6 +113,8 @@ pub const RETENTION: &[KindRetention] = &[
 
 /// Days a notification stays once sent or given up on.
 pub const NOTIFICATION_DAYS: i64 = 30;
+/// How long usage counters are kept (the history users and partners read).
+pub const USAGE_COUNTER_DAYS: i64 = 400;
 /// Days a checkout slot stays after it was opened.
 pub const CHECKOUT_SLOT_DAYS: i64 = 30;
 /// Days a solution's daily analytics counters stay after their day (as usage history).

@@ -4,6 +4,7 @@
 
 use crate::fixture;
 use chrono::{DateTime, Duration, Utc};
+use integration_tests::rng::Rng;
 use integration_tests::stripe_local::object_of;
 use serde_json::json;
 use shared::ledger::{PartnerLedger, PaymentFacts, StatementFiles, balances, payment_posting, settle_refunds};
@@ -234,21 +235,6 @@ async fn refund_event(f: &crate::Fixture, payment: &PaymentItem, n: usize, amoun
     }
 }
 
-/// A small deterministic generator (no extra crates): xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// One generated payment: its refunds' amounts and the status events each gets (in delivery order).
 struct Case {
     payment: PaymentItem,
@@ -282,7 +268,7 @@ async fn random_payments_and_partial_refunds_on_both_rails_balance_and_pay_out_e
     }
     let october = at("2026-10-05T06:00:00Z");
     clock.set(october);
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::from_state(0x9e37_79b9_7f4a_7c15);
     let mut cases = Vec::new();
     let mut seen_subscriptions = std::collections::HashSet::new();
     let (mut reinstated_cases, mut early_cases, mut full_cases) = (0, 0, 0);

@@ -16,6 +16,7 @@ mod localstripe;
 mod metrics;
 mod orgs;
 mod outbox;
+mod overage;
 mod phonepe;
 mod phonepe_integrity;
 mod prices;

@@ -105,6 +105,8 @@ pub struct InvoiceObject {
     pub charge: Option<String>,
     /// Our subscription id from the subscription's metadata, when the invoice carries it.
     pub our_subscription_id: Option<String>,
+    /// Our invoice, for a one-off invoice we opened (a billing period's overage): from its metadata.
+    pub our_invoice_id: Option<String>,
     pub hosted_invoice_url: Option<String>,
     pub attempt_count: i64,
     /// `subscription_create`, `subscription_cycle`, `subscription_update`, …
@@ -189,7 +191,9 @@ pub fn invoice(o: &Value) -> Option<InvoiceObject> {
             .or_else(|| o.pointer("/payments/data/0/payment/charge").and_then(expandable_id)),
         our_subscription_id: str_at(o, "/parent/subscription_details/metadata/subscription_id")
             .or_else(|| str_at(o, "/subscription_details/metadata/subscription_id"))
-            .or_else(|| str_at(o, "/lines/data/0/metadata/subscription_id")),
+            .or_else(|| str_at(o, "/lines/data/0/metadata/subscription_id"))
+            .or_else(|| str_at(o, "/metadata/subscription_id")),
+        our_invoice_id: str_at(o, "/metadata/invoice_id"),
         hosted_invoice_url: str_at(o, "/hosted_invoice_url"),
         attempt_count: int_at(o, "/attempt_count").unwrap_or(0),
         billing_reason: str_at(o, "/billing_reason"),

@@ -3,8 +3,8 @@
 //! Stripe's snapshot of it (`events::api_snapshot`).
 
 use crate::billing::rail::{
-    CheckoutOpened, CheckoutRequest, CheckoutState, HostedRail, HostedSubscription, RailFuture, RefundAccepted,
-    RefundOrder,
+    CheckoutOpened, CheckoutRequest, CheckoutState, HostedRail, HostedSubscription, OneOffInvoice, RailFuture,
+    RefundAccepted, RefundOrder, Settled,
 };
 use crate::model::Fact;
 use crate::payments::stripe::client::{Form, StripeClient, StripeError, field};
@@ -201,4 +201,74 @@ impl HostedRail for StripeRail {
             })
         })
     }
+
+    fn open_invoice<'a>(&'a self, invoice: OneOffInvoice<'a>) -> RailFuture<'a, String> {
+        Box::pin(async move {
+            let mut form: Form = vec![
+                field("customer", invoice.customer),
+                field("collection_method", "charge_automatically"),
+                field("auto_advance", "false"),
+                field("pending_invoice_items_behavior", "exclude"),
+                field("currency", invoice.currency),
+                field("description", invoice.description),
+            ];
+            form.extend(one_off_metadata(invoice));
+            let key = format!("overage-invoice-{}", invoice.invoice_id);
+            let created = self.client.post("/v1/invoices", &form, &key).await?;
+            created
+                .get("id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::from(StripeError::Decode("invoice without id".into())))
+        })
+    }
+
+    fn settle_invoice<'a>(&'a self, provider_invoice: &'a str, invoice: OneOffInvoice<'a>) -> RailFuture<'a, Settled> {
+        Box::pin(async move {
+            let path = format!("/v1/invoices/{provider_invoice}");
+            let read = self.client.get(&path, &Vec::new()).await?;
+            let status =
+                |o: &serde_json::Value| o.get("status").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let total = read.get("total").and_then(serde_json::Value::as_i64).unwrap_or(0);
+            let mut state = status(&read);
+            if state == "draft" && total == 0 {
+                // The line: attached to this draft only, so nothing else can sweep it into another invoice.
+                let mut form: Form = vec![
+                    field("customer", invoice.customer),
+                    field("invoice", provider_invoice),
+                    field("amount", invoice.amount),
+                    field("currency", invoice.currency),
+                    field("description", invoice.description),
+                ];
+                form.extend(one_off_metadata(invoice));
+                self.client.post("/v1/invoiceitems", &form, &format!("overage-item-{}", invoice.invoice_id)).await?;
+            }
+            if state == "draft" {
+                let key = format!("overage-finalize-{}", invoice.invoice_id);
+                state = status(&self.client.post(&format!("{path}/finalize"), &Vec::new(), &key).await?);
+            }
+            if state == "open" {
+                let key = format!("overage-pay-{}", invoice.invoice_id);
+                match self.client.post(&format!("{path}/pay"), &Vec::new(), &key).await {
+                    Ok(paid) => state = status(&paid),
+                    Err(e) if e.is_card_error() => return Ok(Settled::Declined),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match state.as_str() {
+                "paid" => Ok(Settled::Paid),
+                "open" => Ok(Settled::Declined),
+                other => Err(ApiError::from(StripeError::Decode(format!("one-off invoice left {other}")))),
+            }
+        })
+    }
+}
+
+/// What ties a one-off invoice (and its line) to ours.
+fn one_off_metadata(invoice: OneOffInvoice<'_>) -> Form {
+    vec![
+        field("metadata[invoice_id]", invoice.invoice_id),
+        field("metadata[subscription_id]", invoice.subscription_id),
+        field("metadata[kind]", "overage"),
+    ]
 }

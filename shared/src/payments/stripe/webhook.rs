@@ -317,16 +317,33 @@ impl StripeWebhookService {
                 Some("subscription_update") => InvoiceReason::Upgrade,
                 _ => InvoiceReason::Subscription,
             };
-            let ours = InvoiceItem::open(
-                &derived_id("inv", &format!("stripe:{}", invoice.id)),
-                &sub,
-                sub.tier,
-                reason,
-                invoice.amount_paid,
-                &invoice.currency,
-                invoice.period,
-                rfc3339(now),
-            );
+            // A one-off invoice we opened (a period's overage) issues our own invoice, with its line.
+            let opened = match &invoice.our_invoice_id {
+                Some(id) if crate::platform::ids::is_valid("inv", id) => {
+                    self.writer.store.get_invoice(id).await?.filter(|i| i.subscription_id == sub.subscription_id)
+                }
+                _ => None,
+            };
+            let ours = match opened {
+                Some(mut opened) => {
+                    if opened.amount != invoice.amount_paid {
+                        tracing::error!(invoice_id = %opened.invoice_id, expected = opened.amount, paid = invoice.amount_paid, "one-off invoice paid a different amount");
+                        opened.amount = invoice.amount_paid;
+                        opened.overage = None;
+                    }
+                    opened
+                }
+                None => InvoiceItem::open(
+                    &derived_id("inv", &format!("stripe:{}", invoice.id)),
+                    &sub,
+                    sub.tier,
+                    reason,
+                    invoice.amount_paid,
+                    &invoice.currency,
+                    invoice.period,
+                    rfc3339(now),
+                ),
+            };
             let paid_at = invoice.paid_at.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or(now);
             let issued = Box::pin(crate::billing::invoicing::issue(
                 &self.writer.store,
