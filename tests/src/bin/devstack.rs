@@ -268,12 +268,19 @@ async fn setup() -> Result<(), BoxError> {
             currency: "inr".into(),
             period: BillingPeriod::Monthly,
             stripe_price_id: price_id.clone(),
-            usage: None,
+            // Pro is usage-priced: 5,000 events a month included, then ₹10 per 1,000 (a soft limit).
+            usage: (tier == Tier::Pro).then(|| shared::model::UsagePricing {
+                included_monthly: 5_000,
+                limit: shared::model::UsageLimit::Soft,
+                block_size: 1_000,
+                blocks: vec![shared::model::OverageBlock { up_to: None, amount: 1_000 }],
+            }),
         }];
         store.put_tier_definition(&def).await?;
         demo_tiers.push(TierSpec { tier, daily_limit: daily, monthly_limit: monthly, prices: def.prices.clone() });
         let stripe = price_id.map_or_else(|| "PhonePe only".to_owned(), |p| format!("Stripe {p}"));
-        println!("demo price    {} ₹{}/month ({stripe})", tier.as_str(), amount / 100);
+        let usage = if tier == Tier::Pro { ", 5,000 events a month included, then ₹10 per 1,000" } else { "" };
+        println!("demo price    {} ₹{}/month{usage} ({stripe})", tier.as_str(), amount / 100);
     }
     if let Some(mut demo) = store.get_solution(seed::DEMO_SOLUTION_ID).await?
         && demo.tiers != demo_tiers
