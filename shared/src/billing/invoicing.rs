@@ -173,6 +173,7 @@ pub async fn issue(
         tier: Some(invoice.tier),
         period: invoice.period_start.zip(invoice.period_end),
         first_payment: invoice.reason == crate::store::invoices::InvoiceReason::Subscription,
+        overage: invoice.overage.as_ref().map(|o| o.amount),
     };
     extra.extend(crate::ledger::payment_posting(store, payment, facts).await?);
     let fy = gst::financial_year(india_date(issued_at));

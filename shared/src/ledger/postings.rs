@@ -23,6 +23,8 @@ pub struct PaymentFacts {
     pub period: Option<(i64, i64)>,
     /// The subscription's first paid period (free → paid).
     pub first_payment: bool,
+    /// The part of the payment that pays a billing period's overage (tax-inclusive, minor units).
+    pub overage: Option<i64>,
 }
 
 /// The GST in a tax-inclusive amount (18% of INR; exports are zero-rated).
@@ -66,6 +68,12 @@ pub async fn payment_posting(
     item.period_start = facts.period.map(|p| p.0);
     item.period_end = facts.period.map(|p| p.1);
     item.first_payment = facts.first_payment;
+    // Overage is revenue like the rest, at the same commission: its part, split the same way (its tax the
+    // same share of the payment's tax as its amount is of the payment).
+    item.overage = facts.overage.filter(|o| *o > 0 && payment.amount > 0).map(|o| {
+        let o = o.min(payment.amount);
+        split::split_payment(o, split::mul_div_round(tax, o, payment.amount), rate)
+    });
     item.reversed = Some(Split { gross: 0, tax: 0, commission: 0, partner: 0 });
     let mut out = vec![store.tx_put_new(&item)?];
     if facts.first_payment {

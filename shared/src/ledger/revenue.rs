@@ -26,6 +26,12 @@ pub struct Totals {
     /// `earnings − reversed`.
     pub net: i64,
     pub paid_out: i64,
+    /// Of `gross`: what paid billing periods' overage (usage beyond the allowance).
+    #[serde(default)]
+    pub overage_gross: i64,
+    /// Of `earnings`: the partner's share of that overage (same commission).
+    #[serde(default)]
+    pub overage_earnings: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +89,10 @@ impl PartnerLedger {
                     t.tax += p.split.tax;
                     t.commission += p.split.commission;
                     t.earnings += p.split.partner;
+                    if let Some(o) = &p.overage {
+                        t.overage_gross += o.gross;
+                        t.overage_earnings += o.partner;
+                    }
                 }
                 PostingKind::Refund => {
                     t.refunds += 1;
@@ -153,6 +163,7 @@ impl RevenueSource for PartnerLedger {
                         partner: p.split.partner,
                         period: p.period_start.zip(p.period_end),
                         first_payment: p.first_payment,
+                        overage: p.overage.filter(|_| kind == FactKind::Payment),
                         fully_refunded,
                     })
                 })
@@ -178,6 +189,8 @@ pub struct RevenueFact {
     pub period: Option<(i64, i64)>,
     /// The first paid period of a subscription (a free → paid conversion).
     pub first_payment: bool,
+    /// Payments: the part that paid a billing period's overage.
+    pub overage: Option<crate::money::split::Split>,
     /// The payment was refunded in full (it no longer makes a subscriber).
     pub fully_refunded: bool,
 }

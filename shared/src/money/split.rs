@@ -29,7 +29,7 @@ impl Split {
 }
 
 /// `round_half_up(a × b / d)` for non-negative operands, without overflow.
-fn mul_div_round(a: i64, b: i64, d: i64) -> i64 {
+pub fn mul_div_round(a: i64, b: i64, d: i64) -> i64 {
     if d <= 0 {
         return 0;
     }

@@ -40,6 +40,12 @@ pub struct Money4 {
     pub commission: i64,
     /// The partner's earnings.
     pub net: i64,
+    /// Of `gross`: overage (usage beyond tiers' allowances) paid that day.
+    #[serde(default)]
+    pub overage_gross: i64,
+    /// Of `net`: the partner's share of that overage.
+    #[serde(default)]
+    pub overage_net: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +132,10 @@ pub fn aggregate(
             m.tax += sign * f.tax;
             m.commission += sign * f.commission;
             m.net += sign * f.partner;
+            if let Some(o) = &f.overage {
+                m.overage_gross += o.gross;
+                m.overage_net += o.partner;
+            }
             if f.kind == FactKind::Payment && f.first_payment && !f.fully_refunded {
                 day.conversions.free_to_paid += 1;
             }
@@ -242,6 +252,7 @@ mod tests {
             partner: 33_830,
             period: Some((at(start).timestamp(), at(end).timestamp())),
             first_payment: first,
+            overage: None,
             fully_refunded: false,
         }
     }
@@ -280,10 +291,10 @@ mod tests {
         assert_eq!(d2.conversions, Conversions { anonymous_to_registered: 1, free_to_paid: 0 });
         assert_eq!(d2.subscribers, BTreeMap::from([("pro".to_owned(), 1)]), "refunded in full: not a subscriber");
         // 2026-11-02T20:00Z is 2026-11-03 01:30 in India: that renewal's revenue lands on the 3rd.
-        assert_eq!(d2.revenue.get("inr"), Some(&Money4 { gross: 0, tax: 0, commission: 0, net: 0 }));
+        assert_eq!(d2.revenue.get("inr"), Some(&Money4::default()));
         assert_eq!(
             days[2].revenue.get("inr"),
-            Some(&Money4 { gross: 49_900, tax: 7_612, commission: 8_458, net: 33_830 })
+            Some(&Money4 { gross: 49_900, tax: 7_612, commission: 8_458, net: 33_830, ..Default::default() })
         );
         assert_eq!(days[0].subscribers.get("pro"), Some(&1));
         assert_eq!(days[0].conversions.free_to_paid, 0, "the conversion was in October");

@@ -74,6 +74,9 @@ pub struct PostingItem {
     /// Payments: the first paid period of a subscription (a free → paid conversion).
     #[serde(default)]
     pub first_payment: bool,
+    /// Payments: the part that paid a billing period's overage (included in `split`, split at the same rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overage: Option<crate::money::split::Split>,
     /// Payments: what refunds have reversed so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reversed: Option<crate::money::split::Split>,
@@ -165,6 +168,7 @@ impl PostingItem {
             period_start: None,
             period_end: None,
             first_payment: false,
+            overage: None,
             reversed: None,
             version: 0,
         }
@@ -312,6 +316,7 @@ mod tests {
             period_start: Some(1_776_250_000),
             period_end: Some(1_778_842_000),
             first_payment: true,
+            overage: None,
             reversed: Some(Split { gross: 0, tax: 0, commission: 0, partner: 0 }),
             version: 1,
         };

@@ -179,7 +179,8 @@ async fn set_commission(f: &crate::Fixture, partner_id: &str, rate: Option<u32>)
 /// its refunds settled.
 async fn pay(f: &crate::Fixture, payment: &PaymentItem, first_payment: bool) {
     let store = &f.b.env.store;
-    let facts = PaymentFacts { tax: None, tier: Some(shared::model::Tier::Pro), period: None, first_payment };
+    let facts =
+        PaymentFacts { tax: None, tier: Some(shared::model::Tier::Pro), period: None, first_payment, overage: None };
     let extra = payment_posting(store, payment, facts).await.expect("posting");
     for _ in 0..2 {
         store.put_payment_once(payment, extra.clone()).await.expect("record");

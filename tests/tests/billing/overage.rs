@@ -111,6 +111,16 @@ async fn a_phonepe_renewal_carries_the_periods_overage_as_its_own_line_once() {
         "{}",
         doc.lines[1].description
     );
+    // The partner's revenue counts the overage, split at the same commission as the plan.
+    let ledger =
+        shared::ledger::PartnerLedger::new(f.b.env.store_for("partners"), std::sync::Arc::new(f.b.env.clock.clone()));
+    let day = chrono::DateTime::from_timestamp(end + 3_800, 0).expect("time").with_timezone(&chrono_tz::Asia::Kolkata);
+    let day = day.date_naive().to_string();
+    let revenue = ledger.revenue(&f.solution.partner_id, Some(&day), Some(&day)).await.expect("revenue");
+    let inr = &revenue.totals["inr"];
+    assert_eq!((inr.gross, inr.overage_gross), (50_040, 140), "{inr:?}");
+    // 140 inclusive of 18% GST: tax 21, net 119; the commission's share of it at the partner's rate.
+    assert!(inr.overage_earnings > 0 && inr.overage_earnings < 119, "{inr:?}");
     // The new period is listed, and its counter already holds the event counted after the close.
     let item = f.b.env.store.get_subscription(&id).await.expect("read").expect("subscription");
     assert_eq!(item.usage_periods.first().map(|p| p.start), Some(end));

@@ -55,6 +55,7 @@ async fn a_day_of_a_solution_in_the_partners_analytics() {
         tier: Some(shared::model::Tier::Pro),
         period: Some((now.timestamp() - 60, now.timestamp() + 30 * 86_400)),
         first_payment: true,
+        overage: None,
     };
     let extra = payment_posting(&t.env.store, &payment, facts).await.expect("posting");
     assert!(t.env.store.put_payment_once(&payment, extra).await.expect("record"));

@@ -360,7 +360,8 @@ impl StripeWebhookService {
             crate::ledger::settle_refunds(&self.writer.store, self.writer.clock.as_ref(), &payment_id).await?;
             return Ok(());
         }
-        let facts = crate::ledger::PaymentFacts { tax: None, tier, period: invoice.period, first_payment };
+        let facts =
+            crate::ledger::PaymentFacts { tax: None, tier, period: invoice.period, first_payment, overage: None };
         extra.extend(crate::ledger::payment_posting(&self.writer.store, &payment, facts).await?);
         if self.writer.store.put_payment_once(&payment, extra).await? {
             tracing::info!(payment_id = %payment_id, amount = invoice.amount_paid, currency = %invoice.currency, "payment recorded");
