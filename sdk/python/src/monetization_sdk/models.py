@@ -1569,6 +1569,7 @@ class Reason(Enum):
     subscription = 'subscription'
     renewal = 'renewal'
     upgrade = 'upgrade'
+    overage = 'overage'
 
 
 class Tax(BaseModel):
@@ -1580,42 +1581,26 @@ class Tax(BaseModel):
     rate_bp: int
 
 
-class Invoice(BaseModel):
-    invoice_id: str
-    number: Annotated[
-        Optional[str],
-        Field(
-            description='Gapless per Indian financial year, e.g. INV/26-27/000001 (16 characters, CGST rule 46(b)); set when paid.'
-        ),
+class InvoiceOverage(BaseModel):
+    period_start: Annotated[
+        Optional[AwareDatetime],
+        Field(description='The billing period the overage was counted in.'),
     ] = None
-    status: Status5
-    reason: Reason
-    subscription_id: str
-    solution_id: str
-    provider: Provider
-    tier: Tier
+    period_end: Optional[AwareDatetime] = None
+    used: Annotated[int, Field(description='Units the period counted.', ge=0)]
+    included: Annotated[
+        int, Field(description='Units the period included (its allowance).', ge=0)
+    ]
+    units: Annotated[
+        int, Field(description='Units beyond the allowance (charged).', ge=0)
+    ]
     amount: Annotated[
         int,
-        Field(description='Tax-inclusive total in minor units (equals the payment).'),
+        Field(
+            description="What they cost, tax-inclusive minor units of the invoice's `currency` (part of its `amount`).",
+            ge=0,
+        ),
     ]
-    currency: str
-    tax: Annotated[
-        Optional[Tax],
-        Field(
-            description="GST inside the total (18%; CGST 9% + SGST 9% within the seller's state, else IGST 18%; zero for exports)."
-        ),
-    ] = None
-    period_start: Optional[AwareDatetime] = None
-    period_end: Optional[AwareDatetime] = None
-    issued_at: Optional[AwareDatetime] = None
-    due_at: Optional[AwareDatetime] = None
-    created_at: AwareDatetime
-    download_url: Annotated[
-        Optional[AnyUrl],
-        Field(
-            description='A presigned link to the PDF, valid 5 minutes (issued invoices).'
-        ),
-    ] = None
 
 
 class Status6(Enum):
@@ -1857,6 +1842,57 @@ class SubscriptionCreated(BaseModel):
     payment: Optional[PaymentInitiated] = None
 
 
+class Invoice(BaseModel):
+    invoice_id: str
+    number: Annotated[
+        Optional[str],
+        Field(
+            description='Gapless per Indian financial year, e.g. INV/26-27/000001 (16 characters, CGST rule 46(b)); set when paid.'
+        ),
+    ] = None
+    status: Status5
+    reason: Annotated[
+        Reason,
+        Field(
+            description="Why the invoice exists: the first period of a subscription, a renewal (which may also carry the overage of the billing period that ended, in `overage`), the prorated difference of an upgrade, or `overage`: a usage-priced billing period's overage charged on its own (Stripe: a one-off invoice at the period end; PhonePe: when no renewal carries it, e.g. the subscription ended)."
+        ),
+    ]
+    subscription_id: str
+    solution_id: str
+    provider: Provider
+    tier: Tier
+    amount: Annotated[
+        int,
+        Field(
+            description='Tax-inclusive total in minor units (equals the payment; includes `overage.amount`).'
+        ),
+    ]
+    currency: str
+    tax: Annotated[
+        Optional[Tax],
+        Field(
+            description="GST inside the total (18%; CGST 9% + SGST 9% within the seller's state, else IGST 18%; zero for exports)."
+        ),
+    ] = None
+    period_start: Optional[AwareDatetime] = None
+    period_end: Optional[AwareDatetime] = None
+    issued_at: Optional[AwareDatetime] = None
+    due_at: Optional[AwareDatetime] = None
+    created_at: AwareDatetime
+    overage: Annotated[
+        Optional[InvoiceOverage],
+        Field(
+            description='The overage of a usage-priced billing period this invoice charges (absent when none): on an `overage` invoice, or on a renewal that carries it. Its own line on the tax invoice; GST is computed on the whole `amount`, which includes it.'
+        ),
+    ] = None
+    download_url: Annotated[
+        Optional[AnyUrl],
+        Field(
+            description='A presigned link to the PDF, valid 5 minutes (issued invoices).'
+        ),
+    ] = None
+
+
 class Subscription(BaseModel):
     subscription_id: str
     customer_id: str
@@ -1925,7 +1961,7 @@ class QuotaExceeded(Problem):
     reset_at: Annotated[
         Timestamp,
         Field(
-            description="The next local midnight of the solution (when the day's usage restarts)."
+            description="When the refusal ends: the next local midnight of the solution (the day's usage restarts), or the end of the billing period (`billing_period.period_end`) when the allowance or the spending cap refused the event."
         ),
     ]
     refused_by: Optional[RefusedBy] = None

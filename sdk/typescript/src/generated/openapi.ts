@@ -1537,7 +1537,7 @@ export interface components {
             used: number;
             /** @description The daily limit of the caller's tier (`null` when unlimited). */
             limit: components["schemas"]["Limit"];
-            /** @description The next local midnight of the solution (when the day's usage restarts). */
+            /** @description When the refusal ends: the next local midnight of the solution (the day's usage restarts), or the end of the billing period (`billing_period.period_end`) when the allowance or the spending cap refused the event. */
             reset_at: components["schemas"]["Timestamp"];
             refused_by?: components["schemas"]["RefusedBy"];
             billing_period?: components["schemas"]["PeriodUsage"];
@@ -2599,14 +2599,17 @@ export interface components {
             number?: string | null;
             /** @enum {string} */
             status: "open" | "paid" | "void";
-            /** @enum {string} */
-            reason: "subscription" | "renewal" | "upgrade";
+            /**
+             * @description Why the invoice exists: the first period of a subscription, a renewal (which may also carry the overage of the billing period that ended, in `overage`), the prorated difference of an upgrade, or `overage`: a usage-priced billing period's overage charged on its own (Stripe: a one-off invoice at the period end; PhonePe: when no renewal carries it, e.g. the subscription ended).
+             * @enum {string}
+             */
+            reason: "subscription" | "renewal" | "upgrade" | "overage";
             subscription_id: string;
             solution_id: string;
             /** @enum {string} */
             provider: "stripe" | "phonepe";
             tier: components["schemas"]["Tier"];
-            /** @description Tax-inclusive total in minor units (equals the payment). */
+            /** @description Tax-inclusive total in minor units (equals the payment; includes `overage.amount`). */
             amount: number;
             currency: string;
             /** @description GST inside the total (18%; CGST 9% + SGST 9% within the seller's state, else IGST 18%; zero for exports). */
@@ -2628,11 +2631,31 @@ export interface components {
             due_at?: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description The overage of a usage-priced billing period this invoice charges (absent when none): on an `overage` invoice, or on a renewal that carries it. Its own line on the tax invoice; GST is computed on the whole `amount`, which includes it. */
+            overage?: components["schemas"]["InvoiceOverage"];
             /**
              * Format: uri
              * @description A presigned link to the PDF, valid 5 minutes (issued invoices).
              */
             download_url?: string;
+        };
+        /** @description A usage-priced billing period's overage, as an invoice charges it. */
+        InvoiceOverage: {
+            /**
+             * Format: date-time
+             * @description The billing period the overage was counted in.
+             */
+            period_start: string | null;
+            /** Format: date-time */
+            period_end: string | null;
+            /** @description Units the period counted. */
+            used: number;
+            /** @description Units the period included (its allowance). */
+            included: number;
+            /** @description Units beyond the allowance (charged). */
+            units: number;
+            /** @description What they cost, tax-inclusive minor units of the invoice's `currency` (part of its `amount`). */
+            amount: number;
         };
         Subscription: {
             subscription_id: string;
