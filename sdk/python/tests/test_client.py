@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from monetization_sdk import (
     QuotaExceeded,
     RetryPolicy,
     SessionEnded,
+    SpendingCapReached,
     TokenInvalid,
 )
 
@@ -128,6 +130,89 @@ def test_a_refusal_is_quota_exceeded_not_retried_not_queued():
         c.track_usage("search")
     assert e.value.reset_at.isoformat() == "2026-12-03T00:00:00+00:00" and e.value.retry_after == 3600
     assert len(seen) == 1 and c.pending() == []
+
+
+PERIOD = {
+    "period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z", "included": 100000, "used": 150000,
+    "overage": 50000, "limit": "soft", "overage_charge": 50000, "projected_charge": 50000, "currency": "inr",
+    "spending_cap": 50000, "cap_reached": True,
+}
+
+
+@respx.mock
+def test_an_event_carries_its_own_timestamp_a_datetime_in_utc_also_from_the_queue():
+    bodies = []
+    state = {"offline": False}
+
+    def single(request):
+        if state["offline"]:
+            raise httpx.ConnectError("offline")
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=ANSWER)
+
+    def batch(request):
+        events = json.loads(request.content)["events"]
+        bodies.extend(events)
+        return httpx.Response(200, json={"results": [{"status": 200, "answer": ANSWER} for _ in events], "counted": len(events), "refused": 0, "failed": 0})
+
+    respx.post(f"{API}/api/track-usage").mock(side_effect=single)
+    respx.post(f"{API}/api/track-usage/batch").mock(side_effect=batch)
+    c, _ = client(retry=RetryPolicy(max_retries=0))
+    ist = timezone(timedelta(hours=5, minutes=30))
+    c.track_usage("search", timestamp="2026-11-30T23:59:30+05:30")
+    c.track_usage("search", timestamp=datetime(2026, 12, 1, 5, 29, 30, tzinfo=ist))
+    c.track_usage("search", timestamp=datetime(2026, 11, 30, 23, 59, 30, 250000, tzinfo=timezone.utc))
+    c.track_usage("search")
+    state["offline"] = True
+    queued, _, _ = c.track_usage("late", timestamp="2026-11-30T23:59:59Z")
+    assert queued and c.pending()[0]["body"]["timestamp"] == "2026-11-30T23:59:59Z"
+    state["offline"] = False
+    assert c.flush().counted == 1
+    assert [b.get("timestamp") for b in bodies] == [
+        "2026-11-30T23:59:30+05:30", "2026-11-30T23:59:30Z", "2026-11-30T23:59:30.250000Z", None, "2026-11-30T23:59:59Z",
+    ]
+    with pytest.raises(ValueError, match="naive"):
+        c.track_usage("search", timestamp=datetime(2026, 11, 30, 23, 59, 30))
+
+
+@respx.mock
+def test_the_spending_cap_is_spending_cap_reached_a_quota_exceeded_not_retried_not_queued():
+    route = respx.post(f"{API}/api/track-usage").mock(
+        return_value=problem(
+            429, "spending_cap_reached", {"retry-after": "86400"}, allowed=False, used=4210, limit=None,
+            reset_at="2026-12-01T00:00:00Z", refused_by="spending_cap", billing_period=PERIOD,
+        )
+    )
+    c, waits = client()
+    seen = []
+    c.on("quota_exceeded", seen.append)
+    with pytest.raises(QuotaExceeded) as e:
+        c.track_usage("search")
+    cap = e.value
+    assert isinstance(cap, SpendingCapReached) and cap.code == "spending_cap_reached"
+    assert cap.refused_by == "spending_cap" and cap.limit is None and cap.retry_after == 86400
+    assert cap.reset_at.isoformat() == "2026-12-01T00:00:00+00:00"
+    assert cap.billing_period is not None and cap.billing_period.spending_cap == 50000 and cap.billing_period.cap_reached
+    assert route.call_count == 1 and waits == [] and seen == [cap] and c.pending() == []
+
+
+@respx.mock
+def test_a_hard_limit_refusal_is_quota_exceeded_with_refused_by_and_the_period():
+    replies = iter([
+        problem(429, "quota_exceeded", allowed=False, used=10, limit=10, reset_at="2026-12-01T00:00:00Z",
+                refused_by="allowance", billing_period={**PERIOD, "limit": "hard", "spending_cap": None}),
+        problem(429, "quota_exceeded", allowed=False, used=10, limit=10, reset_at="2026-11-10T18:30:00Z"),
+    ])
+    respx.post(f"{API}/api/track-usage").mock(side_effect=lambda _: next(replies))
+    c, _ = client(queue=False)
+    with pytest.raises(QuotaExceeded) as e:
+        c.track_usage("search")
+    assert not isinstance(e.value, SpendingCapReached) and e.value.refused_by == "allowance"
+    assert e.value.billing_period is not None and e.value.billing_period.limit.value == "hard"
+    assert e.value.reset_at.isoformat() == "2026-12-01T00:00:00+00:00"
+    with pytest.raises(QuotaExceeded) as e:
+        c.track_usage("search")
+    assert e.value.refused_by is None and e.value.billing_period is None
 
 
 def counting_api(offline):

@@ -33,6 +33,11 @@ export interface TrackEvent {
   customerId?: string;
   /** An anonymous visitor's id (`X-Anonymous-Id`), instead of a user. */
   anonymousId?: string;
+  /**
+   * When the usage happened (an RFC 3339 string, or a `Date`, sent as UTC): a late event counts at that time (its
+   * day, its billing period) while that period ended at most an hour ago. Default: when the API receives it.
+   */
+  timestamp?: string | Date;
 }
 
 export type TrackResult =
@@ -270,8 +275,9 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
 
   /**
    * Count one use. The call carries an idempotency key (generated once, reused by every retry and by the queue),
-   * so it is counted at most once. A refused event throws `QuotaExceeded`; a bad one throws `ApiError`. When the
-   * API cannot be reached (or fails after the retries) the event is queued and sent by `flush`, in order.
+   * so it is counted at most once. A refused event throws `QuotaExceeded` (`SpendingCapReached` at the subscriber's
+   * spending cap), never retried nor queued; a bad one throws `ApiError`. When the API cannot be reached (or fails
+   * after the retries) the event is queued and sent by `flush`, in order. `timestamp` dates a late event.
    */
   async trackUsage(event: TrackEvent): Promise<TrackResult> {
     const queued = this.#toQueued(event);
@@ -382,6 +388,9 @@ export class MarketplaceClient extends Emitter<ClientEvents> {
     if (event.metadata !== undefined) body.metadata = event.metadata;
     if (event.solutionId !== undefined) body.solution_id = event.solutionId;
     if (event.customerId !== undefined) body.customer_id = event.customerId;
+    if (event.timestamp !== undefined) {
+      body.timestamp = event.timestamp instanceof Date ? event.timestamp.toISOString() : event.timestamp;
+    }
     const now = (this.#options.now ?? Date.now)();
     return event.anonymousId === undefined ? { body, queuedAt: now } : { body, anonymousId: event.anonymousId, queuedAt: now };
   }

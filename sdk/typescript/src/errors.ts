@@ -28,11 +28,23 @@ export class ApiError extends Error {
   }
 }
 
-/** 429 `quota_exceeded`: the event was not counted; the quota resets at `resetAt`. */
+export type RefusedBy = components["schemas"]["RefusedBy"];
+export type PeriodUsage = components["schemas"]["PeriodUsage"];
+
+/**
+ * 429 `quota_exceeded` (a tier's daily or monthly limit, or a usage-priced billing period's allowance under a
+ * hard limit): the event was not counted; the refusal ends at `resetAt` (the next local midnight, or the end of
+ * the billing period when `refusedBy` is `allowance` or `spending_cap`). Never retried. A spending cap's
+ * refusal is the subclass `SpendingCapReached`, so `instanceof QuotaExceeded` catches both.
+ */
 export class QuotaExceeded extends ApiError {
   readonly used: number;
   readonly limit: number | null;
   readonly resetAt: Date;
+  /** Which limit refused the event (`daily_limit`, `monthly_limit`, `allowance`, `spending_cap`), when the API says. */
+  readonly refusedBy?: RefusedBy;
+  /** A usage-priced subscription's billing period as counted so far (the problem's `billing_period`). */
+  readonly billingPeriod?: PeriodUsage;
 
   constructor(status: number, problem: Problem & Record<string, unknown>, retryAfter?: number) {
     super(status, problem, retryAfter);
@@ -41,6 +53,21 @@ export class QuotaExceeded extends ApiError {
     this.limit = problem["limit"] == null ? null : Number(problem["limit"]);
     const reset = typeof problem["reset_at"] === "string" ? Date.parse(problem["reset_at"]) : NaN;
     this.resetAt = new Date(Number.isNaN(reset) ? Date.now() + (retryAfter ?? 0) * 1000 : reset);
+    if (typeof problem["refused_by"] === "string") this.refusedBy = problem["refused_by"] as RefusedBy;
+    const period = problem["billing_period"];
+    if (period && typeof period === "object") this.billingPeriod = period as PeriodUsage;
+  }
+}
+
+/**
+ * 429 `spending_cap_reached`: the subscriber's spending cap on overage is reached for this billing period (a
+ * `QuotaExceeded`, so existing handlers catch it); usage is refused until `resetAt`, the period's end, unless
+ * the cap is raised (`PUT /api/subscriptions/{id}/spending-cap`).
+ */
+export class SpendingCapReached extends QuotaExceeded {
+  constructor(status: number, problem: Problem & Record<string, unknown>, retryAfter?: number) {
+    super(status, problem, retryAfter);
+    this.name = "SpendingCapReached";
   }
 }
 
@@ -74,6 +101,7 @@ export class TokenInvalid extends Error {
 /** The error for an API answer, by its code. */
 export function errorFor(status: number, problem: Problem, retryAfter?: number): ApiError {
   if (problem.code === "quota_exceeded") return new QuotaExceeded(status, problem, retryAfter);
+  if (problem.code === "spending_cap_reached") return new SpendingCapReached(status, problem, retryAfter);
   if (problem.code === "refresh_token_reused" || problem.code === "invalid_refresh_token") {
     return new SessionEnded(status, problem, retryAfter);
   }

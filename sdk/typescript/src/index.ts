@@ -18,7 +18,18 @@ export {
   type RequestInit,
   type SuccessBody,
 } from "./api.js";
-export { ApiError, NetworkError, QuotaExceeded, SessionEnded, TokenInvalid, type Problem, type ProblemCode } from "./errors.js";
+export {
+  ApiError,
+  NetworkError,
+  QuotaExceeded,
+  SessionEnded,
+  SpendingCapReached,
+  TokenInvalid,
+  type PeriodUsage,
+  type Problem,
+  type ProblemCode,
+  type RefusedBy,
+} from "./errors.js";
 export { type Claims, JwksCache, verifyToken } from "./jwks.js";
 export { LocalStorageStorage, MemoryStorage, type QueueStorage, type QueuedEvent } from "./queue.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./http.js";

@@ -11,6 +11,8 @@ export interface QueuedEvent {
     metadata?: Record<string, unknown>;
     solution_id?: string;
     customer_id?: string;
+    /** When the usage happened (RFC 3339), when the caller said. */
+    timestamp?: string;
   };
   /** The anonymous visitor it was tracked for (`X-Anonymous-Id`), if any. */
   anonymousId?: string;

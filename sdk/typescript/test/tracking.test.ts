@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { http, HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
 import { mockServer } from "./helpers.js";
-import { ApiError, MarketplaceClient, QuotaExceeded, type QuotaView } from "../src/index.js";
+import { ApiError, MarketplaceClient, QuotaExceeded, SpendingCapReached, type QuotaView } from "../src/index.js";
 import { FileStorage } from "../src/node.js";
 
 const API = "https://api.test";
@@ -138,6 +138,110 @@ describe("trackUsage", () => {
     expect(calls).toBe(2);
     expect(exceeded).toHaveLength(1);
     expect(await c.pending()).toEqual([]);
+  });
+});
+
+describe("usage-based pricing", () => {
+  const period = {
+    period_start: "2026-11-01T00:00:00Z",
+    period_end: "2026-12-01T00:00:00Z",
+    included: 100000,
+    used: 150000,
+    overage: 50000,
+    limit: "soft",
+    overage_charge: 50000,
+    projected_charge: 50000,
+    currency: "inr",
+    spending_cap: 50000,
+    cap_reached: true,
+  };
+
+  it("sends an event's own timestamp (a string as given, a Date as UTC), also from the queue", async () => {
+    const bodies: Record<string, unknown>[] = [];
+    let offline = false;
+    server.use(
+      http.post(`${API}/api/track-usage`, async ({ request }) => {
+        if (offline) return HttpResponse.error();
+        bodies.push((await request.json()) as Record<string, unknown>);
+        return HttpResponse.json(answer(1));
+      }),
+      http.post(`${API}/api/track-usage/batch`, async ({ request }) => {
+        const { events } = (await request.json()) as { events: Record<string, unknown>[] };
+        bodies.push(...events);
+        const results = events.map(() => ({ status: 200, answer: answer(1) }));
+        return HttpResponse.json({ results, counted: results.length, refused: 0, failed: 0 });
+      }),
+    );
+    const { c } = client({ retry: { maxRetries: 0 } });
+    await c.trackUsage({ action: "search", timestamp: "2026-11-30T23:59:30+05:30" });
+    await c.trackUsage({ action: "search", timestamp: new Date(Date.UTC(2026, 10, 30, 23, 59, 30)) });
+    await c.trackUsage({ action: "search" });
+    offline = true;
+    await c.trackUsage({ action: "late", timestamp: "2026-11-30T23:59:59Z" });
+    expect((await c.pending())[0]?.body.timestamp).toBe("2026-11-30T23:59:59Z");
+    offline = false;
+    expect(await c.flush()).toMatchObject({ sent: 1, counted: 1, remaining: 0 });
+    expect(bodies.map((b) => b["timestamp"])).toEqual([
+      "2026-11-30T23:59:30+05:30",
+      "2026-11-30T23:59:30.000Z",
+      undefined,
+      "2026-11-30T23:59:59Z",
+    ]);
+  });
+
+  it("surfaces the spending cap as SpendingCapReached, a QuotaExceeded (not retried, not queued), with the period", async () => {
+    let calls = 0;
+    server.use(
+      http.post(`${API}/api/track-usage`, () => {
+        calls++;
+        return problem(429, "spending_cap_reached", {
+          allowed: false,
+          used: 4210,
+          limit: null,
+          reset_at: "2026-12-01T00:00:00Z",
+          refused_by: "spending_cap",
+          billing_period: period,
+        });
+      }),
+    );
+    const { c, waits } = client();
+    const exceeded: QuotaExceeded[] = [];
+    c.on("quotaExceeded", (e) => exceeded.push(e));
+    const error = await c.trackUsage({ action: "search" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SpendingCapReached);
+    expect(error).toBeInstanceOf(QuotaExceeded);
+    const cap = error as SpendingCapReached;
+    expect(cap.code).toBe("spending_cap_reached");
+    expect(cap.refusedBy).toBe("spending_cap");
+    expect(cap.billingPeriod).toMatchObject({ period_end: "2026-12-01T00:00:00Z", spending_cap: 50000, cap_reached: true });
+    expect(cap.resetAt.toISOString()).toBe("2026-12-01T00:00:00.000Z");
+    expect(cap.limit).toBeNull();
+    expect(calls).toBe(1);
+    expect(waits).toEqual([]);
+    expect(exceeded).toEqual([cap]);
+    expect(await c.pending()).toEqual([]);
+  });
+
+  it("surfaces a hard limit's allowance as QuotaExceeded with refusedBy and the period (no billing period: none)", async () => {
+    const refusals = [
+      { reset_at: "2026-12-01T00:00:00Z", refused_by: "allowance", billing_period: { ...period, limit: "hard", spending_cap: undefined } },
+      { reset_at: "2026-11-10T18:30:00Z" },
+    ];
+    server.use(
+      http.post(`${API}/api/track-usage`, () =>
+        problem(429, "quota_exceeded", { allowed: false, used: 10, limit: 10, ...refusals.shift() }),
+      ),
+    );
+    const { c } = client({ queue: false });
+    const allowance = (await c.trackUsage({ action: "search" }).catch((e: unknown) => e)) as QuotaExceeded;
+    expect(allowance).toBeInstanceOf(QuotaExceeded);
+    expect(allowance).not.toBeInstanceOf(SpendingCapReached);
+    expect(allowance.refusedBy).toBe("allowance");
+    expect(allowance.billingPeriod?.limit).toBe("hard");
+    expect(allowance.resetAt.toISOString()).toBe("2026-12-01T00:00:00.000Z");
+    const daily = (await c.trackUsage({ action: "search" }).catch((e: unknown) => e)) as QuotaExceeded;
+    expect(daily.refusedBy).toBeUndefined();
+    expect(daily.billingPeriod).toBeUndefined();
   });
 });
 

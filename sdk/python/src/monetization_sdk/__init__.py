@@ -4,7 +4,7 @@ tracking with an offline queue, the user's context and token renewal. Models are
 
 from ._core import FlushReport, QuotaView, RetryPolicy
 from .client import AsyncMarketplaceClient, MarketplaceClient
-from .errors import ApiError, NetworkError, QuotaExceeded, SessionEnded, TokenInvalid
+from .errors import ApiError, NetworkError, QuotaExceeded, SessionEnded, SpendingCapReached, TokenInvalid
 from .queue import FileStorage, MemoryStorage, QueueStorage
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "QuotaView",
     "RetryPolicy",
     "SessionEnded",
+    "SpendingCapReached",
     "TokenInvalid",
 ]

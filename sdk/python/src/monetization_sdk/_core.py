@@ -64,6 +64,16 @@ def expiry_of(token: str) -> int | None:
     return exp if isinstance(exp, int) else None
 
 
+def rfc3339(at: str | datetime) -> str:
+    """An event's own time as the API takes it: a string as given (RFC 3339), a datetime in UTC
+    (``2026-12-03T10:15:00Z``). A naive datetime is ambiguous and refused (``ValueError``): give it a time zone."""
+    if isinstance(at, str):
+        return at
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("timestamp: a naive datetime; give it a time zone (e.g. datetime.now(timezone.utc))")
+    return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 class Core:
     def __init__(
         self,
@@ -176,11 +186,14 @@ class Core:
         customer_id: str | None,
         anonymous_id: str | None,
         now: float,
+        timestamp: str | datetime | None = None,
     ) -> QueuedEvent:
         body: dict[str, Any] = {"action": action, "idempotency_key": idempotency_key or str(uuid.uuid4())}
         for name, value in (("quantity", quantity), ("metadata", metadata), ("solution_id", solution_id), ("customer_id", customer_id)):
             if value is not None:
                 body[name] = value
+        if timestamp is not None:
+            body["timestamp"] = rfc3339(timestamp)
         return {"body": body, "anonymous_id": anonymous_id, "queued_at": now}
 
     def quota(self, solution_id: str | None = None, customer: str | None = None) -> QuotaView | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -119,11 +120,16 @@ class MarketplaceClient(Core):
         solution_id: str | None = None,
         customer_id: str | None = None,
         anonymous_id: str | None = None,
+        timestamp: str | datetime | None = None,
     ) -> tuple[bool, str, TrackAnswer | None]:
         """Count one use: ``(queued, key, answer)``. One idempotency key (yours or a UUID) for every retry and
-        for the queue. Raises ``QuotaExceeded`` when refused, ``ApiError`` for a bad event; queues the event when
-        the API cannot be reached (``queued`` is then true)."""
-        event = self._queued(action, quantity, metadata, idempotency_key, solution_id, customer_id, anonymous_id, self.now())
+        for the queue. ``timestamp``: when the usage happened (RFC 3339 string, or an aware datetime sent in UTC),
+        for late events. Raises ``QuotaExceeded`` when refused (``SpendingCapReached`` at the spending cap; never
+        retried nor queued), ``ApiError`` for a bad event; queues the event when the API cannot be reached
+        (``queued`` is then true)."""
+        event = self._queued(
+            action, quantity, metadata, idempotency_key, solution_id, customer_id, anonymous_id, self.now(), timestamp
+        )
         key = event["body"]["idempotency_key"]
         if self.queue is not None and self.queue.load():
             try:
@@ -289,9 +295,12 @@ class AsyncMarketplaceClient(Core):
         solution_id: str | None = None,
         customer_id: str | None = None,
         anonymous_id: str | None = None,
+        timestamp: str | datetime | None = None,
     ) -> tuple[bool, str, TrackAnswer | None]:
         """As ``MarketplaceClient.track_usage``."""
-        event = self._queued(action, quantity, metadata, idempotency_key, solution_id, customer_id, anonymous_id, self.now())
+        event = self._queued(
+            action, quantity, metadata, idempotency_key, solution_id, customer_id, anonymous_id, self.now(), timestamp
+        )
         key = event["body"]["idempotency_key"]
         if self.queue is not None and self.queue.load():
             try:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 QueuedEvent = dict[str, Any]
-"""``{"body": <the track-usage body, idempotency_key set>, "anonymous_id": str | None, "queued_at": float}``"""
+"""``{"body": <the track-usage body, idempotency_key set, timestamp when given>, "anonymous_id": str | None,
+"queued_at": float}``"""
 
 
 class QueueStorage(Protocol):
