@@ -3,6 +3,7 @@
 import AxeBuilder from "@axe-core/playwright";
 import type { Page } from "@playwright/test";
 import { apiCall, expect, readmeShot, signUp, stack, test, verifyEmail } from "./fixtures";
+import { subscribeWithStripe } from "./stripe";
 
 const DEMO = stack.demoSolutionId;
 
@@ -83,13 +84,7 @@ test("a user signs up, verifies, tracks usage with a token and subscribes to pro
   await readmeShot(page, "catalog-solution");
   await page.getByRole("button", { name: "Subscribe to Pro" }).click();
   await expect(page.getByRole("heading", { name: "Subscribe to Pro" })).toBeVisible();
-  await page.getByLabel("Pay with").selectOption("stripe");
-  await page.getByRole("button", { name: "Continue to payment" }).click();
-  await page.waitForURL((url) => !url.href.startsWith(stack.baseUrl));
-  await expect(page.getByRole("heading", { name: "Payment succeeded" })).toBeVisible();
-  await page.getByRole("link", { name: /^Continue to / }).click();
-  await page.waitForURL(/\/billing\/success\?session_id=/);
-  await expect(page.getByText("Your subscription is active.")).toBeVisible({ timeout: 60_000 });
+  await subscribeWithStripe(page);
   await expect(page.getByTestId("new-tier")).toHaveText("Pro");
 
   await page.goto("/");

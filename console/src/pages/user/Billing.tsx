@@ -33,8 +33,27 @@ import {
   usePages,
   useUserSolutions,
 } from "./shared";
+import { SubscriptionUsage, UsageTerms } from "./UsagePricing";
+import { usageTerms } from "./usageTerms";
 
-type Invoice = Schemas["Invoice"];
+/** A usage-priced billing period's overage as an invoice charges it (Invoice.overage, InvoiceOverage). */
+interface InvoiceOverage {
+  period_start: string | null;
+  period_end: string | null;
+  used: number;
+  included: number;
+  units: number;
+  amount: number;
+}
+// Written so that it holds before and after the SDK models carry `overage` and the reason `overage`.
+type Invoice = Schemas["Invoice"] & { overage?: InvoiceOverage };
+
+const INVOICE_REASONS: Record<string, string> = {
+  subscription: "First period",
+  renewal: "Renewal",
+  upgrade: "Upgrade",
+  overage: "Usage beyond the allowance",
+};
 type Payment = Schemas["PaymentHistory"]["items"][number];
 
 /** Pay an open invoice (or a subscription's open one) with PhonePe: to PhonePe's page, back to /billing/phonepe/return. */
@@ -102,8 +121,12 @@ function Subscriptions(props: { customerId: string; names: Names }) {
   );
 }
 
-function perPeriod(price: { amount: number; currency: string }, period: string): string {
-  return `${formatMoney(price.amount, price.currency)} per ${period === "yearly" ? "year" : "month"}`;
+/** "₹499.00 per month", with the usage terms when the price has them ("…; 5,000 events a month included, then …"). */
+function perPeriod(price: { amount: number; currency: string; usage?: Price["usage"] }, period: "monthly" | "yearly"): string {
+  const base = `${formatMoney(price.amount, price.currency)} per ${period === "yearly" ? "year" : "month"}`;
+  if (!price.usage) return base;
+  const terms = usageTerms(price.usage, price.currency, period);
+  return `${base}; ${[terms.summary, ...terms.blocks].join(" ")}`;
 }
 
 function SubscriptionCard(props: { sub: Subscription; name: string; onChanged: (message: string) => void }) {
@@ -127,6 +150,7 @@ function SubscriptionCard(props: { sub: Subscription; name: string; onChanged: (
           <dd>
             {tierName(sub.tier)}, <Money amount={sub.price.amount} currency={sub.price.currency} /> per{" "}
             {sub.period === "yearly" ? "year" : "month"}
+            <UsageTerms usage={sub.usage} currency={sub.price.currency} period={sub.period} />
           </dd>
         </div>
         <div>
@@ -156,6 +180,7 @@ function SubscriptionCard(props: { sub: Subscription; name: string; onChanged: (
           </div>
         )}
       </dl>
+      {sub.usage && live && <SubscriptionUsage sub={sub} name={props.name} />}
       {sub.status === "past_due" && (
         <Notice kind="warning">
           The last renewal is unpaid. <a href="/billing/pay">Pay it</a> to keep this plan.
@@ -208,7 +233,7 @@ function ChangePlan(props: { sub: Subscription; name: string; onChanged: (messag
     (p: Price) => p.period === sub.period && p.currency === sub.price.currency,
   );
   const newPrice = price ? perPeriod(price, sub.period) : "the new plan's price (shown on your invoice)";
-  const oldPrice = perPeriod(sub.price, sub.period);
+  const oldPrice = perPeriod({ ...sub.price, usage: sub.usage }, sub.period);
   const up = tierRank(tier) > tierRank(sub.tier);
   const keep = tier === sub.tier;
   const description = keep ? (
@@ -347,7 +372,15 @@ function Invoices(props: { customerId: string; names: Names }) {
                 { header: "Number", cell: (i) => i.number ?? <span class="muted">not issued</span> },
                 { header: "Date", cell: (i) => <DateTime value={i.issued_at ?? i.created_at} date /> },
                 { header: "Solution", cell: (i) => `${nameOf(props.names, i.solution_id)} (${tierName(i.tier)})` },
-                { header: "For", cell: (i) => ({ subscription: "First period", renewal: "Renewal", upgrade: "Upgrade" })[i.reason] },
+                {
+                  header: "For",
+                  cell: (i) => (
+                    <>
+                      {INVOICE_REASONS[i.reason] ?? i.reason}
+                      {i.overage && <OverageLine overage={i.overage} currency={i.currency} />}
+                    </>
+                  ),
+                },
                 { header: "Status", cell: (i) => <StatusBadge status={i.status} /> },
                 {
                   header: "Amount",
@@ -386,5 +419,17 @@ function Invoices(props: { customerId: string; names: Names }) {
         )}
       </LoadState>
     </section>
+  );
+}
+
+/** An invoice's overage line: the units beyond the allowance and what they cost (part of the invoice's amount). */
+function OverageLine(props: { overage: InvoiceOverage; currency: string }) {
+  const o = props.overage;
+  return (
+    <span class="overage-line">
+      Overage: {o.units.toLocaleString()} units beyond the {o.included.toLocaleString()} included ({o.used.toLocaleString()}{" "}
+      used{o.period_start && o.period_end ? <>, <DateTime value={o.period_start} date /> to <DateTime value={o.period_end} date /></> : null}
+      ), <Money amount={o.amount} currency={props.currency} />
+    </span>
   );
 }

@@ -28,6 +28,7 @@ import {
   tierName,
   useUserSolutions,
 } from "./shared";
+import { UsageTerms } from "./UsagePricing";
 
 /** The paid tiers a solution without tiers of its own sells: the platform's defaults (prices known at checkout). */
 const DEFAULT_PAID: TierSpec[] = [
@@ -43,6 +44,7 @@ function PriceList(props: { prices: Price[] | undefined }) {
       {prices.map((p) => (
         <li key={`${p.currency}-${p.period}`}>
           <Money amount={p.amount} currency={p.currency} /> / {p.period === "yearly" ? "year" : "month"}
+          <UsageTerms usage={p.usage} currency={p.currency} period={p.period} />
         </li>
       ))}
     </ul>
@@ -235,6 +237,17 @@ function SubscribeForm(props: { solutionId: string; spec: TierSpec }) {
           )}{" "}
           You will leave the console to pay and come back here afterwards.
         </p>
+        {price?.usage && (
+          <div class="usage-checkout">
+            <strong>Usage included</strong>
+            <UsageTerms usage={price.usage} currency={price.currency} period={price.period} />
+            {price.usage.limit === "soft" && (
+              <p class="hint">
+                Overage is charged at the end of each billing period; you can cap what it may cost in Billing.
+              </p>
+            )}
+          </div>
+        )}
         <ActionError error={subscribe.error} title="Could not start the subscription" />
         {errors["tier"] && <p class="field-error">{errors["tier"]}</p>}
         <Button type="submit" kind="primary" pending={subscribe.pending || Boolean(subscribe.result)}>
