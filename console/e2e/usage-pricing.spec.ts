@@ -3,7 +3,7 @@
 // tracked with a solution token, the billing period's usage and overage on Billing, and the spending cap (set,
 // refused when typed wrong, removed). One sign-up only: the suite shares the stack's 20 sign-ups an hour.
 import { apiCall, expect, readmeShot, signUp, stack, test, verifyEmail } from "./fixtures";
-import { subscribeWithStripe } from "./stripe";
+import { seriousViolations, subscribeWithStripe } from "./helpers";
 
 const DEMO = stack.demoSolutionId;
 const TERMS = "5,000 events a month included, then ₹10.00 per 1,000 events";
@@ -50,6 +50,7 @@ test("a usage-priced plan: its terms, the period's overage on Billing, and the s
   await expect(card.getByRole("status").filter({ hasText: "The spending cap is now ₹20.00 per billing period." })).toBeVisible();
   await expect(card.getByTestId("spending-cap")).toHaveText("Current cap: ₹20.00 of overage per billing period");
   await readmeShot(page, "billing-usage");
+  expect(await seriousViolations(page), "/billing with a usage-priced subscription").toEqual([]);
 
   // More decimals than rupees have: refused next to the field, nothing sent.
   await cap.fill("12.345");

@@ -1,9 +1,8 @@
 // The end user's console: sign up, verify, a solution token, usage through the API, a Stripe subscription; the
 // refusal of an unverified address; a phone-sized screen; an accessibility smoke test.
-import AxeBuilder from "@axe-core/playwright";
 import type { Page } from "@playwright/test";
 import { apiCall, expect, readmeShot, signUp, stack, test, verifyEmail } from "./fixtures";
-import { subscribeWithStripe } from "./stripe";
+import { seriousViolations, subscribeWithStripe } from "./helpers";
 
 const DEMO = stack.demoSolutionId;
 
@@ -15,15 +14,6 @@ async function generateToken(page: Page): Promise<string> {
   const secret = page.getByRole("textbox", { name: "Solution token", exact: true });
   await expect(secret).toBeVisible();
   return secret.inputValue();
-}
-
-/** Serious and critical accessibility violations of the page as it is now. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  // @axe-core/playwright types its page with its own copy of playwright-core: the same object at run time.
-  const result = await new AxeBuilder({ page: page as unknown as ConstructorParameters<typeof AxeBuilder>[0]["page"] }).analyze();
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 test("a user signs up, verifies, tracks usage with a token and subscribes to pro with Stripe", async ({ page, context }) => {

@@ -36,19 +36,11 @@ import {
 import { SubscriptionUsage, UsageTerms } from "./UsagePricing";
 import { usageTerms } from "./usageTerms";
 
-/** A usage-priced billing period's overage as an invoice charges it (Invoice.overage, InvoiceOverage). */
-interface InvoiceOverage {
-  period_start: string | null;
-  period_end: string | null;
-  used: number;
-  included: number;
-  units: number;
-  amount: number;
-}
-// Written so that it holds before and after the SDK models carry `overage` and the reason `overage`.
-type Invoice = Schemas["Invoice"] & { overage?: InvoiceOverage };
+type Invoice = Schemas["Invoice"];
+/** A usage-priced billing period's overage as an invoice charges it. */
+type InvoiceOverage = Schemas["InvoiceOverage"];
 
-const INVOICE_REASONS: Record<string, string> = {
+const INVOICE_REASONS: Record<Invoice["reason"], string> = {
   subscription: "First period",
   renewal: "Renewal",
   upgrade: "Upgrade",
@@ -376,7 +368,7 @@ function Invoices(props: { customerId: string; names: Names }) {
                   header: "For",
                   cell: (i) => (
                     <>
-                      {INVOICE_REASONS[i.reason] ?? i.reason}
+                      {INVOICE_REASONS[i.reason]}
                       {i.overage && <OverageLine overage={i.overage} currency={i.currency} />}
                     </>
                   ),
