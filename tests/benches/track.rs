@@ -2,17 +2,19 @@
 //! verification, caches, one conditional `UpdateItem`) next to a bare `UpdateItem` of the same counter item
 //! with the same condition. Prints p50/p99 of both, their ratio, and the client-side CPU time per request;
 //! then the same for a member's token acting for an organization (the shared counter, the member's share
-//! added by the same request) next to the bare `UpdateItem` an organization's event sends; then the handler with
+//! added by the same request) next to the bare `UpdateItem` an organization's event sends; then a usage-priced
+//! tier's event (the day and the billing period in one transaction) next to the bare `UpdateItem` and the bare
+//! `TransactWriteItems` of the same writes; then the handler with
 //! metrics off and on (`shared::platform::metrics`: recorded and flushed per request), and with tracing off and on
 //! (`shared::platform::telemetry`: spans made and exported per request). Run with `make bench`.
 
 use integration_tests::harness::{TestEnv, unique_email};
 use integration_tests::stats::{cpu_seconds, report};
 use serde_json::json;
-use shared::model::{SolutionStatus, Tier};
+use shared::model::{BillingPeriod, Metering, OverageBlock, SolutionStatus, Tier, UsageLimit, UsagePricing};
 use shared::platform::telemetry;
-use shared::store::solutions::TierDefinitionItem;
-use shared::store::{CounterSpec, keys};
+use shared::store::solutions::{EntitlementItem, TierDefinitionItem};
+use shared::store::{CounterSpec, TxCounted, keys};
 use std::time::Instant;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
@@ -181,6 +183,92 @@ async fn main() {
         h99 as f64 / b99.max(1) as f64
     );
     println!("DynamoDB requests per tracked event (org): {:.3}", requests as f64 / RUNS as f64 - 1.0);
+
+    // A usage-priced subscription: the billing period's counter counted in the same request as the day's (one
+    // TransactWriteItems: the day and the period, each under its expected count; an idempotency record too only
+    // when the event has a key), next to the bare UpdateItem of the first section and to the bare
+    // TransactWriteItems of the same two writes.
+    let metered = env.register(&unique_email("bench-metered")).await;
+    let metered_token = env.solution_token(&metered.access_token, &solution.solution_id).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let pro = TierDefinitionItem::new(Some(&solution.solution_id), Tier::Pro, Some(limit), None, "bench".into());
+    env.store.put_tier_definition(&pro).await.expect("pro limit");
+    let now = chrono::Utc::now().timestamp();
+    let metering = Metering {
+        subscription_id: "sub_bench".into(),
+        tier: Tier::Pro,
+        period: BillingPeriod::Monthly,
+        start: now - 86_400,
+        end: now + 29 * 86_400,
+        previous_start: None,
+        usage: UsagePricing {
+            included_monthly: 1_000,
+            limit: UsageLimit::Soft,
+            block_size: 1_000,
+            blocks: vec![OverageBlock { up_to: None, amount: 1_000 }],
+        },
+        currency: "inr".into(),
+        spending_cap: Some(1_000_000_000),
+    };
+    let mut entitlement =
+        EntitlementItem::new(&metered.user_id, &solution.solution_id, Tier::Pro, "bench".into(), "bench");
+    entitlement.metering = Some(metering.clone());
+    env.store.put(&entitlement, None).await.expect("entitlement");
+    let metered_request = || {
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://api.test/api/track-usage")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {metered_token}"))
+            .body(lambda_http::Body::Text(body.clone()))
+            .expect("request")
+    };
+    let (m_handler, m_baseline, requests) = interleaved!(env, metered_request, bare);
+    println!("usage-priced tier (day + billing period, one transaction) vs bare UpdateItem:");
+    let (h50, h99) = report("handler POST /api/track-usage (usage-priced)", m_handler);
+    let (b50, b99) = report("bare UpdateItem (first section's request)", m_baseline);
+    println!(
+        "ratio handler/bare UpdateItem (usage-priced): p50 {:.3}  p99 {:.3}",
+        h50 as f64 / b50.max(1) as f64,
+        h99 as f64 / b99.max(1) as f64
+    );
+    println!("DynamoDB requests per tracked event (usage-priced): {:.3}", requests as f64 / RUNS as f64 - 1.0);
+    // The same two writes, bare: both counters at their known counts.
+    let bare_day = CounterSpec {
+        key: keys::usage_day("bench-bare-tx", &date, &solution.solution_id),
+        customer_id: "bench-bare-tx".into(),
+        index: Some(keys::solution_usage(&solution.solution_id, &date, "bench-bare-tx")),
+        ..spec.clone()
+    };
+    let bare_period = CounterSpec {
+        key: keys::usage_period("bench-bare-tx", &solution.solution_id, metering.start),
+        index: None,
+        closable: true,
+        ..bare_day.clone()
+    };
+    let count = std::cell::Cell::new(0u64);
+    let bare_tx = || {
+        let n = count.get();
+        count.set(n + 1);
+        let counters = vec![(bare_day.clone(), n), (bare_period.clone(), n)];
+        let store = env.store.clone();
+        async move {
+            match store.count_usage_tx(None, &counters, "search", 1).await {
+                Ok(TxCounted::Applied) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        }
+    };
+    let (m_handler, tx_baseline, _) = interleaved!(env, metered_request, bare_tx);
+    let (h50, h99) = report("handler POST /api/track-usage (usage-priced)", m_handler);
+    let (b50, b99) = report("bare TransactWriteItems (day + period)", tx_baseline);
+    println!(
+        "ratio handler/bare TransactWriteItems (usage-priced): p50 {:.3}  p99 {:.3}",
+        h50 as f64 / b50.max(1) as f64,
+        h99 as f64 / b99.max(1) as f64
+    );
 
     // Metrics off (no recording) vs on (recording, plus the flush the HTTP wrapper does after each invocation,
     // serialised into a buffer here instead of written to stdout), interleaved pairs of the same handler.

@@ -326,3 +326,37 @@ mod tests {
         assert_eq!(fields, vec!["gstin", "state", "state"]);
     }
 }
+
+#[cfg(test)]
+mod worked_example {
+    use crate::model::{OverageBlock, UsageLimit, UsagePricing};
+
+    /// The README's worked example of usage-based pricing ("Usage-based pricing"), number for number.
+    #[test]
+    fn the_readmes_worked_example_holds() {
+        let terms = UsagePricing {
+            included_monthly: 100_000,
+            limit: UsageLimit::Soft,
+            block_size: 1_000,
+            blocks: vec![
+                OverageBlock { up_to: Some(400_000), amount: 1_000 },
+                OverageBlock { up_to: None, amount: 800 },
+            ],
+        };
+        let used = 512_347u64;
+        let units = used - terms.allowance(1);
+        let overage = terms.charge(units);
+        assert_eq!((units, overage), (412_347, 409_878));
+        let total = 49_900 + overage;
+        let tax = crate::gst::split_inclusive(total, "inr", "29", "29");
+        assert_eq!((total, tax.taxable, tax.cgst, tax.sgst), (459_778, 389_642, 35_068, 35_068));
+        // The partner's part of the overage at the default 20% commission, its tax pro rata.
+        let rate = crate::money::split::DEFAULT_COMMISSION_BP;
+        let gst = tax.cgst + tax.sgst + tax.igst;
+        let part =
+            crate::money::split::split_payment(overage, crate::money::split::mul_div_round(gst, overage, total), rate);
+        assert_eq!((part.tax, part.commission, part.partner), (62_524, 69_471, 277_883));
+        // A cap of ₹2,000.00 allows 2,00,000 units of overage: usage stops at 3,00,000 events.
+        assert_eq!(terms.units_within(200_000), Some(200_000));
+    }
+}

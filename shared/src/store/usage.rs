@@ -294,24 +294,27 @@ impl Store {
         }
     }
 
-    /// Count atomically across an idempotency record and one or more counters, each expected to hold a known
-    /// count (optimistic concurrency: the caller learns the exact count of its own event).
+    /// Count atomically across an idempotency record (when the caller sent a key) and one or more counters,
+    /// each expected to hold a known count (optimistic concurrency: the caller learns the exact count of its
+    /// own event).
     pub async fn count_usage_tx(
         &self,
-        record: &IdempotencyItem,
+        record: Option<&IdempotencyItem>,
         counters: &[(CounterSpec, u64)],
         action: &str,
         quantity: u64,
     ) -> Result<TxCounted, StoreError> {
         let mut items = Vec::with_capacity(counters.len() + 1);
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        items.push(TransactWriteItem::builder().put(put).build());
+        if let Some(record) = record {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(record)?))
+                .condition_expression("attribute_not_exists(PK)")
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
         for (spec, expected) in counters {
             let mut expr = counter_update(spec, action, quantity);
             expr.values.insert(":expected".to_owned(), n(*expected));
@@ -353,15 +356,17 @@ impl Store {
             _ => return Err(classify(err)),
         };
         let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| r.code() == Some("ConditionalCheckFailed");
-        if let Some(first) = reasons.first().filter(|r| failed(r)) {
+        // The record (when there is one) comes first, then the counters.
+        let offset = usize::from(record.is_some());
+        if let Some(first) = reasons.first().filter(|r| record.is_some() && failed(r)) {
             let stored = first.item().map(|i| from_item(i.clone())).transpose()?;
             return Ok(TxCounted::Duplicate(stored));
         }
-        if let Some((index, r)) = reasons.iter().enumerate().skip(1).find(|(_, r)| failed(r)) {
+        if let Some((index, r)) = reasons.iter().enumerate().skip(offset).find(|(_, r)| failed(r)) {
             if r.item().is_some_and(|i| i.contains_key(CLOSED_ATTR)) {
-                return Ok(TxCounted::Closed { index: index - 1 });
+                return Ok(TxCounted::Closed { index: index - offset });
             }
-            return Ok(TxCounted::Stale { index: index - 1, used: used_of(r.item()) });
+            return Ok(TxCounted::Stale { index: index - offset, used: used_of(r.item()) });
         }
         let retriable = reasons.iter().any(|r| {
             matches!(r.code(), Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"))

@@ -75,6 +75,8 @@ struct Caches {
     counters: Mutex<HashMap<(String, String), u64>>,
     /// Tokens whose signature was verified, by their exact text (expiry is still checked on every use).
     verified: Mutex<HashMap<String, Arc<Claims>>>,
+    /// Notifications this container recorded already (the spending cap's, once per period).
+    told: Mutex<std::collections::HashSet<String>>,
     /// Partner API keys by hash (`None`: no such key).
     api_keys: Mutex<HashMap<String, Cached<Option<Arc<ApiKeyItem>>>>>,
 }

@@ -240,7 +240,10 @@ fn record_decision(result: &Result<TrackAnswer, ApiError>) {
     use crate::platform::metrics::track_decision;
     match result {
         Ok(answer) if answer.allowed => track_decision("allowed", "ok"),
-        Ok(_) => track_decision("refused", crate::platform::error::codes::QUOTA_EXCEEDED),
+        Ok(answer) if answer.code.as_deref() == Some(codes::SPENDING_CAP_REACHED) => {
+            track_decision("refused", codes::SPENDING_CAP_REACHED)
+        }
+        Ok(_) => track_decision("refused", codes::QUOTA_EXCEEDED),
         Err(e) => record_refusal(e),
     }
 }
@@ -702,17 +705,21 @@ impl UsageService {
                 continue;
             }
             let answer = answer_at(true, &expected, None);
-            let record = IdempotencyItem::usage_event(
-                &record_key,
-                fingerprint.clone(),
-                serde_json::to_string(&answer).map_err(ApiError::internal)?,
-                req.metadata.as_ref().map(ToString::to_string),
-                rfc3339(now),
-                now.timestamp() + self.settings.idempotency_ttl_seconds,
-            );
+            // Without the caller's key there is nothing to replay: no record (as the single UpdateItem writes none).
+            let answer_json = serde_json::to_string(&answer).map_err(ApiError::internal)?;
+            let record = req.idempotency_key.as_ref().map(|_| {
+                IdempotencyItem::usage_event(
+                    &record_key,
+                    fingerprint.clone(),
+                    answer_json,
+                    req.metadata.as_ref().map(ToString::to_string),
+                    rfc3339(now),
+                    now.timestamp() + self.settings.idempotency_ttl_seconds,
+                )
+            });
             let counters: Vec<(CounterSpec, u64)> =
                 specs.iter().map(|s| (*s).clone()).zip(expected.iter().copied()).collect();
-            match self.store.count_usage_tx(&record, &counters, &req.action, quantity).await? {
+            match self.store.count_usage_tx(record.as_ref(), &counters, &req.action, quantity).await? {
                 TxCounted::Applied => {
                     let mut cache = lock(&self.caches.counters);
                     if cache.len() >= MAX_ENTRIES {
@@ -804,9 +811,19 @@ impl UsageService {
                 }
             }
         }
+        // Once per period: this container remembers it did, so refusals after the cap cost no extra write.
         if period.cap_reached || answer.code.as_deref() == Some(codes::SPENDING_CAP_REACHED) {
             let id = format!("spending-cap:{}:{}:{start}", subject.customer_id, subject.solution_id);
-            self.notify_once(subject, &id, "spending_cap_reached", base).await?;
+            let first_here = {
+                let mut told = lock(&self.caches.told);
+                if told.len() >= MAX_ENTRIES {
+                    told.clear();
+                }
+                told.insert(id.clone())
+            };
+            if first_here {
+                self.notify_once(subject, &id, "spending_cap_reached", base).await?;
+            }
         }
         Ok(())
     }

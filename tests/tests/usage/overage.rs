@@ -94,6 +94,16 @@ async fn a_soft_limit_counts_overage_and_the_cap_stops_it_atomically() {
         (q["billing_period"]["used"].as_u64(), q["billing_period"]["overage_charge"].as_i64()),
         (Some(15), Some(50))
     );
+    // The user context of the solution token carries the same period.
+    let ctx = f.env.call("GET", "/api/user-context", None, Some(&f.token)).await;
+    assert_eq!(ctx.status, 200, "{:?}", ctx.body);
+    let p = &ctx.body["quota"]["billing_period"];
+    assert_eq!(
+        (p["used"].as_u64(), p["cap_reached"].as_bool(), p["spending_cap"].as_i64()),
+        (Some(15), Some(true), Some(50))
+    );
+    // Projected at the pace so far, within the cap: never beyond the cap's charge.
+    assert_eq!(p["projected_charge"].as_i64(), Some(50));
 
     // The notifications: 80% and 100% (overage started) of the allowance, and the cap, once each.
     let get = |id: String| {

@@ -258,6 +258,8 @@ impl HostedRail for StripeRail {
             match state.as_str() {
                 "paid" => Ok(Settled::Paid),
                 "open" => Ok(Settled::Declined),
+                // Voided or written off at Stripe (by an operator): nothing more to do here.
+                "void" | "uncollectible" => Ok(Settled::Declined),
                 other => Err(ApiError::from(StripeError::Decode(format!("one-off invoice left {other}")))),
             }
         })
