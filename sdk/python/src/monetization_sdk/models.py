@@ -1375,6 +1375,18 @@ class Split4(BaseModel):
     tax: Optional[int] = None
     commission: Optional[int] = None
     net: Annotated[Optional[int], Field(description="The partner's earnings.")] = None
+    overage_gross: Annotated[
+        Optional[int],
+        Field(
+            description="Of `gross`: overage (usage beyond usage-priced tiers' allowances) paid that day."
+        ),
+    ] = None
+    overage_net: Annotated[
+        Optional[int],
+        Field(
+            description="Of `net`: the partner's share of that overage (the same commission)."
+        ),
+    ] = None
 
 
 class Conversions(BaseModel):
@@ -1436,6 +1448,18 @@ class Totals(BaseModel):
     reversed: Optional[int] = None
     net: Optional[int] = None
     paid_out: Optional[int] = None
+    overage_gross: Annotated[
+        Optional[int],
+        Field(
+            description="Of `gross`: what paid billing periods' overage (usage beyond the allowance)."
+        ),
+    ] = None
+    overage_earnings: Annotated[
+        Optional[int],
+        Field(
+            description="Of `earnings`: the partner's share of that overage (the same commission)."
+        ),
+    ] = None
 
 
 class Kind2(Enum):

@@ -2449,6 +2449,10 @@ export interface components {
             commission?: number;
             /** @description The partner's earnings. */
             net?: number;
+            /** @description Of `gross`: overage (usage beyond usage-priced tiers' allowances) paid that day. */
+            overage_gross?: number;
+            /** @description Of `net`: the partner's share of that overage (the same commission). */
+            overage_net?: number;
         };
         PartnerAnalytics: {
             partner_id?: string;
@@ -2500,6 +2504,10 @@ export interface components {
                     reversed?: number;
                     net?: number;
                     paid_out?: number;
+                    /** @description Of `gross`: what paid billing periods' overage (usage beyond the allowance). */
+                    overage_gross?: number;
+                    /** @description Of `earnings`: the partner's share of that overage (the same commission). */
+                    overage_earnings?: number;
                 };
             };
             /** @description What the platform owes the partner now, per currency. */
