@@ -30,6 +30,11 @@ test("a usage-priced plan: its terms, the period's overage on Billing, and the s
   expect(batch.status).toBe(200);
   expect(batch.body.results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
 
+  await page.goto(`/usage?solution=${DEMO}`);
+  await expect(page.getByTestId("period-line")).toHaveText(
+    "This billing period: 6,000 of 5,000 included, 1,000 beyond the allowance (₹10.00 so far). Billing shows the period and its spending cap.",
+  );
+
   await page.goto("/billing");
   const card = page.getByRole("listitem").filter({ has: page.getByRole("heading", { level: 3, name: "Demo Solution: Pro" }) });
   await expect(card.getByTestId("usage-terms")).toHaveText(TERMS);

@@ -5,6 +5,7 @@ import { BarChart, QuotaGauge, type Series } from "../../ui/charts";
 import { Button, LoadState, Notice, Page, Section, Select, Table } from "../../ui/components";
 import { useLoad } from "../../ui/data";
 import { CustomerSelect, type Schemas, customersFor, tierName, useUserSolutions } from "./shared";
+import { PeriodLine } from "./UsagePricing";
 
 type UsageDay = Schemas["UsageDay"];
 
@@ -116,6 +117,7 @@ export function Usage() {
                     limit={q.limit}
                     resetAt={q.reset_at}
                   />
+                  {q.billing_period && <PeriodLine period={q.billing_period} />}
                   {q.member_used !== undefined && (
                     <p class="hint">Your share of the team's use today: {q.member_used.toLocaleString()}.</p>
                   )}

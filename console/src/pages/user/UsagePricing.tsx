@@ -204,3 +204,20 @@ function SpendingCap(props: { sub: Subscription; onChanged: () => void }) {
     </div>
   );
 }
+
+/** One line for pages beside Billing (Usage): the period's usage against the allowance, and where the rest is. */
+export function PeriodLine(props: { period: PeriodUsage }) {
+  const p = props.period;
+  return (
+    <p data-testid="period-line">
+      This billing period: {p.used.toLocaleString()} of {p.included.toLocaleString()} included
+      {p.overage > 0 && (
+        <>
+          , {p.overage.toLocaleString()} beyond the allowance (<Money amount={p.overage_charge} currency={p.currency} /> so far)
+        </>
+      )}
+      {p.cap_reached && <>; the spending cap is reached</>}. <a href="/billing">Billing</a> shows the period and its spending
+      cap.
+    </p>
+  );
+}
