@@ -561,6 +561,7 @@ def complete_checkout(s: CheckoutSession, card: str) -> tuple[int, str]:
     if s._trial_period_days:
         kwargs["trial_period_days"] = s._trial_period_days
     sub = R.Subscription._api_create(**kwargs)
+    sub.default_payment_method = pm.id  # as Checkout does: the card is the subscription's default
     invoice = R.store.get("invoice:" + sub.latest_invoice) if sub.latest_invoice else None
     paid = invoice is None or invoice.status == "paid"
     cus = R.Customer._api_retrieve(customer)
@@ -614,7 +615,7 @@ async def hosted_checkout(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------------------------------------------------
 
 ONE_OFF_PARAMS = {"customer", "pending_invoice_items_behavior", "collection_method", "auto_advance", "currency",
-                  "description", "metadata", "default_tax_rates"}
+                  "description", "metadata", "default_tax_rates", "default_payment_method"}
 _HIDDEN = "in_stripe_local_hidden"  # marks pending items while localstripe's Invoice() would sweep them
 
 
@@ -664,6 +665,9 @@ def create_one_off_invoice(data: dict):
     if description is not None and not isinstance(description, str):
         raise bad_request("Invalid string", "description")
     metadata = as_metadata(data.get("metadata"))
+    default_pm = data.get("default_payment_method")
+    if default_pm is not None and (not isinstance(default_pm, str) or ("payment_method:" + default_pm) not in R.store):
+        raise no_such("payment_method", default_pm, "default_payment_method")
     customer = R.Customer._api_retrieve(customer_id)
     pending = R.InvoiceItem._api_list_all(None, customer=customer_id, limit=99)._list  # invoice is None
     for ii in pending:  # localstripe's constructor takes every pending item: hide them, we choose below
@@ -687,6 +691,8 @@ def create_one_off_invoice(data: dict):
     inv.attempt_count, inv.attempted = 0, False  # no payment attempted yet (localstripe: 1, true)
     inv.ending_balance = None  # Stripe: null until finalized
     inv.period_start = inv.period_end = inv.created  # Stripe: a one-off invoice's period is its creation
+    # Kept and shown; paying charges the customer's default, which the stand-in's checkout makes this same card.
+    inv.default_payment_method = default_pm
     inv._one_off = True
     emit("invoice.created", inv)
     return inv

@@ -49,6 +49,17 @@ macro_rules! interleaved {
     }};
 }
 
+/// `POST /api/track-usage` with `body` as the bearer of `token`.
+fn track_request(token: &str, body: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://api.test/api/track-usage")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(lambda_http::Body::Text(body.to_owned()))
+        .expect("request")
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     // Installed first, as at a cold start (callsites first hit before a subscriber exists keep no interest in
@@ -99,24 +110,8 @@ async fn main() {
         .await;
     let org_token = issued.body["token"].as_str().expect("org token").to_owned();
     let body = json!({"action": "search"}).to_string();
-    let org_request = || {
-        lambda_http::http::Request::builder()
-            .method("POST")
-            .uri("https://api.test/api/track-usage")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {org_token}"))
-            .body(lambda_http::Body::Text(body.clone()))
-            .expect("request")
-    };
-    let request = || {
-        lambda_http::http::Request::builder()
-            .method("POST")
-            .uri("https://api.test/api/track-usage")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(lambda_http::Body::Text(body.clone()))
-            .expect("request")
-    };
+    let org_request = || track_request(&org_token, &body);
+    let request = || track_request(&token, &body);
     // The baseline is the very UpdateItem the handler sends (same expression and condition), on another
     // counter item of the same shape, sent straight through the store: the difference is the handler.
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
@@ -216,15 +211,7 @@ async fn main() {
         EntitlementItem::new(&metered.user_id, &solution.solution_id, Tier::Pro, "bench".into(), "bench");
     entitlement.metering = Some(metering.clone());
     env.store.put(&entitlement, None).await.expect("entitlement");
-    let metered_request = || {
-        lambda_http::http::Request::builder()
-            .method("POST")
-            .uri("https://api.test/api/track-usage")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {metered_token}"))
-            .body(lambda_http::Body::Text(body.clone()))
-            .expect("request")
-    };
+    let metered_request = || track_request(&metered_token, &body);
     let (m_handler, m_baseline, requests) = interleaved!(env, metered_request, bare);
     println!("usage-priced tier (day + billing period, one transaction) vs bare UpdateItem:");
     let (h50, h99) = report("handler POST /api/track-usage (usage-priced)", m_handler);

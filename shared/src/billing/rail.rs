@@ -92,6 +92,9 @@ pub struct OneOffInvoice<'a> {
     /// Ours (the provider keeps it as metadata; the paid webhook names it).
     pub invoice_id: &'a str,
     pub subscription_id: &'a str,
+    /// The provider's subscription, whose payment method pays it (Checkout saves the card on the
+    /// subscription, not as the customer's default).
+    pub provider_subscription: Option<&'a str>,
 }
 
 /// Where a one-off invoice stands after [`HostedRail::settle_invoice`].

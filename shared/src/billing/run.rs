@@ -248,6 +248,7 @@ impl BillingRun {
             description: &description,
             invoice_id: &invoice_id,
             subscription_id: sub,
+            provider_subscription: item.provider_subscription_id.as_deref(),
         };
         let stored = self.writer.store.get_invoice(&invoice_id).await?;
         let provider_invoice = match stored.as_ref().and_then(|i| i.provider_invoice_id.clone()) {

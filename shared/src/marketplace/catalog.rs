@@ -93,6 +93,9 @@ pub struct PriceView {
     pub amount: i64,
     pub currency: String,
     pub period: crate::model::BillingPeriod,
+    /// Usage-based terms: the allowance and what overage costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::model::UsagePricing>,
 }
 
 fn tier_view(t: &TierSpec) -> TierView {
@@ -103,7 +106,12 @@ fn tier_view(t: &TierSpec) -> TierView {
         prices: t
             .prices
             .iter()
-            .map(|p| PriceView { amount: p.amount, currency: p.currency.clone(), period: p.period })
+            .map(|p| PriceView {
+                amount: p.amount,
+                currency: p.currency.clone(),
+                period: p.period,
+                usage: p.usage.clone(),
+            })
             .collect(),
     }
 }
@@ -349,6 +357,26 @@ mod tests {
         let mut v: Vec<_> = list.iter().map(|s| (position(s, sort, "inr"), s.solution_id.clone())).collect();
         v.sort();
         v.into_iter().map(|(_, id)| id).collect()
+    }
+
+    #[test]
+    fn a_tiers_view_shows_its_usage_terms_and_no_provider_ids() {
+        let usage = crate::model::UsagePricing {
+            included_monthly: 5_000,
+            limit: crate::model::UsageLimit::Soft,
+            block_size: 1_000,
+            blocks: vec![crate::model::OverageBlock { up_to: None, amount: 1_000 }],
+        };
+        let price = crate::model::Price {
+            stripe_price_id: Some("price_x".into()),
+            usage: Some(usage.clone()),
+            ..crate::model::Price::new(49_900, "inr", crate::model::BillingPeriod::Monthly)
+        };
+        let spec =
+            TierSpec { tier: crate::model::Tier::Pro, daily_limit: None, monthly_limit: None, prices: vec![price] };
+        let json = serde_json::to_value(tier_view(&spec)).expect("json");
+        assert_eq!(json["prices"][0]["usage"]["included_monthly"], 5_000);
+        assert!(json["prices"][0].get("stripe_price_id").is_none());
     }
 
     #[test]

@@ -298,6 +298,12 @@ async fn stripe_charges_a_periods_overage_on_a_one_off_invoice_once() {
     let stripe_invoice = invoice.provider_invoice_id.clone().expect("pinned stripe invoice");
     let sent = |path: &str| f.b.stripe.requests().into_iter().filter(|r| r.method == "POST" && r.path == path).count();
     assert_eq!(sent("/v1/invoices"), 1);
+    // Charged with the card Checkout saved on the subscription.
+    let opened =
+        f.b.stripe.requests().into_iter().find(|r| r.method == "POST" && r.path == "/v1/invoices").expect("open");
+    let card = f.b.stripe.subscription(&stripe_sub).expect("subscription")["default_payment_method"].clone();
+    assert_eq!(opened.param("default_payment_method"), card.as_str(), "{card:?}");
+    assert!(card.as_str().is_some_and(|c| c.starts_with("pm_")), "{card:?}");
     let item = f.b.stripe.requests().into_iter().find(|r| r.path == "/v1/invoiceitems").expect("invoice item");
     assert_eq!((item.param("amount"), item.param("invoice")), (Some("140"), Some(stripe_invoice.as_str())));
     assert_eq!(item.param("metadata[invoice_id]"), Some(ours.as_str()));

@@ -213,6 +213,18 @@ impl HostedRail for StripeRail {
                 field("description", invoice.description),
             ];
             form.extend(one_off_metadata(invoice));
+            // Charged with the subscription's card: Checkout saves it on the subscription, so the customer may
+            // have no default of their own.
+            if let Some(sub) = invoice.provider_subscription {
+                let read = self.client.get(&format!("/v1/subscriptions/{sub}"), &Vec::new()).await?;
+                let card = read.get("default_payment_method").and_then(|v| match v {
+                    serde_json::Value::String(id) => Some(id.clone()),
+                    other => other.get("id").and_then(|id| id.as_str()).map(str::to_owned),
+                });
+                if let Some(card) = card {
+                    form.push(field("default_payment_method", card));
+                }
+            }
             let key = format!("overage-invoice-{}", invoice.invoice_id);
             let created = self.client.post("/v1/invoices", &form, &key).await?;
             created
