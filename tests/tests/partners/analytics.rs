@@ -55,7 +55,8 @@ async fn a_day_of_a_solution_in_the_partners_analytics() {
         tier: Some(shared::model::Tier::Pro),
         period: Some((now.timestamp() - 60, now.timestamp() + 30 * 86_400)),
         first_payment: true,
-        overage: None,
+        // ₹99.00 of it paid a period's overage (a PhonePe renewal's second line).
+        overage: Some(9_900),
     };
     let extra = payment_posting(&t.env.store, &payment, facts).await.expect("posting");
     assert!(t.env.store.put_payment_once(&payment, extra).await.expect("record"));
@@ -70,7 +71,12 @@ async fn a_day_of_a_solution_in_the_partners_analytics() {
     assert_eq!(day["usage"], 5, "the carried units count once: {day}");
     assert_eq!(day["subscribers"], json!({"pro": 1}));
     assert_eq!(day["conversions"], json!({"anonymous_to_registered": 1, "free_to_paid": 1}));
-    assert_eq!(day["revenue"]["inr"], json!({"gross": 49_900, "tax": 7_612, "commission": 8_458, "net": 33_830}));
+    // The overage part: its tax pro rata (7,612 × 9,900 / 49,900 = 1,510), the same 20% commission of the rest.
+    assert_eq!(
+        day["revenue"]["inr"],
+        json!({"gross": 49_900, "tax": 7_612, "commission": 8_458, "net": 33_830, "overage_gross": 9_900,
+               "overage_net": 6_712})
+    );
     // Revenue view of the same money.
     let r =
         t.call("GET", &format!("/api/partners/{}/revenue", a.partner_id), None, Some(&a.session.access_token)).await;
@@ -78,6 +84,10 @@ async fn a_day_of_a_solution_in_the_partners_analytics() {
     assert_eq!(
         (r.body["totals"]["inr"]["earnings"].as_i64(), r.body["balance"]["inr"].as_i64()),
         (Some(33_830), Some(33_830))
+    );
+    assert_eq!(
+        (r.body["totals"]["inr"]["overage_gross"].as_i64(), r.body["totals"]["inr"]["overage_earnings"].as_i64()),
+        (Some(9_900), Some(6_712))
     );
     let bad = t
         .call(
