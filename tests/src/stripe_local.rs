@@ -212,6 +212,11 @@ impl StripeLocal {
         self.events("checkout", json!({"session": session_id}))
     }
 
+    /// The customer's default card becomes `card` (`declined`, `visa` or a 16-digit test number).
+    pub fn set_card(&self, customer: &str, card: &str) {
+        self.control("POST", "card", Some(json!({"customer": customer, "card": card})));
+    }
+
     /// The subscription renews into its next period, paid: `invoice.*` and `customer.subscription.updated`.
     pub fn renew(&self, sub_id: &str) -> Vec<Value> {
         self.events("renew", json!({"subscription": sub_id}))

@@ -265,8 +265,13 @@ impl BillingRun {
             }
         };
         let settled = stripe.settle_invoice(&provider_invoice, one_off).await?;
-        tracing::info!(subscription_id = %sub, invoice_id = %invoice_id, ?settled, amount = o.amount, "overage charged on stripe");
-        self.notify(format!("overage-invoiced:{invoice_id}"), "overage_invoiced", item, data).await
+        tracing::info!(subscription_id = %sub, invoice_id = %invoice_id, ?settled, amount = o.amount, "overage invoiced on stripe");
+        // A declined charge: Stripe tells the customer (invoice.payment_failed, with its payment page) and
+        // retries on its own schedule; the invoice is paid when its invoice.paid arrives.
+        if settled == crate::billing::rail::Settled::Paid {
+            self.notify(format!("overage-invoiced:{invoice_id}"), "overage_invoiced", item, data).await?;
+        }
+        Ok(())
     }
 
     /// One step: its effects (idempotent), then the subscription's change with the step marked done. True when

@@ -308,6 +308,9 @@ async fn stripe_charges_a_periods_overage_on_a_one_off_invoice_once() {
     assert_eq!((item.param("amount"), item.param("invoice")), (Some("140"), Some(stripe_invoice.as_str())));
     assert_eq!(item.param("metadata[invoice_id]"), Some(ours.as_str()));
     assert_eq!(f.b.stripe.object("invoice", &stripe_invoice).expect("at stripe")["status"], "paid");
+    let finalize = format!("/v1/invoices/{stripe_invoice}/finalize");
+    let finalized = f.b.stripe.requests().into_iter().find(|r| r.path == finalize).expect("finalized");
+    assert_eq!(finalized.param("auto_advance"), Some("true"), "Stripe collects (and retries) from there");
     // A rerun opens and charges nothing more.
     f.b.run_billing(end + 3_700).await;
     assert_eq!((sent("/v1/invoices"), sent(&format!("/v1/invoices/{stripe_invoice}/pay"))), (1, 1));
@@ -334,4 +337,38 @@ async fn stripe_charges_a_periods_overage_on_a_one_off_invoice_once() {
     let amounts: Vec<i64> =
         history["items"].as_array().expect("items").iter().filter_map(|p| p["amount"].as_i64()).collect();
     assert_eq!(amounts.iter().filter(|a| **a == 140).count(), 1, "{history:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declined_overage_charge_stays_open_at_stripe_and_is_not_charged_again_by_the_run() {
+    let f = fixture().await;
+    usage_priced(&f, soft_pricing()).await;
+    let (id, stripe_sub) = f.b.subscribe(&f.access, &f.solution.solution_id, "pro").await;
+    let end = f.b.period_end(&id).await;
+    expire_caches(&f);
+    track(&f, json!({"action": "run", "quantity": 15})).await;
+    f.b.set_clocks(end);
+    for e in f.b.stripe.renew(&stripe_sub) {
+        assert_eq!(f.b.deliver(&e).await.status, 200);
+    }
+    let customer = f.b.env.store.get_subscription(&id).await.expect("read").expect("sub").provider_customer_id;
+    f.b.stripe.set_card(&customer.expect("stripe customer"), "declined");
+    let report = f.b.run_billing(end + 3_600).await;
+    assert!(format!("{report:?}").contains("overage"), "{report:?}");
+    let ours = shared::billing::writer::derived_id("inv", &format!("{id}:overage:{end}"));
+    let invoice = f.b.env.store.get_invoice(&ours).await.expect("read").expect("overage invoice");
+    assert_eq!((invoice.status, invoice.amount), (shared::store::invoices::InvoiceStatus::Open, 50));
+    let stripe_invoice = invoice.provider_invoice_id.expect("pinned");
+    assert_eq!(f.b.stripe.object("invoice", &stripe_invoice).expect("at stripe")["status"], "open");
+    // No "was charged" mail; the run is done with the period (Stripe collects from here).
+    assert!(f.b.notification(&format!("overage-invoiced:{ours}")).await.is_none());
+    let pays = |f: &Fixture| {
+        let path = format!("/v1/invoices/{stripe_invoice}/pay");
+        f.b.stripe.requests().into_iter().filter(|r| r.path == path).count()
+    };
+    let before = pays(&f);
+    f.b.run_billing(end + 7_200).await;
+    assert_eq!(pays(&f), before);
+    let item = f.b.env.store.get_subscription(&id).await.expect("read").expect("subscription");
+    assert!(!item.usage_periods.iter().any(|p| p.end == end));
 }

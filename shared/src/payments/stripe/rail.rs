@@ -255,9 +255,18 @@ impl HostedRail for StripeRail {
                 form.extend(one_off_metadata(invoice));
                 self.client.post("/v1/invoiceitems", &form, &format!("overage-item-{}", invoice.invoice_id)).await?;
             }
+            if state == "draft" && total != 0 && total != invoice.amount {
+                // Never finalize a draft that holds anything but our one line.
+                return Err(ApiError::from(StripeError::Decode(format!(
+                    "one-off invoice {provider_invoice} holds {total}, not {}",
+                    invoice.amount
+                ))));
+            }
             if state == "draft" {
+                // Automatic collection from here on: a declined charge is retried by Stripe's own schedule.
                 let key = format!("overage-finalize-{}", invoice.invoice_id);
-                state = status(&self.client.post(&format!("{path}/finalize"), &Vec::new(), &key).await?);
+                let form: Form = vec![field("auto_advance", "true")];
+                state = status(&self.client.post(&format!("{path}/finalize"), &form, &key).await?);
             }
             if state == "open" {
                 let key = format!("overage-pay-{}", invoice.invoice_id);
