@@ -27,13 +27,12 @@ use crate::identity::jwt::{ACCESS_AUDIENCE, Claims, Jwks, KeySet};
 use crate::identity::throttle;
 use crate::identity::{Principal, authenticate};
 use crate::model::{Role, SolutionStatus, Tier, TokenKind};
-use crate::platform::clock::{Clock, rfc3339};
+use crate::platform::clock::{Clock, rfc3339, rfc3339_epoch as epoch_rfc3339};
 use crate::platform::deferred::Deferred;
 use crate::platform::error::{ApiError, FieldError};
 use crate::platform::ids;
 use crate::store::Store;
 use crate::store::tokens::{FamilyItem, TokenItem};
-use chrono::DateTime;
 use std::sync::Arc;
 
 /// Lifetimes and bounds.
@@ -61,10 +60,6 @@ impl Default for TokenSettings {
 /// Tokens work while their solution is published (a missing solution item counts as gone).
 fn solution_is_live(status: Option<SolutionStatus>) -> bool {
     status == Some(SolutionStatus::Published)
-}
-
-fn epoch_rfc3339(epoch: i64) -> String {
-    DateTime::from_timestamp(epoch, 0).map(rfc3339).unwrap_or_default()
 }
 
 fn kind_name(kind: TokenKind) -> &'static str {

@@ -48,6 +48,11 @@ pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// An epoch time (seconds) as [`rfc3339`]; empty when out of range.
+pub fn rfc3339_epoch(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0).map(rfc3339).unwrap_or_default()
+}
+
 /// The longest range one request may ask for.
 pub const MAX_DAYS: i64 = 92;
 

@@ -178,11 +178,11 @@ impl PeriodUsage {
         let length = (end - start).max(1);
         let elapsed = (now - start).clamp(3_600.min(length), length);
         let paced = u64::try_from(i128::from(used) * i128::from(length) / i128::from(elapsed)).unwrap_or(u64::MAX);
-        let projected = metering.ceiling().map_or(paced, |c| paced.min(c.max(used)));
         let ceiling = metering.ceiling();
+        let projected = ceiling.map_or(paced, |c| paced.min(c.max(used)));
         Self {
-            period_start: rfc3339_at(start),
-            period_end: rfc3339_at(end),
+            period_start: crate::platform::clock::rfc3339_epoch(start),
+            period_end: crate::platform::clock::rfc3339_epoch(end),
             included,
             used,
             overage,
@@ -194,10 +194,6 @@ impl PeriodUsage {
             cap_reached: metering.usage.limit == UsageLimit::Soft && ceiling.is_some_and(|c| used >= c),
         }
     }
-}
-
-fn rfc3339_at(t: i64) -> String {
-    DateTime::from_timestamp(t, 0).map(rfc3339).unwrap_or_default()
 }
 
 /// The current billing period of a usage-priced plan at `now` and the key of its counter (`None`: the

@@ -620,7 +620,7 @@ impl UsageService {
             let (start, end) = m.period_of(at.timestamp())?;
             let spec = CounterSpec {
                 key: keys::usage_period(&subject.customer_id, &subject.solution_id, start),
-                period: DateTime::from_timestamp(start, 0).map(rfc3339).unwrap_or_default(),
+                period: crate::platform::clock::rfc3339_epoch(start),
                 limit: m.ceiling(),
                 index: None,
                 attested: false,

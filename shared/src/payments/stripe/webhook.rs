@@ -14,7 +14,7 @@ use crate::payments::stripe::events::{
     self, ChargeObject, CheckoutSession, Event, InvoiceEvent, InvoiceObject, Parsed, RefundEventObject,
 };
 use crate::payments::stripe::signature;
-use crate::platform::clock::rfc3339;
+use crate::platform::clock::{rfc3339, rfc3339_epoch};
 use crate::platform::error::{ApiError, codes};
 use crate::store::invoices::{InvoiceItem, InvoiceReason};
 use crate::store::outbox::NotificationItem;
@@ -51,10 +51,6 @@ pub struct StripeWebhookService {
     tolerance_seconds: i64,
     /// The seller on tax invoices (when set, paid invoices become numbered GST invoices).
     seller: Option<std::sync::Arc<crate::billing::invoicing::Seller>>,
-}
-
-fn epoch(at: i64) -> String {
-    DateTime::from_timestamp(at, 0).map(rfc3339).unwrap_or_default()
 }
 
 impl StripeWebhookService {
@@ -103,7 +99,7 @@ impl StripeWebhookService {
             &event.id,
             &event.kind,
             now + LEASE_SECONDS,
-            epoch(now),
+            rfc3339_epoch(now),
             now + EVENT_RETENTION_SECONDS,
         );
         let ack =
@@ -126,7 +122,7 @@ impl StripeWebhookService {
         let applied = self.apply(event).await.inspect_err(|_| count(kind, "failed"))?;
         self.writer
             .store
-            .finish_webhook_event(&key, &epoch(self.writer.clock.now().timestamp()))
+            .finish_webhook_event(&key, &rfc3339_epoch(self.writer.clock.now().timestamp()))
             .await
             .inspect_err(|_| count(kind, "failed"))?;
         tracing::info!(event_id = %event.id, event_type = %event.kind, "stripe event applied");
@@ -288,7 +284,7 @@ impl StripeWebhookService {
             provider_payment_id,
             invoice.amount_paid,
             &invoice.currency,
-            epoch(invoice.paid_at.unwrap_or(event.created)),
+            rfc3339_epoch(invoice.paid_at.unwrap_or(event.created)),
             rfc3339(now),
         );
         payment.subscription_id = subscription_id.clone();
@@ -470,7 +466,7 @@ impl StripeWebhookService {
                 r.amount,
                 &r.currency,
                 status,
-                epoch(r.created),
+                rfc3339_epoch(r.created),
                 now.clone(),
             );
             let change = self.writer.store.record_refund(&item).await?;
