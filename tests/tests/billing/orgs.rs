@@ -126,6 +126,14 @@ async fn team_buys_pro() {
         async move { b.call("PUT", &uri, Some(json!({"tier": "enterprise"})), Some(&token)).await }
     };
     assert_eq!(code(&upgrade(&admin.access_token).await), (403, "org_role_required"));
+    // The spending cap is the owner's too: the role is checked before anything about the subscription.
+    let cap = format!("/api/subscriptions/{id}/spending-cap");
+    for who in [admin, member] {
+        let r = b.call("PUT", &cap, Some(json!({"amount": 100})), Some(&who.access_token)).await;
+        assert_eq!(code(&r), (403, "org_role_required"));
+    }
+    let r = b.call("PUT", &cap, Some(json!({"amount": 100})), Some(&outsider.access_token)).await;
+    assert_eq!(code(&r), (404, "org_not_found"));
     let up = upgrade(&f.access).await;
     assert_eq!((up.status, up.body["tier"].as_str()), (200, Some("enterprise")), "{:?}", up.body);
     env.clock.advance(Duration::seconds(3));
